@@ -1,0 +1,45 @@
+# Two commands do all set-up: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 4943
+HOST ?= 127.0.0.1
+STATE ?= .state/localnet
+ICP_VERSION := 1.5.0
+ICP := .tools/node_modules/@icp-sdk/icp-cli-linux-x64/bin/icp
+export ICP_BIN := $(abspath $(ICP))
+export DO_NOT_TRACK := 1
+
+.PHONY: setup run test lint bench clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements-dev.txt
+	$(PY) -m pip install -q --no-deps -e .
+	touch $@
+
+$(ICP):
+	mkdir -p .tools
+	npm install --silent --no-audit --no-fund --prefix .tools @icp-sdk/icp-cli-linux-x64@$(ICP_VERSION)
+
+setup: $(VENV)/.installed $(ICP)
+
+run: setup
+	$(PY) scripts/run_local.py --host $(HOST) --port $(PORT) --state $(STATE)
+
+test: setup
+	$(PY) -m ruff check .
+	$(PY) -m pytest -q
+
+lint: setup
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+bench: setup
+	$(PY) -m benchmarks.engine
+	$(PY) -m benchmarks.localnet
+	$(PY) -m benchmarks.client
+
+clean:
+	rm -rf $(VENV) .tools .state
