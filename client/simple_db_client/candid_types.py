@@ -1,0 +1,175 @@
+"""The canister's Candid interface (canister/simple_db.did) as ic-py `ic.candid` types."""
+
+from __future__ import annotations
+
+from ic.candid import Types
+
+Value = Types.Variant(
+    {
+        "Text": Types.Text,
+        "Int": Types.Int,
+        "Float": Types.Float64,
+        "Bool": Types.Bool,
+        "Principal": Types.Principal,
+        "Timestamp": Types.Nat64,
+        "Null": Types.Null,
+    }
+)
+Field = Types.Record({"name": Types.Text, "value": Value})
+Error = Types.Variant(
+    {
+        name: Types.Text
+        for name in ("NotFound", "Forbidden", "Unauthenticated", "Invalid", "Conflict", "Limit")
+    }
+)
+Ref = Types.Record({"relation": Types.Text, "target_type": Types.Text, "target_id": Types.Opt(Types.Nat64)})
+Entity = Types.Record(
+    {
+        "type_name": Types.Text,
+        "id": Types.Nat64,
+        "fields": Types.Vec(Field),
+        "refs": Types.Vec(Ref),
+        "owner": Types.Principal,
+        "creator": Types.Principal,
+        "updater": Types.Principal,
+        "created_at": Types.Nat64,
+        "updated_at": Types.Nat64,
+        "version": Types.Nat64,
+    }
+)
+
+
+def _enum(*names: str):
+    return Types.Variant({name: Types.Null for name in names})
+
+
+FieldKind = _enum("Text", "Int", "Float", "Bool", "Principal", "Timestamp")
+FieldDef = Types.Record(
+    {
+        "name": Types.Text,
+        "kind": FieldKind,
+        "required": Types.Bool,
+        "default": Types.Opt(Value),
+        "min": Types.Opt(Types.Float64),
+        "max": Types.Opt(Types.Float64),
+        "indexed": Types.Bool,
+    }
+)
+RelationKind = _enum("OneToOne", "OneToMany", "ManyToOne", "ManyToMany")
+OnDelete = _enum("SetNull", "Cascade", "Restrict")
+RelationDef = Types.Record(
+    {
+        "name": Types.Text,
+        "kind": RelationKind,
+        "target": Types.Text,
+        "reverse": Types.Text,
+        "on_delete": OnDelete,
+    }
+)
+ReadAccess = _enum("Public", "Owner", "Admins")
+CreateAccess = _enum("Anyone", "Admins")
+WriteAccess = _enum("Owner", "Admins")
+Policy = Types.Record(
+    {"read": ReadAccess, "create": CreateAccess, "modify": WriteAccess, "delete": WriteAccess}
+)
+TypeDef = Types.Record(
+    {
+        "name": Types.Text,
+        "fields": Types.Vec(FieldDef),
+        "alias": Types.Opt(Types.Text),
+        "relations": Types.Vec(RelationDef),
+        "policy": Policy,
+    }
+)
+EntityPage = Types.Record({"items": Types.Vec(Entity), "next": Types.Opt(Types.Nat64)})
+IdPage = Types.Record({"items": Types.Vec(Types.Nat64), "next": Types.Opt(Types.Nat64)})
+AuditEntry = Types.Record(
+    {
+        "seq": Types.Nat64,
+        "time": Types.Nat64,
+        "caller": Types.Text,
+        "operation": Types.Text,
+        "type_name": Types.Text,
+        "id": Types.Nat64,
+        "changes": Types.Vec(Field),
+    }
+)
+AuditPage = Types.Record({"items": Types.Vec(AuditEntry), "next": Types.Opt(Types.Nat64)})
+DumpPage = Types.Record({"data": Types.Text, "next": Types.Opt(Types.Text)})
+TypeCount = Types.Record({"type_name": Types.Text, "count": Types.Nat64})
+Stats = Types.Record(
+    {
+        "types": Types.Vec(TypeCount),
+        "entities": Types.Nat64,
+        "audit_length": Types.Nat64,
+        "stable_memory_bytes": Types.Nat64,
+    }
+)
+CreateOp = Types.Record({"type_name": Types.Text, "fields": Types.Vec(Field)})
+UpdateOp = Types.Record(
+    {
+        "type_name": Types.Text,
+        "id": Types.Nat64,
+        "fields": Types.Vec(Field),
+        "expected_version": Types.Opt(Types.Nat64),
+    }
+)
+DeleteOp = Types.Record({"type_name": Types.Text, "id": Types.Nat64})
+LinkOp = Types.Record(
+    {"type_name": Types.Text, "id": Types.Nat64, "relation": Types.Text, "target_id": Types.Nat64}
+)
+TransferOp = Types.Record({"type_name": Types.Text, "id": Types.Nat64, "owner": Types.Principal})
+Op = Types.Variant(
+    {
+        "Create": CreateOp,
+        "Update": UpdateOp,
+        "Delete": DeleteOp,
+        "Link": LinkOp,
+        "Unlink": LinkOp,
+        "Transfer": TransferOp,
+    }
+)
+OpResult = Types.Variant({"Entity": Entity, "Done": Types.Null})
+
+
+def _result(ok):
+    return Types.Variant({"Ok": ok, "Err": Error})
+
+
+UnitResult = _result(Types.Null)
+EntityResult = _result(Entity)
+EntityPageResult = _result(EntityPage)
+IdPageResult = _result(IdPage)
+CountResult = _result(Types.Nat64)
+BatchResult = _result(Types.Vec(OpResult))
+AuditPageResult = _result(AuditPage)
+DumpPageResult = _result(DumpPage)
+
+Text, Nat64, Nat32 = Types.Text, Types.Nat64, Types.Nat32
+OptNat64 = Types.Opt(Types.Nat64)
+
+# method -> (argument types, result type, "query" | "update")
+METHODS: dict[str, tuple[list, object, str]] = {
+    "define_type": ([TypeDef, Types.Bool], UnitResult, "update"),
+    "schema": ([], Types.Vec(TypeDef), "query"),
+    "create": ([Text, Types.Vec(Field)], EntityResult, "update"),
+    "get": ([Text, Nat64], EntityResult, "query"),
+    "find": ([Text, Text], EntityResult, "query"),
+    "update": ([Text, Nat64, Types.Vec(Field), OptNat64], EntityResult, "update"),
+    "delete": ([Text, Nat64], UnitResult, "update"),
+    "link": ([Text, Nat64, Text, Nat64], UnitResult, "update"),
+    "unlink": ([Text, Nat64, Text, Nat64], UnitResult, "update"),
+    "links": ([Text, Nat64, Text, OptNat64, Nat32], IdPageResult, "query"),
+    "list": ([Text, Types.Vec(Field), OptNat64, Nat32], EntityPageResult, "query"),
+    "count": ([Text, Types.Vec(Field)], CountResult, "query"),
+    "batch": ([Types.Vec(Op)], BatchResult, "update"),
+    "transfer": ([Text, Nat64, Types.Principal], EntityResult, "update"),
+    "audit": ([Nat64, OptNat64, Nat32], AuditPageResult, "query"),
+    "dump": ([Types.Opt(Text), Nat32], DumpPageResult, "query"),
+    "restore": ([Text], CountResult, "update"),
+    "whoami": ([], Types.Principal, "query"),
+    "stats": ([], Stats, "query"),
+    "add_admin": ([Types.Principal], UnitResult, "update"),
+    "remove_admin": ([Types.Principal], UnitResult, "update"),
+    "admins": ([], Types.Vec(Types.Principal), "query"),
+}

@@ -1,0 +1,242 @@
+"""`SimpleDB`: one method per endpoint of the database canister, with typed results and page iterators."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from ic.candid import decode, encode
+
+from . import candid_types as C
+from .agent import Agent
+from .codec import (
+    audit_from_candid,
+    entity_from_candid,
+    stats_from_candid,
+    typedef_from_candid,
+    typedef_to_candid,
+)
+from .errors import TransportError, canister_error
+from .identity import Identity, load_identity
+from .models import AuditEntry, Entity, Page, Stats, TypeDef
+from .ops import Op
+from .principal import Principal
+from .values import to_fields
+
+DEFAULT_PAGE_SIZE = 100
+
+
+class SimpleDB:
+    """A client of one Kybra Simple DB canister.
+
+    `identity`: an Identity, a path to a PEM or seed-phrase file, or None for anonymous.
+    `fetch_root_key=True` trusts the root key the network reports (local networks only); otherwise
+    certificates are checked against `root_key` or the IC mainnet key.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        canister_id: str | Principal,
+        identity: Identity | str | Path | None = None,
+        *,
+        fetch_root_key: bool = False,
+        root_key: bytes | None = None,
+        timeout: float = 60.0,
+    ):
+        self.canister_id = Principal.of(canister_id)
+        if not isinstance(identity, Identity):
+            identity = load_identity(identity)
+        self.agent = Agent(url, identity, root_key=root_key, fetch_root_key=fetch_root_key, timeout=timeout)
+
+    @property
+    def identity(self) -> Identity:
+        return self.agent.identity
+
+    @property
+    def principal(self) -> Principal:
+        """The caller's principal, computed locally (see `whoami` for the canister's view)."""
+        return self.identity.principal
+
+    def close(self) -> None:
+        self.agent.close()
+
+    def __enter__(self) -> SimpleDB:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # the Candid call
+
+    def call(self, method: str, *args: Any) -> Any:
+        """Call `method` with already-Candid-shaped `args`; return the decoded result."""
+        arg_types, result_type, kind = C.METHODS[method]
+        arg = encode([{"type": t, "value": v} for t, v in zip(arg_types, args, strict=True)])
+        send = self.agent.query if kind == "query" else self.agent.update
+        reply = send(self.canister_id, method, arg)
+        try:
+            return decode(reply, [result_type])[0]["value"]
+        except Exception as exc:
+            raise TransportError(f"cannot decode the reply of {method}: {exc}") from exc
+
+    def _ok(self, method: str, *args: Any) -> Any:
+        result = self.call(method, *args)
+        if "Err" in result:
+            raise canister_error(result["Err"])
+        return result["Ok"]
+
+    # schema
+
+    def define_type(self, typedef: TypeDef, force: bool = False) -> None:
+        """Create or change a type (admins only); `force` allows destructive changes."""
+        self._ok("define_type", typedef_to_candid(typedef), force)
+
+    def schema(self) -> list[TypeDef]:
+        return [typedef_from_candid(t) for t in self.call("schema")]
+
+    def type(self, name: str) -> TypeDef | None:
+        """The schema of one type, or None."""
+        return next((t for t in self.schema() if t.name == name), None)
+
+    # data
+
+    def create(self, type_name: str, fields: Mapping[str, Any] | None = None, **kwargs: Any) -> Entity:
+        """Create an entity; fields as a dict and/or keyword arguments."""
+        return entity_from_candid(self._ok("create", type_name, to_fields({**(fields or {}), **kwargs})))
+
+    def get(self, type_name: str, id: int) -> Entity:
+        return entity_from_candid(self._ok("get", type_name, id))
+
+    def find(self, type_name: str, alias: str) -> Entity:
+        """The entity whose alias field equals `alias`."""
+        return entity_from_candid(self._ok("find", type_name, alias))
+
+    def update(
+        self,
+        type_name: str,
+        id: int,
+        fields: Mapping[str, Any] | None = None,
+        *,
+        expected_version: int | None = None,
+        **kwargs: Any,
+    ) -> Entity:
+        """Change some fields; with `expected_version`, raise Conflict if the entity changed meanwhile."""
+        expected = [] if expected_version is None else [expected_version]
+        return entity_from_candid(
+            self._ok("update", type_name, id, to_fields({**(fields or {}), **kwargs}), expected)
+        )
+
+    def delete(self, type_name: str, id: int) -> None:
+        self._ok("delete", type_name, id)
+
+    def link(self, type_name: str, id: int, relation: str, target_id: int) -> None:
+        self._ok("link", type_name, id, relation, target_id)
+
+    def unlink(self, type_name: str, id: int, relation: str, target_id: int) -> None:
+        self._ok("unlink", type_name, id, relation, target_id)
+
+    def transfer(self, type_name: str, id: int, owner: Principal | str) -> Entity:
+        """Give an entity to another principal."""
+        return entity_from_candid(self._ok("transfer", type_name, id, Principal.of(owner).to_str()))
+
+    def batch(self, ops: Iterable[Op]) -> list[Entity | None]:
+        """Run operations all or nothing; one result per op (the entity, or None for delete/link/...)."""
+        results = self._ok("batch", [op.to_candid() for op in ops])
+        return [entity_from_candid(r["Entity"]) if "Entity" in r else None for r in results]
+
+    def count(self, type_name: str, where: Mapping[str, Any] | None = None) -> int:
+        """How many entities of a type match equality filters on indexed fields."""
+        return self._ok("count", type_name, to_fields(where))
+
+    # pages
+
+    def list_page(
+        self,
+        type_name: str,
+        where: Mapping[str, Any] | None = None,
+        start: int | None = None,
+        limit: int = DEFAULT_PAGE_SIZE,
+    ) -> Page[Entity]:
+        page = self._ok("list", type_name, to_fields(where), _opt(start), limit)
+        return Page([entity_from_candid(e) for e in page["items"]], _first(page["next"]))
+
+    def list(
+        self, type_name: str, where: Mapping[str, Any] | None = None, page_size: int = DEFAULT_PAGE_SIZE
+    ) -> Iterator[Entity]:
+        """Every matching entity, fetched page by page."""
+        return _pages(lambda start: self.list_page(type_name, where, start, page_size))
+
+    def links_page(
+        self, type_name: str, id: int, relation: str, start: int | None = None, limit: int = DEFAULT_PAGE_SIZE
+    ) -> Page[int]:
+        page = self._ok("links", type_name, id, relation, _opt(start), limit)
+        return Page(list(page["items"]), _first(page["next"]))
+
+    def links(
+        self, type_name: str, id: int, relation: str, page_size: int = DEFAULT_PAGE_SIZE
+    ) -> Iterator[int]:
+        """The ids linked to an entity through `relation`, page by page."""
+        return _pages(lambda start: self.links_page(type_name, id, relation, start, page_size))
+
+    def audit_page(
+        self, start: int = 0, end: int | None = None, limit: int = DEFAULT_PAGE_SIZE
+    ) -> Page[AuditEntry]:
+        page = self._ok("audit", start, _opt(end), limit)
+        return Page([audit_from_candid(a) for a in page["items"]], _first(page["next"]))
+
+    def audit(
+        self, start: int = 0, end: int | None = None, page_size: int = DEFAULT_PAGE_SIZE
+    ) -> Iterator[AuditEntry]:
+        """Audit entries with `start <= seq` (and `seq < end` when given), page by page."""
+        return _pages(lambda cursor: self.audit_page(start if cursor is None else cursor, end, page_size))
+
+    def dump_page(self, cursor: str | None = None, limit: int = DEFAULT_PAGE_SIZE) -> Page[str]:
+        """One page of the JSON export; `items` holds the page's data text."""
+        page = self._ok("dump", _opt(cursor), limit)
+        return Page([page["data"]], _first(page["next"]))
+
+    def dump(self, page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[str]:
+        """The whole database as JSON text pages, each accepted by `restore`."""
+        return _pages(lambda cursor: self.dump_page(cursor, page_size))
+
+    def restore(self, data: str) -> int:
+        """Load one dump page (admins only); return how many entities it restored."""
+        return self._ok("restore", data)
+
+    # operations
+
+    def whoami(self) -> Principal:
+        """The caller's principal as the canister sees it."""
+        return Principal.of(self.call("whoami"))
+
+    def stats(self) -> Stats:
+        return stats_from_candid(self.call("stats"))
+
+    def admins(self) -> list[Principal]:
+        return [Principal.of(p) for p in self.call("admins")]
+
+    def add_admin(self, principal: Principal | str) -> None:
+        self._ok("add_admin", Principal.of(principal).to_str())
+
+    def remove_admin(self, principal: Principal | str) -> None:
+        self._ok("remove_admin", Principal.of(principal).to_str())
+
+
+def _opt(value: Any) -> list:
+    return [] if value is None else [value]
+
+
+def _first(value: list) -> Any:
+    return value[0] if value else None
+
+
+def _pages(fetch) -> Iterator:
+    cursor = None
+    while True:
+        page = fetch(cursor)
+        yield from page.items
+        if page.next is None:
+            return
+        cursor = page.next

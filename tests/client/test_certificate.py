@@ -1,0 +1,126 @@
+"""Certificates: hash trees, BLS signatures, delegations and freshness, checked on certificates built here."""
+
+import hashlib
+import time
+
+import cbor2
+import leb128
+import pytest
+from pyblst import BlstP1Element
+from simple_db_client.certificate import (
+    ABSENT,
+    BLS_DST,
+    BLS_KEY_DER_PREFIX,
+    G2_GENERATOR,
+    MAINNET_ROOT_KEY,
+    STATE_ROOT_DOMAIN,
+    UNKNOWN,
+    lookup,
+    tree_digest,
+    verify_certificate,
+)
+from simple_db_client.errors import CertificateError
+from simple_db_client.request_id import request_id
+
+SECRET = 0x1234567890ABCDEF1234567890ABCDEF
+ROOT_KEY = BLS_KEY_DER_PREFIX + G2_GENERATOR.scalar_mul(SECRET).compress()
+
+
+def labeled(mapping):
+    """A hash tree from nested dicts (labels sorted, as the IC requires); bytes values become leaves."""
+    nodes = []
+    for label in sorted(mapping):
+        value = mapping[label]
+        nodes.append([2, label, labeled(value) if isinstance(value, dict) else [3, value]])
+    if not nodes:
+        return [0]
+    while len(nodes) > 1:
+        nodes = [
+            [1, nodes[i], nodes[i + 1]] if i + 1 < len(nodes) else nodes[i] for i in range(0, len(nodes), 2)
+        ]
+    return nodes[0]
+
+
+def certify(tree, secret=SECRET, **extra):
+    signature = BlstP1Element.hash_to_group(STATE_ROOT_DOMAIN + tree_digest(tree), BLS_DST).scalar_mul(secret)
+    return {"tree": tree, "signature": signature.compress(), **extra}
+
+
+def now_leb():
+    return bytes(leb128.u.encode(time.time_ns()))
+
+
+def test_spec_request_id_example():
+    content = {
+        "request_type": "call",
+        "canister_id": bytes.fromhex("00000000000004D2"),
+        "method_name": "hello",
+        "arg": b"DIDL\x00\xfd*",
+    }
+    assert request_id(content).hex() == "8781291c347db32a9d8c10eb62b710fce5a93be676474c42babc74c51858f94b"
+
+
+def test_request_id_hashes_nested_paths_and_skips_none():
+    with_paths = {"request_type": "read_state", "paths": [[b"request_status", b"\x01" * 32]], "nonce": None}
+    assert request_id(with_paths) == request_id(
+        {"request_type": "read_state", "paths": [[b"request_status", b"\x01" * 32]]}
+    )
+
+
+def test_empty_tree_digest_is_the_spec_value():
+    assert tree_digest([0]) == hashlib.sha256(b"\x11ic-hashtree-empty").digest()
+
+
+def test_lookup_finds_absent_and_unknown_paths():
+    tree = labeled({b"a": {b"x": b"1"}, b"c": b"3"})
+    assert lookup([b"a", b"x"], tree) == b"1"
+    assert lookup(["c"], tree) == b"3"
+    assert lookup([b"b"], tree) is ABSENT
+    pruned = [1, [4, tree_digest(tree[1])], tree[2]]
+    assert tree_digest(pruned) == tree_digest(tree)
+    assert lookup([b"a", b"x"], pruned) is UNKNOWN
+
+
+def test_a_valid_certificate_verifies():
+    verify_certificate(certify(labeled({b"time": now_leb()})), ROOT_KEY, None)
+
+
+def test_a_tampered_tree_or_wrong_key_fails():
+    cert = certify(labeled({b"time": now_leb(), b"x": b"1"}))
+    cert["tree"] = labeled({b"time": lookup([b"time"], cert["tree"]), b"x": b"2"})
+    with pytest.raises(CertificateError, match="signature"):
+        verify_certificate(cert, ROOT_KEY, None)
+    with pytest.raises(CertificateError, match="signature"):
+        verify_certificate(certify(labeled({b"time": now_leb()})), MAINNET_ROOT_KEY, None)
+    with pytest.raises(CertificateError, match="BLS12-381"):
+        verify_certificate(certify(labeled({b"time": now_leb()})), b"\x30" * 10, None)
+
+
+def test_stale_or_timeless_certificates_fail():
+    old = bytes(leb128.u.encode(time.time_ns() - 3600 * 10**9))
+    with pytest.raises(CertificateError, match="away from the local clock"):
+        verify_certificate(certify(labeled({b"time": old})), ROOT_KEY, None)
+    with pytest.raises(CertificateError, match="no time"):
+        verify_certificate(certify(labeled({b"x": b"1"})), ROOT_KEY, None)
+
+
+def test_delegated_certificates_check_the_subnet_key_and_canister_range():
+    subnet_secret, subnet_id, canister = 0xABCDEF, b"\x05" * 29, b"\x00" * 7 + b"\x01\x01\x01"
+    subnet_key = BLS_KEY_DER_PREFIX + G2_GENERATOR.scalar_mul(subnet_secret).compress()
+    ranges = cbor2.dumps([[b"\x00" * 7 + b"\x01\x00\x00", b"\x00" * 7 + b"\x01\xff\xff"]])
+    inner = certify(
+        labeled(
+            {
+                b"subnet": {subnet_id: {b"public_key": subnet_key, b"canister_ranges": ranges}},
+                b"time": now_leb(),
+            }
+        )
+    )
+    delegation = {"subnet_id": subnet_id, "certificate": cbor2.dumps(inner)}
+    cert = certify(labeled({b"time": now_leb()}), secret=subnet_secret, delegation=delegation)
+    verify_certificate(cert, ROOT_KEY, canister)
+    with pytest.raises(CertificateError, match="ranges"):
+        verify_certificate(cert, ROOT_KEY, b"\x00" * 7 + b"\x02\x00\x00")
+    forged = certify(labeled({b"time": now_leb()}), secret=subnet_secret + 1, delegation=delegation)
+    with pytest.raises(CertificateError, match="signature"):
+        verify_certificate(forged, ROOT_KEY, canister)
