@@ -1,0 +1,1 @@
+"""Benchmarks: `python -m benchmarks.engine` compares the engine with the upstream packages."""

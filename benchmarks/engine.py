@@ -1,0 +1,155 @@
+"""The engine benchmark: `python -m benchmarks.engine [--n 10000] [--json out.json]`.
+
+Runs the same workload (benchmarks/workload/) on this project's engine and on the upstream
+`kybra-simple-db==0.5.0` and `ic-python-db==0.12.0`, each in its own subprocess and environment,
+one after the other in the same run, then prints the figures, the ratios and the targets of issue 2.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+import click
+
+from benchmarks.engine_report import render
+from benchmarks.upstream.envs import EnvError, ensure_env
+from benchmarks.workload.adapters import PACKAGES
+from benchmarks.workload.phases import Sizes
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_package(
+    package: str,
+    python: str,
+    sizes: Sizes,
+    profile: str | None = None,
+    profile_out: Path | None = None,
+) -> dict[str, Any]:
+    """Run the workload on one package in a subprocess; a crash becomes an `error` entry."""
+    with tempfile.TemporaryDirectory(prefix="engine-bench-") as tmp:
+        out = Path(tmp) / "result.json"
+        cmd = [python, "-m", "benchmarks.workload.run", "--package", package, "--out", str(out)]
+        for f in fields(Sizes):
+            cmd += [f"--{f.name.replace('_', '-')}", str(getattr(sizes, f.name))]
+        if profile:
+            cmd += ["--profile", profile, "--profile-out", str(profile_out)]
+        env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONHASHSEED="0")
+        done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+        if done.returncode != 0 or not out.exists():
+            tail = (done.stderr or done.stdout).strip().splitlines()[-5:]
+            return {"package": package, "error": " / ".join(tail) or f"exit {done.returncode}"}
+        return json.loads(out.read_text())
+
+
+def interpreter_for(package: str, bench_dir: Path) -> str:
+    """Ours runs on the project's interpreter; each upstream package on its own environment's."""
+    if package == "ours":
+        return sys.executable
+    return str(ensure_env(package, bench_dir))
+
+
+def run_all(
+    packages: list[str],
+    sizes: Sizes,
+    bench_dir: Path,
+    profile: str | None = None,
+    profile_out: Path | None = None,
+    echo=click.echo,
+) -> dict[str, dict[str, Any]]:
+    """Results of every package, keyed by package name, all measured in this run."""
+    results: dict[str, dict[str, Any]] = {}
+    for package in packages:
+        echo(f"running {package} ...", err=True)
+        try:
+            python = interpreter_for(package, bench_dir)
+        except EnvError as exc:
+            results[package] = {"package": package, "error": str(exc)}
+            continue
+        wants_profile = profile if package == "ours" else None
+        results[package] = run_package(package, python, sizes, wants_profile, profile_out)
+    return results
+
+
+def sizes_options(func):
+    """One `--name` option per workload size, defaulting to the issue's sizes."""
+    for f in reversed(fields(Sizes)):
+        func = click.option(
+            f"--{f.name.replace('_', '-')}",
+            f.name,
+            type=click.IntRange(min=1),
+            default=f.default,
+            show_default=True,
+        )(func)
+    return func
+
+
+@click.command(help=__doc__)
+@sizes_options
+@click.option(
+    "--packages",
+    default=",".join(PACKAGES),
+    show_default=True,
+    help="comma-separated subset of: " + ", ".join(PACKAGES),
+)
+@click.option(
+    "--bench-dir",
+    type=click.Path(path_type=Path),
+    default=ROOT / ".bench",
+    show_default=True,
+    help="where the upstream virtual environments live",
+)
+@click.option(
+    "--json",
+    "json_out",
+    type=click.Path(path_type=Path, allow_dash=True),
+    default=None,
+    help="also write the raw results as JSON to this file ('-' for stdout, then no table)",
+)
+@click.option(
+    "--profile",
+    type=click.Choice(["create", "get_by_id", "get_by_alias", "update", "delete", "page", "link", "unlink"]),
+    default=None,
+    help="profile this phase of our engine with cProfile",
+)
+@click.option(
+    "--profile-out", type=click.Path(path_type=Path), default=Path("engine-profile.txt"), show_default=True
+)
+def main(
+    packages: str,
+    bench_dir: Path,
+    json_out: Path | None,
+    profile: str | None,
+    profile_out: Path,
+    **size_args: int,
+) -> None:
+    chosen = [p.strip() for p in packages.split(",") if p.strip()]
+    unknown = [p for p in chosen if p not in PACKAGES]
+    if unknown or not chosen:
+        raise click.BadParameter(
+            f"unknown package(s) {unknown}; choose from {', '.join(PACKAGES)}", param_hint="--packages"
+        )
+    sizes = Sizes(**size_args)
+    try:
+        sizes.validate()
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+    results = run_all(chosen, sizes, bench_dir, profile, profile_out.resolve())
+    if json_out is not None:
+        text = json.dumps(results, indent=1)
+        if str(json_out) == "-":
+            click.echo(text)
+            return
+        json_out.write_text(text)
+    click.echo(render(results))
+    if profile and "ours" in chosen:
+        click.echo(f"profile of our '{profile}' phase: {profile_out}", err=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Environments for the upstream packages the engine benchmark compares against."""

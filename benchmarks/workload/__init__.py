@@ -1,0 +1,1 @@
+"""The engine workload, run in a subprocess per package (standard library only)."""
