@@ -17,6 +17,7 @@ from .codec import (
     typedef_from_candid,
     typedef_to_candid,
 )
+from .dump_file import export_dump, import_pages, read_dump
 from .errors import TransportError, canister_error
 from .identity import Identity, load_identity
 from .models import AuditEntry, Entity, Page, Stats, TypeDef
@@ -204,6 +205,16 @@ class SimpleDB:
     def restore(self, data: str) -> int:
         """Load one dump page (admins only); return how many entities it restored."""
         return self._ok("restore", data)
+
+    def export_to(self, path: str | Path, page_size: int = DEFAULT_PAGE_SIZE) -> int:
+        """Write the whole database to an export file (JSON Lines); return the number of pages."""
+        with open(path, "w", encoding="utf-8") as out:
+            return export_dump(self, out, page_size)
+
+    def import_from(self, path: str | Path) -> int:
+        """Restore an export file page by page (admins only); return the number of entities restored."""
+        _, pages = read_dump(path)
+        return import_pages(self, pages)
 
     # operations
 

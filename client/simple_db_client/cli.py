@@ -1,0 +1,496 @@
+"""`simpledb`: the command line of the Kybra Simple DB canister.
+
+Exit codes: 0 ok; 2 usage error (bad arguments, unreadable files); 3 refused by the canister (an `Err`
+or a reject); 4 network or transport failure (unreachable, HTTP error, bad certificate, timeout).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import yaml
+from tqdm import tqdm
+
+from . import cli_output as out
+from .cli_args import parse_assignments, parse_field_spec, parse_relation_spec
+from .client import SimpleDB
+from .codec import typedef_from_candid, typedef_from_dict, typedef_to_candid
+from .dump_file import DumpFileError, export_dump, import_pages, read_dump
+from .errors import CanisterError, RejectError, SimpleDBError, TransportError
+from .identity import load_identity
+from .models import Policy, TypeDef
+from .principal import Principal
+
+EXIT_USAGE, EXIT_REFUSED, EXIT_TRANSPORT = 2, 3, 4
+DEFAULT_URL = "http://127.0.0.1:4943"
+
+
+class Settings:
+    """What the global options chose; builds the client on first use."""
+
+    def __init__(self, url: str, canister_id: str | None, identity: str | None, local: bool, as_json: bool):
+        self.url, self.canister_id, self.identity_path = url, canister_id, identity
+        self.local, self.as_json = local, as_json
+        self._db: SimpleDB | None = None
+
+    def db(self) -> SimpleDB:
+        if self._db is None:
+            if not self.canister_id:
+                raise click.UsageError("no canister id: pass --canister-id or set SIMPLEDB_CANISTER_ID")
+            try:
+                canister = Principal.from_text(self.canister_id)
+            except ValueError as exc:
+                raise click.BadParameter(str(exc), param_hint="--canister-id") from exc
+            try:
+                identity = load_identity(self.identity_path)
+            except (OSError, ValueError) as exc:
+                raise click.BadParameter(str(exc), param_hint="--identity") from exc
+            self._db = SimpleDB(self.url, canister, identity, fetch_root_key=self.local)
+        return self._db
+
+
+class SimpleDBGroup(click.Group):
+    """Maps client exceptions to the documented exit codes."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (CanisterError, RejectError) as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(EXIT_REFUSED)
+        except TransportError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(EXIT_TRANSPORT)
+        except SimpleDBError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(EXIT_TRANSPORT)
+
+
+def json_option(command):
+    """Each command also accepts --json after its name."""
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")(command)
+
+
+def emit(ctx: click.Context, as_json: bool, data: Any, text: str) -> None:
+    settings: Settings = ctx.obj
+    click.echo(out.dumps(data) if as_json or settings.as_json else text)
+
+
+def typedef_for(db: SimpleDB, type_name: str) -> TypeDef:
+    typedef = db.type(type_name)
+    if typedef is None:
+        raise click.BadParameter(f"unknown type {type_name!r} (see `simpledb schema`)", param_hint="TYPE")
+    return typedef
+
+
+@click.group(cls=SimpleDBGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--url",
+    envvar="SIMPLEDB_URL",
+    default=DEFAULT_URL,
+    show_default=True,
+    help="IC HTTP endpoint [env SIMPLEDB_URL].",
+)
+@click.option(
+    "--canister-id", envvar="SIMPLEDB_CANISTER_ID", help="The database canister [env SIMPLEDB_CANISTER_ID]."
+)
+@click.option(
+    "--identity",
+    envvar="SIMPLEDB_IDENTITY",
+    default=None,
+    help="PEM file (icp/dfx identity export) or seed-phrase file; anonymous if unset [env SIMPLEDB_IDENTITY]",
+)
+@click.option(
+    "--local",
+    is_flag=True,
+    envvar="SIMPLEDB_LOCAL",
+    help="Trust the root key the network reports (local networks only) [env SIMPLEDB_LOCAL].",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
+@click.version_option(package_name="kybra-simple-db-service")
+@click.pass_context
+def cli(
+    ctx: click.Context, url: str, canister_id: str | None, identity: str | None, local: bool, as_json: bool
+) -> None:
+    """Use a Kybra Simple DB canister from the shell."""
+    ctx.obj = Settings(url, canister_id, identity, local, as_json)
+
+
+# identity and administration
+
+
+@cli.command()
+@json_option
+@click.pass_context
+def whoami(ctx: click.Context, as_json: bool) -> None:
+    """Print your principal as the canister sees it."""
+    principal = ctx.obj.db().whoami()
+    emit(ctx, as_json, {"principal": principal}, str(principal))
+
+
+@cli.group(invoke_without_command=True)
+@json_option
+@click.pass_context
+def admins(ctx: click.Context, as_json: bool) -> None:
+    """List the admins; `admins add P` / `admins remove P` change them (admins only)."""
+    if ctx.invoked_subcommand is None:
+        principals = ctx.obj.db().admins()
+        emit(ctx, as_json, principals, out.table(["admin"], [[p] for p in principals]))
+
+
+@admins.command("add")
+@click.argument("principal")
+@click.pass_context
+def admins_add(ctx: click.Context, principal: str) -> None:
+    """Make PRINCIPAL an admin."""
+    ctx.obj.db().add_admin(_principal(principal))
+    click.echo(f"added admin {principal}")
+
+
+@admins.command("remove")
+@click.argument("principal")
+@click.pass_context
+def admins_remove(ctx: click.Context, principal: str) -> None:
+    """Remove PRINCIPAL from the admins."""
+    ctx.obj.db().remove_admin(_principal(principal))
+    click.echo(f"removed admin {principal}")
+
+
+def _principal(text: str) -> Principal:
+    try:
+        return Principal.from_text(text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="PRINCIPAL") from exc
+
+
+@cli.command()
+@json_option
+@click.pass_context
+def stats(ctx: click.Context, as_json: bool) -> None:
+    """Entities per type, audit length and the stable-memory estimate."""
+    result = ctx.obj.db().stats()
+    rows = [[name, count] for name, count in result.types.items()]
+    text = out.table(["type", "entities"], rows) + (
+        f"\n\nentities: {result.entities}  audit entries: {result.audit_length}  "
+        f"stable memory (estimate): {result.stable_memory_bytes} bytes"
+    )
+    emit(ctx, as_json, result, text)
+
+
+# schema
+
+
+@cli.command("define-type")
+@click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--name", help="Qualified type name, e.g. app::User.")
+@click.option(
+    "--field",
+    "fields",
+    multiple=True,
+    help="NAME=KIND[,required][,indexed][,min=N][,max=N][,default=V]; repeat per field.",
+)
+@click.option("--alias", help="A unique Text field usable with `find`.")
+@click.option(
+    "--relation", "relations", multiple=True, help="NAME=KIND,TARGET,REVERSE[,ON_DELETE]; repeatable."
+)
+@click.option("--read", "read_access", default="Public", show_default=True, help="Public | Owner | Admins")
+@click.option("--create", "create_access", default="Anyone", show_default=True, help="Anyone | Admins")
+@click.option("--modify", "modify_access", default="Owner", show_default=True, help="Owner | Admins")
+@click.option("--delete", "delete_access", default="Owner", show_default=True, help="Owner | Admins")
+@click.option("--force", is_flag=True, help="Allow destructive changes to an existing type.")
+@click.pass_context
+def define_type(
+    ctx: click.Context,
+    file: Path | None,
+    name: str | None,
+    fields: tuple[str, ...],
+    alias: str | None,
+    relations: tuple[str, ...],
+    read_access: str,
+    create_access: str,
+    modify_access: str,
+    delete_access: str,
+    force: bool,
+) -> None:
+    """Create or change types (admins only), from a JSON/YAML FILE (one type or a list) or from flags."""
+    if file is not None and (name or fields or alias or relations):
+        raise click.UsageError("give either FILE or --name/--field/... flags, not both")
+    if file is not None:
+        typedefs = _typedefs_from_file(file)
+    elif name:
+        typedef = TypeDef(
+            name=name,
+            fields=[parse_field_spec(f) for f in fields],
+            alias=alias,
+            relations=[parse_relation_spec(r) for r in relations],
+            policy=Policy(read_access, create_access, modify_access, delete_access),
+        )
+        try:
+            typedef = typedef_from_candid(typedef_to_candid(typedef))
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from exc
+        typedefs = [typedef]
+    else:
+        raise click.UsageError("give a FILE or --name")
+    db = ctx.obj.db()
+    for typedef in typedefs:
+        db.define_type(typedef, force=force)
+        click.echo(f"defined {typedef.name}")
+
+
+def _typedefs_from_file(file: Path) -> list[TypeDef]:
+    try:
+        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise click.BadParameter(f"cannot read {file}: {exc}", param_hint="FILE") from exc
+    items = data if isinstance(data, list) else [data]
+    try:
+        return [typedef_from_dict(item) for item in items]
+    except ValueError as exc:
+        raise click.BadParameter(f"{file}: {exc}", param_hint="FILE") from exc
+
+
+@cli.command()
+@click.argument("type_name", required=False)
+@json_option
+@click.pass_context
+def schema(ctx: click.Context, type_name: str | None, as_json: bool) -> None:
+    """Show every type, or one TYPE in detail."""
+    db = ctx.obj.db()
+    if type_name:
+        typedef = typedef_for(db, type_name)
+        emit(ctx, as_json, typedef, out.type_details(typedef))
+    else:
+        types = db.schema()
+        emit(ctx, as_json, types, out.schema_table(types))
+
+
+# data
+
+
+@cli.command()
+@click.argument("type_name", metavar="TYPE")
+@click.argument("assignments", nargs=-1, metavar="[FIELD=VALUE | FIELD:=JSON]...")
+@json_option
+@click.pass_context
+def create(ctx: click.Context, type_name: str, assignments: tuple[str, ...], as_json: bool) -> None:
+    """Create an entity of TYPE; print it."""
+    db = ctx.obj.db()
+    entity = db.create(type_name, parse_assignments(assignments, typedef_for(db, type_name)))
+    emit(ctx, as_json, entity, out.entity_details(entity))
+
+
+@cli.command()
+@click.argument("type_name", metavar="TYPE")
+@click.argument("entity_id", metavar="ID", type=click.IntRange(min=0))
+@json_option
+@click.pass_context
+def get(ctx: click.Context, type_name: str, entity_id: int, as_json: bool) -> None:
+    """Print the entity TYPE #ID."""
+    entity = ctx.obj.db().get(type_name, entity_id)
+    emit(ctx, as_json, entity, out.entity_details(entity))
+
+
+@cli.command()
+@click.argument("type_name", metavar="TYPE")
+@click.argument("alias")
+@json_option
+@click.pass_context
+def find(ctx: click.Context, type_name: str, alias: str, as_json: bool) -> None:
+    """Print the entity of TYPE whose alias field is ALIAS."""
+    entity = ctx.obj.db().find(type_name, alias)
+    emit(ctx, as_json, entity, out.entity_details(entity))
+
+
+@cli.command()
+@click.argument("type_name", metavar="TYPE")
+@click.argument("entity_id", metavar="ID", type=click.IntRange(min=0))
+@click.argument("assignments", nargs=-1, metavar="[FIELD=VALUE | FIELD:=JSON]...")
+@click.option(
+    "--expected-version", type=click.IntRange(min=0), help="Refuse (Conflict) if the version differs."
+)
+@json_option
+@click.pass_context
+def update(
+    ctx: click.Context,
+    type_name: str,
+    entity_id: int,
+    assignments: tuple[str, ...],
+    expected_version: int | None,
+    as_json: bool,
+) -> None:
+    """Change fields of TYPE #ID; print the entity."""
+    db = ctx.obj.db()
+    fields = parse_assignments(assignments, typedef_for(db, type_name))
+    entity = db.update(type_name, entity_id, fields, expected_version=expected_version)
+    emit(ctx, as_json, entity, out.entity_details(entity))
+
+
+@cli.command()
+@click.argument("type_name", metavar="TYPE")
+@click.argument("entity_id", metavar="ID", type=click.IntRange(min=0))
+@click.pass_context
+def delete(ctx: click.Context, type_name: str, entity_id: int) -> None:
+    """Delete TYPE #ID."""
+    ctx.obj.db().delete(type_name, entity_id)
+    click.echo(f"deleted {type_name} #{entity_id}")
+
+
+@cli.command()
+@click.argument("type_name", metavar="TYPE")
+@click.argument("entity_id", metavar="ID", type=click.IntRange(min=0))
+@click.argument("new_owner", metavar="PRINCIPAL")
+@json_option
+@click.pass_context
+def transfer(ctx: click.Context, type_name: str, entity_id: int, new_owner: str, as_json: bool) -> None:
+    """Give TYPE #ID to PRINCIPAL."""
+    entity = ctx.obj.db().transfer(type_name, entity_id, _principal(new_owner))
+    emit(ctx, as_json, entity, out.entity_details(entity))
+
+
+def _link_command(name: str, verb: str):
+    @cli.command(name, help=f"{verb.capitalize()} TYPE #ID and TARGET_ID through RELATION.")
+    @click.argument("type_name", metavar="TYPE")
+    @click.argument("entity_id", metavar="ID", type=click.IntRange(min=0))
+    @click.argument("relation")
+    @click.argument("target_id", type=click.IntRange(min=0))
+    @click.pass_context
+    def command(ctx: click.Context, type_name: str, entity_id: int, relation: str, target_id: int) -> None:
+        getattr(ctx.obj.db(), name)(type_name, entity_id, relation, target_id)
+        click.echo(f"{verb}ed {type_name} #{entity_id} {relation} #{target_id}")
+
+    return command
+
+
+link = _link_command("link", "link")
+unlink = _link_command("unlink", "unlink")
+
+
+@cli.command()
+@click.argument("type_name", metavar="TYPE")
+@click.argument("entity_id", metavar="ID", type=click.IntRange(min=0))
+@click.argument("relation")
+@json_option
+@click.pass_context
+def links(ctx: click.Context, type_name: str, entity_id: int, relation: str, as_json: bool) -> None:
+    """List the ids linked to TYPE #ID through RELATION."""
+    ids = list(ctx.obj.db().links(type_name, entity_id, relation))
+    emit(ctx, as_json, ids, out.table([relation], [[i] for i in ids]))
+
+
+@cli.command("list")
+@click.argument("type_name", metavar="TYPE")
+@click.argument("filters", nargs=-1, metavar="[FIELD=VALUE]...")
+@click.option("--limit", type=click.IntRange(min=1), help="Show at most this many entities.")
+@click.option("--page-size", type=click.IntRange(1, 100), default=100, show_default=True)
+@json_option
+@click.pass_context
+def list_(
+    ctx: click.Context,
+    type_name: str,
+    filters: tuple[str, ...],
+    limit: int | None,
+    page_size: int,
+    as_json: bool,
+) -> None:
+    """List entities of TYPE, optionally filtered by indexed fields."""
+    db = ctx.obj.db()
+    where = parse_assignments(filters, typedef_for(db, type_name)) if filters else None
+    entities = []
+    for entity in db.list(type_name, where, page_size=page_size):
+        entities.append(entity)
+        if limit is not None and len(entities) >= limit:
+            break
+    emit(ctx, as_json, entities, out.entity_table(entities))
+
+
+@cli.command()
+@click.argument("type_name", metavar="TYPE")
+@click.argument("filters", nargs=-1, metavar="[FIELD=VALUE]...")
+@json_option
+@click.pass_context
+def count(ctx: click.Context, type_name: str, filters: tuple[str, ...], as_json: bool) -> None:
+    """Count entities of TYPE, optionally filtered by indexed fields."""
+    db = ctx.obj.db()
+    where = parse_assignments(filters, typedef_for(db, type_name)) if filters else None
+    number = db.count(type_name, where)
+    emit(ctx, as_json, {"type": type_name, "count": number}, str(number))
+
+
+@cli.command()
+@click.option("--from", "start", type=click.IntRange(min=0), default=0, show_default=True, help="First seq.")
+@click.option("--to", "end", type=click.IntRange(min=0), help="Stop before this seq.")
+@click.option("--limit", type=click.IntRange(min=1), help="Show at most this many entries.")
+@json_option
+@click.pass_context
+def audit(ctx: click.Context, start: int, end: int | None, limit: int | None, as_json: bool) -> None:
+    """Show the audit log: who changed what, when."""
+    entries = []
+    for entry in ctx.obj.db().audit(start, end):
+        entries.append(entry)
+        if limit is not None and len(entries) >= limit:
+            break
+    emit(ctx, as_json, entries, out.audit_table(entries))
+
+
+# export and import
+
+
+@cli.command("export")
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
+@click.option("--page-size", type=click.IntRange(1, 100), default=100, show_default=True)
+@click.pass_context
+def export(ctx: click.Context, file: Path, page_size: int) -> None:
+    """Write the whole database to FILE (JSON Lines; - for stdout)."""
+    db = ctx.obj.db()
+    if str(file) == "-":
+        export_dump(db, sys.stdout, page_size)
+        return
+    with (
+        tqdm(unit=" page", desc="export", disable=None, file=sys.stderr) as bar,
+        open(file, "w", encoding="utf-8") as handle,
+    ):
+        pages = export_dump(db, handle, page_size, on_page=lambda _n: bar.update(1))
+    click.echo(f"exported {pages} pages to {file}", err=True)
+
+
+cli.add_command(export, "dump")
+
+
+@cli.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.pass_context
+def import_(ctx: click.Context, file: Path) -> None:
+    """Restore an export FILE into the canister (admins only), with a progress bar."""
+    try:
+        _, pages = read_dump(file)
+    except (OSError, UnicodeDecodeError, DumpFileError) as exc:
+        raise click.BadParameter(str(exc), param_hint="FILE") from exc
+    db = ctx.obj.db()
+    restored = 0
+
+    def advance(count: int) -> None:
+        nonlocal restored
+        restored += count
+        bar.update(1)
+        bar.set_postfix(entities=restored)
+
+    with tqdm(total=len(pages), unit=" page", desc="import", disable=None, file=sys.stderr) as bar:
+        restored = import_pages(db, pages, on_page=advance)
+    click.echo(
+        json.dumps({"pages": len(pages), "entities": restored})
+        if ctx.obj.as_json
+        else f"imported {restored} entities from {len(pages)} pages"
+    )
+
+
+def main() -> None:
+    cli(prog_name="simpledb")
+
+
+if __name__ == "__main__":
+    main()
