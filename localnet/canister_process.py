@@ -1,0 +1,373 @@
+"""One canister's process: its Kybra source imported under CPython, each message executed in a fork.
+
+Started by the replica as `python -m localnet.canister_process FD`. The first process becomes a child
+subreaper and only reaps; its forked child is the canister. For every message the canister forks: the
+fork executes it. A query, a trap, or an uncaught exception ends the fork and its heap with it, so the
+canister is exactly as before. A successful update (or an `await` point of an async update, where the
+IC commits too) makes the fork the canister: it tells its parent to exit and serves from then on. The
+replica commits the message's stable-memory writes to SQLite before it answers anyone.
+"""
+
+from __future__ import annotations
+
+import builtins
+import ctypes
+import importlib
+import inspect
+import os
+import sys
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from kybra import AsyncInfo, CallResult, Principal
+
+from localnet import candid_codec
+from localnet.candid_types import Interface, Method
+from localnet.kybra_host import Context, KybraHost, Trap
+from localnet.outcome import Reject, Reply
+from localnet.source_interface import read_interface
+from localnet.stable_memory import StableMemory
+from localnet.state_store import read_stable_rows
+
+PR_SET_CHILD_SUBREAPER = 36
+TAKE_OVER, EXITING = b"T", b"E"
+
+
+def trapped(canister_id: bytes, message: str) -> Reject:
+    text = Principal(bytes=canister_id).to_str()
+    return Reject(5, f"Canister {text} trapped explicitly: {message}", "IC0503")
+
+
+class Worker:
+    """The canister: its module, its host object and stable memory, and the message loop."""
+
+    def __init__(self, conn: Connection):
+        self.conn = conn
+        boot = conn.recv()
+        self.canister_id: bytes = boot["canister_id"]
+        self.entry = Path(boot["entry"])
+        sys.path.insert(0, str(self.entry.parent))
+        self.iface: Interface = read_interface(self.entry)[0]
+        self.memory = StableMemory(self.iface, read_stable_rows(Path(boot["db"]), self.canister_id))
+        self.host = KybraHost(self.iface, self.memory, self.canister_id, sys.stdout)
+        builtins._kybra_ic = self.host  # type: ignore[attr-defined]
+        self.modules: dict[str, Any] = {}
+        self.suspended: tuple[list[Any], Context, Method | None] | None = None
+        self.verdict_fd = -1
+
+    # -- message loop -------------------------------------------------------------------------------------
+
+    def serve(self) -> None:
+        self.conn.send(("ready",))
+        while True:
+            try:
+                msg = self.conn.recv()
+            except (EOFError, OSError):
+                os._exit(0)
+            op = msg[0]
+            if op == "exit":
+                os._exit(0)
+            if op == "start":
+                self.conn.send(self.start(*msg[1:]))
+            else:
+                self.in_fork(msg)
+
+    def in_fork(self, msg: tuple) -> None:
+        r, w = os.pipe()
+        sys.stdout.flush()
+        pid = os.fork()
+        if pid == 0:
+            os.close(r)
+            self.verdict_fd = w
+            self.child(msg)
+            return
+        os.close(w)
+        verdict = os.read(r, 1)
+        os.close(r)
+        if verdict == TAKE_OVER:
+            os._exit(0)
+        os.waitpid(pid, 0)
+        if msg[0] == "resume":
+            self.suspended = None
+        if verdict != EXITING:
+            self.conn.send(
+                ("done", trapped(self.canister_id, "the canister process crashed"), {}, None, False)
+            )
+
+    def child(self, msg: tuple) -> None:
+        try:
+            result = self.execute(msg)
+        except BaseException as e:  # a bug in localnet itself must still answer the replica
+            result = (
+                "done",
+                trapped(self.canister_id, f"localnet error: {type(e).__name__}: {e}"),
+                {},
+                None,
+                False,
+            )
+        sys.stdout.flush()
+        commit = result[0] == "call_out" or result[4]
+        if commit:
+            os.write(self.verdict_fd, TAKE_OVER)
+            os.close(self.verdict_fd)
+            self.conn.send(result)
+            return
+        self.conn.send(result)
+        os.write(self.verdict_fd, EXITING)
+        os._exit(0)
+
+    # -- execution ----------------------------------------------------------------------------------------
+
+    def import_modules(self) -> None:
+        names = {m.module for m in self.iface.methods.values()} | {self.entry.stem}
+        for name in sorted(names, key=lambda n: n != self.entry.stem):
+            self.modules[name] = importlib.import_module(name)
+
+    def function(self, method: Method) -> Any:
+        module = self.modules.get(method.module) or self.modules[self.entry.stem]
+        fn = getattr(module, method.name, None) or getattr(self.modules[self.entry.stem], method.name, None)
+        if fn is None:
+            raise Trap(f"method {method.name} not found in module {method.module}")
+        return fn
+
+    def start(self, mode: str, pre_writes: dict, arg: bytes, caller: bytes, time: int) -> tuple:
+        """Install (mode "init") or upgrade/restart (mode "post_upgrade") in this fresh process."""
+        self.memory.apply(pre_writes)
+        ctx = Context(mode, mode, caller, time, arg)
+        self.host.ctx = ctx
+        try:
+            self.import_modules()
+            method = self.iface.lifecycle(mode)
+            if method is not None:
+                args = self.decode_args(method, arg)
+                self.function(method)(*args)
+            elif arg not in (b"", b"DIDL\x00\x00"):
+                candid_codec.decode(arg, (), self.iface)
+            outcome: Reply | Reject = Reply(b"DIDL\x00\x00")
+        except candid_codec.CandidError as e:
+            outcome = trapped(self.canister_id, f"invalid {mode} argument: {e}")
+        except Trap as e:
+            outcome = trapped(self.canister_id, str(e))
+        except Exception as e:
+            outcome = trapped(self.canister_id, f"{type(e).__name__}: {e}")
+        finally:
+            self.host.ctx = None
+        ok = isinstance(outcome, Reply)
+        return ("done", outcome, self.memory.take_writes() if ok else {}, ctx.certified_data, ok)
+
+    def decode_args(self, method: Method, arg: bytes) -> list[Any]:
+        return candid_codec.decode(arg, method.params, self.iface)
+
+    def execute(self, msg: tuple) -> tuple:
+        op = msg[0]
+        if op == "resume":
+            _, result, time = msg
+            if self.suspended is None:
+                raise RuntimeError("resume without a suspended call")
+            stack, ctx, method, _ = self.suspended  # type: ignore[misc]
+            ctx.time = time
+            self.host.ctx = ctx
+            return self.run(ctx, method, lambda: self.drive(stack, self.call_result(result)))
+        if op == "pre_upgrade":
+            _, caller, time = msg
+            ctx = Context("pre_upgrade", "pre_upgrade", caller, time)
+            method = self.iface.lifecycle("pre_upgrade")
+            self.host.ctx = ctx
+            res = self.run(ctx, None, lambda: ("return", self.function(method)() if method else None))
+            return res[:4] + (False,)
+        if op == "inspect":
+            _, name, arg, caller, time = msg
+            ctx = Context("inspect_message", name, caller, time, arg)
+            method = self.iface.lifecycle("inspect_message")
+            self.host.ctx = ctx
+            res = self.run(ctx, None, lambda: ("return", self.function(method)() if method else None))
+            accepted = isinstance(res[1], Reply) and ctx.accepted
+            return ("done", res[1] if isinstance(res[1], Reject) else Reply(b""), {}, None, False, accepted)
+        if op == "timer":
+            _, timer_id, time = msg
+            timer = self.host.timers.get(timer_id)
+            ctx = Context("update", "<timer>", self.canister_id, time)
+            self.host.ctx = ctx
+            if timer is None:
+                return ("done", Reply(b""), {}, None, False)
+            if timer.interval:
+                timer.due = time + timer.interval
+            else:
+                del self.host.timers[timer_id]
+
+            def fire() -> tuple:
+                value = timer.func()
+                if inspect.isgenerator(value):
+                    return self.drive([value], None)
+                return ("return", None)
+
+            return self.run(ctx, None, fire)
+        _, kind, name, arg, caller, time, extra = msg
+        method = self.iface.methods[name]
+        ctx = Context(kind, name, caller, time, arg, data_certificate=extra.get("data_certificate"))
+        self.host.ctx = ctx
+
+        def call() -> tuple:
+            if method.guard:
+                verdict = self.modules_guard(method.guard)()
+                if isinstance(verdict, dict) and "Err" in verdict:
+                    ctx.rejected = str(verdict["Err"])
+                    return ("return", None)
+            try:
+                args = self.decode_args(method, arg)
+            except candid_codec.CandidError as e:
+                raise Trap(f"invalid argument for {name}: {e}") from None
+            value = self.function(method)(*args)
+            if inspect.isgenerator(value):
+                if kind == "query":
+                    raise Trap("a query cannot make inter-canister calls on localnet")
+                return self.drive([value], None)
+            return ("return", value)
+
+        return self.run(ctx, method, call)
+
+    def modules_guard(self, name: str) -> Any:
+        for module in self.modules.values():
+            fn = getattr(module, name, None)
+            if fn is not None:
+                return fn
+        raise Trap(f"guard function {name} not found")
+
+    def run(self, ctx: Context, method: Method | None, step: Any) -> tuple:
+        """Run one step of a message and turn its end into a replica message."""
+        try:
+            result = step()
+            if result[0] == "call":
+                return self.call_out(ctx, method, result[1], result[2])
+            value = result[1]
+            if ctx.rejected is not None:
+                outcome: Reply | Reject = Reject(4, ctx.rejected, "IC0406")
+            elif method is not None and method.manual:
+                if ctx.replied is None:
+                    outcome = Reject(5, "Canister did not reply to the call", "IC0504")
+                else:
+                    outcome = Reply(ctx.replied)
+            elif ctx.replied is not None:
+                outcome = Reply(ctx.replied)
+            elif method is not None:
+                try:
+                    payload = [value] if method.returns else []
+                    outcome = Reply(candid_codec.encode(method.returns, payload, self.iface))
+                except candid_codec.CandidError as e:
+                    raise Trap(f"cannot encode the reply of {method.name}: {e}") from None
+            else:
+                outcome = Reply(b"DIDL\x00\x00")
+        except Trap as e:
+            return ("done", trapped(self.canister_id, str(e)), {}, None, False)
+        except Exception as e:
+            return ("done", trapped(self.canister_id, f"{type(e).__name__}: {e}"), {}, None, False)
+        finally:
+            self.host.ctx = None
+        commit = ctx.kind == "update"
+        writes = self.memory.take_writes() if commit or ctx.kind == "pre_upgrade" else {}
+        return ("done", outcome, writes, ctx.certified_data if commit else None, commit)
+
+    # -- inter-canister calls -----------------------------------------------------------------------------
+
+    def drive(self, stack: list[Any], send: Any) -> tuple:
+        """Advance the async method's generators until it returns or awaits a call."""
+        while True:
+            gen = stack[-1]
+            try:
+                yielded = gen.send(send)
+            except StopIteration as stop:
+                stack.pop()
+                if not stack:
+                    return ("return", stop.value)
+                send = stop.value
+                continue
+            if inspect.isgenerator(yielded):
+                stack.append(yielded)
+                send = None
+            elif isinstance(yielded, AsyncInfo):
+                return ("call", stack, yielded)
+            else:
+                raise Trap(
+                    f"an async method may only yield calls or generators, not {type(yielded).__name__}"
+                )
+
+    def call_out(self, ctx: Context, method: Method | None, stack: list[Any], info: AsyncInfo) -> tuple:
+        if info.name in ("call", "call_with_payment", "call_with_payment128"):
+            target, qualname, *args = info.args
+            if info.name != "call":
+                args = args[:-1]
+            service, _, callee_method = qualname.rpartition(".")
+            decl = self.iface.services.get(service, {}).get(callee_method)
+            if decl is None:
+                raise Trap(f"unknown service method {qualname}")
+            try:
+                arg = candid_codec.encode(decl.params, list(args), self.iface)
+            except candid_codec.CandidError as e:
+                raise Trap(f"cannot encode the arguments of {qualname}: {e}") from None
+            returns: tuple | None = decl.returns
+        elif info.name in ("call_raw", "call_raw128"):
+            target, callee_method, arg, _payment = info.args
+            returns = None
+        else:
+            raise Trap(f"{info.name} is not supported by localnet")
+        self.suspended = (stack, ctx, method, returns)  # type: ignore[assignment]
+        writes = self.memory.take_writes()
+        certified, ctx.certified_data = ctx.certified_data, None
+        return (
+            "call_out",
+            writes,
+            certified,
+            candid_codec.principal_bytes(target),
+            callee_method,
+            bytes(arg),
+        )
+
+    def call_result(self, result: tuple) -> CallResult:
+        _, _, _, returns = self.suspended  # type: ignore[misc]
+        if result[0] == "ok":
+            if returns is None:
+                return CallResult(result[1], None)  # type: ignore[arg-type]
+            try:
+                values = candid_codec.decode(result[1], returns, self.iface)
+            except candid_codec.CandidError as e:
+                return CallResult(None, f"cannot decode the reply: {e}")  # type: ignore[arg-type]
+            return CallResult(values[0] if values else None, None)  # type: ignore[arg-type]
+        _, code, message = result
+        self.host.ctx.reject_code = code  # type: ignore[union-attr]
+        self.host.ctx.reject_message = message  # type: ignore[union-attr]
+        return CallResult(None, f"Rejection code {code}, {message}")  # type: ignore[arg-type]
+
+
+def _become_subreaper() -> None:
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def main() -> None:
+    fd = int(sys.argv[1])
+    _become_subreaper()
+    pid = os.fork()
+    if pid:
+        os.close(fd)
+        while True:
+            try:
+                os.wait()
+            except ChildProcessError:
+                break
+            except InterruptedError:
+                continue
+        os._exit(0)
+    conn = Connection(fd)
+    try:
+        worker = Worker(conn)
+    except Exception as e:
+        conn.send(("error", f"{type(e).__name__}: {e}"))
+        os._exit(1)
+    worker.serve()
+
+
+if __name__ == "__main__":
+    main()

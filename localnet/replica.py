@@ -1,0 +1,449 @@
+"""The Kybra host's replica: deploys canisters from Python source and executes their messages.
+
+Each canister runs in its own process (localnet/canister_process.py), so canisters share no module
+state; the replica sends it one message at a time, commits each message's stable-memory writes to the
+state directory's SQLite database, and only then returns the outcome. See docs/localnet-runtime.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from ic.principal import Principal
+
+from localnet.candid_types import Interface, did_text
+from localnet.outcome import Outcome, Reject, Reply
+from localnet.source_interface import SourceError, read_interface
+from localnet.state_store import CanisterRecord, StateStore
+
+ANONYMOUS = b"\x04"
+EMPTY_ARG = b"DIDL\x00\x00"
+MESSAGE_TIMEOUT = 120.0  # seconds of wall clock a message may run before the canister is reset
+START_TIMEOUT = 120.0
+
+
+class DeployError(RuntimeError):
+    """Installing or upgrading a canister failed; nothing was changed."""
+
+
+def text_id(canister_id: bytes) -> str:
+    return Principal(bytes=canister_id).to_str()
+
+
+def module_hash(files: list[Path], root: Path) -> bytes:
+    """SHA-256 over the canister's source bundle: each file's path relative to the entry dir and content."""
+    h = hashlib.sha256()
+    for f in sorted(files, key=lambda p: str(p.relative_to(root)) if p.is_relative_to(root) else str(p)):
+        rel = str(f.relative_to(root)) if f.is_relative_to(root) else str(f)
+        data = f.read_bytes()
+        h.update(len(rel).to_bytes(4, "big") + rel.encode() + len(data).to_bytes(8, "big") + data)
+    return h.digest()
+
+
+class _Process:
+    """A running canister process and the connection to it."""
+
+    def __init__(self, canister_id: bytes, entry: Path, db: Path, log: Path):
+        parent, child = socket.socketpair()
+        self.log = open(log, "ab")
+        env = dict(os.environ)
+        env["PYTHONUNBUFFERED"] = "1"
+        self.popen = subprocess.Popen(
+            [sys.executable, "-m", "localnet.canister_process", str(child.fileno())],
+            pass_fds=[child.fileno()],
+            stdin=subprocess.DEVNULL,
+            stdout=self.log,
+            stderr=self.log,
+            start_new_session=True,
+            env=env,
+        )
+        child.close()
+        self.conn = Connection(parent.detach())
+        self.conn.send({"canister_id": canister_id, "entry": str(entry), "db": str(db)})
+        first = self.recv(START_TIMEOUT)
+        if first[0] != "ready":
+            self.kill()
+            raise DeployError(f"canister {text_id(canister_id)} failed to start: {first[1]}")
+
+    def recv(self, timeout: float) -> Any:
+        if not self.conn.poll(timeout):
+            raise TimeoutError
+        return self.conn.recv()
+
+    def send(self, msg: Any) -> None:
+        self.conn.send(msg)
+
+    def stop(self) -> None:
+        try:
+            self.conn.send(("exit",))
+        except OSError:
+            pass
+        self.kill()
+
+    def kill(self) -> None:
+        try:
+            os.killpg(self.popen.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.conn.close()
+        try:
+            self.popen.wait(5)
+        except subprocess.TimeoutExpired:
+            pass
+        self.log.close()
+
+
+@dataclass
+class _Canister:
+    record: CanisterRecord
+    iface: Interface | None
+    did: str
+    process: _Process | None
+    error: str = ""
+
+
+class Replica:
+    """Hosts Kybra canisters; the HTTP interface calls it (the seam in docs/architecture.md)."""
+
+    def __init__(self, state_dir: str | Path | None = None):
+        self._tmp = tempfile.TemporaryDirectory(prefix="localnet-") if state_dir is None else None
+        self.state_dir = Path(self._tmp.name if self._tmp else state_dir)
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        (self.state_dir / "logs").mkdir(exist_ok=True)
+        self.db_path = self.state_dir / "localnet.sqlite3"
+        self.store = StateStore(self.db_path)
+        self._lock = threading.RLock()
+        self._last_time = 0
+        self._by_id: dict[bytes, _Canister] = {}
+        self._busy: set[bytes] = set()
+        self._closed = False
+        for record in self.store.canisters():
+            self._by_id[record.id] = self._reload(record)
+
+    # -- the seam -----------------------------------------------------------------------------------------
+
+    def deploy(
+        self,
+        name: str,
+        entry: str | Path,
+        init_arg: bytes = EMPTY_ARG,
+        controllers: list[bytes] | None = None,
+    ) -> bytes:
+        """Install `entry` as canister `name` if new, else upgrade it; returns the canister id."""
+        entry = Path(entry).resolve()
+        try:
+            iface, files = read_interface(entry)
+        except SourceError as e:
+            raise DeployError(str(e)) from e
+        with self._lock:
+            existing = next((c for c in self._by_id.values() if c.record.name == name), None)
+            if existing is None:
+                return self._install(name, entry, iface, files, init_arg, controllers or [])
+            self._upgrade(existing, entry, iface, files, init_arg, controllers)
+            return existing.record.id
+
+    def canisters(self) -> dict[str, bytes]:
+        with self._lock:
+            return {c.record.name: cid for cid, c in self._by_id.items()}
+
+    def method_kind(self, canister_id: bytes, method: str) -> str | None:
+        c = self._by_id.get(canister_id)
+        if c is None or c.iface is None:
+            return None
+        m = c.iface.methods.get(method)
+        return m.kind if m is not None and m.kind in ("query", "update") else None
+
+    def query(
+        self,
+        canister_id: bytes,
+        method: str,
+        arg: bytes,
+        sender: bytes,
+        data_certificate: bytes | None = None,
+    ) -> Outcome:
+        with self._lock:
+            c, err = self._callable(canister_id, method, need_query=True)
+            if err:
+                return err
+            return self._execute(
+                c,
+                ("query", "query", method, arg, sender, self._tick(), {"data_certificate": data_certificate}),
+            )
+
+    def update(self, canister_id: bytes, method: str, arg: bytes, sender: bytes) -> Outcome:
+        with self._lock:
+            c, err = self._callable(canister_id, method)
+            if err:
+                return err
+            if c.iface.lifecycle("inspect_message") is not None:
+                verdict = self._request(c, ("inspect", method, arg, sender, self._tick()))
+                if isinstance(verdict, Reject):
+                    return verdict
+                if not verdict:
+                    return Reject(4, f"Canister {text_id(canister_id)} rejected the message", "IC0406")
+            return self._execute(c, ("update", "update", method, arg, sender, self._tick(), {}))
+
+    def metadata(self, canister_id: bytes, name: str) -> bytes | None:
+        c = self._by_id.get(canister_id)
+        if c is None or name != "candid:service" or not c.did:
+            return None
+        return c.did.encode()
+
+    def module_hash(self, canister_id: bytes) -> bytes | None:
+        c = self._by_id.get(canister_id)
+        return c.record.module_hash if c else None
+
+    def controllers(self, canister_id: bytes) -> list[bytes]:
+        c = self._by_id.get(canister_id)
+        return list(c.record.controllers) if c else []
+
+    def time_ns(self) -> int:
+        with self._lock:
+            return self._tick()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            for c in self._by_id.values():
+                if c.process is not None:
+                    c.process.stop()
+                    c.process = None
+            self.store.close()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+
+    # -- extensions used by the HTTP side and tools ------------------------------------------------------
+
+    def certified_data(self, canister_id: bytes) -> bytes:
+        """The canister's certified data (set with ic.set_certified_data), for read_state certificates."""
+        c = self._by_id.get(canister_id)
+        return c.record.certified_data if c else b""
+
+    def candid(self, canister_id: bytes) -> str | None:
+        c = self._by_id.get(canister_id)
+        return c.did if c else None
+
+    def log_path(self, canister_id: bytes) -> Path:
+        return self.state_dir / "logs" / f"{text_id(canister_id)}.log"
+
+    def __enter__(self) -> Replica:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- internals ----------------------------------------------------------------------------------------
+
+    def _tick(self) -> int:
+        self._last_time = max(time.time_ns(), self._last_time + 1)
+        return self._last_time
+
+    def _callable(
+        self, canister_id: bytes, method: str, need_query: bool = False
+    ) -> tuple[Any, Reject | None]:
+        if self._closed:
+            return None, Reject(2, "the replica is shut down", "IC0204")
+        c = self._by_id.get(canister_id)
+        if c is None:
+            return None, Reject(3, f"Canister {text_id(canister_id)} not found", "IC0301")
+        if c.process is None or c.iface is None:
+            return None, Reject(5, f"Canister {text_id(canister_id)} is not running: {c.error}", "IC0508")
+        kind = self.method_kind(canister_id, method)
+        if kind is None or (need_query and kind != "query"):
+            what = "query method" if need_query else "update method"
+            return None, Reject(3, f"Canister {text_id(canister_id)} has no {what} '{method}'", "IC0302")
+        if canister_id in self._busy:
+            return None, Reject(
+                2,
+                f"Canister {text_id(canister_id)} is awaiting a call and cannot be re-entered on localnet",
+                "IC0207",
+            )
+        return c, None
+
+    def _start(self, record: CanisterRecord) -> _Process:
+        return _Process(record.id, Path(record.entry), self.db_path, self.log_path(record.id))
+
+    def _install(
+        self,
+        name: str,
+        entry: Path,
+        iface: Interface,
+        files: list[Path],
+        init_arg: bytes,
+        controllers: list[bytes],
+    ) -> bytes:
+        cid = self.store.allocate_id()
+        record = CanisterRecord(
+            name, cid, str(entry), module_hash(files, entry.parent), controllers, init_arg
+        )
+        proc = self._start(record)
+        installer = controllers[0] if controllers else ANONYMOUS
+        outcome, writes, certified = self._lifecycle(
+            proc, ("start", "init", {}, init_arg, installer, self._tick())
+        )
+        if isinstance(outcome, Reject):
+            proc.kill()
+            raise DeployError(f"installing {name}: {outcome.message}")
+        self.store.commit(cid, writes, certified, record)
+        if certified is not None:
+            record.certified_data = certified
+        self._by_id[cid] = _Canister(record, iface, did_text(iface), proc)
+        return cid
+
+    def _upgrade(
+        self,
+        c: _Canister,
+        entry: Path,
+        iface: Interface,
+        files: list[Path],
+        init_arg: bytes,
+        controllers: list[bytes] | None,
+    ) -> None:
+        old = c.record
+        record = CanisterRecord(
+            old.name,
+            old.id,
+            str(entry),
+            module_hash(files, entry.parent),
+            old.controllers if controllers is None else controllers,
+            init_arg,
+            old.certified_data,
+        )
+        caller = record.controllers[0] if record.controllers else ANONYMOUS
+        pre_writes: dict = {}
+        if c.process is not None:
+            result = self._raw(c, ("pre_upgrade", caller, self._tick()))
+            if isinstance(result[1], Reject):
+                raise DeployError(f"upgrading {old.name}: pre_upgrade failed: {result[1].message}")
+            pre_writes = result[2]
+        proc = self._start(record)
+        outcome, writes, certified = self._lifecycle(
+            proc, ("start", "post_upgrade", pre_writes, init_arg, caller, self._tick())
+        )
+        if isinstance(outcome, Reject):
+            proc.kill()
+            raise DeployError(f"upgrading {old.name}: {outcome.message}")
+        self.store.commit(old.id, writes, certified, record)
+        if certified is not None:
+            record.certified_data = certified
+        if c.process is not None:
+            c.process.stop()
+        c.record, c.iface, c.did, c.process, c.error = record, iface, did_text(iface), proc, ""
+
+    def _reload(self, record: CanisterRecord) -> _Canister:
+        """After a restart: re-import the code and run post_upgrade, as an upgrade to the same code would."""
+        try:
+            iface, _ = read_interface(record.entry)
+            proc = self._start(record)
+        except (SourceError, DeployError) as e:
+            return _Canister(record, None, "", None, str(e))
+        caller = record.controllers[0] if record.controllers else ANONYMOUS
+        outcome, writes, certified = self._lifecycle(
+            proc, ("start", "post_upgrade", {}, record.init_arg, caller, self._tick())
+        )
+        if isinstance(outcome, Reject):
+            proc.kill()
+            return _Canister(record, iface, did_text(iface), None, outcome.message)
+        self.store.commit(record.id, writes, certified)
+        if certified is not None:
+            record.certified_data = certified
+        return _Canister(record, iface, did_text(iface), proc)
+
+    def _lifecycle(self, proc: _Process, msg: tuple) -> tuple[Outcome, dict, bytes | None]:
+        proc.send(msg)
+        try:
+            resp = proc.recv(MESSAGE_TIMEOUT)
+        except (TimeoutError, EOFError, OSError):
+            return Reject(5, "the canister process did not answer", "IC0502"), {}, None
+        return resp[1], resp[2], resp[3]
+
+    def _revive(self, c: _Canister, why: str) -> None:
+        """The process died or hung: restart it from committed state (heap lost, as after a restart)."""
+        if c.process is not None:
+            c.process.kill()
+            c.process = None
+        fresh = self._reload(c.record)
+        c.process, c.error = fresh.process, fresh.error or why
+
+    def _raw(self, c: _Canister, msg: tuple) -> tuple:
+        """Send one message and serve its inter-canister calls; commits what it commits."""
+        assert c.process is not None
+        cid = c.record.id
+        self._busy.add(cid)
+        try:
+            c.process.send(msg)
+            while True:
+                try:
+                    resp = c.process.recv(MESSAGE_TIMEOUT)
+                except TimeoutError:
+                    self._revive(c, "message timed out")
+                    return (
+                        "done",
+                        Reject(
+                            5,
+                            f"Canister {text_id(cid)} exceeded the time limit of "
+                            f"{MESSAGE_TIMEOUT:.0f} s for one message",
+                            "IC0522",
+                        ),
+                        {},
+                        None,
+                        False,
+                    )
+                except (EOFError, OSError):
+                    self._revive(c, "process died")
+                    return (
+                        "done",
+                        Reject(5, f"Canister {text_id(cid)} trapped: the canister process died", "IC0502"),
+                        {},
+                        None,
+                        False,
+                    )
+                if resp[0] == "call_out":
+                    _, writes, certified, callee, method, arg = resp
+                    self._commit(c, writes, certified)
+                    result = self._inter_canister(cid, callee, method, arg)
+                    c.process.send(("resume", result, self._tick()))
+                    continue
+                if resp[4]:
+                    self._commit(c, resp[2], resp[3])
+                return resp
+        finally:
+            self._busy.discard(cid)
+
+    def _commit(self, c: _Canister, writes: dict, certified: bytes | None) -> None:
+        if writes or certified is not None:
+            self.store.commit(c.record.id, writes, certified)
+        if certified is not None:
+            c.record.certified_data = certified
+
+    def _execute(self, c: _Canister, msg: tuple) -> Outcome:
+        return self._raw(c, msg)[1]
+
+    def _request(self, c: _Canister, msg: tuple) -> Any:
+        resp = self._raw(c, msg)
+        if isinstance(resp[1], Reject):
+            return resp[1]
+        return resp[5] if len(resp) > 5 else True
+
+    def _inter_canister(self, caller: bytes, callee: bytes, method: str, arg: bytes) -> tuple:
+        c, err = self._callable(callee, method)
+        if err is not None:
+            return ("err", err.code, err.message)
+        outcome = self._execute(c, ("update", "update", method, arg, caller, self._tick(), {}))
+        if isinstance(outcome, Reply):
+            return ("ok", outcome.arg)
+        return ("err", outcome.code, outcome.message)
