@@ -1,0 +1,79 @@
+"""`python -m localnet start ...`: run a local IC serving Kybra canisters until SIGINT or SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+import click
+
+from localnet.net import LocalNet
+
+
+def _parse_canisters(specs: tuple[str, ...]) -> dict[str, str]:
+    canisters: dict[str, str] = {}
+    for spec in specs:
+        name, sep, entry = spec.partition("=")
+        if not sep or not name or not entry:
+            raise click.BadParameter(f"{spec!r} is not NAME=ENTRY.py", param_hint="--canister")
+        if name in canisters:
+            raise click.BadParameter(f"canister {name!r} given twice", param_hint="--canister")
+        if not Path(entry).is_file():
+            raise click.BadParameter(f"{entry}: no such file", param_hint="--canister")
+        canisters[name] = entry
+    return canisters
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+@click.group()
+def main() -> None:
+    """localnet: a local Internet Computer for development and testing (not a production replica)."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option(
+    "--port", default=4943, show_default=True, type=click.IntRange(0, 65535), help="0 picks a free port."
+)
+@click.option(
+    "--state", "state_dir", default=".state/localnet", show_default=True, type=click.Path(file_okay=False)
+)
+@click.option("--canister", "canister_specs", multiple=True, metavar="NAME=ENTRY.py", help="Repeatable.")
+@click.option("--verbose", is_flag=True, help="Log every HTTP request to stderr.")
+def start(host: str, port: int, state_dir: str, canister_specs: tuple[str, ...], verbose: bool) -> None:
+    """Install (or upgrade) each --canister and serve the IC HTTP interface until interrupted."""
+    canisters = _parse_canisters(canister_specs)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    net = LocalNet(canisters=canisters, state_dir=state_dir, port=port, host=host, verbose=verbose)
+    try:
+        net.start()
+    except OSError as exc:
+        raise click.ClickException(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from exc
+    try:
+        ids = net.canister_ids()
+        _write_atomically(
+            Path(state_dir) / "canisters.json", json.dumps(ids, indent=2, sort_keys=True) + "\n"
+        )
+        for name in canisters:
+            click.echo(f"{name}: {ids[name]}")
+        click.echo(net.url)
+        sys.stdout.flush()
+        while not stop.wait(0.5):
+            pass
+    finally:
+        net.stop()
+
+
+if __name__ == "__main__":
+    main()

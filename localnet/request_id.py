@@ -1,0 +1,45 @@
+"""Representation-independent hashing of request contents (the IC's request id and `hash_of_map`)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+
+import leb128
+
+
+def _sha256(data: bytes) -> bytes:
+    return hashlib.sha256(data).digest()
+
+
+def hash_value(value: object) -> bytes:
+    """Hash one field value: blobs as-is, text as UTF-8, nats as ULEB128, arrays and maps recursively."""
+    if isinstance(value, bool):
+        raise TypeError("booleans have no representation-independent hash")
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return _sha256(bytes(value))
+    if isinstance(value, str):
+        return _sha256(value.encode())
+    if isinstance(value, int):
+        encoded = leb128.u.encode(value) if value >= 0 else leb128.i.encode(value)
+        return _sha256(bytes(encoded))
+    if isinstance(value, (list, tuple)):
+        return _sha256(b"".join(hash_value(item) for item in value))
+    if isinstance(value, Mapping):
+        return hash_of_map(value)
+    raise TypeError(f"cannot hash a value of type {type(value).__name__}")
+
+
+def hash_of_map(fields: Mapping[str, object]) -> bytes:
+    """SHA-256 over the sorted `H(key) || H(value)` pairs of a map; absent (None) fields are skipped."""
+    pairs = sorted(
+        _sha256(key.encode() if isinstance(key, str) else bytes(key)) + hash_value(value)
+        for key, value in fields.items()
+        if value is not None
+    )
+    return _sha256(b"".join(pairs))
+
+
+def request_id(content: Mapping[str, object]) -> bytes:
+    """The 32-byte request id of a request's `content` map."""
+    return hash_of_map(content)
