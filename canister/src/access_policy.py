@@ -1,0 +1,58 @@
+"""Who may do what: a type's policy (read / create / modify / delete) applied to a caller and an owner.
+
+Admins pass every check; the anonymous principal may only read what is Public; an owner-only action is
+allowed to the entity's current owner. Denials are ApiErrors (Unauthenticated or Forbidden).
+"""
+
+from admin_registry import ANONYMOUS, AdminRegistry
+from error_map import forbidden, unauthenticated
+
+DEFAULT_POLICY = {"read": "Public", "create": "Anyone", "modify": "Owner", "delete": "Owner"}
+
+
+class AccessPolicy:
+    """Checks against the admin registry; every method raises ApiError on a denial."""
+
+    def __init__(self, admins: AdminRegistry):
+        self.admins = admins
+
+    def is_admin(self, caller: str) -> bool:
+        return caller != ANONYMOUS and self.admins.is_admin(caller)
+
+    def require_signed_in(self, caller: str) -> None:
+        if caller == ANONYMOUS:
+            raise unauthenticated("the anonymous principal cannot change data; sign in with an identity")
+
+    def require_admin(self, caller: str, action: str) -> None:
+        self.require_signed_in(caller)
+        if not self.admins.is_admin(caller):
+            raise forbidden(action + " is for admins")
+
+    def can_read(self, caller: str, policy: dict, owner: str) -> bool:
+        rule = policy["read"]
+        if rule == "Public" or self.is_admin(caller):
+            return True
+        return rule == "Owner" and caller != ANONYMOUS and caller == owner
+
+    def check_read(self, caller: str, type_name: str, policy: dict, owner: str) -> None:
+        if not self.can_read(caller, policy, owner):
+            raise forbidden("no read access to " + type_name)
+
+    def reads_everything(self, caller: str, policy: dict) -> bool:
+        """True when the caller may read every entity of a type (so counts and filters may be shown)."""
+        return policy["read"] == "Public" or self.is_admin(caller)
+
+    def check_create(self, caller: str, type_name: str, policy: dict) -> None:
+        self.require_signed_in(caller)
+        if policy["create"] == "Admins" and not self.admins.is_admin(caller):
+            raise forbidden("only admins create " + type_name)
+
+    def check_write(self, caller: str, type_name: str, policy: dict, action: str, owner: str) -> None:
+        """`action` is "modify" or "delete"."""
+        self.require_signed_in(caller)
+        if self.admins.is_admin(caller):
+            return
+        if policy[action] == "Admins":
+            raise forbidden("only admins " + action + " " + type_name)
+        if caller != owner:
+            raise forbidden("only the owner or an admin may " + action + " this " + type_name)

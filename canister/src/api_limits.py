@@ -1,0 +1,36 @@
+"""Caps that keep every endpoint bounded: arguments under 2 MiB, replies under 2 MiB (update) / 3 MiB (query).
+
+Each reply is also measured while it is built (see reply_budget.ReplyBudget), so a page stops early
+rather than exceed its byte budget; these numbers are the documented upper bounds (docs/canister.md).
+"""
+
+MAX_PAGE = 100  # entities, ids or audit entries per page
+DEFAULT_PAGE = 50  # used when the caller asks for 0
+MAX_LINK_PAGE = 1000  # ids per `links` page (8 bytes each in Candid)
+MAX_BATCH = 100  # operations per batch
+MAX_FILTERS = 4  # equality filters per list/count
+
+MAX_TYPES = 100
+MAX_FIELDS = 32  # per type
+MAX_RELATIONS = 16  # per type
+MAX_NAME = 64  # characters in a field, relation or namespace/type name part
+MAX_TEXT = 2000  # characters in one Text value (a FieldDef max may lower it, never raise it)
+MAX_INDEXED_TEXT = 64  # characters in a Text value of an indexed or alias field (it becomes a key)
+MAX_ADMINS = 50
+MAX_TYPEDEF_JSON = 16_000  # bytes of one stored type definition (meta map values hold 16 KiB)
+MAX_DUMP_DATA = 1_000_000  # characters of JSON in one dump page
+MAX_RESTORE_DATA = 1_500_000  # characters of JSON accepted by one restore call
+
+QUERY_REPLY_BUDGET = 2_500_000  # bytes, estimated, below the 3 MiB query reply limit
+UPDATE_REPLY_BUDGET = 1_800_000  # bytes, estimated, below the 2 MiB update reply limit
+
+MAX_INT = 2**63 - 1  # Int values are stored as JSON numbers; keep them in the signed 64-bit range
+MIN_INT = -(2**63)
+MAX_NAT64 = 2**64 - 1
+
+
+def page_size(requested: int, cap: int = MAX_PAGE) -> int:
+    """The page size to use: `requested` capped at `cap`, or DEFAULT_PAGE (capped) when it is 0."""
+    if requested <= 0:
+        return min(DEFAULT_PAGE, cap)
+    return min(requested, cap)

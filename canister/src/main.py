@@ -1,0 +1,426 @@
+"""Kybra Simple DB: the database canister. Candid types, stable maps and endpoints; the work is in db_api.
+
+Everything Kybra's compiler treats specially (Record/Variant classes, StableBTreeMap declarations,
+@query/@update/@init/... functions) lives here and nowhere else. Each endpoint reads `ic.caller()` once
+and hands plain Python values to `db_api.DbApi`, which returns Candid-shaped dicts.
+The `update` endpoint is defined last: defining it rebinds the module name `update`, so any later
+`@update` would decorate with the endpoint instead of Kybra's decorator.
+"""
+
+from db_api import DbApi
+from kybra import (
+    Opt,
+    Principal,
+    Record,
+    StableBTreeMap,
+    Variant,
+    Vec,
+    float64,
+    ic,
+    init,
+    nat32,
+    nat64,
+    null,
+    post_upgrade,
+    pre_upgrade,
+    query,
+    text,
+    update,
+    void,
+)
+
+
+class Value(Variant, total=False):
+    Text: text
+    Int: int
+    Float: float64
+    Bool: bool
+    Principal: Principal
+    Timestamp: nat64
+    Null: null
+
+
+class Field(Record):
+    name: text
+    value: Value
+
+
+class Error(Variant, total=False):
+    NotFound: text
+    Forbidden: text
+    Unauthenticated: text
+    Invalid: text
+    Conflict: text
+    Limit: text
+
+
+class Ref(Record):
+    relation: text
+    target_type: text
+    target_id: Opt[nat64]
+
+
+class Entity(Record):
+    type_name: text
+    id: nat64
+    fields: Vec[Field]
+    refs: Vec[Ref]
+    owner: Principal
+    creator: Principal
+    updater: Principal
+    created_at: nat64
+    updated_at: nat64
+    version: nat64
+
+
+class FieldKind(Variant, total=False):
+    Text: null
+    Int: null
+    Float: null
+    Bool: null
+    Principal: null
+    Timestamp: null
+
+
+class FieldDef(Record):
+    name: text
+    kind: FieldKind
+    required: bool
+    default: Opt[Value]
+    min: Opt[float64]
+    max: Opt[float64]
+    indexed: bool
+
+
+class RelationKind(Variant, total=False):
+    OneToOne: null
+    OneToMany: null
+    ManyToOne: null
+    ManyToMany: null
+
+
+class OnDelete(Variant, total=False):
+    SetNull: null
+    Cascade: null
+    Restrict: null
+
+
+class RelationDef(Record):
+    name: text
+    kind: RelationKind
+    target: text
+    reverse: text
+    on_delete: OnDelete
+
+
+class ReadAccess(Variant, total=False):
+    Public: null
+    Owner: null
+    Admins: null
+
+
+class CreateAccess(Variant, total=False):
+    Anyone: null
+    Admins: null
+
+
+class WriteAccess(Variant, total=False):
+    Owner: null
+    Admins: null
+
+
+class Policy(Record):
+    read: ReadAccess
+    create: CreateAccess
+    modify: WriteAccess
+    delete: WriteAccess
+
+
+class TypeDef(Record):
+    name: text
+    fields: Vec[FieldDef]
+    alias: Opt[text]
+    relations: Vec[RelationDef]
+    policy: Policy
+
+
+class EntityPage(Record):
+    items: Vec[Entity]
+    next: Opt[nat64]
+
+
+class IdPage(Record):
+    items: Vec[nat64]
+    next: Opt[nat64]
+
+
+class AuditEntry(Record):
+    seq: nat64
+    time: nat64
+    caller: text
+    operation: text
+    type_name: text
+    id: nat64
+    changes: Vec[Field]
+
+
+class AuditPage(Record):
+    items: Vec[AuditEntry]
+    next: Opt[nat64]
+
+
+class DumpPage(Record):
+    data: text
+    next: Opt[text]
+
+
+class TypeCount(Record):
+    type_name: text
+    count: nat64
+
+
+class Stats(Record):
+    types: Vec[TypeCount]
+    entities: nat64
+    audit_length: nat64
+    stable_memory_bytes: nat64
+
+
+class CreateOp(Record):
+    type_name: text
+    fields: Vec[Field]
+
+
+class UpdateOp(Record):
+    type_name: text
+    id: nat64
+    fields: Vec[Field]
+    expected_version: Opt[nat64]
+
+
+class DeleteOp(Record):
+    type_name: text
+    id: nat64
+
+
+class LinkOp(Record):
+    type_name: text
+    id: nat64
+    relation: text
+    target_id: nat64
+
+
+class TransferOp(Record):
+    type_name: text
+    id: nat64
+    owner: Principal
+
+
+class Op(Variant, total=False):
+    Create: CreateOp
+    Update: UpdateOp
+    Delete: DeleteOp
+    Link: LinkOp
+    Unlink: LinkOp
+    Transfer: TransferOp
+
+
+class OpResult(Variant, total=False):
+    Entity: Entity
+    Done: null
+
+
+class UnitResult(Variant, total=False):
+    Ok: null
+    Err: Error
+
+
+class EntityResult(Variant, total=False):
+    Ok: Entity
+    Err: Error
+
+
+class EntityPageResult(Variant, total=False):
+    Ok: EntityPage
+    Err: Error
+
+
+class IdPageResult(Variant, total=False):
+    Ok: IdPage
+    Err: Error
+
+
+class CountResult(Variant, total=False):
+    Ok: nat64
+    Err: Error
+
+
+class BatchResult(Variant, total=False):
+    Ok: Vec[OpResult]
+    Err: Error
+
+
+class AuditPageResult(Variant, total=False):
+    Ok: AuditPage
+    Err: Error
+
+
+class DumpPageResult(Variant, total=False):
+    Ok: DumpPage
+    Err: Error
+
+
+# Stable memory. Sizes are fixed forever at the first deploy; docs/canister.md explains each choice.
+db_storage = StableBTreeMap[str, str](memory_id=0, max_key_size=160, max_value_size=1024)
+audit_storage = StableBTreeMap[str, str](memory_id=1, max_key_size=32, max_value_size=2048)
+meta_storage = StableBTreeMap[str, str](memory_id=2, max_key_size=160, max_value_size=16384)
+
+STABLE_MAPS = {
+    "db": (db_storage, 160, 1024),
+    "audit": (audit_storage, 32, 2048),
+    "meta": (meta_storage, 160, 16384),
+}
+
+api = DbApi(STABLE_MAPS, clock=ic.time, principal=Principal.from_str)
+
+
+def caller_text() -> str:
+    """The caller's principal as text; `ic.caller()` is costly, so each endpoint calls this once."""
+    return ic.caller().to_str()
+
+
+@init
+def install() -> void:
+    api.install(caller_text())
+
+
+@pre_upgrade
+def before_upgrade() -> void:
+    api.before_upgrade()
+
+
+@post_upgrade
+def after_upgrade() -> void:
+    api.after_upgrade()
+
+
+# --- schema ---
+
+
+@update
+def define_type(typedef: TypeDef, force: bool) -> UnitResult:
+    return api.define_type(caller_text(), typedef, force)
+
+
+@query
+def schema() -> Vec[TypeDef]:
+    return api.schema_defs()
+
+
+# --- data ---
+
+
+@update
+def create(type_name: text, fields: Vec[Field]) -> EntityResult:
+    return api.create(caller_text(), type_name, fields)
+
+
+@query
+def get(type_name: text, id: nat64) -> EntityResult:
+    return api.get(caller_text(), type_name, id)
+
+
+@query
+def find(type_name: text, alias: text) -> EntityResult:
+    return api.find(caller_text(), type_name, alias)
+
+
+@update
+def delete(type_name: text, id: nat64) -> UnitResult:
+    return api.delete(caller_text(), type_name, id)
+
+
+@update
+def link(type_name: text, id: nat64, relation: text, target_id: nat64) -> UnitResult:
+    return api.link(caller_text(), type_name, id, relation, target_id)
+
+
+@update
+def unlink(type_name: text, id: nat64, relation: text, target_id: nat64) -> UnitResult:
+    return api.unlink(caller_text(), type_name, id, relation, target_id)
+
+
+@query
+def links(type_name: text, id: nat64, relation: text, cursor: Opt[nat64], limit: nat32) -> IdPageResult:
+    return api.links(caller_text(), type_name, id, relation, cursor, limit)
+
+
+@query
+def list(type_name: text, filters: Vec[Field], cursor: Opt[nat64], limit: nat32) -> EntityPageResult:
+    return api.list_page(caller_text(), type_name, filters, cursor, limit)
+
+
+@query
+def count(type_name: text, filters: Vec[Field]) -> CountResult:
+    return api.count(caller_text(), type_name, filters)
+
+
+@update
+def batch(ops: Vec[Op]) -> BatchResult:
+    return api.batch(caller_text(), ops)
+
+
+@update
+def transfer(type_name: text, id: nat64, owner: Principal) -> EntityResult:
+    return api.transfer(caller_text(), type_name, id, owner)
+
+
+# --- history and export ---
+
+
+@query
+def audit(start: nat64, end: Opt[nat64], limit: nat32) -> AuditPageResult:
+    return api.audit(caller_text(), start, end, limit)
+
+
+@query
+def dump(cursor: Opt[text], limit: nat32) -> DumpPageResult:
+    return api.dump(caller_text(), cursor, limit)
+
+
+@update
+def restore(data: text) -> CountResult:
+    return api.restore(caller_text(), data)
+
+
+# --- operations ---
+
+
+@query
+def whoami() -> Principal:
+    return ic.caller()
+
+
+@query
+def stats() -> Stats:
+    return api.stats()
+
+
+@update
+def add_admin(principal: Principal) -> UnitResult:
+    return api.add_admin(caller_text(), principal)
+
+
+@update
+def remove_admin(principal: Principal) -> UnitResult:
+    return api.remove_admin(caller_text(), principal)
+
+
+@query
+def admins() -> Vec[Principal]:
+    return api.admins_list()
+
+
+@update
+def update(type_name: text, id: nat64, fields: Vec[Field], expected_version: Opt[nat64]) -> EntityResult:
+    return api.update(caller_text(), type_name, id, fields, expected_version)

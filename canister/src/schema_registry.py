@@ -1,0 +1,171 @@
+"""The schema: every type (declared in models.py or at runtime by an admin), kept in the meta map and
+turned into engine classes through the gateway. Reverse relations are derived here: a relation declared
+on A with reverse name r appears on its target B as r, with the mirrored kind.
+
+Meta keys: "types" (JSON list of runtime type names, in definition order) and "type/<name>" (the
+plain type definition, see typedef_rules).
+"""
+
+import json
+
+import api_limits
+import typedef_rules
+from error_map import conflict, invalid, limit, not_found
+
+TYPES_KEY = "types"
+TYPE_PREFIX = "type/"
+
+
+class SchemaRegistry:
+    """Types by qualified name, with their effective relations; the heap copy mirrors the meta map."""
+
+    def __init__(self, meta, gateway, python_types: list):
+        self.meta = meta
+        self.gateway = gateway
+        self.types = {}
+        self.order = []
+        self.python_names = set()
+        self.hooks = {}
+        self.generation = 0  # bumped on every change, so a failed message knows to rebuild the heap view
+        for plain, hook in python_types:
+            self.types[plain["name"]] = plain
+            self.order.append(plain["name"])
+            self.python_names.add(plain["name"])
+            self.hooks[plain["name"]] = hook
+        raw = meta.get(TYPES_KEY)
+        for name in json.loads(raw) if raw is not None else []:
+            stored = meta.get(TYPE_PREFIX + name)
+            if stored is None or name in self.python_names:
+                continue
+            self.types[name] = json.loads(stored)
+            self.order.append(name)
+        for name in self.order:
+            self.gateway.define(self.types[name], self.relations(name), self.hooks.get(name))
+
+    def names(self) -> list:
+        return self.order[:]
+
+    def get(self, name: str) -> dict:
+        plain = self.types.get(name)
+        if plain is None:
+            raise not_found("unknown type " + str(name)[:100])
+        return plain
+
+    def all(self) -> list:
+        return [self.types[name] for name in self.order]
+
+    def relations(self, name: str) -> list:
+        """Declared relations of `name` plus the reverse side of relations other types point at it.
+
+        A RelationDef's on_delete says what happens to the declaring entity when its target is deleted
+        (as SQL's ON DELETE), so the engine applies it on the reverse side ("engine_on_delete").
+        """
+        result = []
+        for r in self.types[name]["relations"]:
+            symmetric = r["target"] == name and r["reverse"] == r["name"]
+            engine_policy = r["on_delete"] if symmetric else "SetNull"
+            result.append(dict(r, declared=True, engine_on_delete=engine_policy))
+        for other in self.order:
+            for r in self.types[other]["relations"]:
+                if r["target"] == name and not (other == name and r["reverse"] == r["name"]):
+                    result.append(
+                        {
+                            "name": r["reverse"],
+                            "kind": typedef_rules.REVERSE_KIND[r["kind"]],
+                            "target": other,
+                            "reverse": r["name"],
+                            "on_delete": r["on_delete"],
+                            "declared": False,
+                            "engine_on_delete": r["on_delete"],
+                        }
+                    )
+        return result
+
+    def relation(self, name: str, relation: str) -> dict:
+        for r in self.relations(name):
+            if r["name"] == relation:
+                return r
+        raise not_found(name + " has no relation " + str(relation)[:100])
+
+    def field(self, name: str, field: str) -> dict:
+        for f in self.types[name]["fields"]:
+            if f["name"] == field:
+                return f
+        raise invalid(name + " has no field " + str(field)[:100])
+
+    def define(self, plain: dict, force: bool) -> None:
+        """Add or change a runtime type; destructive changes need `force`; writes meta last."""
+        name = plain["name"]
+        if name in self.python_names:
+            raise conflict(name + " is declared in models.py; change it there")
+        old = self.types.get(name)
+        if old is None and len(self.order) >= api_limits.MAX_TYPES:
+            raise limit("at most " + str(api_limits.MAX_TYPES) + " types")
+        if old is not None:
+            reasons = typedef_rules.destructive_changes(old, plain)
+            if reasons and not force:
+                raise conflict("destructive change to " + name + " (" + "; ".join(reasons) + "); pass force")
+            if self.gateway.count(name) > 0 and _changes_keys(old, plain):
+                raise conflict(
+                    name + " has entities: indexes and the alias can change only while it is empty"
+                )
+        self._check_relations(plain)
+        encoded = json.dumps(plain, separators=(",", ":"))
+        if len(encoded) > api_limits.MAX_TYPEDEF_JSON:
+            raise limit("type definition of " + name + " is too large")
+        previous = self.types.get(name)
+        self.generation += 1
+        self.types[name] = plain
+        if previous is None:
+            self.order.append(name)
+        try:
+            touched = [name] + [r["target"] for r in plain["relations"] if r["target"] != name]
+            if previous is not None:
+                touched += [r["target"] for r in previous["relations"] if r["target"] not in touched]
+            for type_name in touched:
+                self.gateway.define(
+                    self.types[type_name], self.relations(type_name), self.hooks.get(type_name)
+                )
+        except Exception:
+            self._forget(name, previous)
+            raise
+        self.meta.insert(TYPE_PREFIX + name, encoded)
+        runtime = [n for n in self.order if n not in self.python_names]
+        self.meta.insert(TYPES_KEY, json.dumps(runtime, separators=(",", ":")))
+
+    def _forget(self, name: str, previous: object) -> None:
+        if previous is None:
+            del self.types[name]
+            self.order.remove(name)
+        else:
+            self.types[name] = previous
+
+    def _check_relations(self, plain: dict) -> None:
+        """Targets exist (or are the type itself) and reverse names are free on their targets."""
+        name = plain["name"]
+        own_names = {f["name"] for f in plain["fields"]} | {r["name"] for r in plain["relations"]}
+        for r in plain["relations"]:
+            target = r["target"]
+            if target != name and target not in self.types:
+                raise not_found("relation " + r["name"] + ": unknown target type " + target)
+            if target == name:
+                taken = own_names - {r["name"]} if r["reverse"] == r["name"] else own_names
+                if r["reverse"] in taken and r["reverse"] != r["name"]:
+                    raise conflict("reverse name " + r["reverse"] + " is already used on " + name)
+                continue
+            target_def = self.types[target]
+            taken = {f["name"] for f in target_def["fields"]}
+            for existing in self.relations(target):
+                if existing["declared"] or existing["target"] != name or existing["reverse"] != r["name"]:
+                    taken.add(existing["name"])
+            if r["reverse"] in taken or r["reverse"] in typedef_rules.RESERVED:
+                raise conflict("reverse name " + r["reverse"] + " is already used on " + target)
+
+
+def _changes_keys(old: dict, new: dict) -> bool:
+    """True when the change would need existing entities re-indexed (an index or the alias changes)."""
+    if old["alias"] != new["alias"]:
+        return True
+    old_indexed = {f["name"] for f in old["fields"] if f["indexed"]}
+    new_indexed = {f["name"] for f in new["fields"] if f["indexed"]}
+    return not new_indexed <= old_indexed
