@@ -16,7 +16,7 @@ from localnet.principals import from_text, to_text
 from localnet.request_id import hash_of_map
 from localnet.request_store import RequestRecord, RequestStore
 from localnet.sender_auth import authenticate
-from localnet.state_tree import StateTree
+from localnet.state_tree import StateTree, nat
 from localnet.subnet_keys import SubnetKeys
 from localnet.tagged_cbor import dumps_tagged
 
@@ -99,7 +99,7 @@ class Gateway:
         if self.replica.method_kind(canister_id, method) != "query":
             outcome: Outcome = self._no_method(canister_id, "query", method)
         else:
-            outcome = self.replica.query(canister_id, method, envelope.content["arg"], sender)
+            outcome = self._run_query(canister_id, method, envelope.content["arg"], sender)
         if isinstance(outcome, Reply):
             response = {"status": "replied", "reply": {"arg": outcome.arg}}
         else:
@@ -112,6 +112,19 @@ class Gateway:
             "identity": self.keys.node_id,
         }
         return dumps_tagged({**response, "signatures": [signature]})
+
+    def _run_query(self, canister_id: bytes, method: str, arg: bytes, sender: bytes) -> Outcome:
+        """Run a query; a replica that keeps certified data also gets the certificate `ic.data_certificate()`
+        returns: the canister's certified data and the time, signed by the root key."""
+        if not hasattr(self.replica, "certified_data"):
+            return self.replica.query(canister_id, method, arg, sender)
+        labeled = {
+            b"time": nat(self.clock()),
+            b"canister": {canister_id: {b"certified_data": self.replica.certified_data(canister_id)}},
+        }
+        return self.replica.query(
+            canister_id, method, arg, sender, data_certificate=certify(labeled, self.keys)
+        )
 
     def call(self, effective_text: str, body: bytes, synchronous: bool) -> tuple[int, bytes]:
         """POST .../call: execute an update once per request id. Asynchronous (v2): 202 and the client

@@ -1,0 +1,127 @@
+"""End to end with the Kybra host: `python -m localnet start` serving a Kybra canister to the icp CLI
+and ic-py, restarts keeping the root key, canister ids and stable memory, and data certificates."""
+
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from ic.candid import Types, encode
+
+from localnet import hash_tree
+from localnet.certificate import verify_certificate
+from localnet.principals import from_text
+
+COUNTER = Path(__file__).parent / "kybra_counter" / "main.py"
+
+
+class Server:
+    """`python -m localnet start` in a subprocess, on a free port."""
+
+    def __init__(self, state: Path, *canisters: str):
+        args = [sys.executable, "-m", "localnet", "start", "--port", "0", "--state", str(state)]
+        for spec in canisters:
+            args += ["--canister", spec]
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.lines = []
+        while True:
+            line = self.proc.stdout.readline()
+            if not line:
+                raise AssertionError(f"localnet exited: {self.proc.wait()} {self.proc.stderr.read()}")
+            self.lines.append(line.strip())
+            if line.startswith("http://"):
+                self.url = line.strip()
+                break
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout=30)
+        finally:
+            self.proc.stdout.close()
+            self.proc.stderr.close()
+
+
+@pytest.fixture
+def state(tmp_path):
+    return tmp_path / "state"
+
+
+def test_cli_start_serves_icp_and_survives_restarts(state, icp, ic_agent):
+    server = Server(state, f"counter={COUNTER}")
+    try:
+        ids = json.loads((state / "canisters.json").read_text())
+        cid = ids["counter"]
+        assert server.lines == [f"counter: {cid}", server.url]
+        assert server.url.startswith("http://127.0.0.1:")
+        icp.new_identity("proto-kybra")
+        assert (
+            icp.call(server.url, cid, "inc", '("a")', identity="proto-kybra").stdout.strip() == "(1 : nat64)"
+        )
+        assert icp.call(server.url, cid, "get", '("a")', query=True).stdout.strip() == "(1 : nat64)"
+        agent = ic_agent(server.url)
+        root_key = agent.client.status()
+        assert agent.update_raw(cid, "inc", encode([{"type": Types.Text, "value": "a"}]))[0]["value"] == 2
+    finally:
+        assert server.stop() == 0
+    restarted = Server(state, f"counter={COUNTER}")
+    try:
+        assert json.loads((state / "canisters.json").read_text()) == {"counter": cid}
+        assert ic_agent(restarted.url).client.status() == root_key
+        assert icp.call(restarted.url, cid, "get", '("a")', query=True).stdout.strip() == "(2 : nat64)"
+    finally:
+        assert restarted.stop(signal.SIGINT) == 0
+
+
+def test_cli_refuses_bad_canister_specs(state):
+    for spec in ("nameonly", "=x.py", f"c={COUNTER.parent / 'missing.py'}"):
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "localnet",
+                "start",
+                "--port",
+                "0",
+                "--state",
+                str(state),
+                "--canister",
+                spec,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 2
+        assert "--canister" in result.stderr
+
+
+def test_cli_reports_a_port_in_use(state, localnet):
+    busy = localnet()
+    result = subprocess.run(
+        [sys.executable, "-m", "localnet", "start", "--port", str(busy.port), "--state", str(state)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert "cannot serve on 127.0.0.1" in result.stderr
+
+
+def test_traps_roll_back_and_data_certificates_verify(localnet, ic_agent, icp):
+    net = localnet({"counter": COUNTER})
+    cid = net.canister_id("counter")
+    agent = ic_agent(net.url)
+    key = encode([{"type": Types.Text, "value": "k"}])
+    with pytest.raises(Exception, match="deliberate trap"):
+        agent.update_raw(cid, "inc_then_trap", key)
+    assert agent.query_raw(cid, "get", key)[0]["value"] == 0
+    result = icp.call(net.url, cid, "inc_then_trap", '("k")', check=False)
+    assert result.returncode != 0 and "deliberate trap" in result.stderr
+    agent.update_raw(cid, "certify", encode([{"type": Types.Vec(Types.Nat8), "value": b"state-hash"}]))
+    reply = agent.query_raw(cid, "certificate", encode([]))
+    certificate = bytes(reply[0]["value"][0])
+    tree = verify_certificate(certificate, net.root_key)
+    assert hash_tree.lookup(tree, [b"canister", from_text(cid), b"certified_data"]) == b"state-hash"
