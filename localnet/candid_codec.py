@@ -314,8 +314,9 @@ class _Decoder:
     def __init__(self, data: bytes, iface: Interface):
         self.r = _Reader(data)
         self.iface = iface
-        if self.r.take(4) != MAGIC:
+        if self.r.data[:4] != MAGIC:
             raise CandidError("not a Candid message (missing DIDL magic)")
+        self.r.pos = 4
         self.table: list[tuple[int, Any]] = []
         n = self.r.uleb()
         if n > MAX_TABLE:

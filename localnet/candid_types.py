@@ -78,6 +78,7 @@ class ServiceRef:
 CType = Prim | Opt | Vec | Record | Variant | Ref | ServiceRef
 
 BLOB = Prim("blob")
+WIDTH = 100  # .did lines longer than this put a record's or variant's fields on their own lines
 
 
 @dataclass(frozen=True)
@@ -202,6 +203,22 @@ def _used_names(iface: Interface, roots: list[CType]) -> set[str]:
     return used
 
 
+def _definition(name: str, t: CType) -> str:
+    """`type Name = ...;`, with a long record's or variant's fields one per line."""
+    line = f"type {_ident(name)} = {type_text(t)};"
+    tuple_like = isinstance(t, Record) and t.tuple
+    if len(line) <= WIDTH or not isinstance(t, Record | Variant) or not t.fields or tuple_like:
+        return line
+    keyword = "record" if isinstance(t, Record) else "variant"
+    body = [
+        f"  {_ident(n)};"
+        if isinstance(t, Variant) and ft == Prim("null")
+        else f"  {_ident(n)} : {type_text(ft)};"
+        for n, ft in t.fields
+    ]
+    return f"type {_ident(name)} = {keyword} {{\n" + "\n".join(body) + "\n};"
+
+
 def did_text(iface: Interface) -> str:
     """The service's `.did`: the named types it uses (in source order), then the methods in source order."""
     public = iface.public_methods()
@@ -222,7 +239,7 @@ def did_text(iface: Interface) -> str:
                 else f"type {_ident(name)} = service {{}};"
             )
         else:
-            lines.append(f"type {_ident(name)} = {type_text(iface.types[name])};")
+            lines.append(_definition(name, iface.types[name]))
     init_part = "(" + ", ".join(type_text(p) for p in init.params) + ") -> " if init and init.params else ""
     lines.append(f"service : {init_part}{{")
     for m in public:

@@ -79,7 +79,7 @@ class PutResult(Variant, total=False):
     Err: text
 
 
-kv = StableBTreeMap[text, text](memory_id=0, max_key_size=32, max_value_size=64)
+kv = StableBTreeMap[text, text](memory_id=0, max_key_size=32, max_value_size=100)
 history = StableBTreeMap[nat64, Entry](memory_id=1, max_key_size=16, max_value_size=200)
 upgrades = StableBTreeMap[text, nat64](memory_id=2, max_key_size=32, max_value_size=16)
 

@@ -1,0 +1,196 @@
+"""Candid from Kybra source: the interface read with `ast`, the generated `.did`, and the codec."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from ic.candid import Types
+from ic.candid import decode as ic_decode
+from ic.candid import encode as ic_encode
+from runtime_samples import everything
+
+from localnet import candid_codec as codec
+from localnet.candid_types import BLOB, Opt, Prim, Record, Ref, Vec, did_text
+from localnet.source_interface import SourceError, read_interface
+
+SAMPLE = Path(__file__).resolve().parents[1] / "sample"
+STORE = SAMPLE / "store" / "main.py"
+IFACE, FILES = read_interface(STORE)
+EVERYTHING = (Ref("Everything"),)
+
+
+def roundtrip(types, values):
+    return codec.decode(codec.encode(types, values, IFACE), types, IFACE)
+
+
+def test_walks_imported_modules_of_the_entry():
+    names = sorted(p.name for p in FILES)
+    assert names == ["__init__.py", "main.py", "shapes.py"]
+    assert IFACE.types["Shape"] is not None
+
+
+def test_did_lists_used_types_and_methods_in_source_order():
+    did = did_text(IFACE)
+    assert did == did_text(read_interface(STORE)[0])
+    assert "type Tree = record { label : text; children : vec Tree };" in did
+    assert "type Shape = variant { Circle : float64; Square : nat32; Dot };" in did
+    assert "type Entry" not in did  # used only by a stable map, not by the service
+    assert "service : (text) -> {" in did
+    methods = [line.split(" : ")[0].strip() for line in did.split("service")[1].splitlines()[1:-1]]
+    assert methods[:3] == ["echo_all", "echo_tree", "tree_size"]
+    assert "  put : (text, text) -> (opt text);" in did
+    assert "  get : (text) -> (opt text) query;" in did
+    assert "  put_then_trap : (text, text) -> ();" in did
+
+
+def test_did_breaks_long_records_one_field_per_line():
+    did = did_text(IFACE)
+    assert "type Everything = record {\n  t : text;\n  b : bool;\n" in did
+    assert "  tup : record { text; nat8 };\n" in did and "  nul : null;\n" in did
+
+
+def test_stable_map_declarations_are_read():
+    decl = IFACE.stable_maps[1]
+    assert (decl.key, decl.value, decl.max_key_size, decl.max_value_size) == (
+        Prim("nat64"),
+        Ref("Entry"),
+        16,
+        200,
+    )
+
+
+def test_every_candid_type_round_trips():
+    value = everything()
+    out = roundtrip(EVERYTHING, [value])[0]
+    assert out["p"].to_str() == "aaaaa-aa"
+    out["p"] = value["p"] = None
+    assert out == value
+
+
+def test_recursive_types_round_trip():
+    tree = {"label": "a", "children": [{"label": "b", "children": [{"label": "c", "children": []}]}]}
+    assert roundtrip((Ref("Tree"),), [tree]) == [tree]
+
+
+def test_encoding_matches_ic_py_for_the_same_value():
+    ours = codec.encode((Prim("text"), Opt(Prim("nat64")), Vec(Prim("int"))), ["a", 5, [1, -1]], IFACE)
+    theirs = ic_encode(
+        [
+            {"type": Types.Text, "value": "a"},
+            {"type": Types.Opt(Types.Nat64), "value": [5]},
+            {"type": Types.Vec(Types.Int), "value": [1, -1]},
+        ]
+    )
+    assert ours == theirs
+    assert [x["value"] for x in ic_decode(ours)] == ["a", [5], [1, -1]]
+
+
+def test_record_subtyping_extra_fields_and_missing_opt_fields():
+    wire = ic_encode(
+        [{"type": Types.Record({"key": Types.Text, "extra": Types.Nat}), "value": {"key": "k", "extra": 1}}]
+    )
+    t = Record((("key", Prim("text")), ("maybe", Opt(Prim("nat")))))
+    assert codec.decode(wire, (t,), IFACE) == [{"key": "k", "maybe": None}]
+
+
+def test_missing_trailing_opt_argument_is_none_and_nat_widens_to_int():
+    wire = ic_encode([{"type": Types.Nat, "value": 5}])
+    assert codec.decode(wire, (Prim("int"), Opt(Prim("text"))), IFACE) == [5, None]
+
+
+@pytest.mark.parametrize(
+    ("data", "types", "message"),
+    [
+        (b"", (Prim("text"),), "DIDL"),
+        (b"DIDL\x00\x01\x71\x05ab", (Prim("text"),), "end of Candid"),
+        (b"DIDL\x00\x01\x7d\x05", (Prim("text"),), "expected text"),
+        (b"DIDL\x00\x00", (Prim("text"),), "expected 1 arguments"),
+        (b"DIDL\x00\x01\x71\x01a\x00", (Prim("text"),), "trailing bytes"),
+        (b"DIDL\x01\x6d\x05\x01\x00", (Prim("text"),), "invalid Candid type code"),
+        (b"DIDL\x00\x01\x71\x02\xff\xfe", (Prim("text"),), "UTF-8"),
+        (b"DIDL\x00\x01\x7e\x02", (Prim("bool"),), "invalid bool"),
+    ],
+)
+def test_malformed_or_mismatched_candid_is_refused(data, types, message):
+    with pytest.raises(codec.CandidError, match=message):
+        codec.decode(data, types, IFACE)
+
+
+@pytest.mark.parametrize(
+    ("types", "value", "message"),
+    [
+        ((Prim("nat8"),), 256, "out of range"),
+        ((Prim("nat"),), -1, "negative"),
+        ((Prim("text"),), 5, "expected text"),
+        ((BLOB,), "x", "expected blob"),
+        (EVERYTHING, {"t": "only"}, "missing field"),
+        ((Ref("Shape"),), {"Hexagon": 1}, "unknown tag"),
+        ((Ref("Shape"),), {"Dot": None, "Square": 1}, "one key"),
+    ],
+)
+def test_values_not_matching_their_type_are_refused(types, value, message):
+    with pytest.raises(codec.CandidError, match=message):
+        codec.encode(types, [value], IFACE)
+
+
+scalars = st.fixed_dictionaries(
+    {
+        "t": st.text(max_size=20),
+        "b": st.booleans(),
+        "n": st.integers(0, 2**80),
+        "i": st.integers(-(2**80), 2**80),
+        "n8": st.integers(0, 255),
+        "n16": st.integers(0, 65535),
+        "n32": st.integers(0, 2**32 - 1),
+        "n64": st.integers(0, 2**64 - 1),
+        "i8": st.integers(-128, 127),
+        "i16": st.integers(-32768, 32767),
+        "i32": st.integers(-(2**31), 2**31 - 1),
+        "i64": st.integers(-(2**63), 2**63 - 1),
+        "f32": st.sampled_from([0.0, 1.5, -3.25, 1e10]),
+        "f64": st.floats(allow_nan=False),
+        "bl": st.binary(max_size=40),
+        "o": st.none() | st.text(max_size=5),
+        "v": st.lists(st.integers(-(2**31), 2**31 - 1), max_size=5),
+        "tup": st.tuples(st.text(max_size=5), st.integers(0, 255)),
+        "ids": st.lists(st.integers(0, 2**64 - 1), max_size=5),
+        "shape": st.sampled_from([{"Dot": None}, {"Square": 3}, {"Circle": 0.5}]),
+    }
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(scalars)
+def test_random_values_round_trip(fields):
+    value = everything(**fields)
+    out = roundtrip(EVERYTHING, [value])[0]
+    out.pop("p"), value.pop("p")
+    assert out == value
+
+
+def test_source_errors_are_reported(tmp_path):
+    bad = tmp_path / "main.py"
+    bad.write_text("from kybra import query\n@query\ndef f(x) -> int:\n    return 1\n")
+    with pytest.raises(SourceError, match="needs a type annotation"):
+        read_interface(bad)
+    bad.write_text("from kybra import query\n@query\ndef _hidden() -> int:\n    return 1\n")
+    with pytest.raises(SourceError, match="must not start with"):
+        read_interface(bad)
+    bad.write_text("from kybra import query\n@query\ndef f() -> Unknown:\n    return 1\n")
+    with pytest.raises(SourceError, match="unknown type 'Unknown'"):
+        read_interface(bad)
+    bad.write_text(
+        "from kybra import StableBTreeMap\nSIZE = 10\nm = StableBTreeMap[str, str](memory_id=0, "
+        "max_key_size=SIZE, max_value_size=10)\n"
+    )
+    with pytest.raises(SourceError, match="integer literal"):
+        read_interface(bad)
+
+
+def test_sort_key_orders_like_rust():
+    keys = ["b", "a", "ab", "B"]
+    assert sorted(keys, key=lambda k: codec.sort_key(IFACE, Prim("text"), k)) == ["B", "a", "ab", "b"]
+    assert codec.sort_key(IFACE, Opt(Prim("nat")), None) < codec.sort_key(IFACE, Opt(Prim("nat")), 0)
