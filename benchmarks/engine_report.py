@@ -73,6 +73,7 @@ COUNT_ROWS = [
     CountRow("update one field: bytes written", "update", "bytes_written"),
     CountRow("delete: writes", "delete", "writes"),
     CountRow("page of 100: reads", "page", "reads", 150),
+    CountRow("page of 100: writes", "page", "writes"),
     CountRow("link: writes", "link", "writes", 3),
     CountRow("link: bytes written", "link", "bytes_written"),
     CountRow("unlink: writes", "unlink", "writes", 3),

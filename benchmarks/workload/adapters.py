@@ -82,8 +82,9 @@ class Adapter:
     def delete(self, person: Any) -> None:
         person.delete()
 
-    def page(self, from_id: int, count: int) -> list:
-        return self.Person.load_some(from_id, count)
+    def page(self, after_id: int, count: int) -> list:
+        """The next `count` live people with id > after_id (the seed's `load_some` starts at from_id)."""
+        return self.Person.load_some(after_id + 1, count)
 
     def link(self, tag: Any, person: Any) -> None:
         tag.people.add(person)
@@ -112,9 +113,12 @@ class IcPythonDbAdapter(UpstreamAdapter):
 
 
 class OursAdapter(Adapter):
-    """This project's engine."""
+    """This project's engine: pages through its cursor API (its `load_some` pages by offset)."""
 
     module_name = "kybra_simple_db"
+
+    def page(self, after_id: int, count: int) -> list:
+        return self.Person.page(after_id, count)[0]
 
 
 ADAPTERS: dict[str, Callable[[], Adapter]] = {

@@ -155,19 +155,19 @@ class Workload:
         self.adapter.reopen()
         size = self.sizes.page_size
         pages = max(1, self.sizes.ops // size)
-        cursor = {"from": 1}
+        cursor = {"after": 0}
 
         def one_page(_: int) -> list:
-            return self.adapter.page(cursor["from"], size)
+            return self.adapter.page(cursor["after"], size)
 
         def check(_: int, people: list) -> None:
             ids = [int(p._id) for p in people]
-            expected = self._live_ids_from(cursor["from"], size)
+            expected = self._live_ids_from(cursor["after"] + 1, size)
             if ids != expected:
                 raise AssertionError(
-                    f"page from {cursor['from']} returned ids {ids[:5]}..., not {expected[:5]}..."
+                    f"page after {cursor['after']} gave ids {ids[:5]}..., not {expected[:5]}..."
                 )
-            cursor["from"] = ids[-1] + 1 if ids else cursor["from"]
+            cursor["after"] = ids[-1] if ids else cursor["after"]
 
         stats = self._ops("page", list(range(pages)), one_page, check)
         self._record("page", stats, page_size=size)

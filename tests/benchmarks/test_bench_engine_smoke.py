@@ -5,7 +5,6 @@ created on first use) and checks that every phase produced figures. Figures are 
 asserted on: speed is the benchmark's business, not a test's.
 """
 
-import importlib
 import json
 import subprocess
 import sys
@@ -15,12 +14,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = ["--n", "60", "--ops", "20", "--block", "20", "--page-size", "5", "--link-ops", "10", "--links", "200"]
-# The engine lands in increments; until its Database exists, only the upstream packages run here.
-ENGINE_READY = hasattr(importlib.import_module("kybra_simple_db"), "Database")
-PACKAGES = (
-    ["ours", "kybra-simple-db", "ic-python-db"] if ENGINE_READY else ["kybra-simple-db", "ic-python-db"]
-)
-needs_engine = pytest.mark.skipif(not ENGINE_READY, reason="kybra_simple_db.Database has not landed yet")
+PACKAGES = ["ours", "kybra-simple-db", "ic-python-db"]
 PHASES = {"create", "get_by_id", "get_by_alias", "update", "delete", "page", "link", "unlink", "m2m_capped"}
 
 
@@ -59,14 +53,12 @@ def test_upstream_fails_at_the_value_cap(run):
         assert not m2m["ok"] and "exceeds max_value_size 1000" in m2m["error"]
 
 
-@needs_engine
 def test_ours_keeps_every_link_under_the_value_cap(run):
     _, results = run
     ours = results["ours"]["phases"]["m2m_capped"]
     assert ours["ok"] and ours["links_done"] == 200, ours["error"]
 
 
-@needs_engine
 def test_storage_counts_are_deterministic(run):
     _, first = run
     again = bench(*TINY, "--packages", "ours", "--json", "-")

@@ -1,0 +1,106 @@
+"""The client benchmark: `python -m benchmarks.client [--n 10000] [--batch 100] [--page-size 100]`.
+
+Starts a localnet with `simple_db`, bulk-inserts N entities through `SimpleDB.batch` (certified updates),
+exports them with `export_to` (paged dump queries), imports the file into a fresh canister with
+`import_from` (one restore update per page), checks the two dumps are identical, and prints times and
+entities per second. Figures only: nothing here is asserted on timing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+from simple_db_client import Create, Ed25519Identity, FieldDef, Policy, SimpleDB, TypeDef
+
+from localnet import LocalNet
+
+ENTRY = Path(__file__).resolve().parents[1] / "canister" / "src" / "main.py"
+ITEM = TypeDef(
+    name="bench::Item",
+    fields=[
+        FieldDef("name", "Text", required=True),
+        FieldDef("rank", "Int", indexed=True),
+        FieldDef("score", "Float"),
+        FieldDef("done", "Bool"),
+    ],
+    policy=Policy(read="Public", create="Anyone"),
+)
+
+
+def _row(label: str, count: int, seconds: float, unit: str = "entities") -> str:
+    rate = count / seconds if seconds > 0 else float("inf")
+    return f"{label:<34} {count:>7} {unit:<9} {seconds:>8.2f} s {rate:>10.1f} {unit}/s"
+
+
+def run(n: int, batch: int, page_size: int) -> list[str]:
+    """Run the workload; the report lines."""
+    admin = Ed25519Identity()
+    lines = []
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-client-") as tmp,
+        LocalNet(state_dir=Path(tmp) / "state") as net,
+    ):
+        net.replica.deploy("simple_db", ENTRY, controllers=[admin.principal.bytes])
+        net.replica.deploy("simple_db_copy", ENTRY, controllers=[admin.principal.bytes])
+        source = SimpleDB(net.url, net.canister_id("simple_db"), admin, fetch_root_key=True)
+        copy = SimpleDB(net.url, net.canister_id("simple_db_copy"), admin, fetch_root_key=True)
+        source.define_type(ITEM)
+
+        started = time.perf_counter()
+        for first in range(0, n, batch):
+            ops = [
+                Create(ITEM.name, {"name": f"item {i}", "rank": i % 100, "score": i / 7, "done": i % 2 == 0})
+                for i in range(first, min(n, first + batch))
+            ]
+            source.batch(ops)
+        lines.append(_row(f"bulk insert (batches of {batch})", n, time.perf_counter() - started))
+
+        singles = min(200, n)
+        started = time.perf_counter()
+        for i in range(singles):
+            source.create(ITEM.name, {"name": f"single {i}", "rank": i})
+        lines.append(_row("single create (one update each)", singles, time.perf_counter() - started))
+        total = source.count(ITEM.name)
+
+        started = time.perf_counter()
+        listed = sum(1 for _ in source.list(ITEM.name, page_size=page_size))
+        lines.append(_row(f"list (pages of {page_size})", listed, time.perf_counter() - started))
+
+        path = Path(tmp) / "export.jsonl"
+        started = time.perf_counter()
+        pages = source.export_to(path, page_size=page_size)
+        lines.append(
+            _row(
+                f"export ({pages} pages, {path.stat().st_size // 1024} KiB)",
+                total,
+                time.perf_counter() - started,
+            )
+        )
+
+        started = time.perf_counter()
+        restored = copy.import_from(path)
+        lines.append(_row(f"import ({pages} restore updates)", restored, time.perf_counter() - started))
+
+        identical = list(source.dump(page_size)) == list(copy.dump(page_size))
+        lines.append(f"dump of the copy identical to the source: {identical}")
+        source.close()
+        copy.close()
+    return lines
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=10_000, help="entities to insert")
+    parser.add_argument("--batch", type=int, default=100, help="operations per batch (canister cap: 100)")
+    parser.add_argument("--page-size", type=int, default=100, help="dump/list page size (cap: 100)")
+    args = parser.parse_args(argv)
+    print(f"client benchmark: {args.n} entities through SimpleDB on localnet")
+    for line in run(args.n, args.batch, args.page_size):
+        print(line, flush=True)
+
+
+if __name__ == "__main__":
+    main()
