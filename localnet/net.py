@@ -118,6 +118,18 @@ class LocalNet:
             raise RuntimeError("LocalNet is not running")
         return self.keys.root_key_der
 
+    def deploy(
+        self,
+        name: str,
+        entry: str | Path,
+        init_arg: bytes = b"DIDL\x00\x00",
+        controllers: list[bytes] | None = None,
+    ) -> str:
+        """Install `entry` as canister `name` (or upgrade it) while serving; its principal text."""
+        if self.replica is None:
+            raise RuntimeError("LocalNet is not running")
+        return to_text(self.replica.deploy(name, entry, init_arg=init_arg, controllers=controllers))
+
     def canister_ids(self) -> dict[str, str]:
         """Every hosted canister: name -> principal text."""
         return {name: to_text(cid) for name, cid in self.replica.canisters().items()}
