@@ -44,9 +44,9 @@ Python client:
 simpledb CLI:
   export SIMPLEDB_URL={url} SIMPLEDB_CANISTER_ID={canister_id} SIMPLEDB_LOCAL=1
   export SIMPLEDB_IDENTITY={admin_pem}
-  simpledb define-type --name demo::Note --field title=text,required --field done=bool,default=false
-  simpledb create demo::Note title=hello
-  simpledb list demo::Note
+  simpledb define-type --name demo::Task --field title=text,required --field done=bool,default=false
+  simpledb create demo::Task title=hello
+  simpledb list demo::Task
   simpledb export notes.jsonl
 
 icp CLI:

@@ -1,0 +1,34 @@
+"""Every ```python and ```shell-console example of README.md and docs/client.md runs against a fresh
+canister on localnet (see doc_examples.py for the conventions)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from .doc_examples import Block, blocks, commands, run_document
+
+REPO = Path(__file__).resolve().parents[2]
+ICP_BIN = Path(os.environ.get("ICP_BIN") or REPO / ".tools/node_modules/@icp-sdk/icp-cli-linux-x64/bin/icp")
+DOCUMENTS = [REPO / "README.md", REPO / "docs" / "client.md"]
+
+
+def test_block_and_command_extraction():
+    text = (
+        "x\n```python\na = 1\n```\n```py\nnot run\n```\n"
+        "```shell-console\n$ echo a \\\n  b\nout\n$ false # exit 1\n```\n"
+    )
+    found = blocks(text)
+    assert [b.lang for b in found] == ["python", "shell-console"] and found[0].line == 2
+    assert commands(found[1]) == ["echo a \\\n  b", "false # exit 1"]
+    assert commands(Block("shell-console", "no commands\n", 1)) == []
+
+
+@pytest.mark.parametrize("document", DOCUMENTS, ids=lambda p: p.name)
+def test_document_examples_run(document, net, tmp_path):
+    if not document.exists() or not blocks(document.read_text(encoding="utf-8")):
+        pytest.skip(f"{document.name} has no runnable examples")
+    ran = run_document(document, net.url, net.fresh_canister(), net.admin_pem, tmp_path, ICP_BIN)
+    assert ran > 0

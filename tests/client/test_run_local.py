@@ -1,0 +1,129 @@
+"""scripts/run_local.py (`make run`): starts localnet with simple_db, prints URL, canister id and examples
+that work as printed, stops cleanly on Ctrl-C and keeps data across restarts."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+ICP_BIN = Path(os.environ.get("ICP_BIN") or REPO / ".tools/node_modules/@icp-sdk/icp-cli-linux-x64/bin/icp")
+
+
+def start(state: Path) -> tuple[subprocess.Popen, str]:
+    proc = subprocess.Popen(
+        [sys.executable, str(REPO / "scripts" / "run_local.py"), "--port", "0", "--state", str(state)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines = []
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if line.startswith("Press Ctrl-C"):
+            return proc, "".join(lines)
+    proc.kill()
+    raise AssertionError("run_local.py did not come up:\n" + "".join(lines) + proc.stderr.read())
+
+
+def stop(proc: subprocess.Popen) -> int:
+    proc.send_signal(signal.SIGINT)
+    try:
+        return proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def section(output: str, title: str) -> str:
+    """The indented lines under a `title:` heading, dedented."""
+    match = re.search(rf"^{re.escape(title)}:\n((?:  .*\n)+)", output, re.M)
+    assert match, f"no {title!r} section in:\n{output}"
+    return textwrap.dedent(match.group(1))
+
+
+@pytest.mark.usefixtures("net")  # skips while simple_db cannot be installed
+def test_run_local_prints_working_examples_and_keeps_data(tmp_path):
+    state = tmp_path / "state"
+    proc, output = start(state)
+    try:
+        url = re.search(r"URL:\s+(\S+)", output).group(1)
+        canister_id = re.search(r"canister id:\s+(\S+)", output).group(1)
+        assert url.startswith("http://127.0.0.1:") and (state / "admin.pem").exists()
+
+        namespace: dict = {}
+        exec(section(output, "Python client"), namespace)
+        db = namespace["db"]
+        assert db.canister_id.to_str() == canister_id and not db.identity.is_anonymous
+
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SIMPLEDB_")}
+        env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+        script = "set -e\n" + section(output, "simpledb CLI")
+        result = subprocess.run(
+            ["bash", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+        )
+        assert result.returncode == 0, result.stderr
+        assert "hello" in result.stdout and (tmp_path / "notes.jsonl").exists()
+
+        if ICP_BIN.is_file():
+            home = tmp_path / "home"
+            home.mkdir()
+            icp_env = dict(
+                env,
+                HOME=str(home),
+                XDG_CONFIG_HOME=str(home / ".config"),
+                DO_NOT_TRACK="1",
+                XDG_DATA_HOME=str(home / ".local/share"),
+                XDG_CACHE_HOME=str(home / ".cache"),
+                PATH=os.pathsep.join([str(ICP_BIN.parent), env["PATH"]]),
+            )
+            script = "set -e\nicp settings telemetry false\nicp settings update-check false\n"
+            script += section(output, "icp CLI")
+            result = subprocess.run(
+                ["bash", "-c", script], cwd=home, env=icp_env, capture_output=True, text=True, timeout=180
+            )
+            assert result.returncode == 0, result.stderr
+            assert "demo::Note" in result.stdout
+        count = db.count("demo::Task")
+        db.close()
+    finally:
+        assert stop(proc) == 0
+
+    proc, output = start(state)
+    try:
+        assert re.search(r"canister id:\s+(\S+)", output).group(1) == canister_id
+        from simple_db_client import SimpleDB
+
+        url = re.search(r"URL:\s+(\S+)", output).group(1)
+        with SimpleDB(
+            url,
+            canister_id,
+            state / "admin.pem",
+            fetch_root_key=True,
+        ) as again:
+            assert again.count("demo::Task") == count == 1
+    finally:
+        assert stop(proc) == 0
+
+
+@pytest.mark.parametrize("args", [["--port", "not-a-port"]])
+def test_run_local_rejects_bad_arguments(args):
+    result = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "run_local.py"), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2 and "invalid int" in result.stderr
