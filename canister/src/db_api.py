@@ -1,0 +1,500 @@
+"""The database service behind the Candid endpoints: access checks, validation, paging and error mapping.
+
+Takes and returns plain Python values shaped like the Candid types in main.py (records as dicts,
+variants as one-key dicts). Every update runs as the caller inside one engine transaction, so a
+refused or failed operation leaves nothing written; every refusal is an `Err`.
+"""
+
+import json
+
+import api_limits
+import models
+import typedef_rules
+from access_policy import AccessPolicy
+from admin_registry import ANONYMOUS, AdminRegistry
+from engine_gateway import EngineGateway
+from error_map import conflict, forbidden, from_exception, invalid, limit, not_found
+from reply_budget import ReplyBudget, entity_size
+from schema_registry import SchemaRegistry
+from undo_map import UndoMap
+from value_codec import ValueCodec, field_map, principal_text, stored_from_value, variant_case
+
+DUMP_FORMAT = "kybra-simple-db-dump/1"
+STABLE_COST_FACTOR = 2  # bytes of stable memory per entry ~ 2 x (max key + max value), see IC-FACTS.md
+
+
+class DbApi:
+    """One per canister. Built at module import; storage is touched only once `start` runs (at init,
+    post_upgrade, or the first message after a localnet restart)."""
+
+    def __init__(self, maps: dict, clock, principal):
+        self.maps = maps
+        self.clock = clock
+        self.principal = principal
+        self.codec = ValueCodec(principal)
+        self.gateway = None
+        self.meta = None
+        self.admins = None
+        self.access = None
+        self.registry = None
+
+    # --- lifecycle ---
+
+    def start(self) -> None:
+        if self.gateway is not None:
+            return
+        db_map, db_key, db_value = self.maps["db"]
+        audit_map, audit_key, audit_value = self.maps["audit"]
+        meta_map, _, _ = self.maps["meta"]
+        self.meta = UndoMap(meta_map)
+        self.gateway = EngineGateway(
+            db_map, audit_map, db_key, db_value, self.clock, (audit_key, audit_value)
+        )
+        self._load_registries()
+
+    def _load_registries(self) -> None:
+        """(Re)build the heap views of the meta map: admins and the schema with its engine classes."""
+        self.admins = AdminRegistry(self.meta)
+        self.access = AccessPolicy(self.admins)
+        self.registry = SchemaRegistry(self.meta, self.gateway, models.python_types(self.codec))
+
+    def install(self, installer: str) -> None:
+        """The installer becomes the first admin (unless anonymous: then nobody administers)."""
+        self.start()
+        if installer != ANONYMOUS and not self.admins.all():
+            self.admins.add(installer)
+
+    def before_upgrade(self) -> None:
+        """Nothing to save: every piece of state already lives in the stable maps."""
+
+    def after_upgrade(self) -> None:
+        self.gateway = None
+        self.start()
+
+    # --- plumbing ---
+
+    def _run(self, caller: str, write: bool, action, *args) -> dict:
+        """`{"Ok": action(*args)}` run as `caller`, or `{"Err": Error}`; writes run in a transaction."""
+        self.start()
+        if not write:
+            try:
+                with self.gateway.as_user(caller):
+                    return {"Ok": action(*args)}
+            except Exception as exc:
+                return {"Err": _error_or_raise(exc)}
+        self.meta.begin()
+        generation = self.registry.generation
+        try:
+            self.access.require_signed_in(caller)
+            with self.gateway.as_user(caller), self.gateway.transaction():
+                result = action(*args)
+        except Exception as exc:
+            changed = self.meta.rollback()
+            if changed or generation != self.registry.generation:
+                self._load_registries()
+            return {"Err": _error_or_raise(exc)}
+        self.meta.commit()
+        return {"Ok": result}
+
+    def _entity(self, type_name: str, record: dict) -> dict:
+        """The Candid Entity of an engine record."""
+        plain = self.registry.get(type_name)
+        values = record["fields"]
+        fields = [
+            {"name": f["name"], "value": self.codec.value(f["kind"], values.get(f["name"]))}
+            for f in plain["fields"]
+        ]
+        refs = []
+        for r in self.registry.relations(type_name):
+            if r["kind"] in typedef_rules.TO_ONE:
+                refs.append(
+                    {
+                        "relation": r["name"],
+                        "target_type": r["target"],
+                        "target_id": record["refs"].get(r["name"]),
+                    }
+                )
+        return {
+            "type_name": type_name,
+            "id": record["id"],
+            "fields": fields,
+            "refs": refs,
+            "owner": self._principal(record["owner"]),
+            "creator": self._principal(record["creator"]),
+            "updater": self._principal(record["updater"]),
+            "created_at": record["created_at"],
+            "updated_at": record["updated_at"],
+            "version": record["version"],
+        }
+
+    def _principal(self, text: str):
+        try:
+            return self.principal(text)
+        except Exception:
+            return self.principal(ANONYMOUS)
+
+    def _values(self, plain: dict, given: list, creating: bool) -> dict:
+        """Stored values for the given `vec Field`, checked against the type's fields."""
+        result = {}
+        for name, value in field_map(given).items():
+            field = self.registry.field(plain["name"], name)
+            stored = stored_from_value(field["kind"], value, name, int(field["max"] or api_limits.MAX_TEXT))
+            if stored is None and field["required"]:
+                raise invalid("field " + name + " is required")
+            if stored is not None:
+                typedef_rules.check_bounds(field, stored)
+            result[name] = stored
+        if creating:
+            for field in plain["fields"]:
+                if field["name"] not in result or result[field["name"]] is None:
+                    if field["default"] is not None:
+                        result[field["name"]] = field["default"]
+                    elif field["required"]:
+                        raise invalid("field " + field["name"] + " is required")
+        return result
+
+    def _load(self, type_name: str, entity_id: int) -> dict:
+        record = self.gateway.load(type_name, entity_id)
+        if record is None:
+            raise not_found(type_name + " " + str(entity_id) + " does not exist")
+        return record
+
+    def _readable(self, caller: str, type_name: str, entity_id: int) -> dict:
+        plain = self.registry.get(type_name)
+        record = self._load(type_name, entity_id)
+        self.access.check_read(caller, type_name, plain["policy"], record["owner"])
+        return record
+
+    def _writable(self, caller: str, type_name: str, entity_id: int, action: str) -> dict:
+        plain = self.registry.get(type_name)
+        record = self._load(type_name, entity_id)
+        self.access.check_write(caller, type_name, plain["policy"], action, record["owner"])
+        return record
+
+    # --- schema ---
+
+    def define_type(self, caller: str, typedef: dict, force: bool) -> dict:
+        def action():
+            self.access.require_admin(caller, "define_type")
+            self.registry.define(typedef_rules.normalize(typedef), force)
+
+        return self._run(caller, True, action)
+
+    def schema_defs(self) -> list:
+        self.start()
+        return [typedef_rules.to_candid(plain, self.codec) for plain in self.registry.all()]
+
+    # --- data ---
+
+    def create(self, caller: str, type_name: str, fields: list) -> dict:
+        return self._run(caller, True, self._create, caller, type_name, fields)
+
+    def _create(self, caller: str, type_name: str, fields: list) -> dict:
+        plain = self.registry.get(type_name)
+        self.access.check_create(caller, type_name, plain["policy"])
+        record = self.gateway.create(type_name, self._values(plain, fields, True))
+        return self._entity(type_name, record)
+
+    def get(self, caller: str, type_name: str, entity_id: int) -> dict:
+        return self._run(
+            caller, False, lambda: self._entity(type_name, self._readable(caller, type_name, entity_id))
+        )
+
+    def find(self, caller: str, type_name: str, alias: str) -> dict:
+        def action():
+            plain = self.registry.get(type_name)
+            if plain["alias"] is None:
+                raise invalid(type_name + " has no alias field")
+            record = self.gateway.find_alias(type_name, plain["alias"], alias)
+            if record is None:
+                raise not_found("no " + type_name + " with " + plain["alias"] + " " + repr(alias[:100]))
+            self.access.check_read(caller, type_name, plain["policy"], record["owner"])
+            return self._entity(type_name, record)
+
+        return self._run(caller, False, action)
+
+    def update(self, caller: str, type_name: str, entity_id: int, fields: list, expected_version) -> dict:
+        return self._run(caller, True, self._update, caller, type_name, entity_id, fields, expected_version)
+
+    def _update(self, caller: str, type_name: str, entity_id: int, fields: list, expected_version) -> dict:
+        plain = self.registry.get(type_name)
+        record = self._writable(caller, type_name, entity_id, "modify")
+        if expected_version is not None and expected_version != record["version"]:
+            raise conflict(
+                type_name
+                + " "
+                + str(entity_id)
+                + " is at version "
+                + str(record["version"])
+                + ", not "
+                + str(expected_version)
+            )
+        values = self._values(plain, fields, False)
+        if values:
+            record = self.gateway.update(type_name, entity_id, values)
+        return self._entity(type_name, record)
+
+    def delete(self, caller: str, type_name: str, entity_id: int) -> dict:
+        return self._run(caller, True, self._delete, caller, type_name, entity_id)
+
+    def _delete(self, caller: str, type_name: str, entity_id: int) -> None:
+        self._writable(caller, type_name, entity_id, "delete")
+        self.gateway.delete(type_name, entity_id)
+
+    def link(self, caller: str, type_name: str, entity_id: int, relation: str, target_id: int) -> dict:
+        return self._run(caller, True, self._link, caller, type_name, entity_id, relation, target_id, True)
+
+    def unlink(self, caller: str, type_name: str, entity_id: int, relation: str, target_id: int) -> dict:
+        return self._run(caller, True, self._link, caller, type_name, entity_id, relation, target_id, False)
+
+    def _link(
+        self, caller: str, type_name: str, entity_id: int, relation: str, target_id: int, add: bool
+    ) -> None:
+        self.registry.get(type_name)
+        rel = self.registry.relation(type_name, relation)
+        self._writable(caller, type_name, entity_id, "modify")
+        self._readable(caller, rel["target"], target_id)
+        if add:
+            self.gateway.link(type_name, entity_id, relation, rel["target"], target_id)
+        else:
+            self.gateway.unlink(type_name, entity_id, relation, rel["target"], target_id)
+
+    def links(self, caller: str, type_name: str, entity_id: int, relation: str, cursor, limit_: int) -> dict:
+        def action():
+            self.registry.get(type_name)
+            self.registry.relation(type_name, relation)
+            self._readable(caller, type_name, entity_id)
+            size = api_limits.page_size(limit_, api_limits.MAX_LINK_PAGE)
+            ids, next_cursor = self.gateway.link_page(type_name, entity_id, relation, cursor, size)
+            return {"items": ids, "next": next_cursor}
+
+        return self._run(caller, False, action)
+
+    def _filters(self, plain: dict, filters: list) -> list:
+        """[(field, stored value)] for equality filters; each must be an indexed field."""
+        given = field_map(filters, "filters")
+        if len(given) > api_limits.MAX_FILTERS:
+            raise limit("at most " + str(api_limits.MAX_FILTERS) + " filters")
+        result = []
+        for name, value in given.items():
+            field = self.registry.field(plain["name"], name)
+            if not field["indexed"]:
+                raise invalid("field " + name + " is not indexed; filters need indexed fields")
+            stored = stored_from_value(field["kind"], value, name)
+            result.append((name, stored))
+        return result
+
+    def list_page(self, caller: str, type_name: str, filters: list, cursor, limit_: int) -> dict:
+        def action():
+            plain = self.registry.get(type_name)
+            policy = plain["policy"]
+            if policy["read"] == "Admins" and not self.access.is_admin(caller):
+                raise forbidden("no read access to " + type_name)
+            conditions = self._filters(plain, filters)
+            size = api_limits.page_size(limit_)
+            first = conditions[0] if conditions else None
+            records, next_cursor = self.gateway.page(type_name, first, cursor, size)
+            budget = ReplyBudget(api_limits.QUERY_REPLY_BUDGET)
+            items = []
+            for position, record in enumerate(records):
+                if any(record["fields"].get(name) != value for name, value in conditions[1:]):
+                    continue
+                if not self.access.can_read(caller, policy, record["owner"]):
+                    continue
+                entity = self._entity(type_name, record)
+                if not budget.take(entity_size(entity)) and items:
+                    next_cursor = self.gateway.cursor_before(records, position)
+                    break
+                items.append(entity)
+            return {"items": items, "next": next_cursor}
+
+        return self._run(caller, False, action)
+
+    def count(self, caller: str, type_name: str, filters: list) -> dict:
+        def action():
+            plain = self.registry.get(type_name)
+            if not self.access.reads_everything(caller, plain["policy"]):
+                raise forbidden("counting " + type_name + " needs read access to all of it (admins)")
+            conditions = self._filters(plain, filters)
+            if len(conditions) > 1:
+                raise invalid("count takes at most one filter")
+            return self.gateway.count(type_name, conditions[0] if conditions else None)
+
+        return self._run(caller, False, action)
+
+    def transfer(self, caller: str, type_name: str, entity_id: int, owner) -> dict:
+        return self._run(caller, True, self._transfer, caller, type_name, entity_id, owner)
+
+    def _transfer(self, caller: str, type_name: str, entity_id: int, owner) -> dict:
+        new_owner = principal_text(owner)
+        if new_owner == ANONYMOUS:
+            raise invalid("the anonymous principal cannot own entities")
+        self._writable(caller, type_name, entity_id, "modify")
+        return self._entity(type_name, self.gateway.transfer(type_name, entity_id, new_owner))
+
+    def batch(self, caller: str, ops: list) -> dict:
+        return self._run(caller, True, self._batch, caller, ops)
+
+    def _batch(self, caller: str, ops: list) -> list:
+        if len(ops) > api_limits.MAX_BATCH:
+            raise limit("at most " + str(api_limits.MAX_BATCH) + " operations per batch")
+        budget = ReplyBudget(api_limits.UPDATE_REPLY_BUDGET)
+        results = []
+        for position, op in enumerate(ops):
+            try:
+                result = self._batch_op(caller, op)
+            except Exception as exc:
+                error = from_exception(exc)
+                if error is None:
+                    raise
+                error.message = "operation " + str(position) + ": " + error.message
+                raise error from None
+            if "Entity" in result and not budget.take(entity_size(result["Entity"])):
+                raise limit("the batch reply would exceed " + str(api_limits.UPDATE_REPLY_BUDGET) + " bytes")
+            results.append(result)
+        return results
+
+    def _batch_op(self, caller: str, op: dict) -> dict:
+        tag, arg = variant_case(op, "operation")
+        if tag == "Create":
+            return {"Entity": self._create(caller, arg["type_name"], arg["fields"])}
+        if tag == "Update":
+            entity = self._update(caller, arg["type_name"], arg["id"], arg["fields"], arg["expected_version"])
+            return {"Entity": entity}
+        if tag == "Delete":
+            self._delete(caller, arg["type_name"], arg["id"])
+            return {"Done": None}
+        if tag in ("Link", "Unlink"):
+            self._link(caller, arg["type_name"], arg["id"], arg["relation"], arg["target_id"], tag == "Link")
+            return {"Done": None}
+        if tag == "Transfer":
+            return {"Entity": self._transfer(caller, arg["type_name"], arg["id"], arg["owner"])}
+        raise invalid("unknown operation " + tag)
+
+    # --- history and export ---
+
+    def audit(self, caller: str, start: int, end, limit_: int) -> dict:
+        def action():
+            size = api_limits.page_size(limit_)
+            entries, next_seq = self.gateway.audit_page(start, end, size)
+            admin = self.access.is_admin(caller)
+            budget = ReplyBudget(api_limits.QUERY_REPLY_BUDGET)
+            items = []
+            for entry in entries:
+                if not admin and entry["caller"] != caller and not self._public_type(entry["type_name"]):
+                    continue
+                item = self._audit_entry(entry)
+                if not budget.take(entity_size(item)) and items:
+                    next_seq = entry["seq"]
+                    break
+                items.append(item)
+            return {"items": items, "next": next_seq}
+
+        return self._run(caller, False, action)
+
+    def _public_type(self, type_name: str) -> bool:
+        plain = self.registry.types.get(type_name)
+        return plain is not None and plain["policy"]["read"] == "Public"
+
+    def _audit_entry(self, entry: dict) -> dict:
+        kinds = {}
+        plain = self.registry.types.get(entry["type_name"])
+        if plain is not None:
+            kinds = {f["name"]: f["kind"] for f in plain["fields"]}
+        changes = []
+        for name, stored in entry["changes"].items():
+            kind = kinds.get(name)
+            value = self.codec.value(kind, stored) if kind else self.codec.untyped(stored)
+            changes.append({"name": name, "value": value})
+        return {
+            "seq": entry["seq"],
+            "time": entry["time"],
+            "caller": entry["caller"],
+            "operation": entry["operation"],
+            "type_name": entry["type_name"],
+            "id": entry["id"],
+            "changes": changes,
+        }
+
+    def dump(self, caller: str, cursor, limit_: int) -> dict:
+        def action():
+            self.access.require_admin(caller, "dump")
+            size = api_limits.page_size(limit_)
+            records, next_cursor = self.gateway.dump_page(cursor, size, api_limits.MAX_DUMP_DATA)
+            page = {"format": DUMP_FORMAT, "records": records}
+            if cursor is None:
+                page["schema"] = [
+                    plain for plain in self.registry.all() if plain["name"] not in self.registry.python_names
+                ]
+            return {"data": json.dumps(page, separators=(",", ":"), sort_keys=True), "next": next_cursor}
+
+        return self._run(caller, False, action)
+
+    def restore(self, caller: str, data: str) -> dict:
+        return self._run(caller, True, self._restore, caller, data)
+
+    def _restore(self, caller: str, data: str) -> int:
+        self.access.require_admin(caller, "restore")
+        if len(data) > api_limits.MAX_RESTORE_DATA:
+            raise limit("a restore page holds at most " + str(api_limits.MAX_RESTORE_DATA) + " characters")
+        try:
+            page = json.loads(data)
+        except ValueError:
+            raise invalid("restore data is not JSON") from None
+        if not isinstance(page, dict) or page.get("format") != DUMP_FORMAT:
+            raise invalid("restore data is not a " + DUMP_FORMAT + " page")
+        for raw in page.get("schema", []):
+            plain = typedef_rules.normalize(typedef_rules.to_candid(raw, self.codec))
+            existing = self.registry.types.get(plain["name"])
+            if existing is None:
+                self.registry.define(plain, False)
+            elif existing != plain:
+                raise conflict("type " + plain["name"] + " exists with another definition")
+        records = page.get("records")
+        if not isinstance(records, list):
+            raise invalid("restore data has no records list")
+        return self.gateway.restore(records)
+
+    # --- operations ---
+
+    def stats(self) -> dict:
+        self.start()
+        counts = [
+            {"type_name": name, "count": self.gateway.count(name, None)} for name in self.registry.names()
+        ]
+        estimate = 0
+        for storage, max_key, max_value in self.maps.values():
+            estimate += STABLE_COST_FACTOR * storage.len() * (max_key + max_value)
+        return {
+            "types": counts,
+            "entities": sum(c["count"] for c in counts),
+            "audit_length": self.gateway.audit_length(),
+            "stable_memory_bytes": estimate,
+        }
+
+    def add_admin(self, caller: str, principal) -> dict:
+        def action():
+            self.access.require_admin(caller, "add_admin")
+            self.admins.add(principal_text(principal))
+
+        return self._run(caller, True, action)
+
+    def remove_admin(self, caller: str, principal) -> dict:
+        def action():
+            self.access.require_admin(caller, "remove_admin")
+            self.admins.remove(principal_text(principal))
+
+        return self._run(caller, True, action)
+
+    def admins_list(self) -> list:
+        self.start()
+        return [self.principal(p) for p in self.admins.all()]
+
+
+def _error_or_raise(exc: Exception) -> dict:
+    """The Candid Error for an expected failure; anything else is a bug and re-raised, so it traps and
+    the IC rolls the whole message back."""
+    error = from_exception(exc)
+    if error is None:
+        raise exc
+    return error.variant()

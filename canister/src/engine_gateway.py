@@ -1,0 +1,252 @@
+"""Everything the canister asks of the engine `kybra_simple_db`, in plain records.
+
+A record is {"id", "fields": {name: stored}, "refs": {relation: id or None}, "owner", "creator",
+"updater", "created_at", "updated_at", "version"}. Engine classes are built here from plain type
+definitions (typedef_rules), so the rest of the canister never touches engine objects.
+"""
+
+import json
+import math
+
+from error_map import limit, not_found
+from kybra_simple_db import (
+    CASCADE,
+    RESTRICT,
+    SET_NULL,
+    Boolean,
+    Database,
+    Entity,
+    Float,
+    Integer,
+    ManyToMany,
+    ManyToOne,
+    OneToMany,
+    OneToOne,
+    Principal,
+    String,
+    Timestamp,
+    find_type,
+)
+
+ON_DELETE = {"SetNull": SET_NULL, "Cascade": CASCADE, "Restrict": RESTRICT}
+RELATIONS = {"OneToOne": OneToOne, "OneToMany": OneToMany, "ManyToOne": ManyToOne, "ManyToMany": ManyToMany}
+
+
+class SizedMap:
+    """A stable map that states its maximum key and value sizes (Kybra's StableBTreeMap does not), so
+    the engine checks them before writing instead of trapping in stable memory."""
+
+    def __init__(self, inner, max_key_size: int, max_value_size: int):
+        self.inner = inner
+        self.max_key_size = max_key_size
+        self.max_value_size = max_value_size
+
+    def get(self, key):
+        return self.inner.get(key)
+
+    def insert(self, key, value):
+        return self.inner.insert(key, value)
+
+    def remove(self, key):
+        return self.inner.remove(key)
+
+    def contains_key(self, key):
+        return self.inner.contains_key(key)
+
+    def len(self):
+        return self.inner.len()
+
+    def is_empty(self):
+        return self.inner.is_empty()
+
+    def keys(self):
+        return self.inner.keys()
+
+    def values(self):
+        return self.inner.values()
+
+    def items(self):
+        return self.inner.items()
+
+
+def _property(field: dict):
+    """The engine property for a plain field definition."""
+    kind = field["kind"]
+    common = {"default": field["default"], "indexed": field["indexed"], "required": field["required"]}
+    low, high = field["min"], field["max"]
+    if kind == "Text":
+        min_length = None if low is None else int(math.ceil(low))
+        max_length = None if high is None else int(math.floor(high))
+        return String(min_length=min_length, max_length=max_length, **common)
+    if kind == "Int":
+        return Integer(min_value=low, max_value=high, **common)
+    if kind == "Float":
+        return Float(min_value=low, max_value=high, **common)
+    if kind == "Bool":
+        return Boolean(**common)
+    if kind == "Principal":
+        return Principal(**common)
+    return Timestamp(min_value=0 if low is None else low, max_value=high, **common)
+
+
+def _hook_method(hook):
+    def on_event(entity, field_name, old_value, new_value, action):
+        return hook(entity, field_name, old_value, new_value, action)
+
+    return staticmethod(on_event)
+
+
+class EngineGateway:
+    """The engine database over the canister's stable maps, with plain-record operations."""
+
+    def __init__(self, db_map, audit_map, max_key_size: int, max_value_size: int, clock, audit_sizes: tuple):
+        self.db = Database.init(
+            audit_enabled=True,
+            db_storage=db_map,
+            db_audit=SizedMap(audit_map, audit_sizes[0], audit_sizes[1]),
+            clock=clock,
+            max_key_size=max_key_size,
+            max_value_size=max_value_size,
+        )
+
+    # --- context ---
+
+    def as_user(self, caller: str):
+        return self.db.as_user(caller)
+
+    def transaction(self):
+        return self.db.transaction()
+
+    # --- schema ---
+
+    def define(self, plain: dict, relations: list, hook) -> None:
+        """(Re)define the engine class of a type: its fields, alias and effective relations."""
+        namespace = None
+        short = plain["name"]
+        if "::" in short:
+            namespace, _, short = short.partition("::")
+        attrs = {"__namespace__": namespace, "__alias__": plain["alias"], "__module__": __name__}
+        for field in plain["fields"]:
+            attrs[field["name"]] = _property(field)
+        for r in relations:
+            attrs[r["name"]] = RELATIONS[r["kind"]](
+                r["target"], r["reverse"], on_delete=ON_DELETE[r["engine_on_delete"]]
+            )
+        if hook is not None:
+            attrs["on_event"] = _hook_method(hook)
+        type(short, (Entity,), attrs)
+
+    def _class(self, type_name: str):
+        cls = find_type(type_name)
+        if cls is None:
+            raise not_found("unknown type " + type_name)
+        return cls
+
+    # --- records ---
+
+    def _record(self, entity) -> dict:
+        meta = entity.meta()
+        return {
+            "id": entity.id,
+            "fields": entity.values(),
+            "refs": entity.refs(),
+            "owner": meta["owner"],
+            "creator": meta["creator"],
+            "updater": meta["updater"],
+            "created_at": meta["created"],
+            "updated_at": meta["updated"],
+            "version": meta["version"],
+        }
+
+    def _entity(self, type_name: str, entity_id: int):
+        entity = self._class(type_name).load(entity_id)
+        if entity is None:
+            raise not_found(type_name + " " + str(entity_id) + " does not exist")
+        return entity
+
+    def load(self, type_name: str, entity_id: int):
+        entity = self._class(type_name).load(entity_id)
+        return None if entity is None else self._record(entity)
+
+    def create(self, type_name: str, values: dict) -> dict:
+        return self._record(self._class(type_name).create(values))
+
+    def update(self, type_name: str, entity_id: int, values: dict) -> dict:
+        return self._record(self._entity(type_name, entity_id).update_fields(values))
+
+    def delete(self, type_name: str, entity_id: int) -> None:
+        self._entity(type_name, entity_id).delete()
+
+    def transfer(self, type_name: str, entity_id: int, owner: str) -> dict:
+        entity = self._entity(type_name, entity_id)
+        entity.set_owner(owner)
+        return self._record(entity)
+
+    def link(self, type_name: str, entity_id: int, relation: str, target_type: str, target_id: int) -> None:
+        self._entity(target_type, target_id)
+        self._entity(type_name, entity_id).link(relation, target_id)
+
+    def unlink(self, type_name: str, entity_id: int, relation: str, target_type: str, target_id: int) -> None:
+        self._entity(type_name, entity_id).unlink(relation, target_id)
+
+    def link_page(self, type_name: str, entity_id: int, relation: str, cursor, size: int) -> tuple:
+        return self._entity(type_name, entity_id).links(relation, cursor, size)
+
+    def find_alias(self, type_name: str, alias_field: str, value: str):
+        entity = self._class(type_name).by_alias(value)
+        return None if entity is None else self._record(entity)
+
+    def page(self, type_name: str, condition, cursor, size: int) -> tuple:
+        """(records with id > cursor, next cursor): `condition` is (indexed field, value) or None."""
+        cls = self._class(type_name)
+        if condition is None:
+            entities, next_cursor = cls.page(cursor, size)
+        else:
+            entities, next_cursor = cls.page(cursor, size, condition[0], condition[1])
+        return [self._record(e) for e in entities], next_cursor
+
+    @staticmethod
+    def cursor_before(records: list, position: int):
+        """The cursor that makes the next page start at records[position] (cursors are exclusive)."""
+        return records[position - 1]["id"] if position > 0 else None
+
+    def count(self, type_name: str, condition=None) -> int:
+        cls = find_type(type_name)
+        if cls is None:
+            return 0
+        if condition is None:
+            return cls.count()
+        return cls.count_by(condition[0], condition[1])
+
+    # --- audit ---
+
+    def audit_page(self, start: int, end, size: int) -> tuple:
+        """Entries with start <= seq < end (end None: the latest), at most `size`; and the next start."""
+        if end is not None:
+            if end <= start:
+                return [], None
+            size = min(size, end - start)
+        entries, next_seq = self.db.audit_entries(start, size)
+        if end is not None and next_seq is not None and next_seq >= end:
+            next_seq = None
+        for entry in entries:
+            entry["type_name"] = entry.pop("type")
+        return entries, next_seq
+
+    def audit_length(self) -> int:
+        return self.db.audit_length()
+
+    # --- export ---
+
+    def dump_page(self, cursor, size: int, max_chars: int) -> tuple:
+        """Records after `cursor` whose JSON fits `max_chars`: the page shrinks until it does."""
+        while True:
+            records, next_cursor = self.db.dump_page(cursor, size)
+            if len(json.dumps(records, separators=(",", ":"))) <= max_chars:
+                return records, next_cursor
+            if size == 1:
+                raise limit("one entity is too large for a dump page")
+            size = max(1, size // 2)
+
+    def restore(self, records: list) -> int:
+        return self.db.restore(records)
