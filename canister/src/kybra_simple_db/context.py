@@ -1,0 +1,35 @@
+"""The current caller identity (a module variable: canisters run one message at a time, no threads)."""
+
+from .db_constants import SYSTEM_CALLER
+
+_current_caller = SYSTEM_CALLER
+
+
+def get_caller_id() -> str:
+    """The caller that engine operations are attributed to ("system" unless set)."""
+    return _current_caller
+
+
+def set_caller_id(caller_id: str) -> None:
+    """Attribute the following engine operations to `caller_id` (a principal's text, a user name)."""
+    global _current_caller
+    if not isinstance(caller_id, str) or not caller_id:
+        raise ValueError("caller id must be a non-empty string")
+    _current_caller = caller_id
+
+
+class CallerScope:
+    """Context manager that sets the caller for a block and restores the previous one afterwards."""
+
+    def __init__(self, caller_id: str):
+        self.caller_id = caller_id
+        self.previous = None
+
+    def __enter__(self) -> "CallerScope":
+        self.previous = get_caller_id()
+        set_caller_id(self.caller_id)
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        set_caller_id(self.previous)
+        return False

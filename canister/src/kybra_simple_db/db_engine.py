@@ -1,0 +1,548 @@
+"""The `Database`: storage access, all-or-nothing operations, counters, id sets and the audit log.
+
+Entities (db_entity.py) build on the primitives here; every primitive touches O(1) keys, except
+the walks (pages, links) which read one key per bucket of ids plus one per item returned.
+"""
+
+import json
+import time
+from typing import Optional
+
+from . import bitsets, type_registry
+from . import key_layout as keys
+from .audit_log import AuditLog
+from .context import CallerScope, get_caller_id
+from .db_errors import NotFoundError, StorageLimitError, ValidationError
+from .identity_map import IdentityMap
+from .memory_map import MemoryMap
+from .staged_store import StagedMap
+
+DEFAULT_MAX_KEY_SIZE = 100
+DEFAULT_MAX_VALUE_SIZE = 1000
+ENCODING_MARGIN = 16
+DEFAULT_BUCKET_WIDTH = 2048
+
+
+def _limit(declared, storage, attribute: str, fallback: int):
+    if declared is None:
+        declared = getattr(storage, attribute, None)
+        if declared is None and not isinstance(storage, MemoryMap):
+            declared = fallback
+    if declared is None:
+        return None
+    if declared <= ENCODING_MARGIN * 4:
+        raise ValidationError(f"{attribute} {declared} is too small for the engine")
+    return declared - ENCODING_MARGIN
+
+
+class Operation:
+    """Context manager for one all-or-nothing unit: nested units roll back alone, the outermost commits."""
+
+    def __init__(self, db: "Database"):
+        self.db = db
+        self.mark = 0
+
+    def __enter__(self) -> "Operation":
+        self.mark = self.db._begin()
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        self.db._end(self.mark, exc_type is None)
+        return False
+
+
+class Database:
+    """An entity database over a StableBTreeMap-like storage (and optionally a separate audit map)."""
+
+    _instance = None
+
+    @classmethod
+    def init(cls, audit_enabled: bool = True, db_storage=None, db_audit=None, clock=None,
+             max_key_size: Optional[int] = None, max_value_size: Optional[int] = None) -> "Database":
+        """Create the database on `db_storage` (re-initialising on existing storage restores everything)."""
+        cls._instance = cls(audit_enabled=audit_enabled, db_storage=db_storage, db_audit=db_audit,
+                            clock=clock, max_key_size=max_key_size, max_value_size=max_value_size)
+        return cls._instance
+
+    @classmethod
+    def get_instance(cls) -> "Database":
+        """The current database (an in-memory one with audit on is created if none was initialised)."""
+        if cls._instance is None:
+            cls._instance = cls()
+        return cls._instance
+
+    def __init__(self, audit_enabled: bool = True, db_storage=None, db_audit=None, clock=None,
+                 max_key_size: Optional[int] = None, max_value_size: Optional[int] = None):
+        if db_storage is None:
+            db_storage = MemoryMap(max_key_size=max_key_size, max_value_size=max_value_size)
+        self._storage = db_storage
+        key_limit = _limit(max_key_size, db_storage, "max_key_size", DEFAULT_MAX_KEY_SIZE)
+        value_limit = _limit(max_value_size, db_storage, "max_value_size", DEFAULT_MAX_VALUE_SIZE)
+        self.key_limit = key_limit if key_limit is not None else 10_000
+        self.value_limit = value_limit
+        self._data = StagedMap(db_storage, key_limit, value_limit)
+        self._audit_enabled = bool(audit_enabled)
+        if db_audit is not None:
+            audit_map = StagedMap(db_audit, _limit(None, db_audit, "max_key_size", DEFAULT_MAX_KEY_SIZE),
+                                  _limit(None, db_audit, "max_value_size", DEFAULT_MAX_VALUE_SIZE))
+            prefix = ""
+        else:
+            audit_map = self._data
+            prefix = "&"
+        self._audit_storage = db_audit
+        self.audit = AuditLog(audit_map, prefix, self._audit_enabled)
+        self._clock = clock or time.time_ns
+        self._journal = []
+        self._after_commit = []
+        self._depth = 0
+        self._type_codes = {}
+        self.identity = IdentityMap()
+        self.bucket_width = self._load_meta()
+
+    # ----- configuration -------------------------------------------------------------------------
+
+    def _load_meta(self) -> int:
+        text = self._storage.get(keys.META)
+        if text:
+            return int(json.loads(text)["w"])
+        width = DEFAULT_BUCKET_WIDTH
+        if self.value_limit is not None:
+            chars = 16
+            while chars * 2 <= self.value_limit and chars * 2 * 4 <= DEFAULT_BUCKET_WIDTH:
+                chars *= 2
+            width = chars * 4
+        with self.operation():
+            self.put(keys.META, json.dumps({"v": 1, "w": width}))
+        return width
+
+    def set_clock(self, clock) -> None:
+        """Use `clock()` (nanoseconds since the epoch, e.g. Kybra's `ic.time`) for timestamps and audit."""
+        self._clock = clock
+
+    def now(self) -> int:
+        return int(self._clock())
+
+    @property
+    def audit_enabled(self) -> bool:
+        return self._audit_enabled
+
+    def as_user(self, user_id: str) -> CallerScope:
+        """Context manager: operations inside are attributed to `user_id`."""
+        return CallerScope(user_id)
+
+    # ----- all-or-nothing operations ---------------------------------------------------------------
+
+    def operation(self) -> Operation:
+        """One all-or-nothing unit (every public engine operation runs in one)."""
+        return Operation(self)
+
+    def transaction(self) -> Operation:
+        """`with db.transaction():` groups several operations: all of their writes or none."""
+        return Operation(self)
+
+    def in_operation(self) -> bool:
+        return self._depth > 0
+
+    def _begin(self) -> int:
+        self._depth += 1
+        return len(self._journal)
+
+    def _end(self, mark: int, ok: bool) -> None:
+        self._depth -= 1
+        if not ok:
+            self._rollback(mark)
+        if self._depth == 0:
+            try:
+                if ok:
+                    self._data.commit()
+                    if self.audit.staged is not self._data:
+                        self.audit.staged.commit()
+            finally:
+                self._journal = []
+                self._data.discard()
+                self.audit.staged.discard()
+
+    def _rollback(self, mark: int) -> None:
+        journal = self._journal
+        while len(journal) > mark:
+            staged, key, previous = journal.pop()
+            if staged is None:
+                key()
+            else:
+                staged.undo(key, previous)
+
+    def on_rollback(self, undo) -> None:
+        """Register `undo()` to restore in-memory state if the current operation rolls back."""
+        self._journal.append((None, undo, None))
+
+    # ----- raw staged access -------------------------------------------------------------------------
+
+    def get(self, key: str) -> Optional[str]:
+        return self._data.get(key)
+
+    def contains(self, key: str) -> bool:
+        return self._data.contains(key)
+
+    def put(self, key: str, value: str) -> None:
+        self._data.put(key, value, self._journal)
+
+    def delete(self, key: str) -> None:
+        self._data.delete(key, self._journal)
+
+    def get_value(self, key: str, head: Optional[str] = None) -> Optional[str]:
+        """A value that may be split over several keys (head `~n` then chunks `key~0..n-1`)."""
+        text = self._data.get(key) if head is None else head
+        if text is None or not text.startswith(keys.CHUNK_MARK):
+            return text
+        count = int(text[1:])
+        return "".join(self._data.get(keys.chunk_key(key, i)) or "" for i in range(count))
+
+    def _chunks(self, text: str) -> list:
+        data = text.encode("utf-8")
+        size = self.value_limit
+        out = []
+        start = 0
+        while start < len(data):
+            end = min(start + size, len(data))
+            while end < len(data) and (data[end] & 0xC0) == 0x80:
+                end -= 1
+            out.append(data[start:end].decode("utf-8"))
+            start = end
+        return out
+
+    def put_value(self, key: str, text: str, old_head: Optional[str] = None) -> None:
+        """Store `text`, split across keys if it exceeds the value size; stale chunks are removed."""
+        old_count = int(old_head[1:]) if old_head and old_head.startswith(keys.CHUNK_MARK) else 0
+        if self.value_limit is None or len(text.encode("utf-8")) <= self.value_limit:
+            if text.startswith(keys.CHUNK_MARK):
+                raise ValidationError("values may not start with '~'")
+            self.put(key, text)
+            new_count = 0
+        else:
+            parts = self._chunks(text)
+            self._data.check_key(keys.chunk_key(key, len(parts)))
+            for i, part in enumerate(parts):
+                self.put(keys.chunk_key(key, i), part)
+            self.put(key, keys.CHUNK_MARK + str(len(parts)))
+            new_count = len(parts)
+        for i in range(new_count, old_count):
+            self.delete(keys.chunk_key(key, i))
+
+    def delete_value(self, key: str, old_head: Optional[str]) -> None:
+        if old_head and old_head.startswith(keys.CHUNK_MARK):
+            for i in range(int(old_head[1:])):
+                self.delete(keys.chunk_key(key, i))
+        self.delete(key)
+
+    # ----- types and counters ---------------------------------------------------------------------
+
+    def type_code(self, type_name: str, create: bool = False) -> Optional[int]:
+        """The small int standing for `type_name` in keys (assigned on first store), or None."""
+        tc = self._type_codes.get(type_name)
+        if tc is not None:
+            return tc
+        text = self.get(keys.type_code_key(type_name))
+        if text is None:
+            if not create:
+                return None
+            if len((keys.type_code_key(type_name)).encode("utf-8")) > self.key_limit:
+                raise StorageLimitError(f"type name {type_name!r} is too long for this storage")
+            tc = int(self.get(keys.TYPE_SEQ) or 0) + 1
+            self.put(keys.TYPE_SEQ, str(tc))
+            self.put(keys.type_code_key(type_name), str(tc))
+            self.put(keys.type_name_key(tc), type_name)
+            self.on_rollback(lambda: self._type_codes.pop(type_name, None))
+        else:
+            tc = int(text)
+        self._type_codes[type_name] = tc
+        return tc
+
+    def stored_types(self) -> list:
+        """(type code, type name) of every type that has ever stored an entity, by code."""
+        count = int(self.get(keys.TYPE_SEQ) or 0)
+        out = []
+        for tc in range(1, count + 1):
+            name = self.get(keys.type_name_key(tc))
+            if name is not None:
+                out.append((tc, name))
+        return out
+
+    def counters(self, tc: Optional[int]) -> tuple:
+        """(max id ever assigned, live count) of a type."""
+        if tc is None:
+            return (0, 0)
+        text = self.get(keys.counter_key(tc))
+        if not text:
+            return (0, 0)
+        max_id, count = text.split(",")
+        return (int(max_id), int(count))
+
+    def set_counters(self, tc: int, max_id: int, count: int) -> None:
+        self.put(keys.counter_key(tc), str(max_id) + "," + str(count))
+
+    # ----- id sets (buckets of bits) ---------------------------------------------------------------
+
+    def bit_update(self, key_of_bucket, member: int, present: bool) -> bool:
+        """Add or remove `member` in the id set with bucket keys `key_of_bucket(b)`; True if changed."""
+        bucket, offset = divmod(member, self.bucket_width)
+        key = key_of_bucket(bucket)
+        bits = bitsets.decode(self.get(key))
+        new = (bits | (1 << offset)) if present else (bits & ~(1 << offset))
+        if new == bits:
+            return False
+        text = bitsets.encode(new)
+        if text is None:
+            self.delete(key)
+        else:
+            self.put(key, text)
+        return True
+
+    def bit_test(self, key_of_bucket, member: int) -> bool:
+        bucket, offset = divmod(member, self.bucket_width)
+        return bool((bitsets.decode(self.get(key_of_bucket(bucket))) >> offset) & 1)
+
+    def bit_walk(self, key_of_bucket, after: int, upper: int, limit: int, max_buckets: int) -> tuple:
+        """Members > `after` and <= `upper`, ascending, at most `limit`, reading at most `max_buckets`
+        buckets; returns (ids, next cursor or None when the walk reached `upper`)."""
+        width = self.bucket_width
+        out = []
+        bucket = (after + 1) // width
+        last_bucket = upper // width
+        reads = 0
+        while bucket <= last_bucket:
+            if reads >= max_buckets:
+                return out, (out[-1] if out else bucket * width - 1)
+            reads += 1
+            bits = bitsets.decode(self.get(key_of_bucket(bucket)))
+            base = bucket * width
+            start = after + 1 - base if after + 1 > base else 0
+            for member in bitsets.members(bits, base, start):
+                if member > upper:
+                    break
+                out.append(member)
+                if len(out) == limit:
+                    more = member < upper
+                    return out, (member if more else None)
+            bucket += 1
+        return out, None
+
+    def bit_count(self, key_of_bucket, upper: int) -> int:
+        total = 0
+        for bucket in range(upper // self.bucket_width + 1):
+            total += bitsets.popcount(bitsets.decode(self.get(key_of_bucket(bucket))))
+        return total
+
+    def bit_clear_all(self, key_of_bucket, upper: int) -> None:
+        for bucket in range(upper // self.bucket_width + 1):
+            key = key_of_bucket(bucket)
+            if self.get(key) is not None:
+                self.delete(key)
+
+    def live_walk(self, tc: Optional[int], after: int, limit: int) -> tuple:
+        """Live ids of a type after `after`: (ids, next cursor or None); reads one deleted-set bucket
+        per `bucket_width` ids and stops early (with a cursor) after limit/4 + 4 buckets."""
+        if tc is None or limit <= 0:
+            return [], None
+        max_id = self.counters(tc)[0]
+        width = self.bucket_width
+        out = []
+        member = max(after, 0) + 1
+        bucket_reads = 0
+        cap = limit // 4 + 4
+        while member <= max_id:
+            bucket = member // width
+            if bucket_reads >= cap:
+                return out, member - 1
+            bucket_reads += 1
+            deleted = bitsets.decode(self.get(keys.deleted_key(tc, bucket)))
+            end = min((bucket + 1) * width - 1, max_id)
+            if deleted == bitsets.full_mask(width):
+                member = end + 1
+                continue
+            while member <= end:
+                if not (deleted >> (member - bucket * width)) & 1:
+                    out.append(member)
+                    if len(out) == limit:
+                        return out, (member if member < max_id else None)
+                member += 1
+        return out, None
+
+    def mark_deleted(self, tc: int, entity_id: int, deleted: bool) -> None:
+        self.bit_update(lambda b: keys.deleted_key(tc, b), entity_id, deleted)
+
+    def is_deleted(self, tc: int, entity_id: int) -> bool:
+        return self.bit_test(lambda b: keys.deleted_key(tc, b), entity_id)
+
+    # ----- audit -----------------------------------------------------------------------------------
+
+    def record(self, operation: str, type_name: str, entity_id: int, changes: dict) -> None:
+        """Append an audit entry (when audit is enabled) inside the current operation."""
+        log = self.audit
+        if not log.enabled:
+            return
+        seq = log.next_seq
+        when = self.now()
+        text = log.entry_text(when, get_caller_id(), operation, type_name, entity_id, changes)
+        limit = log.staged.max_value_size
+        if limit is not None and log.staged is not self._data and len(text.encode("utf-8")) > limit:
+            short = {"_truncated": True}
+            for name in changes:
+                short[name] = None
+            text = log.entry_text(when, get_caller_id(), operation, type_name, entity_id, short)
+        self._put_audit(log.key(seq), text)
+        log.next_seq = seq + 1
+
+        def undo():
+            log.next_seq = seq
+        self.on_rollback(undo)
+
+    def _put_audit(self, key: str, text: str) -> None:
+        staged = self.audit.staged
+        if staged.max_value_size is not None and len(text.encode("utf-8")) > staged.max_value_size:
+            if staged is not self._data:
+                raise StorageLimitError("audit entry too large for the audit map's value size")
+            self.put_value(key, text)
+            return
+        staged.put(key, text, self._journal)
+
+    def audit_entries(self, from_seq: int = 0, limit: int = 100) -> tuple:
+        """Structured entries with seq >= from_seq (at most `limit`), and the next seq or None."""
+        if limit <= 0:
+            raise ValidationError("limit must be positive")
+        log = self.audit
+        start = max(int(from_seq), log.min_seq)
+        end = min(start + limit, log.next_seq)
+        out = []
+        for seq in range(start, end):
+            text = log.staged.get(log.key(seq))
+            if text is not None:
+                if text.startswith(keys.CHUNK_MARK):
+                    text = self.get_value(log.key(seq), text)
+                out.append(AuditLog.parse(seq, text))
+        return out, (end if end < log.next_seq else None)
+
+    def get_audit(self, id_from: Optional[int] = None, id_to: Optional[int] = None) -> dict:
+        """Seed view of id_from <= seq < id_to: {"seq": [operation, time_ms, "Type@id", changes]}."""
+        log = self.audit
+        start = log.min_seq if id_from is None else max(int(id_from), log.min_seq)
+        end = log.next_seq if id_to is None else min(int(id_to), log.next_seq)
+        out = {}
+        while start < end:
+            entries, _ = self.audit_entries(start, min(1000, end - start))
+            for e in entries:
+                out[str(e["seq"])] = [e["operation"], e["time"] // 1_000_000,
+                                      e["type"] + "@" + str(e["id"]), e["changes"]]
+            start += 1000
+        return out
+
+    def audit_length(self) -> int:
+        """Entries kept (after pruning)."""
+        return self.audit.length()
+
+    def next_audit_seq(self) -> int:
+        """The sequence number the next entry will get (never decreases, survives re-init)."""
+        return self.audit.next_seq
+
+    def prune_audit(self, before: int) -> int:
+        """Remove audit entries with seq < `before`; returns how many were removed."""
+        log = self.audit
+        before = min(int(before), log.next_seq)
+        if before <= log.min_seq:
+            return 0
+        removed = 0
+        old_min = log.min_seq
+        with self.operation():
+            for seq in range(old_min, before):
+                key = log.key(seq)
+                head = log.staged.get(key)
+                if head is None:
+                    continue
+                if head.startswith(keys.CHUNK_MARK):
+                    self.delete_value(key, head)
+                else:
+                    log.staged.delete(key, self._journal)
+                removed += 1
+            log.staged.put(log.prefix + keys.AUDIT_MIN, str(before), self._journal)
+            log.min_seq = before
+
+            def undo():
+                log.min_seq = old_min
+            self.on_rollback(undo)
+        return removed
+
+    # ----- whole-database operations ---------------------------------------------------------------
+
+    def clear(self) -> None:
+        """Remove every entity (whole-map operation); the audit sequence keeps counting."""
+        log = self.audit
+        with self.operation():
+            for key in list(self._storage.keys()):
+                if log.staged is self._data and key.startswith(log.prefix):
+                    continue
+                if key == keys.META:
+                    continue
+                self.delete(key)
+        self._type_codes = {}
+        self.identity.clear()
+
+    def entity_class(self, type_name: str):
+        """The entity class registered under a qualified type name (NotFoundError if none)."""
+        return type_registry.get(type_name)
+
+    def type_counts(self) -> dict:
+        """Live entity count per stored type name (O(number of types))."""
+        return {name: self.counters(tc)[1] for tc, name in self.stored_types()}
+
+    def dump_page(self, cursor: Optional[str] = None, limit: int = 100) -> tuple:
+        """Records of up to `limit` entities after `cursor`, and the next cursor (None at the end)."""
+        from .dump_restore import dump_page
+        return dump_page(self, cursor, limit)
+
+    def restore(self, records: list) -> int:
+        """Trusted restore of dumped records, keeping ids, owners, timestamps and versions."""
+        from .dump_restore import restore
+        return restore(self, records)
+
+    def dump_json(self, pretty: bool = False) -> str:
+        """The whole database as JSON: {type name: {id: serialized entity}}."""
+        out = {}
+        for tc, name in self.stored_types():
+            cls = type_registry.find(name)
+            ids_after = 0
+            while True:
+                ids, ids_after = self.live_walk(tc, ids_after, 500)
+                for entity_id in ids:
+                    if cls is not None:
+                        entity = cls.load(entity_id)
+                        if entity is not None:
+                            out.setdefault(name, {})[str(entity_id)] = entity.serialize()
+                    else:
+                        text = self.get_value(keys.doc_key(tc, entity_id))
+                        if text is not None:
+                            out.setdefault(name, {})[str(entity_id)] = json.loads(text)
+                if ids_after is None:
+                    break
+        if pretty:
+            return json.dumps(out, indent=2, sort_keys=True)
+        return json.dumps(out, sort_keys=True)
+
+    def raw_dump_json(self, pretty: bool = False) -> str:
+        """Every storage key and value (debugging; whole-map operation)."""
+        out = {k: v for k, v in self._storage.items()}
+        return json.dumps(out, indent=2 if pretty else None)
+
+    def require(self, condition: bool, message: str) -> None:
+        if not condition:
+            raise NotFoundError(message)
+
+
+def _forget_redefined_type(type_name: str, previous) -> None:
+    """A type defined again (schema change): cached objects of the old class are dropped."""
+    db = Database._instance
+    if db is not None and previous is not None:
+        tc = db._type_codes.get(type_name)
+        if tc is not None:
+            db.identity.drop_type(tc)
+
+
+type_registry.on_register(_forget_redefined_type)

@@ -1,0 +1,982 @@
+"""`Entity`: typed, persisted objects with aliases, indexes, symmetric relations, hooks and an audit trail.
+
+One document key per entity holds its field values, to-one relation ids and metadata (owner, creator,
+updater, timestamps, version). To-many relations and indexes are id sets in buckets (bitsets.py).
+Every public method is one all-or-nothing operation of the database.
+"""
+
+import json
+from typing import Optional
+
+from . import key_layout as keys
+from . import type_registry
+from .context import get_caller_id
+from .db_constants import (
+    ACTION_CREATE,
+    ACTION_DELETE,
+    ACTION_MODIFY,
+    CASCADE,
+    RESTRICT,
+)
+from .db_engine import Database
+from .db_errors import (
+    ConflictError,
+    HookRejected,
+    NotFoundError,
+    PermissionDenied,
+    ValidationError,
+)
+from .db_fields import Property
+from .db_relations import Relation
+from .link_view import LinkSet
+
+_MISSING = object()
+META_FIELDS = ("owner", "creator", "updater", "timestamp_created", "timestamp_updated", "version")
+MAX_NAME_LENGTH = 40
+_NAMESPACE_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
+
+
+def normalize_id(value) -> Optional[int]:
+    """An entity id as int (from 3 or "3"), or None when `value` cannot be an id."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value > 0 else None
+    if isinstance(value, str) and 0 < len(value) <= 19 and value.isascii() and value.isdigit():
+        number = int(value)
+        return number if number > 0 else None
+    return None
+
+
+def _differs(a, b) -> bool:
+    return type(a) is not type(b) or a != b
+
+
+def _check_name(owner: str, name: str, what: str) -> None:
+    if not name.isidentifier() or name.startswith("_") or len(name) > MAX_NAME_LENGTH:
+        raise ValidationError(f"{owner}: {what} name {name!r} must be an identifier of at most "
+                              f"{MAX_NAME_LENGTH} characters not starting with '_'")
+    if name in _reserved_names():
+        raise ValidationError(f"{owner}: {what} name {name!r} is reserved")
+
+
+_RESERVED = []
+
+
+def _reserved_names() -> set:
+    if not _RESERVED:
+        _RESERVED.append(set(dir(Entity)) | set(META_FIELDS) | {"set_owner", "check_ownership"})
+    return _RESERVED[0]
+
+
+class Entity:
+    """Base class of stored entity types; subclass it (or build a class with `type(...)`) to define one."""
+
+    __namespace__ = None
+    __alias__ = None
+    __type_name__ = None
+    __fields__ = {}
+    __relations__ = {}
+
+    # ----- class definition ------------------------------------------------------------------------
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        namespace = getattr(cls, "__namespace__", None)
+        if namespace is not None:
+            if not isinstance(namespace, str) or not namespace or not set(namespace) <= _NAMESPACE_CHARS:
+                raise ValidationError(f"invalid namespace {namespace!r} for {cls.__name__}")
+        if not cls.__name__.isidentifier():
+            raise ValidationError(f"invalid entity class name {cls.__name__!r}")
+        cls.__type_name__ = namespace + "::" + cls.__name__ if namespace else cls.__name__
+        fields = {}
+        relations = {}
+        for klass in reversed(cls.__mro__):
+            for name, value in list(klass.__dict__.items()):
+                if isinstance(value, Property):
+                    fields[name] = value
+                    relations.pop(name, None)
+                elif isinstance(value, Relation) and not value.implicit:
+                    relations[name] = value
+                    fields.pop(name, None)
+        for name in list(fields) + list(relations):
+            _check_name(cls.__type_name__, name, "field")
+        for rel in relations.values():
+            if rel.reverse is None:
+                rel.reverse = rel.name + "_of_" + cls.__name__.lower()
+            if not rel.reverse.isidentifier() or rel.reverse.startswith("_"):
+                raise ValidationError(f"{cls.__type_name__}.{rel.name}: invalid reverse name {rel.reverse!r}")
+            rel.owner = cls
+        alias = getattr(cls, "__alias__", None)
+        if alias is not None and alias not in fields:
+            raise ValidationError(f"{cls.__type_name__}: __alias__ {alias!r} is not a field")
+        cls.__fields__ = fields
+        cls.__relations__ = relations
+        type_registry.register(cls)
+
+    @classmethod
+    def get_full_type_name(cls) -> str:
+        """The qualified type name ("namespace::Name" or "Name")."""
+        return cls.__type_name__
+
+    @classmethod
+    def db(cls) -> Database:
+        return Database.get_instance()
+
+    @classmethod
+    def describe(cls) -> dict:
+        """The type's schema: name, namespace, alias, fields (with constraints) and relations."""
+        type_registry.resolve_all()
+        return {
+            "name": cls.__type_name__,
+            "namespace": cls.__namespace__,
+            "alias": cls.__alias__,
+            "fields": [prop.describe() for prop in cls.__fields__.values()],
+            "relations": [rel.describe() for rel in cls.__relations__.values()],
+        }
+
+    # ----- instance state ----------------------------------------------------------------------------
+
+    def _init_state(self, db: Database, state: str) -> None:
+        d = self.__dict__
+        d["_db"] = db
+        d["_state"] = state
+        d["_data"] = {}
+        d["_stored"] = {}
+        d["_meta"] = {}
+        d["_hooking"] = set()
+        d["_do_not_save"] = False
+        d["_id"] = None
+        d["_tc"] = None
+
+    def __setattr__(self, name, value):
+        cls = type(self)
+        if name.startswith("_") or name in cls.__fields__ or name in cls.__relations__:
+            object.__setattr__(self, name, value)
+        else:
+            raise ValidationError(f"{cls.__type_name__} has no field {name!r}")
+
+    @property
+    def _type(self) -> str:
+        return type(self).__type_name__
+
+    @property
+    def id(self) -> int:
+        """The entity's id as an int (`_id` is the same id as text, as in the seed API)."""
+        return int(self._id)
+
+    @property
+    def version(self) -> int:
+        """1 after create, +1 per change of the entity's document (fields, to-one links, owner)."""
+        return self._meta.get("v", 0)
+
+    @property
+    def _owner(self):
+        return self._meta.get("o")
+
+    @property
+    def _creator(self):
+        return self._meta.get("c")
+
+    @property
+    def _updater(self):
+        return self._meta.get("u")
+
+    @property
+    def _timestamp_created(self):
+        return self._meta.get("tc")
+
+    @property
+    def _timestamp_updated(self):
+        return self._meta.get("tu")
+
+    def meta(self) -> dict:
+        """Owner, creator, updater, created/updated times (ns) and version."""
+        m = self._meta
+        return {"owner": m.get("o"), "creator": m.get("c"), "updater": m.get("u"),
+                "created": m.get("tc"), "updated": m.get("tu"), "version": m.get("v")}
+
+    def values(self) -> dict:
+        """The declared fields' current values."""
+        return {name: self._data.get(name) for name in type(self).__fields__}
+
+    def refs(self) -> dict:
+        """To-one relations: relation name -> linked id or None."""
+        return {name: self._data.get(name) for name, rel in type(self).__relations__.items()
+                if not rel.to_many}
+
+    def is_live(self) -> bool:
+        return self._state == "live"
+
+    def _check_live(self) -> None:
+        if self._state != "live":
+            raise NotFoundError(f"{self._type}@{self._id} is {self._state}")
+
+    def _touch(self) -> None:
+        snapshot = (dict(self._data), dict(self._stored), dict(self._meta), self._state)
+        d = self.__dict__
+
+        def undo():
+            d["_data"], d["_stored"], d["_meta"], d["_state"] = snapshot
+        self._db.on_rollback(undo)
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, Entity):
+            return NotImplemented
+        return self._type == other._type and self._id == other._id
+
+    def __hash__(self) -> int:
+        return hash((self._type, self._id))
+
+    def __repr__(self) -> str:
+        return f"<{self._type}@{self._id}>"
+
+    # ----- hooks ---------------------------------------------------------------------------------------
+
+    def _hook(self, field, old, new, action):
+        """Run the class's `on_event`; returns the value to use or raises (fail closed)."""
+        hook = getattr(type(self), "on_event", None)
+        if hook is None:
+            return new
+        guard = (field, action)
+        if guard in self._hooking:
+            return new
+        self._hooking.add(guard)
+        try:
+            result = hook(self, field, old, new, action)
+        finally:
+            self._hooking.discard(guard)
+        if result is True:
+            return new
+        if isinstance(result, tuple) and len(result) == 2 and result[0] is True:
+            return result[1]
+        if action == ACTION_DELETE:
+            raise PermissionDenied(f"Hook rejected deletion of {self._type}@{self._id}")
+        raise HookRejected(f"Hook rejected {action} of {self._type}.{field}")
+
+    # ----- fields --------------------------------------------------------------------------------------
+
+    def _get_field(self, name):
+        return self._data.get(name)
+
+    def _assign(self, name: str, value, action: str) -> None:
+        """Validate, pass through the hook, validate again and set in memory (no write)."""
+        prop = type(self).__fields__[name]
+        label = self._type + "." + name
+        value = prop.validate(value, label)
+        value = self._hook(name, self._data.get(name), value, action)
+        self._data[name] = prop.validate(value, label)
+
+    def _set_field(self, name: str, value) -> None:
+        if self._state == "creating":
+            self._assign(name, value, ACTION_CREATE)
+            return
+        if self._do_not_save:
+            self._assign(name, value, ACTION_MODIFY)
+            return
+        self._check_live()
+        with self._db.operation():
+            self._touch()
+            self._assign(name, value, ACTION_MODIFY)
+            self._persist("update")
+
+    def update_fields(self, values: dict, expected_version: Optional[int] = None) -> "Entity":
+        """Set several fields in one change (one version step); refuses a stale `expected_version`."""
+        self._check_live()
+        cls = type(self)
+        for name in values:
+            if name not in cls.__fields__:
+                raise ValidationError(f"{cls.__type_name__} has no field {name!r}")
+        with self._db.operation():
+            if expected_version is not None and expected_version != self.version:
+                raise ConflictError(f"{self._type}@{self._id} is at version {self.version}, "
+                                    f"not {expected_version}")
+            self._touch()
+            for name, value in values.items():
+                self._assign(name, value, ACTION_MODIFY)
+            self._persist("update")
+        return self
+
+    # ----- persistence -----------------------------------------------------------------------------
+
+    def _doc_text(self) -> str:
+        m = self._meta
+        doc = {"f": self._data, "o": m["o"], "c": m["c"], "u": m["u"], "tc": m["tc"], "tu": m["tu"],
+               "v": m["v"]}
+        return json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
+
+    def _changes(self) -> dict:
+        stored = self._stored
+        return {k: v for k, v in self._data.items() if _differs(stored.get(k, _MISSING), v)}
+
+    def _persist(self, operation: str, extra: Optional[dict] = None) -> None:
+        """Write the document if anything changed: version +1, updater, time, alias/index keys, audit."""
+        if self._state == "creating":
+            return
+        changes = self._changes()
+        if extra:
+            changes.update(extra)
+        if not changes:
+            return
+        db = self._db
+        key = keys.doc_key(self._tc, self.id)
+        head = db.get(key)
+        if head is None:
+            raise NotFoundError(f"{self._type}@{self._id} no longer exists")
+        stored_version = json.loads(db.get_value(key, head))["v"]
+        if stored_version != self._meta["v"]:
+            raise ConflictError(f"{self._type}@{self._id} changed since it was loaded")
+        meta = self._meta
+        meta["v"] = stored_version + 1
+        meta["u"] = get_caller_id()
+        meta["tu"] = db.now()
+        db.put_value(key, self._doc_text(), head)
+        self._sync_keys(self._stored, self._data)
+        db.record(operation, self._type, self.id, changes)
+        self.__dict__["_stored"] = dict(self._data)
+
+    def _sync_keys(self, before: dict, after: dict) -> None:
+        """Move alias and index entries from the `before` values to the `after` values."""
+        cls = type(self)
+        db = self._db
+        tc = self._tc
+        eid = self.id
+        alias = cls.__alias__
+        if alias is not None:
+            old = before.get(alias)
+            new = after.get(alias)
+            if _differs(old, new):
+                if new is not None:
+                    key = keys.alias_key(tc, alias, new, db.key_limit)
+                    holder = db.get(key)
+                    if holder is not None and int(holder) != eid:
+                        raise ConflictError(f"{cls.__type_name__} alias {new!r} is already used by "
+                                            f"{cls.__type_name__}@{holder}")
+                    db.put(key, str(eid))
+                if old is not None:
+                    key = keys.alias_key(tc, alias, old, db.key_limit)
+                    if db.get(key) == str(eid):
+                        db.delete(key)
+        for name, prop in cls.__fields__.items():
+            if not prop.indexed:
+                continue
+            old = before.get(name)
+            new = after.get(name)
+            if not _differs(old, new):
+                continue
+            if old is not None:
+                db.bit_update(self._index_bucket(name, old), eid, False)
+            if new is not None:
+                db.bit_update(self._index_bucket(name, new), eid, True)
+
+    def _index_bucket(self, field: str, value):
+        tc = self._tc
+        limit = self._db.key_limit
+        return lambda bucket: keys.index_key(tc, field, value, bucket, limit)
+
+    # ----- create ------------------------------------------------------------------------------------
+
+    def __init__(self, **kwargs):
+        cls = type(self)
+        if cls is Entity:
+            raise ValidationError("define a subclass of Entity")
+        db = Database.get_instance()
+        self._init_state(db, "creating")
+        for name in kwargs:
+            if name not in cls.__fields__ and name not in cls.__relations__:
+                raise ValidationError(f"{cls.__type_name__} has no field {name!r}")
+        with db.operation():
+            tc = db.type_code(cls.__type_name__, create=True)
+            max_id, count = db.counters(tc)
+            eid = max_id + 1
+            d = self.__dict__
+            d["_tc"] = tc
+            d["_id"] = str(eid)
+            caller = get_caller_id()
+            now = db.now()
+            d["_meta"] = {"o": caller, "c": caller, "u": caller, "tc": now, "tu": now, "v": 1}
+            for name, prop in cls.__fields__.items():
+                self._data[name] = prop.default
+            for name, rel in cls.__relations__.items():
+                if not rel.to_many:
+                    self._data[name] = None
+            for name, value in kwargs.items():
+                if name in cls.__fields__:
+                    self._assign(name, value, ACTION_CREATE)
+            for name, prop in cls.__fields__.items():
+                if prop.required and self._data.get(name) is None:
+                    raise ValidationError(f"{cls.__type_name__}.{name} is required")
+            db.set_counters(tc, eid, count + 1)
+            db.identity.put((tc, eid), self)
+
+            def undo():
+                db.identity.drop((tc, eid))
+                d["_state"] = "failed"
+            db.on_rollback(undo)
+            for name, value in kwargs.items():
+                if name in cls.__relations__:
+                    self._set_relation(name, value)
+            db.put_value(keys.doc_key(tc, eid), self._doc_text())
+            self._sync_keys({}, self._data)
+            db.record("create", cls.__type_name__, eid, dict(self._data))
+            d["_stored"] = dict(self._data)
+            d["_state"] = "live"
+
+    @classmethod
+    def create(cls, values: dict) -> "Entity":
+        """Create an entity from a dict of field (and relation) values."""
+        return cls(**values)
+
+    @classmethod
+    def new(cls, **kwargs) -> "Entity":
+        return cls(**kwargs)
+
+    # ----- load and query ------------------------------------------------------------------------
+
+    @classmethod
+    def _hydrate(cls, db: Database, tc: int, eid: int, text: str) -> "Entity":
+        doc = json.loads(text)
+        obj = cls.__new__(cls)
+        obj._init_state(db, "live")
+        d = obj.__dict__
+        d["_tc"] = tc
+        d["_id"] = str(eid)
+        stored = doc["f"]
+        data = {}
+        for name, prop in cls.__fields__.items():
+            data[name] = stored.get(name, prop.default)
+        for name, rel in cls.__relations__.items():
+            if not rel.to_many:
+                data[name] = stored.get(name)
+        d["_data"] = data
+        d["_stored"] = dict(stored)
+        d["_meta"] = {"o": doc["o"], "c": doc["c"], "u": doc["u"], "tc": doc["tc"], "tu": doc["tu"],
+                      "v": doc["v"]}
+        return obj
+
+    @classmethod
+    def _load_id(cls, db: Database, tc: int, eid: int) -> Optional["Entity"]:
+        entity = db.identity.get((tc, eid))
+        if entity is not None and type(entity) is cls and entity._state == "live":
+            return entity
+        text = db.get_value(keys.doc_key(tc, eid))
+        if text is None:
+            return None
+        entity = cls._hydrate(db, tc, eid, text)
+        db.identity.put((tc, eid), entity)
+        return entity
+
+    @classmethod
+    def load(cls, entity_id, level: int = None) -> Optional["Entity"]:
+        """The entity with this id (3 or "3" give the same object), or None. Never writes."""
+        eid = normalize_id(entity_id)
+        if eid is None:
+            return None
+        db = Database.get_instance()
+        tc = db.type_code(cls.__type_name__)
+        if tc is None:
+            return None
+        return cls._load_id(db, tc, eid)
+
+    @classmethod
+    def get(cls, entity_id) -> "Entity":
+        """Like `load` but raises NotFoundError."""
+        entity = cls.load(entity_id)
+        if entity is None:
+            raise NotFoundError(f"{cls.__type_name__}@{entity_id} not found")
+        return entity
+
+    @classmethod
+    def by_alias(cls, value) -> Optional["Entity"]:
+        """The entity whose alias field equals `value`, or None."""
+        alias = cls.__alias__
+        if alias is None:
+            raise ValidationError(f"{cls.__type_name__} has no __alias__")
+        db = Database.get_instance()
+        tc = db.type_code(cls.__type_name__)
+        if tc is None or value is None:
+            return None
+        holder = db.get(keys.alias_key(tc, alias, value, db.key_limit))
+        if holder is None:
+            return None
+        entity = cls._load_id(db, tc, int(holder))
+        if entity is None or _differs(entity._data.get(alias), value):
+            return None
+        return entity
+
+    def __class_getitem__(cls, key):
+        entity = cls.load(key) if normalize_id(key) is not None else None
+        if entity is None and cls.__alias__ is not None:
+            entity = cls.by_alias(key)
+        return entity
+
+    @classmethod
+    def count(cls) -> int:
+        """Live entities of this type (O(1))."""
+        db = Database.get_instance()
+        return db.counters(db.type_code(cls.__type_name__))[1]
+
+    @classmethod
+    def max_id(cls) -> int:
+        """The highest id ever assigned to this type."""
+        db = Database.get_instance()
+        return db.counters(db.type_code(cls.__type_name__))[0]
+
+    @classmethod
+    def _indexed(cls, field: str, value):
+        prop = cls.__fields__.get(field)
+        if prop is None:
+            raise ValidationError(f"{cls.__type_name__} has no field {field!r}")
+        if not prop.indexed:
+            raise ValidationError(f"{cls.__type_name__}.{field} is not indexed")
+        if value is None:
+            raise ValidationError("cannot look up None in an index")
+        return prop.validate(value, cls.__type_name__ + "." + field)
+
+    @classmethod
+    def page(cls, cursor=None, limit: int = 100, field: str = None, value=None) -> tuple:
+        """Up to `limit` entities with id > `cursor`, in id order, optionally where indexed `field` ==
+        `value`; returns (entities, next cursor or None). Reads O(limit) keys, never writes."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0:
+            raise ValidationError("limit must be a positive integer")
+        after = 0 if cursor is None else cursor
+        if isinstance(after, bool) or not isinstance(after, int) or after < 0:
+            raise ValidationError("cursor must be a non-negative integer id")
+        db = Database.get_instance()
+        tc = db.type_code(cls.__type_name__)
+        if tc is None:
+            return [], None
+        if field is None:
+            ids, next_cursor = db.live_walk(tc, after, limit)
+        else:
+            value = cls._indexed(field, value)
+            probe = cls.__new__(cls)
+            probe.__dict__["_tc"] = tc
+            probe.__dict__["_db"] = db
+            upper = db.counters(tc)[0]
+            ids, next_cursor = db.bit_walk(probe._index_bucket(field, value), after, upper, limit,
+                                           limit // 4 + 4)
+        items = []
+        for eid in ids:
+            entity = cls._load_id(db, tc, eid)
+            if entity is not None and (field is None or not _differs(entity._data.get(field), value)):
+                items.append(entity)
+        return items, next_cursor
+
+    @classmethod
+    def find_by(cls, field: str, value) -> list:
+        """Every entity whose indexed `field` equals `value`, in id order."""
+        out = []
+        cursor = None
+        while True:
+            items, cursor = cls.page(cursor, 500, field, value)
+            out.extend(items)
+            if cursor is None:
+                return out
+
+    @classmethod
+    def count_by(cls, field: str, value) -> int:
+        """How many entities have indexed `field` == `value` (reads one key per bucket of ids)."""
+        value = cls._indexed(field, value)
+        db = Database.get_instance()
+        tc = db.type_code(cls.__type_name__)
+        if tc is None:
+            return 0
+        probe = cls.__new__(cls)
+        probe.__dict__["_tc"] = tc
+        probe.__dict__["_db"] = db
+        return db.bit_count(probe._index_bucket(field, value), db.counters(tc)[0])
+
+    @classmethod
+    def instances(cls) -> list:
+        """Every live entity of this type, in id order (whole-type operation)."""
+        out = []
+        cursor = None
+        while True:
+            items, cursor = cls.page(cursor, 500)
+            out.extend(items)
+            if cursor is None:
+                return out
+
+    @classmethod
+    def load_some(cls, from_id: int, count: int = 10) -> list:
+        """Seed API: `count` live entities after skipping `from_id` of them (offset paging;
+        O(from_id + count) reads: prefer `page(cursor, limit)` for large offsets)."""
+        if isinstance(from_id, bool) or not isinstance(from_id, int) or from_id < 0:
+            raise ValidationError("from_id must be a non-negative integer")
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise ValidationError("count must be at least 1")
+        db = Database.get_instance()
+        tc = db.type_code(cls.__type_name__)
+        wanted = []
+        skipped = 0
+        cursor = 0
+        while cursor is not None and len(wanted) < count:
+            ids, cursor = db.live_walk(tc, cursor, 500)
+            for eid in ids:
+                if skipped < from_id:
+                    skipped += 1
+                elif len(wanted) < count:
+                    wanted.append(eid)
+        out = []
+        for eid in wanted:
+            entity = cls._load_id(db, tc, eid)
+            if entity is not None:
+                out.append(entity)
+        return out
+
+    # ----- relations --------------------------------------------------------------------------------
+
+    def _relation(self, name: str):
+        return type_registry.resolved(type(self), name)
+
+    def _link_bucket(self, rel, create: bool = False):
+        db = self._db
+        ttc = db.type_code(rel.target_cls.__type_name__, create=create)
+        if ttc is None:
+            return None
+        tc = self._tc
+        eid = self.id
+        name = rel.name
+        return lambda bucket: keys.link_key(tc, eid, name, ttc, bucket)
+
+    def _target_upper(self, rel) -> int:
+        db = self._db
+        return db.counters(db.type_code(rel.target_cls.__type_name__))[0]
+
+    def _get_relation(self, name: str):
+        rel = self._relation(name)
+        if rel.to_many:
+            return LinkSet(self, rel)
+        target_id = self._data.get(name)
+        if target_id is None:
+            return None
+        return rel.target_cls.load(target_id)
+
+    def _resolve_target(self, rel, value) -> "Entity":
+        if isinstance(value, Entity):
+            if value._type != rel.target_cls.__type_name__:
+                raise ValidationError(f"{self._type}.{rel.name} links {rel.target_cls.__type_name__}, "
+                                      f"not {value._type}")
+            if value._state not in ("live", "creating"):
+                raise NotFoundError(f"{value._type}@{value._id} is {value._state}")
+            if value._state == "creating" and value is not self:
+                raise ValidationError("cannot link an entity that is still being created")
+            return value
+        target = rel.target_cls.load(value) if normalize_id(value) is not None else None
+        if target is None:
+            raise NotFoundError(f"{rel.target_cls.__type_name__}@{value} not found")
+        return target
+
+    def _set_relation(self, name: str, value) -> None:
+        rel = self._relation(name)
+        if self._state != "creating":
+            self._check_live()
+        with self._db.operation():
+            if rel.to_many:
+                if value is None:
+                    value = []
+                if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__iter__"):
+                    raise ValidationError(f"{self._type}.{name} takes a list of entities")
+                wanted = [self._resolve_target(rel, v) for v in value]
+                wanted_ids = set(t.id for t in wanted)
+                if self._state != "creating":
+                    for tid in self._linked_ids(rel):
+                        if tid not in wanted_ids:
+                            self._unlink(rel, tid)
+                for target in wanted:
+                    self._link(rel, target)
+            elif value is None:
+                current = self._data.get(name)
+                if current is not None:
+                    self._unlink(rel, current)
+            else:
+                self._link(rel, self._resolve_target(rel, value))
+
+    def link(self, relation: str, target) -> bool:
+        """Link `target` (an entity or its id) through `relation`; False if it was already linked."""
+        self._check_live()
+        rel = self._relation(relation)
+        with self._db.operation():
+            return self._link(rel, self._resolve_target(rel, target))
+
+    def unlink(self, relation: str, target) -> bool:
+        """Remove the link to `target` (entity or id); False if there was none."""
+        self._check_live()
+        rel = self._relation(relation)
+        tid = target.id if isinstance(target, Entity) else normalize_id(target)
+        if tid is None:
+            raise ValidationError(f"invalid id {target!r}")
+        with self._db.operation():
+            return self._unlink(rel, tid)
+
+    def links(self, relation: str, cursor: Optional[int] = None, limit: int = 100) -> tuple:
+        """Ids linked through `relation` after `cursor`, ascending: (ids, next cursor or None)."""
+        rel = self._relation(relation)
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0:
+            raise ValidationError("limit must be a positive integer")
+        after = 0 if cursor is None else cursor
+        if isinstance(after, bool) or not isinstance(after, int) or after < 0:
+            raise ValidationError("cursor must be a non-negative integer id")
+        if not rel.to_many:
+            tid = self._data.get(relation)
+            return ([tid] if tid is not None and tid > after else []), None
+        bucket = self._link_bucket(rel)
+        if bucket is None:
+            return [], None
+        return self._db.bit_walk(bucket, after, self._target_upper(rel), limit, limit // 4 + 4)
+
+    def has_link(self, relation: str, target) -> bool:
+        rel = self._relation(relation)
+        tid = target.id if isinstance(target, Entity) else normalize_id(target)
+        return tid is not None and self._has_link(rel, tid)
+
+    def _has_link(self, rel, tid: int) -> bool:
+        if not rel.to_many:
+            return self._data.get(rel.name) == tid
+        bucket = self._link_bucket(rel)
+        return bucket is not None and self._db.bit_test(bucket, tid)
+
+    def _linked_ids(self, rel) -> list:
+        if not rel.to_many:
+            tid = self._data.get(rel.name)
+            return [] if tid is None else [tid]
+        bucket = self._link_bucket(rel)
+        if bucket is None:
+            return []
+        upper = self._target_upper(rel)
+        ids, _ = self._db.bit_walk(bucket, 0, upper, upper + 1, upper + 1)
+        return ids
+
+    def _hook_link(self, rel, target, old, new, action: str) -> None:
+        self._hook(rel.name, old, new, action)
+        rev = rel.reverse_relation()
+        if target is not self or rev is not rel:
+            target._hook(rev.name, old and self, new and self, ACTION_MODIFY)
+
+    def _link(self, rel, target) -> bool:
+        db = self._db
+        rev = rel.reverse_relation()
+        creating = self._state == "creating"
+        action = ACTION_CREATE if creating else ACTION_MODIFY
+        if rel.to_many:
+            bucket = self._link_bucket(rel, create=True)
+            if db.bit_test(bucket, target.id):
+                return False
+            self._hook_link(rel, target, None, target, action)
+            db.bit_update(bucket, target.id, True)
+            if rev.to_many:
+                db.bit_update(target._link_bucket(rev, create=True), self.id, True)
+                if not creating:
+                    db.record("link", self._type, self.id, {rel.name: target.id})
+            else:
+                old_parent = target._data.get(rev.name)
+                if old_parent is not None and old_parent != self.id:
+                    ttc = db.type_code(self._type)
+                    db.bit_update(lambda b: keys.link_key(ttc, old_parent, rel.name, target._tc, b),
+                                  target.id, False)
+                target._touch()
+                target._data[rev.name] = self.id
+                target._persist("link")
+            return True
+        old_id = self._data.get(rel.name)
+        if old_id == target.id:
+            return False
+        old = rel.target_cls.load(old_id) if old_id is not None else None
+        self._hook_link(rel, target, old, target, action)
+        if old is not None:
+            self._detach(rel, old)
+        if rev.to_many:
+            db.bit_update(target._link_bucket(rev, create=True), self.id, True)
+        elif target is not self:
+            partner = target._data.get(rev.name)
+            if partner is not None and partner != self.id:
+                previous = rev.target_cls.load(partner)
+                if previous is not None:
+                    previous._touch()
+                    previous._data[rel.name] = None
+                    previous._persist("unlink")
+            target._touch()
+            target._data[rev.name] = self.id
+            target._persist("link")
+        if not creating:
+            self._touch()
+        self._data[rel.name] = target.id
+        self._persist("link")
+        return True
+
+    def _detach(self, rel, other: "Entity") -> None:
+        """Remove this entity from `other`'s side of the relation (this side is updated by the caller)."""
+        rev = rel.reverse_relation()
+        if rev.to_many:
+            bucket = other._link_bucket(rev)
+            if bucket is not None:
+                self._db.bit_update(bucket, self.id, False)
+        elif other is not self and other._data.get(rev.name) == self.id:
+            other._touch()
+            other._data[rev.name] = None
+            other._persist("unlink")
+
+    def _unlink(self, rel, tid: int) -> bool:
+        db = self._db
+        if not self._has_link(rel, tid):
+            return False
+        target = rel.target_cls.load(tid)
+        if rel.to_many:
+            if target is not None:
+                self._hook_link(rel, target, target, None, ACTION_MODIFY)
+            db.bit_update(self._link_bucket(rel), tid, False)
+            if target is not None:
+                rev = rel.reverse_relation()
+                if rev.to_many:
+                    self._detach(rel, target)
+                    db.record("unlink", self._type, self.id, {rel.name: tid})
+                elif target._data.get(rev.name) == self.id:
+                    target._touch()
+                    target._data[rev.name] = None
+                    target._persist("unlink")
+            return True
+        if target is not None:
+            self._hook_link(rel, target, target, None, ACTION_MODIFY)
+            self._detach(rel, target)
+        self._touch()
+        self._data[rel.name] = None
+        self._persist("unlink")
+        return True
+
+    # ----- ownership -----------------------------------------------------------------------------
+
+    def set_owner(self, new_owner: str) -> None:
+        """Give the entity to `new_owner` (recorded as a "transfer"; hooks see field "owner")."""
+        if not isinstance(new_owner, str) or not new_owner:
+            raise ValidationError("owner must be a non-empty string")
+        self._check_live()
+        with self._db.operation():
+            self._touch()
+            new_owner = self._hook("owner", self._meta["o"], new_owner, ACTION_MODIFY)
+            if not isinstance(new_owner, str) or not new_owner:
+                raise ValidationError("owner must be a non-empty string")
+            if new_owner == self._meta["o"]:
+                return
+            self._meta["o"] = new_owner
+            self._persist("transfer", {"owner": new_owner})
+
+    def check_ownership(self, caller_id: str) -> bool:
+        """True if `caller_id` owns this entity."""
+        return self._meta.get("o") == caller_id
+
+    # ----- delete ----------------------------------------------------------------------------------
+
+    def delete(self) -> None:
+        """Delete the entity, applying each relation's delete policy; all or nothing."""
+        self._check_live()
+        with self._db.operation():
+            self._delete(set())
+
+    def _delete(self, visiting: set) -> None:
+        db = self._db
+        cls = type(self)
+        tc = self._tc
+        eid = self.id
+        visiting.add((tc, eid))
+        self._hook(None, self, None, ACTION_DELETE)
+        key = keys.doc_key(tc, eid)
+        head = db.get(key)
+        if head is None:
+            raise NotFoundError(f"{self._type}@{self._id} no longer exists")
+        self._touch()
+        self.__dict__["_state"] = "deleting"
+        for name in list(cls.__relations__):
+            rel = cls.__relations__[name]
+            if rel.target_cls is None:
+                continue
+            rel = self._relation(name)
+            linked = self._linked_ids(rel)
+            if not linked:
+                continue
+            if rel.on_delete == RESTRICT:
+                raise ConflictError(f"{self._type}@{self._id} still has {name} links (restrict)")
+            rev = rel.reverse_relation()
+            ttc = db.type_code(rel.target_cls.__type_name__)
+            for tid in linked:
+                if (ttc, tid) in visiting:
+                    continue
+                target = rel.target_cls.load(tid)
+                if target is None:
+                    continue
+                if rel.on_delete == CASCADE:
+                    target._delete(visiting)
+                else:
+                    target._hook(rev.name, self, None, ACTION_MODIFY)
+                    self._detach(rel, target)
+            if rel.to_many:
+                db.bit_clear_all(self._link_bucket(rel), self._target_upper(rel))
+        self._sync_keys(self._stored, {})
+        db.delete_value(key, head)
+        max_id, count = db.counters(tc)
+        db.set_counters(tc, max_id, count - 1)
+        db.mark_deleted(tc, eid, True)
+        db.identity.drop((tc, eid))
+        entity = self
+
+        def undo():
+            db.identity.put((tc, eid), entity)
+        db.on_rollback(undo)
+        db.record("delete", self._type, eid, {})
+        self.__dict__["_state"] = "deleted"
+
+    # ----- serialization ---------------------------------------------------------------------------
+
+    def serialize(self) -> dict:
+        """A dict of the entity: metadata, `_type`, `_id`, fields, and relations as ids (text)."""
+        m = self._meta
+        out = {"timestamp_created": m.get("tc"), "timestamp_updated": m.get("tu"), "creator": m.get("c"),
+               "updater": m.get("u"), "owner": m.get("o"), "_type": self._type, "_id": self._id,
+               "_version": m.get("v")}
+        for name in type(self).__fields__:
+            out[name] = self._data.get(name)
+        for name, rel in type(self).__relations__.items():
+            if rel.target_cls is None:
+                continue
+            ids = self._linked_ids(rel)
+            if not ids:
+                continue
+            out[name] = [str(i) for i in ids] if rel.to_many else str(ids[0])
+        return out
+
+    @classmethod
+    def deserialize(cls, data: dict) -> "Entity":
+        """Create or update (by `_id`, else alias) from a dict like `serialize()` gives. Owner and
+        creator cannot be set this way (use Database.restore for trusted data)."""
+        if not isinstance(data, dict):
+            raise ValidationError("data must be a dict")
+        type_name = data.get("_type")
+        if type_name is None:
+            raise ValidationError("data must contain '_type'")
+        if cls is Entity:
+            return type_registry.get(type_name).deserialize(data)
+        if type_name not in (cls.__type_name__, cls.__name__):
+            raise ValidationError(f"type mismatch: {type_name} is not {cls.__type_name__}")
+        existing = cls.load(data["_id"]) if data.get("_id") is not None else None
+        if existing is None and cls.__alias__ is not None and data.get(cls.__alias__) is not None:
+            existing = cls.by_alias(data[cls.__alias__])
+        caller = get_caller_id()
+        for meta_name in ("owner", "creator"):
+            if meta_name in data:
+                current = existing.meta()[meta_name] if existing is not None else caller
+                if data[meta_name] != current:
+                    raise PermissionDenied(f"deserialize cannot set {meta_name} (use Database.restore)")
+        fields = {k: v for k, v in data.items() if k in cls.__fields__}
+        relations = {k: v for k, v in data.items() if k in cls.__relations__}
+        db = Database.get_instance()
+        with db.operation():
+            if existing is None:
+                entity = cls(**fields)
+            else:
+                entity = existing.update_fields(fields)
+            for name, value in relations.items():
+                rel = entity._relation(name)
+                if rel.to_many and not isinstance(value, list):
+                    value = [value]
+                entity._set_relation(name, value)
+        return entity

@@ -1,0 +1,71 @@
+"""Storage key names: short, prefix-free and bounded in size, so every lookup is one `get`.
+
+`tc` is the per-type code (a small int) assigned when a type is first stored; user-supplied parts
+(alias and indexed values) are hashed when they would make a key too long.
+"""
+
+import hashlib
+import json
+
+META = "!meta"
+TYPE_SEQ = "!types"
+AUDIT_MIN = "_min"
+CHUNK_MARK = "~"
+
+
+def type_code_key(type_name: str) -> str:
+    return "!t:" + type_name
+
+
+def type_name_key(tc: int) -> str:
+    return "!n:" + str(tc)
+
+
+def counter_key(tc: int) -> str:
+    return str(tc) + "#"
+
+
+def doc_key(tc: int, entity_id: int) -> str:
+    return str(tc) + ":" + str(entity_id)
+
+
+def chunk_key(key: str, index: int) -> str:
+    return key + CHUNK_MARK + str(index)
+
+
+def deleted_key(tc: int, bucket: int) -> str:
+    return str(tc) + "-" + str(bucket)
+
+
+def value_token(value) -> str:
+    """A canonical text for a field value (typed: 1, "1" and true differ)."""
+    return json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+
+
+def digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def fit(prefix: str, token: str, limit: int, reserve: int = 0) -> str:
+    """`prefix=token`, or `prefix#hash(token)` when the plain form would exceed `limit - reserve` bytes."""
+    plain = prefix + "=" + token
+    if len((plain).encode("utf-8")) + reserve <= limit:
+        return plain
+    return prefix + "#" + digest(token)
+
+
+def alias_key(tc: int, field: str, value, limit: int) -> str:
+    return fit(str(tc) + "@" + field, value_token(value), limit)
+
+
+def index_key(tc: int, field: str, value, bucket: int, limit: int) -> str:
+    suffix = "/" + str(bucket)
+    return fit(str(tc) + "?" + field, value_token(value), limit, len(suffix) + 8) + suffix
+
+
+def link_key(tc: int, entity_id: int, relation: str, target_tc: int, bucket: int) -> str:
+    return str(tc) + ">" + str(entity_id) + "." + relation + "." + str(target_tc) + "/" + str(bucket)
+
+
+def audit_key(prefix: str, seq: int) -> str:
+    return prefix + str(seq)

@@ -1,0 +1,66 @@
+"""`LinkSet`: the value of a to-many relation attribute, reading links page by page from storage."""
+
+
+class LinkSet:
+    """A live view of one entity's to-many relation: `in`, iteration, `len`, `add`, `remove`, pages."""
+
+    def __init__(self, entity, relation):
+        self.entity = entity
+        self.relation = relation
+
+    def __contains__(self, other) -> bool:
+        if getattr(other, "_type", None) != self.relation.target_cls.__type_name__:
+            return False
+        return self.entity._has_link(self.relation, other.id)
+
+    def page(self, cursor=None, limit: int = 100) -> tuple:
+        """(ids, next cursor or None) of linked entities after `cursor`."""
+        return self.entity.links(self.relation.name, cursor, limit)
+
+    def ids(self) -> list:
+        out = []
+        cursor = None
+        while True:
+            ids, cursor = self.page(cursor, 1000)
+            out.extend(ids)
+            if cursor is None:
+                return out
+
+    def __iter__(self):
+        target_cls = self.relation.target_cls
+        cursor = None
+        while True:
+            ids, cursor = self.page(cursor, 200)
+            for tid in ids:
+                target = target_cls.load(tid)
+                if target is not None:
+                    yield target
+            if cursor is None:
+                return
+
+    def __len__(self) -> int:
+        entity = self.entity
+        bucket = entity._link_bucket(self.relation)
+        if bucket is None:
+            return 0
+        return entity._db.bit_count(bucket, entity._target_upper(self.relation))
+
+    def __bool__(self) -> bool:
+        ids, _ = self.page(None, 1)
+        return bool(ids)
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, LinkSet):
+            other = list(other)
+        if isinstance(other, (list, tuple)):
+            return list(self) == list(other)
+        return NotImplemented
+
+    def add(self, target) -> bool:
+        return self.entity.link(self.relation.name, target)
+
+    def remove(self, target) -> bool:
+        return self.entity.unlink(self.relation.name, target)
+
+    def __repr__(self) -> str:
+        return f"<links {self.entity!r}.{self.relation.name}: {self.ids()[:10]}>"

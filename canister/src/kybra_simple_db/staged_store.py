@@ -1,0 +1,64 @@
+"""Staged writes over a StableBTreeMap-like map: reads see pending writes, commit applies them all.
+
+This is how every engine operation is all-or-nothing: writes are collected (sizes checked at once),
+and only reach storage when the outermost operation or transaction commits.
+"""
+
+from typing import Optional
+
+from .db_errors import StorageLimitError
+
+_MISSING = object()
+
+
+class StagedMap:
+    """One storage map plus its pending writes (key -> value, or None for a removal)."""
+
+    def __init__(self, raw, max_key_size: Optional[int], max_value_size: Optional[int]):
+        self.raw = raw
+        self.max_key_size = max_key_size
+        self.max_value_size = max_value_size
+        self.pending = {}
+
+    def get(self, key: str) -> Optional[str]:
+        if key in self.pending:
+            return self.pending[key]
+        return self.raw.get(key)
+
+    def contains(self, key: str) -> bool:
+        if key in self.pending:
+            return self.pending[key] is not None
+        return self.raw.contains_key(key)
+
+    def check_key(self, key: str) -> None:
+        if self.max_key_size is not None and len(key.encode("utf-8")) > self.max_key_size:
+            raise StorageLimitError(f"storage key {key[:40]!r}... exceeds {self.max_key_size} bytes")
+
+    def put(self, key: str, value: str, journal: list) -> None:
+        self.check_key(key)
+        if self.max_value_size is not None and len(value.encode("utf-8")) > self.max_value_size:
+            raise StorageLimitError(f"value for {key[:40]!r} exceeds {self.max_value_size} bytes")
+        journal.append((self, key, self.pending.get(key, _MISSING)))
+        self.pending[key] = value
+
+    def delete(self, key: str, journal: list) -> None:
+        journal.append((self, key, self.pending.get(key, _MISSING)))
+        self.pending[key] = None
+
+    def undo(self, key: str, previous) -> None:
+        if previous is _MISSING:
+            self.pending.pop(key, None)
+        else:
+            self.pending[key] = previous
+
+    def commit(self) -> None:
+        pending = self.pending
+        self.pending = {}
+        for key, value in pending.items():
+            if value is None:
+                self.raw.remove(key)
+            else:
+                self.raw.insert(key, value)
+
+    def discard(self) -> None:
+        self.pending = {}

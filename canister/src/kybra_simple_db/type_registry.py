@@ -1,0 +1,108 @@
+"""Entity classes by qualified type name, and resolution of relation targets and reverse sides.
+
+Classes register themselves when defined (also when created at runtime with `type(...)`); a class
+defined again under the same name replaces the previous definition (a schema change).
+"""
+
+from .db_errors import NotFoundError, ValidationError
+from .db_relations import RELATION_KINDS
+
+_classes = {}
+_listeners = []
+
+
+def register(cls) -> None:
+    """Make `cls` the definition of its type name and re-resolve every relation."""
+    previous = _classes.get(cls.__type_name__)
+    _classes[cls.__type_name__] = cls
+    for listener in _listeners:
+        listener(cls.__type_name__, previous)
+    resolve_all()
+
+
+def on_register(listener) -> None:
+    """Call `listener(type_name, previous_class)` whenever a type is (re)defined."""
+    _listeners.append(listener)
+
+
+def get(type_name: str):
+    """The class registered under a qualified type name, or NotFoundError."""
+    cls = _classes.get(type_name)
+    if cls is None:
+        raise NotFoundError(f"unknown entity type {type_name!r}")
+    return cls
+
+
+def find(type_name: str):
+    """The class for a qualified name, or None."""
+    return _classes.get(type_name)
+
+
+def all_types() -> list:
+    """Registered type names, sorted."""
+    return sorted(_classes)
+
+
+def lookup(name: str, namespace):
+    """Resolve a relation target: a qualified name exactly; else the same namespace, the un-namespaced
+    type, or a unique class name."""
+    if "::" in name:
+        return _classes.get(name)
+    if namespace and namespace + "::" + name in _classes:
+        return _classes[namespace + "::" + name]
+    if name in _classes:
+        return _classes[name]
+    short = [c for c in _classes.values() if c.__name__ == name]
+    return short[0] if len(short) == 1 else None
+
+
+def _attach_reverse(rel, owner) -> None:
+    target = rel.target_cls
+    existing = target.__relations__.get(rel.reverse)
+    if existing is not None and not existing.implicit:
+        if existing.kind != rel.reverse_kind:
+            raise ValidationError(
+                f"{owner.__type_name__}.{rel.name} ({rel.kind}) needs {target.__type_name__}.{rel.reverse} "
+                f"to be a {rel.reverse_kind}, not a {existing.kind}")
+        return
+    if existing is not None and existing.target_cls is owner and existing.reverse == rel.name:
+        return
+    mirror = RELATION_KINDS[rel.reverse_kind](owner.__type_name__, rel.name)
+    mirror.implicit = True
+    mirror.__set_name__(target, rel.reverse)
+    mirror.owner = target
+    mirror.target_cls = owner
+    target.__relations__[rel.reverse] = mirror
+    setattr(target, rel.reverse, mirror)
+
+
+def resolve_all() -> None:
+    """Bind every declared relation to its target class (when defined) and add implicit reverses."""
+    for cls in list(_classes.values()):
+        for rel in list(cls.__relations__.values()):
+            if rel.implicit:
+                continue
+            target = lookup(rel.target, cls.__namespace__)
+            rel.owner = cls
+            rel.target_cls = target
+            if target is not None:
+                _attach_reverse(rel, cls)
+    for cls in list(_classes.values()):
+        for name, rel in list(cls.__relations__.items()):
+            if rel.implicit and (rel.target_cls is None or _classes.get(rel.target_cls.__type_name__)
+                                 is not rel.target_cls or rel.reverse not in rel.target_cls.__relations__):
+                del cls.__relations__[name]
+                if cls.__dict__.get(name) is rel:
+                    delattr(cls, name)
+
+
+def resolved(cls, name: str):
+    """The relation `name` of `cls`, checked to have a defined target."""
+    rel = cls.__relations__.get(name)
+    if rel is None:
+        raise NotFoundError(f"{cls.__type_name__} has no relation {name!r}")
+    if rel.target_cls is None or _classes.get(rel.target_cls.__type_name__) is not rel.target_cls:
+        resolve_all()
+        if rel.target_cls is None:
+            raise NotFoundError(f"relation {cls.__type_name__}.{name}: target {rel.target!r} is not defined")
+    return rel
