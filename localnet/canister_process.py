@@ -69,7 +69,7 @@ class Worker:
             if op == "exit":
                 os._exit(0)
             if op == "start":
-                self.conn.send(self.start(*msg[1:]))
+                self.conn.send(self.with_info(self.start(*msg[1:])))
             else:
                 self.in_fork(msg)
 
@@ -108,6 +108,8 @@ class Worker:
             )
         sys.stdout.flush()
         commit = result[0] == "call_out" or result[4]
+        if result[0] == "done":
+            result = self.with_info(result)
         if commit:
             os.write(self.verdict_fd, TAKE_OVER)
             os.close(self.verdict_fd)
@@ -116,6 +118,12 @@ class Worker:
         self.conn.send(result)
         os.write(self.verdict_fd, EXITING)
         os._exit(0)
+
+    def with_info(self, result: tuple) -> tuple:
+        """Append what the replica keeps about the canister between messages (its next timer)."""
+        info = dict(result[5]) if len(result) > 5 else {}
+        info["next_timer"] = self.host.next_timer_due()
+        return result[:5] + (info,)
 
     # -- execution ----------------------------------------------------------------------------------------
 
@@ -183,14 +191,17 @@ class Worker:
             self.host.ctx = ctx
             res = self.run(ctx, None, lambda: ("return", self.function(method)() if method else None))
             accepted = isinstance(res[1], Reply) and ctx.accepted
-            return ("done", res[1] if isinstance(res[1], Reject) else Reply(b""), {}, None, False, accepted)
+            outcome = res[1] if isinstance(res[1], Reject) else Reply(b"")
+            return ("done", outcome, {}, None, False, {"accepted": accepted})
         if op == "timer":
-            _, timer_id, time = msg
-            timer = self.host.timers.get(timer_id)
+            _, time = msg
+            due = [(t.due, tid) for tid, t in self.host.timers.items() if t.due <= time]
             ctx = Context("update", "<timer>", self.canister_id, time)
             self.host.ctx = ctx
-            if timer is None:
-                return ("done", Reply(b""), {}, None, False)
+            if not due:
+                return self.run(ctx, None, lambda: ("return", None))
+            timer_id = min(due)[1]
+            timer = self.host.timers[timer_id]
             if timer.interval:
                 timer.due = time + timer.interval
             else:

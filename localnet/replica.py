@@ -32,6 +32,7 @@ ANONYMOUS = b"\x04"
 EMPTY_ARG = b"DIDL\x00\x00"
 MESSAGE_TIMEOUT = 120.0  # seconds of wall clock a message may run before the canister is reset
 START_TIMEOUT = 120.0
+TIMER_POLL = 0.02  # seconds between checks for due timers (only while some canister has one)
 
 
 class DeployError(RuntimeError):
@@ -112,6 +113,11 @@ class _Canister:
     did: str
     process: _Process | None
     error: str = ""
+    next_timer: int | None = None  # when the canister's earliest timer (ic.set_timer) is due, ns
+
+
+def _failed(reject: Reject) -> tuple:
+    return ("done", reject, {}, None, False, {})
 
 
 class Replica:
@@ -129,6 +135,7 @@ class Replica:
         self._by_id: dict[bytes, _Canister] = {}
         self._busy: set[bytes] = set()
         self._closed = False
+        self._timer_thread: threading.Thread | None = None
         for record in self.store.canisters():
             self._by_id[record.id] = self._reload(record)
 
@@ -155,8 +162,7 @@ class Replica:
             return existing.record.id
 
     def canisters(self) -> dict[str, bytes]:
-        with self._lock:
-            return {c.record.name: cid for cid, c in self._by_id.items()}
+        return {c.record.name: cid for cid, c in list(self._by_id.items())}
 
     def method_kind(self, canister_id: bytes, method: str) -> str | None:
         c = self._by_id.get(canister_id)
@@ -223,6 +229,8 @@ class Replica:
                     c.process.stop()
                     c.process = None
             self.store.close()
+        if self._timer_thread is not None:
+            self._timer_thread.join(5)
         if self._tmp is not None:
             self._tmp.cleanup()
 
@@ -292,7 +300,7 @@ class Replica:
         )
         proc = self._start(record)
         installer = controllers[0] if controllers else ANONYMOUS
-        outcome, writes, certified = self._lifecycle(
+        outcome, writes, certified, timer = self._lifecycle(
             proc, ("start", "init", {}, init_arg, installer, self._tick())
         )
         if isinstance(outcome, Reject):
@@ -302,6 +310,7 @@ class Replica:
         if certified is not None:
             record.certified_data = certified
         self._by_id[cid] = _Canister(record, iface, did_text(iface), proc)
+        self._set_timer(self._by_id[cid], timer)
         return cid
 
     def _upgrade(
@@ -331,7 +340,7 @@ class Replica:
                 raise DeployError(f"upgrading {old.name}: pre_upgrade failed: {result[1].message}")
             pre_writes = result[2]
         proc = self._start(record)
-        outcome, writes, certified = self._lifecycle(
+        outcome, writes, certified, timer = self._lifecycle(
             proc, ("start", "post_upgrade", pre_writes, init_arg, caller, self._tick())
         )
         if isinstance(outcome, Reject):
@@ -343,6 +352,7 @@ class Replica:
         if c.process is not None:
             c.process.stop()
         c.record, c.iface, c.did, c.process, c.error = record, iface, did_text(iface), proc, ""
+        self._set_timer(c, timer)
 
     def _reload(self, record: CanisterRecord) -> _Canister:
         """After a restart: re-import the code and run post_upgrade, as an upgrade to the same code would."""
@@ -352,7 +362,7 @@ class Replica:
         except (SourceError, DeployError) as e:
             return _Canister(record, None, "", None, str(e))
         caller = record.controllers[0] if record.controllers else ANONYMOUS
-        outcome, writes, certified = self._lifecycle(
+        outcome, writes, certified, timer = self._lifecycle(
             proc, ("start", "post_upgrade", {}, record.init_arg, caller, self._tick())
         )
         if isinstance(outcome, Reject):
@@ -361,15 +371,18 @@ class Replica:
         self.store.commit(record.id, writes, certified)
         if certified is not None:
             record.certified_data = certified
-        return _Canister(record, iface, did_text(iface), proc)
+        fresh = _Canister(record, iface, did_text(iface), proc)
+        self._set_timer(fresh, timer)
+        return fresh
 
-    def _lifecycle(self, proc: _Process, msg: tuple) -> tuple[Outcome, dict, bytes | None]:
+    def _lifecycle(self, proc: _Process, msg: tuple) -> tuple[Outcome, dict, bytes | None, int | None]:
+        """Run init or post_upgrade in a fresh process: outcome, writes, certified data, next timer."""
         proc.send(msg)
         try:
             resp = proc.recv(MESSAGE_TIMEOUT)
         except (TimeoutError, EOFError, OSError):
-            return Reject(5, "the canister process did not answer", "IC0502"), {}, None
-        return resp[1], resp[2], resp[3]
+            return Reject(5, "the canister process did not answer", "IC0502"), {}, None, None
+        return resp[1], resp[2], resp[3], resp[5].get("next_timer")
 
     def _revive(self, c: _Canister, why: str) -> None:
         """The process died or hung: restart it from committed state (heap lost, as after a restart)."""
@@ -377,7 +390,7 @@ class Replica:
             c.process.kill()
             c.process = None
         fresh = self._reload(c.record)
-        c.process, c.error = fresh.process, fresh.error or why
+        c.process, c.error, c.next_timer = fresh.process, fresh.error or why, fresh.next_timer
 
     def _raw(self, c: _Canister, msg: tuple) -> tuple:
         """Send one message and serve its inter-canister calls; commits what it commits."""
@@ -391,27 +404,12 @@ class Replica:
                     resp = c.process.recv(MESSAGE_TIMEOUT)
                 except TimeoutError:
                     self._revive(c, "message timed out")
-                    return (
-                        "done",
-                        Reject(
-                            5,
-                            f"Canister {text_id(cid)} exceeded the time limit of "
-                            f"{MESSAGE_TIMEOUT:.0f} s for one message",
-                            "IC0522",
-                        ),
-                        {},
-                        None,
-                        False,
-                    )
+                    limit = f"exceeded the time limit of {MESSAGE_TIMEOUT:.0f} s for one message"
+                    return _failed(Reject(5, f"Canister {text_id(cid)} {limit}", "IC0522"))
                 except (EOFError, OSError):
                     self._revive(c, "process died")
-                    return (
-                        "done",
-                        Reject(5, f"Canister {text_id(cid)} trapped: the canister process died", "IC0502"),
-                        {},
-                        None,
-                        False,
-                    )
+                    died = f"Canister {text_id(cid)} trapped: the canister process died"
+                    return _failed(Reject(5, died, "IC0502"))
                 if resp[0] == "call_out":
                     _, writes, certified, callee, method, arg = resp
                     self._commit(c, writes, certified)
@@ -420,9 +418,33 @@ class Replica:
                     continue
                 if resp[4]:
                     self._commit(c, resp[2], resp[3])
+                    self._set_timer(c, resp[5].get("next_timer"))
                 return resp
         finally:
             self._busy.discard(cid)
+
+    # -- timers -------------------------------------------------------------------------------------------
+
+    def _set_timer(self, c: _Canister, due: int | None) -> None:
+        c.next_timer = due
+        if due is not None and self._timer_thread is None and not self._closed:
+            self._timer_thread = threading.Thread(
+                target=self._timer_loop, name="localnet-timers", daemon=True
+            )
+            self._timer_thread.start()
+
+    def _timer_loop(self) -> None:
+        """Fire due timers, each as its own update message from the canister to itself."""
+        while not self._closed:
+            time.sleep(TIMER_POLL)
+            with self._lock:
+                now = time.time_ns()
+                for c in list(self._by_id.values()):
+                    if self._closed:
+                        return
+                    due = c.next_timer is not None and c.next_timer <= now
+                    if due and c.process is not None and c.record.id not in self._busy:
+                        self._raw(c, ("timer", self._tick()))
 
     def _commit(self, c: _Canister, writes: dict, certified: bytes | None) -> None:
         if writes or certified is not None:
@@ -437,7 +459,7 @@ class Replica:
         resp = self._raw(c, msg)
         if isinstance(resp[1], Reject):
             return resp[1]
-        return resp[5] if len(resp) > 5 else True
+        return resp[5].get("accepted", True)
 
     def _inter_canister(self, caller: bytes, callee: bytes, method: str, arg: bytes) -> tuple:
         c, err = self._callable(callee, method)

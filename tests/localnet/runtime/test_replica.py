@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -417,3 +418,14 @@ def test_restart_after_kill_9_loses_no_committed_update(tmp_path):
         assert r.module_hash(cid).hex() == hash_hex
     with Replica(state) as r:
         assert Store(r, cid).get("after") == "restart"
+
+
+def test_timers_fire_as_self_calls_and_die_with_a_trap(net):
+    r, store, _ = net
+    assert isinstance(r.update(store.cid, "start_timer_then_trap", b"DIDL\x00\x00", ANON), Reject)
+    assert isinstance(r.update(store.cid, "start_timer", arg((NAT64, 0)), ANON), Reply)
+    deadline = time.monotonic() + 20
+    while store.get("timer") is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert store.get("timer") == "fired by self"
+    assert store.get("trapped_timer") is None

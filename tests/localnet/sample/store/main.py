@@ -260,3 +260,18 @@ def say(message: text) -> text:
 @query
 def bad_reply() -> nat8:
     return 300
+
+
+def on_timer() -> None:
+    kv.insert("timer", "fired by " + ("self" if ic.caller().to_str() == ic.id().to_str() else "other"))
+
+
+@update
+def start_timer(delay: nat64) -> nat64:
+    return ic.set_timer(delay, on_timer)
+
+
+@update
+def start_timer_then_trap() -> void:
+    ic.set_timer(0, lambda: kv.insert("trapped_timer", "fired"))
+    ic.trap("no timer")
