@@ -36,6 +36,7 @@ class PhaseStats:
             values = getattr(self, name)
             out[name] = {
                 "mean": sum(values) / len(values) if values else 0.0,
+                "median": sorted(values)[len(values) // 2] if values else 0,
                 "max": max(values) if values else 0,
             }
         return out

@@ -26,7 +26,7 @@ def bench(*args: str) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     out = tmp_path_factory.mktemp("bench") / "results.json"
-    done = bench(*TINY, "--packages", ",".join(PACKAGES), "--json", str(out))
+    done = bench(*TINY, "--packages", ",".join(PACKAGES), "--repeat", "2", "--json", str(out))
     assert done.returncode == 0, done.stderr
     return done.stdout, json.loads(out.read_text())
 
@@ -41,6 +41,7 @@ def test_every_package_runs_every_phase(run):
         create = result["phases"]["create"]
         assert create["ops"] == 60 and create["rate"] > 0 and create["first_rate"] > 0
         assert result["phases"]["page"]["ops"] == 4  # ops // page size
+        assert result["runs"] == 2
     assert results["kybra-simple-db"]["version"] == "0.5.0"
     assert results["ic-python-db"]["version"] == "0.12.0"
     assert "Targets (issue 2)" in table and "ours / faster upstream" in table
@@ -61,7 +62,7 @@ def test_ours_keeps_every_link_under_the_value_cap(run):
 
 def test_storage_counts_are_deterministic(run):
     _, first = run
-    again = bench(*TINY, "--packages", "ours", "--json", "-")
+    again = bench(*TINY, "--packages", "ours", "--repeat", "1", "--json", "-")
     assert again.returncode == 0, again.stderr
     second = json.loads(again.stdout)["ours"]
     for phase, figures in first["ours"]["phases"].items():

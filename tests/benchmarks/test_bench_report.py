@@ -1,15 +1,14 @@
 """The results table and the targets of issue 2 are judged correctly from results."""
 
+from benchmarks.engine import best_of
 from benchmarks.engine_report import count_checks, render, speed_checks
 
 
 def counts(reads=0, writes=0, bytes_written=0):
-    return {
-        "reads": {"mean": reads, "max": reads},
-        "writes": {"mean": writes, "max": writes},
-        "bytes_written": {"mean": bytes_written, "max": bytes_written},
-        "scans": {"mean": 0, "max": 0},
-    }
+    def one(value):
+        return {"mean": value, "median": value, "max": value}
+
+    return {"reads": one(reads), "writes": one(writes), "bytes_written": one(bytes_written), "scans": one(0)}
 
 
 def result(version, rate, writes, page_reads, links_done=10, first=None, last=None):
@@ -17,7 +16,7 @@ def result(version, rate, writes, page_reads, links_done=10, first=None, last=No
         name: dict(counts(writes=writes, reads=1), rate=rate)
         for name in ("get_by_id", "get_by_alias", "update", "delete", "link", "unlink")
     }
-    phases["get_by_id"]["writes"] = {"mean": 0, "max": 0}
+    phases["get_by_id"]["writes"] = {"mean": 0, "median": 0, "max": 0}
     phases["create"] = dict(
         counts(writes=writes), rate=rate, first_rate=first or rate, last_rate=last or rate
     )
@@ -75,3 +74,21 @@ def test_render_shows_every_package_missing_figures_and_errors():
     assert "link 4 failed: too large" in text
     assert "ImportError: boom" in text
     assert "n/a" in text
+
+
+def test_one_time_work_shows_as_max_but_the_typical_operation_is_judged():
+    ours = result("0.1", 1.0, 4, 100)
+    ours["phases"]["create"]["writes"] = {"mean": 4.0003, "median": 4, "max": 7}
+    check = by_name(count_checks({"ours": ours}))["create: writes"]
+    assert check.met is True and check.measured == "4 (max 7)"
+    assert "4 (max 7)" in render({"ours": ours})
+
+
+def test_repeated_runs_keep_the_fastest_run_of_each_phase():
+    slow, fast = result("0.1", 100.0, 3, 100), result("0.1", 300.0, 3, 100)
+    fast["phases"]["update"]["rate"] = 50.0
+    merged = best_of([slow, fast])
+    assert merged["runs"] == 2
+    assert merged["phases"]["create"]["rate"] == 300.0
+    assert merged["phases"]["update"]["rate"] == 100.0
+    assert best_of([{"package": "ours", "error": "boom"}]) == {"package": "ours", "error": "boom"}
