@@ -43,8 +43,8 @@ def run(n: int, batch: int, page_size: int) -> list[str]:
         tempfile.TemporaryDirectory(prefix="bench-client-") as tmp,
         LocalNet(state_dir=Path(tmp) / "state") as net,
     ):
-        net.replica.deploy("simple_db", ENTRY, controllers=[admin.principal.bytes])
-        net.replica.deploy("simple_db_copy", ENTRY, controllers=[admin.principal.bytes])
+        net.deploy("simple_db", ENTRY, controllers=[admin.principal.bytes])
+        net.deploy("simple_db_copy", ENTRY, controllers=[admin.principal.bytes])
         source = SimpleDB(net.url, net.canister_id("simple_db"), admin, fetch_root_key=True)
         copy = SimpleDB(net.url, net.canister_id("simple_db_copy"), admin, fetch_root_key=True)
         source.define_type(ITEM)

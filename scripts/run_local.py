@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with LocalNet(state_dir=state, port=args.port, host=args.host) as net:
-        net.replica.deploy(CANISTER, ENTRY, controllers=[admin.principal.bytes])
+        net.deploy(CANISTER, ENTRY, controllers=[admin.principal.bytes])
         canister_id = net.canister_id(CANISTER)
         print(f"localnet is serving {CANISTER} ({ENTRY.relative_to(REPO)})")
         print(f"  URL:          {net.url}")

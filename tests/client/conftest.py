@@ -11,7 +11,6 @@ import pytest
 from simple_db_client import Ed25519Identity, Identity, SimpleDB
 
 from localnet import LocalNet
-from localnet.replica import DeployError
 
 REPO = Path(__file__).resolve().parents[2]
 ENTRY = REPO / "canister" / "src" / "main.py"
@@ -28,7 +27,7 @@ class Net:
 
     def deploy(self, name: str) -> str:
         """Install `simple_db` under a new name (admin = the installer); its canister id."""
-        self.localnet.replica.deploy(name, ENTRY, controllers=[self.admin.principal.bytes])
+        self.localnet.deploy(name, ENTRY, controllers=[self.admin.principal.bytes])
         return self.localnet.canister_id(name)
 
     def fresh_canister(self) -> str:
@@ -47,13 +46,7 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
     pem = state / "admin.pem"
     pem.write_bytes(admin.to_pem())
     with LocalNet(state_dir=state / "state", port=0, host="127.0.0.1") as localnet:
-        try:
-            ready = Net(localnet, admin, pem)
-        except DeployError as exc:  # while the canister's modules are still landing
-            if "ModuleNotFoundError" not in str(exc):
-                raise
-            pytest.skip(f"simple_db cannot be installed yet: {exc}")
-        yield ready
+        yield Net(localnet, admin, pem)
 
 
 @pytest.fixture(scope="session")

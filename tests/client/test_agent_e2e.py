@@ -24,7 +24,7 @@ def text_args(*values: str) -> bytes:
 @pytest.fixture(scope="module")
 def store():
     with LocalNet(port=0, host="127.0.0.1") as net:
-        net.replica.deploy("store", STORE, init_arg=text_args("hi"))
+        net.deploy("store", STORE, init_arg=text_args("hi"))
         yield net, Principal.from_text(net.canister_id("store"))
 
 

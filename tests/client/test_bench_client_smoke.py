@@ -4,12 +4,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.usefixtures("net")  # skips while simple_db cannot be installed
 def test_client_benchmark_runs_and_round_trips():
     result = subprocess.run(
         [sys.executable, "-m", "benchmarks.client", "--n", "30", "--batch", "10", "--page-size", "7"],

@@ -54,7 +54,6 @@ def section(output: str, title: str) -> str:
     return textwrap.dedent(match.group(1))
 
 
-@pytest.mark.usefixtures("net")  # skips while simple_db cannot be installed
 def test_run_local_prints_working_examples_and_keeps_data(tmp_path):
     state = tmp_path / "state"
     proc, output = start(state)
