@@ -123,7 +123,7 @@ def _failed(reject: Reject) -> tuple:
 class Replica:
     """Hosts Kybra canisters; the HTTP interface calls it (the seam in docs/architecture.md)."""
 
-    def __init__(self, state_dir: str | Path | None = None):
+    def __init__(self, state_dir: str | Path | None = None, message_timeout: float = MESSAGE_TIMEOUT):
         self._tmp = tempfile.TemporaryDirectory(prefix="localnet-") if state_dir is None else None
         self.state_dir = Path(self._tmp.name if self._tmp else state_dir)
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -136,6 +136,7 @@ class Replica:
         self._busy: set[bytes] = set()
         self._closed = False
         self._timer_thread: threading.Thread | None = None
+        self.message_timeout = message_timeout
         for record in self.store.canisters():
             self._by_id[record.id] = self._reload(record)
 
@@ -148,7 +149,11 @@ class Replica:
         init_arg: bytes = EMPTY_ARG,
         controllers: list[bytes] | None = None,
     ) -> bytes:
-        """Install `entry` as canister `name` if new, else upgrade it; returns the canister id."""
+        """Install `entry` as canister `name` if new, else upgrade it; returns the canister id.
+
+        An upgrade given no argument (the default, empty Candid) passes the last install/upgrade
+        argument again to `post_upgrade`, so re-deploying from the command line needs no argument.
+        """
         entry = Path(entry).resolve()
         try:
             iface, files = read_interface(entry)
@@ -323,6 +328,8 @@ class Replica:
         controllers: list[bytes] | None,
     ) -> None:
         old = c.record
+        if init_arg == EMPTY_ARG:
+            init_arg = old.init_arg
         record = CanisterRecord(
             old.name,
             old.id,
@@ -379,7 +386,7 @@ class Replica:
         """Run init or post_upgrade in a fresh process: outcome, writes, certified data, next timer."""
         proc.send(msg)
         try:
-            resp = proc.recv(MESSAGE_TIMEOUT)
+            resp = proc.recv(max(self.message_timeout, START_TIMEOUT))
         except (TimeoutError, EOFError, OSError):
             return Reject(5, "the canister process did not answer", "IC0502"), {}, None, None
         return resp[1], resp[2], resp[3], resp[5].get("next_timer")
@@ -401,10 +408,10 @@ class Replica:
             c.process.send(msg)
             while True:
                 try:
-                    resp = c.process.recv(MESSAGE_TIMEOUT)
+                    resp = c.process.recv(self.message_timeout)
                 except TimeoutError:
                     self._revive(c, "message timed out")
-                    limit = f"exceeded the time limit of {MESSAGE_TIMEOUT:.0f} s for one message"
+                    limit = f"exceeded the time limit of {self.message_timeout:g} s for one message"
                     return _failed(Reject(5, f"Canister {text_id(cid)} {limit}", "IC0522"))
                 except (EOFError, OSError):
                     self._revive(c, "process died")
