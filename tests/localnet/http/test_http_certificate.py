@@ -1,0 +1,83 @@
+"""Certificates and keys: BLS signatures, certificate round trips and tampering, principal text."""
+
+import cbor2
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from localnet import bls, hash_tree
+from localnet.certificate import CertificateError, certify, verify_certificate
+from localnet.principals import from_text, self_authenticating, to_text
+from localnet.subnet_keys import SubnetKeys
+
+KEYS = SubnetKeys.generate()
+LABELED = {
+    b"time": b"\x01",
+    b"request_status": {b"r" * 32: {b"status": b"replied", b"reply": b"DIDL\x00\x00"}},
+}
+
+
+def test_bls_signatures_verify_only_for_their_key_and_message():
+    secret = bls.new_secret()
+    signature = bls.sign(secret, b"message")
+    assert len(signature) == 48 and len(bls.public_key(secret)) == 96
+    assert bls.verify(bls.public_key(secret), b"message", signature)
+    assert not bls.verify(bls.public_key(secret), b"other", signature)
+    assert not bls.verify(bls.public_key(bls.new_secret()), b"message", signature)
+    assert not bls.verify(bls.public_key(secret), b"message", b"\x00" * 48)
+
+
+def test_root_key_der_has_the_ic_prefix():
+    der = KEYS.root_key_der
+    assert der.hex().startswith("308182301d060d2b0601040182dc7c0503010201060c2b0601040182dc7c05030201036100")
+    assert bls.key_from_der(der) == bls.public_key(KEYS.root_secret)
+    with pytest.raises(bls.BlsError):
+        bls.key_from_der(der[:-1])
+
+
+def test_certificate_round_trip():
+    certificate = certify(LABELED, KEYS)
+    assert certificate[:3] == b"\xd9\xd9\xf7"
+    tree = verify_certificate(certificate, KEYS.root_key_der)
+    assert hash_tree.lookup(tree, [b"request_status", b"r" * 32, b"status"]) == b"replied"
+
+
+def test_a_tampered_certificate_is_refused():
+    decoded = cbor2.loads(certify(LABELED, KEYS))
+    decoded["tree"] = hash_tree.build({**LABELED, b"time": b"\x02"})
+    with pytest.raises(CertificateError, match="does not verify"):
+        verify_certificate(cbor2.dumps(decoded), KEYS.root_key_der)
+
+
+def test_a_certificate_under_another_root_key_is_refused():
+    with pytest.raises(CertificateError):
+        verify_certificate(certify(LABELED, SubnetKeys.generate()), KEYS.root_key_der)
+    with pytest.raises(CertificateError, match="malformed"):
+        verify_certificate(b"\x00", KEYS.root_key_der)
+
+
+def test_ids_derive_from_the_keys():
+    assert KEYS.subnet_id == self_authenticating(KEYS.root_key_der)
+    assert KEYS.node_id == self_authenticating(KEYS.node_key_der)
+    assert len(KEYS.node_key_der) == 44
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.binary(max_size=29))
+def test_principal_text_round_trips(raw):
+    assert from_text(to_text(raw)) == raw
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "aaaaa-ab", "AAAAA-AA", "rrkah-fqaaa-aaaaa-aaaaq-caj", "rrkahfqaaaaaaaaaaaqcai", "not a principal!"],
+)
+def test_malformed_principal_text_is_refused(text):
+    with pytest.raises(ValueError):
+        from_text(text)
+
+
+def test_known_principals():
+    assert to_text(b"") == "aaaaa-aa"
+    assert to_text(b"\x04") == "2vxsx-fae"
+    assert from_text("rrkah-fqaaa-aaaaa-aaaaq-cai") == bytes.fromhex("00000000000000010101")
