@@ -30,7 +30,7 @@ def _limit(declared, storage, attribute: str, fallback: int):
             declared = fallback
     if declared is None:
         return None
-    if declared <= ENCODING_MARGIN * 4:
+    if declared <= ENCODING_MARGIN + 8:
         raise ValidationError(f"{attribute} {declared} is too small for the engine")
     return declared - ENCODING_MARGIN
 
@@ -58,10 +58,14 @@ class Database:
 
     @classmethod
     def init(cls, audit_enabled: bool = True, db_storage=None, db_audit=None, clock=None,
-             max_key_size: Optional[int] = None, max_value_size: Optional[int] = None) -> "Database":
+             max_key_size: Optional[int] = None, max_value_size: Optional[int] = None,
+             audit_max_key_size: Optional[int] = None, audit_max_value_size: Optional[int] = None
+             ) -> "Database":
         """Create the database on `db_storage` (re-initialising on existing storage restores everything)."""
         cls._instance = cls(audit_enabled=audit_enabled, db_storage=db_storage, db_audit=db_audit,
-                            clock=clock, max_key_size=max_key_size, max_value_size=max_value_size)
+                            clock=clock, max_key_size=max_key_size, max_value_size=max_value_size,
+                            audit_max_key_size=audit_max_key_size,
+                            audit_max_value_size=audit_max_value_size)
         return cls._instance
 
     @classmethod
@@ -72,7 +76,8 @@ class Database:
         return cls._instance
 
     def __init__(self, audit_enabled: bool = True, db_storage=None, db_audit=None, clock=None,
-                 max_key_size: Optional[int] = None, max_value_size: Optional[int] = None):
+                 max_key_size: Optional[int] = None, max_value_size: Optional[int] = None,
+                 audit_max_key_size: Optional[int] = None, audit_max_value_size: Optional[int] = None):
         if db_storage is None:
             db_storage = MemoryMap(max_key_size=max_key_size, max_value_size=max_value_size)
         self._storage = db_storage
@@ -83,8 +88,9 @@ class Database:
         self._data = StagedMap(db_storage, key_limit, value_limit)
         self._audit_enabled = bool(audit_enabled)
         if db_audit is not None:
-            audit_map = StagedMap(db_audit, _limit(None, db_audit, "max_key_size", DEFAULT_MAX_KEY_SIZE),
-                                  _limit(None, db_audit, "max_value_size", DEFAULT_MAX_VALUE_SIZE))
+            audit_map = StagedMap(
+                db_audit, _limit(audit_max_key_size, db_audit, "max_key_size", DEFAULT_MAX_KEY_SIZE),
+                _limit(audit_max_value_size, db_audit, "max_value_size", DEFAULT_MAX_VALUE_SIZE))
             prefix = ""
         else:
             audit_map = self._data

@@ -564,6 +564,17 @@ class Entity:
         return items, next_cursor
 
     @classmethod
+    def rebuild_keys(cls, cursor=None, limit: int = 200):
+        """Re-create alias and index entries for one page of entities (after a schema change made a
+        field the alias or indexed); returns the next cursor, None when done. Idempotent."""
+        db = Database.get_instance()
+        with db.operation():
+            items, cursor = cls.page(cursor, limit)
+            for entity in items:
+                entity._sync_keys({}, entity._data)
+        return cursor
+
+    @classmethod
     def find_by(cls, field: str, value) -> list:
         """Every entity whose indexed `field` equals `value`, in id order."""
         out = []

@@ -15,9 +15,17 @@ def register(cls) -> None:
     """Make `cls` the definition of its type name and re-resolve every relation."""
     previous = _classes.get(cls.__type_name__)
     _classes[cls.__type_name__] = cls
+    try:
+        resolve_all()
+    except Exception:
+        if previous is None:
+            del _classes[cls.__type_name__]
+        else:
+            _classes[cls.__type_name__] = previous
+        resolve_all()
+        raise
     for listener in _listeners:
         listener(cls.__type_name__, previous)
-    resolve_all()
 
 
 def on_register(listener) -> None:
@@ -64,6 +72,10 @@ def _attach_reverse(rel, owner) -> None:
             raise ValidationError(
                 f"{owner.__type_name__}.{rel.name} ({rel.kind}) needs {target.__type_name__}.{rel.reverse} "
                 f"to be a {rel.reverse_kind}, not a {existing.kind}")
+        if existing.reverse != rel.name or lookup(existing.target, target.__namespace__) is not owner:
+            raise ValidationError(
+                f"{owner.__type_name__}.{rel.name} and {target.__type_name__}.{rel.reverse} "
+                f"do not name each other as reverse")
         return
     if existing is not None and existing.target_cls is owner and existing.reverse == rel.name:
         return
@@ -106,3 +118,8 @@ def resolved(cls, name: str):
         if rel.target_cls is None:
             raise NotFoundError(f"relation {cls.__type_name__}.{name}: target {rel.target!r} is not defined")
     return rel
+
+
+def clear() -> None:
+    """Forget every registered class (tests; a canister defines its types once per process)."""
+    _classes.clear()
