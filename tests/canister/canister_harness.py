@@ -43,9 +43,21 @@ def user(name: str) -> Principal:
     return Principal(hashlib.sha224(name.encode()).digest() + b"\x02")
 
 
+def plain(value: Any) -> Any:
+    """`value` with every Principal object as its text (ic-py encodes principals from text; Principal
+    objects have no equality)."""
+    if isinstance(value, Principal):
+        return value.to_str()
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value
+
+
 def encode_args(method: str, args: tuple) -> bytes:
     arg_types, _, _ = ct.METHODS[method]
-    return encode([{"type": t, "value": v} for t, v in zip(arg_types, args, strict=True)])
+    return encode([{"type": t, "value": plain(v)} for t, v in zip(arg_types, args, strict=True)])
 
 
 def decode_reply(method: str, data: bytes) -> Any:
@@ -145,8 +157,8 @@ def field_def(
         "kind": {kind: None},
         "required": required,
         "default": opt(default),
-        "min": opt(low),
-        "max": opt(high),
+        "min": opt(None if low is None else float(low)),
+        "max": opt(None if high is None else float(high)),
         "indexed": indexed,
     }
 

@@ -1,0 +1,114 @@
+"""Shared setup for the canister tests: a Replica with simple_db installed by an admin, callers for
+several principals, the test schema, and a state snapshot to prove that refused calls change nothing."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import pytest
+from canister_harness import (
+    ANONYMOUS,
+    ENTRY,
+    ReplicaCaller,
+    field_def,
+    plain,
+    policy,
+    relation_def,
+    type_def,
+    user,
+)
+
+from localnet.replica import Replica
+
+ITEM = type_def(
+    "shop::Item",
+    [
+        field_def("name", "Text", required=True, low=1, high=40, indexed=True),
+        field_def("price", "Float", low=0),
+        field_def("qty", "Int", default={"Int": 1}, low=0, high=1000),
+        field_def("active", "Bool", default={"Bool": True}),
+        field_def("seller", "Principal", indexed=True),
+        field_def("listed_at", "Timestamp"),
+        field_def("sku", "Text", high=16),
+    ],
+    alias="sku",
+)
+TAG = type_def(
+    "shop::Tag",
+    [field_def("label", "Text", required=True, high=30, indexed=True)],
+    relations=[relation_def("items", "ManyToMany", "shop::Item", "tags")],
+)
+REVIEW = type_def(
+    "shop::Review",
+    [field_def("stars", "Int", required=True, low=1, high=5)],
+    relations=[relation_def("item", "ManyToOne", "shop::Item", "reviews", "Cascade")],
+)
+SECRET = type_def("vault::Secret", [field_def("note", "Text")], access=policy(read="Owner"))
+CONFIG = type_def("ops::Config", [field_def("key", "Text")], access=policy(create="Admins", modify="Admins"))
+LEDGER = type_def("ops::Ledger", [field_def("entry", "Text")], access=policy(read="Admins", delete="Admins"))
+SCHEMA = [ITEM, TAG, REVIEW, SECRET, CONFIG, LEDGER]
+
+
+def deploy(replica: Replica, admin=None, name: str = "simple_db") -> bytes:
+    admin = admin or user("admin")
+    return replica.deploy(name, ENTRY, controllers=[admin.bytes])
+
+
+def callers(replica: Replica, cid: bytes) -> SimpleNamespace:
+    return SimpleNamespace(
+        cid=cid,
+        replica=replica,
+        admin=ReplicaCaller(replica, cid, user("admin")),
+        alice=ReplicaCaller(replica, cid, user("alice")),
+        bob=ReplicaCaller(replica, cid, user("bob")),
+        anon=ReplicaCaller(replica, cid, ANONYMOUS),
+    )
+
+
+def define_schema(admin: ReplicaCaller) -> None:
+    for typedef in SCHEMA:
+        assert admin.call("define_type", typedef, False) == {"Ok": None}
+
+
+def dump_all(admin: ReplicaCaller, limit: int = 100) -> list:
+    """Every dump page, parsed."""
+    pages, cursor = [], []
+    while True:
+        page = admin.ok("dump", cursor, limit)
+        pages.append(json.loads(page["data"]))
+        if not page["next"]:
+            return pages
+        cursor = page["next"]  # opt text, as ic-py decodes it: [cursor]
+
+
+def audit_all(caller: ReplicaCaller) -> list:
+    """Every audit entry the caller may see, page by page."""
+    items, start = [], 0
+    while True:
+        page = caller.ok("audit", start, [], 100)
+        items.extend(page["items"])
+        if not page["next"]:
+            return items
+        start = page["next"][0]
+
+
+def snapshot(admin: ReplicaCaller) -> tuple:
+    """Everything a caller can observe: stats, schema, the whole dump and the whole audit log."""
+    return plain(
+        (admin.call("stats"), admin.call("schema"), dump_all(admin), audit_all(admin), admin.call("admins"))
+    )
+
+
+@pytest.fixture(scope="module")
+def shared_replica():
+    with Replica() as replica:
+        yield replica
+
+
+@pytest.fixture(scope="module")
+def db(shared_replica):
+    """simple_db installed by `admin`, with the test schema defined."""
+    net = callers(shared_replica, deploy(shared_replica))
+    define_schema(net.admin)
+    return net
