@@ -129,9 +129,11 @@ class KybraHost:
         c.replied = bytes(data)
 
     def reply(self, function_name: str, value: Any) -> None:
-        method = self.iface.methods.get(function_name) or self.iface.methods.get(self._c().method)
+        # Kybra names the method by the outermost Python frame; here that is the host's own frame, so
+        # the method being executed is taken from the message context instead.
+        method = self.iface.methods.get(self._c().method)
         if method is None:
-            raise Trap(f"ic.reply: unknown method {function_name}")
+            raise Trap(f"ic.reply outside a canister method ({function_name})")
         try:
             self.reply_raw(candid_codec.encode(method.returns, [value] if method.returns else [], self.iface))
         except candid_codec.CandidError as e:

@@ -194,3 +194,11 @@ def test_sort_key_orders_like_rust():
     keys = ["b", "a", "ab", "B"]
     assert sorted(keys, key=lambda k: codec.sort_key(IFACE, Prim("text"), k)) == ["B", "a", "ab", "b"]
     assert codec.sort_key(IFACE, Opt(Prim("nat")), None) < codec.sort_key(IFACE, Opt(Prim("nat")), 0)
+
+
+def test_arguments_encoded_by_ic_py_decode_against_declared_types():
+    shape = Types.Variant({"Circle": Types.Float64, "Square": Types.Nat32, "Dot": Types.Null})
+    wire = ic_encode([{"type": shape, "value": {"Square": 4}}, {"type": Types.Int, "value": -3}])
+    assert codec.decode(wire, (Ref("Shape"), Prim("int")), IFACE) == [{"Square": 4}, -3]
+    wire = ic_encode([{"type": shape, "value": {"Dot": None}}])
+    assert codec.decode(wire, (Ref("Shape"),), IFACE) == [{"Dot": None}]
