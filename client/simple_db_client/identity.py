@@ -226,8 +226,8 @@ def from_seed_phrase(
 
 
 def load_identity(source: str | Path | None) -> Identity:
-    """Anonymous for None/"anonymous"; else a file holding a PEM key or a seed phrase."""
-    if source is None or str(source) == "anonymous":
+    """Anonymous for None, "" or "anonymous"; else a file holding a PEM key or a seed phrase."""
+    if source is None or str(source) in ("", "anonymous"):
         return Identity()
     data = Path(source).read_bytes()
     if b"-----BEGIN" in data:

@@ -1,5 +1,6 @@
 """Run a Markdown file's examples against a canister: ```python blocks in order in one namespace (with
-`url`, `canister_id` and `admin_pem` injected), and ```shell-console blocks command by command.
+`url`, `canister_id`, `admin_pem` and `fresh_canister_id` injected), and ```shell-console blocks command
+by command.
 
 Conventions (documented in docs/client.md, "Examples in the docs are tests"):
 - Only fences tagged exactly `python` or `shell-console` run; use `py`, `text` or `console` for code
@@ -8,8 +9,9 @@ Conventions (documented in docs/client.md, "Examples in the docs are tests"):
   on the next line); other lines are sample output and are not compared. Every command must exit 0,
   unless it ends with a comment `# exit N`. Commands run under bash in a scratch directory with
   SIMPLEDB_URL, SIMPLEDB_CANISTER_ID, SIMPLEDB_IDENTITY (the admin's PEM) and SIMPLEDB_LOCAL=1 set, and
-  URL, CANISTER_ID and ADMIN_PEM for other tools; `icp` is on PATH with the admin key imported as the
-  identity `simpledb-admin`. Commands starting with `dfx` are skipped (dfx cannot be installed here).
+  URL, CANISTER_ID, ADMIN_PEM and FRESH_CANISTER_ID (an empty canister, not the python blocks' one);
+  `icp` is on PATH with the admin key imported as the identity `simpledb-admin`. Commands starting with
+  `dfx` are skipped (dfx cannot be installed here).
 """
 
 from __future__ import annotations
@@ -19,11 +21,13 @@ import re
 import shlex
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 FENCE = re.compile(r"^```([\w-]*)[^\n]*\n(.*?)^```\s*$", re.S | re.M)
 EXPECTED_EXIT = re.compile(r"#\s*exit\s+(\d+)\s*$")
+HEREDOC = re.compile(r"<<-?\s*(['\"]?)(\w+)\1")
 
 
 @dataclass
@@ -43,17 +47,28 @@ def blocks(markdown: str) -> list[Block]:
 
 
 def commands(block: Block) -> list[str]:
-    """The `$ ` commands of a shell-console block, continuation lines joined."""
+    """The `$ ` commands of a shell-console block, continuation lines and here-documents joined."""
     result: list[str] = []
     pending: str | None = None
+    heredoc: str | None = None
     for line in block.code.splitlines():
+        if heredoc is not None:
+            pending += "\n" + line
+            if line.strip() == heredoc:
+                heredoc = None
+                result.append(pending)
+                pending = None
+            continue
         if pending is not None:
             pending += "\n" + line
         elif line.startswith("$ "):
             pending = line[2:]
         else:
             continue
-        if not pending.endswith("\\"):
+        opened = HEREDOC.search(line)
+        if opened:
+            heredoc = opened.group(2)
+        elif not pending.endswith("\\"):
             result.append(pending)
             pending = None
     if pending is not None:
@@ -64,7 +79,15 @@ def commands(block: Block) -> list[str]:
 class ShellEnv:
     """The environment shell-console commands run in."""
 
-    def __init__(self, url: str, canister_id: str, admin_pem: Path, workdir: Path, icp_bin: Path | None):
+    def __init__(
+        self,
+        url: str,
+        canister_id: str,
+        fresh_canister_id: str,
+        admin_pem: Path,
+        workdir: Path,
+        icp_bin: Path | None,
+    ):
         self.workdir = workdir
         bin_dir = Path(sys.executable).parent
         path = [str(bin_dir)]
@@ -79,6 +102,7 @@ class ShellEnv:
             URL=url,
             CANISTER_ID=canister_id,
             ADMIN_PEM=str(admin_pem),
+            FRESH_CANISTER_ID=fresh_canister_id,
             HOME=str(home),
             XDG_CONFIG_HOME=str(home / ".config"),
             XDG_DATA_HOME=str(home / ".local/share"),
@@ -118,14 +142,22 @@ class ShellEnv:
 
 
 def run_document(
-    path: Path, url: str, canister_id: str, admin_pem: Path, workdir: Path, icp_bin: Path | None
+    path: Path,
+    url: str,
+    canister_id: str,
+    new_canister: Callable[[], str],
+    admin_pem: Path,
+    workdir: Path,
+    icp_bin: Path | None,
 ) -> int:
-    """Run every example of `path`; return how many blocks ran. Raise AssertionError on a failure."""
+    """Run every example of `path`; return how many blocks ran. Raise AssertionError on a failure.
+    `new_canister()` deploys an empty canister: one for the python blocks, one for the shell ones."""
     text = path.read_text(encoding="utf-8")
     namespace: dict = {
         "url": url,
         "canister_id": canister_id,
         "admin_pem": str(admin_pem),
+        "fresh_canister_id": new_canister(),
         "__name__": "__doc_example__",
     }
     shell: ShellEnv | None = None
@@ -142,7 +174,7 @@ def run_document(
             finally:
                 os.chdir(cwd)
         else:
-            shell = shell or ShellEnv(url, canister_id, admin_pem, workdir, icp_bin)
+            shell = shell or ShellEnv(url, canister_id, new_canister(), admin_pem, workdir, icp_bin)
             for command in commands(block):
                 if command.lstrip().startswith("dfx "):
                     continue

@@ -24,11 +24,15 @@ def test_block_and_command_extraction():
     assert [b.lang for b in found] == ["python", "shell-console"] and found[0].line == 2
     assert commands(found[1]) == ["echo a \\\n  b", "false # exit 1"]
     assert commands(Block("shell-console", "no commands\n", 1)) == []
+    heredoc = Block("shell-console", "$ cat > f <<'EOF'\n$ not a command\nEOF\n$ echo next\n", 1)
+    assert commands(heredoc) == ["cat > f <<'EOF'\n$ not a command\nEOF", "echo next"]
 
 
 @pytest.mark.parametrize("document", DOCUMENTS, ids=lambda p: p.name)
 def test_document_examples_run(document, net, tmp_path):
     if not document.exists() or not blocks(document.read_text(encoding="utf-8")):
         pytest.skip(f"{document.name} has no runnable examples")
-    ran = run_document(document, net.url, net.fresh_canister(), net.admin_pem, tmp_path, ICP_BIN)
+    ran = run_document(
+        document, net.url, net.fresh_canister(), net.fresh_canister, net.admin_pem, tmp_path, ICP_BIN
+    )
     assert ran > 0
