@@ -23,6 +23,7 @@ from localnet.tagged_cbor import dumps_tagged
 IMPL_VERSION = "localnet-0.1.0"
 SYNC_CALL_TIMEOUT_S = 10.0
 PRUNE_INTERVAL_NS = 10 * 1_000_000_000
+DATA_CERTIFICATE_REUSE_NS = 1_000_000_000
 
 
 def _reject_fields(outcome: Reject) -> dict:
@@ -32,14 +33,22 @@ def _reject_fields(outcome: Reject) -> dict:
 class Gateway:
     """Answers IC HTTP interface requests against a Replica (see docs/architecture.md)."""
 
-    def __init__(self, replica, keys: SubnetKeys, clock: Callable[[], int] = time.time_ns):
+    def __init__(
+        self,
+        replica,
+        keys: SubnetKeys,
+        clock: Callable[[], int] = time.time_ns,
+        store: RequestStore | None = None,
+    ):
         self.replica = replica
         self.keys = keys
         self.clock = clock
-        self.store = RequestStore()
+        self.store = store if store is not None else RequestStore()
         self.state_tree = StateTree(replica, keys, self.store)
         self._last_prune = 0
         self._prune_lock = threading.Lock()
+        self._data_certificates: dict[bytes, tuple[bytes, int, bytes]] = {}
+        self._cache_lock = threading.Lock()
 
     # --- shared checks -------------------------------------------------------------------------
 
@@ -118,13 +127,22 @@ class Gateway:
         returns: the canister's certified data and the time, signed by the root key."""
         if not hasattr(self.replica, "certified_data"):
             return self.replica.query(canister_id, method, arg, sender)
-        labeled = {
-            b"time": nat(self.clock()),
-            b"canister": {canister_id: {b"certified_data": self.replica.certified_data(canister_id)}},
-        }
-        return self.replica.query(
-            canister_id, method, arg, sender, data_certificate=certify(labeled, self.keys)
-        )
+        certificate = self._data_certificate(canister_id, self.replica.certified_data(canister_id))
+        return self.replica.query(canister_id, method, arg, sender, data_certificate=certificate)
+
+    def _data_certificate(self, canister_id: bytes, data: bytes) -> bytes:
+        """A certificate of `data`, reused for up to a second while the data is unchanged (as the IC's
+        certificates come from the latest block) so queries do not each pay for a BLS signature."""
+        now = self.clock()
+        with self._cache_lock:
+            cached = self._data_certificates.get(canister_id)
+            if cached is not None and cached[0] == data and now - cached[1] < DATA_CERTIFICATE_REUSE_NS:
+                return cached[2]
+        labeled = {b"time": nat(now), b"canister": {canister_id: {b"certified_data": data}}}
+        certificate = certify(labeled, self.keys)
+        with self._cache_lock:
+            self._data_certificates[canister_id] = (data, now, certificate)
+        return certificate
 
     def call(self, effective_text: str, body: bytes, synchronous: bool) -> tuple[int, bytes]:
         """POST .../call: execute an update once per request id. Asynchronous (v2): 202 and the client

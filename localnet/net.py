@@ -11,7 +11,10 @@ from pathlib import Path
 from localnet.gateway import Gateway
 from localnet.http_server import LocalHttpServer
 from localnet.principals import to_text
+from localnet.request_store import RequestStore
 from localnet.subnet_keys import SubnetKeys
+
+REQUESTS_FILE = "requests.sqlite3"
 
 
 def _default_replica(state_dir: Path):
@@ -44,6 +47,7 @@ class LocalNet:
         self._temp_dir: str | None = None
         self._server: LocalHttpServer | None = None
         self._thread: threading.Thread | None = None
+        self._requests: RequestStore | None = None
         self.replica = None
         self.keys: SubnetKeys | None = None
         self.state_dir: Path | None = None
@@ -63,9 +67,9 @@ class LocalNet:
             self.replica = self._replica_factory(self.state_dir)
             for name, entry in self._canisters.items():
                 self.replica.deploy(name, entry)
-            self._server = LocalHttpServer(
-                (self._host, self._port), Gateway(self.replica, self.keys), self._verbose
-            )
+            self._requests = RequestStore(self.state_dir / REQUESTS_FILE)
+            gateway = Gateway(self.replica, self.keys, store=self._requests)
+            self._server = LocalHttpServer((self._host, self._port), gateway, self._verbose)
         except BaseException:
             self.stop()
             raise
@@ -90,6 +94,9 @@ class LocalNet:
         if self.replica is not None:
             self.replica.close()
             self.replica = None
+        if self._requests is not None:
+            self._requests.close()
+            self._requests = None
         if self._temp_dir is not None:
             shutil.rmtree(self._temp_dir, ignore_errors=True)
             self._temp_dir = None

@@ -1,5 +1,6 @@
 """The `LocalNet` Python API: start and stop, ids, deploy while serving, root key kept in the state dir."""
 
+import cbor2
 import httpx
 import pytest
 from fake_replica import FakeReplica
@@ -49,3 +50,45 @@ def test_not_running_is_a_clear_error():
     net = LocalNet(replica_factory=FakeReplica)
     with pytest.raises(RuntimeError, match="not running"):
         print(net.url)
+
+
+def test_a_request_repeated_after_a_restart_is_not_executed_again(tmp_path):
+    from signing_kit import Http, Signer, content, envelope
+
+    from localnet import hash_tree
+    from localnet.certificate import verify_certificate
+    from localnet.request_id import request_id
+
+    signer = Signer()
+    with LocalNet({"counter": "c.py"}, state_dir=tmp_path, replica_factory=FakeReplica) as first:
+        cid = first.canister_id("counter")
+        body = content("call", signer, cid, method_name="inc")
+        signed = envelope(body, signer)
+        http = Http(first.url)
+        assert http.post(f"/api/v2/canister/{cid}/call", signed).status_code == 202
+        http.close()
+        assert first.replica.executions == 1
+    with LocalNet({"counter": "c.py"}, state_dir=tmp_path, replica_factory=FakeReplica) as second:
+        http = Http(second.url)
+        reply = http.post(f"/api/v3/canister/{cid}/call", signed)
+        http.close()
+        assert second.replica.executions == 0
+        tree = verify_certificate(cbor2.loads(reply.content)["certificate"], second.root_key)
+        assert hash_tree.lookup(tree, [b"request_status", request_id(body), b"status"]) == b"replied"
+
+
+def test_expired_requests_are_pruned_from_the_store(tmp_path):
+    from localnet.outcome import Reply
+    from localnet.request_store import RequestRecord, RequestStore
+
+    store = RequestStore(tmp_path / "requests.sqlite3")
+    store.claim(b"old", RequestRecord(b"\x04", b"c", ingress_expiry=10))
+    store.finish(b"old", Reply(b"DIDL\x00\x00"))
+    store.claim(b"new", RequestRecord(b"\x04", b"c", ingress_expiry=10**30))
+    store.finish(b"new", Reply(b"DIDL\x00\x00"))
+    assert store.prune(now_ns=10**12) == 1
+    store.close()
+    reopened = RequestStore(tmp_path / "requests.sqlite3")
+    assert reopened.get(b"old") is None
+    assert reopened.get(b"new").status == "replied"
+    reopened.close()
