@@ -376,6 +376,19 @@ class Database:
     def mark_deleted(self, tc: int, entity_id: int, deleted: bool) -> None:
         self.bit_update(lambda b: keys.deleted_key(tc, b), entity_id, deleted)
 
+    def mark_range_deleted(self, tc: int, low: int, high: int) -> None:
+        """Mark ids low..high (inclusive) as deleted, one bucket write per bucket touched."""
+        width = self.bucket_width
+        while low <= high:
+            bucket = low // width
+            end = min(high, bucket * width + width - 1)
+            mask = ((1 << (end - low + 1)) - 1) << (low - bucket * width)
+            key = keys.deleted_key(tc, bucket)
+            bits = bitsets.decode(self.get(key))
+            if bits | mask != bits:
+                self.put(key, bitsets.encode(bits | mask))
+            low = end + 1
+
     def is_deleted(self, tc: int, entity_id: int) -> bool:
         return self.bit_test(lambda b: keys.deleted_key(tc, b), entity_id)
 

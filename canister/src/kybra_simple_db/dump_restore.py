@@ -2,7 +2,9 @@
 
 A record keeps everything needed to rebuild the entity exactly: id, field values, to-one links
 (`refs`), many-to-many links (`links`, dumped from one side only), owner, creator, updater,
-timestamps and version. Restore is the only path that may set those.
+timestamps and version. After the last entity of a type comes `{"type", "max_id"}`, so ids of
+deleted entities are not given out again after a restore. Restore is the only path that may set
+those.
 """
 
 import json
@@ -71,6 +73,7 @@ def dump_page(db, cursor, limit: int) -> tuple:
             for eid in ids:
                 records.append(_record(db, tc, name, eid, cls))
             if next_id is None:
+                records.append({"type": name, "max_id": db.counters(tc)[0]})
                 break
             after = next_id
             if len(records) >= limit:
@@ -96,6 +99,9 @@ def _restore_one(db, record: dict) -> None:
     if not isinstance(record, dict):
         raise ValidationError("restore: each record must be a dict")
     cls = type_registry.get(_text(record.get("type"), "type"))
+    if "id" not in record and "max_id" in record:
+        _restore_max_id(db, cls, _int(record["max_id"], "max_id"))
+        return 0
     eid = _int(record.get("id"), "id")
     if eid == 0:
         raise ValidationError("restore: id must be positive")
@@ -126,8 +132,7 @@ def _restore_one(db, record: dict) -> None:
         raise ConflictError(f"restore: {label} already exists")
     max_id, count = db.counters(tc)
     if eid > max_id:
-        for gap in range(max_id + 1, eid):
-            db.mark_deleted(tc, gap, True)
+        db.mark_range_deleted(tc, max_id + 1, eid - 1)
         max_id = eid
     else:
         db.mark_deleted(tc, eid, False)
@@ -164,13 +169,24 @@ def _restore_one(db, record: dict) -> None:
                 db.bit_update(lambda b, t=target_tc, v=tid, n=rev.name: keys.link_key(t, v, n, tc, b), eid,
                               True)
     db.record("restore", cls.__type_name__, eid, fields)
+    return 1
+
+
+def _restore_max_id(db, cls, max_id: int) -> None:
+    """A type's end marker: ids up to `max_id` were assigned, so they are never given out again."""
+    tc = db.type_code(cls.__type_name__, create=True)
+    current, count = db.counters(tc)
+    if max_id > current:
+        db.mark_range_deleted(tc, current + 1, max_id)
+        db.set_counters(tc, max_id, count)
 
 
 def restore(db, records: list) -> int:
-    """Write dumped records back (all or nothing); returns how many were restored."""
+    """Write dumped records back (all or nothing); returns how many entities were restored."""
     if not isinstance(records, list):
         raise ValidationError("restore takes a list of records")
+    restored = 0
     with db.operation():
         for record in records:
-            _restore_one(db, record)
-    return len(records)
+            restored += _restore_one(db, record)
+    return restored

@@ -1,0 +1,206 @@
+"""Property-based tests: random sequences of operations keep the engine's invariants.
+
+A plain-Python model tracks what should be stored; after every step the engine must agree with it:
+relations symmetric, count() equal to the live entities, no dangling link, audit sequence strictly
+increasing, and a rejected operation changes no stored byte.
+"""
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from kybra_simple_db import (
+    ConflictError,
+    Database,
+    DatabaseError,
+    Entity,
+    ManyToMany,
+    ManyToOne,
+    MemoryMap,
+    OneToMany,
+    OneToOne,
+    String,
+    type_registry,
+)
+
+NAMES = st.sampled_from(["a", "b", "c", "d", "e", "f", "long-" + "x" * 70])
+COLORS = st.sampled_from(["red", "blue", None])
+IDS = st.integers(min_value=1, max_value=6)
+
+OPS = st.one_of(
+    st.tuples(st.just("create"), NAMES, COLORS),
+    st.tuples(st.just("delete"), IDS),
+    st.tuples(st.just("link"), IDS, IDS),
+    st.tuples(st.just("unlink"), IDS, IDS),
+    st.tuples(st.just("parent"), IDS, st.one_of(st.none(), IDS)),
+    st.tuples(st.just("partner"), IDS, st.one_of(st.none(), IDS)),
+    st.tuples(st.just("rename"), IDS, NAMES),
+    st.tuples(st.just("color"), IDS, COLORS),
+    st.tuples(st.just("bad"), IDS),
+    st.tuples(st.just("failed_tx"), IDS, NAMES),
+    st.tuples(st.just("reinit")),
+)
+
+
+def _define():
+    type_registry.clear()
+
+    class Node(Entity):
+        __alias__ = "name"
+        name = String()
+        color = String(indexed=True)
+        peers = ManyToMany("Node", "peers")
+        parent = ManyToOne("Node", "children")
+        children = OneToMany("Node", "parent")
+        partner = OneToOne("Node", "partner")
+
+    return Node
+
+
+class Model:
+    def __init__(self):
+        self.nodes = {}
+        self.next_id = 1
+
+    def live(self, i):
+        return i in self.nodes
+
+
+def _apply(Node, db, model, op):
+    kind = op[0]
+    if kind == "create":
+        _, name, color = op
+        if any(n["name"] == name for n in model.nodes.values()):
+            return "reject"
+        Node(name=name, color=color)
+        model.nodes[model.next_id] = {"name": name, "color": color, "peers": set(), "parent": None,
+                                      "partner": None}
+        model.next_id += 1
+    elif kind == "delete":
+        i = op[1]
+        if not model.live(i):
+            return None
+        Node.load(i).delete()
+        for n in model.nodes.values():
+            n["peers"].discard(i)
+            if n["parent"] == i:
+                n["parent"] = None
+            if n["partner"] == i:
+                n["partner"] = None
+        del model.nodes[i]
+    elif kind in ("link", "unlink"):
+        _, i, j = op
+        if not (model.live(i) and model.live(j)):
+            return None
+        getattr(Node.load(i), kind)("peers", j)
+        if kind == "link":
+            model.nodes[i]["peers"].add(j)
+            model.nodes[j]["peers"].add(i)
+        else:
+            model.nodes[i]["peers"].discard(j)
+            model.nodes[j]["peers"].discard(i)
+    elif kind == "parent":
+        _, i, j = op
+        if not model.live(i) or (j is not None and not model.live(j)):
+            return None
+        Node.load(i).parent = None if j is None else Node.load(j)
+        model.nodes[i]["parent"] = j
+    elif kind == "partner":
+        _, i, j = op
+        if not model.live(i) or (j is not None and not model.live(j)) or i == j:
+            return None
+        Node.load(i).partner = None if j is None else Node.load(j)
+        old = model.nodes[i]["partner"]
+        if old is not None:
+            model.nodes[old]["partner"] = None
+        if j is not None:
+            old_j = model.nodes[j]["partner"]
+            if old_j is not None:
+                model.nodes[old_j]["partner"] = None
+            model.nodes[j]["partner"] = i
+        model.nodes[i]["partner"] = j
+    elif kind == "rename":
+        _, i, name = op
+        if not model.live(i):
+            return None
+        if any(n["name"] == name for k, n in model.nodes.items() if k != i):
+            return "reject"
+        Node.load(i).name = name
+        model.nodes[i]["name"] = name
+    elif kind == "color":
+        _, i, color = op
+        if not model.live(i):
+            return None
+        Node.load(i).color = color
+        model.nodes[i]["color"] = color
+    elif kind in ("bad", "failed_tx"):
+        return "reject"
+    return None
+
+
+def _reject(Node, db, model, op):
+    """Run an operation that must fail, and return nothing: the caller checks storage is unchanged."""
+    kind = op[0]
+    try:
+        if kind == "create":
+            Node(name=op[1], color=op[2])
+        elif kind == "rename":
+            Node.load(op[1]).name = op[2]
+        elif kind == "bad":
+            target = Node.load(op[1])
+            if target is None:
+                Node(name=5)
+            else:
+                target.update_fields({"color": "green", "name": 7})
+        elif kind == "failed_tx":
+            with db.transaction():
+                Node(name="tx-" + op[2], color="red")
+                live = [i for i in model.nodes]
+                if live:
+                    Node.load(live[0]).color = "blue"
+                    Node.load(live[0]).link("peers", live[-1])
+                raise RuntimeError("abort")
+    except (DatabaseError, RuntimeError, ConflictError):
+        return
+    raise AssertionError(f"{op} should have been rejected")
+
+
+def _check(Node, db, model):
+    assert Node.count() == len(model.nodes)
+    assert [n.id for n in Node.instances()] == sorted(model.nodes)
+    for i, expected in model.nodes.items():
+        node = Node.load(i)
+        assert node.name == expected["name"] and node.color == expected["color"]
+        assert Node[expected["name"]] is node
+        assert set(node.peers.ids()) == expected["peers"]
+        assert node.refs()["parent"] == expected["parent"]
+        assert node.refs()["partner"] == expected["partner"]
+        kids = {k for k, n in model.nodes.items() if n["parent"] == i}
+        assert set(node.children.ids()) == kids and len(node.children) == len(kids)
+    for color in ("red", "blue"):
+        ids = sorted(k for k, n in model.nodes.items() if n["color"] == color)
+        assert [n.id for n in Node.find_by("color", color)] == ids
+        assert Node.count_by("color", color) == len(ids)
+    entries, _ = db.audit_entries(0, 10_000)
+    seqs = [e["seq"] for e in entries]
+    assert seqs == list(range(len(seqs)))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                 HealthCheck.function_scoped_fixture])
+@given(st.lists(OPS, min_size=1, max_size=30))
+def test_random_operations_keep_invariants(ops):
+    storage = MemoryMap(max_key_size=100, max_value_size=60)
+    db = Database.init(db_storage=storage)
+    Node = _define()
+    model = Model()
+    seed = [("create", "s1", "red"), ("create", "s2", "blue"), ("create", "s3", None),
+            ("create", "s4", "red")]
+    for op in seed + ops:
+        if op[0] == "reinit":
+            db = Database.init(db_storage=storage)
+            continue
+        before = list(storage.items())
+        outcome = _apply(Node, db, model, op)
+        if outcome == "reject":
+            _reject(Node, db, model, op)
+            assert list(storage.items()) == before
+        _check(Node, db, model)
