@@ -63,10 +63,11 @@ def _check_paths(paths: list) -> None:
 def _check_content(content: object, request_type: str) -> dict:
     if not isinstance(content, dict):
         raise _bad("the envelope's content must be a map")
+    if not all(isinstance(key, str) for key in content):
+        raise _bad("the content map's keys must be text")
     for name, kind in _FIELD_TYPES.items():
-        if name in content and content[name] is not None and not isinstance(content[name], kind):
-            raise _bad(f"content field {name!r} must be a {kind.__name__}")
-        if isinstance(content.get(name), bool):
+        value = content.get(name)
+        if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
             raise _bad(f"content field {name!r} must be a {kind.__name__}")
     if content.get("request_type") != request_type:
         raise _bad(f"this endpoint takes {request_type!r} requests, not {content.get('request_type')!r}")

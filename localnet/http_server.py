@@ -21,6 +21,7 @@ class _Handler(BaseHTTPRequestHandler):
     # One buffered write per reply and no Nagle delay: otherwise each reply waits ~40 ms for an ACK.
     wbufsize = 1 << 16
     disable_nagle_algorithm = True
+    timeout = 120  # seconds a connection may sit idle or half-sent before it is closed
     server_version = "localnet"
     server: LocalHttpServer
 

@@ -150,7 +150,16 @@ def test_malformed_bodies_are_refused(net, http, body):
 def test_content_fields_are_type_checked(net, http):
     signer = Signer("anonymous")
     cid = net.canister_id("counter")
-    for bad in ({"arg": "text"}, {"ingress_expiry": "soon"}, {"method_name": b"inc"}, {"nonce": b"n" * 33}):
+    bad_fields = (
+        {"arg": "text"},
+        {"ingress_expiry": "soon"},
+        {"ingress_expiry": True},
+        {"method_name": b"inc"},
+        {"nonce": b"n" * 33},
+        {"sender": b"s" * 30},
+        {7: b"non-text key"},
+    )
+    for bad in bad_fields:
         body = content("call", signer, cid, method_name="inc")
         body.update(bad)
         response = _call(http, net, envelope(body, signer))
