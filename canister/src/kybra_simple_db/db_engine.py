@@ -104,6 +104,9 @@ class Database:
         self._type_codes = {}
         self.identity = IdentityMap()
         self.bucket_width = self._load_meta()
+        with self.operation():
+            for type_name in type_registry.all_types():
+                self.type_code(type_name, create=True)
 
     # ----- configuration -------------------------------------------------------------------------
 
@@ -555,13 +558,18 @@ class Database:
             raise NotFoundError(message)
 
 
-def _forget_redefined_type(type_name: str, previous) -> None:
-    """A type defined again (schema change): cached objects of the old class are dropped."""
+def _on_type_registered(type_name: str, previous) -> None:
+    """A type was defined: give it its storage code now (so a create never pays for it); if it was
+    defined again (schema change), drop cached objects of the old class."""
     db = Database._instance
-    if db is not None and previous is not None:
+    if db is None:
+        return
+    if previous is not None:
         tc = db._type_codes.get(type_name)
         if tc is not None:
             db.identity.drop_type(tc)
+    with db.operation():
+        db.type_code(type_name, create=True)
 
 
-type_registry.on_register(_forget_redefined_type)
+type_registry.on_register(_on_type_registered)

@@ -17,6 +17,8 @@ def register(cls) -> None:
     _classes[cls.__type_name__] = cls
     try:
         resolve_all()
+        for listener in _listeners:
+            listener(cls.__type_name__, previous)
     except Exception:
         if previous is None:
             del _classes[cls.__type_name__]
@@ -24,8 +26,6 @@ def register(cls) -> None:
             _classes[cls.__type_name__] = previous
         resolve_all()
         raise
-    for listener in _listeners:
-        listener(cls.__type_name__, previous)
 
 
 def on_register(listener) -> None:
