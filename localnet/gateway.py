@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 
 from localnet.certificate import certify
+from localnet.data_certificates import DataCertificates
 from localnet.envelope import Envelope, parse_envelope
 from localnet.http_error import HttpError
 from localnet.ingress_expiry import check_expiry
@@ -16,14 +17,13 @@ from localnet.principals import from_text, to_text
 from localnet.request_id import hash_of_map
 from localnet.request_store import RequestRecord, RequestStore
 from localnet.sender_auth import authenticate
-from localnet.state_tree import StateTree, nat
+from localnet.state_tree import StateTree
 from localnet.subnet_keys import SubnetKeys
 from localnet.tagged_cbor import dumps_tagged
 
 IMPL_VERSION = "localnet-0.1.0"
 SYNC_CALL_TIMEOUT_S = 10.0
 PRUNE_INTERVAL_NS = 10 * 1_000_000_000
-DATA_CERTIFICATE_REUSE_NS = 1_000_000_000
 
 
 def _reject_fields(outcome: Reject) -> dict:
@@ -47,8 +47,7 @@ class Gateway:
         self.state_tree = StateTree(replica, keys, self.store)
         self._last_prune = 0
         self._prune_lock = threading.Lock()
-        self._data_certificates: dict[bytes, tuple[bytes, int, bytes]] = {}
-        self._cache_lock = threading.Lock()
+        self.data_certificates = DataCertificates(keys, clock)
 
     # --- shared checks -------------------------------------------------------------------------
 
@@ -123,26 +122,14 @@ class Gateway:
         return dumps_tagged({**response, "signatures": [signature]})
 
     def _run_query(self, canister_id: bytes, method: str, arg: bytes, sender: bytes) -> Outcome:
-        """Run a query; a replica that keeps certified data also gets the certificate `ic.data_certificate()`
-        returns: the canister's certified data and the time, signed by the root key."""
+        """Run a query; a replica that keeps certified data also gets the certificate for
+        `ic.data_certificate()`."""
         if not hasattr(self.replica, "certified_data"):
             return self.replica.query(canister_id, method, arg, sender)
-        certificate = self._data_certificate(canister_id, self.replica.certified_data(canister_id))
+        certificate = self.data_certificates.certificate(
+            canister_id, self.replica.certified_data(canister_id)
+        )
         return self.replica.query(canister_id, method, arg, sender, data_certificate=certificate)
-
-    def _data_certificate(self, canister_id: bytes, data: bytes) -> bytes:
-        """A certificate of `data`, reused for up to a second while the data is unchanged (as the IC's
-        certificates come from the latest block) so queries do not each pay for a BLS signature."""
-        now = self.clock()
-        with self._cache_lock:
-            cached = self._data_certificates.get(canister_id)
-            if cached is not None and cached[0] == data and now - cached[1] < DATA_CERTIFICATE_REUSE_NS:
-                return cached[2]
-        labeled = {b"time": nat(now), b"canister": {canister_id: {b"certified_data": data}}}
-        certificate = certify(labeled, self.keys)
-        with self._cache_lock:
-            self._data_certificates[canister_id] = (data, now, certificate)
-        return certificate
 
     def call(self, effective_text: str, body: bytes, synchronous: bool) -> tuple[int, bytes]:
         """POST .../call: execute an update once per request id. Asynchronous (v2): 202 and the client

@@ -81,3 +81,18 @@ def test_known_principals():
     assert to_text(b"") == "aaaaa-aa"
     assert to_text(b"\x04") == "2vxsx-fae"
     assert from_text("rrkah-fqaaa-aaaaa-aaaaq-cai") == bytes.fromhex("00000000000000010101")
+
+
+def test_data_certificates_are_reused_briefly_and_renewed_on_change():
+    from localnet.data_certificates import REUSE_NS, DataCertificates
+
+    now = [10**18]
+    certificates = DataCertificates(KEYS, clock=lambda: now[0])
+    first = certificates.certificate(b"cid", b"data")
+    assert certificates.certificate(b"cid", b"data") == first
+    changed = certificates.certificate(b"cid", b"other")
+    assert changed != first
+    tree = verify_certificate(changed, KEYS.root_key_der)
+    assert hash_tree.lookup(tree, [b"canister", b"cid", b"certified_data"]) == b"other"
+    now[0] += REUSE_NS
+    assert certificates.certificate(b"cid", b"other") != changed
