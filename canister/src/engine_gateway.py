@@ -32,43 +32,6 @@ ON_DELETE = {"SetNull": SET_NULL, "Cascade": CASCADE, "Restrict": RESTRICT}
 RELATIONS = {"OneToOne": OneToOne, "OneToMany": OneToMany, "ManyToOne": ManyToOne, "ManyToMany": ManyToMany}
 
 
-class SizedMap:
-    """A stable map that states its maximum key and value sizes (Kybra's StableBTreeMap does not), so
-    the engine checks them before writing instead of trapping in stable memory."""
-
-    def __init__(self, inner, max_key_size: int, max_value_size: int):
-        self.inner = inner
-        self.max_key_size = max_key_size
-        self.max_value_size = max_value_size
-
-    def get(self, key):
-        return self.inner.get(key)
-
-    def insert(self, key, value):
-        return self.inner.insert(key, value)
-
-    def remove(self, key):
-        return self.inner.remove(key)
-
-    def contains_key(self, key):
-        return self.inner.contains_key(key)
-
-    def len(self):
-        return self.inner.len()
-
-    def is_empty(self):
-        return self.inner.is_empty()
-
-    def keys(self):
-        return self.inner.keys()
-
-    def values(self):
-        return self.inner.values()
-
-    def items(self):
-        return self.inner.items()
-
-
 def _property(field: dict):
     """The engine property for a plain field definition."""
     kind = field["kind"]
@@ -103,10 +66,12 @@ class EngineGateway:
         self.db = Database.init(
             audit_enabled=True,
             db_storage=db_map,
-            db_audit=SizedMap(audit_map, audit_sizes[0], audit_sizes[1]),
+            db_audit=audit_map,
             clock=clock,
             max_key_size=max_key_size,
             max_value_size=max_value_size,
+            audit_max_key_size=audit_sizes[0],
+            audit_max_value_size=audit_sizes[1],
         )
 
     # --- context ---

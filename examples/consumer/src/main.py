@@ -106,7 +106,7 @@ class SimpleDb(Service):
     def whoami(self) -> Principal: ...
 
 
-settings = StableBTreeMap[str, str](memory_id=0, max_key_size=16, max_value_size=64)
+settings = StableBTreeMap[str, str](memory_id=0, max_key_size=32, max_value_size=128)
 
 
 @init
