@@ -506,6 +506,9 @@ class Database:
                 self.delete(key)
         self._type_codes = {}
         self.identity.clear()
+        with self.operation():
+            for type_name in type_registry.all_types():
+                self.type_code(type_name, create=True)
 
     def entity_class(self, type_name: str):
         """The entity class registered under a qualified type name (NotFoundError if none)."""
