@@ -7,6 +7,7 @@ state directory's SQLite database, and only then returns the outcome. See docs/l
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import signal
@@ -116,6 +117,34 @@ class _Canister:
     next_timer: int | None = None  # when the canister's earliest timer (ic.set_timer) is due, ns
 
 
+def _lock_state_dir(state_dir: Path) -> Any:
+    """Hold an exclusive lock on the state directory: two replicas on one state would diverge."""
+    handle = open(state_dir / "replica.lock", "w")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise RuntimeError(f"state directory {state_dir} is in use by another localnet replica") from None
+    return handle
+
+
+def _map_sizes(iface: Interface) -> dict[int, tuple[int, int]]:
+    return {m: (d.max_key_size, d.max_value_size) for m, d in iface.stable_maps.items()}
+
+
+def _check_map_sizes(iface: Interface, stored: dict[int, tuple[int, int]]) -> None:
+    """Max sizes are fixed when a map is first deployed; later code may not declare larger ones."""
+    for mid, decl in iface.stable_maps.items():
+        if mid in stored:
+            key, value = stored[mid]
+            if decl.max_key_size > key or decl.max_value_size > value:
+                raise DeployError(
+                    f"StableBTreeMap memory_id {mid} was created with max_key_size={key}, "
+                    f"max_value_size={value}; the code declares {decl.max_key_size}, {decl.max_value_size}: "
+                    "the sizes are fixed at first deploy and cannot grow"
+                )
+
+
 def _failed(reject: Reject) -> tuple:
     return ("done", reject, {}, None, False, {})
 
@@ -131,7 +160,8 @@ class Replica:
         self.db_path = self.state_dir / "localnet.sqlite3"
         self.store = StateStore(self.db_path)
         self._lock = threading.RLock()
-        self._last_time = 0
+        self._lock_file = _lock_state_dir(self.state_dir)
+        self._last_time = self.store.last_time()
         self._by_id: dict[bytes, _Canister] = {}
         self._busy: set[bytes] = set()
         self._closed = False
@@ -233,7 +263,9 @@ class Replica:
                 if c.process is not None:
                     c.process.stop()
                     c.process = None
+            self.store.save_time(self._last_time)
             self.store.close()
+            self._lock_file.close()
         if self._timer_thread is not None:
             self._timer_thread.join(5)
         if self._tmp is not None:
@@ -311,7 +343,7 @@ class Replica:
         if isinstance(outcome, Reject):
             proc.kill()
             raise DeployError(f"installing {name}: {outcome.message}")
-        self.store.commit(cid, writes, certified, record)
+        self.store.commit(cid, writes, certified, record, self._last_time, _map_sizes(iface))
         if certified is not None:
             record.certified_data = certified
         self._by_id[cid] = _Canister(record, iface, did_text(iface), proc)
@@ -340,6 +372,7 @@ class Replica:
             old.certified_data,
         )
         caller = record.controllers[0] if record.controllers else ANONYMOUS
+        _check_map_sizes(iface, self.store.map_sizes(old.id))
         pre_writes: dict = {}
         if c.process is not None:
             result = self._raw(c, ("pre_upgrade", caller, self._tick()))
@@ -353,7 +386,7 @@ class Replica:
         if isinstance(outcome, Reject):
             proc.kill()
             raise DeployError(f"upgrading {old.name}: {outcome.message}")
-        self.store.commit(old.id, writes, certified, record)
+        self.store.commit(old.id, writes, certified, record, self._last_time, _map_sizes(iface))
         if certified is not None:
             record.certified_data = certified
         if c.process is not None:
@@ -365,6 +398,7 @@ class Replica:
         """After a restart: re-import the code and run post_upgrade, as an upgrade to the same code would."""
         try:
             iface, _ = read_interface(record.entry)
+            _check_map_sizes(iface, self.store.map_sizes(record.id))
             proc = self._start(record)
         except (SourceError, DeployError) as e:
             return _Canister(record, None, "", None, str(e))
@@ -375,7 +409,7 @@ class Replica:
         if isinstance(outcome, Reject):
             proc.kill()
             return _Canister(record, iface, did_text(iface), None, outcome.message)
-        self.store.commit(record.id, writes, certified)
+        self.store.commit(record.id, writes, certified, time_ns=self._last_time)
         if certified is not None:
             record.certified_data = certified
         fresh = _Canister(record, iface, did_text(iface), proc)
@@ -455,7 +489,7 @@ class Replica:
 
     def _commit(self, c: _Canister, writes: dict, certified: bytes | None) -> None:
         if writes or certified is not None:
-            self.store.commit(c.record.id, writes, certified)
+            self.store.commit(c.record.id, writes, certified, time_ns=self._last_time)
         if certified is not None:
             c.record.certified_data = certified
 

@@ -30,6 +30,13 @@ CREATE TABLE IF NOT EXISTS stable (
     PRIMARY KEY (canister, memory, key)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS stable_maps (
+    canister BLOB NOT NULL,
+    memory INTEGER NOT NULL,
+    max_key_size INTEGER NOT NULL,
+    max_value_size INTEGER NOT NULL,
+    PRIMARY KEY (canister, memory)
+) WITHOUT ROWID;
 """
 
 # dfx/PocketIC's local subnet canister range; the first id handed out is bkyz2-fmaaa-aaaaa-qaaaq-cai.
@@ -118,12 +125,24 @@ class StateStore:
         writes: Writes,
         certified_data: bytes | None = None,
         record: CanisterRecord | None = None,
+        time_ns: int = 0,
+        map_sizes: dict[int, tuple[int, int]] | None = None,
     ) -> None:
-        """Apply one message's effects (and, for install/upgrade, the registry row) atomically."""
+        """Apply one message's effects atomically: stable-memory writes, certified data, the replica's
+        clock, and for install/upgrade the registry row and the sizes of newly declared stable maps
+        (the first declaration of a memory id is kept, as the IC keeps it in the map's header)."""
         with self.lock:
             c = self.conn
             c.execute("BEGIN IMMEDIATE")
             try:
+                if time_ns:
+                    c.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('last_time', ?)", (time_ns,))
+                if map_sizes:
+                    c.executemany(
+                        "INSERT OR IGNORE INTO stable_maps (canister, memory, max_key_size, max_value_size) "
+                        "VALUES (?, ?, ?, ?)",
+                        [(canister_id, m, k, v) for m, (k, v) in map_sizes.items()],
+                    )
                 if record is not None:
                     c.execute(
                         "INSERT INTO canisters (name, id, entry, module_hash, controllers, init_arg) "
@@ -156,6 +175,24 @@ class StateStore:
             except BaseException:
                 c.execute("ROLLBACK")
                 raise
+
+    def map_sizes(self, canister_id: bytes) -> dict[int, tuple[int, int]]:
+        """The max key and value sizes each stable map had when first deployed."""
+        with self.lock:
+            rows = self.conn.execute(
+                "SELECT memory, max_key_size, max_value_size FROM stable_maps WHERE canister = ?",
+                (canister_id,),
+            ).fetchall()
+        return {m: (k, v) for m, k, v in rows}
+
+    def save_time(self, time_ns: int) -> None:
+        with self.lock:
+            self.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('last_time', ?)", (time_ns,))
+
+    def last_time(self) -> int:
+        with self.lock:
+            row = self.conn.execute("SELECT value FROM meta WHERE key = 'last_time'").fetchone()
+        return row[0] if row else 0
 
     def stable_size(self, canister_id: bytes) -> int:
         with self.lock:

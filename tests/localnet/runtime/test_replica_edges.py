@@ -3,6 +3,7 @@ runaway or crashing code, and the replica's own failure handling."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -10,8 +11,9 @@ import pytest
 from localnet import candid_codec as codec
 from localnet.candid_types import BLOB, Opt, Prim, Vec
 from localnet.outcome import Reject, Reply
-from localnet.replica import Replica
+from localnet.replica import DeployError, Replica
 from localnet.source_interface import read_interface
+from localnet.state_store import StateStore
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample"
 TOOLS = SAMPLE / "tools" / "main.py"
@@ -133,3 +135,30 @@ def test_closed_replica_refuses_calls(tmp_path):
     out = r.query(cid, "note", arg((NAT64, 0)), ANON)
     assert isinstance(out, Reject) and out.code == 2
     r.close()
+
+
+def test_stable_map_sizes_are_fixed_at_first_deploy(tmp_path):
+    entry = tmp_path / "src" / "main.py"
+    entry.parent.mkdir()
+    entry.write_text(TOOLS.read_text())
+    with Replica(tmp_path / "state") as r:
+        cid = r.deploy("tools", entry)
+        entry.write_text(TOOLS.read_text().replace("max_value_size=100", "max_value_size=101"))
+        with pytest.raises(DeployError, match="fixed at first deploy"):
+            r.deploy("tools", entry)
+        entry.write_text(TOOLS.read_text().replace("max_value_size=100", "max_value_size=50"))
+        r.deploy("tools", entry)  # shrinking is allowed
+        assert value(r.update(cid, "manual_echo", arg((TEXT, "x")), ANON), TEXT) == "x"
+
+
+def test_one_state_directory_serves_one_replica_and_time_never_goes_back(tmp_path):
+    with Replica(tmp_path / "state") as r:
+        with pytest.raises(RuntimeError, match="in use"):
+            Replica(tmp_path / "state")
+        r.deploy("tools", TOOLS)
+    future = time.time_ns() + 3600 * 10**9  # as if the wall clock went back an hour since
+    store = StateStore(tmp_path / "state" / "localnet.sqlite3")
+    store.save_time(future)
+    store.close()
+    with Replica(tmp_path / "state") as r:
+        assert r.time_ns() > future
