@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
@@ -12,6 +13,8 @@ from pathlib import Path
 import click
 
 from localnet.net import LocalNet
+
+_BIND_ERRORS = (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES)
 
 
 def _parse_canisters(specs: tuple[str, ...]) -> dict[str, str]:
@@ -59,7 +62,11 @@ def start(host: str, port: int, state_dir: str, canister_specs: tuple[str, ...],
     try:
         net.start()
     except OSError as exc:
-        raise click.ClickException(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from exc
+        if exc.errno not in _BIND_ERRORS:
+            raise click.ClickException(f"cannot start: {exc}") from exc
+        raise click.ClickException(f"cannot serve on {host}:{port}: {exc.strerror}") from exc
+    except Exception as exc:  # a canister that does not deploy: its source is wrong, say why
+        raise click.ClickException(f"cannot deploy the canisters: {exc}") from exc
     try:
         ids = net.canister_ids()
         _write_atomically(

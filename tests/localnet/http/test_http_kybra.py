@@ -125,3 +125,28 @@ def test_traps_roll_back_and_data_certificates_verify(localnet, ic_agent, icp):
     certificate = bytes(reply[0]["value"][0])
     tree = verify_certificate(certificate, net.root_key)
     assert hash_tree.lookup(tree, [b"canister", from_text(cid), b"certified_data"]) == b"state-hash"
+
+
+def test_cli_reports_a_canister_that_does_not_deploy(state, tmp_path):
+    bad = tmp_path / "bad.py"
+    bad.write_text("from kybra import query\n\n\n@query\ndef f(x) -> int:\n    return 1\n")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "localnet",
+            "start",
+            "--port",
+            "0",
+            "--state",
+            str(state),
+            "--canister",
+            f"bad={bad}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert "cannot deploy the canisters" in result.stderr and "needs a type annotation" in result.stderr
+    assert "Traceback" not in result.stderr
