@@ -28,6 +28,7 @@ def run_package(
     package: str,
     python: str,
     sizes: Sizes,
+    mode: str = "counts",
     profile: str | None = None,
     profile_out: Path | None = None,
 ) -> dict[str, Any]:
@@ -35,6 +36,7 @@ def run_package(
     with tempfile.TemporaryDirectory(prefix="engine-bench-") as tmp:
         out = Path(tmp) / "result.json"
         cmd = [python, "-m", "benchmarks.workload.run", "--package", package, "--out", str(out)]
+        cmd += ["--mode", mode]
         for f in fields(Sizes):
             cmd += [f"--{f.name.replace('_', '-')}", str(getattr(sizes, f.name))]
         if profile:
@@ -54,22 +56,35 @@ def interpreter_for(package: str, bench_dir: Path) -> str:
     return str(ensure_env(package, bench_dir))
 
 
-def best_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """One package's runs merged: per phase, the run with the highest rate (least disturbed by noise).
+TIMING_KEYS = ("seconds", "rate", "us_per_op", "first_rate", "last_rate")
 
-    Storage counts are deterministic, so they are the same in every run; a phase error is kept.
+
+def merge_runs(counted: dict[str, Any], timed: list[dict[str, Any]]) -> dict[str, Any]:
+    """One package's result: storage counts from its counting run, times from its timing runs.
+
+    Per phase the fastest timing run is kept (the one least disturbed by the machine's other
+    work); counts are deterministic, so one counting run gives them exactly.
     """
-    best = dict(runs[0])
-    if "phases" not in best:
-        return best
-    best["phases"] = dict(best["phases"])
-    for run in runs[1:]:
-        for name, figures in run.get("phases", {}).items():
-            current = best["phases"].get(name)
-            if current is None or figures["rate"] > current["rate"]:
-                best["phases"][name] = figures
-    best["runs"] = len(runs)
-    return best
+    merged = dict(counted)
+    if "phases" not in merged:
+        return merged
+    merged["phases"] = {name: dict(figures) for name, figures in counted["phases"].items()}
+    merged["errors"] = dict(counted.get("errors") or {})
+    merged["mode"] = "counts+timing"
+    merged["runs"] = len(timed)
+    for name, figures in merged["phases"].items():
+        candidates = [run["phases"][name] for run in timed if name in run.get("phases", {})]
+        for key in TIMING_KEYS:
+            figures.pop(key, None)
+        if candidates:
+            fastest = max(candidates, key=lambda c: c["rate"])
+            figures.update({k: fastest[k] for k in TIMING_KEYS if k in fastest})
+    for run in timed:
+        for name, message in (run.get("errors") or {}).items():
+            merged["errors"].setdefault(name, f"timing run: {message}")
+        if "error" in run:
+            merged["errors"].setdefault("timing", run["error"])
+    return merged
 
 
 def run_all(
@@ -83,21 +98,29 @@ def run_all(
 ) -> dict[str, dict[str, Any]]:
     """Results of every package, keyed by package name, all measured in this run.
 
-    With `repeat` > 1 the packages take turns, so a burst of load on the machine hits them alike.
+    Each package has one counting run, then `repeat` timing runs; the packages take turns, so a
+    burst of load on the machine hits them alike.
     """
     pythons: dict[str, str] = {}
-    runs: dict[str, list[dict[str, Any]]] = {p: [] for p in packages}
+    results: dict[str, dict[str, Any]] = {}
     for package in packages:
         try:
             pythons[package] = interpreter_for(package, bench_dir)
         except EnvError as exc:
-            runs[package].append({"package": package, "error": str(exc)})
+            results[package] = {"package": package, "error": str(exc)}
+    counted: dict[str, dict[str, Any]] = {}
+    timed: dict[str, list[dict[str, Any]]] = {p: [] for p in pythons}
+    for package, python in pythons.items():
+        echo(f"counting storage calls: {package} ...", err=True)
+        counted[package] = run_package(package, python, sizes, "counts")
     for turn in range(repeat):
-        for package in pythons:
-            echo(f"run {turn + 1}/{repeat}: {package} ...", err=True)
+        for package, python in pythons.items():
+            echo(f"timing run {turn + 1}/{repeat}: {package} ...", err=True)
             wants_profile = profile if package == "ours" and turn == 0 else None
-            runs[package].append(run_package(package, pythons[package], sizes, wants_profile, profile_out))
-    return {package: best_of(package_runs) for package, package_runs in runs.items()}
+            timed[package].append(run_package(package, python, sizes, "timing", wants_profile, profile_out))
+    for package in pythons:
+        results[package] = merge_runs(counted[package], timed[package])
+    return {p: results[p] for p in packages}
 
 
 def sizes_options(func):
@@ -133,7 +156,7 @@ def sizes_options(func):
     type=click.IntRange(min=1),
     default=3,
     show_default=True,
-    help="runs per package, taking turns; each phase reports its fastest run",
+    help="timing runs per package, taking turns; each phase reports its fastest run",
 )
 @click.option(
     "--json",

@@ -21,6 +21,12 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--package", required=True, choices=sorted(ADAPTERS))
     parser.add_argument("--out", required=True, help="where to write the JSON result")
+    parser.add_argument(
+        "--mode",
+        choices=("counts", "timing"),
+        default="counts",
+        help="counts: storage calls per operation; timing: nothing but the operations in the timed loop",
+    )
     parser.add_argument("--profile", default=None, help="phase to profile with cProfile")
     parser.add_argument("--profile-out", default=None, help="where to write the profile text")
     for f in fields(Sizes):
@@ -31,7 +37,7 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
 def profile_text(profiler, limit: int = 30) -> str:
     stream = io.StringIO()
     stats = pstats.Stats(profiler, stream=stream)
-    stats.sort_stats("cumulative").print_stats(limit)
+    stats.sort_stats("tottime").print_stats(limit)
     return stream.getvalue()
 
 
@@ -40,7 +46,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     sizes = Sizes(**{f.name: getattr(args, f.name) for f in fields(Sizes)})
     sizes.validate()
     adapter = ADAPTERS[args.package]()
-    workload = Workload(adapter, sizes, profile_phase=args.profile)
+    workload = Workload(adapter, sizes, profile_phase=args.profile, count=args.mode == "counts")
     result = workload.run()
     result.update(
         package=args.package,

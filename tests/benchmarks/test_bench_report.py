@@ -1,6 +1,6 @@
 """The results table and the targets of issue 2 are judged correctly from results."""
 
-from benchmarks.engine import best_of
+from benchmarks.engine import merge_runs
 from benchmarks.engine_report import count_checks, render, speed_checks
 
 
@@ -84,11 +84,20 @@ def test_one_time_work_shows_as_max_but_the_typical_operation_is_judged():
     assert "4 (max 7)" in render({"ours": ours})
 
 
-def test_repeated_runs_keep_the_fastest_run_of_each_phase():
-    slow, fast = result("0.1", 100.0, 3, 100), result("0.1", 300.0, 3, 100)
+def test_counts_come_from_the_counting_run_and_times_from_the_fastest_timing_run():
+    counted = result("0.1", 10.0, 3, 100)
+    slow, fast = result("0.1", 100.0, 0, 0), result("0.1", 300.0, 0, 0)
     fast["phases"]["update"]["rate"] = 50.0
-    merged = best_of([slow, fast])
+    fast["errors"] = {"page": "AssertionError: wrong page"}
+    merged = merge_runs(counted, [slow, fast])
     assert merged["runs"] == 2
     assert merged["phases"]["create"]["rate"] == 300.0
     assert merged["phases"]["update"]["rate"] == 100.0
-    assert best_of([{"package": "ours", "error": "boom"}]) == {"package": "ours", "error": "boom"}
+    assert merged["phases"]["create"]["writes"]["max"] == 3
+    assert merged["errors"] == {"page": "timing run: AssertionError: wrong page"}
+    assert counted["phases"]["create"]["rate"] == 10.0  # inputs untouched
+
+
+def test_a_package_that_crashed_stays_an_error():
+    crashed = {"package": "ours", "error": "ImportError: boom"}
+    assert merge_runs(crashed, []) == crashed
