@@ -1,5 +1,5 @@
 """The IC HTTP transport: signed queries and updates with the fixes ic-py lacks (nonce, reject errors,
-certificate verification, v3 synchronous calls with fallback to v2 polling)."""
+certificate and query-signature verification, v3 synchronous calls with fallback to v2 polling)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from .certificate import ABSENT, MAINNET_ROOT_KEY, UNKNOWN, lookup, parse_certif
 from .errors import RejectError, TransportError
 from .identity import Identity
 from .principal import Principal
+from .query_signature import node_keys, verify_query_reply
 from .request_id import request_id
 
 REQUEST_DOMAIN = b"\x0aic-request"
@@ -35,8 +36,11 @@ class Agent:
         call_timeout: float = 300.0,
         ingress_expiry: float = 240.0,
         max_certificate_age: float = 300.0,
+        verify_query_signatures: bool = True,
     ):
         self.url = url.rstrip("/")
+        self.verify_query_signatures = verify_query_signatures
+        self._node_keys: dict[bytes, dict[bytes, bytes]] = {}  # canister id -> node id -> DER key
         self.identity = identity or Identity()
         self.call_timeout = call_timeout
         self.ingress_expiry = ingress_expiry
@@ -113,13 +117,16 @@ class Agent:
     # queries
 
     def query(self, canister_id: Principal, method: str, arg: bytes) -> bytes:
-        """Run a query; return the Candid reply or raise RejectError."""
-        _, body = self._envelope(self._content("query", canister_id, method, arg))
+        """Run a query; return the Candid reply or raise RejectError. The answering node's signature
+        is checked against the node keys certified for the canister's subnet."""
+        rid, body = self._envelope(self._content("query", canister_id, method, arg))
         response = self._request("POST", f"/api/v2/canister/{canister_id}/query", body)
         if response.status_code != 200:
             raise self._fail(response, f"query {method}")
         reply = self._cbor(response)
         status = reply.get("status") if isinstance(reply, dict) else None
+        if status in ("replied", "rejected") and self.verify_query_signatures:
+            self._check_query_signatures(canister_id, reply, rid)
         if status == "replied":
             return reply["reply"]["arg"]
         if status == "rejected":
@@ -194,22 +201,40 @@ class Agent:
             raise TransportError("the call is done but its reply was already pruned")
         raise TransportError(f"unknown request status {status!r}")
 
+    def read_state(self, canister_id: Principal, paths: list[list[bytes]]) -> dict:
+        """The verified certificate of a canister read_state request for `paths`."""
+        content = {
+            "request_type": "read_state",
+            "sender": self.identity.sender,
+            "paths": paths,
+            "ingress_expiry": self._expiry(),
+        }
+        _, body = self._envelope(content)
+        response = self._request("POST", f"/api/v2/canister/{canister_id}/read_state", body)
+        if response.status_code != 200:
+            raise self._fail(response, "read_state")
+        state = self._cbor(response)
+        return self._verified(state.get("certificate") if isinstance(state, dict) else None, canister_id)
+
+    def _subnet_node_keys(self, canister_id: Principal) -> dict[bytes, bytes]:
+        """Node id -> key for the canister's subnet (the delegated subnet, else the root subnet)."""
+        cert = self.read_state(canister_id, [[b"subnet"]])
+        delegation = cert.get("delegation")
+        subnet = delegation["subnet_id"] if delegation else Principal.self_authenticating(self.root_key).bytes
+        return node_keys(cert, subnet)
+
+    def _check_query_signatures(self, canister_id: Principal, reply: dict, rid: bytes) -> None:
+        keys = self._node_keys.get(canister_id.bytes)
+        signers = {s.get("identity") for s in reply.get("signatures") or [] if isinstance(s, dict)}
+        if keys is None or not signers <= set(keys):  # first use, or the subnet's nodes changed
+            keys = self._node_keys[canister_id.bytes] = self._subnet_node_keys(canister_id)
+        verify_query_reply(reply, rid, keys, self.max_certificate_age)
+
     def _poll(self, canister_id: Principal, rid: bytes) -> bytes:
         deadline = time.monotonic() + self.call_timeout
         delay = 0.02
         while True:
-            content = {
-                "request_type": "read_state",
-                "sender": self.identity.sender,
-                "paths": [[b"request_status", rid]],
-                "ingress_expiry": self._expiry(),
-            }
-            _, body = self._envelope(content)
-            response = self._request("POST", f"/api/v2/canister/{canister_id}/read_state", body)
-            if response.status_code != 200:
-                raise self._fail(response, "read_state")
-            state = self._cbor(response)
-            cert = self._verified(state.get("certificate") if isinstance(state, dict) else None, canister_id)
+            cert = self.read_state(canister_id, [[b"request_status", rid]])
             outcome = self._outcome(cert, rid)
             if outcome is not None:
                 return outcome

@@ -57,7 +57,7 @@ class TransportError(SimpleDBError):
 
 
 class CertificateError(TransportError):
-    """A reply's certificate failed verification (signature, hash tree, time or delegation)."""
+    """A reply's certificate (signature, hash tree, time, delegation) or a query's node signature is bad."""
 
 
 class RejectError(SimpleDBError):

@@ -124,3 +124,42 @@ def test_delegated_certificates_check_the_subnet_key_and_canister_range():
     forged = certify(labeled({b"time": now_leb()}), secret=subnet_secret + 1, delegation=delegation)
     with pytest.raises(CertificateError, match="signature"):
         verify_certificate(forged, ROOT_KEY, canister)
+
+
+def test_query_reply_signatures_are_checked():
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+    from simple_db_client.query_signature import node_keys, signed_content, verify_query_reply
+
+    node = ed25519.Ed25519PrivateKey.generate()
+    der = node.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    node_id, subnet, rid, now = b"\x07" * 29, b"\x05" * 29, b"\x01" * 32, time.time_ns()
+    cert = certify(
+        labeled({b"subnet": {subnet: {b"node": {node_id: {b"public_key": der}}}}, b"time": now_leb()})
+    )
+    keys = node_keys(cert, subnet)
+    assert keys == {node_id: der}
+
+    def signed(reply, timestamp=now, key=node, identity=node_id):
+        signature = key.sign(signed_content(reply, rid, timestamp))
+        return dict(
+            reply, signatures=[{"timestamp": timestamp, "signature": signature, "identity": identity}]
+        )
+
+    replied = {"status": "replied", "reply": {"arg": b"DIDL\x00\x00"}}
+    rejected = {"status": "rejected", "reject_code": 5, "reject_message": "no", "error_code": "IC0536"}
+    verify_query_reply(signed(replied), rid, keys, 300)
+    verify_query_reply(signed(rejected), rid, keys, 300)
+    forged = signed(replied)
+    forged["reply"] = {"arg": b"DIDL\x00\x01\x7e\x01"}
+    for bad, message in [
+        (forged, "invalid"),
+        (signed(replied, key=ed25519.Ed25519PrivateKey.generate()), "invalid"),
+        (signed(replied, identity=b"\x08" * 29), "not in the canister's subnet"),
+        (signed(replied, timestamp=now - 3600 * 10**9), "not fresh"),
+        (replied, "not signed"),
+    ]:
+        with pytest.raises(CertificateError, match=message):
+            verify_query_reply(bad, rid, keys, 300)

@@ -160,8 +160,10 @@ def test_export_import_round_trip_through_the_cli(run, net, namespace, tmp_path)
     pages = lambda path: path.read_text().splitlines()[1:]  # noqa: E731 - headers differ in canister id and time
     assert pages(first) == pages(second)
     assert run("export", "-", canister_id=fresh).splitlines()[1:] == run("export", "-").splitlines()[1:]
+    before = run("count", kind, canister_id=fresh)
     refused = run("import", str(first), canister_id=fresh, code=3)  # the ids exist already
-    assert "page 1" in refused
+    assert "refused after 0 entities restored" in refused and "already exists" in refused
+    assert run("count", kind, canister_id=fresh) == before == "5\n"
 
 
 def test_the_installed_entry_point_runs(net):

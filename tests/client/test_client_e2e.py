@@ -170,13 +170,16 @@ def test_a_query_reject_is_raised_not_returned(net):
         assert info.value.code in (3, 4, 5)
 
 
-def test_update_certificates_are_checked_against_the_root_key(net):
+def test_replies_are_checked_against_the_root_key(net):
     wrong = SimpleDB(net.url, net.canister_id, Ed25519Identity())  # mainnet root key: not localnet's
     with pytest.raises(CertificateError):
-        wrong.add_admin(Principal.anonymous())
-    assert wrong.whoami()  # queries carry no certificate
-    right = SimpleDB(net.url, net.canister_id, root_key=net.localnet.root_key)
+        wrong.add_admin(Principal.anonymous())  # the update's certificate
+    with pytest.raises(CertificateError):
+        wrong.whoami()  # the certificate of the subnet's node keys that sign query replies
+    right = SimpleDB(net.url, net.canister_id, Ed25519Identity(), root_key=net.localnet.root_key)
     assert right.agent.root_key == wrong.agent.fetch_root_key()
+    assert right.whoami() == right.principal
+    assert right.agent._node_keys  # the node key was fetched, certified, and checked the reply
 
 
 def test_list_and_count_page_through_with_filters(net, types):
