@@ -63,7 +63,7 @@ FIXED = {
     "int64": (8, True),
 }
 MAX_TABLE = 10_000
-MAX_DEPTH = 500
+MAX_DEPTH = 150  # nesting levels; stays well inside Python's recursion limit
 
 
 class CandidError(ValueError):
@@ -221,7 +221,10 @@ def _enc_prim(name: str, v: Any, out: bytearray, path: str) -> None:
     if name == "text":
         if not isinstance(v, str):
             raise CandidError(f"{where}: expected text, got {type(v).__name__}")
-        raw = v.encode()
+        try:
+            raw = v.encode()
+        except UnicodeEncodeError:
+            raise CandidError(f"{where}: text is not valid Unicode (lone surrogate)") from None
         out += uleb(len(raw)) + raw
     elif name in FIXED:
         size, signed = FIXED[name]
@@ -247,7 +250,10 @@ def _enc_prim(name: str, v: Any, out: bytearray, path: str) -> None:
     elif name in ("float64", "float32"):
         if not isinstance(v, int | float) or isinstance(v, bool):
             raise CandidError(f"{where}: expected {name}, got {type(v).__name__}")
-        out += struct.pack("<d" if name == "float64" else "<f", v)
+        try:
+            out += struct.pack("<d" if name == "float64" else "<f", v)
+        except (OverflowError, struct.error):
+            raise CandidError(f"{where}: {v} out of range for {name}") from None
     elif name == "blob":
         if isinstance(v, list):
             try:

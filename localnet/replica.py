@@ -160,6 +160,7 @@ class Replica:
         self.db_path = self.state_dir / "localnet.sqlite3"
         self.store = StateStore(self.db_path)
         self._lock = threading.RLock()
+        self._clock_lock = threading.Lock()
         self._lock_file = _lock_state_dir(self.state_dir)
         self._last_time = self.store.last_time()
         self._by_id: dict[bytes, _Canister] = {}
@@ -251,8 +252,7 @@ class Replica:
         return list(c.record.controllers) if c else []
 
     def time_ns(self) -> int:
-        with self._lock:
-            return self._tick()
+        return self._tick()
 
     def close(self) -> None:
         with self._lock:
@@ -294,8 +294,9 @@ class Replica:
     # -- internals ----------------------------------------------------------------------------------------
 
     def _tick(self) -> int:
-        self._last_time = max(time.time_ns(), self._last_time + 1)
-        return self._last_time
+        with self._clock_lock:  # not the message lock: reading the clock never waits for a message
+            self._last_time = max(time.time_ns(), self._last_time + 1)
+            return self._last_time
 
     def _callable(
         self, canister_id: bytes, method: str, need_query: bool = False

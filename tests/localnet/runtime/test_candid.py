@@ -202,3 +202,15 @@ def test_arguments_encoded_by_ic_py_decode_against_declared_types():
     assert codec.decode(wire, (Ref("Shape"), Prim("int")), IFACE) == [{"Square": 4}, -3]
     wire = ic_encode([{"type": shape, "value": {"Dot": None}}])
     assert codec.decode(wire, (Ref("Shape"),), IFACE) == [{"Dot": None}]
+
+
+def test_hostile_messages_fail_cleanly():
+    nested = b"DIDL\x01\x6e\x00\x01\x00" + b"\x01" * 10_000 + b"\x00"  # type T = opt T, 10,000 deep
+    with pytest.raises(codec.CandidError, match="nested too deeply"):
+        codec.decode(nested, (Prim("reserved"),), IFACE)
+    with pytest.raises(codec.CandidError, match="exceeds message"):
+        codec.decode(b"DIDL\x01\x6d\x7f\x01\x00\xff\xff\xff\xff\x0f", (Vec(Prim("null")),), IFACE)
+    with pytest.raises(codec.CandidError, match="out of range for float32"):
+        codec.encode((Prim("float32"),), [1e300], IFACE)
+    with pytest.raises(codec.CandidError, match="surrogate"):
+        codec.encode((Prim("text"),), ["\ud800"], IFACE)
