@@ -53,7 +53,9 @@ class Worker:
         self.host = KybraHost(self.iface, self.memory, self.canister_id, sys.stdout)
         builtins._kybra_ic = self.host  # type: ignore[attr-defined]
         self.modules: dict[str, Any] = {}
-        self.suspended: tuple[list[Any], Context, Method | None] | None = None
+        # Async updates awaiting a call, by call id: (generator stack, context, method, reply types).
+        self.suspended: dict[int, tuple[list[Any], Context, Method | None, tuple | None]] = {}
+        self.next_call = 0
         self.verdict_fd = -1
 
     # -- message loop -------------------------------------------------------------------------------------
@@ -89,11 +91,10 @@ class Worker:
             os._exit(0)
         os.waitpid(pid, 0)
         if msg[0] == "resume":
-            self.suspended = None
+            self.suspended.pop(msg[1], None)
         if verdict != EXITING:
-            self.conn.send(
-                ("done", trapped(self.canister_id, "the canister process crashed"), {}, None, False)
-            )
+            crashed = trapped(self.canister_id, "the canister process crashed")
+            self.conn.send(("done", crashed, {}, None, False, {}))
 
     def child(self, msg: tuple) -> None:
         try:
@@ -170,13 +171,11 @@ class Worker:
     def execute(self, msg: tuple) -> tuple:
         op = msg[0]
         if op == "resume":
-            _, result, time = msg
-            if self.suspended is None:
-                raise RuntimeError("resume without a suspended call")
-            stack, ctx, method, _ = self.suspended  # type: ignore[misc]
+            _, call_id, result, time = msg
+            stack, ctx, method, returns = self.suspended.pop(call_id)
             ctx.time = time
             self.host.ctx = ctx
-            return self.run(ctx, method, lambda: self.drive(stack, self.call_result(result)))
+            return self.run(ctx, method, lambda: self.drive(stack, self.call_result(result, returns)))
         if op == "pre_upgrade":
             _, caller, time = msg
             ctx = Context("pre_upgrade", "pre_upgrade", caller, time)
@@ -322,7 +321,9 @@ class Worker:
             returns = None
         else:
             raise Trap(f"{info.name} is not supported by localnet")
-        self.suspended = (stack, ctx, method, returns)  # type: ignore[assignment]
+        call_id = self.next_call
+        self.next_call += 1
+        self.suspended[call_id] = (stack, ctx, method, returns)
         writes = self.memory.take_writes()
         certified, ctx.certified_data = ctx.certified_data, None
         return (
@@ -332,10 +333,10 @@ class Worker:
             candid_codec.principal_bytes(target),
             callee_method,
             bytes(arg),
+            call_id,
         )
 
-    def call_result(self, result: tuple) -> CallResult:
-        _, _, _, returns = self.suspended  # type: ignore[misc]
+    def call_result(self, result: tuple, returns: tuple | None) -> CallResult:
         if result[0] == "ok":
             if returns is None:
                 return CallResult(result[1], None)  # type: ignore[arg-type]

@@ -33,6 +33,7 @@ ANONYMOUS = b"\x04"
 EMPTY_ARG = b"DIDL\x00\x00"
 MESSAGE_TIMEOUT = 120.0  # seconds of wall clock a message may run before the canister is reset
 START_TIMEOUT = 120.0
+MAX_CALL_DEPTH = 40  # nested inter-canister calls in one message tree
 TIMER_POLL = 0.02  # seconds between checks for due timers (only while some canister has one)
 
 
@@ -164,7 +165,7 @@ class Replica:
         self._lock_file = _lock_state_dir(self.state_dir)
         self._last_time = self.store.last_time()
         self._by_id: dict[bytes, _Canister] = {}
-        self._busy: set[bytes] = set()
+        self._call_stack: list[bytes] = []  # canisters with a message in progress, outermost first
         self._closed = False
         self._timer_thread: threading.Thread | None = None
         self.message_timeout = message_timeout
@@ -312,11 +313,9 @@ class Replica:
         if kind is None or (need_query and kind != "query"):
             what = "query method" if need_query else "update method"
             return None, Reject(3, f"Canister {text_id(canister_id)} has no {what} '{method}'", "IC0302")
-        if canister_id in self._busy:
+        if len(self._call_stack) >= MAX_CALL_DEPTH:
             return None, Reject(
-                2,
-                f"Canister {text_id(canister_id)} is awaiting a call and cannot be re-entered on localnet",
-                "IC0207",
+                2, f"call depth exceeds {MAX_CALL_DEPTH} nested inter-canister calls", "IC0207"
             )
         return c, None
 
@@ -436,14 +435,15 @@ class Replica:
 
     def _raw(self, c: _Canister, msg: tuple) -> tuple:
         """Send one message and serve its inter-canister calls; commits what it commits."""
-        assert c.process is not None
+        proc = c.process
+        assert proc is not None
         cid = c.record.id
-        self._busy.add(cid)
+        self._call_stack.append(cid)
         try:
-            c.process.send(msg)
+            proc.send(msg)
             while True:
                 try:
-                    resp = c.process.recv(self.message_timeout)
+                    resp = proc.recv(self.message_timeout)
                 except TimeoutError:
                     self._revive(c, "message timed out")
                     limit = f"exceeded the time limit of {self.message_timeout:g} s for one message"
@@ -453,17 +453,23 @@ class Replica:
                     died = f"Canister {text_id(cid)} trapped: the canister process died"
                     return _failed(Reject(5, died, "IC0502"))
                 if resp[0] == "call_out":
-                    _, writes, certified, callee, method, arg = resp
+                    _, writes, certified, callee, method, arg, call_id = resp
                     self._commit(c, writes, certified)
+                    # While it awaits, the canister may execute other messages (also calls back into
+                    # it), as on the IC; its process is idle until it gets the resume.
                     result = self._inter_canister(cid, callee, method, arg)
-                    c.process.send(("resume", result, self._tick()))
+                    if c.process is None:
+                        return _failed(
+                            Reject(5, f"Canister {text_id(cid)} was reset while awaiting", "IC0502")
+                        )
+                    c.process.send(("resume", call_id, result, self._tick()))
                     continue
                 if resp[4]:
                     self._commit(c, resp[2], resp[3])
                     self._set_timer(c, resp[5].get("next_timer"))
                 return resp
         finally:
-            self._busy.discard(cid)
+            self._call_stack.pop()
 
     # -- timers -------------------------------------------------------------------------------------------
 
@@ -485,7 +491,7 @@ class Replica:
                     if self._closed:
                         return
                     due = c.next_timer is not None and c.next_timer <= now
-                    if due and c.process is not None and c.record.id not in self._busy:
+                    if due and c.process is not None:
                         self._raw(c, ("timer", self._tick()))
 
     def _commit(self, c: _Canister, writes: dict, certified: bytes | None) -> None:

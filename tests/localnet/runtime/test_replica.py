@@ -429,3 +429,27 @@ def test_timers_fire_as_self_calls_and_die_with_a_trap(net):
         time.sleep(0.02)
     assert store.get("timer") == "fired by self"
     assert store.get("trapped_timer") is None
+
+
+def test_two_canisters_call_each_other_also_while_awaiting(tmp_path):
+    with Replica(tmp_path / "state") as r:
+        a, b = r.deploy("a", CALLER), r.deploy("b", CALLER)
+        out = relay(r, a, "call_peer", (PRINCIPAL, b), (TEXT, "hi"))
+        assert reply(out, TEXT, iface=CALLER_IFACE) == f"echo from {IcPrincipal(b).to_str()}: hi"
+        out = relay(r, b, "call_peer", (PRINCIPAL, a), (TEXT, "ho"))
+        assert reply(out, TEXT, iface=CALLER_IFACE) == f"echo from {IcPrincipal(a).to_str()}: ho"
+        # a -> b -> a -> b -> a: each canister receives a call while it awaits its own
+        out = relay(r, a, "bounce", (PRINCIPAL, b), (NAT64, 4))
+        assert reply(out, TEXT, iface=CALLER_IFACE) == f"done at {IcPrincipal(a).to_str()}"
+        logs = [
+            reply(r.query(x, "step_log", b"DIDL\x00\x00", ANON), Vec(TEXT), iface=CALLER_IFACE)
+            for x in (a, b)
+        ]
+        assert logs[0][-3:] == ["bounce 4", "bounce 2", "bounce 0"]
+        assert logs[1][-2:] == ["bounce 3", "bounce 1"]
+        # a canister may call itself
+        out = relay(r, a, "call_peer", (PRINCIPAL, a), (TEXT, "me"))
+        assert reply(out, TEXT, iface=CALLER_IFACE) == f"echo from {IcPrincipal(a).to_str()}: me"
+        # unbounded ping-pong is cut off with an error, not a crash
+        out = relay(r, a, "bounce", (PRINCIPAL, b), (NAT64, 1000))
+        assert "call depth exceeds" in reply(out, TEXT, iface=CALLER_IFACE)

@@ -92,3 +92,33 @@ def step_log() -> Vec[text]:
 @query
 def heap_log() -> Vec[text]:
     return heap_steps
+
+
+class Peer(Service):
+    @service_update
+    def echo(self, message: text) -> text: ...
+
+    @service_update
+    def bounce(self, peer: Principal, hops: nat64) -> Async[text]: ...
+
+
+@update
+def echo(message: text) -> text:
+    note("echo " + message)
+    return "echo from " + ic.id().to_str() + ": " + message
+
+
+@update
+def call_peer(peer: Principal, message: text) -> Async[text]:
+    result: CallResult[text] = yield Peer(peer).echo(message)
+    return result.Ok if result.Err is None else "Err: " + result.Err
+
+
+@update
+def bounce(peer: Principal, hops: nat64) -> Async[text]:
+    """Ping-pong between two canisters: each call goes back to the canister that is awaiting it."""
+    note("bounce " + str(hops))
+    if hops == 0:
+        return "done at " + ic.id().to_str()
+    result: CallResult[text] = yield Peer(peer).bounce(ic.id(), hops - 1)
+    return result.Ok if result.Err is None else "Err: " + result.Err
