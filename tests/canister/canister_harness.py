@@ -105,22 +105,30 @@ class ReplicaCaller:
 
 
 class AgentCaller(ReplicaCaller):
-    """The same calls over the IC HTTP interface with an ic-py Agent (v2 query / call + polling)."""
+    """The same calls over the IC HTTP interface with an ic-py Agent (v2 query, v2 call + polling)."""
 
     def __init__(self, agent, canister_id: str):
         self.agent = agent
         self.canister_text = canister_id
         self.principal = agent.identity.sender()
 
-    def raw(self, method: str, arg: bytes, as_update: bool | None = None) -> bytes:
-        kind = ct.METHODS[method][2] if method in ct.METHODS else "update"
+    def raw(self, method: str, arg: bytes, as_update: bool | None = None) -> Any:
+        """The decoded reply (ic-py decodes as it receives), or Rejected."""
+        _, result_type, kind = ct.METHODS[method]
         update = kind == "update" if as_update is None else as_update
         try:
             if update:
-                return self.agent.update_raw(self.canister_text, method, arg, return_type=None)
-            return self.agent.query_raw(self.canister_text, method, arg, return_type=None)
-        except Exception as exc:  # ic-py raises plain Exceptions carrying the reject text
+                reply = self.agent.update_raw(self.canister_text, method, arg, result_type, delay=0.02)
+            else:
+                reply = self.agent.query_raw(self.canister_text, method, arg, result_type)
+        except Exception as exc:  # ic-py raises a plain Exception for a rejected update
             raise Rejected(0, str(exc)) from exc
+        if isinstance(reply, str):  # ic-py returns the reject message of a query
+            raise Rejected(0, reply)
+        return reply
+
+    def call(self, method: str, *args: Any) -> Any:
+        return self.raw(method, encode_args(method, args))[0]["value"]
 
 
 # --- value builders (Candid-shaped, as ic-py encodes them) ---
