@@ -70,14 +70,21 @@ class SimpleDBGroup(click.Group):
             ctx.exit(EXIT_TRANSPORT)
 
 
+def _set_json(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.find_object(Settings).as_json = True
+
+
 def json_option(command):
-    """Each command also accepts --json after its name."""
-    return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")(command)
+    """Every command also accepts --json after its name."""
+    return click.option(
+        "--json", is_flag=True, expose_value=False, callback=_set_json, help="Print JSON instead of text."
+    )(command)
 
 
-def emit(ctx: click.Context, as_json: bool, data: Any, text: str) -> None:
-    settings: Settings = ctx.obj
-    click.echo(out.dumps(data) if as_json or settings.as_json else text)
+def emit(ctx: click.Context, data: Any, text: str) -> None:
+    """Print `text`, or `data` as JSON when --json was given."""
+    click.echo(out.dumps(data) if ctx.find_object(Settings).as_json else text)
 
 
 def typedef_for(db: SimpleDB, type_name: str) -> TypeDef:
@@ -126,38 +133,40 @@ def cli(
 @cli.command()
 @json_option
 @click.pass_context
-def whoami(ctx: click.Context, as_json: bool) -> None:
+def whoami(ctx: click.Context) -> None:
     """Print your principal as the canister sees it."""
     principal = ctx.obj.db().whoami()
-    emit(ctx, as_json, {"principal": principal}, str(principal))
+    emit(ctx, {"principal": principal}, str(principal))
 
 
 @cli.group(invoke_without_command=True)
 @json_option
 @click.pass_context
-def admins(ctx: click.Context, as_json: bool) -> None:
+def admins(ctx: click.Context) -> None:
     """List the admins; `admins add P` / `admins remove P` change them (admins only)."""
     if ctx.invoked_subcommand is None:
         principals = ctx.obj.db().admins()
-        emit(ctx, as_json, principals, out.table(["admin"], [[p] for p in principals]))
+        emit(ctx, principals, out.table(["admin"], [[p] for p in principals]))
 
 
 @admins.command("add")
+@json_option
 @click.argument("principal")
 @click.pass_context
 def admins_add(ctx: click.Context, principal: str) -> None:
     """Make PRINCIPAL an admin."""
     ctx.obj.db().add_admin(_principal(principal))
-    click.echo(f"added admin {principal}")
+    emit(ctx, {"added_admin": principal}, f"added admin {principal}")
 
 
 @admins.command("remove")
+@json_option
 @click.argument("principal")
 @click.pass_context
 def admins_remove(ctx: click.Context, principal: str) -> None:
     """Remove PRINCIPAL from the admins."""
     ctx.obj.db().remove_admin(_principal(principal))
-    click.echo(f"removed admin {principal}")
+    emit(ctx, {"removed_admin": principal}, f"removed admin {principal}")
 
 
 def _principal(text: str) -> Principal:
@@ -170,7 +179,7 @@ def _principal(text: str) -> Principal:
 @cli.command()
 @json_option
 @click.pass_context
-def stats(ctx: click.Context, as_json: bool) -> None:
+def stats(ctx: click.Context) -> None:
     """Entities per type, audit length and the stable-memory estimate."""
     result = ctx.obj.db().stats()
     rows = [[name, count] for name, count in result.types.items()]
@@ -178,13 +187,14 @@ def stats(ctx: click.Context, as_json: bool) -> None:
         f"\n\nentities: {result.entities}  audit entries: {result.audit_length}  "
         f"stable memory (estimate): {result.stable_memory_bytes} bytes"
     )
-    emit(ctx, as_json, result, text)
+    emit(ctx, result, text)
 
 
 # schema
 
 
 @cli.command("define-type")
+@json_option
 @click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--name", help="Qualified type name, e.g. app::User.")
 @click.option(
@@ -239,7 +249,7 @@ def define_type(
     db = ctx.obj.db()
     for typedef in typedefs:
         db.define_type(typedef, force=force)
-        click.echo(f"defined {typedef.name}")
+        emit(ctx, {"defined": typedef.name}, f"defined {typedef.name}")
 
 
 def _typedefs_from_file(file: Path) -> list[TypeDef]:
@@ -258,15 +268,15 @@ def _typedefs_from_file(file: Path) -> list[TypeDef]:
 @click.argument("type_name", required=False)
 @json_option
 @click.pass_context
-def schema(ctx: click.Context, type_name: str | None, as_json: bool) -> None:
+def schema(ctx: click.Context, type_name: str | None) -> None:
     """Show every type, or one TYPE in detail."""
     db = ctx.obj.db()
     if type_name:
         typedef = typedef_for(db, type_name)
-        emit(ctx, as_json, typedef, out.type_details(typedef))
+        emit(ctx, typedef, out.type_details(typedef))
     else:
         types = db.schema()
-        emit(ctx, as_json, types, out.schema_table(types))
+        emit(ctx, types, out.schema_table(types))
 
 
 # data
@@ -277,11 +287,11 @@ def schema(ctx: click.Context, type_name: str | None, as_json: bool) -> None:
 @click.argument("assignments", nargs=-1, metavar="[FIELD=VALUE | FIELD:=JSON]...")
 @json_option
 @click.pass_context
-def create(ctx: click.Context, type_name: str, assignments: tuple[str, ...], as_json: bool) -> None:
+def create(ctx: click.Context, type_name: str, assignments: tuple[str, ...]) -> None:
     """Create an entity of TYPE; print it."""
     db = ctx.obj.db()
     entity = db.create(type_name, parse_assignments(assignments, typedef_for(db, type_name)))
-    emit(ctx, as_json, entity, out.entity_details(entity))
+    emit(ctx, entity, out.entity_details(entity))
 
 
 @cli.command()
@@ -289,10 +299,10 @@ def create(ctx: click.Context, type_name: str, assignments: tuple[str, ...], as_
 @click.argument("entity_id", metavar="ID", type=click.IntRange(min=0))
 @json_option
 @click.pass_context
-def get(ctx: click.Context, type_name: str, entity_id: int, as_json: bool) -> None:
+def get(ctx: click.Context, type_name: str, entity_id: int) -> None:
     """Print the entity TYPE #ID."""
     entity = ctx.obj.db().get(type_name, entity_id)
-    emit(ctx, as_json, entity, out.entity_details(entity))
+    emit(ctx, entity, out.entity_details(entity))
 
 
 @cli.command()
@@ -300,10 +310,10 @@ def get(ctx: click.Context, type_name: str, entity_id: int, as_json: bool) -> No
 @click.argument("alias")
 @json_option
 @click.pass_context
-def find(ctx: click.Context, type_name: str, alias: str, as_json: bool) -> None:
+def find(ctx: click.Context, type_name: str, alias: str) -> None:
     """Print the entity of TYPE whose alias field is ALIAS."""
     entity = ctx.obj.db().find(type_name, alias)
-    emit(ctx, as_json, entity, out.entity_details(entity))
+    emit(ctx, entity, out.entity_details(entity))
 
 
 @cli.command()
@@ -321,23 +331,23 @@ def update(
     entity_id: int,
     assignments: tuple[str, ...],
     expected_version: int | None,
-    as_json: bool,
 ) -> None:
     """Change fields of TYPE #ID; print the entity."""
     db = ctx.obj.db()
     fields = parse_assignments(assignments, typedef_for(db, type_name))
     entity = db.update(type_name, entity_id, fields, expected_version=expected_version)
-    emit(ctx, as_json, entity, out.entity_details(entity))
+    emit(ctx, entity, out.entity_details(entity))
 
 
 @cli.command()
 @click.argument("type_name", metavar="TYPE")
 @click.argument("entity_id", metavar="ID", type=click.IntRange(min=0))
+@json_option
 @click.pass_context
 def delete(ctx: click.Context, type_name: str, entity_id: int) -> None:
     """Delete TYPE #ID."""
     ctx.obj.db().delete(type_name, entity_id)
-    click.echo(f"deleted {type_name} #{entity_id}")
+    emit(ctx, {"deleted": {"type": type_name, "id": entity_id}}, f"deleted {type_name} #{entity_id}")
 
 
 @cli.command()
@@ -346,14 +356,15 @@ def delete(ctx: click.Context, type_name: str, entity_id: int) -> None:
 @click.argument("new_owner", metavar="PRINCIPAL")
 @json_option
 @click.pass_context
-def transfer(ctx: click.Context, type_name: str, entity_id: int, new_owner: str, as_json: bool) -> None:
+def transfer(ctx: click.Context, type_name: str, entity_id: int, new_owner: str) -> None:
     """Give TYPE #ID to PRINCIPAL."""
     entity = ctx.obj.db().transfer(type_name, entity_id, _principal(new_owner))
-    emit(ctx, as_json, entity, out.entity_details(entity))
+    emit(ctx, entity, out.entity_details(entity))
 
 
 def _link_command(name: str, verb: str):
     @cli.command(name, help=f"{verb.capitalize()} TYPE #ID and TARGET_ID through RELATION.")
+    @json_option
     @click.argument("type_name", metavar="TYPE")
     @click.argument("entity_id", metavar="ID", type=click.IntRange(min=0))
     @click.argument("relation")
@@ -361,7 +372,8 @@ def _link_command(name: str, verb: str):
     @click.pass_context
     def command(ctx: click.Context, type_name: str, entity_id: int, relation: str, target_id: int) -> None:
         getattr(ctx.obj.db(), name)(type_name, entity_id, relation, target_id)
-        click.echo(f"{verb}ed {type_name} #{entity_id} {relation} #{target_id}")
+        data = {"type": type_name, "id": entity_id, "relation": relation, "target_id": target_id}
+        emit(ctx, {f"{verb}ed": data}, f"{verb}ed {type_name} #{entity_id} {relation} #{target_id}")
 
     return command
 
@@ -376,10 +388,10 @@ unlink = _link_command("unlink", "unlink")
 @click.argument("relation")
 @json_option
 @click.pass_context
-def links(ctx: click.Context, type_name: str, entity_id: int, relation: str, as_json: bool) -> None:
+def links(ctx: click.Context, type_name: str, entity_id: int, relation: str) -> None:
     """List the ids linked to TYPE #ID through RELATION."""
     ids = list(ctx.obj.db().links(type_name, entity_id, relation))
-    emit(ctx, as_json, ids, out.table([relation], [[i] for i in ids]))
+    emit(ctx, ids, out.table([relation], [[i] for i in ids]))
 
 
 @cli.command("list")
@@ -395,7 +407,6 @@ def list_(
     filters: tuple[str, ...],
     limit: int | None,
     page_size: int,
-    as_json: bool,
 ) -> None:
     """List entities of TYPE, optionally filtered by indexed fields."""
     db = ctx.obj.db()
@@ -405,7 +416,7 @@ def list_(
         entities.append(entity)
         if limit is not None and len(entities) >= limit:
             break
-    emit(ctx, as_json, entities, out.entity_table(entities))
+    emit(ctx, entities, out.entity_table(entities))
 
 
 @cli.command()
@@ -413,12 +424,12 @@ def list_(
 @click.argument("filters", nargs=-1, metavar="[FIELD=VALUE]...")
 @json_option
 @click.pass_context
-def count(ctx: click.Context, type_name: str, filters: tuple[str, ...], as_json: bool) -> None:
+def count(ctx: click.Context, type_name: str, filters: tuple[str, ...]) -> None:
     """Count entities of TYPE, optionally filtered by indexed fields."""
     db = ctx.obj.db()
     where = parse_assignments(filters, typedef_for(db, type_name)) if filters else None
     number = db.count(type_name, where)
-    emit(ctx, as_json, {"type": type_name, "count": number}, str(number))
+    emit(ctx, {"type": type_name, "count": number}, str(number))
 
 
 @cli.command()
@@ -427,14 +438,14 @@ def count(ctx: click.Context, type_name: str, filters: tuple[str, ...], as_json:
 @click.option("--limit", type=click.IntRange(min=1), help="Show at most this many entries.")
 @json_option
 @click.pass_context
-def audit(ctx: click.Context, start: int, end: int | None, limit: int | None, as_json: bool) -> None:
+def audit(ctx: click.Context, start: int, end: int | None, limit: int | None) -> None:
     """Show the audit log: who changed what, when."""
     entries = []
     for entry in ctx.obj.db().audit(start, end):
         entries.append(entry)
         if limit is not None and len(entries) >= limit:
             break
-    emit(ctx, as_json, entries, out.audit_table(entries))
+    emit(ctx, entries, out.audit_table(entries))
 
 
 # export and import
@@ -462,6 +473,7 @@ cli.add_command(export, "dump")
 
 
 @cli.command("import")
+@json_option
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.pass_context
 def import_(ctx: click.Context, file: Path) -> None:

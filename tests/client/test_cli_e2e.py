@@ -126,7 +126,10 @@ def test_entity_commands(run, namespace, tmp_path):
     run("link", task, tid, "subtasks", str(child))
     assert json.loads(run("links", task, tid, "subtasks", "--json")) == [child]
     assert str(child) in run("links", task, tid, "subtasks")
-    run("unlink", task, tid, "subtasks", str(child))
+    unlinked = json.loads(run("unlink", task, tid, "subtasks", str(child), "--json"))
+    assert unlinked == {
+        "unlinked": {"type": task, "id": int(tid), "relation": "subtasks", "target_id": child}
+    }
     assert json.loads(run("links", task, tid, "subtasks", "--json")) == []
     listing = run("list", task)
     assert "write docs" in listing and "child" in listing and listing.splitlines()[0].startswith("id")
@@ -136,7 +139,7 @@ def test_entity_commands(run, namespace, tmp_path):
     assert json.loads(run("count", task, "rank=1", "--json")) == {"type": task, "count": 1}
     heir = Ed25519Identity().principal
     assert json.loads(run("transfer", task, str(child), str(heir), "--json"))["owner"] == str(heir)
-    run("delete", task, tid)
+    assert json.loads(run("delete", task, tid, "--json")) == {"deleted": {"type": task, "id": int(tid)}}
     run("get", task, tid, code=3)
     audit = json.loads(run("audit", "--json"))
     mine = [a for a in audit if a["type_name"] == task]
