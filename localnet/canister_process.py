@@ -32,6 +32,7 @@ from localnet.state_store import read_stable_rows
 
 PR_SET_CHILD_SUBREAPER = 36
 TAKE_OVER, EXITING = b"T", b"E"
+HEARTBEAT_NS = 1_000_000_000  # a heartbeat per second, about one per IC round
 
 
 def trapped(canister_id: bytes, message: str) -> Reject:
@@ -57,6 +58,8 @@ class Worker:
         self.suspended: dict[int, tuple[list[Any], Context, Method | None, tuple | None]] = {}
         self.next_call = 0
         self.verdict_fd = -1
+        self.due_before: int | None = None
+        self.heartbeat_due: int | None = None
 
     # -- message loop -------------------------------------------------------------------------------------
 
@@ -75,7 +78,30 @@ class Worker:
             else:
                 self.in_fork(msg)
 
+    def take_due_job(self, time: int) -> Any:
+        """Before forking, pick the due timer (or heartbeat) and reschedule or drop it in this process, so
+        a callback that traps is not retried (as on the IC)."""
+        due = [(t.due, tid) for tid, t in self.host.timers.items() if t.due <= time]
+        if due:
+            timer_id = min(due)[1]
+            timer = self.host.timers[timer_id]
+            if timer.interval:
+                timer.due = time + timer.interval
+            else:
+                del self.host.timers[timer_id]
+            return timer.func
+        if self.heartbeat_due is not None and self.heartbeat_due <= time:
+            self.heartbeat_due = time + HEARTBEAT_NS
+            return "heartbeat"
+        return None
+
+    def next_due(self) -> int | None:
+        dues = [d for d in (self.host.next_timer_due(), self.heartbeat_due) if d is not None]
+        return min(dues, default=None)
+
     def in_fork(self, msg: tuple) -> None:
+        if msg[0] == "timer":
+            msg = ("timer", msg[1], self.take_due_job(msg[1]))
         r, w = os.pipe()
         sys.stdout.flush()
         pid = os.fork()
@@ -97,6 +123,7 @@ class Worker:
             self.conn.send(("done", crashed, {}, None, False, {}))
 
     def child(self, msg: tuple) -> None:
+        self.due_before = self.next_due()
         try:
             result = self.execute(msg)
         except BaseException as e:  # a bug in localnet itself must still answer the replica
@@ -110,7 +137,7 @@ class Worker:
         sys.stdout.flush()
         commit = result[0] == "call_out" or result[4]
         if result[0] == "done":
-            result = self.with_info(result)
+            result = self.with_info(result, current=commit)
         if commit:
             os.write(self.verdict_fd, TAKE_OVER)
             os.close(self.verdict_fd)
@@ -120,10 +147,11 @@ class Worker:
         os.write(self.verdict_fd, EXITING)
         os._exit(0)
 
-    def with_info(self, result: tuple) -> tuple:
-        """Append what the replica keeps about the canister between messages (its next timer)."""
+    def with_info(self, result: tuple, current: bool = True) -> tuple:
+        """Append what the replica keeps about the canister between messages: when its next timer or
+        heartbeat is due (as this process has it if it commits, else as the unchanged canister has it)."""
         info = dict(result[5]) if len(result) > 5 else {}
-        info["next_timer"] = self.host.next_timer_due()
+        info["next_timer"] = self.next_due() if current else self.due_before
         return result[:5] + (info,)
 
     # -- execution ----------------------------------------------------------------------------------------
@@ -143,6 +171,8 @@ class Worker:
     def start(self, mode: str, pre_writes: dict, arg: bytes, caller: bytes, time: int) -> tuple:
         """Install (mode "init") or upgrade/restart (mode "post_upgrade") in this fresh process."""
         self.memory.apply(pre_writes)
+        if self.iface.lifecycle("heartbeat") is not None:
+            self.heartbeat_due = time + HEARTBEAT_NS
         ctx = Context(mode, mode, caller, time, arg)
         self.host.ctx = ctx
         try:
@@ -193,21 +223,15 @@ class Worker:
             outcome = res[1] if isinstance(res[1], Reject) else Reply(b"")
             return ("done", outcome, {}, None, False, {"accepted": accepted})
         if op == "timer":
-            _, time = msg
-            due = [(t.due, tid) for tid, t in self.host.timers.items() if t.due <= time]
-            ctx = Context("update", "<timer>", self.canister_id, time)
+            _, time, job = msg
+            ctx = Context("update", "heartbeat" if job == "heartbeat" else "<timer>", self.canister_id, time)
             self.host.ctx = ctx
-            if not due:
+            if job is None:
                 return self.run(ctx, None, lambda: ("return", None))
-            timer_id = min(due)[1]
-            timer = self.host.timers[timer_id]
-            if timer.interval:
-                timer.due = time + timer.interval
-            else:
-                del self.host.timers[timer_id]
 
             def fire() -> tuple:
-                value = timer.func()
+                heartbeat = self.iface.lifecycle("heartbeat")
+                value = self.function(heartbeat)() if job == "heartbeat" and heartbeat else job()
                 if inspect.isgenerator(value):
                     return self.drive([value], None)
                 return ("return", None)

@@ -466,7 +466,8 @@ class Replica:
                     continue
                 if resp[4]:
                     self._commit(c, resp[2], resp[3])
-                    self._set_timer(c, resp[5].get("next_timer"))
+                if len(resp) > 5 and "next_timer" in resp[5]:
+                    self._set_timer(c, resp[5]["next_timer"])
                 return resp
         finally:
             self._call_stack.pop()

@@ -453,3 +453,15 @@ def test_two_canisters_call_each_other_also_while_awaiting(tmp_path):
         # unbounded ping-pong is cut off with an error, not a crash
         out = relay(r, a, "bounce", (PRINCIPAL, b), (NAT64, 1000))
         assert "call depth exceeds" in reply(out, TEXT, iface=CALLER_IFACE)
+
+
+def test_a_trapping_timer_runs_once_and_rolls_back(net):
+    r, store, _ = net
+    assert isinstance(r.update(store.cid, "start_failing_timer", b"DIDL\x00\x00", ANON), Reply)
+    log = r.log_path(store.cid)
+    deadline = time.monotonic() + 20
+    while "failing timer ran" not in log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.3)  # room for (wrong) retries: the poller looks every 20 ms
+    assert log.read_text().count("failing timer ran") == 1
+    assert store.get("failing_timer") is None

@@ -162,3 +162,14 @@ def test_one_state_directory_serves_one_replica_and_time_never_goes_back(tmp_pat
     store.close()
     with Replica(tmp_path / "state") as r:
         assert r.time_ns() > future
+
+
+def test_heartbeat_runs_about_every_second(tools):
+    r, cid, _ = tools
+    deadline = time.monotonic() + 20
+    while note(r, cid, 10) is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    first = int(note(r, cid, 10))
+    while int(note(r, cid, 10)) == first and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert int(note(r, cid, 10)) > first

@@ -275,3 +275,14 @@ def start_timer(delay: nat64) -> nat64:
 def start_timer_then_trap() -> void:
     ic.set_timer(0, lambda: kv.insert("trapped_timer", "fired"))
     ic.trap("no timer")
+
+
+def failing_timer() -> None:
+    ic.print("failing timer ran")
+    kv.insert("failing_timer", "wrote")
+    ic.trap("timer trap")
+
+
+@update
+def start_failing_timer() -> void:
+    ic.set_timer(0, failing_timer)

@@ -11,6 +11,7 @@ from kybra import (
     StableBTreeMap,
     Vec,
     blob,
+    heartbeat,
     ic,
     inspect_message,
     nat64,
@@ -27,6 +28,11 @@ notes = StableBTreeMap[nat64, text](memory_id=0, max_key_size=16, max_value_size
 def screen() -> void:
     if ic.method_name() != "refused_at_ingress":
         ic.accept_message()
+
+
+@heartbeat
+def beat() -> void:
+    notes.insert(10, str(int(notes.get(10) or "0") + 1))
 
 
 @update
