@@ -83,17 +83,20 @@ def bundle_collisions(nodes: list) -> list[str]:
     return problems
 
 
-def local_missing(nodes: list, source_root: Path) -> list[str]:
-    """Imports the graph could not resolve that are neither stdlib nor installed: a broken local import."""
+def local_missing(nodes: list) -> list[str]:
+    """Imports the bundler could not resolve that are not stdlib (RustPython provides those): a module
+    the canister needs would be missing from the build."""
+    found = {node.identifier for node in nodes if type(node).__name__ != "MissingModule"}
     missing = []
     for node in nodes:
         if type(node).__name__ != "MissingModule":
             continue
+        if node.identifier.rpartition(".")[0] in found:
+            continue  # `from package.module import name`: modulegraph also tries `name` as a module
         top = node.identifier.split(".")[0]
         if top in sys.stdlib_module_names or top in sys.builtin_module_names:
             continue
-        if (source_root / (top + ".py")).exists() or (source_root / top).is_dir():
-            missing.append(node.identifier)
+        missing.append(node.identifier)
     return missing
 
 

@@ -26,7 +26,7 @@ def test_kybra_bundler_finds_every_canister_module(bundle):
     assert own_modules <= imported
     assert own_modules <= bundled
     assert "kybra_simple_db" in bundled
-    assert kybra_checks.local_missing(nodes, SOURCE) == []
+    assert kybra_checks.local_missing(nodes) == []
 
 
 def test_kybra_bundle_has_no_module_name_collisions(bundle):
@@ -91,6 +91,12 @@ def test_syntax_checker_catches_match_and_dict_unpacking(tmp_path):
     problems = "\n".join(kybra_checks.syntax_problems(bad))
     assert "match statement" in problems
     assert "dict unpacking" in problems
+
+
+def test_missing_module_check_catches_a_broken_import(tmp_path):
+    (tmp_path / "main.py").write_text("import json\nimport not_written_yet\nfrom os import path\n")
+    nodes, _ = kybra_checks.run_kybra_bundle(tmp_path / "main.py")
+    assert kybra_checks.local_missing(nodes) == ["not_written_yet"]
 
 
 def test_bundle_collision_check_catches_flattened_duplicates(tmp_path):
