@@ -42,8 +42,7 @@ class AuditLog:
 
     def entry_text(self, time_ns: int, caller: str, operation: str, type_name: str, entity_id: int,
                    changes: dict) -> str:
-        return json.dumps([time_ns, caller, operation, type_name, entity_id, changes],
-                          separators=(",", ":"), ensure_ascii=False)
+        return keys.COMPACT.encode([time_ns, caller, operation, type_name, entity_id, changes])
 
     @staticmethod
     def parse(seq: int, text: str) -> dict:

@@ -102,6 +102,7 @@ class Database:
         self._after_commit = []
         self._depth = 0
         self._type_codes = {}
+        self._counters = {}
         self.identity = IdentityMap()
         self.bucket_width = self._load_meta()
         with self.operation():
@@ -222,7 +223,8 @@ class Database:
     def put_value(self, key: str, text: str, old_head: Optional[str] = None) -> None:
         """Store `text`, split across keys if it exceeds the value size; stale chunks are removed."""
         old_count = int(old_head[1:]) if old_head and old_head.startswith(keys.CHUNK_MARK) else 0
-        if self.value_limit is None or len(text.encode("utf-8")) <= self.value_limit:
+        limit = self.value_limit
+        if limit is None or len(text) * 4 <= limit or len(text.encode("utf-8")) <= limit:
             if text.startswith(keys.CHUNK_MARK):
                 raise ValidationError("values may not start with '~'")
             self.put(key, text)
@@ -277,33 +279,49 @@ class Database:
         return out
 
     def counters(self, tc: Optional[int]) -> tuple:
-        """(max id ever assigned, live count) of a type."""
+        """(max id ever assigned, live count) of a type (cached: only this engine writes them)."""
         if tc is None:
             return (0, 0)
+        cached = self._counters.get(tc)
+        if cached is not None:
+            return cached
         text = self.get(keys.counter_key(tc))
-        if not text:
-            return (0, 0)
-        max_id, count = text.split(",")
-        return (int(max_id), int(count))
+        if text:
+            max_id, count = text.split(",")
+            cached = (int(max_id), int(count))
+        else:
+            cached = (0, 0)
+        self._counters[tc] = cached
+        return cached
 
     def set_counters(self, tc: int, max_id: int, count: int) -> None:
+        previous = self.counters(tc)
         self.put(keys.counter_key(tc), str(max_id) + "," + str(count))
+        self._counters[tc] = (max_id, count)
+        cache = self._counters
+
+        def undo():
+            cache[tc] = previous
+        self.on_rollback(undo)
 
     # ----- id sets (buckets of bits) ---------------------------------------------------------------
 
     def bit_update(self, key_of_bucket, member: int, present: bool) -> bool:
         """Add or remove `member` in the id set with bucket keys `key_of_bucket(b)`; True if changed."""
         bucket, offset = divmod(member, self.bucket_width)
-        key = key_of_bucket(bucket)
-        bits = bitsets.decode(self.get(key))
+        return self.bit_set(key_of_bucket(bucket), offset, present)
+
+    def bit_set(self, key: str, offset: int, present: bool) -> bool:
+        """Set or clear bit `offset` of the bucket stored under `key`; True if it changed."""
+        text = self._data.get(key)
+        bits = int(text, 16) if text else 0
         new = (bits | (1 << offset)) if present else (bits & ~(1 << offset))
         if new == bits:
             return False
-        text = bitsets.encode(new)
-        if text is None:
-            self.delete(key)
+        if new:
+            self._data.put(key, format(new, "x"), self._journal)
         else:
-            self.put(key, text)
+            self._data.delete(key, self._journal)
         return True
 
     def bit_test(self, key_of_bucket, member: int) -> bool:
@@ -377,7 +395,8 @@ class Database:
         return out, None
 
     def mark_deleted(self, tc: int, entity_id: int, deleted: bool) -> None:
-        self.bit_update(lambda b: keys.deleted_key(tc, b), entity_id, deleted)
+        bucket, offset = divmod(entity_id, self.bucket_width)
+        self.bit_set(keys.deleted_key(tc, bucket), offset, deleted)
 
     def mark_range_deleted(self, tc: int, low: int, high: int) -> None:
         """Mark ids low..high (inclusive) as deleted, one bucket write per bucket touched."""
@@ -397,20 +416,24 @@ class Database:
 
     # ----- audit -----------------------------------------------------------------------------------
 
-    def record(self, operation: str, type_name: str, entity_id: int, changes: dict) -> None:
+    def record(self, operation: str, type_name: str, entity_id: int, changes: dict, when: int = None,
+               caller: str = None) -> None:
         """Append an audit entry (when audit is enabled) inside the current operation."""
         log = self.audit
         if not log.enabled:
             return
         seq = log.next_seq
-        when = self.now()
-        text = log.entry_text(when, get_caller_id(), operation, type_name, entity_id, changes)
+        if when is None:
+            when = self.now()
+        if caller is None:
+            caller = get_caller_id()
+        text = log.entry_text(when, caller, operation, type_name, entity_id, changes)
         limit = log.staged.max_value_size
         if limit is not None and log.staged is not self._data and len(text.encode("utf-8")) > limit:
             short = {"_truncated": True}
             for name in changes:
                 short[name] = None
-            text = log.entry_text(when, get_caller_id(), operation, type_name, entity_id, short)
+            text = log.entry_text(when, caller, operation, type_name, entity_id, short)
         self._put_audit(log.key(seq), text)
         log.next_seq = seq + 1
 
@@ -420,7 +443,8 @@ class Database:
 
     def _put_audit(self, key: str, text: str) -> None:
         staged = self.audit.staged
-        if staged.max_value_size is not None and len(text.encode("utf-8")) > staged.max_value_size:
+        limit = staged.max_value_size
+        if limit is not None and len(text) * 4 > limit and len(text.encode("utf-8")) > limit:
             if staged is not self._data:
                 raise StorageLimitError("audit entry too large for the audit map's value size")
             self.put_value(key, text)
@@ -505,6 +529,7 @@ class Database:
                     continue
                 self.delete(key)
         self._type_codes = {}
+        self._counters = {}
         self.identity.clear()
         with self.operation():
             for type_name in type_registry.all_types():

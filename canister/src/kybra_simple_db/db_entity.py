@@ -8,8 +8,8 @@ Every public method is one all-or-nothing operation of the database.
 import json
 from typing import Optional
 
+from . import bitsets, type_registry
 from . import key_layout as keys
-from . import type_registry
 from .context import get_caller_id
 from .db_constants import (
     ACTION_CREATE,
@@ -31,6 +31,7 @@ from .db_relations import Relation
 from .link_view import LinkSet
 
 _MISSING = object()
+_VERSION_PREFIX = '{"v":'
 META_FIELDS = ("owner", "creator", "updater", "timestamp_created", "timestamp_updated", "version")
 MAX_NAME_LENGTH = 40
 _NAMESPACE_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
@@ -46,6 +47,14 @@ def normalize_id(value) -> Optional[int]:
         number = int(value)
         return number if number > 0 else None
     return None
+
+
+def doc_text(data: dict, meta: dict) -> str:
+    """The stored document: version first (so a version check needs no JSON parse), then fields
+    and metadata."""
+    doc = {"v": meta["v"], "f": data, "o": meta["o"], "c": meta["c"], "u": meta["u"], "tc": meta["tc"],
+           "tu": meta["tu"]}
+    return keys.COMPACT.encode(doc)
 
 
 def _differs(a, b) -> bool:
@@ -76,6 +85,7 @@ class Entity:
     __alias__ = None
     __type_name__ = None
     __fields__ = {}
+    __indexed__ = []
     __relations__ = {}
 
     # ----- class definition ------------------------------------------------------------------------
@@ -111,6 +121,7 @@ class Entity:
         if alias is not None and alias not in fields:
             raise ValidationError(f"{cls.__type_name__}: __alias__ {alias!r} is not a field")
         cls.__fields__ = fields
+        cls.__indexed__ = [name for name, prop in fields.items() if prop.indexed]
         cls.__relations__ = relations
         type_registry.register(cls)
 
@@ -147,6 +158,7 @@ class Entity:
         d["_hooking"] = set()
         d["_do_not_save"] = False
         d["_id"] = None
+        d["_eid"] = None
         d["_tc"] = None
 
     def __setattr__(self, name, value):
@@ -163,7 +175,7 @@ class Entity:
     @property
     def id(self) -> int:
         """The entity's id as an int (`_id` is the same id as text, as in the seed API)."""
-        return int(self._id)
+        return self._eid
 
     @property
     def version(self) -> int:
@@ -213,7 +225,7 @@ class Entity:
             raise NotFoundError(f"{self._type}@{self._id} is {self._state}")
 
     def _touch(self) -> None:
-        snapshot = (dict(self._data), dict(self._stored), dict(self._meta), self._state)
+        snapshot = (dict(self._data), self._stored, dict(self._meta), self._state)
         d = self.__dict__
 
         def undo():
@@ -261,11 +273,13 @@ class Entity:
 
     def _assign(self, name: str, value, action: str) -> None:
         """Validate, pass through the hook, validate again and set in memory (no write)."""
-        prop = type(self).__fields__[name]
-        label = self._type + "." + name
+        cls = type(self)
+        prop = cls.__fields__[name]
+        label = cls.__type_name__ + "." + name
         value = prop.validate(value, label)
-        value = self._hook(name, self._data.get(name), value, action)
-        self._data[name] = prop.validate(value, label)
+        if getattr(cls, "on_event", None) is not None:
+            value = prop.validate(self._hook(name, self._data.get(name), value, action), label)
+        self._data[name] = value
 
     def _set_field(self, name: str, value) -> None:
         if self._state == "creating":
@@ -300,14 +314,16 @@ class Entity:
     # ----- persistence -----------------------------------------------------------------------------
 
     def _doc_text(self) -> str:
-        m = self._meta
-        doc = {"f": self._data, "o": m["o"], "c": m["c"], "u": m["u"], "tc": m["tc"], "tu": m["tu"],
-               "v": m["v"]}
-        return json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
+        return doc_text(self._data, self._meta)
 
     def _changes(self) -> dict:
         stored = self._stored
-        return {k: v for k, v in self._data.items() if _differs(stored.get(k, _MISSING), v)}
+        out = {}
+        for k, v in self._data.items():
+            old = stored.get(k, _MISSING)
+            if type(old) is not type(v) or old != v:
+                out[k] = v
+        return out
 
     def _persist(self, operation: str, extra: Optional[dict] = None) -> None:
         """Write the document if anything changed: version +1, updater, time, alias/index keys, audit."""
@@ -319,20 +335,25 @@ class Entity:
         if not changes:
             return
         db = self._db
-        key = keys.doc_key(self._tc, self.id)
+        key = keys.doc_key(self._tc, self._eid)
         head = db.get(key)
         if head is None:
             raise NotFoundError(f"{self._type}@{self._id} no longer exists")
-        stored_version = json.loads(db.get_value(key, head))["v"]
+        if head.startswith(_VERSION_PREFIX):
+            stored_version = int(head[5:head.index(",", 5)])
+        else:
+            stored_version = json.loads(db.get_value(key, head))["v"]
         if stored_version != self._meta["v"]:
             raise ConflictError(f"{self._type}@{self._id} changed since it was loaded")
         meta = self._meta
+        now = db.now()
+        caller = get_caller_id()
         meta["v"] = stored_version + 1
-        meta["u"] = get_caller_id()
-        meta["tu"] = db.now()
+        meta["u"] = caller
+        meta["tu"] = now
         db.put_value(key, self._doc_text(), head)
         self._sync_keys(self._stored, self._data)
-        db.record(operation, self._type, self.id, changes)
+        db.record(operation, type(self).__type_name__, self._eid, changes, now, caller)
         self.__dict__["_stored"] = dict(self._data)
 
     def _sync_keys(self, before: dict, after: dict) -> None:
@@ -340,7 +361,7 @@ class Entity:
         cls = type(self)
         db = self._db
         tc = self._tc
-        eid = self.id
+        eid = self._eid
         alias = cls.__alias__
         if alias is not None:
             old = before.get(alias)
@@ -357,9 +378,7 @@ class Entity:
                     key = keys.alias_key(tc, alias, old, db.key_limit)
                     if db.get(key) == str(eid):
                         db.delete(key)
-        for name, prop in cls.__fields__.items():
-            if not prop.indexed:
-                continue
+        for name in cls.__indexed__:
             old = before.get(name)
             new = after.get(name)
             if not _differs(old, new):
@@ -392,6 +411,7 @@ class Entity:
             d = self.__dict__
             d["_tc"] = tc
             d["_id"] = str(eid)
+            d["_eid"] = eid
             caller = get_caller_id()
             now = db.now()
             d["_meta"] = {"o": caller, "c": caller, "u": caller, "tc": now, "tu": now, "v": 1}
@@ -418,7 +438,7 @@ class Entity:
                     self._set_relation(name, value)
             db.put_value(keys.doc_key(tc, eid), self._doc_text())
             self._sync_keys({}, self._data)
-            db.record("create", cls.__type_name__, eid, dict(self._data))
+            db.record("create", cls.__type_name__, eid, dict(self._data), now, caller)
             d["_stored"] = dict(self._data)
             d["_state"] = "live"
 
@@ -441,6 +461,7 @@ class Entity:
         d = obj.__dict__
         d["_tc"] = tc
         d["_id"] = str(eid)
+        d["_eid"] = eid
         stored = doc["f"]
         data = {}
         for name, prop in cls.__fields__.items():
@@ -756,7 +777,10 @@ class Entity:
         if bucket is None:
             return []
         upper = self._target_upper(rel)
-        ids, _ = self._db.bit_walk(bucket, 0, upper, upper + 1, upper + 1)
+        db = self._db
+        if upper < db.bucket_width:
+            return bitsets.members(bitsets.decode(db.get(bucket(0))), 0, 1)
+        ids, _ = db.bit_walk(bucket, 0, upper, upper + 1, upper + 1)
         return ids
 
     def _hook_link(self, rel, target, old, new, action: str) -> None:
@@ -897,11 +921,9 @@ class Entity:
             raise NotFoundError(f"{self._type}@{self._id} no longer exists")
         self._touch()
         self.__dict__["_state"] = "deleting"
-        for name in list(cls.__relations__):
-            rel = cls.__relations__[name]
+        for name, rel in list(cls.__relations__.items()):
             if rel.target_cls is None:
                 continue
-            rel = self._relation(name)
             linked = self._linked_ids(rel)
             if not linked:
                 continue

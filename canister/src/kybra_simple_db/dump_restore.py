@@ -11,6 +11,7 @@ import json
 
 from . import key_layout as keys
 from . import type_registry
+from .db_entity import doc_text
 from .db_errors import ConflictError, ValidationError
 
 
@@ -137,9 +138,7 @@ def _restore_one(db, record: dict) -> None:
     else:
         db.mark_deleted(tc, eid, False)
     db.set_counters(tc, max_id, count + 1)
-    doc = {"f": data, "o": meta["o"], "c": meta["c"], "u": meta["u"], "tc": meta["tc"], "tu": meta["tu"],
-           "v": meta["v"]}
-    text = json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
+    text = doc_text(data, meta)
     db.put_value(key, text)
     db.identity.drop((tc, eid))
     entity = cls._hydrate(db, tc, eid, text)

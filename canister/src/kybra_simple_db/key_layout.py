@@ -37,9 +37,13 @@ def deleted_key(tc: int, bucket: int) -> str:
     return str(tc) + "-" + str(bucket)
 
 
+COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+CANONICAL = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, sort_keys=True)
+
+
 def value_token(value) -> str:
     """A canonical text for a field value (typed: 1, "1" and true differ)."""
-    return json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+    return CANONICAL.encode(value)
 
 
 def digest(text: str) -> str:

@@ -31,12 +31,14 @@ class StagedMap:
         return self.raw.contains_key(key)
 
     def check_key(self, key: str) -> None:
-        if self.max_key_size is not None and len(key.encode("utf-8")) > self.max_key_size:
+        limit = self.max_key_size
+        if limit is not None and len(key) * 4 > limit and len(key.encode("utf-8")) > limit:
             raise StorageLimitError(f"storage key {key[:40]!r}... exceeds {self.max_key_size} bytes")
 
     def put(self, key: str, value: str, journal: list) -> None:
         self.check_key(key)
-        if self.max_value_size is not None and len(value.encode("utf-8")) > self.max_value_size:
+        limit = self.max_value_size
+        if limit is not None and len(value) * 4 > limit and len(value.encode("utf-8")) > limit:
             raise StorageLimitError(f"value for {key[:40]!r} exceeds {self.max_value_size} bytes")
         journal.append((self, key, self.pending.get(key, _MISSING)))
         self.pending[key] = value
