@@ -150,3 +150,27 @@ def test_cli_reports_a_canister_that_does_not_deploy(state, tmp_path):
     assert result.returncode == 1
     assert "cannot deploy the canisters" in result.stderr and "needs a type annotation" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_call_repeated_after_kill_9_is_not_executed_again(state, icp):
+    from signing_kit import Http, Signer, content, envelope
+
+    server = Server(state, f"counter={COUNTER}")
+    cid = json.loads((state / "canisters.json").read_text())["counter"]
+    signer = Signer()
+    signed = envelope(
+        content("call", signer, cid, method_name="inc", arg=encode([{"type": Types.Text, "value": "x"}])),
+        signer,
+    )
+    http = Http(server.url)
+    assert http.post(f"/api/v3/canister/{cid}/call", signed).status_code == 200
+    http.close()
+    assert server.stop(signal.SIGKILL) == -signal.SIGKILL
+    restarted = Server(state, f"counter={COUNTER}")
+    try:
+        http = Http(restarted.url)
+        assert http.post(f"/api/v3/canister/{cid}/call", signed).status_code == 200
+        http.close()
+        assert icp.call(restarted.url, cid, "get", '("x")', query=True).stdout.strip() == "(1 : nat64)"
+    finally:
+        assert restarted.stop() == 0
