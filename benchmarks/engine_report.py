@@ -189,7 +189,7 @@ def render(results: dict[str, Result]) -> str:
         mine = row.value(results.get("ours"))
         ratio = _times(mine / theirs if mine and theirs else None)
         speed.append([row.label, *_cells(results, names, row.value), ratio])
-    out.append("Operations per second (higher is better):\n")
+    out.append("Operations per second of CPU time (higher is better):\n")
     out += _table(["operation", *heads, "ours / faster upstream"], speed)
     counts = [[row.label, *[row.cell(results.get(n)) for n in names]] for row in COUNT_ROWS]
     out.append("\nStorage calls per operation, typical (max) in the phase (lower is better):\n")
