@@ -47,7 +47,7 @@ simpledb CLI:
   simpledb define-type --name demo::Task --field title=text,required --field done=bool,default=false
   simpledb create demo::Task title=hello
   simpledb list demo::Task
-  simpledb export notes.jsonl
+  simpledb export tasks.jsonl
 
 icp CLI:
   icp identity import --storage plaintext --from-pem {admin_pem} simpledb-admin

@@ -74,7 +74,7 @@ def test_run_local_prints_working_examples_and_keeps_data(tmp_path):
             ["bash", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
         )
         assert result.returncode == 0, result.stderr
-        assert "hello" in result.stdout and (tmp_path / "notes.jsonl").exists()
+        assert "hello" in result.stdout and (tmp_path / "tasks.jsonl").exists()
 
         if ICP_BIN.is_file():
             home = tmp_path / "home"
