@@ -27,6 +27,7 @@ class SchemaRegistry:
         self.python_names = set()
         self.hooks = {}
         self.generation = 0  # bumped on every change, so a failed message knows to rebuild the heap view
+        self.relation_cache = {}
         for plain, hook in python_types:
             self.types[plain["name"]] = plain
             self.order.append(plain["name"])
@@ -59,7 +60,11 @@ class SchemaRegistry:
 
         A RelationDef's on_delete says what happens to the declaring entity when its target is deleted
         (as SQL's ON DELETE), so the engine applies it on the reverse side ("engine_on_delete").
+        Cached per schema generation: entity replies need them for every item of a page.
         """
+        cached = self.relation_cache.get(name)
+        if cached is not None and cached[0] == self.generation:
+            return cached[1]
         result = []
         for r in self.types[name]["relations"]:
             symmetric = r["target"] == name and r["reverse"] == r["name"]
@@ -79,6 +84,7 @@ class SchemaRegistry:
                             "engine_on_delete": r["on_delete"],
                         }
                     )
+        self.relation_cache[name] = (self.generation, result)
         return result
 
     def relation(self, name: str, relation: str) -> dict:
@@ -134,6 +140,7 @@ class SchemaRegistry:
         self.meta.insert(TYPES_KEY, json.dumps(runtime, separators=(",", ":")))
 
     def _forget(self, name: str, previous: object) -> None:
+        self.generation += 1
         if previous is None:
             del self.types[name]
             self.order.remove(name)
