@@ -67,6 +67,10 @@ def _signing_key(envelope: Envelope, now_ns: int) -> bytes:
         if expiration < now_ns:
             raise _forbidden("Invalid delegation: the delegation has expired")
         targets = delegation.get("targets")
+        if targets is not None and not (
+            isinstance(targets, list) and all(isinstance(t, bytes) for t in targets)
+        ):
+            raise HttpError(400, "Invalid delegation: 'targets' must be an array of canister ids")
         canister_id = envelope.content.get("canister_id")
         if targets is not None and canister_id is not None and canister_id not in targets:
             raise _forbidden("Invalid delegation: the canister is not among the delegation's targets")

@@ -235,3 +235,14 @@ def test_expired_or_misdirected_delegations_are_refused(net, http):
         assert _call(http, net, signed).status_code == 403
     assert net.replica.executions == 0
     assert self_authenticating(identity.public_der) == identity.sender
+
+
+def test_malformed_delegation_targets_are_refused(net, http):
+    identity, session = Signer(), Signer()
+    body = content("call", identity, net.canister_id("counter"), method_name="inc")
+    chain = [_delegation(identity, session, expiry(600), targets=5)]
+    signed = envelope(
+        body, identity, sender_delegation=chain, sender_sig=session.sign(b"\x0aic-request" + request_id(body))
+    )
+    assert _call(http, net, signed).status_code == 400
+    assert net.replica.executions == 0
