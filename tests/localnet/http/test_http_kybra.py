@@ -75,37 +75,22 @@ def test_cli_start_serves_icp_and_survives_restarts(state, icp, ic_agent):
         assert restarted.stop(signal.SIGINT) == 0
 
 
+def _start_once(*args: str) -> subprocess.CompletedProcess:
+    """`python -m localnet start --port 0 ARGS...` expected to exit by itself (an error)."""
+    command = [sys.executable, "-m", "localnet", "start", "--port", "0", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60)
+
+
 def test_cli_refuses_bad_canister_specs(state):
     for spec in ("nameonly", "=x.py", f"c={COUNTER.parent / 'missing.py'}"):
-        result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "localnet",
-                "start",
-                "--port",
-                "0",
-                "--state",
-                str(state),
-                "--canister",
-                spec,
-            ],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        result = _start_once("--state", str(state), "--canister", spec)
         assert result.returncode == 2
         assert "--canister" in result.stderr
 
 
 def test_cli_reports_a_port_in_use(state, localnet):
     busy = localnet()
-    result = subprocess.run(
-        [sys.executable, "-m", "localnet", "start", "--port", str(busy.port), "--state", str(state)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = _start_once("--state", str(state), "--port", str(busy.port))
     assert result.returncode == 1
     assert "cannot serve on 127.0.0.1" in result.stderr
 
@@ -130,23 +115,7 @@ def test_traps_roll_back_and_data_certificates_verify(localnet, ic_agent, icp):
 def test_cli_reports_a_canister_that_does_not_deploy(state, tmp_path):
     bad = tmp_path / "bad.py"
     bad.write_text("from kybra import query\n\n\n@query\ndef f(x) -> int:\n    return 1\n")
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "localnet",
-            "start",
-            "--port",
-            "0",
-            "--state",
-            str(state),
-            "--canister",
-            f"bad={bad}",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = _start_once("--state", str(state), "--canister", f"bad={bad}")
     assert result.returncode == 1
     assert "cannot deploy the canisters" in result.stderr and "needs a type annotation" in result.stderr
     assert "Traceback" not in result.stderr
