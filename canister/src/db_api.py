@@ -20,6 +20,7 @@ from undo_map import UndoMap
 from value_codec import ValueCodec, field_map, principal_text, stored_from_value, variant_case
 
 DUMP_FORMAT = "kybra-simple-db-dump/1"
+PRINCIPAL_CACHE_SIZE = 512
 STABLE_COST_FACTOR = 2  # bytes of stable memory per entry ~ 2 x (max key + max value), see IC-FACTS.md
 
 
@@ -32,6 +33,7 @@ class DbApi:
         self.clock = clock
         self.principal = principal
         self.codec = ValueCodec(principal)
+        self.principal_cache = {}
         self.gateway = None
         self.meta = None
         self.admins = None
@@ -128,10 +130,18 @@ class DbApi:
         }
 
     def _principal(self, text: str):
-        try:
-            return self.principal(text)
-        except Exception:
-            return self.principal(ANONYMOUS)
+        """A Principal object for a stored principal text; cached, since parsing one is costly and a page
+        repeats the same few owners."""
+        found = self.principal_cache.get(text)
+        if found is None:
+            if len(self.principal_cache) >= PRINCIPAL_CACHE_SIZE:
+                self.principal_cache = {}
+            try:
+                found = self.principal(text)
+            except Exception:
+                found = self.principal(ANONYMOUS)
+            self.principal_cache[text] = found
+        return found
 
     def _values(self, plain: dict, given: list, creating: bool) -> dict:
         """Stored values for the given `vec Field`, checked against the type's fields."""
