@@ -9,7 +9,6 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kybra.compiler.custom_modules.principal import Principal
-
 from kybra_simple_db import MemoryMap
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "canister" / "src"))
