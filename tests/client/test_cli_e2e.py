@@ -40,6 +40,11 @@ def test_whoami_admins_and_stats(run, net, tmp_path):
     pem = tmp_path / "other.pem"
     pem.write_bytes(other.to_pem())
     assert run("whoami", identity=str(pem)).strip() == str(other.principal)
+    vectors = Path(__file__).parent / "vectors"
+    expected = json.loads((vectors / "principals.json").read_text())
+    assert run("whoami", identity=str(vectors / "seed_phrase.txt")).strip() == expected["seed_secp256k1"]
+    assert run("whoami", identity=str(vectors / "dfx_secp256k1.pem")).strip() == expected["dfx_secp256k1.pem"]
+    assert run("--identity", "", "whoami").strip() == "2vxsx-fae"
     run("admins", "add", str(other.principal))
     assert str(other.principal) in json.loads(run("admins", "--json"))
     run("admins", "remove", str(other.principal))

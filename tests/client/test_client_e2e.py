@@ -273,9 +273,13 @@ def test_export_then_import_into_a_fresh_canister_gives_an_identical_dump(net, a
     copy.close()
 
 
-def test_bad_inputs_are_refused_before_sending(admin_db):
+def test_bad_inputs_are_refused_before_sending(admin_db, types):
+    before = admin_db.count(types("Pet"))
+    with pytest.raises(TypeError, match="unsupported value"):
+        admin_db.create(types("Pet"), {"name": b"bytes"})
     with pytest.raises(TypeError):
-        admin_db.create("x::T", {"a": b"bytes"})
+        admin_db.get(types("Pet"), -1)
+    assert admin_db.count(types("Pet")) == before
     with pytest.raises(ValueError):
         admin_db.define_type(TypeDef("x::T", [FieldDef("a", "Blob")]))
     with pytest.raises(ValueError):
