@@ -2,9 +2,10 @@
 clear Err (or a clean reject for malformed Candid) and changes nothing."""
 
 import itertools
+import json
 
 import pytest
-from canister_fixtures import snapshot
+from canister_fixtures import dump_all, snapshot
 from canister_harness import (
     Rejected,
     field,
@@ -314,6 +315,12 @@ def test_large_entities_page_within_the_reply_budget(db):
             break
         cursor = page["next"]
     assert total == 60 and pages >= 2
+    dump_pages = dump_all(db.admin, limit=100)
+    assert all(len(json.dumps(page)) < 1_100_000 for page in dump_pages)
+    wide_records = [
+        r for page in dump_pages for r in page["records"] if r.get("type") == "bulk::Wide" and "id" in r
+    ]
+    assert len(wide_records) == 60
 
 
 # --- batches ---
