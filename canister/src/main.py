@@ -271,14 +271,14 @@ class DumpPageResult(Variant, total=False):
 
 
 # Stable memory. Sizes are fixed forever at the first deploy; docs/canister.md explains each choice.
-db_storage = StableBTreeMap[str, str](memory_id=0, max_key_size=160, max_value_size=1024)
+db_storage = StableBTreeMap[str, str](memory_id=0, max_key_size=128, max_value_size=1024)
 audit_storage = StableBTreeMap[str, str](memory_id=1, max_key_size=80, max_value_size=1024)
-meta_storage = StableBTreeMap[str, str](memory_id=2, max_key_size=160, max_value_size=16384)
+meta_storage = StableBTreeMap[str, str](memory_id=2, max_key_size=128, max_value_size=16384)
 
 STABLE_MAPS = {
-    "db": (db_storage, 160, 1024),
+    "db": (db_storage, 128, 1024),
     "audit": (audit_storage, 80, 1024),
-    "meta": (meta_storage, 160, 16384),
+    "meta": (meta_storage, 128, 16384),
 }
 
 api = DbApi(STABLE_MAPS, clock=ic.time, principal=Principal.from_str)

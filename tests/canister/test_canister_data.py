@@ -416,3 +416,23 @@ def test_stats_count_entities_and_estimate_memory(db):
     assert stats["audit_length"] > 0 and stats["stable_memory_bytes"] > 0
     assert set(counts) == {t["name"] for t in db.anon.call("schema")}
     assert policy()  # the default policy builder stays in sync with the Candid Policy record
+
+
+def test_longest_names_fit_the_stable_key_size(db):
+    name = "n" * 40 + "::" + "T" * 40
+    relation = "r" * 40
+    long_field = "f" * 40
+    typedef = type_def(
+        name,
+        [field_def(long_field, "Text", indexed=True, high=256)],
+        alias=long_field,
+        relations=[relation_def(relation, "ManyToMany", name, "b" * 40)],
+    )
+    assert db.admin.call("define_type", typedef, False) == {"Ok": None}
+    first = db.alice.ok("create", name, [field(long_field, text("v" * 256))])
+    second = db.alice.ok("create", name, [field(long_field, text("w" * 256))])
+    assert db.alice.call("link", name, first["id"], relation, second["id"]) == {"Ok": None}
+    assert db.anon.ok("links", name, second["id"], "b" * 40, [], 10)["items"] == [first["id"]]
+    assert db.anon.ok("find", name, "w" * 256)["id"] == second["id"]
+    assert db.anon.ok("count", name, [field(long_field, text("v" * 256))]) == 1
+    assert db.admin.err("define_type", type_def("n" * 41 + "::T", []), False)[0] == "Invalid"

@@ -23,9 +23,9 @@ CALLERS = (ADMIN, ALICE, BOB, ANON)
 
 def fresh_api():
     maps = {
-        "db": (MemoryMap(0, 160, 1024), 160, 1024),
+        "db": (MemoryMap(0, 128, 1024), 128, 1024),
         "audit": (MemoryMap(1, 80, 1024), 80, 1024),
-        "meta": (MemoryMap(2, 160, 16384), 160, 16384),
+        "meta": (MemoryMap(2, 128, 16384), 128, 16384),
     }
     api = db_api.DbApi(maps, clock=time.time_ns, principal=Principal.from_str)
     api.install(ADMIN)

@@ -1,5 +1,6 @@
 """Kybra compatibility of the database canister and the consumer example, checked offline."""
 
+import ast
 from pathlib import Path
 
 import canister_kybra_checks as kybra_checks
@@ -107,3 +108,20 @@ def test_bundle_collision_check_catches_flattened_duplicates(tmp_path):
     (tmp_path / "main.py").write_text("import helpers\nimport pkg\n")
     nodes, _ = kybra_checks.run_kybra_bundle(tmp_path / "main.py")
     assert any(problem.startswith("helpers.py:") for problem in kybra_checks.bundle_collisions(nodes))
+
+
+def test_stable_map_sizes_given_to_the_service_match_the_declarations():
+    from localnet.source_interface import read_interface
+
+    iface, _ = read_interface(ENTRY)
+    declared = {m.memory_id: (m.max_key_size, m.max_value_size) for m in iface.stable_maps.values()}
+    tree = ast.parse(ENTRY.read_text())
+    stable_maps = next(
+        node.value
+        for node in tree.body
+        if isinstance(node, ast.Assign) and node.targets[0].id == "STABLE_MAPS"
+    )
+    names = {"db_storage": 0, "audit_storage": 1, "meta_storage": 2}
+    given = {names[v.elts[0].id]: (v.elts[1].value, v.elts[2].value) for v in stable_maps.values}
+    assert given == declared
+    assert declared == {0: (128, 1024), 1: (80, 1024), 2: (128, 16384)}  # docs/canister.md documents these
