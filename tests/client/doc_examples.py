@@ -7,9 +7,10 @@ Conventions (documented in docs/client.md, "Examples in the docs are tests"):
   that must not.
 - In `shell-console` blocks, lines starting with `$ ` are commands (a trailing `\\` continues a command
   on the next line); other lines are sample output and are not compared. Every command must exit 0,
-  unless it ends with a comment `# exit N`. Commands run under bash in a scratch directory with
-  SIMPLEDB_URL, SIMPLEDB_CANISTER_ID, SIMPLEDB_IDENTITY (the admin's PEM) and SIMPLEDB_LOCAL=1 set, and
-  URL, CANISTER_ID, ADMIN_PEM and FRESH_CANISTER_ID (an empty canister, not the python blocks' one);
+  unless it ends with a comment `# exit N`. A document's commands share one bash session (stdin empty)
+  in a scratch directory with SIMPLEDB_URL, SIMPLEDB_CANISTER_ID, SIMPLEDB_IDENTITY (the admin's PEM)
+  and SIMPLEDB_LOCAL=1 set, and URL, CANISTER_ID (also as DB), ADMIN_PEM and FRESH_CANISTER_ID (an
+  empty canister, not the python blocks' one);
   `icp` is on PATH with the admin key imported as the identity `simpledb-admin`. Commands starting with
   `dfx` are skipped (dfx cannot be installed here).
 """
@@ -21,6 +22,7 @@ import re
 import shlex
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,8 +78,9 @@ def commands(block: Block) -> list[str]:
     return result
 
 
-class ShellEnv:
-    """The environment shell-console commands run in."""
+class ShellSession:
+    """One bash process for all the shell-console commands of a document, so variables set by one
+    command (`BOB=$(...)`) are seen by the next, as in a terminal."""
 
     def __init__(
         self,
@@ -88,19 +91,17 @@ class ShellEnv:
         workdir: Path,
         icp_bin: Path | None,
     ):
-        self.workdir = workdir
-        bin_dir = Path(sys.executable).parent
-        path = [str(bin_dir)]
         home = workdir / ".home"
         home.mkdir(exist_ok=True)
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith(("SIMPLEDB_", "ICP_"))}
-        self.env.update(
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("SIMPLEDB_", "ICP_"))}
+        env.update(
             SIMPLEDB_URL=url,
             SIMPLEDB_CANISTER_ID=canister_id,
             SIMPLEDB_IDENTITY=str(admin_pem),
             SIMPLEDB_LOCAL="1",
             URL=url,
             CANISTER_ID=canister_id,
+            DB=canister_id,
             ADMIN_PEM=str(admin_pem),
             FRESH_CANISTER_ID=fresh_canister_id,
             HOME=str(home),
@@ -110,35 +111,55 @@ class ShellEnv:
             DO_NOT_TRACK="1",
             NO_COLOR="1",
         )
+        path = [str(Path(sys.executable).parent)]
         self.icp = icp_bin if icp_bin and icp_bin.is_file() else None
         if self.icp:
             path.append(str(self.icp.parent))
-            for args in (
-                ["settings", "telemetry", "false"],
-                ["settings", "update-check", "false"],
-                [
-                    "identity",
-                    "import",
-                    "--storage",
-                    "plaintext",
-                    "--from-pem",
-                    str(admin_pem),
-                    "simpledb-admin",
-                ],
-            ):
-                self._raw([str(self.icp), *args], check=True)
-        self.env["PATH"] = os.pathsep.join(path + [self.env.get("PATH", "")])
-
-    def _raw(self, argv: list[str], check: bool = False) -> subprocess.CompletedProcess:
-        result = subprocess.run(
-            argv, cwd=self.workdir, env=self.env, capture_output=True, text=True, timeout=120
+        env["PATH"] = os.pathsep.join(path + [env.get("PATH", "")])
+        self.proc = subprocess.Popen(
+            ["bash", "--noprofile", "--norc"],
+            cwd=workdir,
+            env=env,
+            text=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
         )
-        if check and result.returncode != 0:
-            raise AssertionError(f"{shlex.join(argv)} failed: {result.stderr}")
-        return result
+        if self.icp:
+            for setup in (
+                "icp settings telemetry false",
+                "icp settings update-check false",
+                f"icp identity import --storage plaintext --from-pem {shlex.quote(str(admin_pem))} "
+                "simpledb-admin",
+            ):
+                code, output = self.run(setup)
+                if code != 0:
+                    raise AssertionError(f"`{setup}` failed: {output}")
 
-    def run(self, command: str) -> subprocess.CompletedProcess:
-        return self._raw(["bash", "-c", command])
+    def run(self, command: str, timeout: float = 120) -> tuple[int, str]:
+        """Run one command (stdin from /dev/null, stderr merged); its exit code and output."""
+        marker = f"__doc_example_done_{os.urandom(6).hex()}__"
+        self.proc.stdin.write(f"{{\n{command}\n}} < /dev/null 2>&1\necho {marker}$?\n")
+        self.proc.stdin.flush()
+        watchdog = threading.Timer(timeout, self.proc.kill)
+        watchdog.start()
+        lines = []
+        try:
+            for line in self.proc.stdout:
+                if line.startswith(marker):
+                    return int(line[len(marker) :]), "".join(lines)
+                lines.append(line)
+        finally:
+            watchdog.cancel()
+        raise AssertionError(f"`{command}` did not finish within {timeout:.0f} s:\n{''.join(lines)}")
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.stdin.close()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
 
 
 def run_document(
@@ -160,32 +181,33 @@ def run_document(
         "fresh_canister_id": new_canister(),
         "__name__": "__doc_example__",
     }
-    shell: ShellEnv | None = None
+    shell: ShellSession | None = None
     ran = 0
     cwd = os.getcwd()
-    for block in blocks(text):
-        where = f"{path.name}:{block.line}"
-        if block.lang == "python":
-            os.chdir(workdir)
-            try:
-                exec(compile(block.code, where, "exec"), namespace)
-            except Exception as exc:
-                raise AssertionError(f"{where}: python example failed: {exc!r}") from exc
-            finally:
-                os.chdir(cwd)
-        else:
-            shell = shell or ShellEnv(url, canister_id, new_canister(), admin_pem, workdir, icp_bin)
-            for command in commands(block):
-                if command.lstrip().startswith("dfx "):
-                    continue
-                if command.lstrip().startswith("icp ") and shell.icp is None:
-                    continue
-                result = shell.run(command)
-                expected = EXPECTED_EXIT.search(command)
-                want = int(expected.group(1)) if expected else 0
-                assert result.returncode == want, (
-                    f"{where}: `{command}` exited {result.returncode}, expected {want}\n"
-                    f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
-                )
-        ran += 1
+    try:
+        for block in blocks(text):
+            where = f"{path.name}:{block.line}"
+            if block.lang == "python":
+                os.chdir(workdir)
+                try:
+                    exec(compile(block.code, where, "exec"), namespace)
+                except Exception as exc:
+                    raise AssertionError(f"{where}: python example failed: {exc!r}") from exc
+                finally:
+                    os.chdir(cwd)
+            else:
+                shell = shell or ShellSession(url, canister_id, new_canister(), admin_pem, workdir, icp_bin)
+                for command in commands(block):
+                    if command.lstrip().startswith("dfx "):
+                        continue
+                    if command.lstrip().startswith("icp ") and shell.icp is None:
+                        continue
+                    code, output = shell.run(command)
+                    expected = EXPECTED_EXIT.search(command)
+                    want = int(expected.group(1)) if expected else 0
+                    assert code == want, f"{where}: `{command}` exited {code}, expected {want}:\n{output}"
+            ran += 1
+    finally:
+        if shell is not None:
+            shell.close()
     return ran

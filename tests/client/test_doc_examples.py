@@ -36,3 +36,18 @@ def test_document_examples_run(document, net, tmp_path):
         document, net.url, net.fresh_canister(), net.fresh_canister, net.admin_pem, tmp_path, ICP_BIN
     )
     assert ran > 0
+
+
+def test_shell_session_keeps_variables_and_reports_exit_codes(tmp_path):
+    from .doc_examples import ShellSession
+
+    shell = ShellSession("http://127.0.0.1:1", "aaaaa-aa", "aaaaa-aa", tmp_path / "k.pem", tmp_path, None)
+    try:
+        assert shell.run("NAME=$(echo Ada)") == (0, "")
+        assert shell.run('echo "hello $NAME from $DB"') == (0, "hello Ada from aaaaa-aa\n")
+        assert shell.run("ls /no/such/dir")[0] != 0
+        assert shell.run("cat > f.txt <<'EOF'\nline\nEOF") == (0, "")
+        assert shell.run("cat f.txt; read x; echo read=$?") == (0, "line\nread=1\n")  # stdin is /dev/null
+        assert shell.run("simpledb --help")[0] == 0
+    finally:
+        shell.close()
