@@ -50,12 +50,12 @@ simpledb CLI:
   simpledb export tasks.jsonl
 
 icp CLI:
-  icp identity import --storage plaintext --from-pem {admin_pem} simpledb-admin
+  icp identity import --storage plaintext --from-pem {admin_pem} simpledb-admin   # once
   icp canister call -n {url} -k fetch --identity simpledb-admin {canister_id} whoami '()' --query
   icp canister call -n {url} -k fetch --identity simpledb-admin {canister_id} create '{create_arg}'
 
 dfx:
-  dfx identity import --storage-mode plaintext simpledb-admin {admin_pem}
+  dfx identity import --storage-mode plaintext simpledb-admin {admin_pem}   # once
   dfx canister call --network {url} --identity simpledb-admin {canister_id} get '("demo::Note", 1 : nat64)'
 """
 
