@@ -310,7 +310,7 @@ class DbApi:
             size = api_limits.page_size(limit_)
             first = conditions[0] if conditions else None
             records, next_cursor = self.gateway.page(type_name, first, cursor, size)
-            budget = ReplyBudget(api_limits.QUERY_REPLY_BUDGET)
+            budget = ReplyBudget(api_limits.REPLY_BUDGET)
             items = []
             for position, record in enumerate(records):
                 if any(record["fields"].get(name) != value for name, value in conditions[1:]):
@@ -354,7 +354,7 @@ class DbApi:
     def _batch(self, caller: str, ops: list) -> list:
         if len(ops) > api_limits.MAX_BATCH:
             raise limit("at most " + str(api_limits.MAX_BATCH) + " operations per batch")
-        budget = ReplyBudget(api_limits.UPDATE_REPLY_BUDGET)
+        budget = ReplyBudget(api_limits.REPLY_BUDGET)
         results = []
         for position, op in enumerate(ops):
             try:
@@ -366,7 +366,7 @@ class DbApi:
                 error.message = "operation " + str(position) + ": " + error.message
                 raise error from None
             if "Entity" in result and not budget.take(entity_size(result["Entity"])):
-                raise limit("the batch reply would exceed " + str(api_limits.UPDATE_REPLY_BUDGET) + " bytes")
+                raise limit("the batch reply would exceed " + str(api_limits.REPLY_BUDGET) + " bytes")
             results.append(result)
         return results
 
@@ -394,7 +394,7 @@ class DbApi:
             size = api_limits.page_size(limit_)
             entries, next_seq = self.gateway.audit_page(start, end, size)
             admin = self.access.is_admin(caller)
-            budget = ReplyBudget(api_limits.QUERY_REPLY_BUDGET)
+            budget = ReplyBudget(api_limits.REPLY_BUDGET)
             items = []
             for entry in entries:
                 if not admin and entry["caller"] != caller and not self._public_type(entry["type_name"]):
