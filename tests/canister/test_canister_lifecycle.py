@@ -130,6 +130,7 @@ ENTITY_RESULT = ct.EntityResult
 NOTE_RESULT = Types.Variant({"Ok": ct.Entity, "Err": ct.Error, "CallFailed": Types.Text})
 CONFIG_RESULT = Types.Variant({"Ok": Types.Null, "Err": Types.Text})
 PRINCIPAL_RESULT = Types.Variant({"Ok": Types.Principal, "CallFailed": Types.Text})
+FORGET_RESULT = Types.Variant({"Ok": Types.Null, "Err": ct.Error, "CallFailed": Types.Text})
 
 
 def consumer_call(replica, cid, sender, method, args, result_type):
@@ -188,6 +189,31 @@ def test_consumer_canister_owns_what_it_creates():
         )
         audit = net.admin.ok("audit", 0, [], 100)["items"]
         assert audit[-1]["caller"] == consumer_text and audit[-1]["operation"] == "create"
+
+        # the canister in the permission matrix: it modifies and deletes its own notes, not others'
+        def edit(note_id, body):
+            args = [{"type": Types.Nat64, "value": note_id}, {"type": Types.Text, "value": body}]
+            return consumer_call(replica, consumer, user("carol"), "edit", args, NOTE_RESULT)
+
+        def forget(note_id):
+            args = [{"type": Types.Nat64, "value": note_id}]
+            return consumer_call(replica, consumer, user("carol"), "forget", args, FORGET_RESULT)
+
+        edited = edit(note["id"], "edited by the canister")["Ok"]
+        assert edited["updater"].to_str() == consumer_text and edited["version"] == 2
+        alices = net.alice.ok("create", "demo::Note", [field("title", text("alice's"))])["id"]
+        before = snapshot(net.admin)
+        assert edit(alices, "hijack")["Err"] == {
+            "Forbidden": "only the owner or an admin may modify this demo::Note"
+        }
+        assert "Forbidden" in forget(alices)["Err"]
+        assert snapshot(net.admin) == before
+        assert (
+            net.admin.ok("update", "demo::Note", note["id"], [field("pinned", {"Bool": True})], [])["version"]
+            == 3
+        )
+        assert forget(note["id"]) == {"Ok": None}
+        assert net.anon.err("get", "demo::Note", note["id"])[0] == "NotFound"
 
 
 @pytest.mark.parametrize("force", [False, True])

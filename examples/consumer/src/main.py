@@ -1,8 +1,9 @@
 """An example Kybra canister that keeps notes in the Kybra Simple DB canister through inter-canister calls.
 
-It declares only the part of the database's Candid interface it uses (`create`, `get`, `whoami`) and
-never imports the database's own main.py. The database sees this canister's principal as the caller,
-so it owns the notes it creates. The database canister id is set once by the installer (`set_database`).
+It declares only the part of the database's Candid interface it uses (`create`, `get`, `update`,
+`delete`, `whoami`) and never imports the database's own main.py. The database sees this canister's
+principal as the caller, so it owns the notes it creates and may change only those. The database
+canister id is set once by the installer (`set_database`).
 """
 
 from kybra import (
@@ -95,9 +96,28 @@ class ConfigResult(Variant, total=False):
     Err: text
 
 
+class UnitResult(Variant, total=False):
+    Ok: null
+    Err: Error
+
+
+class ForgetResult(Variant, total=False):
+    Ok: null
+    Err: Error
+    CallFailed: text
+
+
 class SimpleDb(Service):
     @service_update
     def create(self, type_name: text, fields: Vec[Field]) -> EntityResult: ...
+
+    @service_update
+    def update(
+        self, type_name: text, id: nat64, fields: Vec[Field], expected_version: Opt[nat64]
+    ) -> EntityResult: ...
+
+    @service_update
+    def delete(self, type_name: text, id: nat64) -> UnitResult: ...
 
     @service_query
     def get(self, type_name: text, id: nat64) -> EntityResult: ...
@@ -155,6 +175,21 @@ def remember(title: text, body: text) -> Async[NoteResult]:
 def recall(id: nat64) -> Async[NoteResult]:
     result: CallResult[EntityResult] = yield connect().get(NOTE_TYPE, id)
     return note_result(result)
+
+
+@update
+def edit(id: nat64, body: text) -> Async[NoteResult]:
+    fields = [{"name": "body", "value": {"Text": body}}]
+    result: CallResult[EntityResult] = yield connect().update(NOTE_TYPE, id, fields, None)
+    return note_result(result)
+
+
+@update
+def forget(id: nat64) -> Async[ForgetResult]:
+    result: CallResult[UnitResult] = yield connect().delete(NOTE_TYPE, id)
+    if result.Err is not None:
+        return {"CallFailed": result.Err}
+    return result.Ok
 
 
 @update
