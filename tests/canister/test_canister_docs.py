@@ -8,7 +8,7 @@ import shlex
 from pathlib import Path
 
 import pytest
-from canister_harness import ENTRY
+from canister_harness import CONSUMER_ENTRY, ENTRY
 from ic.principal import Principal
 
 from localnet import LocalNet
@@ -64,8 +64,15 @@ def test_doc_examples_run_in_order(icp, tmp_path):
         assert probe.returncode == 0
         admin = icp.run("identity", "principal", "--identity", "probe").stdout.strip()
         icp.run("identity", "delete", "probe")
-        db = Principal(net.replica.deploy("simple_db", ENTRY, controllers=[Principal.from_str(admin).bytes]))
-        variables = {"URL": net.url, "DB": db.to_str(), "ADMIN_PEM": str(admin_pem)}
+        controllers = [Principal.from_str(admin).bytes]
+        db = Principal(net.replica.deploy("simple_db", ENTRY, controllers=controllers))
+        consumer = Principal(net.replica.deploy("consumer", CONSUMER_ENTRY, controllers=controllers))
+        variables = {
+            "URL": net.url,
+            "DB": db.to_str(),
+            "CONSUMER": consumer.to_str(),
+            "ADMIN_PEM": str(admin_pem),
+        }
         methods = set()
         for expect, command in examples:
             assignment = ASSIGNMENT.match(command)
@@ -82,7 +89,8 @@ def test_doc_examples_run_in_order(icp, tmp_path):
                 variables[assignment.group(1)] = result.stdout.strip()
                 continue
             if argv[1:3] == ["canister", "call"]:
-                methods.add(argv[argv.index(variables["DB"]) + 1])
+                if variables["DB"] in argv:
+                    methods.add(argv[argv.index(variables["DB"]) + 1])
                 if expect is None:
                     assert "Err =" not in result.stdout, f"{command}\n{result.stdout}"
                 else:
