@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from localnet.net import LocalNet
+from localnet.principals import from_text
 
 _BIND_ERRORS = (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES)
 
@@ -29,6 +30,13 @@ def _parse_canisters(specs: tuple[str, ...]) -> dict[str, str]:
             raise click.BadParameter(f"{entry}: no such file", param_hint="--canister")
         canisters[name] = entry
     return canisters
+
+
+def _parse_principals(texts: tuple[str, ...]) -> list[bytes] | None:
+    try:
+        return [from_text(text) for text in texts] or None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--controller") from exc
 
 
 def _write_atomically(path: Path, text: str) -> None:
@@ -51,14 +59,36 @@ def main() -> None:
     "--state", "state_dir", default=".state/localnet", show_default=True, type=click.Path(file_okay=False)
 )
 @click.option("--canister", "canister_specs", multiple=True, metavar="NAME=ENTRY.py", help="Repeatable.")
+@click.option(
+    "--controller",
+    "controller_texts",
+    multiple=True,
+    metavar="PRINCIPAL",
+    help="Repeatable: the canisters' controllers (the first installs them); kept on upgrade if omitted.",
+)
 @click.option("--verbose", is_flag=True, help="Log every HTTP request to stderr.")
-def start(host: str, port: int, state_dir: str, canister_specs: tuple[str, ...], verbose: bool) -> None:
+def start(
+    host: str,
+    port: int,
+    state_dir: str,
+    canister_specs: tuple[str, ...],
+    controller_texts: tuple[str, ...],
+    verbose: bool,
+) -> None:
     """Install (or upgrade) each --canister and serve the IC HTTP interface until interrupted."""
     canisters = _parse_canisters(canister_specs)
+    controllers = _parse_principals(controller_texts)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    net = LocalNet(canisters=canisters, state_dir=state_dir, port=port, host=host, verbose=verbose)
+    net = LocalNet(
+        canisters=canisters,
+        state_dir=state_dir,
+        port=port,
+        host=host,
+        verbose=verbose,
+        controllers=controllers,
+    )
     try:
         net.start()
     except OSError as exc:

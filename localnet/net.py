@@ -24,7 +24,8 @@ def _default_replica(state_dir: Path):
 
 
 class LocalNet:
-    """A local IC for development and tests.
+    """A local IC for development and tests. `controllers` (principal bytes, the first one installs)
+    apply to the `canisters` given here; None keeps an existing canister's controllers.
 
     with LocalNet(canisters={"simple_db": "canister/src/main.py"}) as net:
         net.url, net.canister_id("simple_db"), net.root_key, net.replica
@@ -38,8 +39,10 @@ class LocalNet:
         host: str = "127.0.0.1",
         replica_factory: Callable[[Path], object] = _default_replica,
         verbose: bool = False,
+        controllers: list[bytes] | None = None,
     ):
         self._canisters = dict(canisters or {})
+        self._controllers = controllers
         self._state_arg = state_dir
         self._host, self._port = host, port
         self._replica_factory = replica_factory
@@ -66,7 +69,7 @@ class LocalNet:
             self.keys = SubnetKeys.load_or_create(self.state_dir)
             self.replica = self._replica_factory(self.state_dir)
             for name, entry in self._canisters.items():
-                self.replica.deploy(name, entry)
+                self.replica.deploy(name, entry, controllers=self._controllers)
             self._requests = RequestStore(self.state_dir / REQUESTS_FILE)
             gateway = Gateway(self.replica, self.keys, store=self._requests)
             self._server = LocalHttpServer((self._host, self._port), gateway, self._verbose)

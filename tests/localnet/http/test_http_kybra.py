@@ -143,3 +143,25 @@ def test_a_call_repeated_after_kill_9_is_not_executed_again(state, icp):
         assert icp.call(restarted.url, cid, "get", '("x")', query=True).stdout.strip() == "(1 : nat64)"
     finally:
         assert restarted.stop() == 0
+
+
+def test_controllers_are_installed_and_certified(localnet):
+    import cbor2
+    from signing_kit import Http, Signer, content, envelope
+
+    admin = Signer()
+    net = localnet({"counter": COUNTER}, controllers=[admin.sender])
+    cid = net.canister_id("counter")
+    raw = from_text(cid)
+    http = Http(net.url)
+    body = envelope(content("read_state", admin, paths=[[b"canister", raw, b"controllers"]]), admin)
+    response = http.post(f"/api/v2/canister/{cid}/read_state", body)
+    http.close()
+    tree = verify_certificate(cbor2.loads(response.content)["certificate"], net.root_key)
+    assert cbor2.loads(hash_tree.lookup(tree, [b"canister", raw, b"controllers"])) == [admin.sender]
+
+
+def test_cli_refuses_a_malformed_controller(state):
+    result = _start_once("--state", str(state), "--controller", "not-a-principal")
+    assert result.returncode == 2
+    assert "--controller" in result.stderr
