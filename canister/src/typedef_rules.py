@@ -235,8 +235,8 @@ def _looser_or_equal(old: dict, new: dict) -> bool:
 def destructive_changes(old: dict, new: dict) -> list:
     """Why replacing `old` with `new` could invalidate stored data or callers; empty when purely additive.
 
-    Additive: new optional (or defaulted) fields, new relations, looser bounds, policy and delete-policy
-    changes.
+    Additive: new optional (or defaulted) fields, new relations, looser bounds, a new index or alias (the
+    registry allows those only while the type is empty), policy and delete-policy changes.
     """
     reasons = []
     old_fields = {f["name"]: f for f in old["fields"]}
@@ -252,12 +252,12 @@ def destructive_changes(old: dict, new: dict) -> list:
             reasons.append("makes field " + name + " required")
         if not _looser_or_equal(before, after):
             reasons.append("tightens the bounds of field " + name)
-        if after["indexed"] != before["indexed"]:
-            reasons.append("changes indexing of field " + name)
+        if before["indexed"] and not after["indexed"]:
+            reasons.append("drops the index of field " + name)
     for name, after in new_fields.items():
         if name not in old_fields and after["required"] and after["default"] is None:
             reasons.append("adds required field " + name + " without a default")
-    if new["alias"] != old["alias"]:
+    if old["alias"] is not None and new["alias"] != old["alias"]:
         reasons.append("changes the alias")
     old_relations = {r["name"]: r for r in old["relations"]}
     new_relations = {r["name"]: r for r in new["relations"]}

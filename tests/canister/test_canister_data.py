@@ -64,10 +64,23 @@ def test_schema_changes_additive_pass_destructive_need_force(db):
     tightened = [field_def("title", "Text", high=10), added[1]]
     assert "tightens" in db.admin.err("define_type", type_def("cms::Page", tightened), False)[1]
     indexed = [field_def("title", "Text", high=100, indexed=True), added[1]]
-    assert db.admin.err("define_type", type_def("cms::Page", indexed), True)[0] == "Conflict"
+    kind, message = db.admin.err("define_type", type_def("cms::Page", indexed), True)
+    assert kind == "Conflict" and "only while it is empty" in message
     assert snapshot(db.admin) == before
     assert db.admin.call("define_type", type_def("cms::Page", base), True) == {"Ok": None}
     assert fields_of(db.anon.ok("get", "cms::Page", page["id"])) == {"title": text("Home")}
+
+
+def test_index_and_alias_can_be_added_while_empty(db):
+    plain = [field_def("code", "Text", high=20)]
+    assert db.admin.call("define_type", type_def("cms::Tag", plain), False) == {"Ok": None}
+    keyed = [field_def("code", "Text", high=20, indexed=True)]
+    assert db.admin.call("define_type", type_def("cms::Tag", keyed, alias="code"), False) == {"Ok": None}
+    db.alice.ok("create", "cms::Tag", [field("code", text("news"))])
+    assert db.anon.ok("find", "cms::Tag", "news")["id"] == 1
+    assert db.anon.ok("count", "cms::Tag", [field("code", text("news"))]) == 1
+    kind, message = db.admin.err("define_type", type_def("cms::Tag", plain, alias="code"), False)
+    assert kind == "Conflict" and "drops the index" in message
 
 
 @pytest.mark.parametrize(
