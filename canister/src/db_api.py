@@ -459,8 +459,14 @@ class DbApi:
             raise invalid("restore data is not JSON") from None
         if not isinstance(page, dict) or page.get("format") != DUMP_FORMAT:
             raise invalid("restore data is not a " + DUMP_FORMAT + " page")
-        for raw in page.get("schema", []):
-            plain = typedef_rules.normalize(typedef_rules.to_candid(raw, self.codec))
+        schema = page.get("schema", [])
+        if not isinstance(schema, list):
+            raise invalid("the schema of a restore page must be a list")
+        for position, raw in enumerate(schema):
+            try:
+                plain = typedef_rules.normalize(typedef_rules.to_candid(raw, self.codec))
+            except (KeyError, TypeError, AttributeError):
+                raise invalid("schema entry " + str(position) + " of the restore page is malformed") from None
             existing = self.registry.types.get(plain["name"])
             if existing is None:
                 self.registry.define(plain, False)
@@ -469,7 +475,36 @@ class DbApi:
         records = page.get("records")
         if not isinstance(records, list):
             raise invalid("restore data has no records list")
+        self._check_restore_ids(records)
         return self.gateway.restore(records)
+
+    def _check_restore_ids(self, records: list) -> None:
+        """Ids (and end markers) may run ahead of a type's highest id by MAX_RESTORE_ID_GAP at most: the
+        ids skipped are marked deleted, one write per 2,048 ids, so the gap bounds the work."""
+        highest = {}
+        for record in records:
+            if not isinstance(record, dict) or not isinstance(record.get("type"), str):
+                continue  # the engine names what is wrong with it
+            value = record.get("id", record.get("max_id"))
+            if isinstance(value, bool) or not isinstance(value, int):
+                continue
+            if value > api_limits.MAX_INT:
+                raise invalid("restore: id " + str(value) + " is out of range")
+            base = highest.get(record["type"])
+            if base is None:
+                base = self.gateway.max_id(record["type"])
+            if value - base > api_limits.MAX_RESTORE_ID_GAP:
+                raise limit(
+                    "restore: "
+                    + record["type"]
+                    + " id "
+                    + str(value)
+                    + " is more than "
+                    + str(api_limits.MAX_RESTORE_ID_GAP)
+                    + " past the highest id "
+                    + str(base)
+                )
+            highest[record["type"]] = max(base, value)
 
     # --- operations ---
 

@@ -175,6 +175,11 @@ class EngineGateway:
         """The cursor that makes the next page start at records[position] (cursors are exclusive)."""
         return records[position - 1]["id"] if position > 0 else None
 
+    def max_id(self, type_name: str) -> int:
+        """The highest id ever given to an entity of the type (0 for an unknown type)."""
+        cls = find_type(type_name)
+        return 0 if cls is None else cls.max_id()
+
     def count(self, type_name: str, condition=None) -> int:
         cls = find_type(type_name)
         if cls is None:

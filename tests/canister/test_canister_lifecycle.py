@@ -112,6 +112,21 @@ def test_restore_refuses_bad_data_and_changes_nothing():
         )
         assert net.admin.err("restore", json.dumps(changed))[0] == "Conflict"
         assert net.admin.err("restore", "x" * 1_600_000)[0] == "Limit"
+        far = dict(page["records"][0], id=10**12)
+        assert (
+            net.admin.err("restore", json.dumps({"format": page["format"], "records": [far]}))[0] == "Limit"
+        )
+        huge = dict(page["records"][0], id=2**70)
+        assert (
+            net.admin.err("restore", json.dumps({"format": page["format"], "records": [huge]}))[0]
+            == "Invalid"
+        )
+        bad_schema = {"format": page["format"], "schema": [{"name": "x::Y"}], "records": []}
+        assert net.admin.err("restore", json.dumps(bad_schema))[0] == "Invalid"
+        assert (
+            net.admin.err("restore", json.dumps({"format": page["format"], "records": [1, "x"]}))[0]
+            == "Invalid"
+        )
         assert snapshot(net.admin) == before
 
 
