@@ -11,10 +11,12 @@ replica commits the message's stable-memory writes to SQLite before it answers a
 from __future__ import annotations
 
 import builtins
+import contextlib
 import ctypes
 import importlib
 import inspect
 import os
+import signal
 import sys
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -58,6 +60,7 @@ class Worker:
         self.suspended: dict[int, tuple[list[Any], Context, Method | None, tuple | None]] = {}
         self.next_call = 0
         self.verdict_fd = -1
+        self.exiting: list[int] = []  # forks that answered and are exiting
         self.due_before: int | None = None
         self.heartbeat_due: int | None = None
 
@@ -115,14 +118,28 @@ class Worker:
         os.close(r)
         if verdict == TAKE_OVER:
             os._exit(0)
-        os.waitpid(pid, 0)
+        if verdict == EXITING:
+            self.exiting.append(pid)  # reaped later: its teardown need not delay the next message
+        else:
+            os.waitpid(pid, 0)
+        self.reap()
         if msg[0] == "resume":
             self.suspended.pop(msg[1], None)
         if verdict != EXITING:
             crashed = trapped(self.canister_id, "the canister process crashed")
             self.conn.send(("done", crashed, {}, None, False, {}))
 
+    def reap(self) -> None:
+        for pid in list(self.exiting):
+            try:
+                done, _ = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                done = pid
+            if done:
+                self.exiting.remove(pid)
+
     def child(self, msg: tuple) -> None:
+        self.exiting.clear()
         self.due_before = self.next_due()
         try:
             result = self.execute(msg)
@@ -383,11 +400,21 @@ def _become_subreaper() -> None:
 
 
 def main() -> None:
+    """This first process only reaps: it is the subreaper of the canister's chain of forks, which runs
+    in its own process group so that SIGTERM here can end all of it and still reap every one."""
     fd = int(sys.argv[1])
     _become_subreaper()
     pid = os.fork()
     if pid:
         os.close(fd)
+        with contextlib.suppress(OSError):
+            os.setpgid(pid, pid)
+
+        def stop(signum: int, frame: Any) -> None:
+            with contextlib.suppress(OSError):
+                os.killpg(pid, signal.SIGKILL)
+
+        signal.signal(signal.SIGTERM, stop)
         while True:
             try:
                 os.wait()
@@ -396,6 +423,8 @@ def main() -> None:
             except InterruptedError:
                 continue
         os._exit(0)
+    with contextlib.suppress(OSError):
+        os.setpgid(0, 0)
     conn = Connection(fd)
     try:
         worker = Worker(conn)

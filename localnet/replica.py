@@ -7,6 +7,7 @@ state directory's SQLite database, and only then returns the outcome. See docs/l
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import os
@@ -30,9 +31,11 @@ from localnet.source_interface import SourceError, read_interface
 from localnet.state_store import CanisterRecord, StateStore
 
 ANONYMOUS = b"\x04"
+BOOT = Path(__file__).resolve().parent / "canister_boot.py"
 EMPTY_ARG = b"DIDL\x00\x00"
 MESSAGE_TIMEOUT = 120.0  # seconds of wall clock a message may run before the canister is reset
 START_TIMEOUT = 120.0
+STOP_TIMEOUT = 5.0
 MAX_CALL_DEPTH = 40  # nested inter-canister calls in one message tree
 TIMER_POLL = 0.02  # seconds between checks for due timers (only while some canister has one)
 
@@ -64,7 +67,7 @@ class _Process:
         env = dict(os.environ)
         env["PYTHONUNBUFFERED"] = "1"
         self.popen = subprocess.Popen(
-            [sys.executable, "-m", "localnet.canister_process", str(child.fileno())],
+            [sys.executable, str(BOOT), str(child.fileno())],
             pass_fds=[child.fileno()],
             stdin=subprocess.DEVNULL,
             stdout=self.log,
@@ -89,22 +92,25 @@ class _Process:
         self.conn.send(msg)
 
     def stop(self) -> None:
+        """Ask the canister to exit; its reaper process then ends once every fork is reaped."""
         try:
             self.conn.send(("exit",))
-        except OSError:
+            self.popen.wait(STOP_TIMEOUT)
+        except (OSError, subprocess.TimeoutExpired):
             pass
         self.kill()
 
     def kill(self) -> None:
-        try:
-            os.killpg(self.popen.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+        """End the canister at once: SIGTERM makes the reaper kill the forks and reap them all."""
+        if self.popen.poll() is None:
+            self.popen.terminate()
+            try:
+                self.popen.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(self.popen.pid, signal.SIGKILL)
+                self.popen.wait()
         self.conn.close()
-        try:
-            self.popen.wait(5)
-        except subprocess.TimeoutExpired:
-            pass
         self.log.close()
 
 
