@@ -465,3 +465,21 @@ def test_a_trapping_timer_runs_once_and_rolls_back(net):
     time.sleep(0.3)  # room for (wrong) retries: the poller looks every 20 ms
     assert log.read_text().count("failing timer ran") == 1
     assert store.get("failing_timer") is None
+
+
+def test_trap_in_pre_upgrade_stops_the_upgrade(tmp_path):
+    entry = copy_store(tmp_path)
+    with Replica(tmp_path / "state") as r:
+        cid = r.deploy("store", entry, arg((TEXT, "v1")))
+        Store(r, cid).put("kept", "yes")
+        entry.write_text(
+            entry.read_text().replace(
+                "def before_upgrade() -> void:\n", 'def before_upgrade() -> void:\n    ic.trap("not now")\n'
+            )
+        )
+        r.deploy("store", entry, arg((TEXT, "v2")))  # the running code has no trap yet: fine
+        with pytest.raises(DeployError, match="pre_upgrade failed.*not now"):
+            r.deploy("store", entry, arg((TEXT, "v3")))
+        s = Store(r, cid)
+        assert s.get("greeting") == "v2" and s.get("kept") == "yes"
+        assert counts(r, cid) == (1, 1)
