@@ -16,6 +16,7 @@ import ctypes
 import importlib
 import inspect
 import os
+import pickle
 import signal
 import sys
 from multiprocessing.connection import Connection
@@ -60,6 +61,8 @@ class Worker:
         self.suspended: dict[int, tuple[list[Any], Context, Method | None, tuple | None]] = {}
         self.next_call = 0
         self.verdict_fd = -1
+        self.standby: tuple[int, int, int] | None = None  # pre-forked process for the next message
+        self.started = False
         self.exiting: list[int] = []  # forks that answered and are exiting
         self.due_before: int | None = None
         self.heartbeat_due: int | None = None
@@ -69,6 +72,10 @@ class Worker:
     def serve(self) -> None:
         self.conn.send(("ready",))
         while True:
+            if self.standby is None and self.started:
+                self.standby = self.prefork()
+                if self.standby is None:  # this is a standby that has just become the canister
+                    continue
             try:
                 msg = self.conn.recv()
             except (EOFError, OSError):
@@ -78,8 +85,55 @@ class Worker:
                 os._exit(0)
             if op == "start":
                 self.conn.send(self.with_info(self.start(*msg[1:])))
+                self.started = True
             else:
                 self.in_fork(msg)
+
+    def prefork(self) -> tuple[int, int, int] | None:
+        """Fork the next message's process ahead of time, while the replica is busy elsewhere: it waits
+        for the message on a pipe. Returns (pid, message fd, verdict fd) in this process; in the fork it
+        runs the message and returns None only if it took over as the canister."""
+        msg_r, msg_w = os.pipe()
+        verdict_r, verdict_w = os.pipe()
+        sys.stdout.flush()
+        pid = os.fork()
+        if pid:
+            os.close(msg_r)
+            os.close(verdict_w)
+            return pid, msg_w, verdict_r
+        os.close(msg_w)
+        os.close(verdict_r)
+        with os.fdopen(msg_r, "rb") as f:
+            data = f.read()
+        if not data:  # not needed after all
+            os._exit(0)
+        self.standby = None
+        self.verdict_fd = verdict_w
+        self.child(pickle.loads(data))
+        return None
+
+    def use_standby(self, msg: tuple) -> tuple[int, int] | None:
+        """Hand `msg` to the pre-forked process; (pid, verdict fd), or None if there is none to use."""
+        standby, self.standby = self.standby, None
+        if standby is None:
+            return None
+        pid, msg_w, verdict_r = standby
+        try:
+            with os.fdopen(msg_w, "wb") as f:
+                pickle.dump(msg, f, protocol=pickle.HIGHEST_PROTOCOL)
+        except OSError:
+            os.close(verdict_r)
+            self.exiting.append(pid)
+            return None
+        return pid, verdict_r
+
+    def drop_standby(self) -> None:
+        if self.standby is not None:
+            pid, msg_w, verdict_r = self.standby
+            os.close(msg_w)
+            os.close(verdict_r)
+            self.exiting.append(pid)
+            self.standby = None
 
     def take_due_job(self, time: int) -> Any:
         """Before forking, pick the due timer (or heartbeat) and reschedule or drop it in this process, so
@@ -103,17 +157,26 @@ class Worker:
         return min(dues, default=None)
 
     def in_fork(self, msg: tuple) -> None:
+        ready = None
         if msg[0] == "timer":
+            # The timer bookkeeping changes this process, so the standby forked before it is stale.
+            self.drop_standby()
             msg = ("timer", msg[1], self.take_due_job(msg[1]))
-        r, w = os.pipe()
-        sys.stdout.flush()
-        pid = os.fork()
-        if pid == 0:
-            os.close(r)
-            self.verdict_fd = w
-            self.child(msg)
-            return
-        os.close(w)
+        else:
+            ready = self.use_standby(msg)
+        if ready is not None:
+            pid, r = ready
+        else:
+            r, w = os.pipe()
+            sys.stdout.flush()
+            pid = os.fork()
+            if pid == 0:
+                os.close(r)
+                self.standby = None
+                self.verdict_fd = w
+                self.child(msg)
+                return
+            os.close(w)
         verdict = os.read(r, 1)
         os.close(r)
         if verdict == TAKE_OVER:
