@@ -105,6 +105,7 @@ class Interface:
     types: dict[str, CType] = field(default_factory=dict)
     services: dict[str, dict[str, Method]] = field(default_factory=dict)
     stable_maps: dict[int, StableMapDecl] = field(default_factory=dict)
+    cache: dict = field(default_factory=dict, repr=False, compare=False)  # the codecs' compiled forms
 
     def resolve(self, t: CType) -> CType:
         seen = 0

@@ -1,0 +1,106 @@
+"""Candid wire basics shared by the encoder and decoder: type codes, LEB128, principals, errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kybra import Principal
+
+MAGIC = b"DIDL"
+
+PRIM_CODES = {
+    "null": -1,
+    "bool": -2,
+    "nat": -3,
+    "int": -4,
+    "nat8": -5,
+    "nat16": -6,
+    "nat32": -7,
+    "nat64": -8,
+    "int8": -9,
+    "int16": -10,
+    "int32": -11,
+    "int64": -12,
+    "float32": -13,
+    "float64": -14,
+    "text": -15,
+    "reserved": -16,
+    "empty": -17,
+    "principal": -24,
+}
+CODE_NAMES = {v: k for k, v in PRIM_CODES.items()}
+OPT, VEC, RECORD, VARIANT, FUNC, SERVICE = -18, -19, -20, -21, -22, -23
+FIXED = {
+    "nat8": (1, False),
+    "nat16": (2, False),
+    "nat32": (4, False),
+    "nat64": (8, False),
+    "int8": (1, True),
+    "int16": (2, True),
+    "int32": (4, True),
+    "int64": (8, True),
+}
+SMALL = [bytes([i]) for i in range(0x80)]
+MAX_TABLE = 10_000
+MAX_DEPTH = 150  # nesting levels; stays well inside Python's recursion limit
+
+
+class CandidError(ValueError):
+    """A value does not match its Candid type, or bytes are not valid Candid for the expected types.
+
+    `trail` collects where it happened (".field", "[3]") on the way out, innermost first, so the
+    codecs build no path strings unless something is wrong."""
+
+    def __init__(self, message: str, root: str = "value"):
+        super().__init__(message)
+        self.trail: list[str] = []
+        self.root = root
+
+    def at(self, segment: str) -> CandidError:
+        self.trail.append(segment)
+        return self
+
+    def __str__(self) -> str:
+        if not self.trail:
+            return str(self.args[0])
+        return self.root + "".join(reversed(self.trail)) + ": " + str(self.args[0])
+
+
+def uleb(n: int) -> bytes:
+    if 0 <= n < 0x80:
+        return SMALL[n]
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def sleb(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if (n == 0 and not b & 0x40) or (n == -1 and b & 0x40):
+            out.append(b)
+            return bytes(out)
+        out.append(b | 0x80)
+
+
+def principal_bytes(v: Any) -> bytes:
+    """Raw bytes of a principal given as kybra/ic-py Principal, text, or bytes."""
+    if isinstance(v, bytes | bytearray):
+        return bytes(v)
+    if isinstance(v, str):
+        return Principal.from_str(v).bytes
+    raw = getattr(v, "bytes", None)
+    if isinstance(raw, bytes | bytearray):
+        return bytes(raw)
+    cid = getattr(v, "canister_id", None)
+    if cid is not None:
+        return principal_bytes(cid)
+    raise CandidError(f"expected a Principal, got {type(v).__name__}")
