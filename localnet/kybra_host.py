@@ -16,6 +16,7 @@ from kybra import Principal
 
 from localnet import candid_codec
 from localnet.candid_types import Interface
+from localnet.source_interface import REJECTION_CODES
 from localnet.stable_memory import StableMemory, StableTrap
 
 CYCLES_BALANCE = 3_000_000_000_000  # what a fresh local canister holds; localnet charges no cycles
@@ -140,16 +141,8 @@ class KybraHost:
             raise Trap(f"ic.reply: {e}") from None
 
     def reject_code(self) -> dict:
-        names = [
-            "NoError",
-            "SysFatal",
-            "SysTransient",
-            "DestinationInvalid",
-            "CanisterReject",
-            "CanisterError",
-        ]
         code = self._c().reject_code
-        return {names[code] if code < len(names) else "Unknown": None}
+        return {REJECTION_CODES[min(code, len(REJECTION_CODES) - 1)]: None}
 
     def reject_message(self) -> str:
         return self._c().reject_message

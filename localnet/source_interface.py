@@ -45,22 +45,19 @@ NAMED_PRIMS = {
 }
 WRAPPERS = {"Alias", "Annotated"}
 METHOD_KINDS = {"query", "update", "init", "pre_upgrade", "post_upgrade", "heartbeat", "inspect_message"}
+# Kybra's RejectionCode variant, in the order of the IC's reject codes 0 (NoError) to 5, then Unknown.
+REJECTION_CODES = (
+    "NoError",
+    "SysFatal",
+    "SysTransient",
+    "DestinationInvalid",
+    "CanisterReject",
+    "CanisterError",
+    "Unknown",
+)
 BUILTIN_TYPES: dict[str, CType] = {
     "GuardResult": Variant((("Ok", Prim("null")), ("Err", Prim("text")))),
-    "RejectionCode": Variant(
-        tuple(
-            (n, Prim("null"))
-            for n in (
-                "NoError",
-                "SysFatal",
-                "SysTransient",
-                "DestinationInvalid",
-                "CanisterReject",
-                "CanisterError",
-                "Unknown",
-            )
-        )
-    ),
+    "RejectionCode": Variant(tuple((n, Prim("null")) for n in REJECTION_CODES)),
     "KeyTooLarge": Record((("given", Prim("nat32")), ("max", Prim("nat32")))),
     "ValueTooLarge": Record((("given", Prim("nat32")), ("max", Prim("nat32")))),
 }
