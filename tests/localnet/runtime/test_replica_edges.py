@@ -4,6 +4,7 @@ runaway or crashing code, and the replica's own failure handling."""
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -173,3 +174,23 @@ def test_heartbeat_runs_about_every_second(tools):
     while int(note(r, cid, 10)) == first and time.monotonic() < deadline:
         time.sleep(0.05)
     assert int(note(r, cid, 10)) > first
+
+
+def test_data_certificate_is_what_the_http_side_passes_and_none_in_updates(tools):
+    r, cid, _ = tools
+    out = r.query(cid, "certificate", NONE, ANON, data_certificate=b"cert-bytes")
+    assert value(out, Opt(BLOB)) == b"cert-bytes"
+    assert value(r.query(cid, "certificate", NONE, ANON), Opt(BLOB)) is None
+    assert value(r.update(cid, "certificate_in_update", NONE, ANON), Opt(BLOB)) is None
+
+
+def test_calls_from_many_threads_are_serialised_per_message(tools):
+    r, cid, _ = tools
+    start = value(r.update(cid, "count_up", NONE, ANON), NAT64)
+
+    def work(_):
+        return [value(r.update(cid, "count_up", NONE, ANON), NAT64) for _ in range(15)]
+
+    with ThreadPoolExecutor(4) as pool:
+        seen = [n for chunk in pool.map(work, range(4)) for n in chunk]
+    assert sorted(seen) == list(range(start + 1, start + 61))

@@ -103,3 +103,20 @@ def raw_call(target: Principal, method: text, arg: blob) -> Async[text]:
 @query
 def note(key: nat64) -> Opt[text]:
     return notes.get(key)
+
+
+@query
+def certificate() -> Opt[blob]:
+    return ic.data_certificate()
+
+
+@update
+def certificate_in_update() -> Opt[blob]:
+    return ic.data_certificate()
+
+
+@update
+def count_up() -> nat64:
+    n = int(notes.get(20) or "0") + 1
+    notes.insert(20, str(n))
+    return n
