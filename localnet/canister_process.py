@@ -17,6 +17,7 @@ import importlib
 import inspect
 import os
 import pickle
+import select
 import signal
 import sys
 from multiprocessing.connection import Connection
@@ -35,6 +36,7 @@ from localnet.state_store import read_stable_rows
 
 PR_SET_CHILD_SUBREAPER = 36
 TAKE_OVER, EXITING = b"T", b"E"
+REAP_POLL_MS = 100
 HEARTBEAT_NS = 1_000_000_000  # a heartbeat per second, about one per IC round
 
 
@@ -462,29 +464,40 @@ def _become_subreaper() -> None:
         pass
 
 
+def reap_until_done(fd: int, group: int) -> None:
+    """The reaper's loop: reap forks as they end; if the replica goes away (its end of the socket
+    closes) or asks by SIGTERM, kill the whole chain of forks, even one stuck in an endless loop."""
+
+    def stop(signum: int = 0, frame: Any = None) -> None:
+        with contextlib.suppress(OSError):
+            os.killpg(group, signal.SIGKILL)
+
+    signal.signal(signal.SIGTERM, stop)
+    poller = select.poll()
+    poller.register(fd, select.POLLRDHUP)
+    while True:
+        try:
+            if poller.poll(REAP_POLL_MS):
+                stop()
+                poller.unregister(fd)
+            while os.waitpid(-1, os.WNOHANG)[0]:
+                pass
+        except ChildProcessError:
+            return
+        except InterruptedError:
+            continue
+
+
 def main() -> None:
     """This first process only reaps: it is the subreaper of the canister's chain of forks, which runs
-    in its own process group so that SIGTERM here can end all of it and still reap every one."""
+    in its own process group so that it can end all of it and still reap every one."""
     fd = int(sys.argv[1])
     _become_subreaper()
     pid = os.fork()
     if pid:
-        os.close(fd)
         with contextlib.suppress(OSError):
             os.setpgid(pid, pid)
-
-        def stop(signum: int, frame: Any) -> None:
-            with contextlib.suppress(OSError):
-                os.killpg(pid, signal.SIGKILL)
-
-        signal.signal(signal.SIGTERM, stop)
-        while True:
-            try:
-                os.wait()
-            except ChildProcessError:
-                break
-            except InterruptedError:
-                continue
+        reap_until_done(fd, pid)
         os._exit(0)
     with contextlib.suppress(OSError):
         os.setpgid(0, 0)

@@ -3,6 +3,11 @@ runaway or crashing code, and the replica's own failure handling."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import textwrap
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -194,3 +199,51 @@ def test_calls_from_many_threads_are_serialised_per_message(tools):
     with ThreadPoolExecutor(4) as pool:
         seen = [n for chunk in pool.map(work, range(4)) for n in chunk]
     assert sorted(seen) == list(range(start + 1, start + 61))
+
+
+SPIN_RUNNER = textwrap.dedent(
+    """
+    import sys
+    from localnet.replica import Replica
+    r = Replica(sys.argv[1])
+    cid = r.deploy("tools", sys.argv[2])
+    print(cid.hex(), r._by_id[cid].process.popen.pid, r.log_path(cid), flush=True)
+    r.update(cid, "spin", b"DIDL\\x00\\x00", b"\\x04")
+    """
+)
+
+
+def live_processes() -> list[tuple[int, int, int]]:
+    """(pid, parent pid, process group) of every process that is not a zombie."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z":
+            found.append((int(stat.parent.name), int(fields[1]), int(fields[2])))
+    return found
+
+
+def test_kill_9_during_a_runaway_update_keeps_nothing_and_stops_the_canister(tmp_path):
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SPIN_RUNNER, str(tmp_path / "state"), str(TOOLS)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        cid_hex, reaper, log = proc.stdout.readline().split()
+        deadline = time.monotonic() + 20
+        while "spinning" not in Path(log).read_text() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        groups = {g for _, ppid, g in live_processes() if ppid == int(reaper)}
+        assert groups
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    while any(g in groups for _, _, g in live_processes()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(g in groups for _, _, g in live_processes())  # the spinning fork is gone too
+    with Replica(tmp_path / "state") as r:
+        assert note(r, bytes.fromhex(cid_hex), 2) is None

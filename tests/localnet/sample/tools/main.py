@@ -73,6 +73,7 @@ def counters() -> Vec[nat64]:
 @update
 def spin() -> void:
     notes.insert(2, "spinning")
+    ic.print("spinning")
     while True:
         pass
 
