@@ -310,10 +310,12 @@ class _Reader:
         iface = self.iface
         # Aliases may name classes declared later; resolve until no progress.
         for name, value, path in self.pending_aliases:
+            if name in self.class_kinds:  # a module-level name that is also a Record/Variant class
+                continue
             try:
                 iface.types[name] = self.texpr(value, Path(path))
             except SourceError:
-                del iface.types[name]
+                iface.types.pop(name, None)
         # Drop aliases that referred to dropped ones.
         changed = True
         while changed:

@@ -214,3 +214,17 @@ def test_hostile_messages_fail_cleanly():
         codec.encode((Prim("float32"),), [1e300], IFACE)
     with pytest.raises(codec.CandidError, match="surrogate"):
         codec.encode((Prim("text"),), ["\ud800"], IFACE)
+
+
+def test_names_in_imported_modules_do_not_replace_the_entrys_types(tmp_path):
+    (tmp_path / "helper.py").write_text("Item = dict\nlimit = int\nnames = list[str]\n")
+    (tmp_path / "main.py").write_text(
+        "from kybra import Record, Vec, nat8, query, text\nimport helper\n\n"
+        "class Item(Record):\n    name: text\n\nSmall = nat8\n\n"
+        "@query\ndef items() -> Vec[Item]:\n    return []\n\n@query\ndef small() -> Small:\n    return 1\n"
+    )
+    iface, files = read_interface(tmp_path / "main.py")
+    assert [f.name for f in files] == ["main.py", "helper.py"]
+    did = did_text(iface)
+    assert "type Item = record { name : text };" in did
+    assert "small : () -> (Small) query;" in did and "type Small = nat8;" in did
