@@ -281,3 +281,12 @@ class KybraHost:
 
     def notify_raw(self, canister_id: Any, method: str, args_raw: bytes, payment: int) -> dict:
         raise Trap("ic.notify_raw is not supported by localnet")
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("notify_"):  # what Kybra's `.notify()` on a service call looks up
+
+            def unsupported(*args: Any) -> NoReturn:
+                raise Trap("notify (one-way calls) is not supported by localnet")
+
+            return unsupported
+        raise AttributeError(name)

@@ -247,3 +247,9 @@ def test_kill_9_during_a_runaway_update_keeps_nothing_and_stops_the_canister(tmp
     assert not any(g in groups for _, _, g in live_processes())  # the spinning fork is gone too
     with Replica(tmp_path / "state") as r:
         assert note(r, bytes.fromhex(cid_hex), 2) is None
+
+
+def test_unsupported_system_apis_trap_with_a_clear_message(tools):
+    r, cid, store = tools
+    out = r.update(cid, "try_notify", arg((Prim("principal"), store)), ANON)
+    assert isinstance(out, Reject) and "notify (one-way calls) is not supported by localnet" in out.message

@@ -8,6 +8,7 @@ from kybra import (
     Manual,
     Opt,
     Principal,
+    Service,
     StableBTreeMap,
     Vec,
     blob,
@@ -16,6 +17,7 @@ from kybra import (
     inspect_message,
     nat64,
     query,
+    service_update,
     text,
     update,
     void,
@@ -121,3 +123,14 @@ def count_up() -> nat64:
     n = int(notes.get(20) or "0") + 1
     notes.insert(20, str(n))
     return n
+
+
+class Other(Service):
+    @service_update
+    def ping(self) -> text: ...
+
+
+@update
+def try_notify(target: Principal) -> text:
+    Other(target).ping().notify()
+    return "sent"
