@@ -250,6 +250,8 @@ class _Reader:
         for arg in a.args:
             if arg.annotation is None:
                 raise SourceError(f"{where}: parameter '{arg.arg}' needs a type annotation")
+        if kind in ("query", "update") and node.returns is None:
+            raise SourceError(f"{where}: the return type must be annotated (void for none)")
         if node.name in self.iface.methods:
             raise SourceError(f"{where}: method defined twice")
         self.iface.methods[node.name] = ("pending", node, kind, guard, modname, path)  # type: ignore[assignment]

@@ -179,6 +179,9 @@ def test_source_errors_are_reported(tmp_path):
     bad.write_text("from kybra import query\n@query\ndef _hidden() -> int:\n    return 1\n")
     with pytest.raises(SourceError, match="must not start with"):
         read_interface(bad)
+    bad.write_text("from kybra import query\n@query\ndef f(x: int):\n    return 1\n")
+    with pytest.raises(SourceError, match="return type must be annotated"):
+        read_interface(bad)
     bad.write_text("from kybra import query\n@query\ndef f() -> Unknown:\n    return 1\n")
     with pytest.raises(SourceError, match="unknown type 'Unknown'"):
         read_interface(bad)
