@@ -374,3 +374,19 @@ def test_restore_with_large_id_gaps_pages_correctly():
             break
     assert walked == [3, 5000, 5001]
     assert Item(name="next").id == 9001
+
+
+def test_fields_are_inherited_relations_are_not():
+    class Base(Entity):
+        name = String()
+
+    class Child(Base):
+        extra = Integer()
+
+    assert list(Child.__fields__) == ["name", "extra"] and Child(name="c", extra=1).name == "c"
+
+    class Linked(Entity):
+        other = ManyToOne("Base", "linked")
+
+    with pytest.raises(ValidationError):
+        type("SubLinked", (Linked,), {})

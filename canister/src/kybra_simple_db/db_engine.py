@@ -227,7 +227,9 @@ class Database:
         if limit is None or len(text) * 4 <= limit or len(text.encode("utf-8")) <= limit:
             if text.startswith(keys.CHUNK_MARK):
                 raise ValidationError("values may not start with '~'")
-            self.put(key, text)
+            self._data.put(key, text, self._journal)
+            if not old_count:
+                return
             new_count = 0
         else:
             parts = self._chunks(text)
@@ -429,7 +431,8 @@ class Database:
             caller = get_caller_id()
         text = log.entry_text(when, caller, operation, type_name, entity_id, changes)
         limit = log.staged.max_value_size
-        if limit is not None and log.staged is not self._data and len(text.encode("utf-8")) > limit:
+        if limit is not None and log.staged is not self._data and len(text) * 4 > limit \
+                and len(text.encode("utf-8")) > limit:
             short = {"_truncated": True}
             for name in changes:
                 short[name] = None

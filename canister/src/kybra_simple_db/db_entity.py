@@ -107,6 +107,10 @@ class Entity:
                     fields[name] = value
                     relations.pop(name, None)
                 elif isinstance(value, Relation) and not value.implicit:
+                    if klass is not cls:
+                        raise ValidationError(
+                            f"{cls.__name__} would inherit relation {name!r} from {klass.__name__}: "
+                            "declare relations on the entity class itself")
                     relations[name] = value
                     fields.pop(name, None)
         for name in list(fields) + list(relations):
@@ -288,11 +292,18 @@ class Entity:
         if self._do_not_save:
             self._assign(name, value, ACTION_MODIFY)
             return
-        self._check_live()
-        with self._db.operation():
+        if self._state != "live":
+            self._check_live()
+        db = self._db
+        mark = db._begin()
+        try:
             self._touch()
             self._assign(name, value, ACTION_MODIFY)
             self._persist("update")
+        except BaseException:
+            db._end(mark, False)
+            raise
+        db._end(mark, True)
 
     def update_fields(self, values: dict, expected_version: Optional[int] = None) -> "Entity":
         """Set several fields in one change (one version step); refuses a stale `expected_version`."""
