@@ -468,22 +468,16 @@ class Entity:
     def _hydrate(cls, db: Database, tc: int, eid: int, text: str) -> "Entity":
         doc = json.loads(text)
         obj = cls.__new__(cls)
-        obj._init_state(db, "live")
-        d = obj.__dict__
-        d["_tc"] = tc
-        d["_id"] = str(eid)
-        d["_eid"] = eid
-        stored = doc["f"]
+        stored = doc.pop("f")
         data = {}
         for name, prop in cls.__fields__.items():
             data[name] = stored.get(name, prop.default)
         for name, rel in cls.__relations__.items():
             if not rel.to_many:
                 data[name] = stored.get(name)
-        d["_data"] = data
-        d["_stored"] = dict(stored)
-        d["_meta"] = {"o": doc["o"], "c": doc["c"], "u": doc["u"], "tc": doc["tc"], "tu": doc["tu"],
-                      "v": doc["v"]}
+        obj.__dict__.update({"_db": db, "_state": "live", "_data": data, "_stored": stored, "_meta": doc,
+                             "_hooking": set(), "_do_not_save": False, "_id": str(eid), "_eid": eid,
+                             "_tc": tc})
         return obj
 
     @classmethod
