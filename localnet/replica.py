@@ -165,10 +165,10 @@ class Replica:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         (self.state_dir / "logs").mkdir(exist_ok=True)
         self.db_path = self.state_dir / "localnet.sqlite3"
+        self._lock_file = _lock_state_dir(self.state_dir)
         self.store = StateStore(self.db_path)
         self._lock = threading.RLock()
         self._clock_lock = threading.Lock()
-        self._lock_file = _lock_state_dir(self.state_dir)
         self._last_time = self.store.last_time()
         self._by_id: dict[bytes, _Canister] = {}
         self._call_stack: list[bytes] = []  # canisters with a message in progress, outermost first
@@ -198,6 +198,8 @@ class Replica:
         except SourceError as e:
             raise DeployError(str(e)) from e
         with self._lock:
+            if self._closed:
+                raise DeployError("the replica is closed")
             existing = next((c for c in self._by_id.values() if c.record.name == name), None)
             if existing is None:
                 return self._install(name, entry, iface, files, init_arg, controllers or [])

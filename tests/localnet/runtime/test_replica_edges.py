@@ -140,6 +140,8 @@ def test_closed_replica_refuses_calls(tmp_path):
     r.close()
     out = r.query(cid, "note", arg((NAT64, 0)), ANON)
     assert isinstance(out, Reject) and out.code == 2
+    with pytest.raises(DeployError, match="closed"):
+        r.deploy("again", TOOLS)
     r.close()
 
 
