@@ -231,3 +231,24 @@ def test_names_in_imported_modules_do_not_replace_the_entrys_types(tmp_path):
     did = did_text(iface)
     assert "type Item = record { name : text };" in did
     assert "small : () -> (Small) query;" in did and "type Small = nat8;" in did
+
+
+IC_ROW = Types.Record({"name": Types.Text, "size": Types.Opt(Types.Nat64), "deltas": Types.Vec(Types.Int32)})
+OUR_ROW = Record((("name", Prim("text")), ("size", Opt(Prim("nat64"))), ("deltas", Vec(Prim("int32")))))
+rows = st.fixed_dictionaries(
+    {
+        "name": st.text(max_size=12),
+        "size": st.none() | st.integers(0, 2**64 - 1),
+        "deltas": st.lists(st.integers(-(2**31), 2**31 - 1), max_size=6),
+    }
+)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(rows, max_size=5))
+def test_agrees_with_ic_py_both_ways(values):
+    as_ic = [{**v, "size": [] if v["size"] is None else [v["size"]]} for v in values]
+    wire = ic_encode([{"type": Types.Vec(IC_ROW), "value": as_ic}])
+    assert codec.decode(wire, (Vec(OUR_ROW),), IFACE) == [values]
+    ours = codec.encode((Vec(OUR_ROW),), [values], IFACE)
+    assert ic_decode(ours, [Types.Vec(IC_ROW)])[0]["value"] == as_ic
