@@ -390,3 +390,17 @@ def test_fields_are_inherited_relations_are_not():
 
     with pytest.raises(ValidationError):
         type("SubLinked", (Linked,), {})
+
+
+def test_create_audit_includes_to_many_links():
+    class Club(Entity):
+        name = String()
+        members = ManyToMany("Member", "clubs")
+
+    class Member(Entity):
+        name = String()
+
+    a, b = Member(name="a"), Member(name="b")
+    Club(name="c", members=[b, a])
+    entries, _ = Database.get_instance().audit_entries(0, 10)
+    assert entries[-1]["operation"] == "create" and entries[-1]["changes"] == {"name": "c", "members": [1, 2]}

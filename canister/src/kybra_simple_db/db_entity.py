@@ -449,7 +449,12 @@ class Entity:
                     self._set_relation(name, value)
             db.put_value(keys.doc_key(tc, eid), self._doc_text())
             self._sync_keys({}, self._data)
-            db.record("create", cls.__type_name__, eid, dict(self._data), now, caller)
+            changes = dict(self._data)
+            for name in kwargs:
+                rel = cls.__relations__.get(name)
+                if rel is not None and rel.to_many:
+                    changes[name] = self._linked_ids(rel)
+            db.record("create", cls.__type_name__, eid, changes, now, caller)
             d["_stored"] = dict(self._data)
             d["_state"] = "live"
 
