@@ -5,6 +5,7 @@ relations symmetric, count() equal to the live entities, no dangling link, audit
 increasing, and a rejected operation changes no stored byte.
 """
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kybra_simple_db import (
@@ -204,3 +205,99 @@ def test_random_operations_keep_invariants(ops):
             _reject(Node, db, model, op)
             assert list(storage.items()) == before
         _check(Node, db, model)
+    _check_dump_restore(db)
+
+
+def _check_dump_restore(db):
+    """Dump in small pages, restore into an empty database: the same entities, links and metadata."""
+    records, cursor = [], None
+    while True:
+        page, cursor = db.dump_page(cursor, 3)
+        records.extend(page)
+        if cursor is None:
+            break
+    before = db.dump_json()
+    copy = Database.init(db_storage=MemoryMap(max_key_size=100, max_value_size=60))
+    copy.restore(records)
+    assert copy.dump_json() == before
+
+
+def _define_tree():
+    type_registry.clear()
+    from kybra_simple_db import CASCADE, RESTRICT
+
+    class Folder(Entity):
+        name = String()
+        parent = ManyToOne("Folder", "subfolders")
+        subfolders = OneToMany("Folder", "parent", on_delete=CASCADE)
+        lock = ManyToOne("Lock", "folders")
+
+    class Lock(Entity):
+        name = String()
+        folders = OneToMany("Folder", "lock", on_delete=RESTRICT)
+
+    return Folder, Lock
+
+
+TREE_OPS = st.lists(st.tuples(st.sampled_from(["add", "delete", "lock", "unlock", "delete_lock", "abort"]),
+                              st.integers(min_value=1, max_value=10), st.integers(min_value=0, max_value=10)),
+                    min_size=1, max_size=30)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(TREE_OPS)
+def test_cascade_and_restrict_match_a_model(ops):
+    storage = MemoryMap(max_key_size=100, max_value_size=200)
+    db = Database.init(db_storage=storage)
+    Folder, Lock = _define_tree()
+    parents = {}
+    locks = {}
+    lock_entity = Lock(name="lock")
+    next_id = 1
+    for kind, a, b in ops:
+        before = list(storage.items())
+        if kind == "add":
+            parent = b if b in parents else None
+            Folder(name="f", parent=Folder.load(parent) if parent else None)
+            parents[next_id] = parent
+            next_id += 1
+        elif kind == "delete" and a in parents:
+            doomed = {a}
+            while True:
+                more = {k for k, p in parents.items() if p in doomed} - doomed
+                if not more:
+                    break
+                doomed |= more
+            Folder.load(a).delete()
+            for k in doomed:
+                del parents[k]
+                locks.pop(k, None)
+        elif kind == "lock" and a in parents and lock_entity.is_live():
+            Folder.load(a).lock = lock_entity
+            locks[a] = True
+        elif kind == "unlock" and a in parents:
+            Folder.load(a).lock = None
+            locks.pop(a, None)
+        elif kind == "delete_lock" and lock_entity.is_live():
+            if locks:
+                with pytest.raises(ConflictError):
+                    lock_entity.delete()
+                assert list(storage.items()) == before
+            else:
+                lock_entity.delete()
+        elif kind == "abort":
+            with pytest.raises(RuntimeError):
+                with db.transaction():
+                    Folder(name="tmp")
+                    if a in parents:
+                        Folder.load(a).delete()
+                    raise RuntimeError
+            assert list(storage.items()) == before
+        assert Folder.count() == len(parents)
+        assert [f.id for f in Folder.instances()] == sorted(parents)
+        for fid, parent in parents.items():
+            folder = Folder.load(fid)
+            assert folder.refs()["parent"] == parent
+            assert set(folder.subfolders.ids()) == {k for k, p in parents.items() if p == fid}
+        if lock_entity.is_live():
+            assert set(lock_entity.folders.ids()) == set(locks)
