@@ -28,7 +28,7 @@ from .db_errors import (
 )
 from .db_fields import Property
 from .db_relations import Relation
-from .link_view import LinkSet
+from .link_view import LinkSet, drain
 
 _MISSING = object()
 _VERSION_PREFIX = '{"v":'
@@ -608,13 +608,7 @@ class Entity:
     @classmethod
     def find_by(cls, field: str, value) -> list:
         """Every entity whose indexed `field` equals `value`, in id order."""
-        out = []
-        cursor = None
-        while True:
-            items, cursor = cls.page(cursor, 500, field, value)
-            out.extend(items)
-            if cursor is None:
-                return out
+        return drain(lambda cursor, size: cls.page(cursor, size, field, value), 500)
 
     @classmethod
     def count_by(cls, field: str, value) -> int:
@@ -632,13 +626,7 @@ class Entity:
     @classmethod
     def instances(cls) -> list:
         """Every live entity of this type, in id order (whole-type operation)."""
-        out = []
-        cursor = None
-        while True:
-            items, cursor = cls.page(cursor, 500)
-            out.extend(items)
-            if cursor is None:
-                return out
+        return drain(cls.page, 500)
 
     @classmethod
     def load_some(cls, from_id: int, count: int = 10) -> list:

@@ -1,6 +1,17 @@
 """`LinkSet`: the value of a to-many relation attribute, reading links page by page from storage."""
 
 
+def drain(fetch, size: int) -> list:
+    """Every item of a paged source: `fetch(cursor, size)` returns (items, next cursor or None)."""
+    out = []
+    cursor = None
+    while True:
+        items, cursor = fetch(cursor, size)
+        out.extend(items)
+        if cursor is None:
+            return out
+
+
 class LinkSet:
     """A live view of one entity's to-many relation: `in`, iteration, `len`, `add`, `remove`, pages."""
 
@@ -18,13 +29,8 @@ class LinkSet:
         return self.entity.links(self.relation.name, cursor, limit)
 
     def ids(self) -> list:
-        out = []
-        cursor = None
-        while True:
-            ids, cursor = self.page(cursor, 1000)
-            out.extend(ids)
-            if cursor is None:
-                return out
+        """Every linked id, ascending."""
+        return drain(self.page, 1000)
 
     def __iter__(self):
         target_cls = self.relation.target_cls
