@@ -184,7 +184,7 @@ class _Decoder:
                 raise CandidError("variant index out of range")
             self.skip(data[i][1])
         elif op == SERVICE:
-            self._service()
+            self._principal()
         elif op == FUNC:
             if r.byte():
                 self._principal()
@@ -209,11 +209,6 @@ class _Decoder:
         if n > 29:
             raise CandidError("principal longer than 29 bytes")
         return self.r.take(n)
-
-    def _service(self) -> bytes:
-        if self.r.byte() != 1:
-            raise CandidError("opaque service reference not supported")
-        return self._principal()
 
     def value(self, code: int, t: CType) -> Any:
         self.depth += 1
@@ -305,7 +300,7 @@ class _Decoder:
         if isinstance(t, ServiceRef):
             if op not in (SERVICE, -24):
                 raise CandidError(f"expected service, got {self._name(code)}")
-            return Principal(bytes=self._service() if op == SERVICE else self._principal())
+            return Principal(bytes=self._principal())
         raise CandidError(f"unsupported type {t!r}")
 
     def _fields(self, t: Record | Variant) -> tuple[dict[int, tuple[str, CType]], set[str]]:

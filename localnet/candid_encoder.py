@@ -15,6 +15,7 @@ from localnet.candid_types import (
     BLOB,
     CType,
     Interface,
+    Method,
     Opt,
     Prim,
     Record,
@@ -26,6 +27,7 @@ from localnet.candid_types import (
 )
 from localnet.candid_wire import (
     FIXED,
+    FUNC,
     MAGIC,
     OPT,
     PRIM_CODES,
@@ -79,8 +81,31 @@ class _TypeTable:
             fields = sorted(((label_hash(n), ft) for n, ft in t.fields), key=lambda f: f[0])
             return sleb(op) + uleb(len(fields)) + b"".join(uleb(h) + sleb(self.code(ft)) for h, ft in fields)
         if isinstance(t, ServiceRef):
-            return sleb(SERVICE) + uleb(0)
+            methods = sorted(self.iface.services.get(t.name, {}).values(), key=lambda m: m.name.encode())
+            body = sleb(SERVICE) + uleb(len(methods))
+            for m in methods:
+                name = m.name.encode()
+                body += uleb(len(name)) + name + sleb(self._func(m))
+            return body
         raise CandidError(f"cannot encode type {t!r}")
+
+    def _func(self, m: Method) -> int:
+        """The table index of a service method's func type (annotation 1 = query)."""
+        key = ("func", m.params, m.returns, m.kind)
+        if key not in self.index:
+            self.index[key] = len(self.entries)
+            self.entries.append(None)
+            args = [self.code(p) for p in m.params]
+            rets = [self.code(r) for r in m.returns]
+            self.entries[self.index[key]] = (
+                sleb(FUNC)
+                + uleb(len(args))
+                + b"".join(sleb(a) for a in args)
+                + uleb(len(rets))
+                + b"".join(sleb(r) for r in rets)
+                + (b"\x01\x01" if m.kind == "query" else b"\x00")
+            )
+        return self.index[key]
 
     def encode(self) -> bytes:
         return uleb(len(self.entries)) + b"".join(e or b"" for e in self.entries)
@@ -165,7 +190,7 @@ def _build(iface: Interface, t: CType) -> Encoder:
 
         def enc_service(v: Any, out: bytearray) -> None:
             raw = principal_bytes(v)
-            out += b"\x01\x01" + uleb(len(raw)) + raw
+            out += b"\x01" + uleb(len(raw)) + raw  # a service reference is encoded like a principal
 
         return enc_service
     raise CandidError(f"cannot encode type {t!r}")

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from ic.candid import Types
 from ic.candid import decode as ic_decode
 from ic.candid import encode as ic_encode
+from kybra import Principal
 from runtime_samples import everything
 
 from localnet import candid_codec as codec
@@ -252,3 +253,21 @@ def test_agrees_with_ic_py_both_ways(values):
     assert codec.decode(wire, (Vec(OUR_ROW),), IFACE) == [values]
     ours = codec.encode((Vec(OUR_ROW),), [values], IFACE)
     assert ic_decode(ours, [Types.Vec(IC_ROW)])[0]["value"] == as_ic
+
+
+def test_service_references_are_principals_on_the_wire(tmp_path):
+    (tmp_path / "main.py").write_text(
+        "from kybra import Opt, Service, query, service_query, text\n\n"
+        "class Peer(Service):\n    @service_query\n    def get(self, key: text) -> Opt[text]: ...\n\n"
+        "@query\ndef echo(p: Peer) -> Peer:\n    return p\n"
+    )
+    iface, _ = read_interface(tmp_path / "main.py")
+    did = did_text(iface)
+    assert "type Peer = service { get : (text) -> (opt text) query };" in did
+    assert "echo : (Peer) -> (Peer) query;" in did
+    method = iface.methods["echo"]
+    data = codec.encode(method.params, [Principal.from_str("aaaaa-aa")], iface)
+    assert codec.decode(data, method.returns, iface)[0].to_str() == "aaaaa-aa"
+    # the wire type carries the service's methods (a strict decoder needs them), and ic-py reads it
+    assert b"\x69\x01\x03get" in data  # service { "get" : func }
+    assert ic_decode(data)[0]["value"].to_str() == "aaaaa-aa"
