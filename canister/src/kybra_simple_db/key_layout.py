@@ -53,7 +53,7 @@ def digest(text: str) -> str:
 def fit(prefix: str, token: str, limit: int, reserve: int = 0) -> str:
     """`prefix=token`, or `prefix#hash(token)` when the plain form would exceed `limit - reserve` bytes."""
     plain = prefix + "=" + token
-    if len((plain).encode("utf-8")) + reserve <= limit:
+    if len(plain) * 4 + reserve <= limit or len(plain.encode("utf-8")) + reserve <= limit:
         return plain
     return prefix + "#" + digest(token)
 
