@@ -161,7 +161,7 @@ class _Decoder:
         elif op in (-8, -12, -14):
             r.take(8)
         elif op == -15:
-            r.take(r.uleb())
+            _text(self)  # skipped text must still be valid UTF-8
         elif op == -24:
             self._principal()
         elif op == OPT:
@@ -239,17 +239,20 @@ class _Decoder:
                 self.skip(code)
                 return None
             if op == OPT:
-                return self.value(data, t.inner) if r.byte() else None
+                flag = r.byte()
+                if flag > 1:
+                    raise CandidError(f"invalid opt flag {flag}")
+                return self._coerced(data, t.inner) if flag else None
             inner = self.iface.resolve(t.inner)
             if isinstance(inner, Opt) or (isinstance(inner, Prim) and inner.name in ("null", "reserved")):
                 self.skip(code)
                 return None
-            return self.value(code, inner)
+            return self._coerced(code, inner)
         if isinstance(t, Prim):
             return self._prim(op, data, t.name)
         if isinstance(t, Vec):
             if op != VEC:
-                raise CandidError(f"expected vec, got {self._name(code)}")
+                raise TypeMismatch(f"expected vec, got {self._name(code)}")
             n = r.uleb()
             self._bound(n)
             inner_t = t.inner
@@ -262,7 +265,7 @@ class _Decoder:
             return items
         if isinstance(t, Record):
             if op != RECORD:
-                raise CandidError(f"expected record, got {self._name(code)}")
+                raise TypeMismatch(f"expected record, got {self._name(code)}")
             wanted, optional = self._fields(t)
             got: dict[str, Any] = {}
             for h, ft in data:
@@ -278,30 +281,40 @@ class _Decoder:
                 for name, _ in t.fields:
                     if name not in got:
                         if name not in optional:
-                            raise CandidError(f"record field '{name}' missing")
+                            raise TypeMismatch(f"record field '{name}' missing")
                         got[name] = None
             if t.tuple:
                 return tuple(got[name] for name, _ in t.fields)
             return {name: got[name] for name, _ in t.fields}
         if isinstance(t, Variant):
             if op != VARIANT:
-                raise CandidError(f"expected variant, got {self._name(code)}")
+                raise TypeMismatch(f"expected variant, got {self._name(code)}")
             i = r.uleb()
             if i >= len(data):
                 raise CandidError("variant index out of range")
             h, ft = data[i]
             field = self._fields(t)[0].get(h)
             if field is None:
-                raise CandidError(f"unexpected variant tag (id {h})")
+                raise TypeMismatch(f"unexpected variant tag (id {h})")
             try:
                 return {field[0]: self.value(ft, field[1])}
             except CandidError as e:
                 raise e.at("." + field[0]) from None
         if isinstance(t, ServiceRef):
             if op not in (SERVICE, -24):
-                raise CandidError(f"expected service, got {self._name(code)}")
+                raise TypeMismatch(f"expected service, got {self._name(code)}")
             return Principal(bytes=self._principal())
         raise CandidError(f"unsupported type {t!r}")
+
+    def _coerced(self, code: int, t: CType) -> Any:
+        """Candid's opt rule: a value whose type does not fit the opt's content decodes as None."""
+        start, depth = self.r.pos, self.depth
+        try:
+            return self.value(code, t)
+        except TypeMismatch:
+            self.r.pos, self.depth = start, depth
+            self.skip(code)
+            return None
 
     def _fields(self, t: Record | Variant) -> tuple[dict[int, tuple[str, CType]], set[str]]:
         """Field id -> (name, type), and the names that may be absent (opt, null, reserved); cached."""
@@ -332,11 +345,11 @@ class _Decoder:
         r = self.r
         if name == "blob":
             if op != VEC or data != -5:
-                raise CandidError(f"expected blob, got {self._name(op if op < 0 else op)}")
+                raise TypeMismatch(f"expected blob, got {self._name(op if op < 0 else op)}")
             return r.take(r.uleb())
         wire = CODE_NAMES.get(op)
         if wire != name and not (name == "int" and wire == "nat"):
-            raise CandidError(f"expected {name}, got {wire or self._name(op)}")
+            raise TypeMismatch(f"expected {name}, got {wire or self._name(op)}")
         if wire == "text":
             try:
                 return r.take(r.uleb()).decode()
@@ -389,6 +402,10 @@ def decode(data: bytes, types: tuple[CType, ...] | list[CType], iface: Interface
     if d.r.pos != len(d.r.data):
         raise CandidError("trailing bytes after Candid values")
     return out
+
+
+class TypeMismatch(CandidError):
+    """The wire type does not fit the declared one (as opposed to malformed bytes)."""
 
 
 def _text(d: _Decoder) -> str:

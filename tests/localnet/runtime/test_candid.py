@@ -271,3 +271,14 @@ def test_service_references_are_principals_on_the_wire(tmp_path):
     # the wire type carries the service's methods (a strict decoder needs them), and ic-py reads it
     assert b"\x69\x01\x03get" in data  # service { "get" : func }
     assert ic_decode(data)[0]["value"].to_str() == "aaaaa-aa"
+
+
+def test_opt_of_a_mismatched_type_decodes_as_none_but_malformed_bytes_fail():
+    wire = ic_encode([{"type": Types.Opt(Types.Text), "value": ["x"]}, {"type": Types.Text, "value": "y"}])
+    assert codec.decode(wire, (Opt(Prim("nat")), Opt(Prim("int"))), IFACE) == [None, None]
+    assert codec.decode(wire, (Opt(Prim("text")), Opt(Prim("text"))), IFACE) == ["x", "y"]
+    with pytest.raises(codec.CandidError, match="expected nat"):
+        codec.decode(wire, (Prim("nat"),), IFACE)
+    bad_utf8 = b"DIDL\x01\x6e\x71\x01\x00\x01\x01\xff"
+    with pytest.raises(codec.CandidError, match="UTF-8"):
+        codec.decode(bad_utf8, (Opt(Prim("nat")),), IFACE)
