@@ -404,3 +404,27 @@ def test_create_audit_includes_to_many_links():
     Club(name="c", members=[b, a])
     entries, _ = Database.get_instance().audit_entries(0, 10)
     assert entries[-1]["operation"] == "create" and entries[-1]["changes"] == {"name": "c", "members": [1, 2]}
+
+
+def test_identity_map_without_weakref_is_bounded(monkeypatch):
+    from kybra_simple_db import identity_map
+
+    monkeypatch.setattr(identity_map, "WEAK", False)
+    monkeypatch.setattr(identity_map, "BOUNDED_SIZE", 50)
+    db = Database.init(db_storage=MemoryMap())
+
+    class Item(Entity):
+        n = Integer()
+
+    held = Item(n=0)
+    for i in range(1, 200):
+        Item(n=i)
+    assert len(db.identity) <= 50
+    assert Item.load(1) is not None and Item.load(1) is Item.load("1")
+    stale = held
+    fresh = Item.load(1)
+    assert fresh is not stale
+    fresh.n = 5
+    with pytest.raises(ConflictError):
+        stale.n = 6
+    assert Item.load(1).n == 5 and stale.n == 0
