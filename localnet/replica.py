@@ -339,7 +339,7 @@ class Replica:
         init_arg: bytes,
         controllers: list[bytes],
     ) -> bytes:
-        cid = self.store.allocate_id()
+        cid = self.store.next_id()
         record = CanisterRecord(
             name, cid, str(entry), module_hash(files, entry.parent), controllers, init_arg
         )

@@ -101,22 +101,13 @@ class StateStore:
             for r in rows
         ]
 
-    def allocate_id(self) -> bytes:
+    def next_id(self) -> bytes:
+        """The id the next installed canister gets; it is taken when its install is committed."""
         with self.lock:
-            self.conn.execute("BEGIN IMMEDIATE")
-            try:
-                row = self.conn.execute("SELECT value FROM meta WHERE key = 'next_canister'").fetchone()
-                counter = RANGE_START + row[0] if row else FIRST_CANISTER  # stored as offset: fits INTEGER
-                if counter > RANGE_END:
-                    raise RuntimeError("the local subnet's canister id range is exhausted")
-                self.conn.execute(
-                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('next_canister', ?)",
-                    (counter + 1 - RANGE_START,),
-                )
-                self.conn.execute("COMMIT")
-            except BaseException:
-                self.conn.execute("ROLLBACK")
-                raise
+            row = self.conn.execute("SELECT value FROM meta WHERE key = 'next_canister'").fetchone()
+        counter = RANGE_START + row[0] if row else FIRST_CANISTER  # stored as offset: fits INTEGER
+        if counter > RANGE_END:
+            raise RuntimeError("the local subnet's canister id range is exhausted")
         return canister_id_bytes(counter)
 
     def commit(
@@ -144,6 +135,12 @@ class StateStore:
                         [(canister_id, m, k, v) for m, (k, v) in map_sizes.items()],
                     )
                 if record is not None:
+                    taken = int.from_bytes(record.id[:8], "big") + 1 - RANGE_START
+                    c.execute(
+                        "INSERT INTO meta (key, value) VALUES ('next_canister', ?) "
+                        "ON CONFLICT(key) DO UPDATE SET value = MAX(value, excluded.value)",
+                        (taken,),
+                    )
                     c.execute(
                         "INSERT INTO canisters (name, id, entry, module_hash, controllers, init_arg) "
                         "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET entry = excluded.entry, "

@@ -355,6 +355,9 @@ def test_failed_upgrade_changes_nothing(tmp_path):
         with pytest.raises(DeployError, match="invalid init argument"):
             r.deploy("other", copy_store(tmp_path / "o"), b"DIDL\x00\x00")
         assert "other" not in r.canisters()
+        # a failed install takes no canister id
+        second = r.deploy("second", copy_store(tmp_path / "s"), arg((TEXT, "ok")))
+        assert IcPrincipal(second).to_str() == "bd3sg-teaaa-aaaaa-qaaba-cai"
 
 
 def test_two_canisters_with_the_same_module_names_do_not_share_state(tmp_path):
