@@ -428,3 +428,14 @@ def test_identity_map_without_weakref_is_bounded(monkeypatch):
     with pytest.raises(ConflictError):
         stale.n = 6
     assert Item.load(1).n == 5 and stale.n == 0
+
+
+@pytest.mark.parametrize("value", ['é"\\\n\u2028', 1.5, 3.0, -7, True, None, [1, "x"], {"b": 1, "a": [None]}])
+def test_compact_json_matches_the_standard_encoder(value):
+    from kybra_simple_db import key_layout
+
+    assert key_layout.compact(value) == key_layout.COMPACT.encode(value)
+    if not isinstance(value, dict):
+        assert key_layout.value_token(value) == key_layout.CANONICAL.encode(value)
+    with pytest.raises(TypeError):
+        key_layout.compact({"x": object()})

@@ -42,7 +42,7 @@ class AuditLog:
 
     def entry_text(self, time_ns: int, caller: str, operation: str, type_name: str, entity_id: int,
                    changes: dict) -> str:
-        return keys.COMPACT.encode([time_ns, caller, operation, type_name, entity_id, changes])
+        return keys.compact([time_ns, caller, operation, type_name, entity_id, changes])
 
     @staticmethod
     def parse(seq: int, text: str) -> dict:

@@ -54,7 +54,7 @@ def doc_text(data: dict, meta: dict) -> str:
     and metadata."""
     doc = {"v": meta["v"], "f": data, "o": meta["o"], "c": meta["c"], "u": meta["u"], "tc": meta["tc"],
            "tu": meta["tu"]}
-    return keys.COMPACT.encode(doc)
+    return keys.compact(doc)
 
 
 def _differs(a, b) -> bool:

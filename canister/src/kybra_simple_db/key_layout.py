@@ -41,8 +41,35 @@ COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 CANONICAL = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, sort_keys=True)
 
 
+def _unserializable(value):
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def _fast_encoder():
+    """CPython's C encoder built once (JSONEncoder.encode rebuilds it on every call); None elsewhere."""
+    try:
+        from json.encoder import c_make_encoder, encode_basestring
+    except ImportError:
+        return None
+    if c_make_encoder is None:
+        return None
+    return c_make_encoder(None, _unserializable, encode_basestring, None, ":", ",", False, False, True)
+
+
+_FAST = _fast_encoder()
+
+
+def compact(value) -> str:
+    """Compact JSON text (no spaces, UTF-8 kept), as `COMPACT.encode` gives."""
+    if _FAST is None:
+        return COMPACT.encode(value)
+    return "".join(_FAST(value, 0))
+
+
 def value_token(value) -> str:
     """A canonical text for a field value (typed: 1, "1" and true differ)."""
+    if type(value) is str and _FAST is not None:
+        return "".join(_FAST(value, 0))
     return CANONICAL.encode(value)
 
 
