@@ -386,9 +386,8 @@ class Entity:
                                             f"{cls.__type_name__}@{holder}")
                     db.put(key, str(eid))
                 if old is not None:
-                    key = keys.alias_key(tc, alias, old, db.key_limit)
-                    if db.get(key) == str(eid):
-                        db.delete(key)
+                    # aliases are unique, so the old value's key is this entity's
+                    db.delete(keys.alias_key(tc, alias, old, db.key_limit))
         for name in cls.__indexed__:
             old = before.get(name)
             new = after.get(name)
@@ -910,13 +909,14 @@ class Entity:
         db = self._db
         cls = type(self)
         tc = self._tc
-        eid = self.id
+        eid = self._eid
         visiting.add((tc, eid))
-        self._hook(None, self, None, ACTION_DELETE)
+        if getattr(cls, "on_event", None) is not None:
+            self._hook(None, self, None, ACTION_DELETE)
         key = keys.doc_key(tc, eid)
         head = db.get(key)
         if head is None:
-            raise NotFoundError(f"{self._type}@{self._id} no longer exists")
+            raise NotFoundError(f"{cls.__type_name__}@{eid} no longer exists")
         self._touch()
         self.__dict__["_state"] = "deleting"
         for name, rel in list(cls.__relations__.items()):
@@ -947,14 +947,8 @@ class Entity:
         max_id, count = db.counters(tc)
         db.set_counters(tc, max_id, count - 1)
         db.mark_deleted(tc, eid, True)
-        db.identity.drop((tc, eid))
-        entity = self
-
-        def undo():
-            db.identity.put((tc, eid), entity)
-        db.on_rollback(undo)
-        db.record("delete", self._type, eid, {})
-        self.__dict__["_state"] = "deleted"
+        db.record("delete", cls.__type_name__, eid, {})
+        self.__dict__["_state"] = "deleted"     # the identity map ignores objects that are not live
 
     # ----- serialization ---------------------------------------------------------------------------
 
