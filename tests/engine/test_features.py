@@ -439,3 +439,21 @@ def test_compact_json_matches_the_standard_encoder(value):
         assert key_layout.value_token(value) == key_layout.CANONICAL.encode(value)
     with pytest.raises(TypeError):
         key_layout.compact({"x": object()})
+
+
+def test_bucket_bit_edits_match_integer_arithmetic():
+    import random
+
+    from kybra_simple_db import bitsets
+
+    rng = random.Random(7)
+    text, bits = None, 0
+    for _ in range(3000):
+        offset = rng.randrange(0, 2048)
+        present = rng.random() < 0.6
+        text, changed = bitsets.change(text, offset, present)
+        new_bits = (bits | (1 << offset)) if present else (bits & ~(1 << offset))
+        assert changed == (new_bits != bits)
+        bits = new_bits
+        assert text == bitsets.encode(bits) and bitsets.decode(text) == bits
+        assert bitsets.test(text, offset) == present

@@ -1,18 +1,46 @@
-"""Id sets stored as fixed-width buckets of bits (hex text), one storage key per bucket.
+"""Id sets stored as fixed-width buckets of bits, one storage key per bucket.
 
 A bucket covers `width` consecutive ids, so adding or removing one id rewrites one small value, and a
-walk in id order reads one key per `width` ids plus the members themselves.
+walk in id order reads one key per `width` ids plus the members themselves. The text is hex with the
+lowest bits first (digit i holds bits 4i..4i+3, no trailing zeros), so one bit is set or tested by
+editing one character instead of converting the whole bucket.
 """
+
+_HEX = "0123456789abcdef"
 
 
 def decode(text) -> int:
     """The bucket's bits as an int (0 for a missing bucket)."""
-    return int(text, 16) if text else 0
+    return int(text[::-1], 16) if text else 0
 
 
 def encode(bits: int):
     """The bucket's text, or None when it is empty (the key is then removed)."""
-    return format(bits, "x") if bits else None
+    return format(bits, "x")[::-1] if bits else None
+
+
+def test(text, offset: int) -> bool:
+    """Whether bit `offset` is set in a bucket's text (None: empty bucket)."""
+    digit = offset >> 2
+    if not text or digit >= len(text):
+        return False
+    return bool((int(text[digit], 16) >> (offset & 3)) & 1)
+
+
+def change(text, offset: int, present: bool):
+    """The bucket's text with bit `offset` set or cleared: (new text or None when empty, changed)."""
+    text = text or ""
+    digit = offset >> 2
+    if digit >= len(text):
+        if not present:
+            return (text or None), False
+        text = text + "0" * (digit + 1 - len(text))
+    old = int(text[digit], 16)
+    new = (old | (1 << (offset & 3))) if present else (old & ~(1 << (offset & 3)))
+    if new == old:
+        return (text or None), False
+    text = text[:digit] + _HEX[new] + text[digit + 1:]
+    return (text.rstrip("0") or None), True
 
 
 def members(bits: int, base: int, start: int = 0) -> list:

@@ -315,20 +315,18 @@ class Database:
 
     def bit_set(self, key: str, offset: int, present: bool) -> bool:
         """Set or clear bit `offset` of the bucket stored under `key`; True if it changed."""
-        text = self._data.get(key)
-        bits = int(text, 16) if text else 0
-        new = (bits | (1 << offset)) if present else (bits & ~(1 << offset))
-        if new == bits:
+        text, changed = bitsets.change(self._data.get(key), offset, present)
+        if not changed:
             return False
-        if new:
-            self._data.put(key, format(new, "x"), self._journal)
-        else:
+        if text is None:
             self._data.delete(key, self._journal)
+        else:
+            self._data.put(key, text, self._journal)
         return True
 
     def bit_test(self, key_of_bucket, member: int) -> bool:
         bucket, offset = divmod(member, self.bucket_width)
-        return bool((bitsets.decode(self.get(key_of_bucket(bucket))) >> offset) & 1)
+        return bitsets.test(self.get(key_of_bucket(bucket)), offset)
 
     def bit_walk(self, key_of_bucket, after: int, upper: int, limit: int, max_buckets: int) -> tuple:
         """Members > `after` and <= `upper`, ascending, at most `limit`, reading at most `max_buckets`
