@@ -457,3 +457,50 @@ def test_bucket_bit_edits_match_integer_arithmetic():
         bits = new_bits
         assert text == bitsets.encode(bits) and bitsets.decode(text) == bits
         assert bitsets.test(text, offset) == present
+
+
+def test_changes_made_inside_a_rejecting_hook_are_undone(storage):
+    class Counter(Entity):
+        hits = Integer(default=0)
+
+    class Guarded(Entity):
+        name = String()
+
+        @staticmethod
+        def on_event(entity, field_name, old_value, new_value, action):
+            Counter.load(1).hits += 1
+            return new_value != "bad"
+
+    Counter()
+    guarded = Guarded(name="ok")
+    assert Counter.load(1).hits == 1
+    before = _items(storage)
+    with pytest.raises(ValueError):
+        guarded.name = "bad"
+    assert _items(storage) == before and Counter.load(1).hits == 1 and guarded.name == "ok"
+
+
+def test_alias_can_be_reused_after_delete_in_one_transaction():
+    class User(Entity):
+        __alias__ = "login"
+        login = String()
+
+    db = Database.get_instance()
+    old = User(login="ann")
+    with db.transaction():
+        old.delete()
+        new = User(login="ann")
+    assert User["ann"] is new and new.id == 2 and User.count() == 1
+
+
+def test_audit_can_be_switched_on_later_and_keeps_counting(storage):
+    class Item(Entity):
+        name = String()
+
+    Item(name="a")
+    quiet = Database.init(db_storage=storage, audit_enabled=False)
+    Item(name="b")
+    assert list(quiet.get_audit()) == ["0"]   # the kept log is still readable
+    loud = Database.init(db_storage=storage)
+    Item(name="c")
+    assert [e["changes"]["name"] for e in loud.audit_entries(0, 10)[0]] == ["a", "c"]
