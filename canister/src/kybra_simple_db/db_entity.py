@@ -917,8 +917,12 @@ class Entity:
         head = db.get(key)
         if head is None:
             raise NotFoundError(f"{cls.__type_name__}@{eid} no longer exists")
-        self._touch()
-        self.__dict__["_state"] = "deleting"
+        d = self.__dict__
+
+        def undo():     # a delete changes only the state of this object
+            d["_state"] = "live"
+        db.on_rollback(undo)
+        d["_state"] = "deleting"
         for name, rel in list(cls.__relations__.items()):
             if rel.target_cls is None:
                 continue
