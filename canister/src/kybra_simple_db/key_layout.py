@@ -46,14 +46,18 @@ def _unserializable(value):
 
 
 def _fast_encoder():
-    """CPython's C encoder built once (JSONEncoder.encode rebuilds it on every call); None elsewhere."""
+    """CPython's C encoder built once (JSONEncoder.encode rebuilds it on every call); None where it is
+    missing or behaves differently (e.g. another runtime), and then the standard encoder is used."""
     try:
         from json.encoder import c_make_encoder, encode_basestring
-    except ImportError:
+        encoder = c_make_encoder(None, _unserializable, encode_basestring, None, ":", ",", False, False,
+                                 True)
+        sample = {"k": [1, 2.5, None, True, "é\"\n"], "n": {}}
+        if "".join(encoder(sample, 0)) != COMPACT.encode(sample):
+            return None
+        return encoder
+    except Exception:
         return None
-    if c_make_encoder is None:
-        return None
-    return c_make_encoder(None, _unserializable, encode_basestring, None, ":", ",", False, False, True)
 
 
 _FAST = _fast_encoder()
