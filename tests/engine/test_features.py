@@ -504,3 +504,19 @@ def test_audit_can_be_switched_on_later_and_keeps_counting(storage):
     loud = Database.init(db_storage=storage)
     Item(name="c")
     assert [e["changes"]["name"] for e in loud.audit_entries(0, 10)[0]] == ["a", "c"]
+
+
+def test_engine_works_without_the_c_json_encoder(monkeypatch, storage):
+    from kybra_simple_db import key_layout
+
+    class Item(Entity):
+        __alias__ = "name"
+        name = String()
+
+    Item(name="é")
+    with_c = _items(storage)
+    monkeypatch.setattr(key_layout, "_FAST", None)
+    Database.init(db_storage=MemoryMap(max_key_size=100, max_value_size=1000), clock=lambda: 1)
+    Item(name="é")
+    assert Item["é"].id == 1 and Item.load(1).name == "é"
+    assert [k for k, _ in _items(Database.get_instance()._storage)] == [k for k, _ in with_c]
