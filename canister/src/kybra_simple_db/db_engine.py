@@ -428,14 +428,17 @@ class Database:
         if caller is None:
             caller = get_caller_id()
         text = log.entry_text(when, caller, operation, type_name, entity_id, changes)
-        limit = log.staged.max_value_size
-        if limit is not None and log.staged is not self._data and len(text) * 4 > limit \
-                and len(text.encode("utf-8")) > limit:
-            short = {"_truncated": True}
-            for name in changes:
-                short[name] = None
-            text = log.entry_text(when, caller, operation, type_name, entity_id, short)
-        self._put_audit(log.key(seq), text)
+        staged = log.staged
+        limit = staged.max_value_size
+        if limit is None or len(text) * 4 <= limit:
+            staged.put(log.prefix + str(seq), text, self._journal)
+        else:
+            if staged is not self._data and len(text.encode("utf-8")) > limit:
+                short = {"_truncated": True}
+                for name in changes:
+                    short[name] = None
+                text = log.entry_text(when, caller, operation, type_name, entity_id, short)
+            self._put_audit(log.key(seq), text)
         log.next_seq = seq + 1
 
         def undo():

@@ -770,14 +770,15 @@ class Entity:
         if not rel.to_many:
             tid = self._data.get(rel.name)
             return [] if tid is None else [tid]
-        bucket = self._link_bucket(rel)
-        if bucket is None:
-            return []
-        upper = self._target_upper(rel)
         db = self._db
+        ttc = db.type_code(rel.target_cls.__type_name__)
+        if ttc is None:
+            return []
+        upper = db.counters(ttc)[0]
         if upper < db.bucket_width:
-            return bitsets.members(bitsets.decode(db.get(bucket(0))), 0, 1)
-        ids, _ = db.bit_walk(bucket, 0, upper, upper + 1, upper + 1)
+            text = db.get(keys.link_key(self._tc, self._eid, rel.name, ttc, 0))
+            return bitsets.members(bitsets.decode(text), 0, 1) if text else []
+        ids, _ = db.bit_walk(self._link_bucket(rel), 0, upper, upper + 1, upper + 1)
         return ids
 
     def _hook_link(self, rel, target, old, new, action: str) -> None:
@@ -901,9 +902,16 @@ class Entity:
 
     def delete(self) -> None:
         """Delete the entity, applying each relation's delete policy; all or nothing."""
-        self._check_live()
-        with self._db.operation():
+        if self._state != "live":
+            self._check_live()
+        db = self._db
+        mark = db._begin()
+        try:
             self._delete(set())
+        except BaseException:
+            db._end(mark, False)
+            raise
+        db._end(mark, True)
 
     def _delete(self, visiting: set) -> None:
         db = self._db
