@@ -297,8 +297,8 @@ class Database:
         return cached
 
     def set_counters(self, tc: int, max_id: int, count: int) -> None:
-        previous = self.counters(tc)
-        self.put(keys.counter_key(tc), str(max_id) + "," + str(count))
+        previous = self._counters.get(tc) or self.counters(tc)
+        self._data.put(keys.counter_key(tc), str(max_id) + "," + str(count), self._journal)
         self._counters[tc] = (max_id, count)
         cache = self._counters
 
