@@ -137,7 +137,9 @@ def speed_checks(results: dict[str, Result]) -> list[Check]:
     first, last = metric(ours, "create", "first_rate"), metric(ours, "create", "last_rate")
     ratio = last / first if first and last else None
     met = None if ratio is None else ratio >= 0.75
-    checks.append(Check("create: last block vs first", "within 25%", _times(ratio, 2), met))
+    checks.append(
+        Check("create: last block rate / first", ">= 0.75x (at most 25% slower)", _times(ratio, 2), met)
+    )
     return checks
 
 

@@ -45,7 +45,7 @@ def test_ratios_use_the_faster_upstream():
     checks = by_name(speed_checks(results))
     assert checks["create (all)"].measured == "3.0x" and checks["create (all)"].met is False
     assert checks["get by id, cold"].met is True
-    assert checks["create: last block vs first"].met is True
+    assert checks["create: last block rate / first"].met is True
 
 
 def test_storage_ceilings_and_capped_links():
@@ -61,7 +61,7 @@ def test_storage_ceilings_and_capped_links():
 
 def test_create_slowing_down_misses_the_25_percent_target():
     ours = result("0.1", 1.0, 1, 1, first=1000.0, last=700.0)
-    assert by_name(speed_checks({"ours": ours}))["create: last block vs first"].met is False
+    assert by_name(speed_checks({"ours": ours}))["create: last block rate / first"].met is False
 
 
 def test_render_shows_every_package_missing_figures_and_errors():
