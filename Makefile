@@ -7,6 +7,7 @@ HOST ?= 127.0.0.1
 STATE ?= .state/localnet
 ICP_VERSION := 1.5.0
 ICP := .tools/node_modules/@icp-sdk/icp-cli-linux-x64/bin/icp
+JS_AGENT := .tools/node_modules/@icp-sdk/core/package.json
 export ICP_BIN := $(abspath $(ICP))
 export DO_NOT_TRACK := 1
 
@@ -19,11 +20,13 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(PY) -m pip install -q --no-deps -e .
 	touch $@
 
-$(ICP):
+# The real icp CLI and the JS agent, the unchanged clients the tests run against localnet.
+$(ICP) $(JS_AGENT):
 	mkdir -p .tools
-	npm install --silent --no-audit --no-fund --prefix .tools @icp-sdk/icp-cli-linux-x64@$(ICP_VERSION)
+	npm install --silent --no-audit --no-fund --prefix .tools \
+		@icp-sdk/icp-cli-linux-x64@$(ICP_VERSION) @icp-sdk/core@6.1.0
 
-setup: $(VENV)/.installed $(ICP)
+setup: $(VENV)/.installed $(ICP) $(JS_AGENT)
 
 run: setup
 	$(PY) scripts/run_local.py --host $(HOST) --port $(PORT) --state $(STATE)

@@ -1,7 +1,6 @@
 """The JS agent (@icp-sdk/core 6.1.0) against the HTTP interface: updates with certificates, queries
-with node signatures verified, anonymous and Ed25519. Runs where `npm install --prefix .tools
-@icp-sdk/core@6.1.0` has been done (make setup installs only the icp CLI), or with
-JS_AGENT_NODE_MODULES naming a node_modules folder that has it."""
+with node signatures verified, anonymous and Ed25519. `make setup` installs the agent under .tools;
+JS_AGENT_NODE_MODULES may name another node_modules folder that has it."""
 
 import os
 import shutil
