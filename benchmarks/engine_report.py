@@ -133,7 +133,7 @@ def speed_checks(results: dict[str, Result]) -> list[Check]:
         mine, (_, theirs) = row.value(ours), faster_upstream(results, row)
         ratio = mine / theirs if mine and theirs else None
         met = None if ratio is None else ratio >= row.min_ratio
-        checks.append(Check(row.label, f">= {row.min_ratio:g}x faster upstream", _times(ratio), met))
+        checks.append(Check(row.label, f">= {row.min_ratio:g}x faster upstream", _times(ratio, 2), met))
     first, last = metric(ours, "create", "first_rate"), metric(ours, "create", "last_rate")
     ratio = last / first if first and last else None
     met = None if ratio is None else ratio >= 0.75

@@ -43,7 +43,7 @@ def test_ratios_use_the_faster_upstream():
         "ic-python-db": result("0.12.0", 1000.0, 9, 200, links_done=4),
     }
     checks = by_name(speed_checks(results))
-    assert checks["create (all)"].measured == "3.0x" and checks["create (all)"].met is False
+    assert checks["create (all)"].measured == "3.00x" and checks["create (all)"].met is False
     assert checks["get by id, cold"].met is True
     assert checks["create: last block rate / first"].met is True
 
