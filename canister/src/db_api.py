@@ -264,12 +264,6 @@ class DbApi:
         rel = self.registry.relation(type_name, relation)
         self._writable(caller, type_name, entity_id, "modify")
         self._readable(caller, rel["target"], target_id)
-        self_link = rel["target"] == type_name and target_id == entity_id
-        if add and self_link and rel["kind"] == "OneToOne" and rel["reverse"] != rel["name"]:
-            # the engine would set only one side of such a link; refuse rather than store it half-made
-            raise invalid(
-                "an entity cannot be its own " + relation + " (the " + rel["reverse"] + " side would differ)"
-            )
         if add:
             self.gateway.link(type_name, entity_id, relation, rel["target"], target_id)
         else:

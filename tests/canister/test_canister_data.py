@@ -83,6 +83,23 @@ def test_index_and_alias_can_be_added_while_empty(db):
     assert kind == "Conflict" and "drops the index" in message
 
 
+def test_index_dropped_then_re_added_counts_only_current_entities(db):
+    indexed = [field_def("colour", "Text", high=10, indexed=True)]
+    plain_fields = [field_def("colour", "Text", high=10)]
+    assert db.admin.call("define_type", type_def("cms::Paint", indexed), False) == {"Ok": None}
+    ids = [db.alice.ok("create", "cms::Paint", [field("colour", text("red"))])["id"] for _ in range(4)]
+    assert db.admin.call("define_type", type_def("cms::Paint", plain_fields), True) == {"Ok": None}
+    db.alice.ok("update", "cms::Paint", ids[0], [field("colour", text("blue"))], [])
+    for entity_id in ids:
+        db.alice.ok("delete", "cms::Paint", entity_id)
+    assert db.admin.call("define_type", type_def("cms::Paint", indexed), False) == {"Ok": None}
+    fresh = db.alice.ok("create", "cms::Paint", [field("colour", text("red"))])["id"]
+    for colour, expected in (("red", [fresh]), ("blue", [])):
+        where = [field("colour", text(colour))]
+        assert db.anon.ok("count", "cms::Paint", where) == len(expected)
+        assert [e["id"] for e in db.anon.ok("list", "cms::Paint", where, [], 100)["items"]] == expected
+
+
 @pytest.mark.parametrize(
     "typedef,kind,words",
     [
@@ -258,6 +275,36 @@ def test_restrict_blocks_delete_while_linked(db):
     assert snapshot(db.admin) == before
     db.alice.ok("unlink", "hr::Person", person, "dept", dept)
     assert db.alice.call("delete", "hr::Dept", dept) == {"Ok": None}
+
+
+def test_self_links_set_both_sides(db):
+    relations = [
+        relation_def("next", "OneToOne", "chain::Card", "prev", "Restrict"),
+        relation_def("pals", "ManyToMany", "chain::Card", "pals"),
+    ]
+    card_def = type_def("chain::Card", [field_def("title", "Text")], relations=relations)
+    db.admin.ok("define_type", card_def, False)
+    card = db.alice.ok("create", "chain::Card", [field("title", text("a"))])["id"]
+    other = db.alice.ok("create", "chain::Card", [field("title", text("b"))])["id"]
+
+    def refs(entity_id: int) -> dict:
+        return {r["relation"]: r["target_id"] for r in db.anon.ok("get", "chain::Card", entity_id)["refs"]}
+
+    db.alice.ok("link", "chain::Card", card, "next", card)
+    assert refs(card) == {"next": [card], "prev": [card]}
+    db.alice.ok("link", "chain::Card", card, "pals", card)
+    assert db.anon.ok("links", "chain::Card", card, "pals", [], 10)["items"] == [card]
+    db.alice.ok("link", "chain::Card", other, "next", card)   # card's prev moves to other
+    assert refs(card) == {"next": [], "prev": [other]} and refs(other) == {"next": [card], "prev": []}
+    assert db.alice.err("delete", "chain::Card", card)[0] == "Conflict"   # other still points at it
+    db.alice.ok("link", "chain::Card", card, "prev", card)
+    assert refs(card) == {"next": [card], "prev": [card]} and refs(other) == {"next": [], "prev": []}
+    db.alice.ok("unlink", "chain::Card", card, "prev", card)
+    assert refs(card) == {"next": [], "prev": []}
+    db.alice.ok("link", "chain::Card", card, "next", card)
+    assert db.alice.call("delete", "chain::Card", card) == {"Ok": None}   # a link to itself goes with it
+    assert refs(other) == {"next": [], "prev": []}
+    assert db.anon.ok("links", "chain::Card", other, "pals", [], 10)["items"] == []
 
 
 def test_link_errors(db):

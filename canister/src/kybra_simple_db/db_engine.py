@@ -103,11 +103,12 @@ class Database:
         self._depth = 0
         self._type_codes = {}
         self._counters = {}
+        self._key_schemas = {}
         self.identity = IdentityMap()
         self.bucket_width = self._load_meta()
         with self.operation():
             for type_name in type_registry.all_types():
-                self.type_code(type_name, create=True)
+                self.sync_key_schema(type_registry.find(type_name))
 
     # ----- configuration -------------------------------------------------------------------------
 
@@ -268,6 +269,60 @@ class Database:
         else:
             tc = int(text)
         self._type_codes[type_name] = tc
+        return tc
+
+    def key_generations(self, cls, tc: int) -> dict:
+        """{indexed field or "@" + alias field: generation} of the alias and index keys kept for the
+        type now (synced first if `cls` is its current class and was not synced yet)."""
+        entry = self._key_schemas.get(tc)
+        if entry is None or (entry[0] is not cls and type_registry.find(cls.__type_name__) is cls):
+            if type_registry.find(cls.__type_name__) is cls:
+                with self.operation():
+                    self.sync_key_schema(cls)
+            else:   # an object of a replaced class: keep the current class's keys
+                self._key_schemas[tc] = (None, self._read_key_schema(tc) or {"n": 1, "k": {}})
+            entry = self._key_schemas[tc]
+        return entry[1]["k"]
+
+    def _read_key_schema(self, tc: int, head: Optional[str] = None) -> Optional[dict]:
+        text = self.get_value(keys.key_schema_key(tc), head)
+        return None if text is None else json.loads(text)
+
+    def sync_key_schema(self, cls) -> int:
+        """Record the alias and indexes `cls` keeps and return its type code. A key dropped from the
+        schema is forgotten; one (re)added gets a new generation, which is part of its key names, so
+        entries left by an earlier definition are never read again (O(1); they are not deleted)."""
+        tc = self.type_code(cls.__type_name__, create=True)
+        wanted = list(cls.__indexed__)
+        if cls.__alias__ is not None:
+            wanted.append("@" + cls.__alias__)
+        key = keys.key_schema_key(tc)
+        head = self.get(key)
+        previous = self._key_schemas.get(tc)
+        stored = None
+        if head is not None:
+            stored = previous[1] if previous is not None else self._read_key_schema(tc, head)
+        if stored is None:
+            # a new type, or one stored before generations existed: its keys are generation 0
+            schema = {"n": 1, "k": {name: 0 for name in wanted}}
+        else:
+            gens = {name: gen for name, gen in stored["k"].items() if name in wanted}
+            following = stored["n"]
+            for name in wanted:
+                if name not in gens:
+                    gens[name] = following
+                    following += 1
+            schema = {"n": following, "k": gens}
+        if schema != stored:
+            self.put_value(key, json.dumps(schema, separators=(",", ":")), head)
+        self._key_schemas[tc] = (cls, schema)
+
+        def undo():
+            if previous is None:
+                self._key_schemas.pop(tc, None)
+            else:
+                self._key_schemas[tc] = previous
+        self.on_rollback(undo)
         return tc
 
     def stored_types(self) -> list:
@@ -601,7 +656,7 @@ def _on_type_registered(type_name: str, previous) -> None:
         if tc is not None:
             db.identity.drop_type(tc)
     with db.operation():
-        db.type_code(type_name, create=True)
+        db.sync_key_schema(type_registry.find(type_name))
 
 
 type_registry.on_register(_on_type_registered)

@@ -368,18 +368,22 @@ class Entity:
         self.__dict__["_stored"] = dict(self._data)
 
     def _sync_keys(self, before: dict, after: dict) -> None:
-        """Move alias and index entries from the `before` values to the `after` values."""
+        """Move alias and index entries from the `before` values to the `after` values (for the keys
+        the type keeps now: see Database.sync_key_schema)."""
         cls = type(self)
         db = self._db
         tc = self._tc
         eid = self._eid
-        alias = cls.__alias__
-        if alias is not None:
-            old = before.get(alias)
-            new = after.get(alias)
-            if _differs(old, new):
+        limit = db.key_limit
+        for name, gen in db.key_generations(cls, tc).items():
+            alias = name[1:] if name[0] == "@" else None
+            if alias is not None:
+                old = before.get(alias)
+                new = after.get(alias)
+                if not _differs(old, new):
+                    continue
                 if new is not None:
-                    key = keys.alias_key(tc, alias, new, db.key_limit)
+                    key = keys.alias_key(tc, alias, new, limit, gen)
                     holder = db.get(key)
                     if holder is not None and int(holder) != eid:
                         raise ConflictError(f"{cls.__type_name__} alias {new!r} is already used by "
@@ -387,21 +391,21 @@ class Entity:
                     db.put(key, str(eid))
                 if old is not None:
                     # aliases are unique, so the old value's key is this entity's
-                    db.delete(keys.alias_key(tc, alias, old, db.key_limit))
-        for name in cls.__indexed__:
+                    db.delete(keys.alias_key(tc, alias, old, limit, gen))
+                continue
             old = before.get(name)
             new = after.get(name)
             if not _differs(old, new):
                 continue
             if old is not None:
-                db.bit_update(self._index_bucket(name, old), eid, False)
+                db.bit_update(self._index_bucket(name, old, gen), eid, False)
             if new is not None:
-                db.bit_update(self._index_bucket(name, new), eid, True)
+                db.bit_update(self._index_bucket(name, new, gen), eid, True)
 
-    def _index_bucket(self, field: str, value):
+    def _index_bucket(self, field: str, value, gen: int):
         tc = self._tc
         limit = self._db.key_limit
-        return lambda bucket: keys.index_key(tc, field, value, bucket, limit)
+        return lambda bucket: keys.index_key(tc, field, value, bucket, limit, gen)
 
     # ----- create ------------------------------------------------------------------------------------
 
@@ -526,7 +530,10 @@ class Entity:
         tc = db.type_code(cls.__type_name__)
         if tc is None or value is None:
             return None
-        holder = db.get(keys.alias_key(tc, alias, value, db.key_limit))
+        gen = db.key_generations(cls, tc).get("@" + alias)
+        if gen is None:
+            return None
+        holder = db.get(keys.alias_key(tc, alias, value, db.key_limit, gen))
         if holder is None:
             return None
         entity = cls._load_id(db, tc, int(holder))
@@ -580,12 +587,11 @@ class Entity:
             ids, next_cursor = db.live_walk(tc, after, limit)
         else:
             value = cls._indexed(field, value)
-            probe = cls.__new__(cls)
-            probe.__dict__["_tc"] = tc
-            probe.__dict__["_db"] = db
+            bucket = cls._probe(db, tc, field, value)
+            if bucket is None:
+                return [], None
             upper = db.counters(tc)[0]
-            ids, next_cursor = db.bit_walk(probe._index_bucket(field, value), after, upper, limit,
-                                           limit // 4 + 4)
+            ids, next_cursor = db.bit_walk(bucket, after, upper, limit, limit // 4 + 4)
         items = []
         for eid in ids:
             entity = cls._load_id(db, tc, eid)
@@ -617,10 +623,19 @@ class Entity:
         tc = db.type_code(cls.__type_name__)
         if tc is None:
             return 0
+        bucket = cls._probe(db, tc, field, value)
+        return 0 if bucket is None else db.bit_count(bucket, db.counters(tc)[0])
+
+    @classmethod
+    def _probe(cls, db: Database, tc: int, field: str, value):
+        """The index buckets of `field` == `value`, or None when the type keeps no such index."""
+        gen = db.key_generations(cls, tc).get(field)
+        if gen is None:
+            return None
         probe = cls.__new__(cls)
         probe.__dict__["_tc"] = tc
         probe.__dict__["_db"] = db
-        return db.bit_count(probe._index_bucket(field, value), db.counters(tc)[0])
+        return probe._index_bucket(field, value, gen)
 
     @classmethod
     def instances(cls) -> list:
@@ -781,6 +796,13 @@ class Entity:
         ids, _ = db.bit_walk(self._link_bucket(rel), 0, upper, upper + 1, upper + 1)
         return ids
 
+    def _load_linked(self, rel, tid: int) -> Optional["Entity"]:
+        """The entity `tid` of `rel`'s target type; this very object when the link points to itself
+        (so a self-link changes one document once, whatever the identity map holds)."""
+        if tid == self._eid and rel.target_cls.__type_name__ == self._type:
+            return self
+        return rel.target_cls.load(tid)
+
     def _hook_link(self, rel, target, old, new, action: str) -> None:
         self._hook(rel.name, old, new, action)
         rev = rel.reverse_relation()
@@ -789,6 +811,8 @@ class Entity:
 
     def _link(self, rel, target) -> bool:
         db = self._db
+        if target is not self and target == self:
+            target = self
         rev = rel.reverse_relation()
         creating = self._state == "creating"
         action = ACTION_CREATE if creating else ACTION_MODIFY
@@ -815,13 +839,13 @@ class Entity:
         old_id = self._data.get(rel.name)
         if old_id == target.id:
             return False
-        old = rel.target_cls.load(old_id) if old_id is not None else None
+        old = self._load_linked(rel, old_id) if old_id is not None else None
         self._hook_link(rel, target, old, target, action)
         if old is not None:
             self._detach(rel, old)
         if rev.to_many:
             db.bit_update(target._link_bucket(rev, create=True), self.id, True)
-        elif target is not self:
+        elif target is not self or rev is not rel:
             partner = target._data.get(rev.name)
             if partner is not None and partner != self.id:
                 previous = rev.target_cls.load(partner)
@@ -829,11 +853,15 @@ class Entity:
                     previous._touch()
                     previous._data[rel.name] = None
                     previous._persist("unlink")
-            target._touch()
-            target._data[rev.name] = self.id
-            target._persist("link")
+            if target is not self:
+                target._touch()
+                target._data[rev.name] = self.id
+                target._persist("link")
         if not creating:
             self._touch()
+        if target is self and rev is not rel:
+            # an asymmetric self-link (next/prev): both sides are fields of this one document
+            self._data[rev.name] = self.id
         self._data[rel.name] = target.id
         self._persist("link")
         return True
@@ -845,16 +873,17 @@ class Entity:
             bucket = other._link_bucket(rev)
             if bucket is not None:
                 self._db.bit_update(bucket, self.id, False)
-        elif other is not self and other._data.get(rev.name) == self.id:
+        elif other._data.get(rev.name) == self.id and (other is not self or rev is not rel):
             other._touch()
             other._data[rev.name] = None
-            other._persist("unlink")
+            if other is not self:
+                other._persist("unlink")     # this entity's own document is written by the caller
 
     def _unlink(self, rel, tid: int) -> bool:
         db = self._db
         if not self._has_link(rel, tid):
             return False
-        target = rel.target_cls.load(tid)
+        target = self._load_linked(rel, tid)
         if rel.to_many:
             if target is not None:
                 self._hook_link(rel, target, target, None, ACTION_MODIFY)
@@ -937,10 +966,11 @@ class Entity:
             linked = self._linked_ids(rel)
             if not linked:
                 continue
-            if rel.on_delete == RESTRICT:
+            ttc = db.type_code(rel.target_cls.__type_name__)
+            if rel.on_delete == RESTRICT and (ttc != tc or linked != [eid]):
+                # a link to itself goes with the entity; only links to others restrict
                 raise ConflictError(f"{self._type}@{self._id} still has {name} links (restrict)")
             rev = rel.reverse_relation()
-            ttc = db.type_code(rel.target_cls.__type_name__)
             for tid in linked:
                 if (ttc, tid) in visiting:
                     continue

@@ -21,6 +21,11 @@ def type_name_key(tc: int) -> str:
     return "!n:" + str(tc)
 
 
+def key_schema_key(tc: int) -> str:
+    """The type's alias/index generations (see Database.sync_key_schema)."""
+    return "!k:" + str(tc)
+
+
 def counter_key(tc: int) -> str:
     return str(tc) + "#"
 
@@ -89,13 +94,18 @@ def fit(prefix: str, token: str, limit: int, reserve: int = 0) -> str:
     return prefix + "#" + digest(token)
 
 
-def alias_key(tc: int, field: str, value, limit: int) -> str:
-    return fit(str(tc) + "@" + field, value_token(value), limit)
+def _generation(gen: int) -> str:
+    # generation 0 keeps the original key names, so data stored before generations existed still reads
+    return "!" + str(gen) if gen else ""
 
 
-def index_key(tc: int, field: str, value, bucket: int, limit: int) -> str:
+def alias_key(tc: int, field: str, value, limit: int, gen: int = 0) -> str:
+    return fit(str(tc) + "@" + field + _generation(gen), value_token(value), limit)
+
+
+def index_key(tc: int, field: str, value, bucket: int, limit: int, gen: int = 0) -> str:
     suffix = "/" + str(bucket)
-    return fit(str(tc) + "?" + field, value_token(value), limit, len(suffix) + 8) + suffix
+    return fit(str(tc) + "?" + field + _generation(gen), value_token(value), limit, len(suffix) + 8) + suffix
 
 
 def link_key(tc: int, entity_id: int, relation: str, target_tc: int, bucket: int) -> str:
