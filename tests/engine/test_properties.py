@@ -33,6 +33,8 @@ OPS = st.one_of(
     st.tuples(st.just("unlink"), IDS, IDS),
     st.tuples(st.just("parent"), IDS, st.one_of(st.none(), IDS)),
     st.tuples(st.just("partner"), IDS, st.one_of(st.none(), IDS)),
+    st.tuples(st.just("next"), IDS, st.one_of(st.none(), IDS)),
+    st.tuples(st.just("unindexed_color"), IDS, COLORS),
     st.tuples(st.just("rename"), IDS, NAMES),
     st.tuples(st.just("color"), IDS, COLORS),
     st.tuples(st.just("bad"), IDS),
@@ -41,18 +43,48 @@ OPS = st.one_of(
 )
 
 
-def _define():
-    type_registry.clear()
+def _define(indexed: bool = True, clear: bool = True):
+    if clear:
+        type_registry.clear()
 
     class Node(Entity):
         __alias__ = "name"
         name = String()
-        color = String(indexed=True)
+        color = String(indexed=indexed)
         peers = ManyToMany("Node", "peers")
         parent = ManyToOne("Node", "children")
         children = OneToMany("Node", "parent")
         partner = OneToOne("Node", "partner")
+        next = OneToOne("Node", "prev")
 
+    return Node
+
+
+def _set_next(model, i, j) -> None:
+    """i.next = j in the model: each side of next/prev holds at most one node, i == j included."""
+    nodes = model.nodes
+    old = nodes[i]["next"]
+    if old is not None:
+        nodes[old]["prev"] = None
+    if j is not None:
+        previous = nodes[j]["prev"]
+        if previous is not None:
+            nodes[previous]["next"] = None
+        nodes[j]["prev"] = i
+    nodes[i]["next"] = j
+
+
+def _color_while_unindexed(db, model, op):
+    """Drop the color index, change a color and delete the newest node, then add the index back and
+    rebuild it: the index must then hold exactly the current colors. Returns the new class."""
+    Plain = _define(indexed=False, clear=False)
+    _apply(Plain, db, model, ("color",) + op[1:])
+    if model.nodes:
+        _apply(Plain, db, model, ("delete", max(model.nodes)))
+    Node = _define(indexed=True, clear=False)
+    cursor = Node.rebuild_keys(None, 3)
+    while cursor is not None:
+        cursor = Node.rebuild_keys(cursor, 3)
     return Node
 
 
@@ -73,7 +105,7 @@ def _apply(Node, db, model, op):
             return "reject"
         Node(name=name, color=color)
         model.nodes[model.next_id] = {"name": name, "color": color, "peers": set(), "parent": None,
-                                      "partner": None}
+                                      "partner": None, "next": None, "prev": None}
         model.next_id += 1
     elif kind == "delete":
         i = op[1]
@@ -84,8 +116,9 @@ def _apply(Node, db, model, op):
             n["peers"].discard(i)
             if n["parent"] == i:
                 n["parent"] = None
-            if n["partner"] == i:
-                n["partner"] = None
+            for side in ("partner", "next", "prev"):
+                if n[side] == i:
+                    n[side] = None
         del model.nodes[i]
     elif kind in ("link", "unlink"):
         _, i, j = op
@@ -106,7 +139,7 @@ def _apply(Node, db, model, op):
         model.nodes[i]["parent"] = j
     elif kind == "partner":
         _, i, j = op
-        if not model.live(i) or (j is not None and not model.live(j)) or i == j:
+        if not model.live(i) or (j is not None and not model.live(j)):
             return None
         Node.load(i).partner = None if j is None else Node.load(j)
         old = model.nodes[i]["partner"]
@@ -118,6 +151,12 @@ def _apply(Node, db, model, op):
                 model.nodes[old_j]["partner"] = None
             model.nodes[j]["partner"] = i
         model.nodes[i]["partner"] = j
+    elif kind == "next":
+        _, i, j = op
+        if not model.live(i) or (j is not None and not model.live(j)):
+            return None
+        Node.load(i).next = None if j is None else Node.load(j)
+        _set_next(model, i, j)
     elif kind == "rename":
         _, i, name = op
         if not model.live(i):
@@ -174,6 +213,7 @@ def _check(Node, db, model):
         assert set(node.peers.ids()) == expected["peers"]
         assert node.refs()["parent"] == expected["parent"]
         assert node.refs()["partner"] == expected["partner"]
+        assert (node.refs()["next"], node.refs()["prev"]) == (expected["next"], expected["prev"])
         kids = {k for k, n in model.nodes.items() if n["parent"] == i}
         assert set(node.children.ids()) == kids and len(node.children) == len(kids)
     for color in ("red", "blue"):
@@ -198,6 +238,10 @@ def test_random_operations_keep_invariants(ops):
     for op in seed + ops:
         if op[0] == "reinit":
             db = Database.init(db_storage=storage)
+            continue
+        if op[0] == "unindexed_color":
+            Node = _color_while_unindexed(db, model, op)
+            _check(Node, db, model)
             continue
         before = list(storage.items())
         outcome = _apply(Node, db, model, op)
