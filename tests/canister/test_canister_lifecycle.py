@@ -242,3 +242,24 @@ def test_runtime_types_survive_upgrade_with_their_changes(force):
         deploy(replica)
         assert fields_of(net.anon.ok("get", "up::Thing", thing["id"]))["b"] == {"Int": 2}
         assert [f["name"] for f in net.anon.call("schema")[-1]["fields"]] == ["a", "b"]
+
+
+def test_index_dropped_before_an_upgrade_and_re_added_after_starts_empty():
+    indexed = type_def("up::Paint", [field_def("colour", "Text", high=20, indexed=True)])
+    plain_fields = type_def("up::Paint", [field_def("colour", "Text", high=20)])
+    with Replica() as replica:
+        net = callers(replica, deploy(replica))
+        net.admin.ok("define_type", indexed, False)
+        ids = [net.alice.ok("create", "up::Paint", [field("colour", text("red"))])["id"] for _ in range(3)]
+        net.admin.ok("define_type", plain_fields, True)
+        deploy(replica)
+        net.alice.ok("update", "up::Paint", ids[0], [field("colour", text("blue"))], [])
+        for entity_id in ids:
+            net.alice.ok("delete", "up::Paint", entity_id)
+        net.admin.ok("define_type", indexed, False)
+        deploy(replica)
+        fresh = net.alice.ok("create", "up::Paint", [field("colour", text("blue"))])["id"]
+        for colour, expected in (("red", []), ("blue", [fresh])):
+            where = [field("colour", text(colour))]
+            assert net.anon.ok("count", "up::Paint", where) == len(expected)
+            assert [e["id"] for e in net.anon.ok("list", "up::Paint", where, [], 10)["items"]] == expected
