@@ -359,7 +359,7 @@ class Database:
 
         def undo():
             cache[tc] = previous
-        self.on_rollback(undo)
+        self._journal.append((None, undo, None))
 
     # ----- id sets (buckets of bits) ---------------------------------------------------------------
 
@@ -498,7 +498,7 @@ class Database:
 
         def undo():
             log.next_seq = seq
-        self.on_rollback(undo)
+        self._journal.append((None, undo, None))
 
     def _put_audit(self, key: str, text: str) -> None:
         staged = self.audit.staged

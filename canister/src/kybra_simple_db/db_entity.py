@@ -31,6 +31,7 @@ from .db_relations import Relation
 from .link_view import LinkSet, drain
 
 _MISSING = object()
+_RAW_DECODE = json.JSONDecoder().raw_decode
 _VERSION_PREFIX = '{"v":'
 META_FIELDS = ("owner", "creator", "updater", "timestamp_created", "timestamp_updated", "version")
 MAX_NAME_LENGTH = 40
@@ -55,6 +56,18 @@ def doc_text(data: dict, meta: dict) -> str:
     doc = {"v": meta["v"], "f": data, "o": meta["o"], "c": meta["c"], "u": meta["u"], "tc": meta["tc"],
            "tu": meta["tu"]}
     return keys.compact(doc)
+
+
+def _parse_doc(text: str) -> dict:
+    """A stored document as a dict. The engine writes documents as compact JSON, so the scanner runs
+    without `json.loads`' whitespace checks; any other text still goes through `json.loads`."""
+    try:
+        doc, end = _RAW_DECODE(text)
+    except ValueError:
+        return json.loads(text)
+    if end != len(text) or type(doc) is not dict:
+        return json.loads(text)
+    return doc
 
 
 def _differs(a, b) -> bool:
@@ -402,6 +415,21 @@ class Entity:
             if new is not None:
                 db.bit_update(self._index_bucket(name, new, gen), eid, True)
 
+    def _drop_keys(self, before: dict) -> None:
+        """Remove the alias and index entries of the `before` values (what `_sync_keys(before, {})`
+        does, without comparing against new values)."""
+        db = self._db
+        tc = self._tc
+        for name, gen in db.key_generations(type(self), tc).items():
+            if name[0] == "@":
+                old = before.get(name[1:])
+                if old is not None:
+                    db.delete(keys.alias_key(tc, name[1:], old, db.key_limit, gen))
+                continue
+            old = before.get(name)
+            if old is not None:
+                db.bit_update(self._index_bucket(name, old, gen), self._eid, False)
+
     def _index_bucket(self, field: str, value, gen: int):
         tc = self._tc
         limit = self._db.key_limit
@@ -474,7 +502,7 @@ class Entity:
 
     @classmethod
     def _hydrate(cls, db: Database, tc: int, eid: int, text: str) -> "Entity":
-        doc = json.loads(text)
+        doc = _parse_doc(text)
         obj = cls.__new__(cls)
         stored = doc.pop("f")
         data = {}
@@ -984,7 +1012,7 @@ class Entity:
                     self._detach(rel, target)
             if rel.to_many:
                 db.bit_clear_all(self._link_bucket(rel), self._target_upper(rel))
-        self._sync_keys(self._stored, {})
+        self._drop_keys(self._stored)
         db.delete_value(key, head)
         max_id, count = db.counters(tc)
         db.set_counters(tc, max_id, count - 1)

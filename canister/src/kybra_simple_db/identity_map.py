@@ -1,33 +1,53 @@
 """One live object per stored entity, without keeping every entity ever touched in memory.
 
 Uses weak references when the runtime has them (isolated here: if `weakref` is unavailable, a
-bounded map keeps the most recently used entities instead).
+bounded map keeps the most recently used entities instead). Entries are plain weak references
+(built in C, unlike `WeakValueDictionary`'s keyed ones); dead ones are swept when the map has
+doubled since the last sweep, so the map stays within twice the live objects (plus a small slack).
 """
 
 try:
-    from weakref import WeakValueDictionary as _Store
+    from weakref import ref as _ref
 
     WEAK = True
 except ImportError:  # pragma: no cover - exercised only on runtimes without weakref
-    _Store = None
+    _ref = None
     WEAK = False
 
 BOUNDED_SIZE = 2000
+SWEEP_SLACK = 1024
 
 
 class IdentityMap:
     """(type code, id) -> the entity object currently representing that stored entity."""
 
     def __init__(self):
-        self._items = _Store() if WEAK else {}
+        self._items = {}
+        self._sweep_at = SWEEP_SLACK
 
     def get(self, key):
-        return self._items.get(key)
+        item = self._items.get(key)
+        if item is None or not WEAK:
+            return item
+        return item()
 
     def put(self, key, entity) -> None:
-        if not WEAK and key not in self._items and len(self._items) >= BOUNDED_SIZE:
-            self._items.pop(next(iter(self._items)))
-        self._items[key] = entity
+        items = self._items
+        if not WEAK:
+            if key not in items and len(items) >= BOUNDED_SIZE:
+                items.pop(next(iter(items)))
+            items[key] = entity
+            return
+        items[key] = _ref(entity)
+        if len(items) > self._sweep_at:
+            self._sweep()
+
+    def _sweep(self) -> None:
+        """Drop the entries whose object is gone."""
+        items = self._items
+        for key in [k for k, item in items.items() if item() is None]:
+            del items[key]
+        self._sweep_at = 2 * len(items) + SWEEP_SLACK
 
     def drop(self, key) -> None:
         self._items.pop(key, None)
@@ -38,6 +58,9 @@ class IdentityMap:
 
     def clear(self) -> None:
         self._items.clear()
+        self._sweep_at = SWEEP_SLACK
 
     def __len__(self) -> int:
+        if WEAK:
+            self._sweep()
         return len(self._items)

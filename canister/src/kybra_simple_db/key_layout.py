@@ -6,6 +6,7 @@
 
 import hashlib
 import json
+from json.encoder import encode_basestring as _encode_string
 
 META = "!meta"
 TYPE_SEQ = "!types"
@@ -77,8 +78,8 @@ def compact(value) -> str:
 
 def value_token(value) -> str:
     """A canonical text for a field value (typed: 1, "1" and true differ)."""
-    if type(value) is str and _FAST is not None:
-        return "".join(_FAST(value, 0))
+    if type(value) is str:
+        return _encode_string(value)    # what CANONICAL.encode gives for a str (ensure_ascii=False)
     return CANONICAL.encode(value)
 
 
@@ -99,8 +100,16 @@ def _generation(gen: int) -> str:
     return "!" + str(gen) if gen else ""
 
 
+_ALIAS_PREFIXES = {}
+
+
 def alias_key(tc: int, field: str, value, limit: int, gen: int = 0) -> str:
-    return fit(str(tc) + "@" + field + _generation(gen), value_token(value), limit)
+    prefix = _ALIAS_PREFIXES.get((tc, field, gen))
+    if prefix is None:
+        prefix = str(tc) + "@" + field + _generation(gen)
+        if len(_ALIAS_PREFIXES) < 1024:
+            _ALIAS_PREFIXES[(tc, field, gen)] = prefix
+    return fit(prefix, value_token(value), limit)
 
 
 def index_key(tc: int, field: str, value, bucket: int, limit: int, gen: int = 0) -> str:

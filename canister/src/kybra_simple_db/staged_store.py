@@ -36,7 +36,9 @@ class StagedMap:
             raise StorageLimitError(f"storage key {key[:40]!r}... exceeds {self.max_key_size} bytes")
 
     def put(self, key: str, value: str, journal: list) -> None:
-        self.check_key(key)
+        limit = self.max_key_size
+        if limit is not None and len(key) * 4 > limit:
+            self.check_key(key)
         limit = self.max_value_size
         if limit is not None and len(value) * 4 > limit and len(value.encode("utf-8")) > limit:
             raise StorageLimitError(f"value for {key[:40]!r} exceeds {self.max_value_size} bytes")
@@ -63,4 +65,5 @@ class StagedMap:
                 self.raw.insert(key, value)
 
     def discard(self) -> None:
-        self.pending = {}
+        if self.pending:
+            self.pending = {}

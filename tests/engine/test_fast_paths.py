@@ -1,0 +1,93 @@
+"""The engine's shortcuts give exactly what the general code gives: audit entry text, document
+parsing, string key tokens, and an identity map that forgets dropped objects."""
+
+import gc
+import json
+
+from kybra_simple_db import Database, Entity, String, identity_map
+from kybra_simple_db import key_layout as keys
+from kybra_simple_db.audit_log import AuditLog
+from kybra_simple_db.db_entity import _parse_doc
+from kybra_simple_db.identity_map import IdentityMap
+
+
+class _Empty:
+    def get(self, key):
+        return None
+
+    def contains(self, key):
+        return False
+
+
+def test_audit_entry_text_is_the_compact_json_list():
+    log = AuditLog(_Empty(), "", True)
+    cases = [
+        (1763895000123456789, "system", "delete", "Person", 12, {}),
+        (1, "é\"\n\u2028", "create", "app.Thing", 2**70, {"a": [1, 2.5, None, True], "b": "x"}),
+        (5, "caller", "modify", "T", 3, {"n": {"deep": "é"}}),
+        (True, "c", "op", "T", 1, {}),          # not an int time: the encoder path
+        (2, ["not", "a str"], "op", "T", 1, {}),
+        (2, "c", "op", "T", 1.5, {}),
+    ]
+    for case in cases:
+        assert log.entry_text(*case) == keys.compact(list(case))
+        assert log.entry_text(*case) == keys.compact(list(case))    # the cached names again
+        assert json.loads(log.entry_text(*case)) == json.loads(json.dumps(list(case)))
+
+
+def test_value_token_of_strings_matches_the_canonical_encoder():
+    for text in ["", "a", "é\"\\\n\t\x00\u2028", "\ud800", "x" * 500]:
+        assert keys.value_token(text) == keys.CANONICAL.encode(text)
+
+
+def test_documents_parse_like_json_loads_and_bad_text_still_fails():
+    for text in ['{"v":1,"f":{"a":"é"}}', ' {"v":1} ', '{"v":1}\n']:
+        assert _parse_doc(text) == json.loads(text)
+    for bad in ['{"v":1}x', '{"v":', "", "  "]:
+        try:
+            json.loads(bad)
+        except ValueError as expected:
+            error = type(expected)
+        else:  # pragma: no cover
+            raise AssertionError(bad)
+        try:
+            _parse_doc(bad)
+        except ValueError as got:
+            assert type(got) is error
+        else:  # pragma: no cover
+            raise AssertionError(bad)
+
+
+def test_identity_map_forgets_dropped_objects_and_stays_bounded():
+    class Held:
+        pass
+
+    identity = IdentityMap()
+    kept = [Held() for _ in range(10)]
+    for i, obj in enumerate(kept):
+        identity.put((1, i), obj)
+    for i in range(10, 20_000):
+        identity.put((1, i), Held())    # dropped at once
+        # swept when doubled: at most twice the live objects (this one included) plus the slack
+        assert len(identity._items) <= 2 * (len(kept) + 1) + identity_map.SWEEP_SLACK + 1
+    gc.collect()
+    assert len(identity) == len(kept)
+    assert all(identity.get((1, i)) is obj for i, obj in enumerate(kept))
+    assert identity.get((1, 15_000)) is None and identity.get((2, 1)) is None
+
+
+def test_deleted_entity_leaves_no_alias_and_audits_the_delete():
+    class Person(Entity):
+        __alias__ = "name"
+        name = String()
+
+    Person(name="ann")
+    Database.get_instance().identity.clear()
+    person = Person.load(1)
+    person.delete()
+    assert Person["ann"] is None
+    Person(name="ann")  # the alias is free again
+    entries, _ = Database.get_instance().audit_entries(0, 10)
+    deleted = [e for e in entries if e["operation"] == "delete"]
+    assert deleted and deleted[0]["type"] == "Person" and deleted[0]["id"] == 1
+    assert deleted[0]["changes"] == {}
