@@ -21,6 +21,7 @@ DEFAULT_MAX_KEY_SIZE = 100
 DEFAULT_MAX_VALUE_SIZE = 1000
 ENCODING_MARGIN = 16
 DEFAULT_BUCKET_WIDTH = 2048
+CALL = object()   # a journal entry (CALL, function, args): on rollback, function(*args) restores memory state
 
 
 def _limit(declared, storage, attribute: str, fallback: int):
@@ -179,6 +180,8 @@ class Database:
             staged, key, previous = journal.pop()
             if staged is None:
                 key()
+            elif staged is CALL:
+                key(*previous)
             else:
                 staged.undo(key, previous)
 
@@ -246,7 +249,7 @@ class Database:
         if old_head and old_head.startswith(keys.CHUNK_MARK):
             for i in range(int(old_head[1:])):
                 self.delete(keys.chunk_key(key, i))
-        self.delete(key)
+        self._data.delete(key, self._journal)
 
     # ----- types and counters ---------------------------------------------------------------------
 
@@ -355,11 +358,7 @@ class Database:
         previous = self._counters.get(tc) or self.counters(tc)
         self._data.put(keys.counter_key(tc), str(max_id) + "," + str(count), self._journal)
         self._counters[tc] = (max_id, count)
-        cache = self._counters
-
-        def undo():
-            cache[tc] = previous
-        self._journal.append((None, undo, None))
+        self._journal.append((CALL, self._counters.__setitem__, (tc, previous)))
 
     # ----- id sets (buckets of bits) ---------------------------------------------------------------
 
@@ -495,10 +494,7 @@ class Database:
                 text = log.entry_text(when, caller, operation, type_name, entity_id, short)
             self._put_audit(log.key(seq), text)
         log.next_seq = seq + 1
-
-        def undo():
-            log.next_seq = seq
-        self._journal.append((None, undo, None))
+        self._journal.append((CALL, setattr, (log, "next_seq", seq)))
 
     def _put_audit(self, key: str, text: str) -> None:
         staged = self.audit.staged

@@ -18,7 +18,7 @@ from .db_constants import (
     CASCADE,
     RESTRICT,
 )
-from .db_engine import Database
+from .db_engine import CALL, Database
 from .db_errors import (
     ConflictError,
     HookRejected,
@@ -424,7 +424,7 @@ class Entity:
             if name[0] == "@":
                 old = before.get(name[1:])
                 if old is not None:
-                    db.delete(keys.alias_key(tc, name[1:], old, db.key_limit, gen))
+                    db._data.delete(keys.alias_key(tc, name[1:], old, db.key_limit, gen), db._journal)
                 continue
             old = before.get(name)
             if old is not None:
@@ -979,14 +979,12 @@ class Entity:
         if getattr(cls, "on_event", None) is not None:
             self._hook(None, self, None, ACTION_DELETE)
         key = keys.doc_key(tc, eid)
-        head = db.get(key)
+        head = db._data.get(key)
         if head is None:
             raise NotFoundError(f"{cls.__type_name__}@{eid} no longer exists")
         d = self.__dict__
-
-        def undo():     # a delete changes only the state of this object
-            d["_state"] = "live"
-        db.on_rollback(undo)
+        # a delete changes only the state of this object
+        db._journal.append((CALL, d.__setitem__, ("_state", "live")))
         d["_state"] = "deleting"
         for name, rel in list(cls.__relations__.items()):
             if rel.target_cls is None:
