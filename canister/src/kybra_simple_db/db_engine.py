@@ -478,7 +478,7 @@ class Database:
             return
         seq = log.next_seq
         if when is None:
-            when = self.now()
+            when = int(self._clock())
         if caller is None:
             caller = get_caller_id()
         text = log.entry_text(when, caller, operation, type_name, entity_id, changes)

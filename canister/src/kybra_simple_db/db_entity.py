@@ -819,7 +819,7 @@ class Entity:
             return []
         upper = db.counters(ttc)[0]
         if upper < db.bucket_width:
-            text = db.get(keys.link_key(self._tc, self._eid, rel.name, ttc, 0))
+            text = db._data.get(keys.link_key(self._tc, self._eid, rel.name, ttc, 0))
             return bitsets.members(bitsets.decode(text), 0, 1) if text else []
         ids, _ = db.bit_walk(self._link_bucket(rel), 0, upper, upper + 1, upper + 1)
         return ids

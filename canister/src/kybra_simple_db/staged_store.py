@@ -21,8 +21,9 @@ class StagedMap:
         self.pending = {}
 
     def get(self, key: str) -> Optional[str]:
-        if key in self.pending:
-            return self.pending[key]
+        pending = self.pending
+        if key in pending:
+            return pending[key]
         return self.raw.get(key)
 
     def contains(self, key: str) -> bool:
@@ -42,12 +43,14 @@ class StagedMap:
         limit = self.max_value_size
         if limit is not None and len(value) * 4 > limit and len(value.encode("utf-8")) > limit:
             raise StorageLimitError(f"value for {key[:40]!r} exceeds {self.max_value_size} bytes")
-        journal.append((self, key, self.pending.get(key, _MISSING)))
-        self.pending[key] = value
+        pending = self.pending
+        journal.append((self, key, pending.get(key, _MISSING)))
+        pending[key] = value
 
     def delete(self, key: str, journal: list) -> None:
-        journal.append((self, key, self.pending.get(key, _MISSING)))
-        self.pending[key] = None
+        pending = self.pending
+        journal.append((self, key, pending.get(key, _MISSING)))
+        pending[key] = None
 
     def undo(self, key: str, previous) -> None:
         if previous is _MISSING:
@@ -58,11 +61,12 @@ class StagedMap:
     def commit(self) -> None:
         pending = self.pending
         self.pending = {}
+        raw = self.raw
         for key, value in pending.items():
             if value is None:
-                self.raw.remove(key)
+                raw.remove(key)
             else:
-                self.raw.insert(key, value)
+                raw.insert(key, value)
 
     def discard(self) -> None:
         if self.pending:
