@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 
-from pyblst import BlstP1Element, BlstP2Element, final_verify, miller_loop
+from pyblst import BlstP1Element, BlstP2Element
 
 DST = b"BLS_SIG_BLS12381G1_XMD:SHA-256_SSWU_RO_NUL_"
 # The order of the BLS12-381 groups: secret keys are scalars below it.
@@ -17,9 +17,6 @@ _G2_GENERATOR = BlstP2Element.uncompress(
     )
 )
 
-
-class BlsError(ValueError):
-    """A malformed BLS key or signature."""
 
 
 def new_secret() -> int:
@@ -37,24 +34,6 @@ def public_key_der(secret: int) -> bytes:
     return DER_PREFIX + public_key(secret)
 
 
-def key_from_der(der: bytes) -> bytes:
-    """The raw 96-byte key inside an IC BLS DER key."""
-    if len(der) != len(DER_PREFIX) + 96 or not der.startswith(DER_PREFIX):
-        raise BlsError("not an IC BLS12-381 public key in DER form")
-    return der[len(DER_PREFIX) :]
-
-
 def sign(secret: int, message: bytes) -> bytes:
     """The 48-byte signature of `message`."""
     return BlstP1Element.hash_to_group(message, DST).scalar_mul(secret).compress()
-
-
-def verify(public: bytes, message: bytes, signature: bytes) -> bool:
-    """Whether `signature` signs `message` under the 96-byte public key `public`."""
-    try:
-        key = BlstP2Element.uncompress(bytes(public))
-        sig = BlstP1Element.uncompress(bytes(signature))
-    except Exception:  # pyblst raises its own error types for points off the curve
-        return False
-    hashed = BlstP1Element.hash_to_group(message, DST)
-    return bool(final_verify(miller_loop(sig, _G2_GENERATOR), miller_loop(hashed, key)))

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import cbor2
+from simple_db_client.request_id import request_id
 
 from localnet.http_error import HttpError
-from localnet.request_id import request_id
 
 MAX_BODY_BYTES = 4 * 1024 * 1024
 _FIELD_TYPES = {

@@ -7,6 +7,8 @@ import threading
 import time
 from collections.abc import Callable
 
+from simple_db_client.request_id import hash_map
+
 from localnet.certificate import certify
 from localnet.data_certificates import DataCertificates
 from localnet.envelope import Envelope, parse_envelope
@@ -14,7 +16,6 @@ from localnet.http_error import HttpError
 from localnet.ingress_expiry import check_expiry
 from localnet.outcome import Outcome, Reject, Reply
 from localnet.principals import from_text, to_text
-from localnet.request_id import hash_of_map
 from localnet.request_store import RequestRecord, RequestStore
 from localnet.sender_auth import authenticate
 from localnet.state_tree import StateTree
@@ -113,7 +114,7 @@ class Gateway:
         else:
             response = {"status": "rejected", **_reject_fields(outcome)}
         timestamp = self.clock()
-        signed = hash_of_map({**response, "timestamp": timestamp, "request_id": envelope.request_id})
+        signed = hash_map({**response, "timestamp": timestamp, "request_id": envelope.request_id})
         signature = {
             "timestamp": timestamp,
             "signature": self.keys.sign_response(signed),

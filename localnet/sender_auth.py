@@ -8,11 +8,11 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.hazmat.primitives.serialization import load_der_public_key
+from simple_db_client.request_id import hash_map
 
 from localnet.envelope import Envelope
 from localnet.http_error import HttpError
 from localnet.principals import ANONYMOUS, self_authenticating
-from localnet.request_id import hash_of_map
 
 REQUEST_DOMAIN = b"\x0aic-request"
 DELEGATION_DOMAIN = b"\x1aic-request-auth-delegation"
@@ -63,7 +63,7 @@ def _signing_key(envelope: Envelope, now_ns: int) -> bytes:
         pubkey, expiration = delegation.get("pubkey"), delegation.get("expiration")
         if not isinstance(pubkey, bytes) or not isinstance(expiration, int):
             raise HttpError(400, "Invalid delegation: 'pubkey' (blob) and 'expiration' (nat) are required")
-        verify_signature(key, DELEGATION_DOMAIN + hash_of_map(delegation), signature)
+        verify_signature(key, DELEGATION_DOMAIN + hash_map(delegation), signature)
         if expiration < now_ns:
             raise _forbidden("Invalid delegation: the delegation has expired")
         targets = delegation.get("targets")

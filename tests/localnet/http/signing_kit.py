@@ -9,9 +9,11 @@ import httpx
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from simple_db_client.certificate import parse_certificate
+from simple_db_client.certificate import verify_certificate as verify_decoded
+from simple_db_client.request_id import request_id
 
 from localnet.principals import ANONYMOUS, from_text, self_authenticating
-from localnet.request_id import request_id
 
 _SPKI = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
 
@@ -84,3 +86,10 @@ class Http:
 
     def close(self) -> None:
         self.client.close()
+
+
+def verify_certificate(certificate: bytes, root_key_der: bytes) -> list:
+    """Check a localnet certificate with the client's verifier (any age) and return its tree."""
+    decoded = parse_certificate(certificate)
+    verify_decoded(decoded, root_key_der, None, max_age_s=float("inf"))
+    return decoded["tree"]

@@ -7,9 +7,9 @@ import cbor2
 import pytest
 from fake_replica import FakeReplica
 from signing_kit import Http, Signer, content, envelope, expiry
+from simple_db_client.request_id import hash_map, request_id
 
 from localnet.principals import self_authenticating
-from localnet.request_id import hash_of_map, request_id
 
 
 @pytest.fixture
@@ -201,7 +201,7 @@ def _delegation(from_signer: Signer, to_signer: Signer, expiration: int, targets
     delegation = {"pubkey": to_signer.public_der, "expiration": expiration}
     if targets is not None:
         delegation["targets"] = targets
-    signature = from_signer.sign(b"\x1aic-request-auth-delegation" + hash_of_map(delegation))
+    signature = from_signer.sign(b"\x1aic-request-auth-delegation" + hash_map(delegation))
     return {"delegation": delegation, "signature": signature}
 
 

@@ -5,12 +5,11 @@ import pytest
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 from fake_replica import FakeReplica
 from ic.candid import Types, decode, encode
-from signing_kit import Http, Signer, content, envelope
+from signing_kit import Http, Signer, content, envelope, verify_certificate
+from simple_db_client.request_id import hash_map, request_id
 
 from localnet import hash_tree
-from localnet.certificate import verify_certificate
 from localnet.principals import from_text, to_text
-from localnet.request_id import hash_of_map, request_id
 from localnet.state_tree import nat
 
 
@@ -60,7 +59,7 @@ def test_query_replies_with_a_node_signature_readable_from_the_subnet(net, http,
     subnet_id = net.keys.subnet_id
     node_key = hash_tree.lookup(tree, [b"subnet", subnet_id, b"node", signature["identity"], b"public_key"])
     assert len(node_key) == 44
-    signed = hash_of_map(
+    signed = hash_map(
         {
             "status": "replied",
             "reply": reply["reply"],
@@ -83,7 +82,7 @@ def test_query_rejects_carry_codes_and_a_signature(net, http):
     assert (reply["reject_code"], reply["error_code"]) == (5, "IC0536")
     assert "no query method 'inc'" in reply["reject_message"]
     [signature] = reply["signatures"]
-    signed = hash_of_map(
+    signed = hash_map(
         {
             "status": "rejected",
             "reject_code": 5,

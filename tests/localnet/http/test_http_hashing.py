@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from ic.utils import to_request_id
+from simple_db_client.request_id import hash_map, request_id
 
 from localnet import hash_tree
-from localnet.request_id import hash_of_map, request_id
 
 SPEC_CALL = {
     "request_type": "call",
@@ -37,10 +37,10 @@ def test_request_id_matches_the_specification_example():
 
 def test_field_hashes_match_the_specification_example():
     # H(1685570400000000000) and H("DIDL\x00\xFD*") as listed in the specification.
-    assert hash_of_map({"x": 1685570400000000000}) == hash_of_map(
+    assert hash_map({"x": 1685570400000000000}) == hash_map(
         {"x": bytes(leb128.u.encode(1685570400000000000))}
     )
-    from localnet.request_id import hash_value
+    from simple_db_client.request_id import hash_value
 
     assert hash_value(1685570400000000000).hex() == (
         "db8e57abc8cda1525d45fdd2637af091bc1f28b35819a40df71517d1501f2c76"
@@ -58,7 +58,7 @@ def test_nested_maps_hash_recursively_as_in_the_specification():
         return hashlib.sha256(data).digest()
 
     inner = h(h(b"arg") + h(b"DIDL\x00\x00"))
-    assert hash_of_map({"reply": {"arg": b"DIDL\x00\x00"}}) == h(h(b"reply") + inner)
+    assert hash_map({"reply": {"arg": b"DIDL\x00\x00"}}) == h(h(b"reply") + inner)
 
 
 def test_absent_optional_fields_do_not_change_the_request_id():

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 from ic.candid import Types, encode
+from signing_kit import verify_certificate
 
 from localnet import hash_tree
-from localnet.certificate import verify_certificate
 from localnet.principals import from_text
 
 COUNTER = Path(__file__).parent / "kybra_counter" / "main.py"
