@@ -1,0 +1,339 @@
+"""Ordered indexes: a B+tree of (value, id) entries whose nodes are values of the key-value map.
+
+The map (Kybra's StableBTreeMap) has no range scan, so each indexed field keeps its own tree: a header
+key `P` ({"r": root node, "n": next node number, "h": height}) and one key `P.<node>` per node. A leaf
+is a JSON list of [value, id] entries; an inner node is {"s": separators, "c": child node numbers}.
+Nodes split when their text would exceed the map's value size and merge when under a quarter full, so
+an insert or removal reads `height` nodes and writes one leaf (plus, rarely, a split or a merge), and
+a walk reads one node per leaf of entries. Entries order by a total, type-aware key (Bool < numbers <
+Text, then value, then id); long Text is kept as a prefix of at most `text_bytes` JSON bytes, so the
+order among texts sharing that prefix is by id (callers re-check filters on the real value).
+"""
+
+import json
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterator
+from typing import Optional
+
+from . import key_layout as keys
+
+ID_CEILING = 1 << 64     # above every id: (rank, value, ID_CEILING) is after every entry of `value`
+_RANKS = {bool: 0, int: 1, float: 1, str: 2}
+
+
+def rank(value) -> int:
+    """The type's place in the index order: Bool < Int/Float/Timestamp < Text/Principal."""
+    found = _RANKS.get(type(value))
+    if found is None:
+        raise TypeError(f"{type(value).__name__} values cannot be indexed in order")
+    return found
+
+
+def sort_key(value, entity_id: int = None) -> tuple:
+    """The order of an entry; without an id, a bound just before every entry of `value`."""
+    if entity_id is None:
+        return (rank(value), value)
+    return (rank(value), value, entity_id)
+
+
+def after_key(value) -> tuple:
+    """A bound just after every entry of `value`."""
+    return (rank(value), value, ID_CEILING)
+
+
+def text_prefix(text: str, max_bytes: int) -> str:
+    """The longest prefix of `text` whose JSON form takes at most `max_bytes` bytes (monotone: a <= b
+    implies prefix(a) <= prefix(b), so range bounds stay correct on prefixes)."""
+    if len(text) * 6 + 2 <= max_bytes:
+        return text
+    size = 2
+    for i, ch in enumerate(text):
+        size += len(json.dumps(ch, ensure_ascii=False).encode("utf-8")) - 2
+        if size > max_bytes:
+            return text[:i]
+    return text
+
+
+def _size(text: str) -> int:
+    return len(text.encode("utf-8"))
+
+
+class OrderedIndex:
+    """One field's B+tree inside the database's staged map (writes join the current operation)."""
+
+    def __init__(self, db, prefix: str):
+        self.db = db
+        self.prefix = prefix
+        limit = db.value_limit or 4096
+        self.limit = limit
+        self.text_bytes = max(16, limit // 4 - 32)
+        self._header = None
+
+    # ----- storage --------------------------------------------------------------------------------
+
+    def key(self, value):
+        """The indexed form of a value (long Text shortened to its prefix)."""
+        if type(value) is str:
+            return text_prefix(value, self.text_bytes)
+        return value
+
+    def header(self) -> dict:
+        text = self.db.get(self.prefix)
+        return json.loads(text) if text else {"r": 0, "n": 1, "h": 0}
+
+    def _put_header(self, header: dict) -> None:
+        self.db.put(self.prefix, keys.compact(header))
+
+    def _node_key(self, nid: int) -> str:
+        return self.prefix + "." + str(nid)
+
+    def read(self, nid: int):
+        text = self.db.get(self._node_key(nid))
+        if text is None:
+            raise LookupError(f"index node {self._node_key(nid)} is missing")
+        return json.loads(text)
+
+    def _write(self, nid: int, node) -> None:
+        self.db.put(self._node_key(nid), keys.compact(node))
+
+    def _fits(self, node, share: int = 1) -> bool:
+        text = keys.compact(node)
+        return len(text) * 4 * share <= self.limit or _size(text) * share <= self.limit
+
+    @staticmethod
+    def _keys(node) -> list:
+        entries = node if type(node) is list else node["s"]
+        return [(_RANKS[type(v)], v, i) for v, i in entries]
+
+    # ----- changes --------------------------------------------------------------------------------
+
+    def _descend(self, header: dict, target: tuple) -> tuple:
+        """(path of (nid, inner node, child position), leaf nid, leaf) for the leaf holding `target`."""
+        path = []
+        nid = header["r"]
+        node = self.read(nid)
+        while type(node) is dict:
+            pos = bisect_right(self._keys(node), target)
+            path.append((nid, node, pos))
+            nid = node["c"][pos]
+            node = self.read(nid)
+        return path, nid, node
+
+    def insert(self, value, entity_id: int) -> bool:
+        """Add the entry (value, id); False if it is already there."""
+        value = self.key(value)
+        header = self.header()
+        if not header["r"]:
+            header = {"r": 1, "n": 2, "h": 1}
+            self._put_header(header)
+            self._write(1, [[value, entity_id]])
+            return True
+        target = sort_key(value, entity_id)
+        path, nid, leaf = self._descend(header, target)
+        entry_keys = self._keys(leaf)
+        pos = bisect_left(entry_keys, target)
+        if pos < len(entry_keys) and entry_keys[pos] == target:
+            return False
+        leaf.insert(pos, [value, entity_id])
+        self._store(header, path, nid, leaf)
+        return True
+
+    def _store(self, header: dict, path: list, nid: int, node) -> None:
+        """Write a grown node, splitting it (and its parents) while it does not fit."""
+        while not self._fits(node):
+            left, separator, right = self._split(node)
+            right_nid = header["n"]
+            header["n"] = right_nid + 1
+            self._write(nid, left)
+            self._write(right_nid, right)
+            if not path:
+                root = header["n"]
+                header["n"] = root + 1
+                header["r"] = root
+                header["h"] += 1
+                self._write(root, {"s": [separator], "c": [nid, right_nid]})
+                self._put_header(header)
+                return
+            nid, node, pos = path.pop()
+            node["s"].insert(pos, separator)
+            node["c"].insert(pos + 1, right_nid)
+            if self._fits(node):
+                self._write(nid, node)
+                self._put_header(header)
+                return
+        self._write(nid, node)
+
+    def _split(self, node) -> tuple:
+        """(left, separator entry, right) halves of a node by size."""
+        inner = type(node) is dict
+        entries = node["s"] if inner else node
+        sizes = [_size(keys.compact(e)) + 1 for e in entries]
+        half = sum(sizes) // 2
+        total = 0
+        cut = 1
+        for i, size in enumerate(sizes):
+            total += size
+            if total >= half:
+                cut = i + 1
+                break
+        cut = min(max(cut, 1), len(entries) - 1)
+        if not inner:
+            return entries[:cut], entries[cut], entries[cut:]
+        children = node["c"]
+        return ({"s": entries[:cut], "c": children[:cut + 1]}, entries[cut],
+                {"s": entries[cut + 1:], "c": children[cut + 1:]})
+
+    def remove(self, value, entity_id: int) -> bool:
+        """Remove the entry (value, id); False if it was not there."""
+        value = self.key(value)
+        header = self.header()
+        if not header["r"]:
+            return False
+        target = sort_key(value, entity_id)
+        path, nid, leaf = self._descend(header, target)
+        entry_keys = self._keys(leaf)
+        pos = bisect_left(entry_keys, target)
+        if pos >= len(entry_keys) or entry_keys[pos] != target:
+            return False
+        del leaf[pos]
+        self._shrink(header, path, nid, leaf)
+        return True
+
+    def _shrink(self, header: dict, path: list, nid: int, node) -> None:
+        """Write a node that lost an entry: drop it when empty, merge it into a neighbour when both fit
+        in three quarters of a node, and lower the root while it has a single child."""
+        while True:
+            empty = not node if type(node) is list else not node["c"]
+            if not path:
+                self._store_root(header, nid, node, empty)
+                return
+            parent_nid, parent, pos = path.pop()
+            if empty:
+                self.db.delete(self._node_key(nid))
+                del parent["c"][pos]
+                if parent["s"]:
+                    del parent["s"][max(pos - 1, 0)]
+                nid, node = parent_nid, parent
+                continue
+            if self._fits(node, 4) and len(parent["c"]) > 1:
+                left_pos = pos - 1 if pos > 0 else pos
+                sep_at = left_pos
+                left_nid = parent["c"][left_pos]
+                right_nid = parent["c"][left_pos + 1]
+                left = node if left_nid == nid else self.read(left_nid)
+                right = node if right_nid == nid else self.read(right_nid)
+                merged = self._merge(left, parent["s"][sep_at], right)
+                if self._fits(merged) and _size(keys.compact(merged)) * 4 <= self.limit * 3:
+                    self._write(left_nid, merged)
+                    self.db.delete(self._node_key(right_nid))
+                    del parent["c"][left_pos + 1]
+                    del parent["s"][sep_at]
+                    nid, node = parent_nid, parent
+                    continue
+            self._write(nid, node)
+            return
+
+    @staticmethod
+    def _merge(left, separator, right):
+        if type(left) is list:
+            return left + right
+        return {"s": left["s"] + [separator] + right["s"], "c": left["c"] + right["c"]}
+
+    def _store_root(self, header: dict, nid: int, node, empty: bool) -> None:
+        if empty:
+            self.db.delete(self._node_key(nid))
+            self.db.delete(self.prefix)
+            return
+        height = header["h"]
+        while type(node) is dict and len(node["c"]) == 1:
+            self.db.delete(self._node_key(nid))
+            nid = node["c"][0]
+            node = self.read(nid)
+            height -= 1
+        if nid != header["r"]:
+            header["r"] = nid
+            header["h"] = height
+            self._put_header(header)
+        self._write(nid, node)
+
+    # ----- walks ----------------------------------------------------------------------------------
+
+    def walk(self, start: Optional[tuple] = None, inclusive: bool = True,
+             descending: bool = False) -> Iterator[tuple]:
+        """Entries [value, id] in order (or reverse order) from the bound `start` (None: the first or
+        last entry), reading nodes only as the caller advances."""
+        header = self.header()
+        if not header["r"]:
+            return
+        stack = []
+        nid = header["r"]
+        node = self.read(nid)
+        while True:
+            if type(node) is dict:
+                if start is None:
+                    pos = len(node["c"]) - 1 if descending else 0
+                elif descending and not inclusive:
+                    pos = bisect_left(self._keys(node), start)
+                else:
+                    pos = bisect_right(self._keys(node), start)
+                stack.append([node, pos])
+                node = self.read(node["c"][pos])
+                continue
+            break
+        yield from self._leaf_from(node, start, inclusive, descending)
+        while stack:
+            frame = stack[-1]
+            frame[1] += -1 if descending else 1
+            inner, pos = frame
+            if pos < 0 or pos >= len(inner["c"]):
+                stack.pop()
+                continue
+            node = self.read(inner["c"][pos])
+            while type(node) is dict:
+                pos = len(node["c"]) - 1 if descending else 0
+                stack.append([node, pos])
+                node = self.read(node["c"][pos])
+            yield from self._leaf_from(node, None, inclusive, descending)
+
+    def _leaf_from(self, leaf: list, start: Optional[tuple], inclusive: bool, descending: bool):
+        if start is None:
+            entries = reversed(leaf) if descending else leaf
+        else:
+            entry_keys = self._keys(leaf)
+            if descending:
+                end = bisect_right(entry_keys, start) if inclusive else bisect_left(entry_keys, start)
+                entries = reversed(leaf[:end])
+            else:
+                begin = bisect_left(entry_keys, start) if inclusive else bisect_right(entry_keys, start)
+                entries = leaf[begin:]
+        yield from entries
+
+    def check(self) -> int:
+        """Verify the tree's invariants (order, separators, sizes, one depth); returns the entry count.
+        For tests and operators: reads every node."""
+        header = self.header()
+        if not header["r"]:
+            return 0
+        return self._check(header["r"], None, None, 1, header["h"])
+
+    def _check(self, nid: int, low, high, depth: int, height: int) -> int:
+        node = self.read(nid)
+        if not self._fits(node):
+            raise AssertionError(f"node {nid} exceeds the value size")
+        entry_keys = self._keys(node)
+        if entry_keys != sorted(entry_keys) or len(set(entry_keys)) != len(entry_keys):
+            raise AssertionError(f"node {nid} is out of order")
+        if entry_keys and ((low is not None and entry_keys[0] < low)
+                           or (high is not None and entry_keys[-1] >= high)):
+            raise AssertionError(f"node {nid} holds keys outside its separators")
+        if type(node) is list:
+            if depth != height:
+                raise AssertionError(f"leaf {nid} at depth {depth}, height {height}")
+            if not node:
+                raise AssertionError(f"leaf {nid} is empty")
+            return len(node)
+        if len(node["c"]) != len(node["s"]) + 1:
+            raise AssertionError(f"inner node {nid} has mismatched children")
+        bounds = [low] + entry_keys + [high]
+        return sum(self._check(child, bounds[i], bounds[i + 1], depth + 1, height)
+                   for i, child in enumerate(node["c"]))

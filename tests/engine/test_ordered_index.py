@@ -1,0 +1,111 @@
+"""The B+tree of ordered indexes against a sorted list, over random inserts and removals."""
+
+import random
+
+import pytest
+from kybra_simple_db import CountingMap, Database, MemoryMap
+from kybra_simple_db.ordered_index import OrderedIndex, after_key, sort_key, text_prefix
+
+
+def _tree(value_size=300):
+    db = Database(db_storage=MemoryMap(max_key_size=100, max_value_size=value_size))
+    return db, OrderedIndex(db, "1^x")
+
+
+def _random_value(rng):
+    return rng.choice([rng.randint(-50, 50), rng.random() * 50, f"s{rng.randint(0, 99)}", rng.random() < .5])
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_walks_match_a_sorted_model_over_random_changes(seed):
+    db, tree = _tree()
+    rng = random.Random(seed)
+    model = {}
+    for step in range(1500):
+        with db.operation():
+            if model and rng.random() < 0.45:
+                key = rng.choice(sorted(model))
+                assert tree.remove(*model.pop(key))
+            else:
+                value, eid = _random_value(rng), rng.randint(1, 300)
+                assert tree.insert(value, eid) == (sort_key(value, eid) not in model)
+                model.setdefault(sort_key(value, eid), (value, eid))
+        if step % 300 == 299:
+            assert tree.check() == len(model)
+            want = sorted(model)
+            assert [sort_key(*e) for e in tree.walk()] == want
+            assert [sort_key(*e) for e in tree.walk(descending=True)] == want[::-1]
+            for bound in (sort_key(10), after_key(10), sort_key("s5"), sort_key(True)):
+                assert [sort_key(*e) for e in tree.walk(bound)] == [k for k in want if k >= bound]
+                assert ([sort_key(*e) for e in tree.walk(bound, inclusive=False)]
+                        == [k for k in want if k > bound])
+                assert ([sort_key(*e) for e in tree.walk(bound, descending=True)]
+                        == [k for k in want if k <= bound][::-1])
+                assert ([sort_key(*e) for e in tree.walk(bound, inclusive=False, descending=True)]
+                        == [k for k in want if k < bound][::-1])
+
+
+def test_removing_everything_leaves_no_keys():
+    db, tree = _tree()
+    with db.operation():
+        for i in range(200):
+            tree.insert(i % 17, i)
+    with db.operation():
+        for i in range(200):
+            assert tree.remove(i % 17, i)
+        assert not tree.remove(3, 3)
+    assert [k for k in db._storage.keys() if k.startswith("1^x")] == []
+
+
+def test_a_failed_operation_leaves_the_tree_as_it_was():
+    db, tree = _tree()
+    with db.operation():
+        for i in range(100):
+            tree.insert(i, i + 1)
+    before = db._storage.items()
+    with pytest.raises(RuntimeError):
+        with db.operation():
+            for i in range(100, 300):
+                tree.insert(i, i + 1)
+            raise RuntimeError("abort")
+    assert db._storage.items() == before
+    assert tree.check() == 100
+
+
+def test_long_text_is_kept_as_a_prefix_that_fits_a_node():
+    db, tree = _tree(value_size=300)
+    with db.operation():
+        for i in range(30):
+            tree.insert("é" * 500 + str(i), i + 1)
+    assert tree.check() == 30
+    stored = [value for value, _ in tree.walk()]
+    assert all(("é" * 500 + str(i)).startswith(stored[0]) for i in range(30))
+    assert [eid for _, eid in tree.walk()] == list(range(1, 31))     # same prefix: by id
+
+
+def test_text_prefix_is_monotone():
+    rng = random.Random(5)
+    alphabet = "ab\u00e9\n\"\U0001f600"
+    texts = sorted("".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30))) for _ in range(300))
+    prefixes = [text_prefix(t, 24) for t in texts]
+    assert prefixes == sorted(prefixes)
+
+
+def test_insert_and_remove_cost_log_n_reads_and_one_write():
+    counting = CountingMap(MemoryMap(max_key_size=100, max_value_size=1000))
+    db = Database(db_storage=counting)
+    tree = OrderedIndex(db, "1^x")
+    n = 20_000
+    for start in range(0, n, 1000):
+        with db.operation():
+            for i in range(start, start + 1000):
+                tree.insert((i * 7919) % n, i + 1)
+    height = tree.header()["h"]
+    counting.reset()
+    with db.operation():
+        tree.insert(12345, n + 1)
+    assert counting.reads <= height + 1 and counting.writes == 1
+    counting.reset()
+    with db.operation():
+        tree.remove(12345, n + 1)
+    assert counting.reads <= height + 1 and counting.writes == 1
