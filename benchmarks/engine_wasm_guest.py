@@ -1,0 +1,198 @@
+"""Guest side of benchmarks/engine_wasm.py: runs engine operations under Kybra's RustPython.
+
+Runs inside the wasm interpreter (Python 3.10 syntax, Kybra's stdlib). `time.monotonic_ns()` reads
+the fuel consumed so far (benchmarks/wasm_meter.py answers the clock with it), so each figure is the
+wasm instructions of one operation, averaged over a sample. Prints one JSON object per line:
+{"op": name, "instructions": per operation, "samples": n, ...}. KRP_ARGS selects the cases.
+"""
+
+import json
+import os
+import sys
+import time
+
+from kybra_simple_db import (
+    CASCADE,
+    Database,
+    Entity,
+    Integer,
+    ManyToMany,
+    ManyToOne,
+    MemoryMap,
+    OneToMany,
+    String,
+)
+
+ARGS = os.environ.get("KRP_ARGS", "").split()
+fuel = time.monotonic_ns
+_a = fuel()
+_b = fuel()
+OVERHEAD = _b - _a
+
+
+def emit(op: str, total: int, samples: int = 1, **extra) -> None:
+    record = {"op": op, "instructions": total // samples, "samples": samples}
+    record.update(extra)
+    print(json.dumps(record))
+    sys.stdout.flush()
+
+
+def measure(op: str, items, action, prepare=None, **extra) -> None:
+    """Average instructions of `action(prepare(item))` over `items` (prepare is not counted)."""
+    total = 0
+    for item in items:
+        arg = prepare(item) if prepare is not None else item
+        start = fuel()
+        action(arg)
+        total += fuel() - start - OVERHEAD
+    emit(op, total, len(items), **extra)
+
+
+def once(action):
+    start = fuel()
+    result = action()
+    return fuel() - start - OVERHEAD, result
+
+
+def fresh_db() -> Database:
+    Database._instance = None
+    return Database.init(audit_enabled=True, db_storage=MemoryMap(0, 100, 1000),
+                         db_audit=MemoryMap(1, 100, 1000), clock=lambda: 1_700_000_000_000_000_000)
+
+
+class Person(Entity):
+    __alias__ = "name"
+    name = String(min_length=1, max_length=50)
+    age = Integer(min_value=0, max_value=1000)
+    city = String(max_length=50, indexed=True)
+    tags = ManyToMany("Tag", "people")
+
+
+class Tag(Entity):
+    label = String(max_length=50)
+    people = ManyToMany("Person", "tags")
+
+
+class Node(Entity):
+    label = String(max_length=50)
+    children = OneToMany("Node", "parent", on_delete=CASCADE)
+    parent = ManyToOne("Node", "children")
+
+
+def cold(db: Database):
+    def drop(item):
+        db.identity.clear()
+        return item
+    return drop
+
+
+def basic(n: int, samples: int) -> None:
+    db = fresh_db()
+    step = max(1, n // samples)
+    for i in range(1, n + 1 - samples):
+        Person(name="person-" + str(i), age=i % 100, city="city-" + str(i % 37))
+    measure("create", range(n + 1 - samples, n + 1),
+            lambda i: Person(name="person-" + str(i), age=i % 100, city="city-" + str(i % 37)))
+    ids = list(range(1, n + 1, step))[:samples]
+    measure("get", ids, Person.load, cold(db))
+    measure("get_by_alias", ["person-" + str(i) for i in ids], lambda a: Person[a], cold(db))
+    people = []
+    for i in ids:
+        db.identity.clear()
+        people.append(Person.load(i))
+    measure("update_loaded", people, lambda p: setattr(p, "age", 500))
+    measure("get_and_update", ids, lambda i: Person.load(i).update_fields({"age": 501}), cold(db))
+    tags = [Tag(label="tag-" + str(i)) for i in range(len(ids))]
+    pairs = list(zip(tags, people))
+    measure("link", pairs, lambda tp: tp[0].people.add(tp[1]))
+    measure("unlink", pairs, lambda tp: tp[0].people.remove(tp[1]))
+    cursors = [max(0, i - 1) for i in ids[: max(1, samples // 5)]]
+    measure("page_of_100", cursors, lambda c: Person.page(c, 100), cold(db))
+    measure("count_filtered", ["city-" + str(i % 37) for i in range(10)],
+            lambda v: Person.count_by("city", v), cold(db))
+    records, _ = db.dump_page(None, 100)
+    measure("dump_page_of_100", [None], lambda c: db.dump_page(c, 100), cold(db))
+    text = json.dumps({"records": records}, separators=(",", ":"))
+    measure("json_loads_page_of_100", [text], json.loads, chars=len(text))
+    doomed = [i + 1 for i in ids]
+    measure("delete", doomed, lambda i: Person.load(i).delete(), cold(db))
+    fresh_db()
+    measure("restore_page_of_100", [records], lambda r: Database.get_instance().restore(r))
+
+
+def many_links(links: int) -> None:
+    fresh_db()
+    tag = Tag(label="hub")
+    for i in range(1, links + 1):
+        tag.people.add(Person(name="p-" + str(i), age=1, city="c"))
+    spent, _ = once(tag.delete)
+    emit("delete_with_links", spent, links=links)
+
+
+def cascade_chain(depth: int) -> None:
+    fresh_db()
+    root = Node(label="root")
+    parent = root
+    for i in range(depth):
+        parent = Node(label="n" + str(i), parent=parent)
+    spent, _ = once(root.delete)
+    emit("cascade_chain_delete", spent, depth=depth)
+
+
+ADMIN = "evvln-dkyvs-32ztg-old72-roktw-evvu5-ycxvb-nvzcb-ygwyk-bl7u4-fqe"
+
+
+def service(n: int, samples: int) -> None:
+    """The canister's service layer (db_api over in-memory maps, Kybra's own Principal class): what
+    an endpoint runs after Kybra decoded its Candid arguments."""
+    import db_api
+    from principal import Principal
+
+    fresh_db()
+    maps = {"db": (MemoryMap(0, 128, 1024), 128, 1024), "audit": (MemoryMap(1, 80, 1024), 80, 1024),
+            "meta": (MemoryMap(2, 128, 16384), 128, 16384)}
+    api = db_api.DbApi(maps, clock=lambda: 1_700_000_000_000_000_000, principal=Principal.from_str)
+    api.install(ADMIN)
+    text = {"Text": None}
+    field = {"required": False, "default": None, "min": None, "max": 50.0, "indexed": False}
+    typedef = {"name": "bench::Person", "alias": "name", "relations": [],
+               "fields": [dict(field, name="name", kind=text),
+                          dict(field, name="age", kind={"Int": None}, max=1000.0),
+                          dict(field, name="city", kind=text, indexed=True)],
+               "policy": {"read": {"Public": None}, "create": {"Anyone": None}, "modify": {"Owner": None},
+                          "delete": {"Owner": None}}}
+    assert api.define_type(ADMIN, typedef, False) == {"Ok": None}
+
+    def create(i):
+        result = api.create(ADMIN, "bench::Person", [
+            {"name": "name", "value": {"Text": "person-" + str(i)}},
+            {"name": "age", "value": {"Int": i % 100}},
+            {"name": "city", "value": {"Text": "city-" + str(i % 37)}}])
+        assert "Ok" in result, result
+
+    for i in range(1, n + 1 - samples):
+        create(i)
+    measure("service_create", range(n + 1 - samples, n + 1), create)
+    db = Database.get_instance()
+    ids = list(range(1, n + 1, max(1, n // samples)))[:samples]
+    measure("service_get", ids, lambda i: api.get(ADMIN, "bench::Person", i), cold(db))
+    measure("service_update", ids, lambda i: api.update(
+        ADMIN, "bench::Person", i, [{"name": "age", "value": {"Int": 7}}], None), cold(db))
+    measure("service_count_filtered", ["city-" + str(i % 37) for i in range(5)], lambda v: api.count(
+        ADMIN, "bench::Person", [{"name": "city", "value": {"Text": v}}]), cold(db))
+
+
+def main() -> None:
+    if not ARGS or ARGS[0] == "basic":
+        n = int(ARGS[1]) if len(ARGS) > 1 else 1000
+        samples = int(ARGS[2]) if len(ARGS) > 2 else 50
+        basic(n, samples)
+    elif ARGS[0] == "service":
+        service(int(ARGS[1]) if len(ARGS) > 1 else 1000, int(ARGS[2]) if len(ARGS) > 2 else 50)
+    elif ARGS[0] == "links":
+        many_links(int(ARGS[1]))
+    elif ARGS[0] == "cascade":
+        cascade_chain(int(ARGS[1]))
+
+
+main()

@@ -1,0 +1,34 @@
+"""`python -m benchmarks.engine_wasm` on tiny sizes under Kybra's RustPython, so the harness never rots.
+
+Skipped where the runtime is not on this machine (benchmarks/wasm_meter.py says how it is found).
+Figures are printed by the benchmark, never asserted on here, except that every operation has one.
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchmarks.wasm_meter import runtime_dir
+
+ROOT = Path(__file__).resolve().parents[2]
+OPS = {"create", "get", "get_by_alias", "update_loaded", "get_and_update", "link", "unlink", "page_of_100",
+       "count_filtered", "dump_page_of_100", "delete", "restore_page_of_100", "service_create",
+       "service_get", "service_update", "service_count_filtered", "delete_with_links",
+       "cascade_chain_delete"}
+
+pytestmark = pytest.mark.skipif(runtime_dir() is None,
+                                reason="Kybra's RustPython runtime not on this machine")
+
+
+def test_every_operation_has_a_figure(tmp_path):
+    out = tmp_path / "rows.json"
+    cmd = [sys.executable, "-m", "benchmarks.engine_wasm", "--n", "120", "--samples", "4", "--growth",
+           "--links", "30", "--depth", "20", "--json", str(out)]
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr + done.stdout
+    rows = json.loads(out.read_text())
+    assert OPS <= {row["op"] for row in rows}
+    assert all(row["instructions"] > 0 for row in rows)
