@@ -41,3 +41,23 @@ def test_basenames_are_unique_across_the_canister_sources():
     ours = {p.stem for p in FILES if p.stem != "__init__"}
     others = {p.stem for p in src.rglob("*.py") if PACKAGE not in p.parents}
     assert not ours & others
+
+
+def test_database_without_time_ns_uses_time(monkeypatch):
+    """Kybra's RustPython has no `time.time_ns`: the default clock falls back to `time.time`."""
+    import time
+
+    from kybra_simple_db import Database, Entity, String
+
+    monkeypatch.delattr(time, "time_ns")
+    before = int(time.time() * 1_000_000) * 1000
+    db = Database()
+    Database._instance = db
+
+    class Clockless(Entity):
+        name = String()
+
+    item = Clockless(name="a")
+    after = int(time.time() * 1_000_000) * 1000
+    assert before <= item.meta()["created"] <= after
+    assert db.now() >= item.meta()["created"]

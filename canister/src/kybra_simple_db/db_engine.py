@@ -36,6 +36,16 @@ def _limit(declared, storage, attribute: str, fallback: int):
     return declared - ENCODING_MARGIN
 
 
+def system_clock():
+    """The default clock, nanoseconds since the epoch: `time.time_ns` where the runtime has it (Kybra's
+    RustPython does not), else `time.time()` scaled (microsecond resolution)."""
+    clock = getattr(time, "time_ns", None)
+    if clock is not None:
+        return clock
+    wall = time.time
+    return lambda: int(wall() * 1_000_000) * 1000
+
+
 class Operation:
     """Context manager for one all-or-nothing unit: nested units roll back alone, the outermost commits."""
 
@@ -98,7 +108,7 @@ class Database:
             prefix = "&"
         self._audit_storage = db_audit
         self.audit = AuditLog(audit_map, prefix, self._audit_enabled)
-        self._clock = clock or time.time_ns
+        self._clock = clock or system_clock()
         self._journal = []
         self._after_commit = []
         self._depth = 0
