@@ -1,5 +1,5 @@
-"""The certified state tree read_state serves: time, request status, canister information and the
-subnet's keys, materialised only for the paths a request asks for."""
+"""The certified state tree read_state serves: time, request status, canister information (with the
+canister's certified data) and the subnet's keys, materialised only for the paths a request asks for."""
 
 from __future__ import annotations
 
@@ -82,6 +82,8 @@ class StateTree:
         if canister_id != effective_id:
             raise HttpError(400, "canister paths may only be read at that canister's own read_state endpoint")
         info: dict = {}
+        if hasattr(self.replica, "certified_data") and canister_id in self.replica.canisters().values():
+            info[b"certified_data"] = self.replica.certified_data(canister_id)
         module_hash = self.replica.module_hash(canister_id)
         if module_hash is not None:
             info[b"module_hash"] = module_hash

@@ -7,9 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import cbor2
 import pytest
 from ic.candid import Types, encode
-from signing_kit import verify_certificate
+from signing_kit import Http, Signer, content, envelope, verify_certificate
 
 from localnet import hash_tree
 from localnet.principals import from_text
@@ -110,6 +111,29 @@ def test_traps_roll_back_and_data_certificates_verify(localnet, ic_agent, icp):
     certificate = bytes(reply[0]["value"][0])
     tree = verify_certificate(certificate, net.root_key)
     assert hash_tree.lookup(tree, [b"canister", from_text(cid), b"certified_data"]) == b"state-hash"
+    assert _read_certified_data(net, cid) == b"state-hash"
+    with pytest.raises(Exception, match="deliberate trap"):
+        other = encode([{"type": Types.Vec(Types.Nat8), "value": b"other"}])
+        agent.update_raw(cid, "certify_then_trap", other)
+    assert _read_certified_data(net, cid) == b"state-hash"
+    reply = agent.query_raw(cid, "certificate", encode([]))
+    tree = verify_certificate(bytes(reply[0]["value"][0]), net.root_key)
+    assert hash_tree.lookup(tree, [b"canister", from_text(cid), b"certified_data"]) == b"state-hash"
+
+
+def _read_certified_data(net, cid: str) -> bytes:
+    """`/canister/<cid>/certified_data` as read_state certifies it."""
+    signer = Signer()
+    path = [b"canister", from_text(cid), b"certified_data"]
+    http = Http(net.url)
+    try:
+        body = envelope(content("read_state", signer, paths=[path]), signer)
+        response = http.post(f"/api/v2/canister/{cid}/read_state", body)
+    finally:
+        http.close()
+    assert response.status_code == 200, response.text
+    tree = verify_certificate(cbor2.loads(response.content)["certificate"], net.root_key)
+    return hash_tree.lookup(tree, path)
 
 
 def test_cli_reports_a_canister_that_does_not_deploy(state, tmp_path):

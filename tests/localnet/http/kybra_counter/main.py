@@ -37,3 +37,9 @@ def certify(data: blob) -> void:
 @query
 def certificate() -> Opt[blob]:
     return ic.data_certificate()
+
+
+@update
+def certify_then_trap(data: blob) -> void:
+    ic.set_certified_data(data)
+    ic.trap("deliberate trap after set_certified_data")
