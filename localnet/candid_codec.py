@@ -10,7 +10,7 @@ from typing import Any
 
 from localnet.candid_decoder import decode
 from localnet.candid_encoder import encode
-from localnet.candid_types import CType, Interface, Opt, Prim, Record, Variant, Vec
+from localnet.candid_types import CType, Func, Interface, Opt, Prim, Record, Variant, Vec
 from localnet.candid_wire import CandidError, principal_bytes, sleb, uleb
 
 __all__ = ["CandidError", "decode", "encode", "principal_bytes", "sleb", "sort_key", "uleb"]
@@ -37,6 +37,8 @@ def sort_key(iface: Interface, t: CType, v: Any) -> Any:
         if t.tuple:
             return tuple(sort_key(iface, ft, x) for (_, ft), x in zip(t.fields, v))
         return tuple(sort_key(iface, ft, v[n]) for n, ft in t.fields)
+    if isinstance(t, Func):
+        return (principal_bytes(v[0]), v[1].encode())
     if isinstance(t, Variant):
         ((tag, payload),) = v.items()
         for i, (n, ft) in enumerate(t.fields):

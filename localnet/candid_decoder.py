@@ -14,6 +14,7 @@ from kybra import Principal
 
 from localnet.candid_types import (
     CType,
+    Func,
     Interface,
     Opt,
     Prim,
@@ -94,6 +95,8 @@ class _Decoder:
             self.table.append(self._table_entry())
         for op, data in self.table:
             refs = [data] if op in (OPT, VEC) else [t for _, t in data] if op in (RECORD, VARIANT) else []
+            if op == FUNC:
+                refs = data[0] + data[1]
             for ref in refs:
                 self._check_code(ref)
         count = self.r.uleb()
@@ -123,17 +126,21 @@ class _Decoder:
                 fields.append((h, self.r.sleb()))
             return op, fields
         if op == FUNC:
-            for _ in range(2):
-                for _ in range(self.r.uleb()):
-                    self.r.sleb()
-            self.r.take(self.r.uleb())
-            return op, None
+            args = [self.r.sleb() for _ in range(self._count())]
+            rets = [self.r.sleb() for _ in range(self._count())]
+            return op, (args, rets, self.r.take(self.r.uleb()))
         if op == SERVICE:
             for _ in range(self.r.uleb()):
                 self.r.take(self.r.uleb())
                 self.r.sleb()
             return op, None
         raise CandidError(f"unsupported Candid type opcode {op}")
+
+    def _count(self) -> int:
+        n = self.r.uleb()
+        if n > MAX_TABLE:
+            raise CandidError("Candid type table entry too large")
+        return n
 
     def entry(self, code: int) -> tuple[int, Any]:
         if code < 0:
@@ -186,9 +193,7 @@ class _Decoder:
         elif op == SERVICE:
             self._principal()
         elif op == FUNC:
-            if r.byte():
-                self._principal()
-                r.take(r.uleb())
+            self._func_ref()
         else:
             raise CandidError("a value of type empty cannot be decoded")
         self.depth -= 1
@@ -209,6 +214,14 @@ class _Decoder:
         if n > 29:
             raise CandidError("principal longer than 29 bytes")
         return self.r.take(n)
+
+    def _func_ref(self) -> tuple[Principal, str]:
+        """A public func reference: flag 1, the service (a principal), the method name."""
+        flag = self.r.byte()
+        if flag != 1:
+            raise CandidError(f"invalid func flag {flag}" if flag else "opaque func reference not supported")
+        service = Principal(bytes=self._principal())
+        return service, _text(self)
 
     def value(self, code: int, t: CType) -> Any:
         self.depth += 1
@@ -300,10 +313,16 @@ class _Decoder:
                 return {field[0]: self.value(ft, field[1])}
             except CandidError as e:
                 raise e.at("." + field[0]) from None
+        if isinstance(t, Func):
+            if op != FUNC:
+                raise TypeMismatch(f"expected func, got {self._name(code)}")
+            return self._func_ref()
         if isinstance(t, ServiceRef):
             if op not in (SERVICE, -24):
                 raise TypeMismatch(f"expected service, got {self._name(code)}")
-            return Principal(bytes=self._principal())
+            service = Principal(bytes=self._principal())
+            cls = self.iface.service_classes.get(t.name)
+            return cls(service) if cls is not None else service
         raise CandidError(f"unsupported type {t!r}")
 
     def _coerced(self, code: int, t: CType) -> Any:

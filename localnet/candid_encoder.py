@@ -13,9 +13,10 @@ from typing import Any
 
 from localnet.candid_types import (
     BLOB,
+    FUNC_MODES,
     CType,
+    Func,
     Interface,
-    Method,
     Opt,
     Prim,
     Record,
@@ -85,27 +86,22 @@ class _TypeTable:
             body = sleb(SERVICE) + uleb(len(methods))
             for m in methods:
                 name = m.name.encode()
-                body += uleb(len(name)) + name + sleb(self._func(m))
+                mode = "query" if m.kind == "query" else ""
+                body += uleb(len(name)) + name + sleb(self.code(Func(m.params, m.returns, mode)))
             return body
-        raise CandidError(f"cannot encode type {t!r}")
-
-    def _func(self, m: Method) -> int:
-        """The table index of a service method's func type (annotation 1 = query)."""
-        key = ("func", m.params, m.returns, m.kind)
-        if key not in self.index:
-            self.index[key] = len(self.entries)
-            self.entries.append(None)
-            args = [self.code(p) for p in m.params]
-            rets = [self.code(r) for r in m.returns]
-            self.entries[self.index[key]] = (
+        if isinstance(t, Func):
+            args = [self.code(p) for p in t.params]
+            rets = [self.code(r) for r in t.returns]
+            mode = FUNC_MODES.index(t.mode)
+            return (
                 sleb(FUNC)
                 + uleb(len(args))
                 + b"".join(sleb(a) for a in args)
                 + uleb(len(rets))
                 + b"".join(sleb(r) for r in rets)
-                + (b"\x01\x01" if m.kind == "query" else b"\x00")
+                + (uleb(1) + bytes([mode]) if mode else uleb(0))
             )
-        return self.index[key]
+        raise CandidError(f"cannot encode type {t!r}")
 
     def encode(self) -> bytes:
         return uleb(len(self.entries)) + b"".join(e or b"" for e in self.entries)
@@ -193,6 +189,8 @@ def _build(iface: Interface, t: CType) -> Encoder:
             out += b"\x01" + uleb(len(raw)) + raw  # a service reference is encoded like a principal
 
         return enc_service
+    if isinstance(t, Func):
+        return _enc_func
     raise CandidError(f"cannot encode type {t!r}")
 
 
@@ -245,6 +243,18 @@ def _variant(iface: Interface, t: Variant) -> Encoder:
             raise e.at("." + tag) from None
 
     return enc_variant
+
+
+def _enc_func(v: Any, out: bytearray) -> None:
+    """A func reference, Kybra's `(Principal, method name)` tuple: public reference, service, method text."""
+    if not isinstance(v, list | tuple) or len(v) != 2 or not isinstance(v[1], str):
+        raise CandidError(f"expected a func reference (Principal, method name), got {v!r:.80}")
+    raw = principal_bytes(v[0])
+    try:
+        name = v[1].encode()
+    except UnicodeEncodeError:
+        raise CandidError("method name is not valid Unicode (lone surrogate)") from None
+    out += b"\x01\x01" + uleb(len(raw)) + raw + uleb(len(name)) + name
 
 
 def _int_check(name: str, v: Any) -> None:

@@ -75,7 +75,19 @@ class ServiceRef:
     name: str
 
 
-CType = Prim | Opt | Vec | Record | Variant | Ref | ServiceRef
+@dataclass(frozen=True)
+class Func:
+    """A func reference type, Kybra's `Func(Query[[params], ret])`; values are `(Principal, method)` tuples.
+
+    `mode` is the Candid annotation: "" (update), "query", "composite_query" or "oneway"."""
+
+    params: tuple[CType, ...]
+    returns: tuple[CType, ...]
+    mode: str = ""
+
+
+CType = Prim | Opt | Vec | Record | Variant | Ref | ServiceRef | Func
+FUNC_MODES = ("", "query", "oneway", "composite_query")  # index = the annotation byte on the wire
 
 BLOB = Prim("blob")
 WIDTH = 100  # .did lines longer than this put a record's or variant's fields on their own lines
@@ -106,6 +118,9 @@ class Interface:
     services: dict[str, dict[str, Method]] = field(default_factory=dict)
     stable_maps: dict[int, StableMapDecl] = field(default_factory=dict)
     cache: dict = field(default_factory=dict, repr=False, compare=False)  # the codecs' compiled forms
+    # Service name -> the canister's `Service` class: a decoded service reference becomes `Class(principal)`
+    # as in Kybra; without it (outside the canister's process) the value is the Principal.
+    service_classes: dict = field(default_factory=dict, repr=False, compare=False)
 
     def resolve(self, t: CType) -> CType:
         seen = 0
@@ -174,13 +189,19 @@ def type_text(t: CType) -> str:
             return "variant {}"
         parts = [_ident(n) if ft == Prim("null") else f"{_ident(n)} : {type_text(ft)}" for n, ft in t.fields]
         return "variant { " + "; ".join(parts) + " }"
+    if isinstance(t, Func):
+        return "func " + signature_text(t.params, t.returns, t.mode)
     raise TypeError(f"not a Candid type: {t!r}")
 
 
+def signature_text(params: tuple[CType, ...], returns: tuple[CType, ...], mode: str) -> str:
+    """`(params) -> (returns) mode`, the Candid text of a method's or a func type's signature."""
+    text = f"({', '.join(type_text(p) for p in params)}) -> ({', '.join(type_text(r) for r in returns)})"
+    return f"{text} {mode}" if mode else text
+
+
 def _sig(m: Method) -> str:
-    params = ", ".join(type_text(p) for p in m.params)
-    rets = ", ".join(type_text(r) for r in m.returns)
-    return f"({params}) -> ({rets})" + (" query" if m.kind == "query" else "")
+    return signature_text(m.params, m.returns, "query" if m.kind == "query" else "")
 
 
 def _used_names(iface: Interface, roots: list[CType]) -> set[str]:
@@ -201,6 +222,8 @@ def _used_names(iface: Interface, roots: list[CType]) -> set[str]:
             stack.append(t.inner)
         elif isinstance(t, Record | Variant):
             stack.extend(ft for _, ft in t.fields)
+        elif isinstance(t, Func):
+            stack.extend(t.params + t.returns)
     return used
 
 

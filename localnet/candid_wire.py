@@ -96,7 +96,10 @@ def principal_bytes(v: Any) -> bytes:
     if isinstance(v, bytes | bytearray):
         return bytes(v)
     if isinstance(v, str):
-        return Principal.from_str(v).bytes
+        try:
+            return Principal.from_str(v).bytes
+        except Exception:  # kybra's parser raises binascii, value and index errors alike
+            raise CandidError(f"not a principal: {v!r:.80}") from None
     raw = getattr(v, "bytes", None)
     if isinstance(raw, bytes | bytearray):
         return bytes(raw)

@@ -242,6 +242,10 @@ class Worker:
         names = {m.module for m in self.iface.methods.values()} | {self.entry.stem}
         for name in sorted(names, key=lambda n: n != self.entry.stem):
             self.modules[name] = importlib.import_module(name)
+        for service in self.iface.services:
+            cls = next((getattr(m, service) for m in self.modules.values() if hasattr(m, service)), None)
+            if isinstance(cls, type):
+                self.iface.service_classes[service] = cls
 
     def function(self, method: Method) -> Any:
         module = self.modules.get(method.module) or self.modules[self.entry.stem]

@@ -14,6 +14,7 @@ from pathlib import Path
 from localnet.candid_types import (
     BLOB,
     CType,
+    Func,
     Interface,
     Method,
     Opt,
@@ -44,6 +45,7 @@ NAMED_PRIMS = {
     **{n: n for n in ("nat8", "nat16", "nat32", "nat64", "int8", "int16", "int32", "int64")},
 }
 WRAPPERS = {"Alias", "Annotated"}
+FUNC_MODES = {"Query": "query", "Update": "", "Oneway": "oneway"}  # Kybra's Func(Mode[[params], ret])
 METHOD_KINDS = {"query", "update", "init", "pre_upgrade", "post_upgrade", "heartbeat", "inspect_message"}
 # Kybra's RejectionCode variant, in the order of the IC's reject codes 0 (NoError) to 5, then Unknown.
 REJECTION_CODES = (
@@ -196,7 +198,7 @@ class _Reader:
         ):
             self.read_stable_map(name, value, path)
             return
-        if isinstance(value, ast.Subscript | ast.Name | ast.Attribute):
+        if isinstance(value, ast.Subscript | ast.Name | ast.Attribute) or _is_func(value):
             self._alias(name, value, path)
 
     def _alias(self, name: str, value: ast.expr, path: Path) -> None:
@@ -275,6 +277,8 @@ class _Reader:
         return (self.texpr(node, path),)
 
     def texpr(self, node: ast.expr, path: Path) -> CType:
+        if _is_func(node):
+            return self.func_type(node, path)  # type: ignore[arg-type]
         if isinstance(node, ast.Constant):
             if node.value is None:
                 return Prim("null")
@@ -306,6 +310,23 @@ class _Reader:
                 return self.texpr(args[0], path)
         raise SourceError(f"{path}:{getattr(node, 'lineno', '?')}: not a Candid type: {ast.unparse(node)}")
 
+    def func_type(self, node: ast.Call, path: Path) -> Func:
+        """`Func(Query[[P1, P2], R])` (also `Update`, `Oneway`), checked as Kybra's compiler checks it."""
+        where = f"{path}:{node.lineno}"
+        if len(node.args) != 1 or node.keywords:
+            raise SourceError(f"{where}: Func takes one argument, e.g. Func(Query[[text], nat])")
+        spec = node.args[0]
+        mode = _name_of(spec.value) if isinstance(spec, ast.Subscript) else None
+        if mode not in FUNC_MODES:
+            raise SourceError(f"{where}: a Func's mode must be Query, Update or Oneway")
+        parts = spec.slice  # type: ignore[union-attr]
+        shaped = isinstance(parts, ast.Tuple) and len(parts.elts) == 2 and isinstance(parts.elts[0], ast.List)
+        if not shaped:
+            raise SourceError(f"{where}: write a Func as Func({mode}[[param types], return type])")
+        params = tuple(self.texpr(p, path) for p in parts.elts[0].elts)
+        returns = () if mode == "Oneway" else self._returns(parts.elts[1], path)
+        return Func(params, returns, FUNC_MODES[mode])
+
     # -- resolution ---------------------------------------------------------------------------------------
 
     def finish(self) -> Interface:
@@ -317,6 +338,8 @@ class _Reader:
             try:
                 iface.types[name] = self.texpr(value, Path(path))
             except SourceError:
+                if _is_func(value):
+                    raise  # a Func(...) is a type for certain: its error is the user's to see
                 iface.types.pop(name, None)
         # Drop aliases that referred to dropped ones.
         changed = True
@@ -368,7 +391,13 @@ class _Reader:
             return self._refs_ok(t.inner)
         if isinstance(t, Record | Variant):
             return all(self._refs_ok(ft) for _, ft in t.fields)
+        if isinstance(t, Func):
+            return all(self._refs_ok(x) for x in t.params + t.returns)
         return True
+
+
+def _is_func(node: ast.expr) -> bool:
+    return isinstance(node, ast.Call) and _name_of(node.func) == "Func"
 
 
 def read_interface(entry: str | Path) -> tuple[Interface, list[Path]]:
