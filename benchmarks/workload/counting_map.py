@@ -92,15 +92,15 @@ class CountingMap:
 
     def keys(self) -> list[str]:
         self.counters.scans += 1
-        return list(self._data.keys())
+        return sorted(self._data)       # in key order, as a StableBTreeMap walks
 
     def values(self) -> list[str]:
         self.counters.scans += 1
-        return list(self._data.values())
+        return [self._data[k] for k in sorted(self._data)]
 
     def items(self) -> list[tuple[str, str]]:
         self.counters.scans += 1
-        return list(self._data.items())
+        return [(k, self._data[k]) for k in sorted(self._data)]
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.keys())

@@ -6,8 +6,12 @@ end with a few `contains_key` probes (O(log n)), and a change costs a single aud
 """
 
 import json
+from typing import Optional
 
 from . import key_layout as keys
+from . import value_chunks
+from .db_errors import StorageLimitError
+from .undo_journal import CALL
 
 _NAMES_JSON = {}
 _CACHED_NAMES = 256
@@ -24,12 +28,17 @@ def _names_json(caller: str, operation: str, type_name: str) -> str:
 
 
 class AuditLog:
-    """Structured audit entries: (seq, time ns, caller, operation, type, id, changed fields)."""
+    """Structured audit entries: (seq, time ns, caller, operation, type, id, changed fields).
 
-    def __init__(self, staged, prefix: str, enabled: bool):
+    Owns its keys: appends (inside the database's current operation, via its undo journal), reads
+    and prunes them. `shared` is True when the entries live under `prefix` in the data map itself.
+    """
+
+    def __init__(self, staged, prefix: str, enabled: bool, shared: bool = False):
         self.staged = staged
         self.prefix = prefix
         self.enabled = enabled
+        self.shared = shared
         self.min_seq = int(staged.get(prefix + keys.AUDIT_MIN) or 0)
         self.next_seq = self._find_end(self.min_seq)
 
@@ -75,6 +84,71 @@ class AuditLog:
     def key(self, seq: int) -> str:
         return keys.audit_key(self.prefix, seq)
 
+    def owns_key(self, key: str) -> bool:
+        """True if `key` of the data map is one of this log's keys (only when the map is shared)."""
+        return self.shared and key.startswith(self.prefix)
+
     def length(self) -> int:
         """Number of entries currently kept (after pruning)."""
         return self.next_seq - self.min_seq
+
+    def append(self, journal: list, when: int, caller: str, operation: str, type_name: str,
+               entity_id, changes: dict) -> None:
+        """Stage one entry; on rollback (through `journal`) the sequence number is given back."""
+        seq = self.next_seq
+        text = self.entry_text(when, caller, operation, type_name, entity_id, changes)
+        staged = self.staged
+        limit = staged.max_value_size
+        if limit is None or len(text) * 4 <= limit:
+            staged.put(self.prefix + str(seq), text, journal)
+        else:
+            if len(text.encode("utf-8")) > limit:
+                if not self.shared:
+                    short = {"_truncated": True}
+                    for name in changes:
+                        short[name] = None
+                    text = self.entry_text(when, caller, operation, type_name, entity_id, short)
+                    if len(text) * 4 > limit and len(text.encode("utf-8")) > limit:
+                        raise StorageLimitError("audit entry too large for the audit map's value size")
+            value_chunks.write(staged, journal, self.key(seq), text, limit)
+        self.next_seq = seq + 1
+        journal.append((CALL, setattr, (self, "next_seq", seq)))
+
+    def read(self, seq: int) -> Optional[dict]:
+        """The entry `seq` as a dict, or None when it was pruned or never written."""
+        key = self.key(seq)
+        text = self.staged.get(key)
+        if text is None:
+            return None
+        return self.parse(seq, value_chunks.join(self.staged, key, text))
+
+    def entries(self, from_seq: int, limit: int) -> tuple:
+        """Entries with seq >= from_seq (at most `limit`), and the next seq or None at the end."""
+        start = max(int(from_seq), self.min_seq)
+        end = min(start + limit, self.next_seq)
+        out = []
+        for seq in range(start, end):
+            entry = self.read(seq)
+            if entry is not None:
+                out.append(entry)
+        return out, (end if end < self.next_seq else None)
+
+    def prune(self, journal: list, before: int) -> int:
+        """Stage the removal of entries with seq < `before`; returns how many are removed."""
+        before = min(int(before), self.next_seq)
+        old_min = self.min_seq
+        if before <= old_min:
+            return 0
+        removed = 0
+        staged = self.staged
+        for seq in range(old_min, before):
+            key = self.key(seq)
+            head = staged.get(key)
+            if head is None:
+                continue
+            value_chunks.remove(staged, journal, key, head)
+            removed += 1
+        staged.put(self.prefix + keys.AUDIT_MIN, str(before), journal)
+        self.min_seq = before
+        journal.append((CALL, setattr, (self, "min_seq", old_min)))
+        return removed

@@ -8,7 +8,7 @@ import json
 import time
 from typing import Optional
 
-from . import bitsets, type_registry
+from . import bitsets, type_registry, value_chunks
 from . import key_layout as keys
 from .audit_log import AuditLog
 from .context import CallerScope, get_caller_id
@@ -16,19 +16,20 @@ from .db_errors import NotFoundError, StorageLimitError, ValidationError
 from .identity_map import IdentityMap
 from .memory_map import MemoryMap
 from .staged_store import StagedMap
+from .storage_contract import declared_limit
+from .undo_journal import CALL, rollback
 
 DEFAULT_MAX_KEY_SIZE = 100
 DEFAULT_MAX_VALUE_SIZE = 1000
 ENCODING_MARGIN = 16
 DEFAULT_BUCKET_WIDTH = 2048
-CALL = object()   # a journal entry (CALL, function, args): on rollback, function(*args) restores memory state
 
 
 def _limit(declared, storage, attribute: str, fallback: int):
+    """The usable size (after the encoding margin): the explicit one, else what the map declares
+    (see storage_contract), else `fallback`; None when unlimited."""
     if declared is None:
-        declared = getattr(storage, attribute, None)
-        if declared is None and not isinstance(storage, MemoryMap):
-            declared = fallback
+        declared = declared_limit(storage, attribute, fallback)
     if declared is None:
         return None
     if declared <= ENCODING_MARGIN + 8:
@@ -54,11 +55,11 @@ class Operation:
         self.mark = 0
 
     def __enter__(self) -> "Operation":
-        self.mark = self.db._begin()
+        self.mark = self.db.begin()
         return self
 
     def __exit__(self, exc_type, exc, tb) -> bool:
-        self.db._end(self.mark, exc_type is None)
+        self.db.end(self.mark, exc_type is None)
         return False
 
 
@@ -102,12 +103,12 @@ class Database:
             audit_map = StagedMap(
                 db_audit, _limit(audit_max_key_size, db_audit, "max_key_size", DEFAULT_MAX_KEY_SIZE),
                 _limit(audit_max_value_size, db_audit, "max_value_size", DEFAULT_MAX_VALUE_SIZE))
-            prefix = ""
+            self._stages = (self._data, audit_map)
+            self.audit = AuditLog(audit_map, "", self._audit_enabled)
         else:
-            audit_map = self._data
-            prefix = "&"
+            self._stages = (self._data,)
+            self.audit = AuditLog(self._data, "&", self._audit_enabled, shared=True)
         self._audit_storage = db_audit
-        self.audit = AuditLog(audit_map, prefix, self._audit_enabled)
         self._clock = clock or system_clock()
         self._journal = []
         self._after_commit = []
@@ -165,39 +166,34 @@ class Database:
     def in_operation(self) -> bool:
         return self._depth > 0
 
-    def _begin(self) -> int:
+    def begin(self) -> int:
+        """Open an all-or-nothing unit (what `operation()` does, without a context manager object);
+        returns the mark to pass to `end`."""
         self._depth += 1
         return len(self._journal)
 
-    def _end(self, mark: int, ok: bool) -> None:
+    def end(self, mark: int, ok: bool) -> None:
+        """Close the unit opened at `mark`: undo it unless `ok`; the outermost unit commits."""
         self._depth -= 1
         if not ok:
-            self._rollback(mark)
+            rollback(self._journal, mark)
         if self._depth == 0:
             try:
                 if ok:
-                    self._data.commit()
-                    if self.audit.staged is not self._data:
-                        self.audit.staged.commit()
+                    for staged in self._stages:
+                        staged.commit()
             finally:
                 self._journal = []
-                self._data.discard()
-                self.audit.staged.discard()
-
-    def _rollback(self, mark: int) -> None:
-        journal = self._journal
-        while len(journal) > mark:
-            staged, key, previous = journal.pop()
-            if staged is None:
-                key()
-            elif staged is CALL:
-                key(*previous)
-            else:
-                staged.undo(key, previous)
+                for staged in self._stages:
+                    staged.discard()
 
     def on_rollback(self, undo) -> None:
         """Register `undo()` to restore in-memory state if the current operation rolls back."""
         self._journal.append((None, undo, None))
+
+    def on_rollback_call(self, function, args: tuple) -> None:
+        """Register `function(*args)` to run if the current operation rolls back (no closure needed)."""
+        self._journal.append((CALL, function, args))
 
     # ----- raw staged access -------------------------------------------------------------------------
 
@@ -218,48 +214,19 @@ class Database:
         text = self._data.get(key) if head is None else head
         if text is None or not text.startswith(keys.CHUNK_MARK):
             return text
-        count = int(text[1:])
-        return "".join(self._data.get(keys.chunk_key(key, i)) or "" for i in range(count))
-
-    def _chunks(self, text: str) -> list:
-        data = text.encode("utf-8")
-        size = self.value_limit
-        out = []
-        start = 0
-        while start < len(data):
-            end = min(start + size, len(data))
-            while end < len(data) and (data[end] & 0xC0) == 0x80:
-                end -= 1
-            out.append(data[start:end].decode("utf-8"))
-            start = end
-        return out
+        return value_chunks.join(self._data, key, text)
 
     def put_value(self, key: str, text: str, old_head: Optional[str] = None) -> None:
         """Store `text`, split across keys if it exceeds the value size; stale chunks are removed."""
-        old_count = int(old_head[1:]) if old_head and old_head.startswith(keys.CHUNK_MARK) else 0
         limit = self.value_limit
-        if limit is None or len(text) * 4 <= limit or len(text.encode("utf-8")) <= limit:
-            if text.startswith(keys.CHUNK_MARK):
-                raise ValidationError("values may not start with '~'")
-            self._data.put(key, text, self._journal)
-            if not old_count:
-                return
-            new_count = 0
-        else:
-            parts = self._chunks(text)
-            self._data.check_key(keys.chunk_key(key, len(parts)))
-            for i, part in enumerate(parts):
-                self.put(keys.chunk_key(key, i), part)
-            self.put(key, keys.CHUNK_MARK + str(len(parts)))
-            new_count = len(parts)
-        for i in range(new_count, old_count):
-            self.delete(keys.chunk_key(key, i))
+        if (old_head is None or not old_head.startswith(keys.CHUNK_MARK)) and (
+                limit is None or len(text) * 4 <= limit) and not text.startswith(keys.CHUNK_MARK):
+            self._data.put(key, text, self._journal)     # the common case, without a further call
+            return
+        value_chunks.write(self._data, self._journal, key, text, limit, old_head)
 
     def delete_value(self, key: str, old_head: Optional[str]) -> None:
-        if old_head and old_head.startswith(keys.CHUNK_MARK):
-            for i in range(int(old_head[1:])):
-                self.delete(keys.chunk_key(key, i))
-        self._data.delete(key, self._journal)
+        value_chunks.remove(self._data, self._journal, key, old_head)
 
     # ----- types and counters ---------------------------------------------------------------------
 
@@ -480,57 +447,23 @@ class Database:
 
     # ----- audit -----------------------------------------------------------------------------------
 
-    def record(self, operation: str, type_name: str, entity_id: int, changes: dict, when: int = None,
+    def record(self, operation: str, type_name: str, entity_id, changes: dict, when: int = None,
                caller: str = None) -> None:
         """Append an audit entry (when audit is enabled) inside the current operation."""
         log = self.audit
         if not log.enabled:
             return
-        seq = log.next_seq
         if when is None:
             when = int(self._clock())
         if caller is None:
             caller = get_caller_id()
-        text = log.entry_text(when, caller, operation, type_name, entity_id, changes)
-        staged = log.staged
-        limit = staged.max_value_size
-        if limit is None or len(text) * 4 <= limit:
-            staged.put(log.prefix + str(seq), text, self._journal)
-        else:
-            if staged is not self._data and len(text.encode("utf-8")) > limit:
-                short = {"_truncated": True}
-                for name in changes:
-                    short[name] = None
-                text = log.entry_text(when, caller, operation, type_name, entity_id, short)
-            self._put_audit(log.key(seq), text)
-        log.next_seq = seq + 1
-        self._journal.append((CALL, setattr, (log, "next_seq", seq)))
-
-    def _put_audit(self, key: str, text: str) -> None:
-        staged = self.audit.staged
-        limit = staged.max_value_size
-        if limit is not None and len(text) * 4 > limit and len(text.encode("utf-8")) > limit:
-            if staged is not self._data:
-                raise StorageLimitError("audit entry too large for the audit map's value size")
-            self.put_value(key, text)
-            return
-        staged.put(key, text, self._journal)
+        log.append(self._journal, when, caller, operation, type_name, entity_id, changes)
 
     def audit_entries(self, from_seq: int = 0, limit: int = 100) -> tuple:
         """Structured entries with seq >= from_seq (at most `limit`), and the next seq or None."""
         if limit <= 0:
             raise ValidationError("limit must be positive")
-        log = self.audit
-        start = max(int(from_seq), log.min_seq)
-        end = min(start + limit, log.next_seq)
-        out = []
-        for seq in range(start, end):
-            text = log.staged.get(log.key(seq))
-            if text is not None:
-                if text.startswith(keys.CHUNK_MARK):
-                    text = self.get_value(log.key(seq), text)
-                out.append(AuditLog.parse(seq, text))
-        return out, (end if end < log.next_seq else None)
+        return self.audit.entries(from_seq, limit)
 
     def get_audit(self, id_from: Optional[int] = None, id_to: Optional[int] = None) -> dict:
         """Seed view of id_from <= seq < id_to: {"seq": [operation, time_ms, "Type@id", changes]}."""
@@ -556,30 +489,8 @@ class Database:
 
     def prune_audit(self, before: int) -> int:
         """Remove audit entries with seq < `before`; returns how many were removed."""
-        log = self.audit
-        before = min(int(before), log.next_seq)
-        if before <= log.min_seq:
-            return 0
-        removed = 0
-        old_min = log.min_seq
         with self.operation():
-            for seq in range(old_min, before):
-                key = log.key(seq)
-                head = log.staged.get(key)
-                if head is None:
-                    continue
-                if head.startswith(keys.CHUNK_MARK):
-                    self.delete_value(key, head)
-                else:
-                    log.staged.delete(key, self._journal)
-                removed += 1
-            log.staged.put(log.prefix + keys.AUDIT_MIN, str(before), self._journal)
-            log.min_seq = before
-
-            def undo():
-                log.min_seq = old_min
-            self.on_rollback(undo)
-        return removed
+            return self.audit.prune(self._journal, before)
 
     # ----- whole-database operations ---------------------------------------------------------------
 
@@ -588,7 +499,7 @@ class Database:
         log = self.audit
         with self.operation():
             for key in list(self._storage.keys()):
-                if log.staged is self._data and key.startswith(log.prefix):
+                if log.owns_key(key):
                     continue
                 if key == keys.META:
                     continue

@@ -8,8 +8,8 @@ Every public method is one all-or-nothing operation of the database.
 import json
 from typing import Optional
 
-from . import bitsets, type_registry
 from . import key_layout as keys
+from . import type_registry
 from .context import get_caller_id
 from .db_constants import (
     ACTION_CREATE,
@@ -18,7 +18,7 @@ from .db_constants import (
     CASCADE,
     RESTRICT,
 )
-from .db_engine import CALL, Database
+from .db_engine import Database
 from .db_errors import (
     ConflictError,
     HookRejected,
@@ -28,7 +28,11 @@ from .db_errors import (
 )
 from .db_fields import Property
 from .db_relations import Relation
-from .link_view import LinkSet, drain
+from .entity_keys import IndexedKeys
+from .entity_links import EntityLinks
+from .entity_queries import EntityQueries
+from .entity_serialize import EntitySerialization
+from .entity_values import differs, normalize_id
 
 _MISSING = object()
 _RAW_DECODE = json.JSONDecoder().raw_decode
@@ -36,18 +40,6 @@ _VERSION_PREFIX = '{"v":'
 META_FIELDS = ("owner", "creator", "updater", "timestamp_created", "timestamp_updated", "version")
 MAX_NAME_LENGTH = 40
 _NAMESPACE_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
-
-
-def normalize_id(value) -> Optional[int]:
-    """An entity id as int (from 3 or "3"), or None when `value` cannot be an id."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value if value > 0 else None
-    if isinstance(value, str) and 0 < len(value) <= 19 and value.isascii() and value.isdigit():
-        number = int(value)
-        return number if number > 0 else None
-    return None
 
 
 def doc_text(data: dict, meta: dict) -> str:
@@ -70,10 +62,6 @@ def _parse_doc(text: str) -> dict:
     return doc
 
 
-def _differs(a, b) -> bool:
-    return type(a) is not type(b) or a != b
-
-
 def _check_name(owner: str, name: str, what: str) -> None:
     if not name.isidentifier() or name.startswith("_") or len(name) > MAX_NAME_LENGTH:
         raise ValidationError(f"{owner}: {what} name {name!r} must be an identifier of at most "
@@ -91,7 +79,7 @@ def _reserved_names() -> set:
     return _RESERVED[0]
 
 
-class Entity:
+class Entity(EntityLinks, IndexedKeys, EntityQueries, EntitySerialization):
     """Base class of stored entity types; subclass it (or build a class with `type(...)`) to define one."""
 
     __namespace__ = None
@@ -308,15 +296,15 @@ class Entity:
         if self._state != "live":
             self._check_live()
         db = self._db
-        mark = db._begin()
+        mark = db.begin()
         try:
             self._touch()
             self._assign(name, value, ACTION_MODIFY)
             self._persist("update")
         except BaseException:
-            db._end(mark, False)
+            db.end(mark, False)
             raise
-        db._end(mark, True)
+        db.end(mark, True)
 
     def update_fields(self, values: dict, expected_version: Optional[int] = None) -> "Entity":
         """Set several fields in one change (one version step); refuses a stale `expected_version`."""
@@ -379,61 +367,6 @@ class Entity:
         self._sync_keys(self._stored, self._data)
         db.record(operation, type(self).__type_name__, self._eid, changes, now, caller)
         self.__dict__["_stored"] = dict(self._data)
-
-    def _sync_keys(self, before: dict, after: dict) -> None:
-        """Move alias and index entries from the `before` values to the `after` values (for the keys
-        the type keeps now: see Database.sync_key_schema)."""
-        cls = type(self)
-        db = self._db
-        tc = self._tc
-        eid = self._eid
-        limit = db.key_limit
-        for name, gen in db.key_generations(cls, tc).items():
-            alias = name[1:] if name[0] == "@" else None
-            if alias is not None:
-                old = before.get(alias)
-                new = after.get(alias)
-                if not _differs(old, new):
-                    continue
-                if new is not None:
-                    key = keys.alias_key(tc, alias, new, limit, gen)
-                    holder = db.get(key)
-                    if holder is not None and int(holder) != eid:
-                        raise ConflictError(f"{cls.__type_name__} alias {new!r} is already used by "
-                                            f"{cls.__type_name__}@{holder}")
-                    db.put(key, str(eid))
-                if old is not None:
-                    # aliases are unique, so the old value's key is this entity's
-                    db.delete(keys.alias_key(tc, alias, old, limit, gen))
-                continue
-            old = before.get(name)
-            new = after.get(name)
-            if not _differs(old, new):
-                continue
-            if old is not None:
-                db.bit_update(self._index_bucket(name, old, gen), eid, False)
-            if new is not None:
-                db.bit_update(self._index_bucket(name, new, gen), eid, True)
-
-    def _drop_keys(self, before: dict) -> None:
-        """Remove the alias and index entries of the `before` values (what `_sync_keys(before, {})`
-        does, without comparing against new values)."""
-        db = self._db
-        tc = self._tc
-        for name, gen in db.key_generations(type(self), tc).items():
-            if name[0] == "@":
-                old = before.get(name[1:])
-                if old is not None:
-                    db._data.delete(keys.alias_key(tc, name[1:], old, db.key_limit, gen), db._journal)
-                continue
-            old = before.get(name)
-            if old is not None:
-                db.bit_update(self._index_bucket(name, old, gen), self._eid, False)
-
-    def _index_bucket(self, field: str, value, gen: int):
-        tc = self._tc
-        limit = self._db.key_limit
-        return lambda bucket: keys.index_key(tc, field, value, bucket, limit, gen)
 
     # ----- create ------------------------------------------------------------------------------------
 
@@ -517,6 +450,15 @@ class Entity:
         return obj
 
     @classmethod
+    def adopt_stored(cls, db: Database, tc: int, eid: int, text: str) -> "Entity":
+        """Trusted restore: the object for a document just written under `eid`, with its alias and
+        index entries added (no hooks, audit or version change)."""
+        db.identity.drop((tc, eid))
+        entity = cls._hydrate(db, tc, eid, text)
+        entity._sync_keys({}, entity._data)
+        return entity
+
+    @classmethod
     def _load_id(cls, db: Database, tc: int, eid: int) -> Optional["Entity"]:
         entity = db.identity.get((tc, eid))
         if entity is not None and type(entity) is cls and entity._state == "live":
@@ -565,7 +507,7 @@ class Entity:
         if holder is None:
             return None
         entity = cls._load_id(db, tc, int(holder))
-        if entity is None or _differs(entity._data.get(alias), value):
+        if entity is None or differs(entity._data.get(alias), value):
             return None
         return entity
 
@@ -586,353 +528,6 @@ class Entity:
         """The highest id ever assigned to this type."""
         db = Database.get_instance()
         return db.counters(db.type_code(cls.__type_name__))[0]
-
-    @classmethod
-    def _indexed(cls, field: str, value):
-        prop = cls.__fields__.get(field)
-        if prop is None:
-            raise ValidationError(f"{cls.__type_name__} has no field {field!r}")
-        if not prop.indexed:
-            raise ValidationError(f"{cls.__type_name__}.{field} is not indexed")
-        if value is None:
-            raise ValidationError("cannot look up None in an index")
-        return prop.validate(value, cls.__type_name__ + "." + field)
-
-    @classmethod
-    def page(cls, cursor=None, limit: int = 100, field: str = None, value=None) -> tuple:
-        """Up to `limit` entities with id > `cursor`, in id order, optionally where indexed `field` ==
-        `value`; returns (entities, next cursor or None). Reads O(limit) keys, never writes."""
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0:
-            raise ValidationError("limit must be a positive integer")
-        after = 0 if cursor is None else cursor
-        if isinstance(after, bool) or not isinstance(after, int) or after < 0:
-            raise ValidationError("cursor must be a non-negative integer id")
-        db = Database.get_instance()
-        tc = db.type_code(cls.__type_name__)
-        if tc is None:
-            return [], None
-        if field is None:
-            ids, next_cursor = db.live_walk(tc, after, limit)
-        else:
-            value = cls._indexed(field, value)
-            bucket = cls._probe(db, tc, field, value)
-            if bucket is None:
-                return [], None
-            upper = db.counters(tc)[0]
-            ids, next_cursor = db.bit_walk(bucket, after, upper, limit, limit // 4 + 4)
-        items = []
-        for eid in ids:
-            entity = cls._load_id(db, tc, eid)
-            if entity is not None and (field is None or not _differs(entity._data.get(field), value)):
-                items.append(entity)
-        return items, next_cursor
-
-    @classmethod
-    def rebuild_keys(cls, cursor=None, limit: int = 200):
-        """Re-create alias and index entries for one page of entities (after a schema change made a
-        field the alias or indexed); returns the next cursor, None when done. Idempotent."""
-        db = Database.get_instance()
-        with db.operation():
-            items, cursor = cls.page(cursor, limit)
-            for entity in items:
-                entity._sync_keys({}, entity._data)
-        return cursor
-
-    @classmethod
-    def find_by(cls, field: str, value) -> list:
-        """Every entity whose indexed `field` equals `value`, in id order."""
-        return drain(lambda cursor, size: cls.page(cursor, size, field, value), 500)
-
-    @classmethod
-    def count_by(cls, field: str, value) -> int:
-        """How many entities have indexed `field` == `value` (reads one key per bucket of ids)."""
-        value = cls._indexed(field, value)
-        db = Database.get_instance()
-        tc = db.type_code(cls.__type_name__)
-        if tc is None:
-            return 0
-        bucket = cls._probe(db, tc, field, value)
-        return 0 if bucket is None else db.bit_count(bucket, db.counters(tc)[0])
-
-    @classmethod
-    def _probe(cls, db: Database, tc: int, field: str, value):
-        """The index buckets of `field` == `value`, or None when the type keeps no such index."""
-        gen = db.key_generations(cls, tc).get(field)
-        if gen is None:
-            return None
-        probe = cls.__new__(cls)
-        probe.__dict__["_tc"] = tc
-        probe.__dict__["_db"] = db
-        return probe._index_bucket(field, value, gen)
-
-    @classmethod
-    def instances(cls) -> list:
-        """Every live entity of this type, in id order (whole-type operation)."""
-        return drain(cls.page, 500)
-
-    @classmethod
-    def load_some(cls, from_id: int, count: int = 10) -> list:
-        """Seed API: `count` live entities after skipping `from_id` of them (offset paging;
-        O(from_id + count) reads: prefer `page(cursor, limit)` for large offsets)."""
-        if isinstance(from_id, bool) or not isinstance(from_id, int) or from_id < 0:
-            raise ValidationError("from_id must be a non-negative integer")
-        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-            raise ValidationError("count must be at least 1")
-        db = Database.get_instance()
-        tc = db.type_code(cls.__type_name__)
-        wanted = []
-        skipped = 0
-        cursor = 0
-        while cursor is not None and len(wanted) < count:
-            ids, cursor = db.live_walk(tc, cursor, 500)
-            for eid in ids:
-                if skipped < from_id:
-                    skipped += 1
-                elif len(wanted) < count:
-                    wanted.append(eid)
-        out = []
-        for eid in wanted:
-            entity = cls._load_id(db, tc, eid)
-            if entity is not None:
-                out.append(entity)
-        return out
-
-    # ----- relations --------------------------------------------------------------------------------
-
-    def _relation(self, name: str):
-        return type_registry.resolved(type(self), name)
-
-    def _link_bucket(self, rel, create: bool = False):
-        db = self._db
-        ttc = db.type_code(rel.target_cls.__type_name__, create=create)
-        if ttc is None:
-            return None
-        tc = self._tc
-        eid = self.id
-        name = rel.name
-        return lambda bucket: keys.link_key(tc, eid, name, ttc, bucket)
-
-    def _target_upper(self, rel) -> int:
-        db = self._db
-        return db.counters(db.type_code(rel.target_cls.__type_name__))[0]
-
-    def _get_relation(self, name: str):
-        rel = self._relation(name)
-        if rel.to_many:
-            return LinkSet(self, rel)
-        target_id = self._data.get(name)
-        if target_id is None:
-            return None
-        return rel.target_cls.load(target_id)
-
-    def _resolve_target(self, rel, value) -> "Entity":
-        if isinstance(value, Entity):
-            if value._type != rel.target_cls.__type_name__:
-                raise ValidationError(f"{self._type}.{rel.name} links {rel.target_cls.__type_name__}, "
-                                      f"not {value._type}")
-            if value._state not in ("live", "creating"):
-                raise NotFoundError(f"{value._type}@{value._id} is {value._state}")
-            if value._state == "creating" and value is not self:
-                raise ValidationError("cannot link an entity that is still being created")
-            return value
-        target = rel.target_cls.load(value) if normalize_id(value) is not None else None
-        if target is None:
-            raise NotFoundError(f"{rel.target_cls.__type_name__}@{value} not found")
-        return target
-
-    def _set_relation(self, name: str, value) -> None:
-        rel = self._relation(name)
-        if self._state != "creating":
-            self._check_live()
-        with self._db.operation():
-            if rel.to_many:
-                if value is None:
-                    value = []
-                if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__iter__"):
-                    raise ValidationError(f"{self._type}.{name} takes a list of entities")
-                wanted = [self._resolve_target(rel, v) for v in value]
-                wanted_ids = set(t.id for t in wanted)
-                if self._state != "creating":
-                    for tid in self._linked_ids(rel):
-                        if tid not in wanted_ids:
-                            self._unlink(rel, tid)
-                for target in wanted:
-                    self._link(rel, target)
-            elif value is None:
-                current = self._data.get(name)
-                if current is not None:
-                    self._unlink(rel, current)
-            else:
-                self._link(rel, self._resolve_target(rel, value))
-
-    def link(self, relation: str, target) -> bool:
-        """Link `target` (an entity or its id) through `relation`; False if it was already linked."""
-        self._check_live()
-        rel = self._relation(relation)
-        with self._db.operation():
-            return self._link(rel, self._resolve_target(rel, target))
-
-    def unlink(self, relation: str, target) -> bool:
-        """Remove the link to `target` (entity or id); False if there was none."""
-        self._check_live()
-        rel = self._relation(relation)
-        tid = target.id if isinstance(target, Entity) else normalize_id(target)
-        if tid is None:
-            raise ValidationError(f"invalid id {target!r}")
-        with self._db.operation():
-            return self._unlink(rel, tid)
-
-    def links(self, relation: str, cursor: Optional[int] = None, limit: int = 100) -> tuple:
-        """Ids linked through `relation` after `cursor`, ascending: (ids, next cursor or None)."""
-        rel = self._relation(relation)
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0:
-            raise ValidationError("limit must be a positive integer")
-        after = 0 if cursor is None else cursor
-        if isinstance(after, bool) or not isinstance(after, int) or after < 0:
-            raise ValidationError("cursor must be a non-negative integer id")
-        if not rel.to_many:
-            tid = self._data.get(relation)
-            return ([tid] if tid is not None and tid > after else []), None
-        bucket = self._link_bucket(rel)
-        if bucket is None:
-            return [], None
-        return self._db.bit_walk(bucket, after, self._target_upper(rel), limit, limit // 4 + 4)
-
-    def has_link(self, relation: str, target) -> bool:
-        rel = self._relation(relation)
-        tid = target.id if isinstance(target, Entity) else normalize_id(target)
-        return tid is not None and self._has_link(rel, tid)
-
-    def _has_link(self, rel, tid: int) -> bool:
-        if not rel.to_many:
-            return self._data.get(rel.name) == tid
-        bucket = self._link_bucket(rel)
-        return bucket is not None and self._db.bit_test(bucket, tid)
-
-    def _linked_ids(self, rel) -> list:
-        if not rel.to_many:
-            tid = self._data.get(rel.name)
-            return [] if tid is None else [tid]
-        db = self._db
-        ttc = db.type_code(rel.target_cls.__type_name__)
-        if ttc is None:
-            return []
-        upper = db.counters(ttc)[0]
-        if upper < db.bucket_width:
-            text = db._data.get(keys.link_key(self._tc, self._eid, rel.name, ttc, 0))
-            return bitsets.members(bitsets.decode(text), 0, 1) if text else []
-        ids, _ = db.bit_walk(self._link_bucket(rel), 0, upper, upper + 1, upper + 1)
-        return ids
-
-    def _load_linked(self, rel, tid: int) -> Optional["Entity"]:
-        """The entity `tid` of `rel`'s target type; this very object when the link points to itself
-        (so a self-link changes one document once, whatever the identity map holds)."""
-        if tid == self._eid and rel.target_cls.__type_name__ == self._type:
-            return self
-        return rel.target_cls.load(tid)
-
-    def _hook_link(self, rel, target, old, new, action: str) -> None:
-        self._hook(rel.name, old, new, action)
-        rev = rel.reverse_relation()
-        if target is not self or rev is not rel:
-            target._hook(rev.name, old and self, new and self, ACTION_MODIFY)
-
-    def _link(self, rel, target) -> bool:
-        db = self._db
-        if target is not self and target == self:
-            target = self
-        rev = rel.reverse_relation()
-        creating = self._state == "creating"
-        action = ACTION_CREATE if creating else ACTION_MODIFY
-        if rel.to_many:
-            bucket = self._link_bucket(rel, create=True)
-            if db.bit_test(bucket, target.id):
-                return False
-            self._hook_link(rel, target, None, target, action)
-            db.bit_update(bucket, target.id, True)
-            if rev.to_many:
-                db.bit_update(target._link_bucket(rev, create=True), self.id, True)
-                if not creating:
-                    db.record("link", self._type, self.id, {rel.name: target.id})
-            else:
-                old_parent = target._data.get(rev.name)
-                if old_parent is not None and old_parent != self.id:
-                    ttc = db.type_code(self._type)
-                    db.bit_update(lambda b: keys.link_key(ttc, old_parent, rel.name, target._tc, b),
-                                  target.id, False)
-                target._touch()
-                target._data[rev.name] = self.id
-                target._persist("link")
-            return True
-        old_id = self._data.get(rel.name)
-        if old_id == target.id:
-            return False
-        old = self._load_linked(rel, old_id) if old_id is not None else None
-        self._hook_link(rel, target, old, target, action)
-        if old is not None:
-            self._detach(rel, old)
-        if rev.to_many:
-            db.bit_update(target._link_bucket(rev, create=True), self.id, True)
-        elif target is not self or rev is not rel:
-            partner = target._data.get(rev.name)
-            if partner is not None and partner != self.id:
-                previous = rev.target_cls.load(partner)
-                if previous is not None:
-                    previous._touch()
-                    previous._data[rel.name] = None
-                    previous._persist("unlink")
-            if target is not self:
-                target._touch()
-                target._data[rev.name] = self.id
-                target._persist("link")
-        if not creating:
-            self._touch()
-        if target is self and rev is not rel:
-            # an asymmetric self-link (next/prev): both sides are fields of this one document
-            self._data[rev.name] = self.id
-        self._data[rel.name] = target.id
-        self._persist("link")
-        return True
-
-    def _detach(self, rel, other: "Entity") -> None:
-        """Remove this entity from `other`'s side of the relation (this side is updated by the caller)."""
-        rev = rel.reverse_relation()
-        if rev.to_many:
-            bucket = other._link_bucket(rev)
-            if bucket is not None:
-                self._db.bit_update(bucket, self.id, False)
-        elif other._data.get(rev.name) == self.id and (other is not self or rev is not rel):
-            other._touch()
-            other._data[rev.name] = None
-            if other is not self:
-                other._persist("unlink")     # this entity's own document is written by the caller
-
-    def _unlink(self, rel, tid: int) -> bool:
-        db = self._db
-        if not self._has_link(rel, tid):
-            return False
-        target = self._load_linked(rel, tid)
-        if rel.to_many:
-            if target is not None:
-                self._hook_link(rel, target, target, None, ACTION_MODIFY)
-            db.bit_update(self._link_bucket(rel), tid, False)
-            if target is not None:
-                rev = rel.reverse_relation()
-                if rev.to_many:
-                    self._detach(rel, target)
-                    db.record("unlink", self._type, self.id, {rel.name: tid})
-                elif target._data.get(rev.name) == self.id:
-                    target._touch()
-                    target._data[rev.name] = None
-                    target._persist("unlink")
-            return True
-        if target is not None:
-            self._hook_link(rel, target, target, None, ACTION_MODIFY)
-            self._detach(rel, target)
-        self._touch()
-        self._data[rel.name] = None
-        self._persist("unlink")
-        return True
 
     # ----- ownership -----------------------------------------------------------------------------
 
@@ -962,13 +557,13 @@ class Entity:
         if self._state != "live":
             self._check_live()
         db = self._db
-        mark = db._begin()
+        mark = db.begin()
         try:
             self._delete(set())
         except BaseException:
-            db._end(mark, False)
+            db.end(mark, False)
             raise
-        db._end(mark, True)
+        db.end(mark, True)
 
     def _delete(self, visiting: set) -> None:
         db = self._db
@@ -979,12 +574,12 @@ class Entity:
         if getattr(cls, "on_event", None) is not None:
             self._hook(None, self, None, ACTION_DELETE)
         key = keys.doc_key(tc, eid)
-        head = db._data.get(key)
+        head = db.get(key)
         if head is None:
             raise NotFoundError(f"{cls.__type_name__}@{eid} no longer exists")
         d = self.__dict__
         # a delete changes only the state of this object
-        db._journal.append((CALL, d.__setitem__, ("_state", "live")))
+        db.on_rollback_call(d.__setitem__, ("_state", "live"))
         d["_state"] = "deleting"
         for name, rel in list(cls.__relations__.items()):
             if rel.target_cls is None:
@@ -1017,59 +612,3 @@ class Entity:
         db.mark_deleted(tc, eid, True)
         db.record("delete", cls.__type_name__, eid, {})
         self.__dict__["_state"] = "deleted"     # the identity map ignores objects that are not live
-
-    # ----- serialization ---------------------------------------------------------------------------
-
-    def serialize(self) -> dict:
-        """A dict of the entity: metadata, `_type`, `_id`, fields, and relations as ids (text)."""
-        m = self._meta
-        out = {"timestamp_created": m.get("tc"), "timestamp_updated": m.get("tu"), "creator": m.get("c"),
-               "updater": m.get("u"), "owner": m.get("o"), "_type": self._type, "_id": self._id,
-               "_version": m.get("v")}
-        for name in type(self).__fields__:
-            out[name] = self._data.get(name)
-        for name, rel in type(self).__relations__.items():
-            if rel.target_cls is None:
-                continue
-            ids = self._linked_ids(rel)
-            if not ids:
-                continue
-            out[name] = [str(i) for i in ids] if rel.to_many else str(ids[0])
-        return out
-
-    @classmethod
-    def deserialize(cls, data: dict) -> "Entity":
-        """Create or update (by `_id`, else alias) from a dict like `serialize()` gives. Owner and
-        creator cannot be set this way (use Database.restore for trusted data)."""
-        if not isinstance(data, dict):
-            raise ValidationError("data must be a dict")
-        type_name = data.get("_type")
-        if type_name is None:
-            raise ValidationError("data must contain '_type'")
-        if cls is Entity:
-            return type_registry.get(type_name).deserialize(data)
-        if type_name not in (cls.__type_name__, cls.__name__):
-            raise ValidationError(f"type mismatch: {type_name} is not {cls.__type_name__}")
-        existing = cls.load(data["_id"]) if data.get("_id") is not None else None
-        if existing is None and cls.__alias__ is not None and data.get(cls.__alias__) is not None:
-            existing = cls.by_alias(data[cls.__alias__])
-        caller = get_caller_id()
-        for meta_name in ("owner", "creator"):
-            if meta_name in data:
-                current = existing.meta()[meta_name] if existing is not None else caller
-                if data[meta_name] != current:
-                    raise PermissionDenied(f"deserialize cannot set {meta_name} (use Database.restore)")
-        fields = {k: v for k, v in data.items() if k in cls.__fields__}
-        relations = {k: v for k, v in data.items() if k in cls.__relations__}
-        db = Database.get_instance()
-        with db.operation():
-            if existing is None:
-                entity = cls(**fields)
-            else:
-                entity = existing.update_fields(fields)
-            for name, value in relations.items():
-                rel = entity._relation(name)
-                if rel.to_many and not isinstance(value, list):
-                    value = [value]
-                entity._set_relation(name, value)
-        return entity

@@ -41,7 +41,7 @@ def _record(db, tc: int, type_name: str, eid: int, cls) -> dict:
             rev = rel.reverse_relation()
             if not rev.to_many or not _canonical_side(rel):
                 continue
-            ids = entity._linked_ids(rel)
+            ids = entity.linked_ids(name)
             if rel is rev or (rel.owner is rev.owner and rel.name == rev.name):
                 ids = [i for i in ids if i >= eid]
             if ids:
@@ -140,33 +140,15 @@ def _restore_one(db, record: dict) -> None:
     db.set_counters(tc, max_id, count + 1)
     text = doc_text(data, meta)
     db.put_value(key, text)
-    db.identity.drop((tc, eid))
-    entity = cls._hydrate(db, tc, eid, text)
-    entity._sync_keys({}, data)
-    for name, value in data.items():
-        rel = cls.__relations__.get(name)
-        if rel is None or value is None:
-            continue
-        rel = entity._relation(name)
-        rev = rel.reverse_relation()
-        if rev.to_many:
-            owner_tc = db.type_code(rel.target_cls.__type_name__, create=True)
-            db.bit_update(lambda b, t=owner_tc, v=value, n=rev.name: keys.link_key(t, v, n, tc, b), eid, True)
+    entity = cls.adopt_stored(db, tc, eid, text)
+    entity.restore_reverse_links()
     for name, ids in (record.get("links") or {}).items():
         rel = cls.__relations__.get(name)
         if rel is None or not rel.to_many:
             raise ValidationError(f"restore: {cls.__type_name__} has no to-many relation {name!r}")
-        rel = entity._relation(name)
-        rev = rel.reverse_relation()
         if not isinstance(ids, list):
             raise ValidationError(f"restore: links of {label}.{name} must be a list")
-        for tid in ids:
-            tid = _int(tid, label + "." + name)
-            db.bit_update(entity._link_bucket(rel, create=True), tid, True)
-            if rev.to_many:
-                target_tc = db.type_code(rel.target_cls.__type_name__, create=True)
-                db.bit_update(lambda b, t=target_tc, v=tid, n=rev.name: keys.link_key(t, v, n, tc, b), eid,
-                              True)
+        entity.restore_links(name, [_int(tid, label + "." + name) for tid in ids], True)
     db.record("restore", cls.__type_name__, eid, fields)
     return 1
 

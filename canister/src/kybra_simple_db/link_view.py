@@ -22,7 +22,7 @@ class LinkSet:
     def __contains__(self, other) -> bool:
         if getattr(other, "_type", None) != self.relation.target_cls.__type_name__:
             return False
-        return self.entity._has_link(self.relation, other.id)
+        return self.entity.has_link(self.relation.name, other)
 
     def page(self, cursor=None, limit: int = 100) -> tuple:
         """(ids, next cursor or None) of linked entities after `cursor`."""
@@ -45,11 +45,7 @@ class LinkSet:
                 return
 
     def __len__(self) -> int:
-        entity = self.entity
-        bucket = entity._link_bucket(self.relation)
-        if bucket is None:
-            return 0
-        return entity._db.bit_count(bucket, entity._target_upper(self.relation))
+        return self.entity.link_count(self.relation.name)
 
     def __bool__(self) -> bool:
         ids, _ = self.page(None, 1)

@@ -1,0 +1,92 @@
+"""Alias and index key upkeep of an entity: the keys that make `by_alias`, `find_by` and `count_by` O(1).
+
+A mixin of `Entity`: which keys a type keeps (and their generation) is decided by
+`Database.sync_key_schema`; these methods move an entity's entries when its values change.
+"""
+
+from . import key_layout as keys
+from .db_engine import Database
+from .db_errors import ConflictError
+from .entity_values import differs
+
+
+class IndexedKeys:
+    """Alias keys (value -> id) and index id sets (value -> bucketed ids) of one entity."""
+
+    def _sync_keys(self, before: dict, after: dict) -> None:
+        """Move alias and index entries from the `before` values to the `after` values (for the keys
+        the type keeps now: see Database.sync_key_schema)."""
+        cls = type(self)
+        db = self._db
+        tc = self._tc
+        eid = self._eid
+        limit = db.key_limit
+        for name, gen in db.key_generations(cls, tc).items():
+            alias = name[1:] if name[0] == "@" else None
+            if alias is not None:
+                old = before.get(alias)
+                new = after.get(alias)
+                if not differs(old, new):
+                    continue
+                if new is not None:
+                    key = keys.alias_key(tc, alias, new, limit, gen)
+                    holder = db.get(key)
+                    if holder is not None and int(holder) != eid:
+                        raise ConflictError(f"{cls.__type_name__} alias {new!r} is already used by "
+                                            f"{cls.__type_name__}@{holder}")
+                    db.put(key, str(eid))
+                if old is not None:
+                    # aliases are unique, so the old value's key is this entity's
+                    db.delete(keys.alias_key(tc, alias, old, limit, gen))
+                continue
+            old = before.get(name)
+            new = after.get(name)
+            if not differs(old, new):
+                continue
+            if old is not None:
+                db.bit_update(self._index_bucket(name, old, gen), eid, False)
+            if new is not None:
+                db.bit_update(self._index_bucket(name, new, gen), eid, True)
+
+    def _drop_keys(self, before: dict) -> None:
+        """Remove the alias and index entries of the `before` values (what `_sync_keys(before, {})`
+        does, without comparing against new values)."""
+        db = self._db
+        tc = self._tc
+        for name, gen in db.key_generations(type(self), tc).items():
+            if name[0] == "@":
+                old = before.get(name[1:])
+                if old is not None:
+                    db.delete(keys.alias_key(tc, name[1:], old, db.key_limit, gen))
+                continue
+            old = before.get(name)
+            if old is not None:
+                db.bit_update(self._index_bucket(name, old, gen), self._eid, False)
+
+    def _index_bucket(self, field: str, value, gen: int):
+        tc = self._tc
+        limit = self._db.key_limit
+        return lambda bucket: keys.index_key(tc, field, value, bucket, limit, gen)
+
+    @classmethod
+    def _probe(cls, db: Database, tc: int, field: str, value):
+        """The index buckets of `field` == `value`, or None when the type keeps no such index."""
+        gen = db.key_generations(cls, tc).get(field)
+        if gen is None:
+            return None
+        probe = cls.__new__(cls)
+        probe.__dict__["_tc"] = tc
+        probe.__dict__["_db"] = db
+        return probe._index_bucket(field, value, gen)
+
+
+    @classmethod
+    def rebuild_keys(cls, cursor=None, limit: int = 200):
+        """Re-create alias and index entries for one page of entities (after a schema change made a
+        field the alias or indexed); returns the next cursor, None when done. Idempotent."""
+        db = Database.get_instance()
+        with db.operation():
+            items, cursor = cls.page(cursor, limit)
+            for entity in items:
+                entity._sync_keys({}, entity._data)
+        return cursor
