@@ -28,10 +28,10 @@ from ic.agent import Agent
 from ic.candid import Types, encode
 from ic.client import Client
 from ic.identity import Identity
-from simple_db_client.request_id import request_id
 from tqdm import tqdm
 
-from localnet.principals import from_text, self_authenticating
+from ic_protocol.principal import from_text, self_authenticating
+from ic_protocol.request_id import request_id
 
 COUNTER = Path(__file__).resolve().parents[1] / "tests" / "localnet" / "http" / "kybra_counter" / "main.py"
 

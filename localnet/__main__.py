@@ -12,8 +12,8 @@ from pathlib import Path
 
 import click
 
+from ic_protocol.principal import from_text
 from localnet.net import LocalNet
-from localnet.principals import from_text
 
 _BIND_ERRORS = (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES)
 

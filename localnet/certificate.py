@@ -1,14 +1,12 @@
 """Certificates: a hash tree and the root key's BLS signature over its root hash, CBOR-encoded.
 
-localnet only makes certificates; the client's `simple_db_client.certificate` verifies them."""
+localnet only makes certificates; `ic_protocol.certificate` verifies them."""
 
 from __future__ import annotations
 
-from localnet import hash_tree
+from ic_protocol import hash_tree
+from ic_protocol.tagged_cbor import dumps_tagged
 from localnet.subnet_keys import SubnetKeys
-from localnet.tagged_cbor import dumps_tagged
-
-STATE_ROOT_DOMAIN = b"\x0dic-state-root"
 
 
 def certify(labeled: hash_tree.LabeledMap, keys: SubnetKeys) -> bytes:

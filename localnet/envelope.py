@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import cbor2
-from simple_db_client.request_id import request_id
 
+from ic_protocol.request_id import request_id
 from localnet.http_error import HttpError
 
 MAX_BODY_BYTES = 4 * 1024 * 1024

@@ -7,20 +7,19 @@ import threading
 import time
 from collections.abc import Callable
 
-from simple_db_client.request_id import hash_map
-
+from ic_protocol.principal import from_text, to_text
+from ic_protocol.query_signature import response_hash
+from ic_protocol.tagged_cbor import dumps_tagged
 from localnet.certificate import certify
 from localnet.data_certificates import DataCertificates
 from localnet.envelope import Envelope, parse_envelope
 from localnet.http_error import HttpError
 from localnet.ingress_expiry import check_expiry
 from localnet.outcome import Outcome, Reject, Reply
-from localnet.principals import from_text, to_text
 from localnet.request_store import RequestRecord, RequestStore
 from localnet.sender_auth import authenticate
 from localnet.state_tree import StateTree
 from localnet.subnet_keys import SubnetKeys
-from localnet.tagged_cbor import dumps_tagged
 
 IMPL_VERSION = "localnet-0.1.0"
 SYNC_CALL_TIMEOUT_S = 10.0
@@ -114,7 +113,7 @@ class Gateway:
         else:
             response = {"status": "rejected", **_reject_fields(outcome)}
         timestamp = self.clock()
-        signed = hash_map({**response, "timestamp": timestamp, "request_id": envelope.request_id})
+        signed = response_hash(response, envelope.request_id, timestamp)
         signature = {
             "timestamp": timestamp,
             "signature": self.keys.sign_response(signed),

@@ -8,9 +8,9 @@ import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from ic_protocol.principal import to_text
 from localnet.gateway import Gateway
 from localnet.http_server import LocalHttpServer
-from localnet.principals import to_text
 from localnet.request_store import RequestStore
 from localnet.subnet_keys import SubnetKeys
 

@@ -8,14 +8,13 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.hazmat.primitives.serialization import load_der_public_key
-from simple_db_client.request_id import hash_map
 
+from ic_protocol.constants import DELEGATION_DOMAIN, REQUEST_DOMAIN
+from ic_protocol.principal import ANONYMOUS, self_authenticating
+from ic_protocol.request_id import hash_map
 from localnet.envelope import Envelope
 from localnet.http_error import HttpError
-from localnet.principals import ANONYMOUS, self_authenticating
 
-REQUEST_DOMAIN = b"\x0aic-request"
-DELEGATION_DOMAIN = b"\x1aic-request-auth-delegation"
 MAX_DELEGATIONS = 20
 _CURVES = (ec.SECP256K1, ec.SECP256R1)
 

@@ -7,11 +7,11 @@ from collections.abc import Sequence
 
 import leb128
 
+from ic_protocol.tagged_cbor import dumps_tagged
 from localnet.http_error import HttpError
 from localnet.outcome import Reject, Reply
 from localnet.request_store import RequestRecord, RequestStore
 from localnet.subnet_keys import SubnetKeys
-from localnet.tagged_cbor import dumps_tagged
 
 INVALID_PATH = "Invalid path requested."
 

@@ -12,8 +12,9 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from localnet import bls
-from localnet.principals import self_authenticating
+from ic_protocol import bls
+from ic_protocol.constants import RESPONSE_DOMAIN, STATE_ROOT_DOMAIN
+from ic_protocol.principal import self_authenticating
 
 KEYS_FILE = "localnet_keys.json"
 
@@ -49,11 +50,11 @@ class SubnetKeys:
 
     def sign_state_root(self, root_hash: bytes) -> bytes:
         """The BLS signature a certificate carries over its tree's root hash."""
-        return bls.sign(self.root_secret, b"\x0dic-state-root" + root_hash)
+        return bls.sign(self.root_secret, STATE_ROOT_DOMAIN + root_hash)
 
     def sign_response(self, response_hash: bytes) -> bytes:
         """The node's Ed25519 signature over a query response's representation-independent hash."""
-        return self.node_private_key.sign(b"\x0bic-response" + response_hash)
+        return self.node_private_key.sign(RESPONSE_DOMAIN + response_hash)
 
     @classmethod
     def generate(cls) -> SubnetKeys:

@@ -11,14 +11,18 @@ import cbor2
 import httpx
 import leb128
 
-from .certificate import ABSENT, MAINNET_ROOT_KEY, UNKNOWN, lookup, parse_certificate, verify_certificate
-from .errors import RejectError, TransportError
+from ic_protocol import errors as protocol_errors
+from ic_protocol.certificate import lookup, parse_certificate, verify_certificate
+from ic_protocol.constants import MAINNET_ROOT_KEY, REQUEST_DOMAIN
+from ic_protocol.hash_tree import ABSENT, UNKNOWN
+from ic_protocol.query_signature import subnet_node_keys, verify_query_reply
+from ic_protocol.request_id import request_id
+from ic_protocol.tagged_cbor import dumps_tagged
+
+from .errors import CertificateError, RejectError, TransportError
 from .identity import Identity
 from .principal import Principal
-from .query_signature import node_keys, verify_query_reply
-from .request_id import request_id
 
-REQUEST_DOMAIN = b"\x0aic-request"
 PENDING = (b"received", b"processing")
 
 
@@ -102,7 +106,7 @@ class Agent:
         if not self.identity.is_anonymous:
             envelope["sender_pubkey"] = self.identity.public_key_der
             envelope["sender_sig"] = self.identity.sign(REQUEST_DOMAIN + rid)
-        return rid, cbor2.dumps(cbor2.CBORTag(55799, envelope))
+        return rid, dumps_tagged(envelope)
 
     def _content(self, request_type: str, canister_id: Principal, method: str, arg: bytes) -> dict:
         return {
@@ -173,25 +177,28 @@ class Agent:
     def _verified(self, raw: Any, canister_id: Principal) -> dict:
         if not isinstance(raw, bytes):
             raise TransportError("the reply carries no certificate")
-        cert = parse_certificate(raw)
-        verify_certificate(cert, self.root_key, canister_id.bytes, self.max_certificate_age)
+        try:
+            cert = parse_certificate(raw)
+            verify_certificate(cert, self.root_key, canister_id.bytes, self.max_certificate_age)
+        except protocol_errors.CertificateError as exc:
+            raise CertificateError(str(exc)) from exc
         return cert
 
     def _outcome(self, cert: dict, rid: bytes) -> bytes | None:
         """The reply in a verified certificate, None while pending; raise on reject."""
         base = [b"request_status", rid]
-        status = lookup([*base, b"status"], cert["tree"])
+        status = lookup(cert, [*base, b"status"])
         if status in (ABSENT, UNKNOWN) or status in PENDING:
             return None
         if status == b"replied":
-            reply = lookup([*base, b"reply"], cert["tree"])
+            reply = lookup(cert, [*base, b"reply"])
             if not isinstance(reply, bytes):
                 raise TransportError("the certificate says replied but holds no reply")
             return reply
         if status == b"rejected":
-            code = lookup([*base, b"reject_code"], cert["tree"])
-            message = lookup([*base, b"reject_message"], cert["tree"])
-            error_code = lookup([*base, b"error_code"], cert["tree"])
+            code = lookup(cert, [*base, b"reject_code"])
+            message = lookup(cert, [*base, b"reject_message"])
+            error_code = lookup(cert, [*base, b"error_code"])
             raise RejectError(
                 leb128.u.decode(code) if isinstance(code, bytes) else 0,
                 message.decode(errors="replace") if isinstance(message, bytes) else "",
@@ -219,16 +226,20 @@ class Agent:
     def _subnet_node_keys(self, canister_id: Principal) -> dict[bytes, bytes]:
         """Node id -> key for the canister's subnet (the delegated subnet, else the root subnet)."""
         cert = self.read_state(canister_id, [[b"subnet"]])
-        delegation = cert.get("delegation")
-        subnet = delegation["subnet_id"] if delegation else Principal.self_authenticating(self.root_key).bytes
-        return node_keys(cert, subnet)
+        try:
+            return subnet_node_keys(cert, self.root_key, canister_id.bytes)
+        except protocol_errors.CertificateError as exc:
+            raise CertificateError(str(exc)) from exc
 
     def _check_query_signatures(self, canister_id: Principal, reply: dict, rid: bytes) -> None:
         keys = self._node_keys.get(canister_id.bytes)
         signers = {s.get("identity") for s in reply.get("signatures") or [] if isinstance(s, dict)}
         if keys is None or not signers <= set(keys):  # first use, or the subnet's nodes changed
             keys = self._node_keys[canister_id.bytes] = self._subnet_node_keys(canister_id)
-        verify_query_reply(reply, rid, keys, self.max_certificate_age)
+        try:
+            verify_query_reply(reply, rid, keys, self.max_certificate_age)
+        except protocol_errors.CertificateError as exc:
+            raise CertificateError(str(exc)) from exc
 
     def _poll(self, canister_id: Principal, rid: bytes) -> bytes:
         deadline = time.monotonic() + self.call_timeout

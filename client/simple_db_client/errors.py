@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ic_protocol import errors as protocol_errors
+
 
 class SimpleDBError(Exception):
     """Base class of every error this package raises."""
@@ -56,8 +58,9 @@ class TransportError(SimpleDBError):
     """No valid answer: network failure, HTTP error, malformed reply or timeout."""
 
 
-class CertificateError(TransportError):
-    """A reply's certificate (signature, hash tree, time, delegation) or a query's node signature is bad."""
+class CertificateError(TransportError, protocol_errors.CertificateError):
+    """A reply's certificate (signature, hash tree, time, delegation, canister range) or a query's node
+    signature is bad or malformed."""
 
 
 class RejectError(SimpleDBError):

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import zlib
 
 from ic.principal import Principal as _IcPrincipal
 
-ANONYMOUS_BYTES = b"\x04"
+from ic_protocol import principal as principal_text
+
+ANONYMOUS_BYTES = principal_text.ANONYMOUS
 
 
 class Principal(_IcPrincipal):
@@ -21,20 +21,9 @@ class Principal(_IcPrincipal):
 
     @classmethod
     def from_text(cls, text: str) -> Principal:
-        """Parse the textual form, checking its CRC32 and grouping; raise ValueError if malformed."""
-        if not isinstance(text, str) or not text:
-            raise ValueError(f"invalid principal: {text!r}")
-        compact = text.replace("-", "").upper()
-        try:
-            decoded = base64.b32decode(compact + "=" * (-len(compact) % 8))
-        except ValueError as exc:
-            raise ValueError(f"invalid principal: {text!r}") from exc
-        if len(decoded) < 4 or len(decoded) > 33:
-            raise ValueError(f"invalid principal: {text!r}")
-        principal = cls(decoded[4:])
-        if principal.to_str() != text:
-            raise ValueError(f"invalid principal (bad checksum or grouping): {text!r}")
-        return principal
+        """Parse the textual form (any letter case), checking its CRC32 and grouping; raise ValueError
+        if malformed."""
+        return cls(principal_text.from_text(text))
 
     from_str = from_text
 
@@ -54,7 +43,7 @@ class Principal(_IcPrincipal):
     @classmethod
     def self_authenticating(cls, der_public_key: bytes) -> Principal:
         """The principal of a public key: sha224(DER key) followed by 0x02."""
-        return cls(hashlib.sha224(der_public_key).digest() + b"\x02")
+        return cls(principal_text.self_authenticating(der_public_key))
 
     @classmethod
     def anonymous(cls) -> Principal:

@@ -9,11 +9,11 @@ import httpx
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
-from simple_db_client.certificate import parse_certificate
-from simple_db_client.certificate import verify_certificate as verify_decoded
-from simple_db_client.request_id import request_id
 
-from localnet.principals import ANONYMOUS, from_text, self_authenticating
+from ic_protocol.certificate import parse_certificate
+from ic_protocol.certificate import verify_certificate as verify_decoded
+from ic_protocol.principal import ANONYMOUS, from_text, self_authenticating
+from ic_protocol.request_id import request_id
 
 _SPKI = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
 

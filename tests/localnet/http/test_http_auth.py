@@ -7,9 +7,9 @@ import cbor2
 import pytest
 from fake_replica import FakeReplica
 from signing_kit import Http, Signer, content, envelope, expiry
-from simple_db_client.request_id import hash_map, request_id
 
-from localnet.principals import self_authenticating
+from ic_protocol.principal import self_authenticating
+from ic_protocol.request_id import hash_map, request_id
 
 
 @pytest.fixture
@@ -180,7 +180,7 @@ def test_the_canister_must_match_the_url(net, localnet, http):
 def test_an_unknown_canister_is_not_found(net, http):
     signer = Signer()
     missing = "ryjl3-tyaaa-aaaaa-aaaba-cai"
-    from localnet.principals import from_text
+    from ic_protocol.principal import from_text
 
     for kind in ("call", "query"):
         body = content(kind, signer, missing, method_name="inc")
@@ -217,7 +217,7 @@ def test_a_delegation_chain_is_followed(net, http):
 
 
 def test_expired_or_misdirected_delegations_are_refused(net, http):
-    from localnet.principals import from_text
+    from ic_protocol.principal import from_text
 
     identity, session = Signer(), Signer()
     for chain in (

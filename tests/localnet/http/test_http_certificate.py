@@ -5,11 +5,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from signing_kit import verify_certificate
-from simple_db_client.certificate import CertificateError, verify_bls
 
-from localnet import bls, hash_tree
+from ic_protocol import bls, hash_tree
+from ic_protocol.certificate import CertificateError
+from ic_protocol.principal import from_text, self_authenticating, to_text
 from localnet.certificate import certify
-from localnet.principals import from_text, self_authenticating, to_text
 from localnet.subnet_keys import SubnetKeys
 
 KEYS = SubnetKeys.generate()
@@ -23,19 +23,19 @@ def test_bls_signatures_verify_only_for_their_key_and_message():
     secret = bls.new_secret()
     signature = bls.sign(secret, b"message")
     assert len(signature) == 48 and len(bls.public_key(secret)) == 96
-    assert verify_bls(signature, b"message", bls.public_key_der(secret))
-    assert not verify_bls(signature, b"other", bls.public_key_der(secret))
-    assert not verify_bls(signature, b"message", bls.public_key_der(bls.new_secret()))
-    with pytest.raises(CertificateError):
-        verify_bls(b"\x00" * 48, b"message", bls.public_key_der(secret))
+    assert bls.verify(signature, b"message", bls.public_key_der(secret))
+    assert not bls.verify(signature, b"other", bls.public_key_der(secret))
+    assert not bls.verify(signature, b"message", bls.public_key_der(bls.new_secret()))
+    with pytest.raises(bls.BlsError):
+        bls.verify(b"\x00" * 48, b"message", bls.public_key_der(secret))
 
 
 def test_root_key_der_has_the_ic_prefix():
     der = KEYS.root_key_der
     assert der.hex().startswith("308182301d060d2b0601040182dc7c0503010201060c2b0601040182dc7c05030201036100")
     assert der[-96:] == bls.public_key(KEYS.root_secret)
-    with pytest.raises(CertificateError, match="not a DER-encoded BLS12-381 public key"):
-        verify_bls(bls.sign(KEYS.root_secret, b"m"), b"m", der[:-1])
+    with pytest.raises(bls.BlsError, match="not a DER-encoded BLS12-381 public key"):
+        bls.verify(bls.sign(KEYS.root_secret, b"m"), b"m", der[:-1])
 
 
 def test_certificate_round_trip():
@@ -73,11 +73,16 @@ def test_principal_text_round_trips(raw):
 
 @pytest.mark.parametrize(
     "text",
-    ["", "aaaaa-ab", "AAAAA-AA", "rrkah-fqaaa-aaaaa-aaaaq-caj", "rrkahfqaaaaaaaaaaaqcai", "not a principal!"],
+    ["", "aaaaa-ab", "AAAAA-AB", "rrkah-fqaaa-aaaaa-aaaaq-caj", "rrkahfqaaaaaaaaaaaqcai", "not a principal!"],
 )
 def test_malformed_principal_text_is_refused(text):
     with pytest.raises(ValueError):
         from_text(text)
+
+
+def test_principal_text_is_case_insensitive():
+    assert from_text("AAAAA-AA") == b""
+    assert from_text("RRKAH-FQAAA-AAAAA-AAAAQ-CAI") == from_text("rrkah-fqaaa-aaaaa-aaaaq-cai")
 
 
 def test_known_principals():

@@ -6,8 +6,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fake_replica import COUNTER_DID, FakeReplica
 from ic.candid import Types, encode
 
-from localnet import bls
-from localnet.principals import from_text
+from ic_protocol import bls
+from ic_protocol.principal import from_text
 from localnet.subnet_keys import SubnetKeys
 
 

@@ -6,9 +6,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from signing_kit import Signer, content, envelope
 
+from ic_protocol.principal import to_text
 from localnet.gateway import Gateway
 from localnet.http_error import HttpError
-from localnet.principals import to_text
 from localnet.subnet_keys import SubnetKeys
 
 REPLICA = FakeReplica()

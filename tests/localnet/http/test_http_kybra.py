@@ -12,8 +12,8 @@ import pytest
 from ic.candid import Types, encode
 from signing_kit import Http, Signer, content, envelope, verify_certificate
 
-from localnet import hash_tree
-from localnet.principals import from_text
+from ic_protocol import hash_tree
+from ic_protocol.principal import from_text
 
 COUNTER = Path(__file__).parent / "kybra_counter" / "main.py"
 

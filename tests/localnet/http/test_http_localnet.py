@@ -54,9 +54,9 @@ def test_not_running_is_a_clear_error():
 
 def test_a_request_repeated_after_a_restart_is_not_executed_again(tmp_path):
     from signing_kit import Http, Signer, content, envelope, verify_certificate
-    from simple_db_client.request_id import request_id
 
-    from localnet import hash_tree
+    from ic_protocol import hash_tree
+    from ic_protocol.request_id import request_id
 
     signer = Signer()
     with LocalNet({"counter": "c.py"}, state_dir=tmp_path, replica_factory=FakeReplica) as first:

@@ -6,44 +6,24 @@ import time
 import cbor2
 import leb128
 import pytest
-from pyblst import BlstP1Element
-from simple_db_client.certificate import (
-    ABSENT,
-    BLS_DST,
-    BLS_KEY_DER_PREFIX,
-    G2_GENERATOR,
-    MAINNET_ROOT_KEY,
-    STATE_ROOT_DOMAIN,
-    UNKNOWN,
-    lookup,
-    tree_digest,
-    verify_certificate,
-)
-from simple_db_client.errors import CertificateError
-from simple_db_client.request_id import request_id
+
+from ic_protocol import bls
+from ic_protocol.certificate import CertificateError, lookup, verify_certificate
+from ic_protocol.constants import MAINNET_ROOT_KEY, STATE_ROOT_DOMAIN
+from ic_protocol.hash_tree import ABSENT, UNKNOWN, build, digest
+from ic_protocol.request_id import request_id
 
 SECRET = 0x1234567890ABCDEF1234567890ABCDEF
-ROOT_KEY = BLS_KEY_DER_PREFIX + G2_GENERATOR.scalar_mul(SECRET).compress()
+ROOT_KEY = bls.public_key_der(SECRET)
 
 
 def labeled(mapping):
-    """A hash tree from nested dicts (labels sorted, as the IC requires); bytes values become leaves."""
-    nodes = []
-    for label in sorted(mapping):
-        value = mapping[label]
-        nodes.append([2, label, labeled(value) if isinstance(value, dict) else [3, value]])
-    if not nodes:
-        return [0]
-    while len(nodes) > 1:
-        nodes = [
-            [1, nodes[i], nodes[i + 1]] if i + 1 < len(nodes) else nodes[i] for i in range(0, len(nodes), 2)
-        ]
-    return nodes[0]
+    """A hash tree from nested dicts; bytes values become leaves."""
+    return build(mapping)
 
 
 def certify(tree, secret=SECRET, **extra):
-    signature = BlstP1Element.hash_to_group(STATE_ROOT_DOMAIN + tree_digest(tree), BLS_DST).scalar_mul(secret)
-    return {"tree": tree, "signature": signature.compress(), **extra}
+    return {"tree": tree, "signature": bls.sign(secret, STATE_ROOT_DOMAIN + digest(tree)), **extra}
 
 
 def now_leb():
@@ -68,17 +48,17 @@ def test_request_id_hashes_nested_paths_and_skips_none():
 
 
 def test_empty_tree_digest_is_the_spec_value():
-    assert tree_digest([0]) == hashlib.sha256(b"\x11ic-hashtree-empty").digest()
+    assert digest([0]) == hashlib.sha256(b"\x11ic-hashtree-empty").digest()
 
 
 def test_lookup_finds_absent_and_unknown_paths():
     tree = labeled({b"a": {b"x": b"1"}, b"c": b"3"})
-    assert lookup([b"a", b"x"], tree) == b"1"
-    assert lookup(["c"], tree) == b"3"
-    assert lookup([b"b"], tree) is ABSENT
-    pruned = [1, [4, tree_digest(tree[1])], tree[2]]
-    assert tree_digest(pruned) == tree_digest(tree)
-    assert lookup([b"a", b"x"], pruned) is UNKNOWN
+    assert lookup({"tree": tree}, [b"a", b"x"]) == b"1"
+    assert lookup({"tree": tree}, ["c"]) == b"3"
+    assert lookup({"tree": tree}, [b"b"]) is ABSENT
+    pruned = [1, [4, digest(tree[1])], tree[2]]
+    assert digest(pruned) == digest(tree)
+    assert lookup({"tree": pruned}, [b"a", b"x"]) is UNKNOWN
 
 
 def test_a_valid_certificate_verifies():
@@ -87,7 +67,7 @@ def test_a_valid_certificate_verifies():
 
 def test_a_tampered_tree_or_wrong_key_fails():
     cert = certify(labeled({b"time": now_leb(), b"x": b"1"}))
-    cert["tree"] = labeled({b"time": lookup([b"time"], cert["tree"]), b"x": b"2"})
+    cert["tree"] = labeled({b"time": lookup(cert, [b"time"]), b"x": b"2"})
     with pytest.raises(CertificateError, match="signature"):
         verify_certificate(cert, ROOT_KEY, None)
     with pytest.raises(CertificateError, match="signature"):
@@ -98,7 +78,7 @@ def test_a_tampered_tree_or_wrong_key_fails():
 
 def test_stale_or_timeless_certificates_fail():
     old = bytes(leb128.u.encode(time.time_ns() - 3600 * 10**9))
-    with pytest.raises(CertificateError, match="away from the local clock"):
+    with pytest.raises(CertificateError, match="3600 s old"):
         verify_certificate(certify(labeled({b"time": old})), ROOT_KEY, None)
     with pytest.raises(CertificateError, match="no time"):
         verify_certificate(certify(labeled({b"x": b"1"})), ROOT_KEY, None)
@@ -106,7 +86,7 @@ def test_stale_or_timeless_certificates_fail():
 
 def test_delegated_certificates_check_the_subnet_key_and_canister_range():
     subnet_secret, subnet_id, canister = 0xABCDEF, b"\x05" * 29, b"\x00" * 7 + b"\x01\x01\x01"
-    subnet_key = BLS_KEY_DER_PREFIX + G2_GENERATOR.scalar_mul(subnet_secret).compress()
+    subnet_key = bls.public_key_der(subnet_secret)
     ranges = cbor2.dumps([[b"\x00" * 7 + b"\x01\x00\x00", b"\x00" * 7 + b"\x01\xff\xff"]])
     inner = certify(
         labeled(
@@ -129,7 +109,8 @@ def test_delegated_certificates_check_the_subnet_key_and_canister_range():
 def test_query_reply_signatures_are_checked():
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ed25519
-    from simple_db_client.query_signature import node_keys, signed_content, verify_query_reply
+
+    from ic_protocol.query_signature import node_keys, signed_content, verify_query_reply
 
     node = ed25519.Ed25519PrivateKey.generate()
     der = node.public_key().public_bytes(
@@ -163,29 +144,3 @@ def test_query_reply_signatures_are_checked():
     ]:
         with pytest.raises(CertificateError, match=message):
             verify_query_reply(bad, rid, keys, 300)
-
-
-def test_request_status_in_a_certificate_maps_to_reply_reject_or_errors():
-    from simple_db_client.agent import Agent
-    from simple_db_client.errors import RejectError, TransportError
-
-    agent = Agent("http://127.0.0.1:1")
-    rid = b"\x09" * 32
-
-    def status(**fields):
-        labels = {name.encode(): value for name, value in fields.items()}
-        return {"tree": labeled({b"request_status": {rid: labels}, b"time": now_leb()})}
-
-    assert agent._outcome(status(status=b"replied", reply=b"DIDL\x00\x00"), rid) == b"DIDL\x00\x00"
-    assert agent._outcome(status(status=b"processing"), rid) is None
-    assert agent._outcome({"tree": labeled({b"time": now_leb()})}, rid) is None
-    with pytest.raises(RejectError) as info:
-        agent._outcome(
-            status(status=b"rejected", reject_code=b"\x04", reject_message=b"no", error_code=b"IC0406"), rid
-        )
-    assert (info.value.code, info.value.reject_message, info.value.error_code) == (4, "no", "IC0406")
-    with pytest.raises(TransportError, match="pruned"):
-        agent._outcome(status(status=b"done"), rid)
-    with pytest.raises(TransportError, match="holds no reply"):
-        agent._outcome(status(status=b"replied"), rid)
-    agent.close()

@@ -1,4 +1,7 @@
-"""Principals: their textual form (CRC-32 checksum, base32, groups of five) and the special classes."""
+"""Principals: their textual form (CRC-32 checksum, base32, groups of five) and the special classes.
+
+Text is parsed case-insensitively, as the interface specification says; `to_text` always writes the
+canonical lower-case form."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ import zlib
 
 MAX_PRINCIPAL_BYTES = 29
 ANONYMOUS = b"\x04"
+MANAGEMENT_CANISTER = b""
 
 
 def to_text(raw: bytes) -> str:
@@ -18,7 +22,10 @@ def to_text(raw: bytes) -> str:
 
 
 def from_text(text: str) -> bytes:
-    """The bytes of a principal in canonical text form; ValueError if it is not one."""
+    """The bytes of a principal in text form (any letter case); ValueError if it is not one, naming
+    whether the checksum or the grouping is wrong."""
+    if not isinstance(text, str) or not text:
+        raise ValueError(f"not a principal: {text!r}")
     compact = text.replace("-", "").upper()
     try:
         decoded = base64.b32decode(compact + "=" * (-len(compact) % 8))
@@ -27,7 +34,7 @@ def from_text(text: str) -> bytes:
     if len(decoded) < 4 or len(decoded) - 4 > MAX_PRINCIPAL_BYTES:
         raise ValueError(f"not a principal: {text!r}")
     raw = decoded[4:]
-    if to_text(raw) != text:
+    if to_text(raw) != text.lower():
         raise ValueError(f"not a principal in canonical form (checksum or grouping is wrong): {text!r}")
     return raw
 
