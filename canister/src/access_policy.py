@@ -34,8 +34,9 @@ class AccessPolicy:
             return True
         return rule == "Owner" and caller != ANONYMOUS and caller == owner
 
-    def check_read(self, caller: str, type_name: str, policy: dict, owner: str) -> None:
-        if not self.can_read(caller, policy, owner):
+    def check_type_read(self, caller: str, type_name: str, policy: dict) -> None:
+        """Refuse a type whose entities only admins read (whether or not the asked entity exists)."""
+        if policy["read"] == "Admins" and not self.is_admin(caller):
             raise forbidden("no read access to " + type_name)
 
     def reads_everything(self, caller: str, policy: dict) -> bool:
@@ -47,12 +48,19 @@ class AccessPolicy:
         if policy["create"] == "Admins" and not self.admins.is_admin(caller):
             raise forbidden("only admins create " + type_name)
 
+    def may_write(self, caller: str, policy: dict, action: str, owner: str) -> bool:
+        """True when `caller` may `action` ("modify" or "delete") an entity of `owner` under `policy`."""
+        if caller == ANONYMOUS:
+            return False
+        if self.admins.is_admin(caller):
+            return True
+        return policy[action] != "Admins" and caller == owner
+
     def check_write(self, caller: str, type_name: str, policy: dict, action: str, owner: str) -> None:
         """`action` is "modify" or "delete"."""
         self.require_signed_in(caller)
-        if self.admins.is_admin(caller):
+        if self.may_write(caller, policy, action, owner):
             return
         if policy[action] == "Admins":
             raise forbidden("only admins " + action + " " + type_name)
-        if caller != owner:
-            raise forbidden("only the owner or an admin may " + action + " this " + type_name)
+        raise forbidden("only the owner or an admin may " + action + " this " + type_name)

@@ -52,6 +52,7 @@ class DbApi:
         self.gateway = EngineGateway(
             db_map, audit_map, db_key, db_value, self.clock, (audit_key, audit_value)
         )
+        self.gateway.set_write_guard(self._may_write)
         self._load_registries()
 
     def _load_registries(self) -> None:
@@ -166,20 +167,39 @@ class DbApi:
     def _load(self, type_name: str, entity_id: int) -> dict:
         record = self.gateway.load(type_name, entity_id)
         if record is None:
-            raise not_found(type_name + " " + str(entity_id) + " does not exist")
+            raise _absent(type_name, entity_id)
         return record
 
     def _readable(self, caller: str, type_name: str, entity_id: int) -> dict:
+        """The record if the caller may read it. An entity the caller may not read is answered exactly
+        as an absent one, so its existence does not leak (Admins-read types refuse non-admins first)."""
         plain = self.registry.get(type_name)
+        self.access.check_type_read(caller, type_name, plain["policy"])
         record = self._load(type_name, entity_id)
-        self.access.check_read(caller, type_name, plain["policy"], record["owner"])
+        if not self.access.can_read(caller, plain["policy"], record["owner"]):
+            raise _absent(type_name, entity_id)
         return record
 
     def _writable(self, caller: str, type_name: str, entity_id: int, action: str) -> dict:
+        """The record if the caller may `action` it. A refusal never tells a caller who may not read
+        the entity whether it exists: Admins-read types answer non-admins Forbidden either way, other
+        entities the caller may not read are answered as absent."""
         plain = self.registry.get(type_name)
-        record = self._load(type_name, entity_id)
-        self.access.check_write(caller, type_name, plain["policy"], action, record["owner"])
+        policy = plain["policy"]
+        record = self.gateway.load(type_name, entity_id)
+        if record is not None and self.access.may_write(caller, policy, action, record["owner"]):
+            return record
+        if policy["read"] == "Admins" and not self.access.is_admin(caller):
+            self.access.check_write(caller, type_name, policy, action, None)
+        if record is None or not self.access.can_read(caller, policy, record["owner"]):
+            raise _absent(type_name, entity_id)
+        self.access.check_write(caller, type_name, policy, action, record["owner"])
         return record
+
+    def _may_write(self, caller: str, type_name: str, owner: str, action: str) -> bool:
+        """The engine's write guard: may `caller` change (or delete) an entity a link or cascade reaches."""
+        plain = self.registry.types.get(type_name)
+        return plain is not None and self.access.may_write(caller, plain["policy"], action, owner)
 
     # --- schema ---
 
@@ -215,10 +235,10 @@ class DbApi:
             plain = self.registry.get(type_name)
             if plain["alias"] is None:
                 raise invalid(type_name + " has no alias field")
+            self.access.check_type_read(caller, type_name, plain["policy"])
             record = self.gateway.find_alias(type_name, plain["alias"], alias)
-            if record is None:
+            if record is None or not self.access.can_read(caller, plain["policy"], record["owner"]):
                 raise not_found("no " + type_name + " with " + plain["alias"] + " " + repr(alias[:100]))
-            self.access.check_read(caller, type_name, plain["policy"], record["owner"])
             return self._entity(type_name, record)
 
         return self._run(caller, False, action)
@@ -298,8 +318,7 @@ class DbApi:
         def action():
             plain = self.registry.get(type_name)
             policy = plain["policy"]
-            if policy["read"] == "Admins" and not self.access.is_admin(caller):
-                raise forbidden("no read access to " + type_name)
+            self.access.check_type_read(caller, type_name, policy)
             conditions = self._filters(plain, filters)
             size = api_limits.page_size(limit_)
             first = conditions[0] if conditions else None
@@ -502,10 +521,14 @@ class DbApi:
 
     # --- operations ---
 
-    def stats(self) -> dict:
+    def stats(self, caller: str) -> dict:
+        """Counts of the types the caller may count (as `count` allows), the audit length and the
+        stable-memory estimate."""
         self.start()
         counts = [
-            {"type_name": name, "count": self.gateway.count(name, None)} for name in self.registry.names()
+            {"type_name": name, "count": self.gateway.count(name, None)}
+            for name in self.registry.names()
+            if self.access.reads_everything(caller, self.registry.get(name)["policy"])
         ]
         estimate = 0
         for storage, max_key, max_value in self.maps.values():
@@ -534,6 +557,11 @@ class DbApi:
     def admins_list(self) -> list:
         self.start()
         return [self.principal(p) for p in self.admins.all()]
+
+
+def _absent(type_name: str, entity_id: int):
+    """The NotFound of an entity that does not exist, or that the caller may not see."""
+    return not_found(type_name + " " + str(entity_id) + " does not exist")
 
 
 def _error_or_raise(exc: Exception) -> dict:

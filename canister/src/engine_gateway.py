@@ -26,6 +26,7 @@ from kybra_simple_db import (
     String,
     Timestamp,
     find_type,
+    get_caller_id,
 )
 
 ON_DELETE = {"SetNull": SET_NULL, "Cascade": CASCADE, "Restrict": RESTRICT}
@@ -81,6 +82,15 @@ class EngineGateway:
 
     def transaction(self):
         return self.db.transaction()
+
+    def set_write_guard(self, may_write) -> None:
+        """`may_write(caller, type_name, owner, action) -> bool` ("modify" or "delete") is asked for every
+        entity a link, unlink or cascade would change besides the one the operation names."""
+
+        def guard(entity, action: str) -> bool:
+            return may_write(get_caller_id(), entity.get_full_type_name(), entity.meta()["owner"], action)
+
+        self.db.set_write_guard(guard)
 
     # --- schema ---
 

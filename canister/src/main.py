@@ -403,7 +403,7 @@ def whoami() -> Principal:
 
 @query
 def stats() -> Stats:
-    return api.stats()
+    return api.stats(caller_text())
 
 
 @update

@@ -3,6 +3,7 @@ several principals, the test schema, and a state snapshot to prove that refused 
 
 from __future__ import annotations
 
+import hashlib
 import json
 from types import SimpleNamespace
 
@@ -20,6 +21,7 @@ from canister_harness import (
 )
 
 from localnet.replica import Replica
+from localnet.state_store import read_stable_rows
 
 ITEM = type_def(
     "shop::Item",
@@ -112,3 +114,13 @@ def db(shared_replica):
     net = callers(shared_replica, deploy(shared_replica))
     define_schema(net.admin)
     return net
+
+
+def fingerprint(admin: ReplicaCaller) -> tuple:
+    """A cheap stand-in for `snapshot` when proving that a refused call changed nothing: a digest of
+    every stable-memory row the replica has committed for the canister (data, audit and meta maps),
+    plus what the heap answers (stats, schema, admins)."""
+    digest = hashlib.sha256()
+    for memory, key, value in sorted(read_stable_rows(admin.replica.db_path, admin.canister_id)):
+        digest.update(b"%d:%d:%d:" % (memory, len(key), len(value)) + key + value)
+    return plain((digest.hexdigest(), admin.call("stats"), admin.call("schema"), admin.call("admins")))

@@ -117,6 +117,7 @@ class Database:
         self._counters = {}
         self._key_schemas = {}
         self.identity = IdentityMap()
+        self.write_guard = None
         self.bucket_width = self._load_meta()
         with self.operation():
             for type_name in type_registry.all_types():
@@ -148,6 +149,17 @@ class Database:
     @property
     def audit_enabled(self) -> bool:
         return self._audit_enabled
+
+    def set_write_guard(self, guard) -> None:
+        """`guard(entity, action) -> bool` is asked before an operation changes an entity other than the
+        one it was called on: ACTION_MODIFY before a link or unlink rewrites that entity's document
+        (False refuses the operation), ACTION_DELETE before a Cascade deletes it (False unlinks it
+        instead, as SetNull). None (the default) allows everything."""
+        self.write_guard = guard
+
+    def allows(self, entity, action: str) -> bool:
+        guard = self.write_guard
+        return guard is None or bool(guard(entity, action))
 
     def as_user(self, user_id: str) -> CallerScope:
         """Context manager: operations inside are attributed to `user_id`."""

@@ -598,7 +598,7 @@ class Entity(EntityLinks, IndexedKeys, EntityQueries, EntitySerialization):
                 target = rel.target_cls.load(tid)
                 if target is None:
                     continue
-                if rel.on_delete == CASCADE:
+                if rel.on_delete == CASCADE and db.allows(target, ACTION_DELETE):
                     target._delete(visiting)
                 else:
                     target._hook(rev.name, self, None, ACTION_MODIFY)

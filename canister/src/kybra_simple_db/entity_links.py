@@ -9,7 +9,7 @@ from typing import Optional
 from . import bitsets, type_registry
 from . import key_layout as keys
 from .db_constants import ACTION_CREATE, ACTION_MODIFY
-from .db_errors import NotFoundError, ValidationError
+from .db_errors import NotFoundError, PermissionDenied, ValidationError
 from .entity_values import normalize_id
 from .link_view import LinkSet
 
@@ -191,6 +191,13 @@ class EntityLinks:
             return self
         return rel.target_cls.load(tid)
 
+    def _guard(self, other: Optional["EntityLinks"]) -> None:
+        """Refuse (PermissionDenied) a link change that would rewrite `other`'s document when the
+        database's write guard does not let the caller modify it."""
+        if other is not None and other is not self and not self._db.allows(other, ACTION_MODIFY):
+            raise PermissionDenied(f"this change would rewrite {other._type}@{other._id}, which the "
+                                   "caller may not modify")
+
     def _hook_link(self, rel, target, old, new, action: str) -> None:
         self._hook(rel.name, old, new, action)
         rev = rel.reverse_relation()
@@ -208,6 +215,8 @@ class EntityLinks:
             bucket = self._link_bucket(rel, create=True)
             if db.bit_test(bucket, target.id):
                 return False
+            if not rev.to_many:
+                self._guard(target)
             self._hook_link(rel, target, None, target, action)
             db.bit_update(bucket, target.id, True)
             if rev.to_many:
@@ -228,6 +237,11 @@ class EntityLinks:
         if old_id == target.id:
             return False
         old = self._load_linked(rel, old_id) if old_id is not None else None
+        if not rev.to_many and (target is not self or rev is not rel):
+            self._guard(target)
+            partner = target._data.get(rev.name)
+            if partner is not None and partner != self.id:
+                self._guard(rev.target_cls.load(partner))
         self._hook_link(rel, target, old, target, action)
         if old is not None:
             self._detach(rel, old)
@@ -262,6 +276,8 @@ class EntityLinks:
             if bucket is not None:
                 self._db.bit_update(bucket, self.id, False)
         elif other._data.get(rev.name) == self.id and (other is not self or rev is not rel):
+            if self._state != "deleting":
+                self._guard(other)          # a reference to an entity being deleted is cleared always
             other._touch()
             other._data[rev.name] = None
             if other is not self:
@@ -282,6 +298,7 @@ class EntityLinks:
                     self._detach(rel, target)
                     db.record("unlink", self._type, self.id, {rel.name: tid})
                 elif target._data.get(rev.name) == self.id:
+                    self._guard(target)
                     target._touch()
                     target._data[rev.name] = None
                     target._persist("unlink")
