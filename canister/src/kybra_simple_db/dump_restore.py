@@ -7,12 +7,15 @@ deleted entities are not given out again after a restore. Restore is the only pa
 those.
 """
 
-import json
 
+from . import json_text, type_registry
 from . import key_layout as keys
-from . import type_registry
 from .db_entity import doc_text
-from .db_errors import ConflictError, ValidationError
+from .db_errors import ConflictError, StorageLimitError, ValidationError
+
+MAX_RESTORE_RECORDS = 1000
+"""Records per restore call: about 4M wasm instructions each under Kybra's RustPython
+(docs/engine-benchmark.md), so one call stays far below the 40B per-message limit."""
 
 
 def _canonical_side(rel) -> bool:
@@ -21,7 +24,7 @@ def _canonical_side(rel) -> bool:
 
 
 def _record(db, tc: int, type_name: str, eid: int, cls) -> dict:
-    doc = json.loads(db.get_value(keys.doc_key(tc, eid)))
+    doc = json_text.decode_record(db.get_value(keys.doc_key(tc, eid)))
     stored = doc["f"]
     fields = {}
     refs = {}
@@ -166,6 +169,9 @@ def restore(db, records: list) -> int:
     """Write dumped records back (all or nothing); returns how many entities were restored."""
     if not isinstance(records, list):
         raise ValidationError("restore takes a list of records")
+    if len(records) > MAX_RESTORE_RECORDS:
+        raise StorageLimitError(f"restore takes at most {MAX_RESTORE_RECORDS} records per call "
+                                f"(got {len(records)}): split the page")
     restored = 0
     with db.operation():
         for record in records:

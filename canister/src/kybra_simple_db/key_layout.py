@@ -8,6 +8,8 @@ import hashlib
 import json
 from json.encoder import encode_basestring as _encode_string
 
+from . import json_text
+
 META = "!meta"
 TYPE_SEQ = "!types"
 AUDIT_MIN = "_min"
@@ -69,10 +71,15 @@ def _fast_encoder():
 _FAST = _fast_encoder()
 
 
+NATIVE_JSON = _FAST is not None
+"""True where `json` has its C accelerators (CPython); elsewhere (Kybra's RustPython) the engine
+encodes and decodes with json_text, which gives the same text and values in far fewer steps there."""
+
+
 def compact(value) -> str:
     """Compact JSON text (no spaces, UTF-8 kept), as `COMPACT.encode` gives."""
     if _FAST is None:
-        return COMPACT.encode(value)
+        return json_text.encode(value)
     return "".join(_FAST(value, 0))
 
 
@@ -80,6 +87,8 @@ def value_token(value) -> str:
     """A canonical text for a field value (typed: 1, "1" and true differ)."""
     if type(value) is str:
         return _encode_string(value)    # what CANONICAL.encode gives for a str (ensure_ascii=False)
+    if _FAST is None:
+        return json_text.encode(value, sort_keys=True)
     return CANONICAL.encode(value)
 
 

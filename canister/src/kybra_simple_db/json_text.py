@@ -1,0 +1,326 @@
+"""JSON text in linear time and few steps on Kybra's RustPython; the same results as the `json` module.
+
+There `json` runs its pure-Python encoder (no C accelerator) and its decoder is quadratic: every string
+is scanned from an index, and indexing into text costs time proportional to the index. These
+functions touch text only through whole-string operations (`split`, `translate`, `join`) and small
+pieces, so their cost grows linearly with the text. `encode` equals `json.dumps(value,
+separators=(",", ":"), ensure_ascii=False)` (with `sort_keys` on request) and `decode` equals
+`json.loads(text)`, including which texts are refused (JSONDecodeError, a ValueError); anything
+outside the common cases (non-str keys, subclasses, very deep nesting) is handed to `json` itself.
+"""
+
+import json
+from json.decoder import scanstring as _scanstring
+
+_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+_CANONICAL = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, sort_keys=True)
+_encode_string = json.encoder.encode_basestring
+_MAX_DEPTH = 32
+_INFINITY = float("inf")
+NATIVE = json.encoder.c_make_encoder is not None
+"""True where `json` runs on its C accelerators (CPython): there `loads`/`dumps` below use it."""
+
+
+def loads(text: str):
+    """`json.loads(text)` in linear time on every runtime (json itself where it is native)."""
+    return json.loads(text) if NATIVE else decode(text)
+
+
+def dumps(value, sort_keys: bool = False) -> str:
+    """Compact `json.dumps(value, separators=(",", ":"), ensure_ascii=False, sort_keys=sort_keys)`."""
+    if NATIVE:
+        return (_CANONICAL if sort_keys else _COMPACT).encode(value)
+    return _encode(value, sort_keys, 0)
+
+
+# ----- encoding ----------------------------------------------------------------------------------------
+
+
+def _float(value: float) -> str:
+    if value != value:
+        return "NaN"
+    if value == _INFINITY:
+        return "Infinity"
+    if value == -_INFINITY:
+        return "-Infinity"
+    return float.__repr__(value)
+
+
+def _encode(value, sort_keys: bool, depth: int) -> str:
+    kind = type(value)
+    if kind is str:
+        return _encode_string(value)
+    if kind is int:
+        return int.__repr__(value)
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if kind is float:
+        return _float(value)
+    if depth < _MAX_DEPTH:
+        if kind is dict:
+            parts = []
+            items = value.items()
+            if sort_keys:
+                for key in value:
+                    if type(key) is not str:
+                        return _CANONICAL.encode(value)
+                items = sorted(items)
+            for key, item in items:
+                if type(key) is not str:
+                    return (_CANONICAL if sort_keys else _COMPACT).encode(value)
+                parts.append(_encode_string(key) + ":" + _encode(item, sort_keys, depth + 1))
+            return "{" + ",".join(parts) + "}"
+        if kind is list or kind is tuple:
+            return "[" + ",".join([_encode(item, sort_keys, depth + 1) for item in value]) + "]"
+    return (_CANONICAL if sort_keys else _COMPACT).encode(value)
+
+
+def encode(value, sort_keys: bool = False) -> str:
+    """Compact JSON text of `value` (no spaces, UTF-8 kept); keys sorted if `sort_keys`."""
+    return _encode(value, sort_keys, 0)
+
+
+# ----- decoding ----------------------------------------------------------------------------------------
+
+_LITERALS = {"true": True, "false": False, "null": None, "NaN": float("nan"), "Infinity": _INFINITY,
+             "-Infinity": -_INFINITY}
+_DIGITS = "0123456789"
+_QUOTE = '"'
+_CLOSERS = {"}": dict, "]": list}
+
+# parser states
+_VALUE, _FIRST_VALUE, _KEY, _FIRST_KEY, _COLON, _NEXT, _END = range(7)
+
+
+def _fail(text: str, what: str):
+    raise json.JSONDecodeError(what, text, 0)
+
+
+def _split_strings(text: str) -> list:
+    """`text` split at the quotes that delimit strings: outside parts at even, string bodies at odd
+    positions (a quote preceded by an odd run of backslashes belongs to its string)."""
+    pieces = text.split('"')
+    if "\\" not in text:
+        return pieces
+    out = []
+    count = len(pieces)
+    index = 0
+    while index < count:
+        out.append(pieces[index])
+        index += 1
+        if index == count:
+            break
+        inside = pieces[index]
+        index += 1
+        while inside.endswith("\\") and (len(inside) - len(inside.rstrip("\\"))) % 2 == 1:
+            if index == count:
+                _fail(text, "unterminated string")
+            inside = inside + '"' + pieces[index]
+            index += 1
+        out.append(inside)
+    return out
+
+
+def _tokens(text: str, trusted: bool) -> tuple:
+    """(tokens, strings): the structural tokens and literals in order, a '"' token where a string
+    stands, and the decoded strings in order. `trusted` text (written by `encode`) skips the checks
+    for control characters, which cost a step per character here."""
+    pieces = _split_strings(text)
+    if len(pieces) % 2 == 0:
+        _fail(text, "unterminated string")
+    strings = pieces[1::2]
+    outside = '"'.join(pieces[0::2])
+    if not outside.isascii():
+        _fail(text, "unexpected character outside a string")
+    plain = trusted or text.isprintable()
+    if not plain:
+        outside = outside.replace("\t", " ").replace("\n", " ").replace("\r", " ")
+        if not outside.isprintable():
+            _fail(text, "unexpected control character")
+    if not plain or "\\" in text:
+        for index, body in enumerate(strings):
+            if "\\" in body or not (plain or body.isprintable()):
+                strings[index] = _scanstring('"' + body + '"', 1)[0]
+    spaced = (outside.replace("{", " { ").replace("}", " } ").replace("[", " [ ").replace("]", " ] ")
+              .replace(",", " , ").replace(":", " : ").replace('"', ' " '))
+    return spaced.split(), strings
+
+
+def _number(text: str, token: str):
+    if token.isdigit():
+        if token[0] != "0" or len(token) == 1:
+            return int(token)
+    elif token[0] == "-" and token[1:].isdigit():
+        if token[1] != "0" or len(token) == 2:
+            return int(token)
+    else:
+        body = token[1:] if token[0] == "-" else token
+        mantissa, mark, exponent = body.replace("E", "e").partition("e")
+        whole, dot, fraction = mantissa.partition(".")
+        if mark and exponent[:1] in ("+", "-"):
+            exponent = exponent[1:]
+        if (whole.isdigit() and (whole[0] != "0" or len(whole) == 1) and (not dot or fraction.isdigit())
+                and (not mark or exponent.isdigit()) and (dot or mark)):
+            return float(token)
+    return _fail(text, "invalid value " + token[:20])
+
+
+def _scalar(text: str, token: str):
+    value = _LITERALS.get(token, _fail)
+    if value is not _fail:
+        return value
+    if token[0] in _DIGITS or token[0] == "-":
+        return _number(text, token)
+    return _fail(text, "expected a value, not " + repr(token[:20]))
+
+
+def decode(text: str, trusted: bool = False):
+    """The value of JSON `text`, as `json.loads(text)` gives it (same errors: JSONDecodeError), except
+    that nesting deeper than the recursion limit decodes instead of raising RecursionError."""
+    if type(text) is not str:
+        return json.loads(text)
+    tokens, strings = _tokens(text, trusted)
+    stack = []          # open containers, innermost last
+    keys = []           # pending key of each open dict
+    next_string = 0
+    state = _VALUE
+    top = None
+    result = None
+    for token in tokens:
+        if state == _NEXT:
+            if token == ",":
+                state = _KEY if type(top) is dict else _VALUE
+                continue
+            if _CLOSERS.get(token) is not type(top):
+                return _fail(text, "expected ',' or the end of a container")
+            value = top
+        elif state <= _FIRST_VALUE:
+            if token == _QUOTE:
+                value = strings[next_string]
+                next_string += 1
+            elif token == "{":
+                top = {}
+                stack.append(top)
+                state = _FIRST_KEY
+                continue
+            elif token == "[":
+                top = []
+                stack.append(top)
+                state = _FIRST_VALUE
+                continue
+            elif token == "]" and state == _FIRST_VALUE:
+                value = top
+            else:
+                value = _scalar(text, token)
+                if top is not None:
+                    if type(top) is dict:
+                        top[keys.pop()] = value
+                    else:
+                        top.append(value)
+                    state = _NEXT
+                    continue
+                result = value
+                state = _END
+                continue
+        elif state == _COLON:
+            if token != ":":
+                return _fail(text, "expected ':'")
+            state = _VALUE
+            continue
+        elif state <= _FIRST_KEY:
+            if token == _QUOTE:
+                keys.append(strings[next_string])
+                next_string += 1
+                state = _COLON
+                continue
+            if token != "}" or state != _FIRST_KEY:
+                return _fail(text, "expected a key")
+            value = top
+        else:
+            return _fail(text, "extra data")
+        # `value` is complete: a string, or the container `top` just closed
+        if value is top:
+            stack.pop()
+            top = stack[-1] if stack else None
+        if top is None:
+            result = value
+            state = _END
+        else:
+            if type(top) is dict:
+                top[keys.pop()] = value
+            else:
+                top.append(value)
+            state = _NEXT
+    if state != _END:
+        _fail(text, "unexpected end of text")
+    return result
+
+
+class _Shape(Exception):
+    """The text is not a flat record: decode it the general way."""
+
+
+def _record_scalar(token: str):
+    if token.isdigit() and (token[0] != "0" or len(token) == 1):
+        return int(token)
+    value = _LITERALS.get(token, _fail)
+    if value is not _fail:
+        return value
+    return _number(token, token)
+
+
+def decode_record(text: str) -> dict:
+    """`decode(text, trusted=True)` for text `encode` wrote from a dict whose values are scalars or
+    dicts of scalars (the engine's documents), in a few steps per entry; other text goes through
+    `decode`."""
+    if "\\" in text or not text.startswith('{"'):
+        return decode(text, True)
+    pieces = text.split('"')
+    try:
+        return _flat(pieces, len(pieces))
+    except (_Shape, IndexError, ValueError):
+        return decode(text, True)
+
+
+def _flat(pieces: list, count: int) -> dict:
+    out = {}
+    target = out
+    index = 1
+    while True:
+        key = pieces[index]
+        after = pieces[index + 1]
+        if after == ":":
+            target[key] = pieces[index + 2]
+            after = pieces[index + 3]
+            index += 4
+        elif after == ":{":
+            if target is not out:
+                raise _Shape()
+            inner = {}
+            target[key] = inner
+            target = inner
+            index += 2
+            continue
+        else:
+            token = after.rstrip(",}")
+            if token[:1] != ":":
+                raise _Shape()
+            target[key] = _record_scalar(token[1:])
+            after = after[len(token):]
+            index += 2
+        if after == ",":
+            continue
+        if after == "},":
+            if target is out:
+                raise _Shape()
+            target = out
+            continue
+        if after == "}" and target is out or after == "}}" and target is not out:
+            if index != count:
+                raise _Shape()
+            return out
+        raise _Shape()

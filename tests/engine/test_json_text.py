@@ -1,0 +1,127 @@
+"""json_text gives exactly what the json module gives (text out, values in, refusals), in linear time."""
+
+import json
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from kybra_simple_db import json_text
+
+COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+CANONICAL = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, sort_keys=True)
+
+scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text())
+values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=4),
+                                                        st.dictionaries(st.text(), inner, max_size=4)),
+                      max_leaves=20)
+
+
+def same(a, b) -> bool:
+    """Equal as JSON values (NaN equals NaN, int and float kept apart)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, float) and math.isnan(a):
+        return math.isnan(b)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(same(a[k], b[k]) for k in a)
+    return a == b
+
+
+@settings(max_examples=300, deadline=None)
+@given(values)
+def test_encode_matches_json(value):
+    assert json_text.encode(value) == COMPACT.encode(value)
+    assert json_text.encode(value, sort_keys=True) == CANONICAL.encode(value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(values, st.booleans())
+def test_decode_matches_json(value, pretty):
+    text = json.dumps(value, indent=1 if pretty else None, ensure_ascii=pretty)
+    assert same(json_text.decode(text), json.loads(text))
+    compact = COMPACT.encode(value)
+    assert same(json_text.decode(compact, trusted=True), json.loads(compact))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.text(), st.one_of(scalars, st.dictionaries(st.text(), scalars, max_size=5)),
+                       max_size=6))
+def test_decode_record_matches_json(record):
+    text = COMPACT.encode(record)
+    assert same(json_text.decode_record(text), json.loads(text))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet='{}[]:,"\\ 0123456789.eE+-tfrunlasNIiy\x01\t\né', max_size=30))
+def test_decode_refuses_what_json_refuses(text):
+    try:
+        expected = json.loads(text)
+    except RecursionError:
+        return
+    except ValueError:
+        with pytest.raises(ValueError):
+            json_text.decode(text)
+        with pytest.raises(ValueError):
+            json_text.decode_record(text)
+        return
+    assert same(json_text.decode(text), expected)
+    assert same(json_text.decode_record(text), expected)
+
+
+@pytest.mark.parametrize("text", ["", "{", "[1,]", '{"a":1,}', '{"a" 1}', "01", "1.", ".5", "+1", "[1 2]",
+                                  '{"a":1}x', '"\x01"', '{"a":tru}', '"abc', '["a\\"]', "{1:2}", "[1,,2]",
+                                  "\ufeff[]", "[1]\x0c", '{"a":"\\x"}', "[-]", "1e", "[}", "{]", '{"a":01}'])
+def test_refusals_are_value_errors(text):
+    with pytest.raises(ValueError):
+        json.loads(text)
+    with pytest.raises(json.JSONDecodeError):
+        json_text.decode(text)
+
+
+def test_deep_nesting_decodes_without_recursion():
+    text = "[" * 5000 + "]" * 5000
+    value = json_text.decode(text)
+    for _ in range(4999):
+        value = value[0]
+    assert value == []
+
+
+def test_escaped_quotes_and_backslashes():
+    for text in ['"a\\"b"', '"\\\\"', '["a\\\\",1]', '{"k\\"":"v\\\\\\""}', '"\\u00e9\\n\\t"']:
+        assert json_text.decode(text) == json.loads(text)
+
+
+def _workload(storage_factory):
+    from kybra_simple_db import Database, Entity, Float, Integer, String, type_registry
+
+    type_registry.clear()
+    storage = storage_factory()
+    Database.init(db_storage=storage, audit_enabled=True, clock=lambda: 1_700_000_000_000_000_000)
+
+    class Item(Entity):
+        __alias__ = "name"
+        name = String()
+        size = Integer(indexed=True)
+        ratio = Float()
+        note = String(indexed=True)
+
+    a = Item(name='a "quoted" \\ name é', size=3, ratio=0.1, note="x\ny")
+    Item(name="b", size=3, ratio=None, note=None)
+    a.size = 4
+    loaded = {(i.name, i.size, i.ratio, i.note) for i in Item.instances()}
+    return dict(storage._data), loaded, Item.count_by("size", 3)
+
+
+def test_engine_without_native_json_stores_the_same_bytes(monkeypatch):
+    """The path Kybra's RustPython takes (no C accelerators) writes and reads exactly what CPython's does."""
+    from kybra_simple_db import MemoryMap
+    from kybra_simple_db import key_layout as keys
+
+    native = _workload(lambda: MemoryMap(0, 100, 1000))
+    monkeypatch.setattr(keys, "_FAST", None)
+    monkeypatch.setattr(keys, "NATIVE_JSON", False)
+    plain = _workload(lambda: MemoryMap(0, 100, 1000))
+    assert plain == native
