@@ -16,6 +16,7 @@ from engine_gateway import EngineGateway
 from error_map import conflict, forbidden, from_exception, invalid, limit, not_found
 from kybra_simple_db import json_text
 from reply_budget import ReplyBudget, entity_size
+from restore_rules import RestoreRules, check_nesting
 from schema_registry import SchemaRegistry
 from undo_map import UndoMap
 from value_codec import ValueCodec, field_map, principal_text, stored_from_value, variant_case
@@ -467,9 +468,10 @@ class DbApi:
         self.access.require_admin(caller, "restore")
         if len(data) > api_limits.MAX_RESTORE_DATA:
             raise limit("a restore page holds at most " + str(api_limits.MAX_RESTORE_DATA) + " characters")
+        check_nesting(data)
         try:
             page = json_text.loads(data)   # linear on Kybra's RustPython, where json.loads is not
-        except ValueError:
+        except (ValueError, RecursionError):
             raise invalid("restore data is not JSON") from None
         if not isinstance(page, dict) or page.get("format") != DUMP_FORMAT:
             raise invalid("restore data is not a " + DUMP_FORMAT + " page")
@@ -479,7 +481,7 @@ class DbApi:
         for position, raw in enumerate(schema):
             try:
                 plain = typedef_rules.normalize(typedef_rules.to_candid(raw, self.codec))
-            except (KeyError, TypeError, AttributeError):
+            except (KeyError, TypeError, AttributeError, ValueError, OverflowError):
                 raise invalid("schema entry " + str(position) + " of the restore page is malformed") from None
             existing = self.registry.types.get(plain["name"])
             if existing is None:
@@ -489,8 +491,10 @@ class DbApi:
         records = page.get("records")
         if not isinstance(records, list):
             raise invalid("restore data has no records list")
-        self._check_restore_ids(records)
-        return self.gateway.restore(records)
+        rules = RestoreRules(self.registry, self._values, self.principal, int(self.clock()))
+        checked = [rules.check(record) for record in records]
+        self._check_restore_ids(checked)
+        return self.gateway.restore(checked)
 
     def _check_restore_ids(self, records: list) -> None:
         """Ids (and end markers) may run ahead of a type's highest id by MAX_RESTORE_ID_GAP at most: the

@@ -38,7 +38,6 @@ def stored_from_value(kind: str, value: dict, field: str, max_text: int = api_li
         return None
     if tag == "Int" and kind == "Float":
         tag = "Float"
-        payload = float(payload)
     if tag != kind:
         raise invalid("field " + field + " is " + kind + ", got a " + tag + " value")
     if kind == "Text":
@@ -56,7 +55,10 @@ def stored_from_value(kind: str, value: dict, field: str, max_text: int = api_li
     if kind == "Float":
         if isinstance(payload, bool) or not isinstance(payload, (int, float)):
             raise invalid("field " + field + " needs a number")
-        payload = float(payload)
+        try:
+            payload = float(payload)
+        except OverflowError:
+            raise invalid("field " + field + " is outside the Float range") from None
         if math.isnan(payload) or math.isinf(payload):
             raise invalid("field " + field + " must be a finite number")
         return payload

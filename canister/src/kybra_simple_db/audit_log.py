@@ -104,15 +104,26 @@ class AuditLog:
         else:
             if len(text.encode("utf-8")) > limit:
                 if not self.shared:
-                    short = {"_truncated": True}
-                    for name in changes:
-                        short[name] = None
-                    text = self.entry_text(when, caller, operation, type_name, entity_id, short)
+                    text = self._names_only(when, caller, operation, type_name, entity_id, changes, limit)
                     if len(text) * 4 > limit and len(text.encode("utf-8")) > limit:
                         raise StorageLimitError("audit entry too large for the audit map's value size")
             value_chunks.write(staged, journal, self.key(seq), text, limit)
         self.next_seq = seq + 1
         journal.append((CALL, setattr, (self, "next_seq", seq)))
+
+    def _names_only(self, when: int, caller: str, operation: str, type_name: str, entity_id,
+                    changes: dict, limit: int) -> str:
+        """An entry too large for the audit map keeps the changed fields' names without values (marked
+        `_truncated`): as many names as fit, in order, so any type within the limits can be audited."""
+        names = list(changes)
+        while True:
+            short = {"_truncated": True}
+            for name in names:
+                short[name] = None
+            text = self.entry_text(when, caller, operation, type_name, entity_id, short)
+            if not names or len(text.encode("utf-8")) <= limit:
+                return text
+            names.pop()
 
     def read(self, seq: int) -> Optional[dict]:
         """The entry `seq` as a dict, or None when it was pruned or never written."""

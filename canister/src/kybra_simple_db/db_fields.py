@@ -124,7 +124,10 @@ class Float(_Number):
     def check(self, value, label):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ValidationError(f"{label} must be a number, not {type(value).__name__}")
-        value = float(value)
+        try:
+            value = float(value)
+        except OverflowError:
+            raise ValidationError(f"{label} is outside the float range") from None
         if math.isnan(value) or math.isinf(value):
             raise ValidationError(f"{label} must be finite")
         return self.check_range(value, label)
