@@ -145,13 +145,16 @@ def test_restore_refuses_deeply_nested_json_without_trapping(net):
 
 
 def test_a_valid_restored_record_reads_back_exactly(net):
-    assert net.admin.ok("restore", page(record(id=700, fields=fields(seen=2**64 - 1, tally=-(2**63))))) == 1
+    label = '[[[[{{{{[[\\"\\[{'  # brackets, quotes and backslashes inside a string are not nesting
+    values = fields(label=label, seen=2**64 - 1, tally=-(2**63))
+    assert net.admin.ok("restore", page(record(id=700, fields=values))) == 1
     got = plain(net.anon.ok("get", "trap::Measure", 700))
     assert (
         got["version"] == 2 and got["owner"] == "aaaaa-aa" and got["updated_at"] == 1_700_000_000_000_000_001
     )
     assert fields_of(got)["seen"] == {"Timestamp": 2**64 - 1}
     assert fields_of(got)["tally"] == {"Int": -(2**63)}
+    assert fields_of(got)["label"] == {"Text": label}
 
 
 # --- the largest entity a type allows can be stored ---
