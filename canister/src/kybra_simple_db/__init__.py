@@ -26,6 +26,7 @@ from .db_errors import (
 )
 from .db_fields import Boolean, Float, Integer, Principal, Property, String, Timestamp
 from .db_relations import ManyToMany, ManyToOne, OneToMany, OneToOne, Relation
+from .entity_query import Query, QueryPage
 from .link_view import LinkSet
 from .memory_map import CountingMap, MemoryMap
 from .mixins import TimestampedMixin
@@ -37,7 +38,8 @@ __all__ = [
     "ACTION_CREATE", "ACTION_DELETE", "ACTION_MODIFY", "CASCADE", "RESTRICT", "SET_NULL",
     "Boolean", "ConflictError", "CountingMap", "Database", "DatabaseError", "Entity", "Float",
     "HookRejected", "Integer", "LinkSet", "ManyToMany", "ManyToOne", "MemoryMap", "NotFoundError",
-    "OneToMany", "OneToOne", "PermissionDenied", "Principal", "Property", "Relation",
+    "OneToMany", "OneToOne", "PermissionDenied", "Principal", "Property", "Query",
+    "QueryPage", "Relation",
     "StorageLimitError", "String", "Timestamp", "TimestampedMixin", "ValidationError", "find_type",
     "get_caller_id", "normalize_id", "registered_types", "set_caller_id",
 ]

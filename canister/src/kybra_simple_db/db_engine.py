@@ -283,9 +283,15 @@ class Database:
     def sync_key_schema(self, cls) -> int:
         """Record the alias and indexes `cls` keeps and return its type code. A key dropped from the
         schema is forgotten; one (re)added gets a new generation, which is part of its key names, so
-        entries left by an earlier definition are never read again (O(1); they are not deleted)."""
+        entries left by an earlier definition are never read again (O(1); they are not deleted).
+
+        Each indexed field keeps an ordered index (name "^field"). One added to a type that already has
+        entities is pending (listed in "p": queries do not use it) until `rebuild_keys` has filled it;
+        an equality index of the older layout (name "field", id sets per value) is kept up to date
+        and used for equality lookups until then, and dropped from the schema afterwards."""
         tc = self.type_code(cls.__type_name__, create=True)
-        wanted = list(cls.__indexed__)
+        indexed = list(cls.__indexed__)
+        wanted = ["^" + name for name in indexed]
         if cls.__alias__ is not None:
             wanted.append("@" + cls.__alias__)
         key = keys.key_schema_key(tc)
@@ -296,17 +302,32 @@ class Database:
             stored = previous[1] if previous is not None else self._read_key_schema(tc, head)
         if stored is None:
             # a new type, or one stored before generations existed: its keys are generation 0
-            schema = {"n": 1, "k": {name: 0 for name in wanted}}
+            gens = {name: 0 for name in wanted}
+            pending = []
+            if self.counters(tc)[1] > 0:
+                gens.update({name: 0 for name in indexed})
+                pending = ["^" + name for name in indexed]
+            schema = {"n": 1, "k": gens}
         else:
-            gens = {name: gen for name, gen in stored["k"].items() if name in wanted}
+            kept = stored["k"]
+            gens = {name: gen for name, gen in kept.items() if name in wanted or name in indexed}
+            pending = [name for name in stored.get("p", ()) if name in gens]
             following = stored["n"]
             for name in wanted:
                 if name not in gens:
                     gens[name] = following
                     following += 1
+                    if name[0] == "^" and self.counters(tc)[1] > 0:
+                        pending.append(name)
             schema = {"n": following, "k": gens}
+        if pending:
+            schema["p"] = pending
+        self._save_key_schema(tc, cls, schema, stored, head, previous)
+        return tc
+
+    def _save_key_schema(self, tc: int, cls, schema: dict, stored, head, previous) -> None:
         if schema != stored:
-            self.put_value(key, json.dumps(schema, separators=(",", ":")), head)
+            self.put_value(keys.key_schema_key(tc), json.dumps(schema, separators=(",", ":")), head)
         self._key_schemas[tc] = (cls, schema)
 
         def undo():
@@ -315,7 +336,23 @@ class Database:
             else:
                 self._key_schemas[tc] = previous
         self.on_rollback(undo)
-        return tc
+
+    def pending_keys(self, cls, tc: int) -> tuple:
+        """Ordered indexes of the type ("^field") not filled yet (see sync_key_schema)."""
+        self.key_generations(cls, tc)
+        return tuple(self._key_schemas[tc][1].get("p", ()))
+
+    def finish_key_rebuild(self, cls, tc: int) -> None:
+        """After `rebuild_keys` went over every entity: pending ordered indexes are ready and equality
+        indexes of the older layout are no longer kept."""
+        self.key_generations(cls, tc)
+        entry = self._key_schemas[tc]
+        stored = entry[1]
+        gens = {name: gen for name, gen in stored["k"].items()
+                if name[0] in "^@" or "^" + name not in stored["k"]}
+        schema = {"n": stored["n"], "k": gens}
+        if schema != stored:
+            self._save_key_schema(tc, entry[0], schema, stored, self.get(keys.key_schema_key(tc)), entry)
 
     def stored_types(self) -> list:
         """(type code, type name) of every type that has ever stored an entity, by code."""

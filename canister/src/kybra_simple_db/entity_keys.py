@@ -5,6 +5,7 @@ A mixin of `Entity`: which keys a type keeps (and their generation) is decided b
 """
 
 from . import key_layout as keys
+from . import ordered_keys
 from .db_engine import Database
 from .db_errors import ConflictError
 from .entity_values import differs
@@ -22,6 +23,13 @@ class IndexedKeys:
         eid = self._eid
         limit = db.key_limit
         for name, gen in db.key_generations(cls, tc).items():
+            if name[0] == "^":
+                field = name[1:]
+                old = before.get(field)
+                new = after.get(field)
+                if differs(old, new):
+                    ordered_keys.move_entry(db, tc, field, gen, eid, old, new)
+                continue
             alias = name[1:] if name[0] == "@" else None
             if alias is not None:
                 old = before.get(alias)
@@ -54,6 +62,11 @@ class IndexedKeys:
         db = self._db
         tc = self._tc
         for name, gen in db.key_generations(type(self), tc).items():
+            if name[0] == "^":
+                old = before.get(name[1:])
+                if old is not None:
+                    ordered_keys.move_entry(db, tc, name[1:], gen, self._eid, old, None)
+                continue
             if name[0] == "@":
                 old = before.get(name[1:])
                 if old is not None:
@@ -83,10 +96,15 @@ class IndexedKeys:
     @classmethod
     def rebuild_keys(cls, cursor=None, limit: int = 200):
         """Re-create alias and index entries for one page of entities (after a schema change made a
-        field the alias or indexed); returns the next cursor, None when done. Idempotent."""
+        field the alias or indexed); returns the next cursor, None when done (then pending ordered
+        indexes are ready: see Database.sync_key_schema). Idempotent."""
         db = Database.get_instance()
         with db.operation():
             items, cursor = cls.page(cursor, limit)
             for entity in items:
                 entity._sync_keys({}, entity._data)
+            if cursor is None:
+                tc = db.type_code(cls.__type_name__)
+                if tc is not None:
+                    db.finish_key_rebuild(cls, tc)
         return cursor

@@ -5,6 +5,7 @@ A mixin of `Entity`; every page reads O(limit) keys (one per bucket of ids plus 
 
 from .db_engine import Database
 from .db_errors import ValidationError
+from .entity_query import Query
 from .entity_values import differs
 from .link_view import drain
 
@@ -40,6 +41,9 @@ class EntityQueries:
             ids, next_cursor = db.live_walk(tc, after, limit)
         else:
             value = cls._indexed(field, value)
+            if field not in db.key_generations(cls, tc):
+                # no equality index of the older layout: the ordered index (or a bounded scan)
+                return cls.query().where(field, "==", value).order_by("id").id_page(after, limit)
             bucket = cls._probe(db, tc, field, value)
             if bucket is None:
                 return [], None
@@ -54,18 +58,26 @@ class EntityQueries:
 
 
     @classmethod
+    def query(cls) -> Query:
+        """A query over this type: `Cls.query().where(age__gte=18).order_by("-age").page(limit=50)`."""
+        return Query(cls)
+
+    @classmethod
     def find_by(cls, field: str, value) -> list:
         """Every entity whose indexed `field` equals `value`, in id order."""
         return drain(lambda cursor, size: cls.page(cursor, size, field, value), 500)
 
     @classmethod
     def count_by(cls, field: str, value) -> int:
-        """How many entities have indexed `field` == `value` (reads one key per bucket of ids)."""
+        """How many entities have indexed `field` == `value` (the ordered index's entries of that value,
+        or one key per bucket of ids for an equality index of the older layout)."""
         value = cls._indexed(field, value)
         db = Database.get_instance()
         tc = db.type_code(cls.__type_name__)
         if tc is None:
             return 0
+        if field not in db.key_generations(cls, tc):
+            return cls.query().where(field, "==", value).count()
         bucket = cls._probe(db, tc, field, value)
         return 0 if bucket is None else db.bit_count(bucket, db.counters(tc)[0])
 

@@ -126,6 +126,11 @@ def index_key(tc: int, field: str, value, bucket: int, limit: int, gen: int = 0)
     return fit(str(tc) + "?" + field + _generation(gen), value_token(value), limit, len(suffix) + 8) + suffix
 
 
+def ordered_key(tc: int, field: str, gen: int = 0) -> str:
+    """The ordered index of a field: header key; its nodes are this key + "." + node number."""
+    return str(tc) + "^" + field + _generation(gen)
+
+
 def link_key(tc: int, entity_id: int, relation: str, target_tc: int, bucket: int) -> str:
     return str(tc) + ">" + str(entity_id) + "." + relation + "." + str(target_tc) + "/" + str(bucket)
 

@@ -1,0 +1,18 @@
+"""Upkeep of an entity's entries in the ordered indexes of its type (one B+tree per indexed field)."""
+
+from . import key_layout as keys
+from .ordered_index import OrderedIndex
+
+
+def tree(db, tc: int, field: str, gen: int) -> OrderedIndex:
+    """The ordered index of `field` (generation `gen`) of type code `tc`."""
+    return OrderedIndex(db, keys.ordered_key(tc, field, gen))
+
+
+def move_entry(db, tc: int, field: str, gen: int, entity_id: int, old, new) -> None:
+    """Move the entity's entry from value `old` to value `new` (None: no entry) in one operation."""
+    index = tree(db, tc, field, gen)
+    if old is not None:
+        index.remove(old, entity_id)
+    if new is not None:
+        index.insert(new, entity_id)
