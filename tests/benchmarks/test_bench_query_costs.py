@@ -1,0 +1,15 @@
+"""The query-cost benchmark runs, and its deterministic storage counts meet issue 11's targets at a
+small size (the full run at 100,000 entities is `python -m benchmarks.query_costs`)."""
+
+from benchmarks.query_costs import measure, render
+
+
+def test_query_costs_meet_the_targets_at_3000_entities():
+    result = measure(3000)
+    assert result["index_writes_per_field_create"] <= 3
+    assert result["index_writes_per_field_update"] <= 3
+    for label, (reads, second, items, _, writes) in result["pages"].items():
+        assert writes == 0
+        if "residual" not in label:
+            assert items == 100 and reads <= 120 and second <= 120, label
+    assert "ordered indexes at n = 3,000" in render(result)
