@@ -55,6 +55,7 @@ class CandidError(ValueError):
         super().__init__(message)
         self.trail: list[str] = []
         self.root = root
+        self.work = 0  # decoding work units spent before the error (see candid_reader)
 
     def at(self, segment: str) -> CandidError:
         self.trail.append(segment)
@@ -69,6 +70,8 @@ class CandidError(ValueError):
 def uleb(n: int) -> bytes:
     if 0 <= n < 0x80:
         return SMALL[n]
+    if n.bit_length() > 256:
+        return _long_leb(n, -(-n.bit_length() // 7))
     out = bytearray()
     while True:
         b = n & 0x7F
@@ -81,6 +84,9 @@ def uleb(n: int) -> bytes:
 
 
 def sleb(n: int) -> bytes:
+    if n.bit_length() > 256:
+        groups = (n.bit_length() + 1 + 6) // 7  # room for the sign bit
+        return _long_leb(n + (1 << (7 * groups)) if n < 0 else n, groups)
     out = bytearray()
     while True:
         b = n & 0x7F
@@ -89,6 +95,14 @@ def sleb(n: int) -> bytes:
             out.append(b)
             return bytes(out)
         out.append(b | 0x80)
+
+
+def _long_leb(n: int, groups: int) -> bytes:
+    """`groups` 7-bit groups of the non-negative `n`, in time linear in its size (big numbers)."""
+    bits = format(n, "b").zfill(7 * groups)
+    out = bytearray(int(bits[i : i + 7], 2) | 0x80 for i in range(len(bits) - 7, -1, -7))
+    out[-1] &= 0x7F
+    return bytes(out)
 
 
 def principal_bytes(v: Any) -> bytes:

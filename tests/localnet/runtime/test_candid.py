@@ -106,7 +106,7 @@ def test_missing_trailing_opt_argument_is_none_and_nat_widens_to_int():
     ("data", "types", "message"),
     [
         (b"", (Prim("text"),), "DIDL"),
-        (b"DIDL\x00\x01\x71\x05ab", (Prim("text"),), "end of Candid"),
+        (b"DIDL\x00\x01\x71\x05ab", (Prim("text"),), "exceeds the rest of the message"),
         (b"DIDL\x00\x01\x7d\x05", (Prim("text"),), "expected text"),
         (b"DIDL\x00\x00", (Prim("text"),), "expected 1 arguments"),
         (b"DIDL\x00\x01\x71\x01a\x00", (Prim("text"),), "trailing bytes"),
@@ -212,7 +212,7 @@ def test_hostile_messages_fail_cleanly():
     nested = b"DIDL\x01\x6e\x00\x01\x00" + b"\x01" * 10_000 + b"\x00"  # type T = opt T, 10,000 deep
     with pytest.raises(codec.CandidError, match="nested too deeply"):
         codec.decode(nested, (Prim("reserved"),), IFACE)
-    with pytest.raises(codec.CandidError, match="exceeds message"):
+    with pytest.raises(codec.CandidError, match="work units"):
         codec.decode(b"DIDL\x01\x6d\x7f\x01\x00\xff\xff\xff\xff\x0f", (Vec(Prim("null")),), IFACE)
     with pytest.raises(codec.CandidError, match="out of range for float32"):
         codec.encode((Prim("float32"),), [1e300], IFACE)
