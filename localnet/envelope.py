@@ -9,7 +9,8 @@ import cbor2
 from ic_protocol.request_id import request_id
 from localnet.http_error import HttpError
 
-MAX_BODY_BYTES = 4 * 1024 * 1024
+MAX_BODY_BYTES = 4 * 1024 * 1024  # any request body (queries and read_state too)
+MAX_INGRESS_BYTES = 2 * 1024 * 1024  # an update call's whole body, as on the IC's application subnets
 _FIELD_TYPES = {
     "request_type": str,
     "sender": bytes,

@@ -12,7 +12,7 @@ from ic_protocol.query_signature import response_hash
 from ic_protocol.tagged_cbor import dumps_tagged
 from localnet.certificate import certify
 from localnet.data_certificates import DataCertificates
-from localnet.envelope import Envelope, parse_envelope
+from localnet.envelope import MAX_INGRESS_BYTES, Envelope, parse_envelope
 from localnet.http_error import HttpError
 from localnet.ingress_expiry import check_expiry
 from localnet.outcome import Outcome, Reject, Reply
@@ -54,6 +54,12 @@ class Gateway:
     def _admit(self, body: bytes, request_type: str) -> tuple[Envelope, bytes, int]:
         """Parse, check the expiry window and authenticate; the envelope, the sender and the time."""
         envelope = parse_envelope(body, request_type)
+        if request_type == "call" and len(body) > MAX_INGRESS_BYTES:
+            raise HttpError(
+                413,
+                f"Request 0x{envelope.request_id.hex()} is too large. Message byte size {len(body)} "
+                f"is larger than the max allowed {MAX_INGRESS_BYTES}.",
+            )
         now = self.clock()
         check_expiry(envelope.ingress_expiry, now)
         return envelope, authenticate(envelope, now), now

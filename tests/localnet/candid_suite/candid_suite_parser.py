@@ -98,7 +98,7 @@ class Parser:
         while pos < len(source):
             m = TOKEN.match(source, pos)
             if m is None:
-                raise SuiteSyntaxError(f"cannot read {source[pos:pos + 20]!r}")
+                raise SuiteSyntaxError(f"cannot read {source[pos : pos + 20]!r}")
             if m.lastgroup:
                 self.tokens.append((m.lastgroup, m.group(m.lastgroup), source.count("\n", 0, pos) + 1))
             pos = m.end()

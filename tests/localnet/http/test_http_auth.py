@@ -197,6 +197,23 @@ def test_oversized_bodies_are_refused(net, http):
     assert response.status_code == 413
 
 
+@pytest.mark.parametrize("version", ["v2", "v3", "v4"])
+def test_an_update_over_2_mib_is_refused_with_the_ics_error(net, http, version):
+    signer = Signer()
+    cid = net.canister_id("counter")
+    body = content("call", signer, cid, method_name="inc", arg=b"DIDL\x00\x00" + bytes(2 * 1024 * 1024))
+    signed = envelope(body, signer)
+    response = http.post(f"/api/{version}/canister/{cid}/call", signed)
+    assert response.status_code == 413
+    assert response.text == (
+        f"Request 0x{request_id(body).hex()} is too large. Message byte size {len(signed)} "
+        "is larger than the max allowed 2097152."
+    )
+    # a query of the same size is not an ingress message: it is executed (and rejected by the canister)
+    query = content("query", signer, cid, method_name="get", arg=body["arg"])
+    assert http.post(f"/api/v2/canister/{cid}/query", envelope(query, signer)).status_code == 200
+
+
 def _delegation(from_signer: Signer, to_signer: Signer, expiration: int, targets=None) -> dict:
     delegation = {"pubkey": to_signer.public_der, "expiration": expiration}
     if targets is not None:

@@ -58,7 +58,15 @@ def test_the_42_byte_vec_vec_null_message_is_refused_at_once(types):
 def test_deeper_zero_sized_nesting_is_refused_as_cheaply():
     # vec vec vec record {}: 5 x 5 x 999,999 values in 19 bytes of values
     message = b"DIDL\x04\x6d\x01\x6d\x02\x6d\x03\x6c\x00\x01\x00\x05\x05" + NEAR_MILLION * 5
-    for types in [(), (Vec(Vec(Vec(Record(()))),),), (Opt(NAT),)]:
+    for types in [
+        (),
+        (
+            Vec(
+                Vec(Vec(Record(()))),
+            ),
+        ),
+        (Opt(NAT),),
+    ]:
         with pytest.raises(BudgetExceeded):
             decode_counted(message, types, IFACE)
         assert calls_during(lambda t=types: decode_counted(message, t, IFACE)) < 1_000

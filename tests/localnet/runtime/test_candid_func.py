@@ -20,7 +20,7 @@ from localnet.source_interface import SourceError, read_interface
 
 # An ICRC-3 shaped interface: a recursive func type reached through a record, an inline func type,
 # update and oneway funcs, and a service reference.
-SOURCE = '''
+SOURCE = """
 from kybra import Func, Oneway, Opt, Principal, Query, Record, Service, Update, Vec, nat, query
 from kybra import service_query, text, void
 
@@ -69,7 +69,7 @@ def peer(p: Peer) -> Peer:
 @query
 def peer_kind(p: Peer) -> text:
     return type(p).__name__ + " " + p.canister_id.to_str()
-'''.replace("from kybra import ", "from kybra import ic, ")
+""".replace("from kybra import ", "from kybra import ic, ")
 
 
 @pytest.fixture(scope="module")
