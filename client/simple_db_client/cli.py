@@ -32,9 +32,17 @@ DEFAULT_URL = "http://127.0.0.1:4943"
 class Settings:
     """What the global options chose; builds the client on first use."""
 
-    def __init__(self, url: str, canister_id: str | None, identity: str | None, local: bool, as_json: bool):
+    def __init__(
+        self,
+        url: str,
+        canister_id: str | None,
+        identity: str | None,
+        local: bool,
+        as_json: bool,
+        force_root_key: bool = False,
+    ):
         self.url, self.canister_id, self.identity_path = url, canister_id, identity
-        self.local, self.as_json = local, as_json
+        self.local, self.as_json, self.force_root_key = local, as_json, force_root_key
         self._db: SimpleDB | None = None
 
     def db(self) -> SimpleDB:
@@ -49,7 +57,13 @@ class Settings:
                 identity = load_identity(self.identity_path)
             except (OSError, ValueError) as exc:
                 raise click.BadParameter(str(exc), param_hint="--identity") from exc
-            self._db = SimpleDB(self.url, canister, identity, fetch_root_key=self.local)
+            self._db = SimpleDB(
+                self.url,
+                canister,
+                identity,
+                fetch_root_key=self.local,
+                force_fetch_root_key=self.force_root_key,
+            )
         return self._db
 
 
@@ -117,14 +131,26 @@ def typedef_for(db: SimpleDB, type_name: str) -> TypeDef:
     envvar="SIMPLEDB_LOCAL",
     help="Trust the root key the network reports (local networks only) [env SIMPLEDB_LOCAL].",
 )
+@click.option(
+    "--force-root-key",
+    is_flag=True,
+    envvar="SIMPLEDB_FORCE_ROOT_KEY",
+    help="With a non-loopback --url, trust the root key it reports anyway (unsafe; warns).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
 @click.version_option(package_name="kybra-simple-db-service")
 @click.pass_context
 def cli(
-    ctx: click.Context, url: str, canister_id: str | None, identity: str | None, local: bool, as_json: bool
+    ctx: click.Context,
+    url: str,
+    canister_id: str | None,
+    identity: str | None,
+    local: bool,
+    force_root_key: bool,
+    as_json: bool,
 ) -> None:
     """Use a Kybra Simple DB canister from the shell."""
-    ctx.obj = Settings(url, canister_id, identity, local, as_json)
+    ctx.obj = Settings(url, canister_id, identity, local, as_json, force_root_key)
 
 
 # identity and administration

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -10,6 +12,7 @@ from ic.candid import decode, encode
 
 from . import candid_types as C
 from .agent import Agent
+from .arg_check import check_args
 from .codec import (
     audit_from_candid,
     entity_from_candid,
@@ -33,23 +36,41 @@ class SimpleDB:
 
     `identity`: an Identity, a path to a PEM or seed-phrase file, or None for anonymous.
     `fetch_root_key=True` trusts the root key the network reports (local networks only); otherwise
-    certificates are checked against `root_key` or the IC mainnet key.
+    certificates are checked against `root_key` or the IC mainnet key. Other keyword arguments go to
+    `Agent` (`transport=`, `retry=`, `force_fetch_root_key=`, ...).
+    `agent`: instead of `url` and `identity`, any object with `query(canister_id, method, arg) -> bytes`
+    and `update(...) -> bytes` (an `Agent`, a test double, your own transport).
     """
 
     def __init__(
         self,
-        url: str,
-        canister_id: str | Principal,
+        url: str | None = None,
+        canister_id: str | Principal | None = None,
         identity: Identity | str | Path | None = None,
         *,
         fetch_root_key: bool = False,
         root_key: bytes | None = None,
         timeout: float = 60.0,
+        agent: Any = None,
+        **agent_options: Any,
     ):
+        if canister_id is None:
+            raise TypeError("SimpleDB needs a canister_id")
         self.canister_id = Principal.of(canister_id)
+        if agent is not None:
+            if url is not None or identity is not None or agent_options:
+                raise TypeError("pass either agent= or url/identity/agent options, not both")
+            if not all(callable(getattr(agent, name, None)) for name in ("query", "update")):
+                raise TypeError(f"agent must have query() and update() methods, not {type(agent).__name__}")
+            self.agent = agent
+            return
+        if not isinstance(url, str):
+            raise TypeError(f"url must be a str such as 'https://icp-api.io', not {url!r}")
         if not isinstance(identity, Identity):
             identity = load_identity(identity)
-        self.agent = Agent(url, identity, root_key=root_key, fetch_root_key=fetch_root_key, timeout=timeout)
+        self.agent = Agent(
+            url, identity, root_key=root_key, fetch_root_key=fetch_root_key, timeout=timeout, **agent_options
+        )
 
     @property
     def identity(self) -> Identity:
@@ -61,7 +82,9 @@ class SimpleDB:
         return self.identity.principal
 
     def close(self) -> None:
-        self.agent.close()
+        close = getattr(self.agent, "close", None)
+        if close is not None:
+            close()
 
     def __enter__(self) -> SimpleDB:
         return self
@@ -74,6 +97,7 @@ class SimpleDB:
     def call(self, method: str, *args: Any) -> Any:
         """Call `method` with already-Candid-shaped `args`; return the decoded result."""
         arg_types, result_type, kind = C.METHODS[method]
+        check_args(method, arg_types, args, _param_names(method))
         arg = encode([{"type": t, "value": v} for t, v in zip(arg_types, args, strict=True)])
         send = self.agent.query if kind == "query" else self.agent.update
         reply = send(self.canister_id, method, arg)
@@ -233,6 +257,21 @@ class SimpleDB:
 
     def remove_admin(self, principal: Principal | str) -> None:
         self._ok("remove_admin", Principal.of(principal).to_str())
+
+
+@functools.cache
+def _param_names(method: str) -> tuple[str, ...]:
+    """The parameter names of the public method behind a Candid method (`get`, or `list_page` for
+    `list`), to name a wrong argument; () when the positions do not line up."""
+    arg_types = C.METHODS[method][0]
+    for name in (method, f"{method}_page"):
+        function = getattr(SimpleDB, name, None)
+        if function is None:
+            continue
+        params = [p.name for p in inspect.signature(function).parameters.values()][1:]
+        if len(params) >= len(arg_types):
+            return tuple(params[: len(arg_types)])
+    return ()
 
 
 def _opt(value: Any) -> list:

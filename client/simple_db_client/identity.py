@@ -25,6 +25,9 @@ ED25519_DERIVATION_PATH = "m/44'/223'/0'/0'/0'"
 _ED25519_PKCS8 = re.compile(
     rb"\x30[\x2e\x51\x53]\x02\x01[\x00\x01]\x30\x05\x06\x03\x2b\x65\x70\x04\x22\x04\x20", re.S
 )
+# SEC1 ECPrivateKey without the [0] curve parameters: SEQUENCE, version 1, OCTET STRING of 32 bytes,
+# then nothing or the [1] public key (65-byte uncompressed point).
+_SEC1_WITHOUT_CURVE = re.compile(rb"(\x30\x25|\x30\x6b)\x02\x01\x01\x04\x20", re.S)
 _PEM_KEY_BLOCK = re.compile(
     rb"-----BEGIN (?:EC |ENCRYPTED )?PRIVATE KEY-----.*?-----END (?:EC |ENCRYPTED )?PRIVATE KEY-----", re.S
 )
@@ -137,6 +140,8 @@ def from_pem(pem: bytes | str) -> Identity:
         key = serialization.load_pem_private_key(block.group(0), password=None)
     except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
         der = base64.b64decode(b"".join(block.group(0).splitlines()[1:-1]))
+        if _SEC1_WITHOUT_CURVE.match(der) is not None:
+            return _secp256k1_from_sec1_without_curve(der)
         if _ED25519_PKCS8.match(der) is None:
             raise ValueError(f"cannot read the PEM private key: {exc}") from exc
         return _ed25519_from_pkcs8_v2(der)
@@ -147,6 +152,20 @@ def from_pem(pem: bytes | str) -> Identity:
             if isinstance(key.curve, cls.curve):
                 return cls(key)
     raise ValueError(f"unsupported key type {type(key).__name__}: use Ed25519, secp256k1 or P-256")
+
+
+def _secp256k1_from_sec1_without_curve(der: bytes) -> Secp256k1Identity:
+    """SEC1 "EC PRIVATE KEY" with no curve parameters: secp256k1, as agent-rs reads it. An embedded
+    public key must match."""
+    identity = Secp256k1Identity.from_secret(der[7:39])
+    rest = der[39:]
+    if rest:
+        public = identity.private_key.public_key().public_bytes(
+            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+        )
+        if rest != b"\xa1\x44\x03\x42\x00" + public:
+            raise ValueError("the PEM key's public key does not match its private key on secp256k1")
+    return identity
 
 
 def _ed25519_from_pkcs8_v2(der: bytes) -> Ed25519Identity:

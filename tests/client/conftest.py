@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from simple_db_client import Ed25519Identity, Identity, SimpleDB
+from simple_db_client import Ed25519Identity, Identity, Principal, SimpleDB
 
 from localnet import LocalNet
 
@@ -53,6 +53,16 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
 def admin_db(net: Net) -> Iterator[SimpleDB]:
     with net.client(net.admin) as db:
         yield db
+
+
+@pytest.fixture(scope="module")
+def store() -> Iterator[tuple[LocalNet, Principal]]:
+    """A localnet of its own (per test module) running the sample `store` canister."""
+    from tests.client.store_kit import STORE, text_args
+
+    with LocalNet(port=0, host="127.0.0.1") as net:
+        net.deploy("store", STORE, init_arg=text_args("hi"))
+        yield net, Principal.from_text(net.canister_id("store"))
 
 
 @pytest.fixture

@@ -3,33 +3,13 @@ rejects as exceptions, and HTTP failures as TransportError."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from ic.candid import Types, decode, encode
+from ic.candid import decode
 from simple_db_client import Ed25519Identity, P256Identity, Principal, Secp256k1Identity
 from simple_db_client.agent import Agent
 from simple_db_client.errors import CertificateError, RejectError, TransportError
 
-from localnet import LocalNet
-
-STORE = Path(__file__).resolve().parents[1] / "localnet" / "sample" / "store" / "main.py"
-NO_ARGS = encode([])
-
-
-def text_args(*values: str) -> bytes:
-    return encode([{"type": Types.Text, "value": v} for v in values])
-
-
-@pytest.fixture(scope="module")
-def store():
-    with LocalNet(port=0, host="127.0.0.1") as net:
-        net.deploy("store", STORE, init_arg=text_args("hi"))
-        yield net, Principal.from_text(net.canister_id("store"))
-
-
-def history(agent: Agent, canister: Principal) -> int:
-    return decode(agent.query(canister, "history_len", NO_ARGS))[0]["value"]
+from tests.client.store_kit import NO_ARGS, history, text_args
 
 
 @pytest.mark.parametrize("identity", [Ed25519Identity(), Secp256k1Identity(), P256Identity()], ids=repr)

@@ -22,16 +22,16 @@ def test_request_status_in_a_certificate_maps_to_reply_reject_or_errors():
         labels = {name.encode(): value for name, value in fields.items()}
         return {"tree": build({b"request_status": {rid: labels}, b"time": now_leb()})}
 
-    assert agent._outcome(status(status=b"replied", reply=b"DIDL\x00\x00"), rid) == b"DIDL\x00\x00"
-    assert agent._outcome(status(status=b"processing"), rid) is None
-    assert agent._outcome({"tree": build({b"time": now_leb()})}, rid) is None
+    assert agent.outcome(status(status=b"replied", reply=b"DIDL\x00\x00"), rid) == b"DIDL\x00\x00"
+    assert agent.outcome(status(status=b"processing"), rid) is None
+    assert agent.outcome({"tree": build({b"time": now_leb()})}, rid) is None
     with pytest.raises(RejectError) as info:
-        agent._outcome(
+        agent.outcome(
             status(status=b"rejected", reject_code=b"\x04", reject_message=b"no", error_code=b"IC0406"), rid
         )
     assert (info.value.code, info.value.reject_message, info.value.error_code) == (4, "no", "IC0406")
     with pytest.raises(TransportError, match="pruned"):
-        agent._outcome(status(status=b"done"), rid)
+        agent.outcome(status(status=b"done"), rid)
     with pytest.raises(TransportError, match="holds no reply"):
-        agent._outcome(status(status=b"replied"), rid)
+        agent.outcome(status(status=b"replied"), rid)
     agent.close()

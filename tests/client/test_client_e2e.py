@@ -277,8 +277,16 @@ def test_bad_inputs_are_refused_before_sending(admin_db, types):
     before = admin_db.count(types("Pet"))
     with pytest.raises(TypeError, match="unsupported value"):
         admin_db.create(types("Pet"), {"name": b"bytes"})
-    with pytest.raises(TypeError):
+    with pytest.raises(ValueError, match=r"get\(\): id must be a natural number"):
         admin_db.get(types("Pet"), -1)
+    with pytest.raises(TypeError, match=r"get\(\): type_name must be a str, not type"):
+        admin_db.get(type, "1")
+    with pytest.raises(TypeError, match=r"get\(\): id must be an int, not str '1'"):
+        admin_db.get(types("Pet"), "1")
+    with pytest.raises(TypeError, match=r"links\(\): start must be an int"):
+        admin_db.links_page(types("Pet"), 1, "owner", start="x")
+    with pytest.raises(TypeError, match="delete"):
+        admin_db.delete(types("Pet"), 1.5)
     assert admin_db.count(types("Pet")) == before
     with pytest.raises(ValueError):
         admin_db.define_type(TypeDef("x::T", [FieldDef("a", "Blob")]))

@@ -116,3 +116,61 @@ def test_ed25519_pkcs8_v2_with_a_wrong_public_key_is_refused():
 
 def test_identity_repr_names_the_principal():
     assert "2vxsx-fae" in repr(Identity())
+
+
+# agent-rs's secp256k1 test key (ic-agent/src/identity/secp256k1.rs, Apache-2.0) and its public key.
+AGENT_RS_SECP256K1_PEM = """-----BEGIN EC PARAMETERS-----
+BgUrgQQACg==
+-----END EC PARAMETERS-----
+-----BEGIN EC PRIVATE KEY-----
+MHQCAQEEIAgy7nZEcVHkQ4Z1Kdqby8SwyAiyKDQmtbEHTIM+WNeBoAcGBSuBBAAK
+oUQDQgAEgO87rJ1ozzdMvJyZQ+GABDqUxGLvgnAnTlcInV3NuhuPv4O3VGzMGzeB
+N3d26cRxD99TPtm8uo2OuzKhSiq6EQ==
+-----END EC PRIVATE KEY-----
+"""
+AGENT_RS_SECP256K1_DER_PUBLIC = (
+    "3056301006072a8648ce3d020106052b8104000a0342000480ef3bac9d68cf374cbc9c9943e180043a94c462ef8270274e"
+    "57089d5dcdba1b8fbf83b7546ccc1b3781377776e9c4710fdf533ed9bcba8d8ebb32a14a2aba11"
+)
+
+
+def _sec1_without_curve(pem: str, keep_public: bool) -> str:
+    """The same SEC1 key with its [0] curve parameters removed (what some tools write)."""
+    import base64
+    import textwrap
+
+    body = "".join(pem.split("-----BEGIN EC PRIVATE KEY-----")[1].split("-----END")[0].split())
+    der = base64.b64decode(body)
+    assert der[7:9] == b"\x04\x20" or der[5:7] == b"\x04\x20"
+    secret = der[7:39]
+    rest = der[39:]
+    assert rest[:2] == b"\xa0\x07"  # the curve OID element
+    public = rest[9:] if keep_public else b""
+    inner = b"\x02\x01\x01\x04\x20" + secret + public
+    stripped = bytes([0x30, len(inner)]) + inner
+    lines = textwrap.wrap(base64.b64encode(stripped).decode(), 64)
+    return "-----BEGIN EC PRIVATE KEY-----\n" + "\n".join(lines) + "\n-----END EC PRIVATE KEY-----\n"
+
+
+@pytest.mark.parametrize("keep_public", [True, False])
+def test_sec1_keys_without_a_curve_oid_load_as_secp256k1(keep_public):
+    identity = from_pem(_sec1_without_curve(AGENT_RS_SECP256K1_PEM, keep_public))
+    assert isinstance(identity, Secp256k1Identity)
+    assert identity.public_key_der.hex() == AGENT_RS_SECP256K1_DER_PUBLIC
+    assert identity.principal == from_pem(AGENT_RS_SECP256K1_PEM).principal
+
+
+def test_sec1_key_without_curve_whose_public_key_does_not_match_is_refused():
+    import base64
+
+    pem = _sec1_without_curve(AGENT_RS_SECP256K1_PEM, keep_public=True)
+    body = "".join(pem.splitlines()[1:-1])
+    der = bytearray(base64.b64decode(body))
+    der[-1] ^= 1
+    bad = (
+        "-----BEGIN EC PRIVATE KEY-----\n"
+        + base64.b64encode(bytes(der)).decode()
+        + "\n-----END EC PRIVATE KEY-----\n"
+    )
+    with pytest.raises(ValueError, match="does not match"):
+        from_pem(bad)
