@@ -122,22 +122,53 @@ def basic(n: int, samples: int) -> None:
 
 
 def many_links(links: int) -> None:
-    fresh_db()
+    """A delete of an entity with `links` links: refused past the delete budget after bounded work,
+    then emptied page by page with clear_links, then deleted."""
+    db = fresh_db()
     tag = Tag(label="hub")
-    for i in range(1, links + 1):
-        tag.people.add(Person(name="p-" + str(i), age=1, city="c"))
+    with db.transaction():
+        for i in range(1, links + 1):
+            tag.people.add(Person(name="p-" + str(i), age=1, city="c"))
+    spent, error = once(lambda: _refused(tag.delete))
+    emit("delete_with_links_refused", spent, links=links, refused=error)
+    pages = 0
+    total = 0
+    worst = 0
+    while True:
+        spent, removed = once(lambda: tag.clear_links("people", 500))
+        if removed == 0:
+            break
+        pages += 1
+        total += spent
+        worst = max(worst, spent)
+    emit("clear_links_page_of_500", total, pages, links=links, worst=worst)
     spent, _ = once(tag.delete)
-    emit("delete_with_links", spent, links=links)
+    emit("delete_after_clear_links", spent, links=links)
+
+
+def _refused(action) -> str:
+    try:
+        action()
+    except Exception as exc:
+        return type(exc).__name__
+    return "not refused"
 
 
 def cascade_chain(depth: int) -> None:
-    fresh_db()
+    """Deleting the root of a `depth`-deep Cascade chain: iterative, refused past the default budget,
+    and in one message when the budget allows it."""
+    db = fresh_db()
     root = Node(label="root")
     parent = root
-    for i in range(depth):
-        parent = Node(label="n" + str(i), parent=parent)
+    with db.transaction():
+        for i in range(depth):
+            parent = Node(label="n" + str(i), parent=parent)
+    spent, error = once(lambda: _refused(root.delete))
+    emit("cascade_chain_refused", spent, depth=depth, budget=db.delete_budget, refused=error)
+    db.delete_budget = depth + 10
     spent, _ = once(root.delete)
-    emit("cascade_chain_delete", spent, depth=depth)
+    emit("cascade_chain_delete", spent, depth, depth=depth)
+    assert Node.count() == 0
 
 
 ADMIN = "evvln-dkyvs-32ztg-old72-roktw-evvu5-ycxvb-nvzcb-ygwyk-bl7u4-fqe"

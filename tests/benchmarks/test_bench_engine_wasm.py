@@ -16,8 +16,8 @@ from benchmarks.wasm_meter import runtime_dir
 ROOT = Path(__file__).resolve().parents[2]
 OPS = {"create", "get", "get_by_alias", "update_loaded", "get_and_update", "link", "unlink", "page_of_100",
        "count_filtered", "dump_page_of_100", "delete", "restore_page_of_100", "service_create",
-       "service_get", "service_update", "service_count_filtered", "delete_with_links",
-       "cascade_chain_delete"}
+       "service_get", "service_update", "service_count_filtered", "delete_with_links_refused",
+       "clear_links_page_of_500", "delete_after_clear_links", "cascade_chain_refused", "cascade_chain_delete"}
 
 pytestmark = pytest.mark.skipif(runtime_dir() is None,
                                 reason="Kybra's RustPython runtime not on this machine")
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.skipif(runtime_dir() is None,
 def test_every_operation_has_a_figure(tmp_path):
     out = tmp_path / "rows.json"
     cmd = [sys.executable, "-m", "benchmarks.engine_wasm", "--n", "120", "--samples", "4", "--growth",
-           "--links", "30", "--depth", "20", "--json", str(out)]
+           "--links", "2600", "--depth", "2100", "--json", str(out)]
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr + done.stdout
     rows = json.loads(out.read_text())

@@ -23,6 +23,7 @@ DEFAULT_MAX_KEY_SIZE = 100
 DEFAULT_MAX_VALUE_SIZE = 1000
 ENCODING_MARGIN = 16
 DEFAULT_BUCKET_WIDTH = 2048
+DEFAULT_DELETE_BUDGET = 2000    # linked entities one delete may touch (about 4M instructions each on Kybra)
 
 
 def _limit(declared, storage, attribute: str, fallback: int):
@@ -110,6 +111,9 @@ class Database:
             self.audit = AuditLog(self._data, "&", self._audit_enabled, shared=True)
         self._audit_storage = db_audit
         self._clock = clock or system_clock()
+        self.delete_budget = DEFAULT_DELETE_BUDGET
+        self.meter = None
+        self.meter_limit = None
         self._journal = []
         self._after_commit = []
         self._depth = 0
@@ -156,6 +160,13 @@ class Database:
         (False refuses the operation), ACTION_DELETE before a Cascade deletes it (False unlinks it
         instead, as SetNull). None (the default) allows everything."""
         self.write_guard = guard
+
+    def set_meter(self, meter, limit: int) -> None:
+        """Bound deletes by instructions too: `meter()` returns the instructions the current message
+        has used (the canister passes `ic.performance_counter(0)`); a delete refuses (StorageLimitError,
+        nothing changed) once it passes `limit`. `meter=None` turns it off."""
+        self.meter = meter
+        self.meter_limit = limit
 
     def allows(self, entity, action: str) -> bool:
         guard = self.write_guard
@@ -276,6 +287,30 @@ class Database:
             entry = self._key_schemas[tc]
         return entry[1]["k"]
 
+    def counted_indexes(self, cls, tc: int):
+        """Names ("^field") of the type's ordered indexes that keep a count per value."""
+        self.key_generations(cls, tc)
+        return self._key_schemas[tc][1].get("c", ())
+
+    def value_count_generation(self, cls, tc: int, field: str) -> Optional[int]:
+        """The generation of `field`'s ordered index when it keeps an exact count per value (created
+        since counts exist, and not pending a rebuild), else None."""
+        gen = self.key_generations(cls, tc).get("^" + field)
+        schema = self._key_schemas[tc][1]
+        name = "^" + field
+        if gen is None or name not in schema.get("c", ()) or name in schema.get("p", ()):
+            return None
+        return gen
+
+    def add_to_count(self, key: str, delta: int) -> None:
+        """Add `delta` to the counter stored under `key` (removed at zero)."""
+        text = self._data.get(key)
+        value = (int(text) if text else 0) + delta
+        if value:
+            self._data.put(key, str(value), self._journal)
+        elif text is not None:
+            self._data.delete(key, self._journal)
+
     def _read_key_schema(self, tc: int, head: Optional[str] = None) -> Optional[dict]:
         text = self.get_value(keys.key_schema_key(tc), head)
         return None if text is None else json.loads(text)
@@ -308,20 +343,26 @@ class Database:
                 gens.update({name: 0 for name in indexed})
                 pending = ["^" + name for name in indexed]
             schema = {"n": 1, "k": gens}
+            counted = [name for name in wanted if name[0] == "^"]
         else:
             kept = stored["k"]
             gens = {name: gen for name, gen in kept.items() if name in wanted or name in indexed}
             pending = [name for name in stored.get("p", ()) if name in gens]
+            counted = [name for name in stored.get("c", ()) if name in gens]
             following = stored["n"]
             for name in wanted:
                 if name not in gens:
                     gens[name] = following
                     following += 1
-                    if name[0] == "^" and self.counters(tc)[1] > 0:
-                        pending.append(name)
+                    if name[0] == "^":
+                        counted.append(name)
+                        if self.counters(tc)[1] > 0:
+                            pending.append(name)
             schema = {"n": following, "k": gens}
         if pending:
             schema["p"] = pending
+        if counted:
+            schema["c"] = counted   # ordered indexes that keep a count per value (since their creation)
         self._save_key_schema(tc, cls, schema, stored, head, previous)
         return tc
 
@@ -351,6 +392,8 @@ class Database:
         gens = {name: gen for name, gen in stored["k"].items()
                 if name[0] in "^@" or "^" + name not in stored["k"]}
         schema = {"n": stored["n"], "k": gens}
+        if stored.get("c"):
+            schema["c"] = stored["c"]
         if schema != stored:
             self._save_key_schema(tc, entry[0], schema, stored, self.get(keys.key_schema_key(tc)), entry)
 

@@ -24,6 +24,7 @@ from .db_errors import (
     HookRejected,
     NotFoundError,
     PermissionDenied,
+    StorageLimitError,
     ValidationError,
 )
 from .db_fields import Property
@@ -561,19 +562,33 @@ class Entity(EntityLinks, IndexedKeys, EntityQueries, EntitySerialization):
     # ----- delete ----------------------------------------------------------------------------------
 
     def delete(self) -> None:
-        """Delete the entity, applying each relation's delete policy; all or nothing."""
+        """Delete the entity, applying each relation's delete policy; all or nothing. Cascades run
+        iteratively (any depth); a delete that would touch more linked entities than the database's
+        delete budget is refused with StorageLimitError and changes nothing (see docs/engine.md)."""
         if self._state != "live":
             self._check_live()
         db = self._db
         mark = db.begin()
         try:
-            self._delete(set())
+            self._delete_reached(DeleteBudget(db, self))
         except BaseException:
             db.end(mark, False)
             raise
         db.end(mark, True)
 
-    def _delete(self, visiting: set) -> None:
+    def _delete_reached(self, budget: "DeleteBudget") -> None:
+        """Delete this entity and what its Cascade relations reach, depth first without recursion:
+        each entity's steps are a generator that yields the entities to delete before it goes on."""
+        visiting = set()
+        stack = [self._delete_steps(visiting, budget)]
+        while stack:
+            child = next(stack[-1], None)
+            if child is None:
+                stack.pop()
+            else:
+                stack.append(child._delete_steps(visiting, budget))
+
+    def _delete_steps(self, visiting: set, budget: "DeleteBudget"):
         db = self._db
         cls = type(self)
         tc = self._tc
@@ -592,22 +607,24 @@ class Entity(EntityLinks, IndexedKeys, EntityQueries, EntitySerialization):
         for name, rel in list(cls.__relations__.items()):
             if rel.target_cls is None:
                 continue
-            linked = self._linked_ids(rel)
+            linked = self._linked_ids_upto(rel, budget.left() + 2)
             if not linked:
                 continue
             ttc = db.type_code(rel.target_cls.__type_name__)
             if rel.on_delete == RESTRICT and (ttc != tc or linked != [eid]):
                 # a link to itself goes with the entity; only links to others restrict
                 raise ConflictError(f"{self._type}@{self._id} still has {name} links (restrict)")
+            pending = [tid for tid in linked if (ttc, tid) not in visiting]
+            budget.take(len(pending))     # refuses before any work when the relation holds too many
             rev = rel.reverse_relation()
-            for tid in linked:
+            for tid in pending:
                 if (ttc, tid) in visiting:
                     continue
                 target = rel.target_cls.load(tid)
                 if target is None:
                     continue
                 if rel.on_delete == CASCADE and db.allows(target, ACTION_DELETE):
-                    target._delete(visiting)
+                    yield target
                 else:
                     target._hook(rev.name, self, None, ACTION_MODIFY)
                     self._detach(rel, target)
@@ -620,3 +637,29 @@ class Entity(EntityLinks, IndexedKeys, EntityQueries, EntitySerialization):
         db.mark_deleted(tc, eid, True)
         db.record("delete", cls.__type_name__, eid, {})
         self.__dict__["_state"] = "deleted"     # the identity map ignores objects that are not live
+
+
+class DeleteBudget:
+    """How much one delete may do: at most `db.delete_budget` linked entities (unlinked or deleted by
+    a cascade), and, where the database has an instruction meter (the canister passes
+    `ic.performance_counter`), no more than `db.meter_limit` instructions in the message."""
+
+    def __init__(self, db: Database, root):
+        self.db = db
+        self.root = root
+        self.used = 0
+
+    def left(self) -> int:
+        return max(self.db.delete_budget - self.used, 0)
+
+    def take(self, count: int) -> None:
+        """Count `count` more linked entities; StorageLimitError (the delete rolls back) past the budget."""
+        self.used += count
+        db = self.db
+        if self.used > db.delete_budget or (db.meter is not None and db.meter() > db.meter_limit):
+            root = self.root
+            raise StorageLimitError(
+                f"deleting {root._type}@{root._id} would touch more than "
+                f"{min(self.used, db.delete_budget)} linked entities in one operation (the limit): "
+                "unlink or delete linked entities in pages first (Entity.clear_links / delete_linked, or "
+                "batches of unlink/delete calls), then delete it")

@@ -28,7 +28,9 @@ class IndexedKeys:
                 old = before.get(field)
                 new = after.get(field)
                 if differs(old, new):
-                    ordered_keys.move_entry(db, tc, field, gen, eid, old, new)
+                    moved = ordered_keys.move_entry(db, tc, field, gen, eid, old, new)
+                    if name in db.counted_indexes(cls, tc):
+                        self._count_move(field, gen, old, new, moved)
                 continue
             alias = name[1:] if name[0] == "@" else None
             if alias is not None:
@@ -65,7 +67,9 @@ class IndexedKeys:
             if name[0] == "^":
                 old = before.get(name[1:])
                 if old is not None:
-                    ordered_keys.move_entry(db, tc, name[1:], gen, self._eid, old, None)
+                    moved = ordered_keys.move_entry(db, tc, name[1:], gen, self._eid, old, None)
+                    if name in db.counted_indexes(type(self), tc):
+                        self._count_move(name[1:], gen, old, None, moved)
                 continue
             if name[0] == "@":
                 old = before.get(name[1:])
@@ -75,6 +79,16 @@ class IndexedKeys:
             old = before.get(name)
             if old is not None:
                 db.bit_update(self._index_bucket(name, old, gen), self._eid, False)
+
+    def _count_move(self, field: str, gen: int, old, new, moved: tuple) -> None:
+        """Keep the per-value counts of an ordered index in step with the entries `move_entry` moved
+        ((removed, inserted): a rebuild re-inserting an existing entry counts nothing)."""
+        db = self._db
+        removed, inserted = moved
+        if removed:
+            db.add_to_count(keys.value_count_key(self._tc, field, old, db.key_limit, gen), -1)
+        if inserted:
+            db.add_to_count(keys.value_count_key(self._tc, field, new, db.key_limit, gen), 1)
 
     def _index_bucket(self, field: str, value, gen: int):
         tc = self._tc

@@ -8,7 +8,7 @@ from typing import Optional
 
 from . import bitsets, type_registry
 from . import key_layout as keys
-from .db_constants import ACTION_CREATE, ACTION_MODIFY
+from .db_constants import ACTION_CREATE, ACTION_DELETE, ACTION_MODIFY
 from .db_errors import NotFoundError, PermissionDenied, ValidationError
 from .entity_values import normalize_id
 from .link_view import LinkSet
@@ -183,6 +183,51 @@ class EntityLinks:
             return bitsets.members(bitsets.decode(text), 0, 1) if text else []
         ids, _ = db.bit_walk(self._link_bucket(rel), 0, upper, upper + 1, upper + 1)
         return ids
+
+    def _linked_ids_upto(self, rel, limit: int) -> list:
+        """At most `limit` linked ids of `rel`, ascending (reads the id buckets up to the last one
+        returned)."""
+        if not rel.to_many:
+            tid = self._data.get(rel.name)
+            return [] if tid is None else [tid]
+        bucket = self._link_bucket(rel)
+        if bucket is None:
+            return []
+        upper = self._target_upper(rel)
+        return self._db.bit_walk(bucket, 0, upper, limit, upper // self._db.bucket_width + 1)[0]
+
+    def clear_links(self, relation: str, limit: int = 500) -> int:
+        """Unlink up to `limit` entities linked through `relation` (both sides, hooks run, as `unlink`)
+        in one operation; returns how many. Call until it returns 0 to empty a large relation in
+        bounded steps, e.g. before a delete that the delete budget refuses."""
+        rel = self._relation(relation)
+        self._check_live()
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0:
+            raise ValidationError("limit must be a positive integer")
+        with self._db.operation():
+            ids = self._linked_ids_upto(rel, limit)
+            for tid in ids:
+                self._unlink(rel, tid)
+        return len(ids)
+
+    def delete_linked(self, relation: str, limit: int = 100) -> int:
+        """Delete up to `limit` entities linked through `relation` (each with its own delete policies
+        and cascades) in one operation; returns how many. Call until it returns 0 to delete a large
+        cascade in bounded steps."""
+        rel = self._relation(relation)
+        self._check_live()
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0:
+            raise ValidationError("limit must be a positive integer")
+        deleted = 0
+        with self._db.operation():
+            for tid in self._linked_ids_upto(rel, limit):
+                target = self._load_linked(rel, tid)
+                if target is not None and target is not self:
+                    if not self._db.allows(target, ACTION_DELETE):
+                        raise PermissionDenied(f"not allowed to delete {target._type}@{target._id}")
+                    target.delete()
+                    deleted += 1
+        return deleted
 
     def _load_linked(self, rel, tid: int) -> Optional["EntityLinks"]:
         """The entity `tid` of `rel`'s target type; this very object when the link points to itself

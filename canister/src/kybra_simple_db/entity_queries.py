@@ -3,6 +3,7 @@
 A mixin of `Entity`; every page reads O(limit) keys (one per bucket of ids plus one per entity).
 """
 
+from . import key_layout as keys
 from .db_engine import Database
 from .db_errors import ValidationError
 from .entity_query import Query
@@ -69,13 +70,18 @@ class EntityQueries:
 
     @classmethod
     def count_by(cls, field: str, value) -> int:
-        """How many entities have indexed `field` == `value` (the ordered index's entries of that value,
-        or one key per bucket of ids for an equality index of the older layout)."""
+        """How many entities have indexed `field` == `value`: one read of the value's count kept beside
+        the ordered index (an index stored before counts existed counts its entries, or reads one key per
+        bucket of ids for an equality index of the older layout)."""
         value = cls._indexed(field, value)
         db = Database.get_instance()
         tc = db.type_code(cls.__type_name__)
         if tc is None:
             return 0
+        gen = db.value_count_generation(cls, tc, field)
+        if gen is not None:
+            text = db.get(keys.value_count_key(tc, field, value, db.key_limit, gen))
+            return int(text) if text else 0
         if field not in db.key_generations(cls, tc):
             return cls.query().where(field, "==", value).count()
         bucket = cls._probe(db, tc, field, value)

@@ -131,6 +131,11 @@ def ordered_key(tc: int, field: str, gen: int = 0) -> str:
     return str(tc) + "^" + field + _generation(gen)
 
 
+def value_count_key(tc: int, field: str, value, limit: int, gen: int = 0) -> str:
+    """How many entities hold `value` in the ordered index of `field` (exact values: long ones hashed)."""
+    return fit(str(tc) + "=" + field + _generation(gen), value_token(value), limit)
+
+
 def link_key(tc: int, entity_id: int, relation: str, target_tc: int, bucket: int) -> str:
     return str(tc) + ">" + str(entity_id) + "." + relation + "." + str(target_tc) + "/" + str(bucket)
 

@@ -9,10 +9,10 @@ def tree(db, tc: int, field: str, gen: int) -> OrderedIndex:
     return OrderedIndex(db, keys.ordered_key(tc, field, gen))
 
 
-def move_entry(db, tc: int, field: str, gen: int, entity_id: int, old, new) -> None:
-    """Move the entity's entry from value `old` to value `new` (None: no entry) in one operation."""
+def move_entry(db, tc: int, field: str, gen: int, entity_id: int, old, new) -> tuple:
+    """Move the entity's entry from value `old` to value `new` (None: no entry) in one operation;
+    returns (an entry was removed, an entry was inserted)."""
     index = tree(db, tc, field, gen)
-    if old is not None:
-        index.remove(old, entity_id)
-    if new is not None:
-        index.insert(new, entity_id)
+    removed = old is not None and index.remove(old, entity_id)
+    inserted = new is not None and index.insert(new, entity_id)
+    return removed, inserted
