@@ -104,7 +104,8 @@ def _as_older_layout(db, tc: int, entity_id: int, colour: str) -> None:
     schema, no ordered index, the equality index as id sets."""
     with db.operation():
         db.delete(keys.key_schema_key(tc))
-        for key in [k for k in db._storage.keys() if k.startswith(keys.ordered_key(tc, "colour"))]:
+        for key in [k for k in db._storage.keys() if k.startswith(keys.ordered_key(tc, "colour"))
+                    or k.startswith(str(tc) + "=colour")]:    # ordered entries and per-value counts
             db.delete(key)
         db.bit_update(lambda b: keys.index_key(tc, "colour", colour, b, db.key_limit), entity_id, True)
 
