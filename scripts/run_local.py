@@ -20,6 +20,7 @@ from localnet import LocalNet
 REPO = Path(__file__).resolve().parents[1]
 ENTRY = REPO / "canister" / "src" / "main.py"
 CANISTER = "simple_db"
+SPARE = "simple_db_spare"  # a second, empty simple_db: somewhere to import an export into
 
 
 def admin_identity(state_dir: Path) -> tuple[Path, Ed25519Identity]:
@@ -32,7 +33,7 @@ def admin_identity(state_dir: Path) -> tuple[Path, Ed25519Identity]:
     return pem, from_pem_file(pem)
 
 
-def examples(url: str, canister_id: str, admin_pem: Path) -> str:
+def examples(url: str, canister_id: str, admin_pem: Path, spare_id: str) -> str:
     """Copy-paste examples for every way of talking to the canister."""
     create_arg = '("demo::Note", vec { record { name = "title"; value = variant { Text = "hello" } } })'
     return f"""\
@@ -50,6 +51,7 @@ simpledb CLI:
   simpledb export tasks.jsonl
 
 icp CLI:
+  export URL={url} DB={canister_id} FRESH_CANISTER_ID={spare_id}   # the README's examples use these
   icp identity import --storage plaintext --from-pem {admin_pem} simpledb-admin   # once
   icp canister call -n {url} -k fetch --identity simpledb-admin {canister_id} whoami '()' --query
   icp canister call -n {url} -k fetch --identity simpledb-admin {canister_id} create '{create_arg}'
@@ -72,13 +74,16 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with LocalNet(state_dir=state, port=args.port, host=args.host) as net:
         net.deploy(CANISTER, ENTRY, controllers=[admin.principal.bytes])
+        net.deploy(SPARE, ENTRY, controllers=[admin.principal.bytes])
         canister_id = net.canister_id(CANISTER)
+        spare_id = net.canister_id(SPARE)
         print(f"localnet is serving {CANISTER} ({ENTRY.relative_to(REPO)})")
         print(f"  URL:          {net.url}")
         print(f"  canister id:  {canister_id}")
         print(f"  admin:        {admin.principal} (key: {pem})")
+        print(f"  spare:        {spare_id} (a second simple_db, to import an export into)")
         print(f"  state:        {state}\n")
-        print(examples(net.url, canister_id, pem))
+        print(examples(net.url, canister_id, pem, spare_id))
         print("Press Ctrl-C to stop.", flush=True)
         try:
             while not stop.wait(3600):

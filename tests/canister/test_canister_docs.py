@@ -12,6 +12,7 @@ from canister_harness import CONSUMER_ENTRY, ENTRY
 from ic.principal import Principal
 
 from localnet import LocalNet
+from tests.client.doc_examples import reply_problem
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "canister.md"
@@ -91,10 +92,9 @@ def test_doc_examples_run_in_order(icp, tmp_path):
             if argv[1:3] == ["canister", "call"]:
                 if variables["DB"] in argv:
                     methods.add(argv[argv.index(variables["DB"]) + 1])
-                if expect is None:
-                    assert "Err =" not in result.stdout, f"{command}\n{result.stdout}"
-                else:
-                    assert f"Err = variant {{ {expect} =" in " ".join(result.stdout.split()), result.stdout
+                claim = command if expect is None else command + "  # expect: " + expect
+                problem = reply_problem(claim, result.stdout)
+                assert problem is None, f"{command} {problem}:\n{result.stdout}"
     service = (ROOT / "canister" / "simple_db.did").read_text().split("service : {")[1]
     did_methods = set(re.findall(r"^\s+(\w+) :", service, re.M))
     assert len(did_methods) == 22 and did_methods <= methods

@@ -7,12 +7,14 @@ Conventions (documented in docs/client.md, "Examples in the docs are tests"):
   that must not.
 - In `shell-console` blocks, lines starting with `$ ` are commands (a trailing `\\` continues a command
   on the next line); other lines are sample output and are not compared. Every command must exit 0,
-  unless it ends with a comment `# exit N`. A document's commands share one bash session (stdin empty)
-  in a scratch directory with SIMPLEDB_URL, SIMPLEDB_CANISTER_ID, SIMPLEDB_IDENTITY (the admin's PEM)
-  and SIMPLEDB_LOCAL=1 set, and URL, CANISTER_ID (also as DB), ADMIN_PEM and FRESH_CANISTER_ID (an
-  empty canister, not the python blocks' one);
-  `icp` is on PATH with the admin key imported as the identity `simpledb-admin`. Commands starting with
-  `dfx` are skipped (dfx cannot be installed here).
+  unless it ends with a comment `# exit N`. A command whose output holds a Candid reply (`icp` or
+  `dfx canister call`, which exit 0 on an `Err` too) must answer `Ok`, unless it ends with a comment
+  `# expect: KIND`: then it must answer `Err` of that kind (`NotFound`, `Forbidden`, ...).
+  A document's commands share one bash session (stdin empty) in a scratch directory with
+  SIMPLEDB_URL, SIMPLEDB_CANISTER_ID, SIMPLEDB_IDENTITY (the admin's PEM) and SIMPLEDB_LOCAL=1 set,
+  and URL, CANISTER_ID (also as DB), ADMIN_PEM and FRESH_CANISTER_ID (an empty canister, not the
+  python blocks' one); `icp` is on PATH with the admin key imported as the identity
+  `simpledb-admin`. Commands starting with `dfx` are skipped (dfx cannot be installed here).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from pathlib import Path
 
 FENCE = re.compile(r"^```([\w-]*)[^\n]*\n(.*?)^```\s*$", re.S | re.M)
 EXPECTED_EXIT = re.compile(r"#\s*exit\s+(\d+)\s*$")
+EXPECTED_ERR = re.compile(r"#\s*expect:\s*(\w+)")
 HEREDOC = re.compile(r"<<-?\s*(['\"]?)(\w+)\1")
 
 
@@ -46,6 +49,19 @@ def blocks(markdown: str) -> list[Block]:
         if match.group(1) in ("python", "shell-console"):
             found.append(Block(match.group(1), match.group(2), markdown.count("\n", 0, match.start()) + 1))
     return found
+
+
+def reply_problem(command: str, output: str) -> str | None:
+    """Why the Candid reply in `output` contradicts what `command` claims (`Ok`, or the `Err` kind of a
+    `# expect: KIND` comment), or None when it agrees or there is no Candid reply."""
+    reply = " ".join(output.split())
+    expected = EXPECTED_ERR.search(command)
+    if expected is not None:
+        if f"Err = variant {{ {expected.group(1)} =" not in reply:
+            return f"expected Err {expected.group(1)}"
+    elif "Err = variant {" in reply:
+        return "answered Err"
+    return None
 
 
 def commands(block: Block) -> list[str]:
@@ -206,6 +222,8 @@ def run_document(
                     expected = EXPECTED_EXIT.search(command)
                     want = int(expected.group(1)) if expected else 0
                     assert code == want, f"{where}: `{command}` exited {code}, expected {want}:\n{output}"
+                    problem = reply_problem(command, output)
+                    assert problem is None, f"{where}: `{command}` {problem}:\n{output}"
             ran += 1
     finally:
         if shell is not None:

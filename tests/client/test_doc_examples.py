@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from .doc_examples import Block, blocks, commands, run_document
+from .doc_examples import Block, blocks, commands, reply_problem, run_document
 
 REPO = Path(__file__).resolve().parents[2]
 ICP_BIN = Path(os.environ.get("ICP_BIN") or REPO / ".tools/node_modules/@icp-sdk/icp-cli-linux-x64/bin/icp")
@@ -26,6 +26,18 @@ def test_block_and_command_extraction():
     assert commands(Block("shell-console", "no commands\n", 1)) == []
     heredoc = Block("shell-console", "$ cat > f <<'EOF'\n$ not a command\nEOF\n$ echo next\n", 1)
     assert commands(heredoc) == ["cat > f <<'EOF'\n$ not a command\nEOF", "echo next"]
+
+
+def test_candid_replies_must_match_what_the_command_claims():
+    err = '(\n  variant {\n    Err = variant { NotFound = "app::Project 99 does not exist" }\n  },\n)\n'
+    ok = "(variant { Ok = record { id = 1 : nat64 } })\n"
+    assert reply_problem("icp canister call x get '(1)'", err) == "answered Err"
+    assert reply_problem("icp canister call x get '(1)'  # expect: NotFound", err) is None
+    wrong = reply_problem("icp canister call x get '(1)'  # expect: Forbidden", err)
+    assert wrong == "expected Err Forbidden"
+    assert reply_problem("icp canister call x get '(1)'  # expect: NotFound", ok) == "expected Err NotFound"
+    assert reply_problem("icp canister call x get '(1)'", ok) is None
+    assert reply_problem("echo hello", "hello\n") is None
 
 
 @pytest.mark.parametrize("document", DOCUMENTS, ids=lambda p: p.name)
