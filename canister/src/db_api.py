@@ -8,13 +8,16 @@ refused or failed operation leaves nothing written; every refusal is an `Err`.
 import json
 
 import api_limits
+import audit_chain
 import models
 import typedef_rules
 from access_policy import AccessPolicy
 from admin_registry import ANONYMOUS, AdminRegistry
+from certification import Certifier
 from engine_gateway import EngineGateway
 from error_map import conflict, forbidden, from_exception, invalid, limit, not_found
 from kybra_simple_db import json_text
+from kybra_simple_db.memory_map import MemoryMap
 from reply_budget import ReplyBudget, entity_size
 from restore_rules import RestoreRules, check_nesting
 from schema_registry import SchemaRegistry
@@ -30,10 +33,13 @@ class DbApi:
     """One per canister. Built at module import; storage is touched only once `start` runs (at init,
     post_upgrade, or the first message after a localnet restart)."""
 
-    def __init__(self, maps: dict, clock, principal):
+    def __init__(self, maps: dict, clock, principal, set_certified_data=None, data_certificate=None):
         self.maps = maps
         self.clock = clock
         self.principal = principal
+        self.set_certified_data = set_certified_data or (lambda data: None)
+        self.data_certificate = data_certificate or (lambda: None)
+        self.certifier = None
         self.codec = ValueCodec(principal)
         self.principal_cache = {}
         self.gateway = None
@@ -55,6 +61,8 @@ class DbApi:
             db_map, audit_map, db_key, db_value, self.clock, (audit_key, audit_value)
         )
         self.gateway.set_write_guard(self._may_write)
+        cert_map = self.maps["cert"][0] if "cert" in self.maps else MemoryMap()
+        self.certifier = Certifier(cert_map, self.meta, self.set_certified_data, self.data_certificate)
         self._load_registries()
 
     def _load_registries(self) -> None:
@@ -68,6 +76,7 @@ class DbApi:
         self.start()
         if installer != ANONYMOUS and not self.admins.all():
             self.admins.add(installer)
+        self.certifier.publish()
 
     def before_upgrade(self) -> None:
         """Nothing to save: every piece of state already lives in the stable maps."""
@@ -75,12 +84,14 @@ class DbApi:
     def after_upgrade(self) -> None:
         self.gateway = None
         self.start()
+        self.certifier.publish()
 
     # --- plumbing ---
 
     def _run(self, caller: str, write: bool, action, *args) -> dict:
         """`{"Ok": action(*args)}` run as `caller`, or `{"Err": Error}`; writes run in a transaction."""
         self.start()
+        self.certifier.begin()
         if not write:
             try:
                 with self.gateway.as_user(caller):
@@ -89,6 +100,7 @@ class DbApi:
                 return {"Err": _error_or_raise(exc)}
         self.meta.begin()
         generation = self.registry.generation
+        audit_start = self.gateway.audit_next()
         try:
             self.access.require_signed_in(caller)
             with self.gateway.as_user(caller), self.gateway.transaction():
@@ -99,6 +111,8 @@ class DbApi:
                 self._load_registries()
             return {"Err": _error_or_raise(exc)}
         self.meta.commit()
+        # outside the try: a failure here is a bug and must trap, so the IC rolls the message back
+        self.certifier.after_update(self.gateway, audit_start)
         return {"Ok": result}
 
     def _entity(self, type_name: str, record: dict) -> dict:
@@ -208,9 +222,36 @@ class DbApi:
     def define_type(self, caller: str, typedef: dict, force: bool) -> dict:
         def action():
             self.access.require_admin(caller, "define_type")
-            self.registry.define(typedef_rules.normalize(typedef), force)
+            plain = typedef_rules.normalize(typedef)
+            old = self.registry.types.get(plain["name"])
+            self._certification_change(old, plain)
+            self.registry.define(plain, force)
 
         return self._run(caller, True, action)
+
+    def _certification_change(self, old, plain: dict) -> None:
+        """Turn a type's certification on (only while it has no entities) or off; refuse changes that
+        would make its certified entities read differently from their hashes."""
+        name = plain["name"]
+        wanted = bool(plain["policy"].get("certified"))
+        merkle = self.certifier.merkle
+        has_entities = old is not None and self.gateway.count(name) > 0
+        if wanted and not merkle.certified(name):
+            if has_entities:
+                raise conflict("certification of " + name + " can be turned on only while it has no entities")
+            try:
+                merkle.enable(name)
+            except ValueError as exc:
+                raise limit(str(exc)) from None
+        elif not wanted and merkle.certified(name):
+            merkle.disable(name)
+        if wanted and has_entities:
+            reasons = typedef_rules.rendering_changes(old, plain)
+            if reasons:
+                raise conflict(
+                    name + " is certified and has entities: the change " + "; ".join(reasons)
+                    + " (certified entities would no longer match their hashes)"
+                )
 
     def schema_defs(self) -> list:
         self.start()
@@ -233,17 +274,49 @@ class DbApi:
         )
 
     def find(self, caller: str, type_name: str, alias: str) -> dict:
+        return self._run(
+            caller, False, lambda: self._entity(type_name, self._find_record(caller, type_name, alias))
+        )
+
+    def _find_record(self, caller: str, type_name: str, alias: str) -> dict:
+        plain = self.registry.get(type_name)
+        if plain["alias"] is None:
+            raise invalid(type_name + " has no alias field")
+        self.access.check_type_read(caller, type_name, plain["policy"])
+        record = self.gateway.find_alias(type_name, plain["alias"], alias)
+        if record is None or not self.access.can_read(caller, plain["policy"], record["owner"]):
+            raise not_found("no " + type_name + " with " + plain["alias"] + " " + repr(alias[:100]))
+        return record
+
+    def get_certified(self, caller: str, type_name: str, entity_id: int) -> dict:
+        """The entity (or None) with a witness for ["entities", type, id] and the data certificate."""
+
         def action():
-            plain = self.registry.get(type_name)
-            if plain["alias"] is None:
-                raise invalid(type_name + " has no alias field")
-            self.access.check_type_read(caller, type_name, plain["policy"])
-            record = self.gateway.find_alias(type_name, plain["alias"], alias)
-            if record is None or not self.access.can_read(caller, plain["policy"], record["owner"]):
-                raise not_found("no " + type_name + " with " + plain["alias"] + " " + repr(alias[:100]))
-            return self._entity(type_name, record)
+            policy = self.registry.get(type_name)["policy"]
+            self.access.check_type_read(caller, type_name, policy)
+            return self._certified(type_name, entity_id, self.gateway.load(type_name, entity_id))
 
         return self._run(caller, False, action)
+
+    def find_certified(self, caller: str, type_name: str, alias: str) -> dict:
+        """`find` with a proof of the entity found (the alias index itself is not certified: a client
+        checks the proven entity's alias field, and a miss is NotFound, unproven)."""
+
+        def action():
+            record = self._find_record(caller, type_name, alias)
+            return self._certified(type_name, record["id"], record)
+
+        return self._run(caller, False, action)
+
+    def _certified(self, type_name: str, entity_id: int, record) -> dict:
+        if not self.certifier.merkle.certified(type_name):
+            raise invalid(type_name + " is not certified (set policy.certified when defining it)")
+        try:
+            witness, certificate = self.certifier.entity_proof(type_name, entity_id)
+        except ValueError as exc:
+            raise invalid(str(exc)) from None
+        entity = None if record is None else self._entity(type_name, record)
+        return {"entity": entity, "witness": witness, "certificate": certificate}
 
     def update(self, caller: str, type_name: str, entity_id: int, fields: list, expected_version) -> dict:
         return self._run(caller, True, self._update, caller, type_name, entity_id, fields, expected_version)
@@ -447,6 +520,40 @@ class DbApi:
             "changes": changes,
         }
 
+    # --- ICRC-3 ---
+
+    def icrc3_get_blocks(self, caller: str, ranges: list) -> dict:
+        """Blocks of the requested ranges (at most MAX_PAGE in all); the log holds every owner's changes,
+        so only admins read it (others get ApiError Forbidden, which the endpoint turns into a reject)."""
+        self.start()
+        self.certifier.begin()
+        if not self.access.is_admin(caller):
+            raise forbidden("icrc3_get_blocks is for admins: the log holds every owner's changes")
+        extent = self.certifier.chain.extent() or (0, 0)
+        first, length = extent
+        budget = ReplyBudget(api_limits.REPLY_BUDGET)
+        blocks = []
+        left = api_limits.MAX_PAGE
+        for wanted in ranges:
+            start = max(int(wanted["start"]), first)
+            end = min(int(wanted["start"]) + int(wanted["length"]), length, start + left)
+            if end <= start:
+                continue
+            entries, _ = self.gateway.audit_page(start, end, end - start)
+            for entry in entries:
+                phash = self.certifier.chain.parent_hash(entry["seq"], first)
+                block = audit_chain.block_value(entry, phash)
+                if not budget.take(entity_size(block)):
+                    return {"log_length": length, "blocks": blocks, "archived_blocks": []}
+                blocks.append({"id": entry["seq"], "block": block})
+                left -= 1
+        return {"log_length": length, "blocks": blocks, "archived_blocks": []}
+
+    def icrc3_get_tip_certificate(self):
+        self.start()
+        self.certifier.begin()
+        return self.certifier.tip_certificate()
+
     def dump(self, caller: str, cursor, limit_: int) -> dict:
         def action():
             self.access.require_admin(caller, "dump")
@@ -485,6 +592,7 @@ class DbApi:
                 raise invalid("schema entry " + str(position) + " of the restore page is malformed") from None
             existing = self.registry.types.get(plain["name"])
             if existing is None:
+                self._certification_change(None, plain)
                 self.registry.define(plain, False)
             elif existing != plain:
                 raise conflict("type " + plain["name"] + " exists with another definition")

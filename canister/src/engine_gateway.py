@@ -216,6 +216,21 @@ class EngineGateway:
     def audit_length(self) -> int:
         return self.db.audit_length()
 
+    def audit_next(self) -> int:
+        """The sequence number the next audit entry will get."""
+        return self.db.next_audit_seq()
+
+    def audit_since(self, start: int) -> list:
+        """Every audit entry with seq >= start (the entries of the current message, for certification)."""
+        out = []
+        while True:
+            entries, start = self.db.audit_entries(start, 1000)
+            for entry in entries:
+                entry["type_name"] = entry.pop("type")
+                out.append(entry)
+            if start is None:
+                return out
+
     # --- export ---
 
     def dump_page(self, cursor, size: int, max_chars: int) -> tuple:

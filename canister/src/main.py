@@ -7,17 +7,24 @@ The `update` endpoint is defined last: defining it rebinds the module name `upda
 `@update` would decorate with the endpoint instead of Kybra's decorator.
 """
 
+from audit_chain import BLOCK_TYPE, BLOCK_TYPE_URL
 from db_api import DbApi
+from error_map import ApiError
 from kybra import (
+    Func,
     Opt,
     Principal,
+    Query,
     Record,
     StableBTreeMap,
+    Tuple,
     Variant,
     Vec,
+    blob,
     float64,
     ic,
     init,
+    nat,
     nat32,
     nat64,
     null,
@@ -134,6 +141,7 @@ class Policy(Record):
     create: CreateAccess
     modify: WriteAccess
     delete: WriteAccess
+    certified: Opt[bool]
 
 
 class TypeDef(Record):
@@ -270,18 +278,93 @@ class DumpPageResult(Variant, total=False):
     Err: Error
 
 
+class CertifiedEntity(Record):
+    entity: Opt[Entity]
+    witness: blob
+    certificate: blob
+
+
+class CertifiedEntityResult(Variant, total=False):
+    Ok: CertifiedEntity
+    Err: Error
+
+
+# --- ICRC-3 (the types of the standard) ---
+
+
+class ICRC3Value(Variant, total=False):
+    Blob: blob
+    Text: text
+    Nat: nat
+    Int: int
+    Array: Vec["ICRC3Value"]
+    Map: Vec[Tuple[text, "ICRC3Value"]]
+
+
+class GetBlocksArg(Record):
+    start: nat
+    length: nat
+
+
+class BlockWithId(Record):
+    id: nat
+    block: ICRC3Value
+
+
+GetBlocksCallback = Func(Query[[Vec[GetBlocksArg]], "GetBlocksResult"])
+
+
+class ArchivedBlocks(Record):
+    args: Vec[GetBlocksArg]
+    callback: GetBlocksCallback
+
+
+class GetBlocksResult(Record):
+    log_length: nat
+    blocks: Vec[BlockWithId]
+    archived_blocks: Vec[ArchivedBlocks]
+
+
+class ICRC3DataCertificate(Record):
+    certificate: blob
+    hash_tree: blob
+
+
+class BlockType(Record):
+    block_type: text
+    url: text
+
+
+class GetArchivesArgs(Record):
+    from_: Opt[Principal]
+
+
+class ICRC3ArchiveInfo(Record):
+    canister_id: Principal
+    start: nat
+    end: nat
+
+
 # Stable memory. Sizes are fixed forever at the first deploy; docs/canister.md explains each choice.
 db_storage = StableBTreeMap[str, str](memory_id=0, max_key_size=128, max_value_size=1024)
 audit_storage = StableBTreeMap[str, str](memory_id=1, max_key_size=80, max_value_size=1024)
 meta_storage = StableBTreeMap[str, str](memory_id=2, max_key_size=128, max_value_size=16384)
+cert_storage = StableBTreeMap[str, str](memory_id=3, max_key_size=128, max_value_size=1100)
 
 STABLE_MAPS = {
     "db": (db_storage, 128, 1024),
     "audit": (audit_storage, 80, 1024),
     "meta": (meta_storage, 128, 16384),
+    "cert": (cert_storage, 128, 1100),
 }
 
-api = DbApi(STABLE_MAPS, clock=ic.time, principal=Principal.from_str)
+api = DbApi(
+    STABLE_MAPS,
+    clock=ic.time,
+    principal=Principal.from_str,
+    set_certified_data=ic.set_certified_data,
+    data_certificate=ic.data_certificate,
+)
 
 
 def caller_text() -> str:
@@ -335,6 +418,16 @@ def find(type_name: text, alias: text) -> EntityResult:
     return api.find(caller_text(), type_name, alias)
 
 
+@query
+def get_certified(type_name: text, id: nat64) -> CertifiedEntityResult:
+    return api.get_certified(caller_text(), type_name, id)
+
+
+@query
+def find_certified(type_name: text, alias: text) -> CertifiedEntityResult:
+    return api.find_certified(caller_text(), type_name, alias)
+
+
 @update
 def delete(type_name: text, id: nat64) -> UnitResult:
     return api.delete(caller_text(), type_name, id)
@@ -381,6 +474,29 @@ def transfer(type_name: text, id: nat64, owner: Principal) -> EntityResult:
 @query
 def audit(start: nat64, end: Opt[nat64], limit: nat32) -> AuditPageResult:
     return api.audit(caller_text(), start, end, limit)
+
+
+@query
+def icrc3_get_blocks(args: Vec[GetBlocksArg]) -> GetBlocksResult:
+    try:
+        return api.icrc3_get_blocks(caller_text(), args)
+    except ApiError as exc:
+        ic.trap(exc.message)
+
+
+@query
+def icrc3_get_tip_certificate() -> Opt[ICRC3DataCertificate]:
+    return api.icrc3_get_tip_certificate()
+
+
+@query
+def icrc3_supported_block_types() -> Vec[BlockType]:
+    return [{"block_type": BLOCK_TYPE, "url": BLOCK_TYPE_URL}]
+
+
+@query
+def icrc3_get_archives(args: GetArchivesArgs) -> Vec[ICRC3ArchiveInfo]:
+    return []
 
 
 @query

@@ -184,6 +184,11 @@ def normalize(raw: dict) -> dict:
     policy = {}
     for key in ("read", "create", "modify", "delete"):
         policy[key] = _case(raw["policy"][key], POLICY_CASES[key], "policy " + key)
+    certified = raw["policy"].get("certified")
+    if certified is not None and not isinstance(certified, bool):
+        raise invalid("policy certified must be a bool")
+    if certified:
+        policy["certified"] = True  # absent when off, so definitions stored before the flag compare equal
     return {"name": raw["name"], "fields": fields, "alias": alias, "relations": relations, "policy": policy}
 
 
@@ -216,6 +221,7 @@ def to_candid(plain: dict, codec) -> dict:
     policy = {}
     for key in ("read", "create", "modify", "delete"):
         policy[key] = {plain["policy"][key]: None}
+    policy["certified"] = bool(plain["policy"].get("certified"))
     return {
         "name": plain["name"],
         "fields": fields,
@@ -230,6 +236,23 @@ def _looser_or_equal(old: dict, new: dict) -> bool:
     if new["min"] is not None and (old["min"] is None or new["min"] > old["min"]):
         return False
     return not (new["max"] is not None and (old["max"] is None or new["max"] < old["max"]))
+
+
+def rendering_changes(old: dict, new: dict) -> list:
+    """Why existing entities would read differently after replacing `old` with `new` (a field or relation
+    removed, or its kind or target changed): certified entities would no longer match their hashes."""
+    reasons = []
+    new_fields = {f["name"]: f for f in new["fields"]}
+    for before in old["fields"]:
+        after = new_fields.get(before["name"])
+        if after is None or after["kind"] != before["kind"]:
+            reasons.append("removes or changes the kind of field " + before["name"])
+    new_relations = {r["name"]: r for r in new["relations"]}
+    for before in old["relations"]:
+        after = new_relations.get(before["name"])
+        if after is None or (after["kind"], after["target"]) != (before["kind"], before["target"]):
+            reasons.append("removes or changes relation " + before["name"])
+    return reasons
 
 
 def destructive_changes(old: dict, new: dict) -> list:

@@ -70,7 +70,13 @@ ReadAccess = _enum("Public", "Owner", "Admins")
 CreateAccess = _enum("Anyone", "Admins")
 WriteAccess = _enum("Owner", "Admins")
 Policy = Types.Record(
-    {"read": ReadAccess, "create": CreateAccess, "modify": WriteAccess, "delete": WriteAccess}
+    {
+        "read": ReadAccess,
+        "create": CreateAccess,
+        "modify": WriteAccess,
+        "delete": WriteAccess,
+        "certified": Types.Opt(Types.Bool),
+    }
 )
 TypeDef = Types.Record(
     {
@@ -145,6 +151,46 @@ BatchResult = _result(Types.Vec(OpResult))
 AuditPageResult = _result(AuditPage)
 DumpPageResult = _result(DumpPage)
 
+CertifiedEntity = Types.Record(
+    {"entity": Types.Opt(Entity), "witness": Types.Vec(Types.Nat8), "certificate": Types.Vec(Types.Nat8)}
+)
+CertifiedEntityResult = _result(CertifiedEntity)
+
+# ICRC-3
+ICRC3Value = Types.Rec()
+ICRC3Value.fill(
+    Types.Variant(
+        {
+            "Blob": Types.Vec(Types.Nat8),
+            "Text": Types.Text,
+            "Nat": Types.Nat,
+            "Int": Types.Int,
+            "Array": Types.Vec(ICRC3Value),
+            "Map": Types.Vec(Types.Tuple(Types.Text, ICRC3Value)),
+        }
+    )
+)
+GetBlocksArg = Types.Record({"start": Types.Nat, "length": Types.Nat})
+GetBlocksResult = Types.Rec()
+GetBlocksCallback = Types.Func([Types.Vec(GetBlocksArg)], [GetBlocksResult], ["query"])
+GetBlocksResult.fill(
+    Types.Record(
+        {
+            "log_length": Types.Nat,
+            "blocks": Types.Vec(Types.Record({"id": Types.Nat, "block": ICRC3Value})),
+            "archived_blocks": Types.Vec(
+                Types.Record({"args": Types.Vec(GetBlocksArg), "callback": GetBlocksCallback})
+            ),
+        }
+    )
+)
+ICRC3DataCertificate = Types.Record(
+    {"certificate": Types.Vec(Types.Nat8), "hash_tree": Types.Vec(Types.Nat8)}
+)
+BlockType = Types.Record({"block_type": Types.Text, "url": Types.Text})
+GetArchivesArgs = Types.Record({"from_": Types.Opt(Types.Principal)})
+ICRC3ArchiveInfo = Types.Record({"canister_id": Types.Principal, "start": Types.Nat, "end": Types.Nat})
+
 Text, Nat64, Nat32 = Types.Text, Types.Nat64, Types.Nat32
 OptNat64 = Types.Opt(Types.Nat64)
 
@@ -155,6 +201,8 @@ METHODS: dict[str, tuple[list, object, str]] = {
     "create": ([Text, Types.Vec(Field)], EntityResult, "update"),
     "get": ([Text, Nat64], EntityResult, "query"),
     "find": ([Text, Text], EntityResult, "query"),
+    "get_certified": ([Text, Nat64], CertifiedEntityResult, "query"),
+    "find_certified": ([Text, Text], CertifiedEntityResult, "query"),
     "update": ([Text, Nat64, Types.Vec(Field), OptNat64], EntityResult, "update"),
     "delete": ([Text, Nat64], UnitResult, "update"),
     "link": ([Text, Nat64, Text, Nat64], UnitResult, "update"),
@@ -165,6 +213,10 @@ METHODS: dict[str, tuple[list, object, str]] = {
     "batch": ([Types.Vec(Op)], BatchResult, "update"),
     "transfer": ([Text, Nat64, Types.Principal], EntityResult, "update"),
     "audit": ([Nat64, OptNat64, Nat32], AuditPageResult, "query"),
+    "icrc3_get_blocks": ([Types.Vec(GetBlocksArg)], GetBlocksResult, "query"),
+    "icrc3_get_tip_certificate": ([], Types.Opt(ICRC3DataCertificate), "query"),
+    "icrc3_supported_block_types": ([], Types.Vec(BlockType), "query"),
+    "icrc3_get_archives": ([GetArchivesArgs], Types.Vec(ICRC3ArchiveInfo), "query"),
     "dump": ([Types.Opt(Text), Nat32], DumpPageResult, "query"),
     "restore": ([Text], CountResult, "update"),
     "whoami": ([], Types.Principal, "query"),

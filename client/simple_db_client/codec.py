@@ -92,6 +92,7 @@ def typedef_from_candid(raw: dict) -> TypeDef:
             create=_tag(policy["create"]),
             modify=_tag(policy["modify"]),
             delete=_tag(policy["delete"]),
+            certified=_opt(policy.get("certified", [])) is True,
         ),
     )
 
@@ -130,6 +131,7 @@ def typedef_to_candid(typedef: TypeDef) -> dict:
         "create": {_choice(p.create, CREATE_ACCESS, "create access"): None},
         "modify": {_choice(p.modify, WRITE_ACCESS, "modify access"): None},
         "delete": {_choice(p.delete, WRITE_ACCESS, "delete access"): None},
+        "certified": [True] if p.certified else [],
     }
     return {
         "name": typedef.name,

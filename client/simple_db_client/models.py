@@ -81,6 +81,7 @@ class Policy:
     create: str = "Anyone"
     modify: str = "Owner"
     delete: str = "Owner"
+    certified: bool = False  # entities get Merkle proofs: SimpleDB.get(..., verify=True)
 
 
 @dataclass(frozen=True)

@@ -182,13 +182,18 @@ def relation_def(name: str, kind: str, target: str, reverse: str, on_delete: str
 
 
 def policy(
-    read: str = "Public", create: str = "Anyone", modify: str = "Owner", delete: str = "Owner"
+    read: str = "Public",
+    create: str = "Anyone",
+    modify: str = "Owner",
+    delete: str = "Owner",
+    certified: bool = False,
 ) -> dict:
     return {
         "read": {read: None},
         "create": {create: None},
         "modify": {modify: None},
         "delete": {delete: None},
+        "certified": [True] if certified else [],
     }
 
 

@@ -58,6 +58,7 @@ def fresh_api():
             "create": {"Anyone": None},
             "modify": {"Owner": None},
             "delete": {"Owner": None},
+            "certified": None,
         },
     }
     assert api.define_type(ADMIN, typedef, False) == {"Ok": None}

@@ -1,0 +1,80 @@
+"""The audit log as an ICRC-3 block log: each audit entry is a block chained to its parent by `phash`.
+
+Block i is Map {btype, ts, phash (absent in the first block), tx: {op, caller, type, id, changes}} and
+is hashed with the representation-independent hash. Appending hashes only the new entries and stores one
+hash per block ("h<i>"), so a block's `phash` is one read and survives pruning of older entries. The
+chain starts at `first`: the audit sequence number at which this canister began chaining (0 on a new
+canister); "chain" holds "first,next".
+"""
+
+import rep_hash
+from stored_values import field_values
+
+BLOCK_TYPE = "simpledb_audit"
+BLOCK_TYPE_URL = "https://github.com/kybra-simple-db/kybra-simple-db/blob/main/docs/canister.md#audit-blocks"
+CHAIN_KEY = "chain"
+
+
+def block_value(entry: dict, phash) -> dict:
+    """The ICRC-3 block of an audit entry (seq, time, caller, operation, type_name, id, changes)."""
+    tx = {
+        "Map": [
+            ("op", {"Text": entry["operation"]}),
+            ("caller", {"Text": entry["caller"]}),
+            ("type", {"Text": entry["type_name"]}),
+            ("id", {"Nat": entry["id"]}),
+            ("changes", field_values(entry["changes"], True)),
+        ]
+    }
+    items = [("btype", {"Text": BLOCK_TYPE}), ("ts", {"Nat": entry["time"]})]
+    if phash is not None:
+        items.append(("phash", {"Blob": phash}))
+    items.append(("tx", tx))
+    return {"Map": items}
+
+
+class AuditChain:
+    """Block hashes and the chain's extent, in the certification map."""
+
+    def __init__(self, store):
+        self.store = store
+
+    def extent(self):
+        """(first, next) block indexes, or None before the first append."""
+        raw = self.store.get(CHAIN_KEY)
+        if raw is None:
+            return None
+        first, _, nxt = raw.partition(",")
+        return int(first), int(nxt)
+
+    def block_hash(self, index: int):
+        raw = self.store.get("h" + str(index))
+        return None if raw is None else bytes.fromhex(raw)
+
+    def parent_hash(self, index: int, first: int):
+        return None if index <= first else self.block_hash(index - 1)
+
+    def append(self, entries: list, start: int) -> bool:
+        """Chain `entries` (consecutive audit entries from the chain's next index); True if any."""
+        extent = self.extent()
+        first, nxt = extent if extent is not None else (start, start)
+        if not entries:
+            if extent is None:
+                self.store.insert(CHAIN_KEY, str(first) + "," + str(nxt))
+            return False
+        phash = self.parent_hash(nxt, first)
+        for entry in entries:
+            if entry["seq"] != nxt:
+                raise ValueError("audit entries must be chained in order")
+            phash = rep_hash.value_hash(block_value(entry, phash))
+            self.store.insert("h" + str(nxt), phash.hex())
+            nxt += 1
+        self.store.insert(CHAIN_KEY, str(first) + "," + str(nxt))
+        return True
+
+    def tip(self):
+        """(last block index, its hash), or None while the chain is empty."""
+        extent = self.extent()
+        if extent is None or extent[1] <= extent[0]:
+            return None
+        return extent[1] - 1, self.block_hash(extent[1] - 1)

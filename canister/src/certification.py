@@ -1,0 +1,105 @@
+"""What the canister certifies, and the proofs it hands out: one root set with `ic.set_certified_data`.
+
+The root hash tree has three labels: `entities` (entity_merkle: every entity of a certified type),
+`last_block_hash` and `last_block_index` (the ICRC-3 tip of audit_chain; LEB128 index). After every
+update that appends audit entries, `after_update` chains them, rehashes the certified entities they
+name and sets the new root, all in the same message (a trap rolls all of it back).
+"""
+
+import ic_hash_tree as tree
+import rep_hash
+from audit_chain import AuditChain
+from entity_merkle import EntityMerkle
+from stored_values import entity_value
+
+ENTITIES = b"entities"
+LAST_BLOCK_HASH = b"last_block_hash"
+LAST_BLOCK_INDEX = b"last_block_index"
+
+
+def entity_hash(type_name: str, record: dict) -> bytes:
+    return rep_hash.value_hash(entity_value(type_name, record))
+
+
+class Certifier:
+    """The audit chain and the entity tree over the certification map, and the root over both."""
+
+    def __init__(self, store, meta, set_certified_data, data_certificate):
+        self.chain = AuditChain(store)
+        self.merkle = EntityMerkle(store, meta)
+        self.set_certified_data = set_certified_data
+        self.data_certificate = data_certificate
+
+    def begin(self) -> None:
+        """Start of a message: drop node caches (a failed message may have left some)."""
+        self.merkle.reset()
+
+    # --- updates ---
+
+    def after_update(self, gateway, audit_start: int) -> None:
+        """Chain the audit entries written since the chain's end and rehash the certified entities they
+        touch; set the new root when anything changed."""
+        extent = self.chain.extent()
+        start = extent[1] if extent is not None else audit_start
+        entries = gateway.audit_since(start)
+        appended = self.chain.append(entries, start)
+        seen = set()
+        for entry in entries:
+            key = (entry["type_name"], entry["id"])
+            if key in seen or not self.merkle.certified(key[0]):
+                continue
+            seen.add(key)
+            record = gateway.load(key[0], key[1])
+            self.merkle.set_leaf(key[0], key[1], None if record is None else entity_hash(key[0], record))
+        changed = self.merkle.flush()
+        if appended or changed:
+            self.publish()
+
+    def publish(self) -> None:
+        self.set_certified_data(self.root_digest())
+
+    # --- the root ---
+
+    def _tip_nodes(self):
+        tip = self.chain.tip()
+        if tip is None:
+            return None
+        index, block_hash = tip
+        return tree.fork(
+            [tree.LABELED, LAST_BLOCK_HASH, [tree.LEAF, block_hash]],
+            [tree.LABELED, LAST_BLOCK_INDEX, [tree.LEAF, rep_hash.uleb128(index)]],
+        )
+
+    def _root(self, entities: list, tip) -> list:
+        node = [tree.LABELED, ENTITIES, entities]
+        return node if tip is None else tree.fork(node, tip)
+
+    def root_digest(self) -> bytes:
+        return tree.digest(self._root([tree.PRUNED, self.merkle.digest()], self._tip_nodes()))
+
+    def _certificate(self) -> bytes:
+        certificate = self.data_certificate()
+        if certificate is None:
+            raise ValueError("no data certificate: call this method as a query")
+        return bytes(certificate)
+
+    # --- proofs ---
+
+    def tip_certificate(self):
+        """ICRC-3 DataCertificate {certificate, hash_tree} of the tip, or None before the first block."""
+        tip = self._tip_nodes()
+        if tip is None:
+            return None
+        entities = [tree.LABELED, ENTITIES, [tree.PRUNED, self.merkle.digest()]]
+        witness = tree.fork(tree.pruned(entities), tip)
+        certificate = self.data_certificate()
+        if certificate is None:
+            return None
+        return {"certificate": bytes(certificate), "hash_tree": tree.to_cbor(witness)}
+
+    def entity_proof(self, type_name: str, entity_id: int) -> tuple:
+        """(witness CBOR, certificate) for ["entities", type, id as 8 bytes big-endian]."""
+        tip = self._tip_nodes()
+        tip = None if tip is None else tree.pruned(tip)
+        witness = self._root(self.merkle.witness(type_name, entity_id), tip)
+        return tree.to_cbor(witness), self._certificate()

@@ -1,0 +1,291 @@
+"""A Merkle tree over the entities of certified types, kept in stable memory and changed in place.
+
+Per type, ids live in a 16-ary tree of fixed shape: a node at level L (1 = bottom) with index k covers
+ids [k * 16^L, (k + 1) * 16^L); its 16 slots hold the entity hashes (level 1) or the digests of its
+children. A type's tree has height h = the levels needed for its highest id, so an update rewrites the h
+nodes on one path and a read follows the same path. Each node is an IC hash-tree fragment: its slots are
+joined by a balanced binary fork tree (two empty halves make an empty one), a level-1 slot is
+Labeled(id as 8 bytes big-endian, Leaf(entity hash)). The type trees hang under their type names, sorted,
+so a witness for ["entities", type, id] is an ordinary IC hash tree that proves presence or absence.
+
+Storage: node "n<gen>:<type>:<level>:<k>" -> 16 comma-separated hex slots; the meta key "cert/types"
+holds {"g": next generation, "t": {type: [generation, height, root digest hex]}}. A generation is given
+when a type turns certification on, so nodes left from an earlier time are never read.
+"""
+
+import json
+
+import ic_hash_tree as tree
+
+TYPES_KEY = "cert/types"
+FANOUT = 16
+MAX_CERTIFIED_TYPES = 64
+
+
+def id_label(entity_id: int) -> bytes:
+    return entity_id.to_bytes(8, "big")
+
+
+def _combine(children: list) -> list:
+    """Pairwise reduction of 16 slot subtrees to one; pairs without revealed content become pruned."""
+    while len(children) > 1:
+        joined = []
+        for i in range(0, len(children), 2):
+            left, right = children[i], children[i + 1]
+            if left[0] == tree.EMPTY and right[0] == tree.EMPTY:
+                joined.append(tree.EMPTY_NODE)
+            elif left[0] in (tree.EMPTY, tree.PRUNED) and right[0] in (tree.EMPTY, tree.PRUNED):
+                joined.append([tree.PRUNED, tree.fork_digest(tree.digest(left), tree.digest(right))])
+            else:
+                joined.append([tree.FORK, left, right])
+        children = joined
+    return children[0]
+
+
+def _fold(digests: list):
+    """The digest of 16 slot digests (None = empty) joined by forks, or None when all are empty."""
+    while len(digests) > 1:
+        joined = []
+        for i in range(0, len(digests), 2):
+            left, right = digests[i], digests[i + 1]
+            if left is None and right is None:
+                joined.append(None)
+            else:
+                joined.append(tree.fork_digest(left or tree.EMPTY_DIGEST, right or tree.EMPTY_DIGEST))
+        digests = joined
+    return digests[0]
+
+
+class EntityMerkle:
+    """The certified-entity trees of all certified types. Node reads and writes go through a per-message
+    cache: `flush` writes each changed node once."""
+
+    def __init__(self, store, meta):
+        self.store = store
+        self.meta = meta
+        self.cache = {}
+        self.dirty = set()
+        self.types = None
+        self.types_dirty = False
+
+    # --- state ---
+
+    def reset(self) -> None:
+        """Forget cached nodes (at the start of every message: storage is the truth)."""
+        self.cache = {}
+        self.dirty = set()
+        self.types = None
+        self.types_dirty = False
+
+    def _state(self) -> dict:
+        if self.types is None:
+            raw = self.meta.get(TYPES_KEY)
+            self.types = json.loads(raw) if raw is not None else {"g": 1, "t": {}}
+        return self.types
+
+    def certified(self, type_name: str) -> bool:
+        return type_name in self._state()["t"]
+
+    def certified_types(self) -> list:
+        return sorted(self._state()["t"])
+
+    def enable(self, type_name: str) -> None:
+        """Start certifying an (empty) type: an empty tree under a new generation."""
+        state = self._state()
+        if type_name in state["t"]:
+            return
+        if len(state["t"]) >= MAX_CERTIFIED_TYPES:
+            raise ValueError("at most " + str(MAX_CERTIFIED_TYPES) + " certified types")
+        state["t"][type_name] = [state["g"], 1, ""]
+        state["g"] += 1
+        self.types_dirty = True
+
+    def disable(self, type_name: str) -> None:
+        state = self._state()
+        if type_name in state["t"]:
+            del state["t"][type_name]
+            self.types_dirty = True
+
+    # --- nodes ---
+
+    def _key(self, type_name: str, level: int, index: int) -> str:
+        gen = self._state()["t"][type_name][0]
+        return "n" + str(gen) + ":" + type_name + ":" + str(level) + ":" + str(index)
+
+    def _slots(self, key: str) -> list:
+        slots = self.cache.get(key)
+        if slots is None:
+            raw = self.store.get(key)
+            slots = raw.split(",") if raw is not None else [""] * FANOUT
+            self.cache[key] = slots
+        return slots
+
+    def _node_digest(self, level: int, index: int, slots: list):
+        if level == 1:
+            base = index * FANOUT
+            digests = [
+                tree.labeled_digest(id_label(base + i), tree.leaf_digest(bytes.fromhex(s))) if s else None
+                for i, s in enumerate(slots)
+            ]
+        else:
+            digests = [bytes.fromhex(s) if s else None for s in slots]
+        return _fold(digests)
+
+    def set_leaf(self, type_name: str, entity_id: int, leaf) -> None:
+        """Put (or, with leaf None, remove) the hash of entity `entity_id`; rehashes one path."""
+        info = self._state()["t"][type_name]
+        height = info[1]
+        if entity_id >= FANOUT**height:
+            if leaf is None:
+                return
+            while entity_id >= FANOUT**height:
+                height += 1
+                if info[2]:
+                    key = self._key(type_name, height, 0)
+                    slots = [info[2]] + [""] * (FANOUT - 1)
+                    self.cache[key] = slots
+                    self.dirty.add(key)
+                    info[2] = self._node_digest(height, 0, slots).hex()
+            info[1] = height
+            self.types_dirty = True
+        value = leaf.hex() if leaf is not None else ""
+        for level in range(1, height + 1):
+            index = entity_id // FANOUT**level
+            slot = (entity_id // FANOUT ** (level - 1)) % FANOUT
+            key = self._key(type_name, level, index)
+            slots = self._slots(key)
+            if slots[slot] == value:
+                return
+            slots = slots[:]
+            slots[slot] = value
+            self.cache[key] = slots
+            self.dirty.add(key)
+            node = self._node_digest(level, index, slots)
+            value = node.hex() if node is not None else ""
+        info[2] = value
+        self.types_dirty = True
+
+    def flush(self) -> bool:
+        """Write the changed nodes and type roots; True if anything was written."""
+        changed = bool(self.dirty) or self.types_dirty
+        for key in sorted(self.dirty):
+            slots = self.cache[key]
+            if any(slots):
+                self.store.insert(key, ",".join(slots))
+            else:
+                self.store.remove(key)
+        if self.types_dirty:
+            self.meta.insert(TYPES_KEY, json.dumps(self.types, separators=(",", ":"), sort_keys=True))
+        self.dirty = set()
+        self.types_dirty = False
+        return changed
+
+    # --- digests and witnesses ---
+
+    def _type_node(self, type_name: str, subtree: list) -> list:
+        return [tree.LABELED, type_name.encode("utf-8"), subtree]
+
+    def _root_digest_of(self, type_name: str) -> bytes:
+        root = self._state()["t"][type_name][2]
+        return bytes.fromhex(root) if root else tree.EMPTY_DIGEST
+
+    def digest(self) -> bytes:
+        """The digest of the `entities` subtree."""
+        names = self.certified_types()
+        nodes = [
+            [tree.PRUNED, tree.labeled_digest(name.encode("utf-8"), self._root_digest_of(name))]
+            for name in names
+        ]
+        return tree.digest(tree.balanced(nodes))
+
+    def leaf(self, type_name: str, entity_id: int):
+        """The stored hash of an entity, or None."""
+        info = self._state()["t"][type_name]
+        if entity_id >= FANOUT ** info[1] or not info[2]:
+            return None
+        slots = self._slots(self._key(type_name, 1, entity_id // FANOUT))
+        value = slots[entity_id % FANOUT]
+        return bytes.fromhex(value) if value else None
+
+    def _reveal(self, type_name: str, level: int, index: int, ids: list) -> list:
+        """The subtree of node (level, index) with the paths to `ids` expanded, the rest pruned."""
+        slots = self._slots(self._key(type_name, level, index))
+        span = FANOUT ** (level - 1)
+        children = []
+        for i, value in enumerate(slots):
+            child_index = index * FANOUT + i
+            low, high = child_index * span, (child_index + 1) * span
+            inside = [x for x in ids if low <= x < high]
+            if not value:
+                children.append(tree.EMPTY_NODE)
+            elif level == 1:
+                node = [tree.LABELED, id_label(child_index), [tree.LEAF, bytes.fromhex(value)]]
+                children.append(node if inside else tree.pruned(node))
+            elif inside:
+                children.append(self._reveal(type_name, level - 1, child_index, inside))
+            else:
+                children.append([tree.PRUNED, bytes.fromhex(value)])
+        return _combine(children)
+
+    def _edge(self, type_name: str, level: int, index: int, rightmost: bool) -> int:
+        """The highest (or lowest) id stored below the non-empty node (level, index)."""
+        while True:
+            slots = self._slots(self._key(type_name, level, index))
+            order = range(FANOUT - 1, -1, -1) if rightmost else range(FANOUT)
+            slot = next(i for i in order if slots[i])
+            index = index * FANOUT + slot
+            if level == 1:
+                return index
+            level -= 1
+
+    def _neighbour(self, type_name: str, entity_id: int, before: bool):
+        """The nearest stored id below (before) or above `entity_id` in the type's tree, or None."""
+        height = self._state()["t"][type_name][1]
+        limit = FANOUT**height
+        if entity_id >= limit:
+            return self._edge(type_name, height, 0, True) if before else None
+        for level in range(1, height + 1):
+            index = entity_id // FANOUT**level
+            slot = (entity_id // FANOUT ** (level - 1)) % FANOUT
+            slots = self._slots(self._key(type_name, level, index))
+            others = range(slot - 1, -1, -1) if before else range(slot + 1, FANOUT)
+            for i in others:
+                if slots[i]:
+                    child = index * FANOUT + i
+                    if level == 1:
+                        return child
+                    return self._edge(type_name, level - 1, child, before)
+        return None
+
+    def witness(self, type_name: str, entity_id: int) -> list:
+        """The `entities` subtree proving the entity's hash, or its absence (through its neighbours)."""
+        info = self._state()["t"][type_name]
+        if info[2]:
+            ids = [entity_id]
+            if self.leaf(type_name, entity_id) is None:
+                ids = [x for x in (self._neighbour(type_name, entity_id, True),
+                                   self._neighbour(type_name, entity_id, False)) if x is not None]
+            subtree = self._reveal(type_name, info[1], 0, ids)
+        else:
+            subtree = tree.EMPTY_NODE
+        nodes = []
+        for name in self.certified_types():
+            if name == type_name:
+                nodes.append(self._type_node(name, subtree))
+            else:
+                label = name.encode("utf-8")
+                nodes.append([tree.PRUNED, tree.labeled_digest(label, self._root_digest_of(name))])
+        return _combine_list(nodes)
+
+
+def _combine_list(nodes: list) -> list:
+    """Balanced forks over type nodes, merging fully pruned halves into one pruned node."""
+    if not nodes:
+        return tree.EMPTY_NODE
+    if len(nodes) == 1:
+        return nodes[0]
+    middle = len(nodes) // 2
+    left, right = _combine_list(nodes[:middle]), _combine_list(nodes[middle:])
+    if left[0] == tree.PRUNED and right[0] == tree.PRUNED:
+        return [tree.PRUNED, tree.fork_digest(left[1], right[1])]
+    return tree.fork(left, right)

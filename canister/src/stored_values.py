@@ -1,0 +1,55 @@
+"""ICRC-3 `Value`s of stored data: the one encoding shared by audit blocks and certified entities.
+
+A stored value becomes a one-entry Map named by its kind, so equal bytes of different kinds never hash
+alike: {"Text": Text}, {"Int": Int}, {"Float": Blob (8 bytes, IEEE 754 big-endian)}, {"Bool": Nat 0/1},
+{"Null": Array []}. Principals are stored (and hashed) as their text, timestamps as integers (ns).
+"""
+
+import struct
+
+
+def stored_value(stored: object) -> dict:
+    """The Value of one stored field value."""
+    if stored is None:
+        return {"Map": [("Null", {"Array": []})]}
+    if stored is True or stored is False:
+        return {"Map": [("Bool", {"Nat": 1 if stored else 0})]}
+    if isinstance(stored, int):
+        return {"Map": [("Int", {"Int": stored})]}
+    if isinstance(stored, float):
+        return {"Map": [("Float", {"Blob": struct.pack(">d", stored)})]}
+    return {"Map": [("Text", {"Text": str(stored)})]}
+
+
+def field_values(values: dict, keep_null: bool) -> dict:
+    """A Map of field name -> stored_value; null values are left out unless `keep_null`."""
+    items = []
+    for name in values:
+        stored = values[name]
+        if stored is None and not keep_null:
+            continue
+        items.append((name, stored_value(stored)))
+    return {"Map": items}
+
+
+def entity_value(type_name: str, record: dict) -> dict:
+    """The certified Value of an entity record (see engine_gateway): what a certified get proves."""
+    refs = []
+    for name in record["refs"]:
+        target = record["refs"][name]
+        if target is not None:
+            refs.append((name, {"Nat": target}))
+    return {
+        "Map": [
+            ("type_name", {"Text": type_name}),
+            ("id", {"Nat": record["id"]}),
+            ("fields", field_values(record["fields"], False)),
+            ("refs", {"Map": refs}),
+            ("owner", {"Text": record["owner"] or ""}),
+            ("creator", {"Text": record["creator"] or ""}),
+            ("updater", {"Text": record["updater"] or ""}),
+            ("created_at", {"Nat": record["created_at"] or 0}),
+            ("updated_at", {"Nat": record["updated_at"] or 0}),
+            ("version", {"Nat": record["version"] or 0}),
+        ]
+    }

@@ -1,0 +1,139 @@
+"""Certified data at the service layer (db_api over in-memory maps, certificates signed by localnet's
+keys): entity proofs of presence and absence, the ICRC-3 chain and tip, and what is refused."""
+
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from kybra.compiler.custom_modules.principal import Principal
+from kybra_simple_db import MemoryMap
+from simple_db_client.certified import verify_chain, verify_entity, verify_tip
+from simple_db_client.errors import CertificateError
+
+from localnet.data_certificates import DataCertificates
+from localnet.subnet_keys import SubnetKeys
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "canister" / "src"))
+import db_api  # noqa: E402
+
+ADMIN = "evvln-dkyvs-32ztg-old72-roktw-evvu5-ycxvb-nvzcb-ygwyk-bl7u4-fqe"
+ALICE = "mnnk5-gfqmo-4omau-3uj75-wcco3-qwour-lsvsv-tmcw3-2kwze-f6orv-yqe"
+CANISTER = b"\x00\x00\x00\x00\x00\x00\x00\x01\x01\x01"
+KEYS = SubnetKeys.generate()
+
+
+class Service:
+    """A DbApi whose certified data feeds a localnet certificate, as ic.data_certificate() would."""
+
+    def __init__(self):
+        self.certified_data = b""
+        self.certificates = DataCertificates(KEYS, time.time_ns)
+        self.maps = {
+            "db": (MemoryMap(0, 128, 1024), 128, 1024),
+            "audit": (MemoryMap(1, 80, 1024), 80, 1024),
+            "meta": (MemoryMap(2, 128, 16384), 128, 16384),
+            "cert": (MemoryMap(3, 128, 1100), 128, 1100),
+        }
+        self.api = db_api.DbApi(
+            self.maps,
+            clock=time.time_ns,
+            principal=Principal.from_str,
+            set_certified_data=self._set,
+            data_certificate=lambda: self.certificates.certificate(CANISTER, self.certified_data),
+        )
+        self.api.install(ADMIN)
+
+    def _set(self, data: bytes) -> None:
+        assert len(data) == 32
+        self.certified_data = data
+
+
+def typedef(name: str, certified: bool, alias=None) -> dict:
+    field = {"kind": {"Text": None}, "required": False, "default": None, "min": None, "max": None,
+             "indexed": False}
+    return {
+        "name": name,
+        "fields": [dict(field, name="title"), dict(field, name="n", kind={"Int": None})],
+        "alias": alias,
+        "relations": [],
+        "policy": {"read": {"Public": None}, "create": {"Anyone": None}, "modify": {"Owner": None},
+                   "delete": {"Owner": None}, "certified": certified},
+    }
+
+
+def text(v):
+    return {"name": "title", "value": {"Text": v}}
+
+
+@pytest.fixture
+def svc():
+    s = Service()
+    assert s.api.define_type(ADMIN, typedef("c::Doc", True, alias="title"), False) == {"Ok": None}
+    assert s.api.define_type(ADMIN, typedef("c::Plain", False), False) == {"Ok": None}
+    return s
+
+
+def _raw(entity: dict) -> dict:
+    """The Candid reply as a client decodes it (principals as text is what ic-py gives via to_str)."""
+    return entity
+
+
+def verify(svc, type_name, entity_id, reply=None, **kw):
+    reply = reply or svc.api.get_certified(ALICE, type_name, entity_id)["Ok"]
+    return verify_entity(reply, type_name, entity_id, CANISTER, KEYS.root_key_der, **kw)
+
+
+def test_a_certified_get_proves_the_entity_and_its_absence(svc):
+    ids = [svc.api.create(ALICE, "c::Doc", [text("doc" + str(i))])["Ok"]["id"] for i in range(40)]
+    for entity_id in (ids[0], ids[17], ids[-1]):
+        entity = verify(svc, "c::Doc", entity_id)
+        assert entity["id"] == entity_id
+    svc.api.delete(ALICE, "c::Doc", ids[17])
+    for missing in (ids[17], 0, ids[-1] + 1, 10_000):
+        assert verify(svc, "c::Doc", missing) is None
+    svc.api.update(ALICE, "c::Doc", ids[3], [text("changed")], None)
+    assert verify(svc, "c::Doc", ids[3])["fields"][0]["value"] == {"Text": "changed"}
+
+
+def test_a_tampered_entity_or_witness_is_refused(svc):
+    entity_id = svc.api.create(ALICE, "c::Doc", [text("a")])["Ok"]["id"]
+    svc.api.create(ALICE, "c::Doc", [text("b")])
+    reply = svc.api.get_certified(ALICE, "c::Doc", entity_id)["Ok"]
+    forged = dict(reply, entity=dict(reply["entity"], fields=[{"name": "title", "value": {"Text": "z"}},
+                                                              reply["entity"]["fields"][1]]))
+    with pytest.raises(CertificateError, match="differs from the certified"):
+        verify(svc, "c::Doc", entity_id, forged)
+    witness = bytearray(reply["witness"])
+    witness[-1] ^= 1
+    with pytest.raises(CertificateError, match="witness does not match"):
+        verify(svc, "c::Doc", entity_id, dict(reply, witness=bytes(witness)))
+    with pytest.raises(CertificateError, match="absent"):
+        verify(svc, "c::Doc", entity_id, dict(reply, entity=None))
+
+
+def test_certification_is_opt_in_and_only_on_empty_types(svc):
+    svc.api.create(ALICE, "c::Plain", [text("x")])
+    assert "Invalid" in svc.api.get_certified(ALICE, "c::Plain", 1)["Err"]
+    result = svc.api.define_type(ADMIN, typedef("c::Plain", True), False)
+    assert "Conflict" in result["Err"]
+    svc.api.create(ALICE, "c::Doc", [text("x")])
+    narrowed = typedef("c::Doc", True, alias="title")
+    narrowed["fields"] = narrowed["fields"][:1]
+    assert "Conflict" in svc.api.define_type(ADMIN, narrowed, True)["Err"]
+
+
+def test_the_audit_log_is_an_icrc3_chain_under_the_certified_tip(svc):
+    for i in range(5):
+        svc.api.create(ALICE, "c::Doc", [text("d" + str(i))])
+    svc.api.delete(ALICE, "c::Doc", 2)
+    result = svc.api.icrc3_get_blocks(ADMIN, [{"start": 0, "length": 100}])
+    blocks = [(b["id"], b["block"]) for b in result["blocks"]]
+    assert result["log_length"] == len(blocks) == 6 and result["archived_blocks"] == []
+    tip = svc.api.icrc3_get_tip_certificate()
+    last_index, last_hash = verify_tip(tip, CANISTER, KEYS.root_key_der)
+    assert last_index == 5
+    verify_chain(blocks, last_index, last_hash)
+    verify_chain(blocks[3:], last_index, last_hash)
+    with pytest.raises(db_api.ApiError if hasattr(db_api, "ApiError") else Exception):
+        svc.api.icrc3_get_blocks(ALICE, [{"start": 0, "length": 1}])
