@@ -1,4 +1,4 @@
-"""The representation-independent hash of ICRC-3 `Value`s (for verifying ICRC-3 blocks and certified entities).
+"""The representation-independent hash of ICRC-3 `Value`s, to verify ICRC-3 blocks and certified entities.
 
 Values are as ic-py decodes the Candid `Value` variant: {"Nat": int}, {"Int": int}, {"Text": str},
 {"Blob": bytes or list of ints}, {"Array": [Value]}, {"Map": [(key, Value)]}.

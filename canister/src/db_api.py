@@ -236,6 +236,10 @@ class DbApi:
         wanted = bool(plain["policy"].get("certified"))
         merkle = self.certifier.merkle
         has_entities = old is not None and self.gateway.count(name) > 0
+        if wanted and plain["policy"]["read"] != "Public":
+            raise invalid(
+                name + ": certified types must be Public-read (proofs show which ids exist and their hashes)"
+            )
         if wanted and not merkle.certified(name):
             if has_entities:
                 raise conflict("certification of " + name + " can be turned on only while it has no entities")

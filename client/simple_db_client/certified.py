@@ -13,6 +13,7 @@ import struct
 from typing import Any
 
 import leb128
+
 from ic_protocol import hash_tree
 from ic_protocol.certificate import lookup as certificate_lookup
 from ic_protocol.certificate import parse_certificate, verify_certificate

@@ -123,6 +123,41 @@ def test_certification_is_opt_in_and_only_on_empty_types(svc):
     assert "Conflict" in svc.api.define_type(ADMIN, narrowed, True)["Err"]
 
 
+def test_certified_types_must_be_public_read(svc):
+    secret = typedef("c::Secret", True)
+    secret["policy"]["read"] = {"Owner": None}
+    assert "Invalid" in svc.api.define_type(ADMIN, secret, False)["Err"]
+    hidden = typedef("c::Doc", True, alias="title")
+    hidden["policy"]["read"] = {"Owner": None}
+    assert "Invalid" in svc.api.define_type(ADMIN, hidden, False)["Err"]
+
+
+def test_icrc3_value_hash_vectors():
+    """The test vectors of the ICRC-3 standard (dfinity/ICRC-1, standards/ICRC-3/HASHINGVALUES.md,
+    Apache-2.0) and the issue's map, hashed by the canister's and the client's implementations."""
+    import rep_hash
+
+    from ic_protocol.icrc3_value import value_hash
+
+    blob = bytes.fromhex("00abcdef0012340056789a00bcdef000012345678900abcdef01")
+    vectors = [
+        ({"Nat": 42}, "684888c0ebb17f374298b65ee2807526c066094c701bcc7ebbe1c1095f494fc1"),
+        ({"Int": -42}, "de5a6f78116eca62d7fc5ce159d23ae6b889b365a1739ad2cf36f925a140d0cc"),
+        ({"Text": "Hello, World!"}, "dffd6021bb2bd5b0af676290809ec3a53191dd81c7f70a4b28688a362182986f"),
+        ({"Blob": b"\x01\x02\x03\x04"}, "9f64a747e1b97f131fabb6b447296c9b6f0201e79fb3c5356e6c77e89b6a806a"),
+        ({"Array": [{"Nat": 3}, {"Text": "foo"}, {"Blob": b"\x05\x06"}]},
+         "514a04011caa503990d446b7dec5d79e19c221ae607fb08b2848c67734d468d6"),
+        ({"Map": [("from", {"Blob": blob}), ("to", {"Blob": blob[:2] + b"\x0d" + blob[3:]}),
+                  ("amount", {"Nat": 42}), ("created_at", {"Nat": 1699218263}), ("memo", {"Nat": 0})]},
+         "c56ece650e1de4269c5bdeff7875949e3e2033f85b2d193c2ff4f7f78bdcfc75"),
+        ({"Map": [("name", {"Text": "foo"}), ("message", {"Text": "Hello World!"}), ("answer", {"Nat": 42})]},
+         "b0c6f9191e37dceafdfc47fbfc7e9cc95f21c7b985c2f7ba5855015c2a8f13ac"),
+    ]
+    for value, expected in vectors:
+        assert rep_hash.value_hash(value).hex() == expected
+        assert value_hash(value).hex() == expected
+
+
 def test_the_audit_log_is_an_icrc3_chain_under_the_certified_tip(svc):
     for i in range(5):
         svc.api.create(ALICE, "c::Doc", [text("d" + str(i))])
