@@ -13,6 +13,8 @@ from pathlib import Path
 REQUIREMENTS: dict[str, list[str]] = {
     "kybra-simple-db": ["kybra-simple-db==0.5.0", "kybra-simple-logging==0.2.0"],
     "ic-python-db": ["ic-python-db==0.12.0", "ic-python-logging==0.3.4"],
+    # the upstream test suites run on this project's engine: only what the test files import besides it
+    "suites": ["kybra-simple-logging==0.2.0", "ic-python-logging==0.3.4", "pytest==9.2.0"],
 }
 
 MARKER = ".installed"
