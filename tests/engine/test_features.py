@@ -104,8 +104,10 @@ def test_link_errors():
         a.link("bs", b)
     with pytest.raises(NotFoundError):
         b.name = "x"
-    with pytest.raises(ValidationError):
+    with pytest.raises(NotFoundError):      # one id or alias for a to-many relation: none matches
         a.bs = "not a list"
+    with pytest.raises(ValidationError):
+        a.bs = {"not": "entities"}
     assert a.link("bs", B(name="c")) is True and a.link("bs", 2) is False
     assert a.unlink("bs", 2) is True and a.unlink("bs", 2) is False
 
@@ -376,7 +378,7 @@ def test_restore_with_large_id_gaps_pages_correctly():
     assert Item(name="next").id == 9001
 
 
-def test_fields_are_inherited_relations_are_not():
+def test_fields_and_relations_are_inherited():
     class Base(Entity):
         name = String()
 
@@ -388,8 +390,24 @@ def test_fields_are_inherited_relations_are_not():
     class Linked(Entity):
         other = ManyToOne("Base", "linked")
 
+    # the reverse `Base.linked` already links Linked: a subclass inheriting `other` cannot share it
     with pytest.raises(ValidationError):
         type("SubLinked", (Linked,), {})
+
+    class Shelf(Entity):
+        name = String()
+        books = OneToMany("Book", "shelf")
+
+    class TallShelf(Shelf):
+        height = Integer()
+
+    class Book(Entity):
+        title = String()
+        shelf = ManyToOne("TallShelf", "books")     # the reverse side names the subclass
+
+    tall = TallShelf(name="t", height=2)
+    book = Book(title="b", shelf=tall)
+    assert book.shelf is tall and list(tall.books) == [book] and "books" in TallShelf.__relations__
 
 
 def test_create_audit_includes_to_many_links():

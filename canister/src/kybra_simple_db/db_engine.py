@@ -17,6 +17,7 @@ from .identity_map import IdentityMap
 from .memory_map import MemoryMap
 from .staged_store import StagedMap
 from .storage_contract import declared_limit
+from .system_time import SystemTime
 from .undo_journal import CALL, rollback
 
 DEFAULT_MAX_KEY_SIZE = 100
@@ -148,6 +149,10 @@ class Database:
         self._clock = clock
 
     def now(self) -> int:
+        """Nanoseconds since the epoch: SystemTime's fixed time when one is set, else the clock."""
+        fixed = SystemTime.fixed_ns
+        if fixed is not None:
+            return fixed
         return int(self._clock())
 
     @property
@@ -546,7 +551,7 @@ class Database:
         if not log.enabled:
             return
         if when is None:
-            when = int(self._clock())
+            when = self.now()
         if caller is None:
             caller = get_caller_id()
         log.append(self._journal, when, caller, operation, type_name, entity_id, changes)

@@ -21,13 +21,14 @@ from .db_constants import (
 from .db_engine import Database
 from .db_errors import (
     ConflictError,
+    DuplicateIdError,
     HookRejected,
     NotFoundError,
     PermissionDenied,
     StorageLimitError,
     ValidationError,
 )
-from .db_fields import Property
+from .db_fields import JSON_VALUE, Property
 from .db_relations import Relation
 from .entity_keys import IndexedKeys
 from .entity_links import EntityLinks
@@ -40,19 +41,32 @@ _RAW_DECODE = json.JSONDecoder().raw_decode
 _VERSION_PREFIX = '{"v":'
 META_FIELDS = ("owner", "creator", "updater", "timestamp_created", "timestamp_updated", "version")
 MAX_NAME_LENGTH = 40
+OPEN_NAMES = {"id", "owner"}     # usable as field names (as in the original); the engine reads `_eid`, meta
 _NAMESPACE_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
+
+
+OPTIONAL_META = ("i", "sv", "x", "p")   # text id, schema version (when not 1), ad-hoc and pending relations
 
 
 def doc_text(data: dict, meta: dict) -> str:
     """The stored document: version first (so a version check needs no JSON parse), then fields
-    and metadata."""
+    and metadata (and the optional entries, only when present)."""
     if not keys.NATIVE_JSON:
-        return ('{"v":' + int.__repr__(meta["v"]) + ',"f":' + json_text.encode(data) + ',"o":'
+        text = ('{"v":' + int.__repr__(meta["v"]) + ',"f":' + json_text.encode(data) + ',"o":'
                 + json_text.encode(meta["o"]) + ',"c":' + json_text.encode(meta["c"]) + ',"u":'
                 + json_text.encode(meta["u"]) + ',"tc":' + json_text.encode(meta["tc"]) + ',"tu":'
-                + json_text.encode(meta["tu"]) + "}")
+                + json_text.encode(meta["tu"]))
+        if len(meta) > 7:
+            for name in OPTIONAL_META:
+                if name in meta:
+                    text += ',"' + name + '":' + json_text.encode(meta[name])
+        return text + "}"
     doc = {"v": meta["v"], "f": data, "o": meta["o"], "c": meta["c"], "u": meta["u"], "tc": meta["tc"],
            "tu": meta["tu"]}
+    if len(meta) > 7:
+        for name in OPTIONAL_META:
+            if name in meta:
+                doc[name] = meta[name]
     return keys.compact(doc)
 
 
@@ -82,16 +96,32 @@ def _check_name(owner: str, name: str, what: str) -> None:
 _RESERVED = []
 
 
+def _extra_property(cls, name: str) -> Property:
+    """The validator of an undeclared attribute (only open classes have them; see `__strict__`)."""
+    if not cls.__open__ or name in _reserved_names() or name.startswith("_"):
+        raise ValidationError(f"{cls.__type_name__} has no field {name!r}")
+    return JSON_VALUE
+
+
 def _reserved_names() -> set:
     if not _RESERVED:
-        _RESERVED.append(set(dir(Entity)) | set(META_FIELDS) | {"set_owner", "check_ownership"})
+        names = set(dir(Entity)) | set(META_FIELDS) | {"set_owner", "check_ownership"}
+        _RESERVED.append(names - OPEN_NAMES)
     return _RESERVED[0]
 
 
 class Entity(EntityLinks, IndexedKeys, EntityQueries, EntitySerialization):
-    """Base class of stored entity types; subclass it (or build a class with `type(...)`) to define one."""
+    """Base class of stored entity types; subclass it (or build a class with `type(...)`) to define one.
+
+    `__strict__`: True refuses attributes that are not declared fields; False accepts them (stored
+    with the entity, JSON values, seen by hooks). The default: strict when the class declares any
+    field or relation, open when it declares none (as the original's schemaless entities).
+    `__version__` / `migrate(obj, from_version, to_version)`: schema versions, migrated on load.
+    """
 
     __namespace__ = None
+    __strict__ = None
+    __version__ = 1
     __alias__ = None
     __type_name__ = None
     __fields__ = {}
@@ -118,9 +148,10 @@ class Entity(EntityLinks, IndexedKeys, EntityQueries, EntitySerialization):
                     relations.pop(name, None)
                 elif isinstance(value, Relation) and not value.implicit:
                     if klass is not cls:
-                        raise ValidationError(
-                            f"{cls.__name__} would inherit relation {name!r} from {klass.__name__}: "
-                            "declare relations on the entity class itself")
+                        if name in cls.__dict__:
+                            continue
+                        value = value.inherited_by(cls)     # a subclass links through its own copy
+                        setattr(cls, name, value)
                     relations[name] = value
                     fields.pop(name, None)
         for name in list(fields) + list(relations):
@@ -137,6 +168,12 @@ class Entity(EntityLinks, IndexedKeys, EntityQueries, EntitySerialization):
         cls.__fields__ = fields
         cls.__indexed__ = [name for name, prop in fields.items() if prop.indexed]
         cls.__relations__ = relations
+        strict = cls.__dict__.get("__strict__")
+        if strict is None:
+            strict = bool(fields or relations) or any(
+                getattr(k, "__open__", None) is False for k in cls.__mro__[1:])
+        cls.__open__ = not strict
+        cls.__owned__ = any(k.__dict__.get("__owns_entities__") for k in cls.__mro__)
         type_registry.register(cls)
 
     @classmethod
@@ -179,8 +216,18 @@ class Entity(EntityLinks, IndexedKeys, EntityQueries, EntitySerialization):
         cls = type(self)
         if name.startswith("_") or name in cls.__fields__ or name in cls.__relations__:
             object.__setattr__(self, name, value)
+        elif cls.__open__ and name not in _reserved_names():
+            self._set_field(name, value)
         else:
             raise ValidationError(f"{cls.__type_name__} has no field {name!r}")
+
+    def __getattr__(self, name):
+        """Undeclared attributes of open classes (see `__strict__`)."""
+        if not name.startswith("_"):
+            data = self.__dict__.get("_data")
+            if data is not None and name in data:
+                return data[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     @property
     def _type(self) -> str:
@@ -210,11 +257,15 @@ class Entity(EntityLinks, IndexedKeys, EntityQueries, EntitySerialization):
 
     @property
     def _timestamp_created(self):
-        return self._meta.get("tc")
+        """Creation time in milliseconds (the original's unit; `meta()` gives nanoseconds)."""
+        created = self._meta.get("tc")
+        return None if created is None else created // 1_000_000
 
     @property
     def _timestamp_updated(self):
-        return self._meta.get("tu")
+        """Last update time in milliseconds."""
+        updated = self._meta.get("tu")
+        return None if updated is None else updated // 1_000_000
 
     def meta(self) -> dict:
         """Owner, creator, updater, created/updated times (ns) and version."""
@@ -288,7 +339,9 @@ class Entity(EntityLinks, IndexedKeys, EntityQueries, EntitySerialization):
     def _assign(self, name: str, value, action: str) -> None:
         """Validate, pass through the hook, validate again and set in memory (no write)."""
         cls = type(self)
-        prop = cls.__fields__[name]
+        prop = cls.__fields__.get(name)
+        if prop is None:
+            prop = _extra_property(cls, name)
         label = cls.__type_name__ + "." + name
         value = prop.validate(value, label)
         if getattr(cls, "on_event", None) is not None:
@@ -320,7 +373,8 @@ class Entity(EntityLinks, IndexedKeys, EntityQueries, EntitySerialization):
         self._check_live()
         cls = type(self)
         for name in values:
-            if name not in cls.__fields__:
+            if name not in cls.__fields__ and not (cls.__open__ and name not in _reserved_names()
+                                                   and not name.startswith("_")):
                 raise ValidationError(f"{cls.__type_name__} has no field {name!r}")
         with self._db.operation():
             if expected_version is not None and expected_version != self.version:
@@ -355,6 +409,8 @@ class Entity(EntityLinks, IndexedKeys, EntityQueries, EntitySerialization):
             changes.update(extra)
         if not changes:
             return
+        if type(self).__owned__ and operation != "transfer":
+            self._check_owner()
         db = self._db
         key = keys.doc_key(self._tc, self._eid)
         head = db.get(key)
@@ -377,6 +433,21 @@ class Entity(EntityLinks, IndexedKeys, EntityQueries, EntitySerialization):
         db.record(operation, type(self).__type_name__, self._eid, changes, now, caller)
         self.__dict__["_stored"] = dict(self._data)
 
+    def _check_owner(self) -> None:
+        """TimestampedMixin entities change only by their owner's hand (as in the original)."""
+        owner = self._meta.get("o")
+        if owner != get_caller_id():
+            raise PermissionDenied(f"Only the owner can update this entity. Current owner: {owner}")
+
+    def _save(self) -> "Entity":
+        """The original's explicit save: fields set with `_do_not_save` are written, and the entity is
+        touched (updater and update time) even when nothing else changed."""
+        self._check_live()
+        with self._db.operation():
+            self._touch()
+            self._persist("update", {} if self._changes() else {"_touched": True})
+        return self
+
     # ----- create ------------------------------------------------------------------------------------
 
     def __init__(self, **kwargs):
@@ -385,32 +456,44 @@ class Entity(EntityLinks, IndexedKeys, EntityQueries, EntitySerialization):
             raise ValidationError("define a subclass of Entity")
         db = Database.get_instance()
         self._init_state(db, "creating")
+        custom_id = kwargs.pop("_id", None) if "_id" in kwargs else None
+        kwargs.pop("_loaded", None)
         for name in kwargs:
-            if name not in cls.__fields__ and name not in cls.__relations__:
+            if name not in cls.__fields__ and name not in cls.__relations__ and not (
+                    cls.__open__ and name not in _reserved_names() and not name.startswith("_")):
                 raise ValidationError(f"{cls.__type_name__} has no field {name!r}")
         with db.operation():
             tc = db.type_code(cls.__type_name__, create=True)
             max_id, count = db.counters(tc)
-            eid = max_id + 1
             d = self.__dict__
-            d["_tc"] = tc
-            d["_id"] = str(eid)
-            d["_eid"] = eid
             caller = get_caller_id()
             now = db.now()
-            d["_meta"] = {"o": caller, "c": caller, "u": caller, "tc": now, "tu": now, "v": 1}
+            meta = {"o": caller, "c": caller, "u": caller, "tc": now, "tu": now, "v": 1}
+            if custom_id is None:
+                eid = max_id + 1
+                text_id = str(eid)
+            else:
+                eid, text_id, max_id = self._claim_id(db, tc, custom_id, max_id)
+                if text_id != str(eid):
+                    meta["i"] = text_id
+            if cls.__version__ != 1:
+                meta["sv"] = cls.__version__
+            d["_tc"] = tc
+            d["_id"] = text_id
+            d["_eid"] = eid
+            d["_meta"] = meta
             for name, prop in cls.__fields__.items():
                 self._data[name] = prop.default
             for name, rel in cls.__relations__.items():
                 if not rel.to_many:
                     self._data[name] = None
             for name, value in kwargs.items():
-                if name in cls.__fields__:
+                if name not in cls.__relations__:
                     self._assign(name, value, ACTION_CREATE)
             for name, prop in cls.__fields__.items():
                 if prop.required and self._data.get(name) is None:
                     raise ValidationError(f"{cls.__type_name__}.{name} is required")
-            db.set_counters(tc, eid, count + 1)
+            db.set_counters(tc, max(eid, max_id), count + 1)
             db.identity.put((tc, eid), self)
 
             def undo():
@@ -431,6 +514,30 @@ class Entity(EntityLinks, IndexedKeys, EntityQueries, EntitySerialization):
             d["_stored"] = dict(self._data)
             d["_state"] = "live"
 
+    def _claim_id(self, db: Database, tc: int, custom_id, max_id: int) -> tuple:
+        """(storage id, text id, max id) for a caller-chosen id: a number is the storage id itself
+        (ids it skips are never handed out later); any other text takes the next storage id and
+        is found through its own key. A taken id is refused."""
+        type_name = type(self).__type_name__
+        if isinstance(custom_id, bool) or not isinstance(custom_id, (str, int)) or custom_id == "":
+            raise ValidationError(f"invalid id {custom_id!r}")
+        text_id = str(custom_id)
+        eid = normalize_id(custom_id)
+        if eid is not None and text_id == str(eid):
+            if db.get(keys.doc_key(tc, eid)) is not None:
+                raise DuplicateIdError(f"Entity {type_name}@{text_id} already exists")
+            if eid > max_id:
+                db.mark_range_deleted(tc, max_id + 1, eid - 1)
+                return eid, text_id, eid
+            db.mark_deleted(tc, eid, False)
+            return eid, text_id, max_id
+        key = keys.text_id_key(tc, text_id, db.key_limit)
+        if db.get(key) is not None:
+            raise DuplicateIdError(f"Entity {type_name}@{text_id} already exists")
+        eid = max_id + 1
+        db.put(key, str(eid))
+        return eid, text_id, eid
+
     @classmethod
     def create(cls, values: dict) -> "Entity":
         """Create an entity from a dict of field (and relation) values."""
@@ -447,16 +554,44 @@ class Entity(EntityLinks, IndexedKeys, EntityQueries, EntitySerialization):
         doc = _parse_doc(text)
         obj = cls.__new__(cls)
         stored = doc.pop("f")
-        data = {}
+        version = cls.__version__
+        if len(doc) > 7 and doc.get("sv", 1) != version or version != 1 and "sv" not in doc:
+            stored = cls._migrated(stored, doc, eid)
+        data = dict(stored) if cls.__open__ else {}
         for name, prop in cls.__fields__.items():
             data[name] = stored.get(name, prop.default)
         for name, rel in cls.__relations__.items():
             if not rel.to_many:
                 data[name] = stored.get(name)
         obj.__dict__.update({"_db": db, "_state": "live", "_data": data, "_stored": stored, "_meta": doc,
-                             "_hooking": set(), "_do_not_save": False, "_id": str(eid), "_eid": eid,
-                             "_tc": tc})
+                             "_hooking": set(), "_do_not_save": False, "_id": doc.get("i") or str(eid),
+                             "_eid": eid, "_tc": tc})
         return obj
+
+    @classmethod
+    def migrate(cls, obj: dict, from_version: int, to_version: int) -> dict:
+        """Override to convert a stored entity (a dict like `serialize()` gives) written by schema
+        version `from_version` to `to_version` (the class's `__version__`); returns the dict."""
+        return obj
+
+    @classmethod
+    def _migrated(cls, stored: dict, meta: dict, eid: int) -> dict:
+        """Fields of a document written under another `__version__`, passed through `migrate`."""
+        from_version = meta.get("sv", 1)
+        obj = dict(stored)
+        obj.update({"_type": cls.__type_name__, "_id": meta.get("i") or str(eid),
+                    "__version__": from_version})
+        obj = cls.migrate(obj, from_version, cls.__version__)
+        if not isinstance(obj, dict):
+            raise ValidationError(f"{cls.__type_name__}.migrate must return a dict")
+        meta["sv"] = cls.__version__
+        out = {}
+        for name, value in obj.items():
+            if name.startswith("_"):
+                continue
+            prop = cls.__fields__.get(name)
+            out[name] = value if prop is None else prop.validate(value, cls.__type_name__ + "." + name)
+        return out
 
     @classmethod
     def adopt_stored(cls, db: Database, tc: int, eid: int, text: str) -> "Entity":
@@ -481,15 +616,25 @@ class Entity(EntityLinks, IndexedKeys, EntityQueries, EntitySerialization):
 
     @classmethod
     def load(cls, entity_id, level: int = None) -> Optional["Entity"]:
-        """The entity with this id (3 or "3" give the same object), or None. Never writes."""
+        """The entity with this id (3 or "3" give the same object; a caller-chosen text id such as
+        "peter" works too), or None. Never writes."""
         eid = normalize_id(entity_id)
-        if eid is None:
-            return None
         db = Database.get_instance()
         tc = db.type_code(cls.__type_name__)
         if tc is None:
             return None
-        return cls._load_id(db, tc, eid)
+        if eid is None:
+            if type(entity_id) is not str or not entity_id:
+                return None
+            holder = db.get(keys.text_id_key(tc, entity_id, db.key_limit))
+            if holder is None:
+                return None
+            entity = cls._load_id(db, tc, int(holder))
+            return entity if entity is not None and entity._id == entity_id else None
+        entity = cls._load_id(db, tc, eid)
+        if entity is not None and "i" in entity._meta:
+            return None     # this storage id belongs to an entity with a text id
+        return entity
 
     @classmethod
     def get(cls, entity_id) -> "Entity":
@@ -521,16 +666,30 @@ class Entity(EntityLinks, IndexedKeys, EntityQueries, EntitySerialization):
         return entity
 
     def __class_getitem__(cls, key):
-        entity = cls.load(key) if normalize_id(key) is not None else None
+        """`Cls[id]`, `Cls[alias value]` or `Cls["field", value]` (the alias field, as the original
+        keeps a lookup only for it); None when nothing matches."""
+        if isinstance(key, tuple):
+            if len(key) != 2 or not isinstance(key[0], str) or not key[0]:
+                raise TypeError("Cls[field, value] needs a non-empty field name and a value")
+            field, value = key
+            if field != cls.__alias__:
+                return None
+            return cls.by_alias(value)
+        if isinstance(key, bool) or not isinstance(key, (int, str)):
+            return cls.by_alias(key) if cls.__alias__ is not None and key is not None else None
+        if cls.__alias__ is not None and normalize_id(key) is None:
+            # text that is not a number: the alias first (one read), then a caller-chosen text id
+            return cls.by_alias(key) or cls.load(key)
+        entity = cls.load(key)
         if entity is None and cls.__alias__ is not None:
             entity = cls.by_alias(key)
         return entity
 
     @classmethod
     def count(cls) -> int:
-        """Live entities of this type (O(1))."""
+        """Live entities of this type and its subclasses (O(1) per type)."""
         db = Database.get_instance()
-        return db.counters(db.type_code(cls.__type_name__))[1]
+        return sum(db.counters(db.type_code(k.__type_name__))[1] for k in type_registry.family(cls))
 
     @classmethod
     def max_id(cls) -> int:
@@ -547,6 +706,8 @@ class Entity(EntityLinks, IndexedKeys, EntityQueries, EntitySerialization):
         self._check_live()
         with self._db.operation():
             self._touch()
+            if type(self).__owned__:
+                self._check_owner()
             new_owner = self._hook("owner", self._meta["o"], new_owner, ACTION_MODIFY)
             if not isinstance(new_owner, str) or not new_owner:
                 raise ValidationError("owner must be a non-empty string")
@@ -631,6 +792,9 @@ class Entity(EntityLinks, IndexedKeys, EntityQueries, EntitySerialization):
             if rel.to_many:
                 db.bit_clear_all(self._link_bucket(rel), self._target_upper(rel))
         self._drop_keys(self._stored)
+        text_id = self._meta.get("i")
+        if text_id is not None:
+            db.delete(keys.text_id_key(tc, text_id, db.key_limit))
         db.delete_value(key, head)
         max_id, count = db.counters(tc)
         db.set_counters(tc, max_id, count - 1)

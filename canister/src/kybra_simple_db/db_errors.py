@@ -21,8 +21,21 @@ class NotFoundError(DatabaseError, LookupError):
     """An entity, type, relation or record does not exist (also a LookupError)."""
 
 
+class UnknownTargetError(NotFoundError, ValueError):
+    """A relation value (id, text id or alias) names no entity of the target type (also a
+    ValueError, as in the original)."""
+
+
+class UnknownTypeError(NotFoundError, ValueError):
+    """No entity class is registered under the type name (also a ValueError, as in the original)."""
+
+
 class ConflictError(DatabaseError):
     """The operation conflicts with stored state: duplicate alias, stale version, restricted delete."""
+
+
+class DuplicateIdError(ConflictError, ValueError):
+    """An entity with the chosen id already exists (also a ValueError, as in the original)."""
 
 
 class StorageLimitError(DatabaseError):

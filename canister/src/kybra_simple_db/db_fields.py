@@ -144,6 +144,37 @@ class Boolean(Property):
         return value
 
 
+class JsonValue(Property):
+    """An undeclared attribute of an open entity class: any JSON value (text, finite number, bool,
+    None, lists and dicts of them with text keys), at most MAX_JSON_DEPTH deep."""
+
+    kind = "json"
+
+    def check(self, value, label, depth: int = 0):
+        if depth > MAX_JSON_DEPTH:
+            raise ValidationError(f"{label} is nested too deeply")
+        if value is None or isinstance(value, (str, bool, int)):
+            return value
+        if isinstance(value, float):
+            if math.isnan(value) or math.isinf(value):
+                raise ValidationError(f"{label} must be finite")
+            return value
+        if isinstance(value, (list, tuple)):
+            return [self.check(v, label, depth + 1) for v in value]
+        if isinstance(value, dict):
+            out = {}
+            for k, v in value.items():
+                if not isinstance(k, str):
+                    raise ValidationError(f"{label}: keys must be text")
+                out[k] = self.check(v, label, depth + 1)
+            return out
+        raise ValidationError(f"{label} must be a JSON value, not {type(value).__name__}")
+
+
+MAX_JSON_DEPTH = 20
+JSON_VALUE = JsonValue()
+
+
 class Principal(String):
     """A principal in its text form (lowercase base32 groups separated by dashes)."""
 

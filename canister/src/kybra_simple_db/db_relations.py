@@ -19,7 +19,9 @@ class Relation:
 
     def __init__(self, target, reverse: str = None, on_delete: str = SET_NULL):
         if isinstance(target, (list, tuple)):
-            raise ValidationError("a relation has exactly one target type")
+            if len(target) != 1:
+                raise ValidationError("a relation has exactly one target type")
+            target = target[0]      # the original's list form, e.g. OneToOne(["Profile"], "person")
         if not isinstance(target, str):
             target = getattr(target, "__type_name__", None) or getattr(target, "__name__", None)
         if not target:
@@ -36,6 +38,13 @@ class Relation:
 
     def __set_name__(self, owner, name: str) -> None:
         self.name = name
+
+    def inherited_by(self, subclass) -> "Relation":
+        """A copy of this declaration for a subclass (each class links through its own relation)."""
+        copy = type(self)(self.target, self.reverse, self.on_delete)
+        copy.name = self.name
+        copy.owner = subclass
+        return copy
 
     def __get__(self, obj, objtype=None):
         if obj is None:

@@ -9,7 +9,7 @@ from typing import Optional
 from . import bitsets, type_registry
 from . import key_layout as keys
 from .db_constants import ACTION_CREATE, ACTION_DELETE, ACTION_MODIFY
-from .db_errors import NotFoundError, PermissionDenied, ValidationError
+from .db_errors import NotFoundError, PermissionDenied, UnknownTargetError, ValidationError
 from .entity_values import normalize_id
 from .link_view import LinkSet
 
@@ -26,7 +26,7 @@ class EntityLinks:
         if ttc is None:
             return None
         tc = self._tc
-        eid = self.id
+        eid = self._eid
         name = rel.name
         return lambda bucket: keys.link_key(tc, eid, name, ttc, bucket)
 
@@ -53,9 +53,12 @@ class EntityLinks:
             if value._state == "creating" and value is not self:
                 raise ValidationError("cannot link an entity that is still being created")
             return value
-        target = rel.target_cls.load(value) if normalize_id(value) is not None else None
+        target = None
+        if isinstance(value, (str, int)) and not isinstance(value, bool):
+            target = rel.target_cls[value]      # an id, a caller-chosen text id or an alias value
         if target is None:
-            raise NotFoundError(f"{rel.target_cls.__type_name__}@{value} not found")
+            raise UnknownTargetError(f"No entity of types ['{rel.target_cls.__type_name__}'] found with ID "
+                                     f"or name '{value}'")
         return target
 
     def _set_relation(self, name: str, value) -> None:
@@ -66,10 +69,12 @@ class EntityLinks:
             if rel.to_many:
                 if value is None:
                     value = []
-                if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__iter__"):
+                elif isinstance(value, (EntityLinks, str, int)) and not isinstance(value, bool):
+                    value = [value]     # one entity (or its id or alias) for a to-many relation
+                if isinstance(value, (bytes, dict)) or not hasattr(value, "__iter__"):
                     raise ValidationError(f"{self._type}.{name} takes a list of entities")
                 wanted = [self._resolve_target(rel, v) for v in value]
-                wanted_ids = set(t.id for t in wanted)
+                wanted_ids = set(t._eid for t in wanted)
                 if self._state != "creating":
                     for tid in self._linked_ids(rel):
                         if tid not in wanted_ids:
@@ -94,7 +99,7 @@ class EntityLinks:
         """Remove the link to `target` (entity or id); False if there was none."""
         self._check_live()
         rel = self._relation(relation)
-        tid = target.id if isinstance(target, EntityLinks) else normalize_id(target)
+        tid = target._eid if isinstance(target, EntityLinks) else normalize_id(target)
         if tid is None:
             raise ValidationError(f"invalid id {target!r}")
         with self._db.operation():
@@ -118,8 +123,77 @@ class EntityLinks:
 
     def has_link(self, relation: str, target) -> bool:
         rel = self._relation(relation)
-        tid = target.id if isinstance(target, EntityLinks) else normalize_id(target)
+        tid = target._eid if isinstance(target, EntityLinks) else normalize_id(target)
         return tid is not None and self._has_link(rel, tid)
+
+    # ----- the original's relation API ---------------------------------------------------------------
+
+    def add_relation(self, from_rel: str, to_rel: str, other: "EntityLinks") -> None:
+        """Link `other`: through the declared relation `from_rel` if there is one, else as an ad-hoc
+        relation named `from_rel` here and `to_rel` on `other` (kept in both documents)."""
+        if from_rel in type(self).__relations__:
+            self.link(from_rel, other)
+            return
+        self._adhoc(from_rel, to_rel, other, True)
+
+    def remove_relation(self, from_rel: str, to_rel: str, other: "EntityLinks") -> None:
+        """Undo `add_relation`."""
+        if from_rel in type(self).__relations__:
+            self.unlink(from_rel, other)
+            return
+        self._adhoc(from_rel, to_rel, other, False)
+
+    def get_relations(self, relation_name: str, entity_type: Optional[str] = None) -> list:
+        """Entities linked through `relation_name` (declared or ad-hoc), optionally of one type."""
+        if relation_name in type(self).__relations__:
+            value = getattr(self, relation_name)
+            found = list(value) if type(self).__relations__[relation_name].to_many else (
+                [] if value is None else [value])
+        else:
+            found = []
+            for type_name, text_id in (self._meta.get("x") or {}).get(relation_name, []):
+                cls = type_registry.find(type_name)
+                target = cls.load(text_id) if cls is not None else None
+                if target is not None:
+                    found.append(target)
+        if entity_type is not None:
+            found = [e for e in found if e._type == entity_type or type(e).__name__ == entity_type]
+        return found
+
+    def _adhoc(self, from_rel: str, to_rel: str, other, present: bool) -> None:
+        if not isinstance(other, EntityLinks):
+            raise ValidationError("add_relation links an entity")
+        for name in (from_rel, to_rel):
+            if not isinstance(name, str) or not name.isidentifier() or name.startswith("_"):
+                raise ValidationError(f"invalid relation name {name!r}")
+        self._check_live()
+        other._check_live()
+        with self._db.operation():
+            self._hook(from_rel, None if present else other, other if present else None, ACTION_MODIFY)
+            if other is not self:
+                other._hook(to_rel, None if present else self, self if present else None, ACTION_MODIFY)
+            self._adhoc_side(from_rel, [other._type, other._id], present)
+            other._adhoc_side(to_rel, [self._type, self._id], present)
+
+    def _adhoc_side(self, name: str, ref: list, present: bool) -> None:
+        refs = dict(self._meta.get("x") or {})
+        current = list(refs.get(name) or [])
+        if (ref in current) == present:
+            return
+        self._touch()
+        if present:
+            current.append(ref)
+        else:
+            current.remove(ref)
+        if current:
+            refs[name] = current
+        else:
+            refs.pop(name, None)
+        if refs:
+            self._meta["x"] = refs
+        else:
+            self._meta.pop("x", None)
+        self._persist("link" if present else "unlink", {name: ref})
 
     def link_count(self, relation: str) -> int:
         """How many entities are linked through `relation` (reads one key per bucket of ids)."""
@@ -258,43 +332,43 @@ class EntityLinks:
         action = ACTION_CREATE if creating else ACTION_MODIFY
         if rel.to_many:
             bucket = self._link_bucket(rel, create=True)
-            if db.bit_test(bucket, target.id):
+            if db.bit_test(bucket, target._eid):
                 return False
             if not rev.to_many:
                 self._guard(target)
             self._hook_link(rel, target, None, target, action)
-            db.bit_update(bucket, target.id, True)
+            db.bit_update(bucket, target._eid, True)
             if rev.to_many:
-                db.bit_update(target._link_bucket(rev, create=True), self.id, True)
+                db.bit_update(target._link_bucket(rev, create=True), self._eid, True)
                 if not creating:
-                    db.record("link", self._type, self.id, {rel.name: target.id})
+                    db.record("link", self._type, self._eid, {rel.name: target._eid})
             else:
                 old_parent = target._data.get(rev.name)
-                if old_parent is not None and old_parent != self.id:
+                if old_parent is not None and old_parent != self._eid:
                     ttc = db.type_code(self._type)
                     db.bit_update(lambda b: keys.link_key(ttc, old_parent, rel.name, target._tc, b),
-                                  target.id, False)
+                                  target._eid, False)
                 target._touch()
-                target._data[rev.name] = self.id
+                target._data[rev.name] = self._eid
                 target._persist("link")
             return True
         old_id = self._data.get(rel.name)
-        if old_id == target.id:
+        if old_id == target._eid:
             return False
         old = self._load_linked(rel, old_id) if old_id is not None else None
         if not rev.to_many and (target is not self or rev is not rel):
             self._guard(target)
             partner = target._data.get(rev.name)
-            if partner is not None and partner != self.id:
+            if partner is not None and partner != self._eid:
                 self._guard(rev.target_cls.load(partner))
         self._hook_link(rel, target, old, target, action)
         if old is not None:
             self._detach(rel, old)
         if rev.to_many:
-            db.bit_update(target._link_bucket(rev, create=True), self.id, True)
+            db.bit_update(target._link_bucket(rev, create=True), self._eid, True)
         elif target is not self or rev is not rel:
             partner = target._data.get(rev.name)
-            if partner is not None and partner != self.id:
+            if partner is not None and partner != self._eid:
                 previous = rev.target_cls.load(partner)
                 if previous is not None:
                     previous._touch()
@@ -302,14 +376,14 @@ class EntityLinks:
                     previous._persist("unlink")
             if target is not self:
                 target._touch()
-                target._data[rev.name] = self.id
+                target._data[rev.name] = self._eid
                 target._persist("link")
         if not creating:
             self._touch()
         if target is self and rev is not rel:
             # an asymmetric self-link (next/prev): both sides are fields of this one document
-            self._data[rev.name] = self.id
-        self._data[rel.name] = target.id
+            self._data[rev.name] = self._eid
+        self._data[rel.name] = target._eid
         self._persist("link")
         return True
 
@@ -319,8 +393,8 @@ class EntityLinks:
         if rev.to_many:
             bucket = other._link_bucket(rev)
             if bucket is not None:
-                self._db.bit_update(bucket, self.id, False)
-        elif other._data.get(rev.name) == self.id and (other is not self or rev is not rel):
+                self._db.bit_update(bucket, self._eid, False)
+        elif other._data.get(rev.name) == self._eid and (other is not self or rev is not rel):
             if self._state != "deleting":
                 self._guard(other)          # a reference to an entity being deleted is cleared always
             other._touch()
@@ -341,8 +415,8 @@ class EntityLinks:
                 rev = rel.reverse_relation()
                 if rev.to_many:
                     self._detach(rel, target)
-                    db.record("unlink", self._type, self.id, {rel.name: tid})
-                elif target._data.get(rev.name) == self.id:
+                    db.record("unlink", self._type, self._eid, {rel.name: tid})
+                elif target._data.get(rev.name) == self._eid:
                     self._guard(target)
                     target._touch()
                     target._data[rev.name] = None

@@ -121,6 +121,16 @@ def alias_key(tc: int, field: str, value, limit: int, gen: int = 0) -> str:
     return fit(prefix, _encode_string(value) if type(value) is str else value_token(value), limit)
 
 
+def pending_key(tc: int, bucket: int) -> str:
+    """Ids of a type's entities that hold relations waiting for their targets (deserialize)."""
+    return str(tc) + "%" + str(bucket)
+
+
+def text_id_key(tc: int, text_id: str, limit: int) -> str:
+    """Where a caller-chosen text id (`Person(_id="peter")`) finds its storage id."""
+    return fit(str(tc) + "$", _encode_string(text_id), limit)
+
+
 def index_key(tc: int, field: str, value, bucket: int, limit: int, gen: int = 0) -> str:
     suffix = "/" + str(bucket)
     return fit(str(tc) + "?" + field + _generation(gen), value_token(value), limit, len(suffix) + 8) + suffix

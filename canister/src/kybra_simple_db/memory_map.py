@@ -3,6 +3,7 @@
 from typing import Optional
 
 from .db_errors import StorageLimitError
+from .storage_contract import Storage
 
 
 class MemoryMap:
@@ -61,6 +62,29 @@ class MemoryMap:
 
     def items(self) -> list:
         return [(k, self._data[k]) for k in sorted(self._data)]
+
+
+class MemoryStorage(MemoryMap, Storage):
+    """The original's in-memory storage (`MemoryStorage()`): a MemoryMap without size limits."""
+
+    def __init__(self, memory_id: int = 0, max_key_size: Optional[int] = None,
+                 max_value_size: Optional[int] = None):
+        MemoryMap.__init__(self, memory_id, max_key_size, max_value_size)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._data
+
+    def contains_key(self, key: str) -> bool:
+        return key in self._data
+
+    def len(self) -> int:
+        return len(self._data)
+
+    def is_empty(self) -> bool:
+        return not self._data
+
+    def values(self) -> list:
+        return MemoryMap.values(self)
 
 
 class CountingMap:

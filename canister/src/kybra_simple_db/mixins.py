@@ -6,7 +6,13 @@ seed's public names.
 
 
 class TimestampedMixin:
-    """Adds `timestamp_created`, `timestamp_updated` (ns), `creator`, `updater`, `owner` to an Entity."""
+    """Adds `timestamp_created`, `timestamp_updated` (ns), `creator`, `updater`, `owner` to an Entity.
+
+    As in the original, an entity of a class with this mixin may be changed only by its owner
+    (others get PermissionError), and its `serialize()` starts with these fields.
+    """
+
+    __owns_entities__ = True
 
     @property
     def timestamp_created(self) -> int:

@@ -48,3 +48,38 @@ def declared_limit(storage, attribute: str, fallback: Optional[int]) -> Optional
     map does not declare it."""
     declared = getattr(storage, attribute, UNDECLARED)
     return fallback if declared is UNDECLARED else declared
+
+
+class Storage:
+    """The original packages' storage base class: subclass it and implement `get`, `insert`,
+    `remove`, `items`, `keys` and `__contains__`; the rest of `KeyValueMap` is derived here."""
+
+    def get(self, key: str) -> Optional[str]:
+        raise NotImplementedError
+
+    def insert(self, key: str, value: str) -> Optional[str]:
+        raise NotImplementedError
+
+    def remove(self, key: str) -> Optional[str]:
+        raise NotImplementedError
+
+    def items(self):
+        raise NotImplementedError
+
+    def keys(self):
+        raise NotImplementedError
+
+    def __contains__(self, key: str) -> bool:
+        raise NotImplementedError
+
+    def contains_key(self, key: str) -> bool:
+        return key in self
+
+    def values(self) -> list:
+        return [value for _, value in self.items()]
+
+    def len(self) -> int:
+        return sum(1 for _ in self.keys())
+
+    def is_empty(self) -> bool:
+        return self.len() == 0

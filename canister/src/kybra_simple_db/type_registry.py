@@ -4,7 +4,7 @@ Classes register themselves when defined (also when created at runtime with `typ
 defined again under the same name replaces the previous definition (a schema change).
 """
 
-from .db_errors import NotFoundError, ValidationError
+from .db_errors import NotFoundError, UnknownTypeError, ValidationError
 from .db_relations import RELATION_KINDS
 
 _classes = {}
@@ -15,6 +15,7 @@ def register(cls) -> None:
     """Make `cls` the definition of its type name and re-resolve every relation."""
     previous = _classes.get(cls.__type_name__)
     _classes[cls.__type_name__] = cls
+    _families.clear()
     try:
         resolve_all()
         for listener in _listeners:
@@ -37,13 +38,26 @@ def get(type_name: str):
     """The class registered under a qualified type name, or NotFoundError."""
     cls = _classes.get(type_name)
     if cls is None:
-        raise NotFoundError(f"unknown entity type {type_name!r}")
+        raise UnknownTypeError(f"Unknown entity type: {type_name}")
     return cls
 
 
 def find(type_name: str):
     """The class for a qualified name, or None."""
     return _classes.get(type_name)
+
+
+_families = {}
+
+
+def family(cls) -> list:
+    """`cls` and every registered class derived from it (the current definition of each); cached
+    until a type is (re)defined."""
+    out = _families.get(cls)
+    if out is None:
+        out = [cls] + [k for k in _classes.values() if k is not cls and issubclass(k, cls)]
+        _families[cls] = out
+    return out
 
 
 def all_types() -> list:
@@ -72,13 +86,25 @@ def _attach_reverse(rel, owner) -> None:
             raise ValidationError(
                 f"{owner.__type_name__}.{rel.name} ({rel.kind}) needs {target.__type_name__}.{rel.reverse} "
                 f"to be a {rel.reverse_kind}, not a {existing.kind}")
-        if existing.reverse != rel.name or lookup(existing.target, target.__namespace__) is not owner:
+        named = lookup(existing.target, target.__namespace__)
+        if (named is not owner and named is not None and issubclass(named, owner)
+                and existing.reverse == rel.name):
+            return      # declared on a base class; the reverse side names the subclass that inherits it
+        if existing.reverse != rel.name or named is not owner:
             raise ValidationError(
                 f"{owner.__type_name__}.{rel.name} and {target.__type_name__}.{rel.reverse} "
                 f"do not name each other as reverse")
         return
     if existing is not None and existing.target_cls is owner and existing.reverse == rel.name:
         return
+    if (existing is not None and existing.target_cls is not None and existing.target_cls is not owner
+            and existing.reverse == rel.name and _classes.get(existing.target_cls.__type_name__)
+            is existing.target_cls and (issubclass(owner, existing.target_cls)
+                                        or issubclass(existing.target_cls, owner))):
+        raise ValidationError(
+            f"{owner.__type_name__}.{rel.name} is inherited, and {target.__type_name__}.{rel.reverse} "
+            f"already links {existing.target_cls.__type_name__}: declare the reverse relation on "
+            f"{target.__type_name__} naming the class it links")
     mirror = RELATION_KINDS[rel.reverse_kind](owner.__type_name__, rel.name)
     mirror.implicit = True
     mirror.__set_name__(target, rel.reverse)
@@ -123,3 +149,4 @@ def resolved(cls, name: str):
 def clear() -> None:
     """Forget every registered class (tests; a canister defines its types once per process)."""
     _classes.clear()
+    _families.clear()
