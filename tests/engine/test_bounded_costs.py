@@ -4,7 +4,7 @@ restore gaps, deletes with many links and deep cascades (counted in storage call
 import re
 
 import pytest
-from kybra_simple_db import Database, Entity, StorageLimitError, String
+from kybra_simple_db import Database, Entity, StorageLimitError, String, ValidationError
 from kybra_simple_db.dump_restore import MAX_RESTORE_RECORDS
 
 
@@ -194,3 +194,66 @@ def test_an_index_stored_before_counts_existed_is_counted_from_its_buckets(fresh
     assert Resident.count_by("city", "old") == 5
     Resident(city="old", age=9)
     assert Resident.count_by("city", "old") == 6
+
+
+def _record(eid: int) -> dict:
+    return {"type": "Gap", "id": eid, "fields": {"name": "g" + str(eid)}, "owner": "o", "creator": "o",
+            "updater": "o", "created": 1, "updated": 1, "version": 1}
+
+
+def _gap_type():
+    class Gap(Entity):
+        name = String()
+
+    return Gap
+
+
+def test_restore_into_a_large_id_gap_writes_a_few_keys(fresh_db):
+    db, storage = _counting_db()
+    Gap = _gap_type()
+    Gap(name="first")
+    storage.reset()
+    db.restore([_record(10_000_000)])
+    assert storage.writes <= 12                      # not one write per bucket of the gap
+    storage.reset()
+    items, cursor = Gap.page(1, 10)
+    assert [g.id for g in items] == [10_000_000] and cursor is None
+    assert storage.reads <= 6
+    assert db.is_deleted(db.type_code("Gap"), 5_000_000) and Gap.load(5_000_000) is None
+    assert Gap(name="next").id == 10_000_001 and Gap.count() == 3
+    assert [g.id for g in Gap.query().order_by("-id").all()] == [10_000_001, 10_000_000, 1]
+
+
+def test_an_id_restored_inside_a_gap_splits_it(fresh_db):
+    db = Database.get_instance()
+    Gap = _gap_type()
+    db.restore([_record(1_000_000)])
+    db.restore([_record(500_000), _record(500_001), _record(3)])
+    assert [g.id for g in Gap.instances()] == [3, 500_000, 500_001, 1_000_000]
+    assert Gap.count() == 4 and Gap.load(499_999) is None and Gap.load(2) is None
+    Database.init(db_storage=db._storage)              # the spans survive a restart
+    assert [g.id for g in Gap.instances()] == [3, 500_000, 500_001, 1_000_000]
+
+
+def test_many_splits_stay_correct_past_the_span_cap(fresh_db):
+    from kybra_simple_db.db_engine import MAX_DELETED_SPANS
+
+    db = Database.get_instance()
+    Gap = _gap_type()
+    db.bucket_width = 16
+    db.restore([_record(20_000)])
+    back = list(range(100, 100 + 40 * (MAX_DELETED_SPANS + 5), 40))
+    for eid in back:
+        db.restore([_record(eid)])
+    assert [g.id for g in Gap.instances()] == back + [20_000]
+    assert len(db.deleted_spans(db.type_code("Gap"))) <= MAX_DELETED_SPANS
+
+
+def test_a_refused_restore_leaves_the_gap_unmarked(fresh_db):
+    db = Database.get_instance()
+    Gap = _gap_type()
+    before = dict(db._storage._data)
+    with pytest.raises(ValidationError):
+        db.restore([_record(5_000_000), {"type": "Gap", "id": "bad"}])
+    assert dict(db._storage._data) == before
+    assert db.deleted_spans(db.type_code("Gap")) == [] and Gap(name="a").id == 1

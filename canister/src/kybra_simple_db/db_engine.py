@@ -24,6 +24,7 @@ DEFAULT_MAX_KEY_SIZE = 100
 DEFAULT_MAX_VALUE_SIZE = 1000
 ENCODING_MARGIN = 16
 DEFAULT_BUCKET_WIDTH = 2048
+MAX_DELETED_SPANS = 32         # spans of wholly deleted id buckets kept with a type's counters
 DEFAULT_DELETE_BUDGET = 2000    # linked entities one delete may touch (about 4M instructions each on Kybra)
 
 
@@ -112,6 +113,7 @@ class Database:
             self.audit = AuditLog(self._data, "&", self._audit_enabled, shared=True)
         self._audit_storage = db_audit
         self._clock = clock or system_clock()
+        self._deleted_spans = {}
         self.delete_budget = DEFAULT_DELETE_BUDGET
         self.meter = None
         self.meter_limit = None
@@ -413,26 +415,39 @@ class Database:
         return out
 
     def counters(self, tc: Optional[int]) -> tuple:
-        """(max id ever assigned, live count) of a type (cached: only this engine writes them)."""
+        """(max id ever assigned, live count) of a type (cached: only this engine writes them). The
+        same key holds the type's deleted spans, if any ("max,count,first-last;first-last")."""
         if tc is None:
             return (0, 0)
         cached = self._counters.get(tc)
         if cached is not None:
             return cached
         text = self.get(keys.counter_key(tc))
+        spans = []
         if text:
-            max_id, count = text.split(",")
-            cached = (int(max_id), int(count))
+            parts = text.split(",")
+            cached = (int(parts[0]), int(parts[1]))
+            if len(parts) > 2:
+                for span in parts[2].split(";"):
+                    first, last = span.split("-")
+                    spans.append((int(first), int(last)))
         else:
             cached = (0, 0)
         self._counters[tc] = cached
+        self._deleted_spans[tc] = spans
         return cached
 
     def set_counters(self, tc: int, max_id: int, count: int) -> None:
         previous = self._counters.get(tc) or self.counters(tc)
-        self._data.put(keys.counter_key(tc), str(max_id) + "," + str(count), self._journal)
+        self._write_counters(tc, max_id, count, self._deleted_spans.get(tc))
         self._counters[tc] = (max_id, count)
         self._journal.append((CALL, self._counters.__setitem__, (tc, previous)))
+
+    def _write_counters(self, tc: int, max_id: int, count: int, spans) -> None:
+        text = str(max_id) + "," + str(count)
+        if spans:
+            text += "," + ";".join(str(first) + "-" + str(last) for first, last in spans)
+        self._data.put(keys.counter_key(tc), text, self._journal)
 
     # ----- id sets (buckets of bits) ---------------------------------------------------------------
 
@@ -495,23 +510,29 @@ class Database:
 
     def live_walk(self, tc: Optional[int], after: int, limit: int) -> tuple:
         """Live ids of a type after `after`: (ids, next cursor or None); reads one deleted-set bucket
-        per `bucket_width` ids and stops early (with a cursor) after limit/4 + 4 buckets."""
+        per `bucket_width` ids (none inside a restored gap) and stops early (with a cursor) after
+        limit/4 + 4 buckets."""
         if tc is None or limit <= 0:
             return [], None
         max_id = self.counters(tc)[0]
         width = self.bucket_width
+        full = bitsets.full_mask(width)
         out = []
         member = max(after, 0) + 1
         bucket_reads = 0
         cap = limit // 4 + 4
         while member <= max_id:
             bucket = member // width
+            span = self.deleted_span(tc, bucket)
+            if span is not None:
+                member = (span[1] + 1) * width
+                continue
             if bucket_reads >= cap:
                 return out, member - 1
             bucket_reads += 1
             deleted = bitsets.decode(self.get(keys.deleted_key(tc, bucket)))
             end = min((bucket + 1) * width - 1, max_id)
-            if deleted == bitsets.full_mask(width):
+            if deleted == full:
                 member = end + 1
                 continue
             while member <= end:
@@ -522,25 +543,101 @@ class Database:
                 member += 1
         return out, None
 
+    # A restore into a large id gap marks whole buckets of ids as deleted by recording spans of bucket
+    # numbers under one key per type ("deleted spans") instead of writing every bucket of the gap.
+
+    def deleted_spans(self, tc: int) -> list:
+        """(first bucket, last bucket) spans whose ids are all deleted (kept with the counters)."""
+        spans = self._deleted_spans.get(tc)
+        if spans is None:
+            self._counters.pop(tc, None)
+            self.counters(tc)
+            spans = self._deleted_spans[tc]
+        return spans
+
+    def deleted_span(self, tc: int, bucket: int) -> Optional[tuple]:
+        """The deleted span holding `bucket`, or None."""
+        for span in self.deleted_spans(tc):
+            if span[0] <= bucket <= span[1]:
+                return span
+        return None
+
+    def _set_deleted_spans(self, tc: int, spans: list) -> None:
+        previous = self.deleted_spans(tc)
+        spans = sorted(spans)
+        max_id, count = self.counters(tc)
+        self._write_counters(tc, max_id, count, spans)
+        self._deleted_spans[tc] = spans
+        self.on_rollback_call(self._deleted_spans.__setitem__, (tc, previous))
+
+    def deleted_bits(self, tc: int, bucket: int) -> int:
+        """The deleted-set bits of one bucket of ids."""
+        if self.deleted_span(tc, bucket) is not None:
+            return bitsets.full_mask(self.bucket_width)
+        return bitsets.decode(self.get(keys.deleted_key(tc, bucket)))
+
     def mark_deleted(self, tc: int, entity_id: int, deleted: bool) -> None:
         bucket, offset = divmod(entity_id, self.bucket_width)
+        span = self.deleted_span(tc, bucket)
+        if span is not None:
+            if deleted:
+                return
+            # an id inside a deleted span comes back: the span gives up that one bucket
+            spans = [s for s in self.deleted_spans(tc) if s != span]
+            parts = [part for part in ((span[0], bucket - 1), (bucket + 1, span[1])) if part[0] <= part[1]]
+            full = bitsets.full_mask(self.bucket_width)
+            if len(spans) + len(parts) > MAX_DELETED_SPANS:
+                # no room for both parts: the shorter one is written out bucket by bucket
+                parts.sort(key=lambda part: part[1] - part[0])
+                shorter = parts.pop(0)
+                for each in range(shorter[0], shorter[1] + 1):
+                    self.put(keys.deleted_key(tc, each), bitsets.encode(full))
+            spans.extend(parts)
+            self._set_deleted_spans(tc, spans)
+            self.put(keys.deleted_key(tc, bucket), bitsets.encode(full & ~(1 << offset)))
+            return
         self.bit_set(keys.deleted_key(tc, bucket), offset, deleted)
 
     def mark_range_deleted(self, tc: int, low: int, high: int) -> None:
-        """Mark ids low..high (inclusive) as deleted, one bucket write per bucket touched."""
+        """Mark ids low..high (inclusive) as deleted: a bucket write for a partly covered bucket at
+        either end, one span for the whole buckets between (O(1) whatever the size of the gap)."""
+        width = self.bucket_width
+        if high < low:
+            return
+        first_whole = -(-low // width)
+        last_whole = (high + 1) // width - 1
+        if last_whole - first_whole >= 1 and len(self.deleted_spans(tc)) < MAX_DELETED_SPANS:
+            self._mark_bits(tc, low, first_whole * width - 1)
+            self._mark_bits(tc, (last_whole + 1) * width, high)
+            spans = self.deleted_spans(tc)
+            merged = [first_whole, last_whole]
+            kept = []
+            for span in spans:
+                if span[1] < merged[0] - 1 or span[0] > merged[1] + 1:
+                    kept.append(span)
+                else:
+                    merged = [min(merged[0], span[0]), max(merged[1], span[1])]
+            kept.append(tuple(merged))
+            self._set_deleted_spans(tc, kept)
+            return
+        self._mark_bits(tc, low, high)
+
+    def _mark_bits(self, tc: int, low: int, high: int) -> None:
         width = self.bucket_width
         while low <= high:
             bucket = low // width
             end = min(high, bucket * width + width - 1)
-            mask = ((1 << (end - low + 1)) - 1) << (low - bucket * width)
-            key = keys.deleted_key(tc, bucket)
-            bits = bitsets.decode(self.get(key))
-            if bits | mask != bits:
-                self.put(key, bitsets.encode(bits | mask))
+            if self.deleted_span(tc, bucket) is None:
+                mask = ((1 << (end - low + 1)) - 1) << (low - bucket * width)
+                key = keys.deleted_key(tc, bucket)
+                bits = bitsets.decode(self.get(key))
+                if bits | mask != bits:
+                    self.put(key, bitsets.encode(bits | mask))
             low = end + 1
 
     def is_deleted(self, tc: int, entity_id: int) -> bool:
-        return self.bit_test(lambda b: keys.deleted_key(tc, b), entity_id)
+        bucket, offset = divmod(entity_id, self.bucket_width)
+        return bool((self.deleted_bits(tc, bucket) >> offset) & 1)
 
     # ----- audit -----------------------------------------------------------------------------------
 
@@ -603,6 +700,7 @@ class Database:
                 self.delete(key)
         self._type_codes = {}
         self._counters = {}
+        self._deleted_spans = {}
         self.identity.clear()
         with self.operation():
             for type_name in type_registry.all_types():

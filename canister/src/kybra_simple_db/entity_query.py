@@ -385,6 +385,10 @@ def _ids_descending(db: Database, tc: int, before):
     member = db.counters(tc)[0] if before is None else before - 1
     while member > 0:
         bucket = member // width
+        span = db.deleted_span(tc, bucket)
+        if span is not None:
+            member = span[0] * width - 1
+            continue
         deleted = bitsets.decode(db.get(keys.deleted_key(tc, bucket)))
         base = bucket * width
         while member >= max(base, 1):
