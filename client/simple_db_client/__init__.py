@@ -1,5 +1,6 @@
 """Python client of the Kybra Simple DB canister: `SimpleDB(url, canister_id, identity)`."""
 
+from .async_client import AsyncSimpleDB
 from .client import SimpleDB
 from .errors import (
     CanisterError,
@@ -30,6 +31,7 @@ from .principal import Principal
 from .values import Timestamp
 
 __all__ = [
+    "AsyncSimpleDB",
     "AuditEntry",
     "CanisterError",
     "CertificateError",
