@@ -10,10 +10,9 @@ from typing import Any
 
 import httpx
 
-from .agent_flow import NODE_KEY_TTL_S, AgentCore, Flow, Request, Sleep, is_loopback
+from .agent_flow import AgentCore, Flow, Request, Sleep, is_loopback
 from .identity import Identity
 from .principal import Principal
-from .retry import RetryPolicy
 
 
 class Agent(AgentCore):
@@ -29,29 +28,15 @@ class Agent(AgentCore):
         url: str,
         identity: Identity | None = None,
         *,
-        root_key: bytes | None = None,
         fetch_root_key: bool = False,
         force_fetch_root_key: bool = False,
         timeout: float = 60.0,
-        call_timeout: float = 300.0,
-        ingress_expiry: float = 240.0,
-        max_certificate_age: float = 300.0,
-        verify_query_signatures: bool = True,
-        retry: RetryPolicy | None = None,
-        node_key_ttl: float = NODE_KEY_TTL_S,
         transport: httpx.BaseTransport | None = None,
+        **settings: Any,
     ):
-        super().__init__(
-            url,
-            identity,
-            root_key=root_key,
-            call_timeout=call_timeout,
-            ingress_expiry=ingress_expiry,
-            max_certificate_age=max_certificate_age,
-            verify_query_signatures=verify_query_signatures,
-            retry=retry,
-            node_key_ttl=node_key_ttl,
-        )
+        """`settings`: root_key, call_timeout, ingress_expiry, max_certificate_age,
+        verify_query_signatures, retry (a RetryPolicy), node_key_ttl (see AgentCore)."""
+        super().__init__(url, identity, **settings)
         self._http = httpx.Client(
             timeout=timeout, headers={"Content-Type": "application/cbor"}, transport=transport
         )

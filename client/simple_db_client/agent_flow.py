@@ -90,13 +90,13 @@ class AgentCore:
         url: str,
         identity: Identity | None,
         *,
-        root_key: bytes | None,
-        call_timeout: float,
-        ingress_expiry: float,
-        max_certificate_age: float,
-        verify_query_signatures: bool,
-        retry: RetryPolicy | None,
-        node_key_ttl: float,
+        root_key: bytes | None = None,
+        call_timeout: float = 300.0,
+        ingress_expiry: float = 240.0,
+        max_certificate_age: float = 300.0,
+        verify_query_signatures: bool = True,
+        retry: RetryPolicy | None = None,
+        node_key_ttl: float = NODE_KEY_TTL_S,
     ):
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
             raise ValueError(f"the url must start with http:// or https://, not {url!r}")

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from .async_agent import AsyncAgent
-from .client import DEFAULT_PAGE_SIZE, SimpleDB
-from .identity import Identity, load_identity
+from .client import DEFAULT_PAGE_SIZE, SimpleDB, connect
+from .identity import Identity
 from .models import AuditEntry, Entity
 from .principal import Principal
 
@@ -109,20 +109,8 @@ class AsyncSimpleDB:
         agent: Any = None,
         **agent_options: Any,
     ):
-        if canister_id is None:
-            raise TypeError("AsyncSimpleDB needs a canister_id")
-        self.canister_id = Principal.of(canister_id)
-        if agent is not None:
-            if url is not None or identity is not None or agent_options:
-                raise TypeError("pass either agent= or url/identity/agent options, not both")
-            self.agent = agent
-            return
-        if not isinstance(url, str):
-            raise TypeError(f"url must be a str such as 'https://icp-api.io', not {url!r}")
-        if not isinstance(identity, Identity):
-            identity = load_identity(identity)
-        self.agent = AsyncAgent(
-            url, identity, root_key=root_key, fetch_root_key=fetch_root_key, timeout=timeout, **agent_options
+        self.canister_id, self.agent = connect(
+            AsyncAgent, url, canister_id, identity, agent, fetch_root_key, root_key, timeout, agent_options
         )
 
     @property

@@ -54,22 +54,8 @@ class SimpleDB:
         agent: Any = None,
         **agent_options: Any,
     ):
-        if canister_id is None:
-            raise TypeError("SimpleDB needs a canister_id")
-        self.canister_id = Principal.of(canister_id)
-        if agent is not None:
-            if url is not None or identity is not None or agent_options:
-                raise TypeError("pass either agent= or url/identity/agent options, not both")
-            if not all(callable(getattr(agent, name, None)) for name in ("query", "update")):
-                raise TypeError(f"agent must have query() and update() methods, not {type(agent).__name__}")
-            self.agent = agent
-            return
-        if not isinstance(url, str):
-            raise TypeError(f"url must be a str such as 'https://icp-api.io', not {url!r}")
-        if not isinstance(identity, Identity):
-            identity = load_identity(identity)
-        self.agent = Agent(
-            url, identity, root_key=root_key, fetch_root_key=fetch_root_key, timeout=timeout, **agent_options
+        self.canister_id, self.agent = connect(
+            Agent, url, canister_id, identity, agent, fetch_root_key, root_key, timeout, agent_options
         )
 
     @property
@@ -257,6 +243,36 @@ class SimpleDB:
 
     def remove_admin(self, principal: Principal | str) -> None:
         self._ok("remove_admin", Principal.of(principal).to_str())
+
+
+def connect(
+    agent_class: type,
+    url: str | None,
+    canister_id: str | Principal | None,
+    identity: Identity | str | Path | None,
+    agent: Any,
+    fetch_root_key: bool,
+    root_key: bytes | None,
+    timeout: float,
+    agent_options: dict,
+) -> tuple[Principal, Any]:
+    """The canister id and the agent of a client: `agent` as given (it must have query and update),
+    or a new `agent_class` for `url` and `identity`."""
+    if canister_id is None:
+        raise TypeError("a canister_id is required")
+    canister = Principal.of(canister_id)
+    if agent is not None:
+        if url is not None or identity is not None or agent_options:
+            raise TypeError("pass either agent= or url/identity/agent options, not both")
+        if not all(callable(getattr(agent, name, None)) for name in ("query", "update")):
+            raise TypeError(f"agent must have query() and update() methods, not {type(agent).__name__}")
+        return canister, agent
+    if not isinstance(url, str):
+        raise TypeError(f"url must be a str such as 'https://icp-api.io', not {url!r}")
+    if not isinstance(identity, Identity):
+        identity = load_identity(identity)
+    options = dict(agent_options, root_key=root_key, fetch_root_key=fetch_root_key, timeout=timeout)
+    return canister, agent_class(url, identity, **options)
 
 
 @functools.cache
