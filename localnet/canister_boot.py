@@ -1,4 +1,4 @@
-"""Start a canister process (`python localnet/canister_boot.py FD`) without importing `localnet/__init__.py`.
+"""Start a canister process (`python localnet/canister_boot.py FD [rustpython]`) without `localnet/__init__`.
 
 The package's `__init__` pulls in the HTTP side (CBOR, BLS, TLS...), which doubles the process's memory;
 every message forks this process and fork time grows with memory, so the canister process loads only
@@ -15,6 +15,9 @@ if __name__ == "__main__":
     package = types.ModuleType("localnet")
     package.__path__ = [str(here)]
     sys.modules["localnet"] = package
-    from localnet.canister_process import main
+    if sys.argv[2:] == ["rustpython"]:
+        from localnet.wasm_process import main
+    else:
+        from localnet.canister_process import main
 
     main()

@@ -25,6 +25,7 @@ from typing import Any
 
 from ic.principal import Principal
 
+from localnet import rustpython_runtime
 from localnet.candid_types import Interface, did_text
 from localnet.outcome import Outcome, Reject, Reply
 from localnet.source_interface import SourceError, read_interface
@@ -33,6 +34,7 @@ from localnet.state_store import CanisterRecord, StateStore
 ANONYMOUS = b"\x04"
 BOOT = Path(__file__).resolve().parent / "canister_boot.py"
 EMPTY_ARG = b"DIDL\x00\x00"
+RUNTIMES = ("cpython", "rustpython")  # where canister code runs: CPython, or Kybra's RustPython in wasm
 MESSAGE_TIMEOUT = 120.0  # seconds of wall clock a message may run before the canister is reset
 START_TIMEOUT = 120.0
 STOP_TIMEOUT = 5.0
@@ -61,13 +63,13 @@ def module_hash(files: list[Path], root: Path) -> bytes:
 class _Process:
     """A running canister process and the connection to it."""
 
-    def __init__(self, canister_id: bytes, entry: Path, db: Path, log: Path):
+    def __init__(self, canister_id: bytes, entry: Path, db: Path, log: Path, runtime: str = "cpython"):
         parent, child = socket.socketpair()
         self.log = open(log, "ab")
         env = dict(os.environ)
         env["PYTHONUNBUFFERED"] = "1"
         self.popen = subprocess.Popen(
-            [sys.executable, str(BOOT), str(child.fileno())],
+            [sys.executable, str(BOOT), str(child.fileno()), *([runtime] if runtime != "cpython" else [])],
             pass_fds=[child.fileno()],
             stdin=subprocess.DEVNULL,
             stdout=self.log,
@@ -159,7 +161,17 @@ def _failed(reject: Reject) -> tuple:
 class Replica:
     """Hosts Kybra canisters; the HTTP interface calls it (the seam in docs/architecture.md)."""
 
-    def __init__(self, state_dir: str | Path | None = None, message_timeout: float = MESSAGE_TIMEOUT):
+    def __init__(
+        self,
+        state_dir: str | Path | None = None,
+        message_timeout: float = MESSAGE_TIMEOUT,
+        runtime: str = "cpython",
+    ):
+        if runtime not in RUNTIMES:
+            raise ValueError(f"unknown runtime {runtime!r}: one of {', '.join(RUNTIMES)}")
+        if runtime == "rustpython":
+            rustpython_runtime.prepare()
+        self.runtime = runtime
         self._tmp = tempfile.TemporaryDirectory(prefix="localnet-") if state_dir is None else None
         self.state_dir = Path(self._tmp.name if self._tmp else state_dir)
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -328,7 +340,7 @@ class Replica:
         return c, None
 
     def _start(self, record: CanisterRecord) -> _Process:
-        return _Process(record.id, Path(record.entry), self.db_path, self.log_path(record.id))
+        return _Process(record.id, Path(record.entry), self.db_path, self.log_path(record.id), self.runtime)
 
     def _install(
         self,

@@ -1,0 +1,159 @@
+"""The guest side of localnet's RustPython runtime: runs in Kybra's interpreter (wasm), never under CPython.
+
+It installs the `_kybra_ic` stand-in that Kybra's `ic` API and `StableBTreeMap` call, then serves the host:
+it asks for a command, executes it in the canister's modules and sends the result with the next request.
+Host and guest talk through WASI fd 0 (`localnet/wasi_preview1.py`): a request is written as one
+`marshal` blob and the reply read back. Values cross as `marshal` data; a `Principal` crosses as a
+frozenset holding its bytes (Candid values never contain frozensets). Python 3.10 syntax, stdlib only.
+"""
+
+import builtins
+import marshal
+import os
+import sys
+
+
+class _Trap(BaseException):
+    """A trap reported by the host (`ic.trap`, an oversize stable value...): ends the message."""
+
+
+_principal_class = None
+
+
+def _principal(raw):
+    global _principal_class
+    if _principal_class is None:
+        from kybra import Principal
+
+        _principal_class = Principal
+    return _principal_class(bytes=raw)
+
+
+def _from_host(v):
+    t = type(v)
+    if t is frozenset:
+        return _principal(next(iter(v)))
+    if t is list:
+        return [_from_host(x) for x in v]
+    if t is dict:
+        return {k: _from_host(x) for k, x in v.items()}
+    if t is tuple:
+        return tuple(_from_host(x) for x in v)
+    return v
+
+
+def _to_host(v):
+    t = type(v)
+    if t is list:
+        return [_to_host(x) for x in v]
+    if t is dict:
+        return {k: _to_host(x) for k, x in v.items()}
+    if t is tuple:
+        return tuple(_to_host(x) for x in v)
+    if t in (str, int, bool, float, bytes) or v is None:
+        return v
+    raw = getattr(v, "bytes", None)
+    if type(raw) is bytes and getattr(v, "isPrincipal", False):
+        return frozenset((raw,))
+    return v
+
+
+def _dumps(v):
+    try:
+        return marshal.dumps(v)
+    except (ValueError, NotImplementedError):  # RustPython's marshal raises the latter for a class
+        return marshal.dumps(_to_host(v))
+
+
+def _request(request):
+    n = os.write(0, _dumps(request))
+    return marshal.loads(os.read(0, n))
+
+
+def _host_call(name, args):
+    status, value = _request(("ic", name, args))
+    if status == "ok":
+        return _from_host(value)
+    if status == "trap":
+        raise _Trap(value)
+    raise AttributeError(value)
+
+
+class _IC:
+    """`_kybra_ic`: every call goes to the host, which implements it as localnet's CPython host does."""
+
+    def __getattr__(self, name):
+        def forward(*args):
+            return _host_call(name, args)
+
+        forward.__name__ = name
+        self.__dict__[name] = forward
+        return forward
+
+    def reply(self, function_name, value):
+        return _host_call("reply", (function_name, value))
+
+    def set_timer(self, delay, func):
+        raise _Trap("timers are not supported by localnet's rustpython runtime")
+
+    set_timer_interval = set_timer
+
+
+def _function(module, name):
+    fn = getattr(sys.modules.get(module), name, None)
+    if fn is None:
+        for m in _modules:
+            fn = getattr(sys.modules[m], name, None)
+            if fn is not None:
+                break
+    if fn is None:
+        raise _Trap("function " + name + " not found in module " + module)
+    return fn
+
+
+_modules = []
+
+
+def _execute(command):
+    """One command from the host; the result goes back with the next request."""
+    op = command[0]
+    try:
+        if op == "import":
+            for name in command[1]:
+                __import__(name)
+                _modules.append(name)
+            return ("return", None)
+        _, guard, module, name, args, bad_args = command
+        if guard is not None:
+            verdict = _function(module, guard)()
+            if isinstance(verdict, dict) and "Err" in verdict:
+                return ("guard", str(verdict["Err"]))
+        if bad_args is not None:
+            raise _Trap(bad_args)
+        if name is None:
+            return ("return", None)
+        value = _function(module, name)(*_from_host(args))
+        if type(value).__name__ == "generator":
+            value.close()
+            raise _Trap("inter-canister calls are not supported by localnet's rustpython runtime")
+        return ("return", value)
+    except _Trap as e:
+        return ("trap", str(e))
+    except RecursionError as e:
+        return ("trap", "RecursionError: " + str(e))
+    except Exception as e:
+        return ("trap", type(e).__name__ + ": " + str(e))
+
+
+def main():
+    builtins._kybra_ic = _IC()
+    result = None
+    while True:
+        try:
+            command = _request(("next", result))
+        except (ValueError, NotImplementedError) as e:
+            command = _request(("next", ("trap", "the result cannot be sent to the host: " + str(e))))
+        result = _execute(command)
+
+
+main()
