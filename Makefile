@@ -5,6 +5,8 @@ PY := $(VENV)/bin/python
 PORT ?= 4943
 HOST ?= 127.0.0.1
 STATE ?= .state/localnet
+# auto: rustpython (Kybra's interpreter in wasm, IC instruction limits) when ../shared/runtimes has it
+RUNTIME ?= auto
 ICP_VERSION := 1.5.0
 ICP := .tools/node_modules/@icp-sdk/icp-cli-linux-x64/bin/icp
 JS_AGENT := .tools/node_modules/@icp-sdk/core/package.json
@@ -29,7 +31,7 @@ $(ICP) $(JS_AGENT):
 setup: $(VENV)/.installed $(ICP) $(JS_AGENT)
 
 run: setup
-	$(PY) scripts/run_local.py --host $(HOST) --port $(PORT) --state $(STATE)
+	$(PY) scripts/run_local.py --host $(HOST) --port $(PORT) --state $(STATE) --runtime $(RUNTIME)
 
 test: setup
 	$(PY) -m ruff check .

@@ -67,6 +67,13 @@ def main() -> None:
     help="Repeatable: the canisters' controllers (the first installs them); kept on upgrade if omitted.",
 )
 @click.option("--verbose", is_flag=True, help="Log every HTTP request to stderr.")
+@click.option(
+    "--runtime",
+    type=click.Choice(["cpython", "rustpython"]),
+    default="cpython",
+    show_default=True,
+    help="Run canisters under CPython, or under Kybra's RustPython in wasm with the IC's instruction limits.",
+)
 def start(
     host: str,
     port: int,
@@ -74,6 +81,7 @@ def start(
     canister_specs: tuple[str, ...],
     controller_texts: tuple[str, ...],
     verbose: bool,
+    runtime: str,
 ) -> None:
     """Install (or upgrade) each --canister and serve the IC HTTP interface until interrupted."""
     canisters = _parse_canisters(canister_specs)
@@ -88,6 +96,7 @@ def start(
         host=host,
         verbose=verbose,
         controllers=controllers,
+        runtime=runtime,
     )
     try:
         net.start()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import shutil
 import tempfile
 import threading
@@ -17,15 +18,16 @@ from localnet.subnet_keys import SubnetKeys
 REQUESTS_FILE = "requests.sqlite3"
 
 
-def _default_replica(state_dir: Path):
+def _default_replica(state_dir: Path, runtime: str = "cpython"):
     from localnet.replica import Replica
 
-    return Replica(state_dir)
+    return Replica(state_dir, runtime=runtime)
 
 
 class LocalNet:
     """A local IC for development and tests. `controllers` (principal bytes, the first one installs)
-    apply to the `canisters` given here; None keeps an existing canister's controllers.
+    apply to the `canisters` given here; None keeps an existing canister's controllers. `runtime`:
+    "cpython", or "rustpython" (Kybra's interpreter in wasm, metered; docs/localnet-runtime.md).
 
     with LocalNet(canisters={"simple_db": "canister/src/main.py"}) as net:
         net.url, net.canister_id("simple_db"), net.root_key, net.replica
@@ -40,7 +42,10 @@ class LocalNet:
         replica_factory: Callable[[Path], object] = _default_replica,
         verbose: bool = False,
         controllers: list[bytes] | None = None,
+        runtime: str = "cpython",
     ):
+        if replica_factory is _default_replica:
+            replica_factory = functools.partial(_default_replica, runtime=runtime)
         self._canisters = dict(canisters or {})
         self._controllers = controllers
         self._state_arg = state_dir

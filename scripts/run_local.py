@@ -15,7 +15,7 @@ from pathlib import Path
 
 from simple_db_client import Ed25519Identity, from_pem_file
 
-from localnet import LocalNet
+from localnet import LocalNet, rustpython_runtime
 
 REPO = Path(__file__).resolve().parents[1]
 ENTRY = REPO / "canister" / "src" / "main.py"
@@ -67,12 +67,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=4943, help="0 picks a free port")
     parser.add_argument("--state", default=str(REPO / ".state" / "localnet"), help="state directory")
+    parser.add_argument(
+        "--runtime",
+        choices=("auto", "cpython", "rustpython"),
+        default="auto",
+        help="auto: Kybra's RustPython (wasm, IC instruction limits) when its runtime is here, else CPython",
+    )
     args = parser.parse_args(argv)
+    runtime = args.runtime
+    if runtime == "auto":
+        runtime = "rustpython" if rustpython_runtime.available() else "cpython"
+        if runtime == "cpython":
+            print(f"running the canister under CPython. {rustpython_runtime.HOW_TO_GET}\n")
     state = Path(args.state).resolve()
     pem, admin = admin_identity(state)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    with LocalNet(state_dir=state, port=args.port, host=args.host) as net:
+    with LocalNet(state_dir=state, port=args.port, host=args.host, runtime=runtime) as net:
         net.deploy(CANISTER, ENTRY, controllers=[admin.principal.bytes])
         net.deploy(SPARE, ENTRY, controllers=[admin.principal.bytes])
         canister_id = net.canister_id(CANISTER)
@@ -82,6 +93,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  canister id:  {canister_id}")
         print(f"  admin:        {admin.principal} (key: {pem})")
         print(f"  spare:        {spare_id} (a second simple_db, to import an export into)")
+        counts = " (each message's wasm instructions in the canister log)" if runtime == "rustpython" else ""
+        print(f"  runtime:      {runtime}{counts}")
+        print(f"  logs:         {state / 'logs'}")
         print(f"  state:        {state}\n")
         print(examples(net.url, canister_id, pem, spare_id))
         print("Press Ctrl-C to stop.", flush=True)

@@ -1,0 +1,108 @@
+"""localnet's rustpython runtime: the canister runs on Kybra's RustPython in wasmtime, its heap lives across
+messages and rolls back on a trap, and each message is metered against the IC's instruction limits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from kybra import Principal
+
+from localnet import candid_codec as codec
+from localnet import rustpython_runtime
+from localnet.candid_types import Prim, Record
+from localnet.outcome import Reject, Reply
+from localnet.replica import Replica
+from localnet.source_interface import read_interface
+
+pytestmark = pytest.mark.skipif(not rustpython_runtime.available(), reason=rustpython_runtime.HOW_TO_GET)
+
+METERED = Path(__file__).resolve().parents[1] / "sample" / "metered" / "main.py"
+IFACE = read_interface(METERED)[0]
+NAT64 = Prim("nat64")
+PAIR = Record((("0", NAT64), ("1", NAT64)), tuple=True)
+EMPTY = b"DIDL\x00\x00"
+ANON = b"\x04"
+
+
+def reply(outcome, *types):
+    assert isinstance(outcome, Reply), outcome
+    values = codec.decode(outcome.arg, types, IFACE)
+    return values[0] if len(values) == 1 else values
+
+
+@pytest.fixture(scope="module")
+def net():
+    with Replica(runtime="rustpython") as r:
+        yield r, r.deploy("metered", METERED)
+
+
+def state(r, cid) -> tuple:
+    return tuple(reply(r.query(cid, "state", EMPTY, ANON), PAIR))
+
+
+def test_the_heap_lives_in_the_wasm_instance_across_messages(net):
+    r, cid = net
+    before = state(r, cid)
+    assert reply(r.update(cid, "bump", EMPTY, ANON), NAT64) == before[0] + 1
+    assert reply(r.update(cid, "bump", EMPTY, ANON), NAT64) == before[0] + 2
+    assert state(r, cid) == (before[0] + 2, before[1] + 2)
+
+
+@pytest.mark.parametrize(
+    ("method", "message"), [("bump_then_trap", "trapped after writes"), ("bump_then_raise", "ValueError")]
+)
+def test_a_trap_rolls_back_heap_and_stable_memory(net, method, message):
+    r, cid = net
+    r.update(cid, "bump", EMPTY, ANON)
+    before = state(r, cid)
+    outcome = r.update(cid, method, EMPTY, ANON)
+    assert isinstance(outcome, Reject) and (outcome.code, outcome.error_code) == (5, "IC0503")
+    assert message in outcome.message
+    assert state(r, cid) == before
+    assert reply(r.update(cid, "bump", EMPTY, ANON), NAT64) == before[0] + 1
+
+
+def test_performance_counter_counts_wasm_instructions(net):
+    r, cid = net
+    small = reply(r.query(cid, "spin", codec.encode([NAT64], [1_000], IFACE), ANON), PAIR)
+    large = reply(r.query(cid, "spin", codec.encode([NAT64], [100_000], IFACE), ANON), PAIR)
+    assert 0 < small[0] < small[1] and 0 < large[0] < large[1]
+    # a loop iteration costs RustPython hundreds of wasm instructions; the count grows with the work
+    per_iteration = ((large[1] - large[0]) - (small[1] - small[0])) / 99_000
+    assert 50 < per_iteration < 20_000
+
+
+def test_each_message_instruction_count_is_logged(net):
+    r, cid = net
+    r.update(cid, "bump", EMPTY, ANON)
+    log = r.log_path(cid).read_text().splitlines()
+    lines = [line for line in log if "[instructions] update bump:" in line]
+    assert lines and int(lines[-1].rsplit(": ", 1)[1]) > 0
+
+
+def test_a_query_past_the_instruction_limit_is_rejected_as_on_the_ic(net):
+    r, cid = net
+    before = state(r, cid)
+    outcome = r.query(cid, "burn", EMPTY, ANON)
+    assert isinstance(outcome, Reject)
+    assert (outcome.code, outcome.error_code) == (5, "IC0522")
+    assert outcome.message == (
+        f"Error from Canister {Principal(bytes=cid).to_str()}: Canister exceeded the limit of 5000000000 "
+        "instructions for single message execution."
+    )
+    assert state(r, cid) == before  # the canister carries on with its heap
+    log = r.log_path(cid).read_text()
+    assert "[instructions] query burn: 5000000000" in log
+
+
+def test_an_upgrade_keeps_stable_memory_and_starts_a_fresh_heap(net):
+    r, cid = net
+    marks = state(r, cid)[1]
+    r.deploy("metered", METERED)
+    assert state(r, cid) == (1000, marks)
+
+
+def test_an_unknown_runtime_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="unknown runtime"):
+        Replica(tmp_path, runtime="pypy")
