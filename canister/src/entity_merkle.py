@@ -4,7 +4,7 @@ Per type, ids live in a 16-ary tree of fixed shape: a node at level L (1 = botto
 ids [k * 16^L, (k + 1) * 16^L); its 16 slots hold the entity hashes (level 1) or the digests of its
 children. A type's tree has height h = the levels needed for its highest id, so an update rewrites the h
 nodes on one path and a read follows the same path. Each node is an IC hash-tree fragment: its slots are
-joined by a balanced binary fork tree (two empty halves make an empty one), a level-1 slot is
+joined by a balanced binary fork tree (an empty half is dropped: see ic_hash_tree.fork), a level-1 slot is
 Labeled(id as 8 bytes big-endian, Leaf(entity hash)). The type trees hang under their type names, sorted,
 so a witness for ["entities", type, id] is an ordinary IC hash tree that proves presence or absence.
 
@@ -27,31 +27,31 @@ def id_label(entity_id: int) -> bytes:
 
 
 def _combine(children: list) -> list:
-    """Pairwise reduction of 16 slot subtrees to one; pairs without revealed content become pruned."""
+    """Pairwise reduction of 16 slot subtrees to one (empty sides dropped); two pruned sides become one
+    pruned node."""
     while len(children) > 1:
         joined = []
         for i in range(0, len(children), 2):
             left, right = children[i], children[i + 1]
-            if left[0] == tree.EMPTY and right[0] == tree.EMPTY:
-                joined.append(tree.EMPTY_NODE)
-            elif left[0] in (tree.EMPTY, tree.PRUNED) and right[0] in (tree.EMPTY, tree.PRUNED):
-                joined.append([tree.PRUNED, tree.fork_digest(tree.digest(left), tree.digest(right))])
+            if left[0] == tree.PRUNED and right[0] == tree.PRUNED:
+                joined.append([tree.PRUNED, tree.fork_digest(left[1], right[1])])
             else:
-                joined.append([tree.FORK, left, right])
+                joined.append(tree.fork(left, right))
         children = joined
     return children[0]
 
 
 def _fold(digests: list):
-    """The digest of 16 slot digests (None = empty) joined by forks, or None when all are empty."""
+    """The digest of 16 slot digests (None = empty) joined by forks, empty sides dropped; None when all
+    are empty."""
     while len(digests) > 1:
         joined = []
         for i in range(0, len(digests), 2):
             left, right = digests[i], digests[i + 1]
-            if left is None and right is None:
-                joined.append(None)
+            if left is None or right is None:
+                joined.append(right if left is None else left)
             else:
-                joined.append(tree.fork_digest(left or tree.EMPTY_DIGEST, right or tree.EMPTY_DIGEST))
+                joined.append(tree.fork_digest(left, right))
         digests = joined
     return digests[0]
 

@@ -1,8 +1,9 @@
 """IC hash trees as the canister builds them: nodes, root digests and the CBOR encoding of witnesses.
 
 Nodes are lists in their CBOR shape: [0] empty, [1, left, right] fork, [2, label, subtree] labeled,
-[3, value] leaf, [4, digest] pruned (the interface specification's HashTree). `fork` collapses two
-empty subtrees into one, so an empty region of a tree always has the same digest and shape.
+[3, value] leaf, [4, digest] pruned (the interface specification's HashTree). `fork` drops an empty
+side (a fork of an empty and a tree is that tree), so an Empty node only ever stands for a whole empty
+tree: agents (agent-js, agent-rs) answer Absent at an Empty fork child without looking further.
 """
 
 import hashlib
@@ -50,9 +51,11 @@ def digest(tree: list) -> bytes:
 
 
 def fork(left: list, right: list) -> list:
-    """A fork of two subtrees; two empty ones make one empty subtree."""
-    if left[0] == EMPTY and right[0] == EMPTY:
-        return EMPTY_NODE
+    """A fork of two subtrees; an empty side is dropped (the other side is the result)."""
+    if left[0] == EMPTY:
+        return right
+    if right[0] == EMPTY:
+        return left
     return [FORK, left, right]
 
 

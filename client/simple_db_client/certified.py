@@ -196,3 +196,43 @@ def verify_chain(blocks: list[tuple[int, dict]], last_index: int, last_hash: byt
         previous_id = block_id
         if expected is None and block_id != blocks[0][0]:
             raise CertificateError(f"block {block_id} has no phash")
+
+
+def _map(value: dict, what: str) -> dict:
+    if not isinstance(value, dict) or "Map" not in value:
+        raise CertificateError(f"{what} must be a Value Map")
+    out = {}
+    for item in value["Map"]:
+        key, inner = (item[0], item[1]) if not isinstance(item, dict) else tuple(item.values())
+        out[key] = inner
+    return out
+
+
+def _stored_of(value: dict) -> Any:
+    """The stored value of a kind-named Value ({"Text": Text}, {"Int": Int}, ...)."""
+    ((kind, inner),) = _map(value, "a field value").items()
+    ((_, payload),) = inner.items()
+    if kind == "Float":
+        return struct.unpack(">d", bytes(payload))[0]
+    if kind == "Bool":
+        return bool(payload)
+    if kind == "Null":
+        return None
+    return payload
+
+
+def block_entry(block_id: int, block: dict) -> dict:
+    """The audit entry a verified block records: seq, time (ns), caller, operation, type_name, id and
+    changes (field -> stored value)."""
+    top = _map(block, "a block")
+    tx = _map(top["tx"], "a block's tx")
+    changes = {name: _stored_of(value) for name, value in _map(tx["changes"], "changes").items()}
+    return {
+        "seq": block_id,
+        "time": top["ts"]["Nat"],
+        "caller": tx["caller"]["Text"],
+        "operation": tx["op"]["Text"],
+        "type_name": tx["type"]["Text"],
+        "id": tx["id"]["Nat"],
+        "changes": changes,
+    }

@@ -20,7 +20,7 @@ from .cli_args import parse_assignments, parse_field_spec, parse_relation_spec
 from .client import SimpleDB
 from .codec import typedef_from_candid, typedef_from_dict, typedef_to_candid
 from .dump_file import DumpFileError, export_dump, import_pages, read_dump
-from .errors import CanisterError, RejectError, SimpleDBError, TransportError
+from .errors import CanisterError, NotFound, RejectError, SimpleDBError, TransportError
 from .identity import load_identity
 from .models import Policy, TypeDef
 from .principal import Principal
@@ -323,12 +323,19 @@ def create(ctx: click.Context, type_name: str, assignments: tuple[str, ...]) -> 
 @cli.command()
 @click.argument("type_name", metavar="TYPE")
 @click.argument("entity_id", metavar="ID", type=click.IntRange(min=0))
+@click.option("--verify", is_flag=True, help="Read it certified and check the proof (certified types).")
 @json_option
 @click.pass_context
-def get(ctx: click.Context, type_name: str, entity_id: int) -> None:
+def get(ctx: click.Context, type_name: str, entity_id: int, verify: bool) -> None:
     """Print the entity TYPE #ID."""
-    entity = ctx.obj.db().get(type_name, entity_id)
-    emit(ctx, entity, out.entity_details(entity))
+    if not verify:
+        entity = ctx.obj.db().get(type_name, entity_id)
+        emit(ctx, entity, out.entity_details(entity))
+        return
+    entity = ctx.obj.db().get_certified(type_name, entity_id)
+    if entity is None:
+        raise NotFound(f"{type_name} {entity_id} does not exist (absence verified)")
+    emit(ctx, entity, out.entity_details(entity) + "\nverified: certified by the subnet")
 
 
 @cli.command()
@@ -459,13 +466,28 @@ def count(ctx: click.Context, type_name: str, filters: tuple[str, ...]) -> None:
 
 
 @cli.command()
+@click.argument("first", metavar="[FROM]", required=False, type=click.IntRange(min=0))
+@click.argument("last", metavar="[TO]", required=False, type=click.IntRange(min=0))
 @click.option("--from", "start", type=click.IntRange(min=0), default=0, show_default=True, help="First seq.")
 @click.option("--to", "end", type=click.IntRange(min=0), help="Stop before this seq.")
 @click.option("--limit", type=click.IntRange(min=1), help="Show at most this many entries.")
+@click.option(
+    "--verify", is_flag=True, help="Read the ICRC-3 blocks (admins) and check the chain to the certified tip."
+)
 @json_option
 @click.pass_context
-def audit(ctx: click.Context, start: int, end: int | None, limit: int | None) -> None:
-    """Show the audit log: who changed what, when."""
+def audit(
+    ctx: click.Context, first: int | None, last: int | None, start: int, end: int | None, limit: int | None,
+    verify: bool,
+) -> None:
+    """Show the audit log: who changed what, when (FROM and TO as --from and --to)."""
+    start = start if first is None else first
+    end = end if last is None else last
+    if verify:
+        entries = ctx.obj.db().audit_verified(start, end)[:limit]
+        summary = f"verified: {len(entries)} entries chained to the certified tip"
+        emit(ctx, entries, out.audit_table(entries) + "\n" + summary)
+        return
     entries = []
     for entry in ctx.obj.db().audit(start, end):
         entries.append(entry)

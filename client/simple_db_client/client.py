@@ -13,6 +13,7 @@ from ic.candid import decode, encode
 from . import candid_types as C
 from .agent import Agent
 from .arg_check import check_args
+from .certified import DEFAULT_MAX_AGE_S, block_entry, verify_chain, verify_entity, verify_tip
 from .codec import (
     audit_from_candid,
     entity_from_candid,
@@ -21,7 +22,7 @@ from .codec import (
     typedef_to_candid,
 )
 from .dump_file import export_dump, import_pages, read_dump
-from .errors import TransportError, canister_error
+from .errors import CertificateError, TransportError, canister_error
 from .identity import Identity, load_identity
 from .models import AuditEntry, Entity, Page, Stats, TypeDef
 from .ops import Op
@@ -123,6 +124,61 @@ class SimpleDB:
     def find(self, type_name: str, alias: str) -> Entity:
         """The entity whose alias field equals `alias`."""
         return entity_from_candid(self._ok("find", type_name, alias))
+
+    # certified reads: proven by the subnet's signature (docs/canister.md, "Certified data")
+
+    def _root_key(self) -> bytes:
+        key = getattr(self.agent, "root_key", None)
+        if not isinstance(key, bytes):
+            raise CertificateError("certified reads need an agent with the network's root key")
+        return key
+
+    def get_certified(
+        self, type_name: str, id: int, *, max_age_s: float = DEFAULT_MAX_AGE_S
+    ) -> Entity | None:
+        """The entity of a certified type, verified against the root key (certificate signature, this
+        canister, freshness, witness, entity hash); None when the canister proves it absent. Raises
+        CertificateError when any of it does not hold."""
+        reply = self._ok("get_certified", type_name, id)
+        raw = verify_entity(reply, type_name, id, self.canister_id.bytes, self._root_key(), max_age_s)
+        return None if raw is None else entity_from_candid(raw)
+
+    def find_certified(self, type_name: str, alias: str, *, max_age_s: float = DEFAULT_MAX_AGE_S) -> Entity:
+        """`find` with the entity verified as `get_certified` does, and its alias field checked against
+        `alias` (a miss raises NotFound and is not proven)."""
+        reply = self._ok("find_certified", type_name, alias)
+        entity = reply["entity"][0] if reply["entity"] else None
+        if entity is None:
+            raise CertificateError("find_certified answered without an entity")
+        canister = self.canister_id.bytes
+        raw = verify_entity(reply, type_name, entity["id"], canister, self._root_key(), max_age_s)
+        found = entity_from_candid(raw)
+        typedef = self.type(type_name)
+        if typedef is None or typedef.alias is None or found.fields.get(typedef.alias) != alias:
+            raise CertificateError(f"the certified {type_name} does not have the alias {alias!r}")
+        return found
+
+    def audit_verified(
+        self, start: int = 0, end: int | None = None, *, max_age_s: float = DEFAULT_MAX_AGE_S
+    ) -> list[AuditEntry]:
+        """Audit entries `start <= seq < end` read as ICRC-3 blocks (admins) and verified: the chain
+        from `start` up to the certified tip is recomputed and must end at the tip's hash."""
+        tip = self.call("icrc3_get_tip_certificate")
+        if not tip:
+            return []
+        last_index, last_hash = verify_tip(tip[0], self.canister_id.bytes, self._root_key(), max_age_s)
+        blocks = []
+        cursor = start
+        while cursor <= last_index:
+            result = self.call("icrc3_get_blocks", [{"start": cursor, "length": last_index + 1 - cursor}])
+            page = [(b["id"], b["block"]) for b in result["blocks"]]
+            if not page:
+                raise CertificateError(f"the canister returned no block at {cursor}")
+            blocks.extend(page)
+            cursor = page[-1][0] + 1
+        verify_chain(blocks, last_index, last_hash)
+        stop = last_index + 1 if end is None else end
+        return [audit_from_candid(_entry_as_candid(block_entry(i, b))) for i, b in blocks if i < stop]
 
     def update(
         self,
@@ -288,6 +344,24 @@ def _param_names(method: str) -> tuple[str, ...]:
         if len(params) >= len(arg_types):
             return tuple(params[: len(arg_types)])
     return ()
+
+
+def _entry_as_candid(entry: dict) -> dict:
+    """A verified block's entry in the shape of the `audit` endpoint's records (values kind-tagged)."""
+    changes = []
+    for name, value in entry["changes"].items():
+        if value is None:
+            tagged = {"Null": None}
+        elif isinstance(value, bool):
+            tagged = {"Bool": value}
+        elif isinstance(value, int):
+            tagged = {"Int": value}
+        elif isinstance(value, float):
+            tagged = {"Float": value}
+        else:
+            tagged = {"Text": value}
+        changes.append({"name": name, "value": tagged})
+    return dict(entry, changes=changes)
 
 
 def _opt(value: Any) -> list:

@@ -6,6 +6,8 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from kybra.compiler.custom_modules.principal import Principal
 from kybra_simple_db import MemoryMap
 from simple_db_client.certified import verify_chain, verify_entity, verify_tip
@@ -16,6 +18,8 @@ from localnet.subnet_keys import SubnetKeys
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "canister" / "src"))
 import db_api  # noqa: E402
+import ic_hash_tree  # noqa: E402
+from certification import entity_hash  # noqa: E402
 
 ADMIN = "evvln-dkyvs-32ztg-old72-roktw-evvu5-ycxvb-nvzcb-ygwyk-bl7u4-fqe"
 ALICE = "mnnk5-gfqmo-4omau-3uj75-wcco3-qwour-lsvsv-tmcw3-2kwze-f6orv-yqe"
@@ -172,3 +176,91 @@ def test_the_audit_log_is_an_icrc3_chain_under_the_certified_tip(svc):
     verify_chain(blocks[3:], last_index, last_hash)
     with pytest.raises(db_api.ApiError if hasattr(db_api, "ApiError") else Exception):
         svc.api.icrc3_get_blocks(ALICE, [{"start": 0, "length": 1}])
+
+
+# --- the incremental tree equals one built from scratch, after any sequence of changes ---
+
+
+
+def _reference_type_digest(leaves: dict) -> bytes:
+    """The digest of a type's tree computed from all its entity hashes, straight from the definition."""
+    if not leaves:
+        return ic_hash_tree.EMPTY_DIGEST
+    height = 1
+    while max(leaves) >= 16**height:
+        height += 1
+
+    def node(level: int, index: int):
+        slots = []
+        for i in range(16):
+            child = index * 16 + i
+            if level == 1:
+                leaf = leaves.get(child)
+                slots.append(None if leaf is None else [2, child.to_bytes(8, "big"), [3, leaf]])
+            else:
+                below = node(level - 1, child)
+                slots.append(below)
+        while len(slots) > 1:
+            pairs = zip(slots[::2], slots[1::2])
+            slots = [b if a is None else a if b is None else [1, a, b] for a, b in pairs]
+        return slots[0]
+
+    top = node(height, 0)
+    return ic_hash_tree.EMPTY_DIGEST if top is None else ic_hash_tree.digest(top)
+
+
+def _check_against_scratch(svc, max_id: int) -> None:
+    gateway = svc.api.gateway
+    leaves = {}
+    for entity_id in range(max_id + 1):
+        record = gateway.load("c::Tree", entity_id)
+        if record is not None:
+            leaves[entity_id] = entity_hash("c::Tree", record)
+    merkle = svc.api.certifier.merkle
+    merkle.reset()
+    assert merkle._root_digest_of("c::Tree") == _reference_type_digest(leaves)
+    assert svc.api.certifier.root_digest() == svc.certified_data
+    for entity_id in range(max_id + 2):
+        entity = verify(svc, "c::Tree", entity_id)
+        assert (entity is None) == (entity_id not in leaves)
+
+
+def tree_type() -> dict:
+    t = typedef("c::Tree", True)
+    t["relations"] = [{"name": "parent", "kind": {"ManyToOne": None}, "target": "c::Tree",
+                       "reverse": "children", "on_delete": {"Cascade": None}}]
+    return t
+
+
+OPS = st.lists(
+    st.tuples(st.sampled_from(["create", "create", "update", "delete", "link", "unlink"]),
+              st.integers(1, 40), st.integers(1, 40)),
+    min_size=1, max_size=30,
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(OPS)
+def test_the_incremental_tree_matches_a_rebuild(ops):
+    svc = Service()
+    assert svc.api.define_type(ADMIN, tree_type(), False) == {"Ok": None}
+    top = 0
+    for op, a, b in ops:
+        if op == "create":
+            top = svc.api.create(ALICE, "c::Tree", [text("t" + str(a))])["Ok"]["id"]
+        elif op == "update":
+            svc.api.update(ALICE, "c::Tree", a, [text("u" + str(b))], None)
+        elif op == "delete":
+            svc.api.delete(ALICE, "c::Tree", a)
+        else:
+            getattr(svc.api, op)(ALICE, "c::Tree", a, "parent", b)
+    _check_against_scratch(svc, top)
+
+
+def test_ids_past_one_level_grow_the_tree_and_keep_proofs(svc):
+    svc.api.define_type(ADMIN, tree_type(), False)
+    for i in range(300):
+        svc.api.create(ALICE, "c::Tree", [text("n" + str(i))])
+    for entity_id in (1, 250, 300):
+        svc.api.delete(ALICE, "c::Tree", entity_id)
+    _check_against_scratch(svc, 300)
