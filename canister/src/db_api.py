@@ -33,9 +33,11 @@ class DbApi:
     """One per canister. Built at module import; storage is touched only once `start` runs (at init,
     post_upgrade, or the first message after a localnet restart)."""
 
-    def __init__(self, maps: dict, clock, principal, set_certified_data=None, data_certificate=None):
+    def __init__(self, maps: dict, clock, principal, set_certified_data=None, data_certificate=None,
+                 meter=None):
         self.maps = maps
         self.clock = clock
+        self.meter = meter   # instructions used by the current message (ic.performance_counter(0))
         self.principal = principal
         self.set_certified_data = set_certified_data or (lambda data: None)
         self.data_certificate = data_certificate or (lambda: None)
@@ -61,6 +63,8 @@ class DbApi:
             db_map, audit_map, db_key, db_value, self.clock, (audit_key, audit_value)
         )
         self.gateway.set_write_guard(self._may_write)
+        if self.meter is not None:
+            self.gateway.set_meter(self.meter, api_limits.DELETE_INSTRUCTIONS)
         cert_map = self.maps["cert"][0] if "cert" in self.maps else MemoryMap()
         self.certifier = Certifier(cert_map, self.meta, self.set_certified_data, self.data_certificate)
         self._load_registries()

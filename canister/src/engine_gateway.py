@@ -83,6 +83,10 @@ class EngineGateway:
     def transaction(self):
         return self.db.transaction()
 
+    def set_meter(self, meter, limit: int) -> None:
+        """Deletes refuse (Limit, nothing changed) once the message has used `limit` instructions."""
+        self.db.set_meter(meter, limit)
+
     def set_write_guard(self, may_write) -> None:
         """`may_write(caller, type_name, owner, action) -> bool` ("modify" or "delete") is asked for every
         entity a link, unlink or cascade would change besides the one the operation names."""

@@ -364,6 +364,7 @@ api = DbApi(
     principal=Principal.from_str,
     set_certified_data=ic.set_certified_data,
     data_certificate=ic.data_certificate,
+    meter=lambda: ic.performance_counter(0),
 )
 
 

@@ -779,6 +779,7 @@ class Entity(EntityLinks, IndexedKeys, EntityQueries, EntitySerialization):
             budget.take(len(pending))     # refuses before any work when the relation holds too many
             rev = rel.reverse_relation()
             for tid in pending:
+                budget.tick()
                 if (ttc, tid) in visiting:
                     continue
                 target = rel.target_cls.load(tid)
@@ -819,11 +820,19 @@ class DeleteBudget:
     def take(self, count: int) -> None:
         """Count `count` more linked entities; StorageLimitError (the delete rolls back) past the budget."""
         self.used += count
+        if self.used > self.db.delete_budget:
+            self._refuse(f"would touch more than {self.db.delete_budget} linked entities")
+        self.tick()
+
+    def tick(self) -> None:
+        """Refuse once the message has used more instructions than the meter allows."""
         db = self.db
-        if self.used > db.delete_budget or (db.meter is not None and db.meter() > db.meter_limit):
-            root = self.root
-            raise StorageLimitError(
-                f"deleting {root._type}@{root._id} would touch more than "
-                f"{min(self.used, db.delete_budget)} linked entities in one operation (the limit): "
-                "unlink or delete linked entities in pages first (Entity.clear_links / delete_linked, or "
-                "batches of unlink/delete calls), then delete it")
+        if db.meter is not None and db.meter() > db.meter_limit:
+            self._refuse(f"would take more than {db.meter_limit:,} instructions")
+
+    def _refuse(self, why: str) -> None:
+        root = self.root
+        raise StorageLimitError(
+            f"deleting {root._type}@{root._id} {why} in one operation (the limit): unlink or delete "
+            "linked entities in pages first (Entity.clear_links / delete_linked, or batches of "
+            "unlink/delete calls), then delete it")
