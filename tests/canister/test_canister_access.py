@@ -4,7 +4,7 @@ admin, for each kind of type policy. Every denial is an Err and leaves the canis
 import itertools
 
 import pytest
-from canister_fixtures import snapshot
+from canister_fixtures import fingerprint
 from canister_harness import field, policy, text, type_def, user
 
 ROLES = ("owner", "other", "anonymous", "admin")
@@ -94,11 +94,11 @@ def test_permission_matrix(db, operation, role):
     item = new_item(db)
     TAGS[item] = new_tag(db, db.admin)
     call, expected = OPERATIONS[operation]
-    before = snapshot(db.admin) if expected[role] != "Ok" else None
+    before = fingerprint(db.admin) if expected[role] != "Ok" else None
     result = call(as_role(db, role), db, item)
     assert outcome(result) == expected[role], result
     if before is not None:
-        assert snapshot(db.admin) == before
+        assert fingerprint(db.admin) == before
 
 
 def test_owner_read_policy_hides_entities_from_others(db):

@@ -5,7 +5,7 @@ import itertools
 import json
 
 import pytest
-from canister_fixtures import dump_all, snapshot
+from canister_fixtures import dump_all, fingerprint
 from canister_harness import (
     Rejected,
     field,
@@ -58,7 +58,7 @@ def test_schema_changes_additive_pass_destructive_need_force(db):
     added = base + [field_def("views", "Int", default={"Int": 0})]
     assert db.admin.call("define_type", type_def("cms::Page", added), False) == {"Ok": None}
     assert fields_of(db.anon.ok("get", "cms::Page", page["id"]))["views"] == {"Int": 0}
-    before = snapshot(db.admin)
+    before = fingerprint(db.admin)
     kind, message = db.admin.err("define_type", type_def("cms::Page", base), False)
     assert kind == "Conflict" and "removes field views" in message and "force" in message
     tightened = [field_def("title", "Text", high=10), added[1]]
@@ -66,7 +66,7 @@ def test_schema_changes_additive_pass_destructive_need_force(db):
     indexed = [field_def("title", "Text", high=100, indexed=True), added[1]]
     kind, message = db.admin.err("define_type", type_def("cms::Page", indexed), True)
     assert kind == "Conflict" and "only while it is empty" in message
-    assert snapshot(db.admin) == before
+    assert fingerprint(db.admin) == before
     assert db.admin.call("define_type", type_def("cms::Page", base), True) == {"Ok": None}
     assert fields_of(db.anon.ok("get", "cms::Page", page["id"])) == {"title": text("Home")}
 
@@ -128,10 +128,10 @@ def test_index_dropped_then_re_added_counts_only_current_entities(db):
     ],
 )
 def test_bad_type_definitions_are_refused(db, typedef, kind, words):
-    before = snapshot(db.admin)
+    before = fingerprint(db.admin)
     got_kind, message = db.admin.err("define_type", typedef, False)
     assert (got_kind, words in message) == (kind, True), message
-    assert snapshot(db.admin) == before
+    assert fingerprint(db.admin) == before
 
 
 # --- values ---
@@ -170,30 +170,30 @@ def test_create_fills_defaults_and_round_trips_every_kind(db):
     ],
 )
 def test_bad_values_are_refused_and_change_nothing(db, fields, kind, words):
-    before = snapshot(db.admin)
+    before = fingerprint(db.admin)
     got_kind, message = db.alice.err("create", "shop::Item", fields)
     assert got_kind == kind and words in message, message
-    assert snapshot(db.admin) == before
+    assert fingerprint(db.admin) == before
 
 
 def test_unknown_type_and_id_are_not_found(db):
-    before = snapshot(db.admin)
+    before = fingerprint(db.admin)
     assert db.alice.err("create", "shop::Nothing", [])[0] == "NotFound"
     assert db.alice.err("get", "shop::Item", 10**9)[0] == "NotFound"
     assert db.alice.err("update", "shop::Item", 10**9, [], [])[0] == "NotFound"
     assert db.alice.err("delete", "shop::Item", 10**9)[0] == "NotFound"
     assert db.alice.err("find", "shop::Item", "no-such-sku")[0] == "NotFound"
     assert db.alice.err("find", "shop::Tag", "x")[0] == "Invalid"
-    assert snapshot(db.admin) == before
+    assert fingerprint(db.admin) == before
 
 
 def test_alias_is_unique(db):
     first = item(db)
-    before = snapshot(db.admin)
+    before = fingerprint(db.admin)
     sku = fields_of(first)["sku"]["Text"]
     kind, message = db.bob.err("create", "shop::Item", [field("name", text("copy")), field("sku", text(sku))])
     assert kind == "Conflict" and sku in message
-    assert snapshot(db.admin) == before
+    assert fingerprint(db.admin) == before
 
 
 def test_update_is_partial_and_versioned(db):
@@ -201,10 +201,10 @@ def test_update_is_partial_and_versioned(db):
     updated = db.alice.ok("update", "shop::Item", created["id"], [field("qty", {"Int": 7})], [1])
     assert updated["version"] == 2 and fields_of(updated)["qty"] == {"Int": 7}
     assert fields_of(updated)["name"] == fields_of(created)["name"]
-    before = snapshot(db.admin)
+    before = fingerprint(db.admin)
     kind, message = db.alice.err("update", "shop::Item", created["id"], [field("qty", {"Int": 8})], [1])
     assert kind == "Conflict" and "version 2" in message
-    assert snapshot(db.admin) == before
+    assert fingerprint(db.admin) == before
     cleared = db.alice.ok("update", "shop::Item", created["id"], [field("price", {"Null": None})], [])
     assert fields_of(cleared)["price"] == {"Null": None}
 
@@ -212,10 +212,10 @@ def test_update_is_partial_and_versioned(db):
 def test_python_type_hook_applies(db):
     note = db.bob.ok("create", "demo::Note", [field("title", text("  spaced  "))])
     assert fields_of(note)["title"] == text("spaced") and fields_of(note)["body"] == text("")
-    before = snapshot(db.admin)
+    before = fingerprint(db.admin)
     kind, message = db.bob.err("create", "demo::Note", [field("title", text("   "))])
     assert kind == "Invalid" and "rejected" in message.lower()
-    assert snapshot(db.admin) == before
+    assert fingerprint(db.admin) == before
 
 
 def test_delete_removes_and_frees_alias(db):
@@ -275,9 +275,9 @@ def test_restrict_blocks_delete_while_linked(db):
     dept = db.alice.ok("create", "hr::Dept", [field("title", text("R&D"))])["id"]
     person = db.alice.ok("create", "hr::Person", [field("title", text("Ann"))])["id"]
     db.alice.ok("link", "hr::Person", person, "dept", dept)
-    before = snapshot(db.admin)
+    before = fingerprint(db.admin)
     assert db.alice.err("delete", "hr::Dept", dept)[0] == "Conflict"
-    assert snapshot(db.admin) == before
+    assert fingerprint(db.admin) == before
     db.alice.ok("unlink", "hr::Person", person, "dept", dept)
     assert db.alice.call("delete", "hr::Dept", dept) == {"Ok": None}
 
@@ -314,11 +314,11 @@ def test_self_links_set_both_sides(db):
 
 def test_link_errors(db):
     product = item(db)
-    before = snapshot(db.admin)
+    before = fingerprint(db.admin)
     assert db.alice.err("link", "shop::Item", product["id"], "nope", 1)[0] == "NotFound"
     assert db.alice.err("link", "shop::Item", product["id"], "tags", 10**9)[0] == "NotFound"
     assert db.alice.err("links", "shop::Item", product["id"], "nope", [], 10)[0] == "NotFound"
-    assert snapshot(db.admin) == before
+    assert fingerprint(db.admin) == before
 
 
 # --- pages ---
@@ -424,7 +424,7 @@ def test_batch_applies_every_operation(db):
 
 def test_batch_is_all_or_nothing(db):
     product = item(db)
-    before = snapshot(db.admin)
+    before = fingerprint(db.admin)
     kind, message = db.alice.err(
         "batch",
         [
@@ -448,10 +448,10 @@ def test_batch_is_all_or_nothing(db):
         ],
     )
     assert kind == "Invalid" and message.startswith("operation 2:")
-    assert snapshot(db.admin) == before
+    assert fingerprint(db.admin) == before
     too_many = [{"Delete": {"type_name": "shop::Item", "id": 1}}] * 101
     assert db.alice.err("batch", too_many)[0] == "Limit"
-    assert snapshot(db.admin) == before
+    assert fingerprint(db.admin) == before
 
 
 # --- malformed Candid ---
@@ -467,10 +467,10 @@ def test_batch_is_all_or_nothing(db):
     ],
 )
 def test_malformed_candid_is_rejected_cleanly(db, method, arg):
-    before = snapshot(db.admin)
+    before = fingerprint(db.admin)
     with pytest.raises(Rejected):
         db.alice.raw(method, arg)
-    assert snapshot(db.admin) == before
+    assert fingerprint(db.admin) == before
 
 
 def test_stats_count_entities_and_estimate_memory(db):

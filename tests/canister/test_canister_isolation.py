@@ -175,6 +175,12 @@ def test_cascade_deletes_only_what_the_caller_may_delete(net):
     entries = net.admin.ok("audit", seq, [], 100)["items"]
     deleted = {(e["type_name"], e["id"]) for e in entries if e["operation"] == "delete"}
     assert deleted == {("iso::Project", mine["id"]), ("iso::Task", own_task["id"])}
+    # inside a batch too: the cascade spares what the caller may not delete
+    project = new(net.mallory, "iso::Project", name="batch")
+    net.bob.ok("link", "iso::Task", bobs["id"], "project", project["id"])
+    deletion = {"Delete": {"type_name": "iso::Project", "id": project["id"]}}
+    assert net.mallory.ok("batch", [deletion]) == [{"Done": None}]
+    assert fields_of(net.admin.ok("get", "iso::Task", bobs["id"]))["title"] == text("bob's, linked by bob")
     # an admin's delete cascades to everything
     project = new(net.bob, "iso::Project", name="admin deletes")
     net.bob.ok("link", "iso::Task", bobs["id"], "project", project["id"])
