@@ -44,6 +44,7 @@ lint: setup
 bench: setup
 	$(PY) -m benchmarks.engine
 	$(PY) -m benchmarks.engine_wasm
+	$(PY) -m benchmarks.canister_wasm
 	$(PY) -m benchmarks.localnet
 	$(PY) -m benchmarks.client
 

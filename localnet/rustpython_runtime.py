@@ -16,6 +16,7 @@ from pathlib import Path
 
 RUNTIME_ENV = "KYBRA_RUSTPYTHON"
 RUNTIME_SUBDIR = Path("shared") / "runtimes" / "kybra-rustpython"
+SKIP_REASON = "needs Kybra's RustPython runtime (../shared/runtimes/kybra-rustpython; see the note below)"
 HOW_TO_GET = (
     "Kybra's RustPython runtime was not found: put it in ../shared/runtimes/kybra-rustpython beside the "
     f"repository or set {RUNTIME_ENV} to its directory (its BUILD.md says how to build rustpython.wasm.gz "

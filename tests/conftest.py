@@ -150,3 +150,11 @@ def ic_agent() -> Callable:
         return Agent(identity, Client(url))
 
     return make
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Say once when the runs on Kybra's RustPython were skipped, and how to get the runtime."""
+    from localnet import rustpython_runtime
+
+    if not rustpython_runtime.available():
+        terminalreporter.write_line(f"RustPython runs skipped: {rustpython_runtime.HOW_TO_GET}")

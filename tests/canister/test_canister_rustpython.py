@@ -15,7 +15,7 @@ from localnet import rustpython_runtime
 from localnet.replica import Replica
 from localnet.state_store import read_stable_rows
 
-pytestmark = pytest.mark.skipif(not rustpython_runtime.available(), reason=rustpython_runtime.HOW_TO_GET)
+pytestmark = pytest.mark.skipif(not rustpython_runtime.available(), reason=rustpython_runtime.SKIP_REASON)
 
 TIMES = ("created_at", "updated_at", "created", "updated", "time", "at", "ts")
 

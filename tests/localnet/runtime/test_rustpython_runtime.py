@@ -15,8 +15,6 @@ from localnet.outcome import Reject, Reply
 from localnet.replica import Replica
 from localnet.source_interface import read_interface
 
-pytestmark = pytest.mark.skipif(not rustpython_runtime.available(), reason=rustpython_runtime.HOW_TO_GET)
-
 METERED = Path(__file__).resolve().parents[1] / "sample" / "metered" / "main.py"
 IFACE = read_interface(METERED)[0]
 NAT64 = Prim("nat64")
@@ -33,6 +31,8 @@ def reply(outcome, *types):
 
 @pytest.fixture(scope="module")
 def net():
+    if not rustpython_runtime.available():
+        pytest.skip(rustpython_runtime.SKIP_REASON)
     with Replica(runtime="rustpython") as r:
         yield r, r.deploy("metered", METERED)
 
