@@ -22,7 +22,7 @@ def _rebuild(cls) -> None:
 
 
 def _colours(cls, colour: str) -> tuple:
-    found = [t.id for t in cls.find_by("colour", colour)]
+    found = [t.id for t in cls.find_all_by("colour", colour)]
     paged, cursor = [], None
     while True:
         items, cursor = cls.page(cursor, 1, "colour", colour)

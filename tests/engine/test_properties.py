@@ -218,7 +218,7 @@ def _check(Node, db, model):
         assert set(node.children.ids()) == kids and len(node.children) == len(kids)
     for color in ("red", "blue"):
         ids = sorted(k for k, n in model.nodes.items() if n["color"] == color)
-        assert [n.id for n in Node.find_by("color", color)] == ids
+        assert [n.id for n in Node.find_all_by("color", color)] == ids
         assert Node.count_by("color", color) == len(ids)
     entries, _ = db.audit_entries(0, 10_000)
     seqs = [e["seq"] for e in entries]

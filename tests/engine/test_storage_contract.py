@@ -112,7 +112,7 @@ def test_the_engine_runs_and_restores_over_every_map(kv):
     again = Database.init(db_storage=kv, max_key_size=KEY_LIMIT, max_value_size=VALUE_LIMIT)
     loaded = Item.by_alias("one")
     assert loaded is not None and loaded.id == item.id and loaded.size == 4
-    assert [i.name for i in Item.find_by("size", 4)] == ["one"]
+    assert [i.name for i in Item.find_all_by("size", 4)] == ["one"]
     assert again.audit_length() == 2
 
 

@@ -15,6 +15,7 @@ from .context import CallerScope, get_caller_id
 from .db_errors import NotFoundError, StorageLimitError, ValidationError
 from .identity_map import IdentityMap
 from .memory_map import MemoryMap
+from .seed_documents import SeedDocuments
 from .staged_store import StagedMap
 from .storage_contract import declared_limit
 from .system_time import SystemTime
@@ -66,7 +67,7 @@ class Operation:
         return False
 
 
-class Database:
+class Database(SeedDocuments):
     """An entity database over a StableBTreeMap-like storage (and optionally a separate audit map)."""
 
     _instance = None
@@ -236,8 +237,6 @@ class Database:
     def put(self, key: str, value: str) -> None:
         self._data.put(key, value, self._journal)
 
-    def delete(self, key: str) -> None:
-        self._data.delete(key, self._journal)
 
     def get_value(self, key: str, head: Optional[str] = None) -> Optional[str]:
         """A value that may be split over several keys (head `~n` then chunks `key~0..n-1`)."""
@@ -727,6 +726,8 @@ class Database:
     def dump_json(self, pretty: bool = False) -> str:
         """The whole database as JSON: {type name: {id: serialized entity}}."""
         out = {}
+        for type_name, entity_id, data in self.raw_documents():
+            out.setdefault(type_name, {})[entity_id] = data
         for tc, name in self.stored_types():
             cls = type_registry.find(name)
             ids_after = 0
@@ -734,9 +735,9 @@ class Database:
                 ids, ids_after = self.live_walk(tc, ids_after, 500)
                 for entity_id in ids:
                     if cls is not None:
-                        entity = cls.load(entity_id)
+                        entity = cls.by_storage_id(entity_id)
                         if entity is not None:
-                            out.setdefault(name, {})[str(entity_id)] = entity.serialize()
+                            out.setdefault(name, {})[entity._id] = entity.serialize()
                     else:
                         text = self.get_value(keys.doc_key(tc, entity_id))
                         if text is not None:

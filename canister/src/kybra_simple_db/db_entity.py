@@ -56,14 +56,14 @@ def doc_text(data: dict, meta: dict) -> str:
                 + json_text.encode(meta["o"]) + ',"c":' + json_text.encode(meta["c"]) + ',"u":'
                 + json_text.encode(meta["u"]) + ',"tc":' + json_text.encode(meta["tc"]) + ',"tu":'
                 + json_text.encode(meta["tu"]))
-        if len(meta) > 7:
+        if len(meta) > 6:
             for name in OPTIONAL_META:
                 if name in meta:
                     text += ',"' + name + '":' + json_text.encode(meta[name])
         return text + "}"
     doc = {"v": meta["v"], "f": data, "o": meta["o"], "c": meta["c"], "u": meta["u"], "tc": meta["tc"],
            "tu": meta["tu"]}
-    if len(meta) > 7:
+    if len(meta) > 6:
         for name in OPTIONAL_META:
             if name in meta:
                 doc[name] = meta[name]
@@ -514,11 +514,12 @@ class Entity(EntityLinks, IndexedKeys, EntityQueries, EntitySerialization):
             d["_stored"] = dict(self._data)
             d["_state"] = "live"
 
-    def _claim_id(self, db: Database, tc: int, custom_id, max_id: int) -> tuple:
+    @classmethod
+    def _claim_id(cls, db: Database, tc: int, custom_id, max_id: int) -> tuple:
         """(storage id, text id, max id) for a caller-chosen id: a number is the storage id itself
         (ids it skips are never handed out later); any other text takes the next storage id and
         is found through its own key. A taken id is refused."""
-        type_name = type(self).__type_name__
+        type_name = cls.__type_name__
         if isinstance(custom_id, bool) or not isinstance(custom_id, (str, int)) or custom_id == "":
             raise ValidationError(f"invalid id {custom_id!r}")
         text_id = str(custom_id)
@@ -555,7 +556,7 @@ class Entity(EntityLinks, IndexedKeys, EntityQueries, EntitySerialization):
         obj = cls.__new__(cls)
         stored = doc.pop("f")
         version = cls.__version__
-        if len(doc) > 7 and doc.get("sv", 1) != version or version != 1 and "sv" not in doc:
+        if len(doc) > 6 and doc.get("sv", 1) != version or version != 1 and "sv" not in doc:
             stored = cls._migrated(stored, doc, eid)
         data = dict(stored) if cls.__open__ else {}
         for name, prop in cls.__fields__.items():
@@ -635,6 +636,79 @@ class Entity(EntityLinks, IndexedKeys, EntityQueries, EntitySerialization):
         if entity is not None and "i" in entity._meta:
             return None     # this storage id belongs to an entity with a text id
         return entity
+
+    @classmethod
+    def by_storage_id(cls, eid: int) -> Optional["Entity"]:
+        """The entity stored under storage id `eid` (also one with a caller-chosen text id)."""
+        db = Database.get_instance()
+        tc = db.type_code(cls.__type_name__)
+        return None if tc is None else cls._load_id(db, tc, eid)
+
+    @classmethod
+    def stored_document(cls, entity_id) -> Optional[dict]:
+        """The entity as the original stores it: `serialize()` of the stored values (before any
+        migration) plus `__version__`; None when there is no such entity."""
+        entity = cls.load(entity_id)
+        if entity is None:
+            return None
+        db = entity._db
+        doc = _parse_doc(db.get_value(keys.doc_key(entity._tc, entity._eid)))
+        out = entity.serialize()
+        stored = doc["f"]
+        for name in list(out):
+            if not name.startswith("_") and name in stored and name not in cls.__relations__:
+                out[name] = stored[name]
+        out["__version__"] = doc.get("sv", 1)
+        return out
+
+    @classmethod
+    def store_document(cls, entity_id, data: dict) -> "Entity":
+        """Trusted write of a stored document (`Database.save`): fields as given (no hooks; a later
+        `__version__` load migrates them), owner and creator kept (the caller's for a new one)."""
+        from .entity_serialize import MIXIN_FIELDS
+        db = Database.get_instance()
+        with db.operation():
+            tc = db.type_code(cls.__type_name__, create=True)
+            fields = {}
+            for name, value in data.items():
+                if name.startswith("_") or name in MIXIN_FIELDS:
+                    continue
+                rel = cls.__relations__.get(name)
+                if rel is None:
+                    fields[name] = value        # kept as given, as the original stores it
+                elif not rel.to_many:
+                    fields[name] = normalize_id(value)
+            version = data.get("__version__", 1)
+            existing = cls.load(entity_id)
+            now = db.now()
+            caller = get_caller_id()
+            if existing is None:
+                max_id, count = db.counters(tc)
+                eid, text_id, max_id = cls._claim_id(db, tc, entity_id, max_id)
+                meta = {"o": caller, "c": caller, "u": caller, "tc": now, "tu": now, "v": 1}
+                if text_id != str(eid):
+                    meta["i"] = text_id
+                db.set_counters(tc, max_id, count + 1)
+                head = None
+            else:
+                eid = existing._eid
+                existing._drop_keys(existing._stored)
+                meta = dict(existing._meta)
+                meta.update({"u": caller, "tu": now, "v": meta["v"] + 1})
+                head = db.get(keys.doc_key(tc, eid))
+            meta.pop("sv", None)
+            if version != 1:
+                meta["sv"] = version
+            text = doc_text(fields, meta)
+            db.put_value(keys.doc_key(tc, eid), text, head)
+            entity = cls.adopt_stored(db, tc, eid, text)
+            db.record("save", cls.__type_name__, eid, fields, now, caller)
+        return entity
+
+    @classmethod
+    def _alias_key(cls) -> str:
+        """The original's name for a type's alias lookup ("Type_alias")."""
+        return cls.__type_name__ + "_alias"
 
     @classmethod
     def get(cls, entity_id) -> "Entity":

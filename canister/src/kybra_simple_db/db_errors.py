@@ -9,6 +9,11 @@ class ValidationError(DatabaseError, ValueError):
     """A value, field name, type name or argument is not acceptable (also a ValueError)."""
 
 
+class RelationValueError(ValidationError, TypeError):
+    """A relation was given something that is not an entity, an id or a list of them (also a
+    TypeError, as in the original)."""
+
+
 class HookRejected(ValidationError):
     """An `on_event` hook rejected a create or a modification (a ValueError, as HOOKS.md says)."""
 

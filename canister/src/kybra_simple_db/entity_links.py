@@ -9,7 +9,13 @@ from typing import Optional
 from . import bitsets, type_registry
 from . import key_layout as keys
 from .db_constants import ACTION_CREATE, ACTION_DELETE, ACTION_MODIFY
-from .db_errors import NotFoundError, PermissionDenied, UnknownTargetError, ValidationError
+from .db_errors import (
+    NotFoundError,
+    PermissionDenied,
+    RelationValueError,
+    UnknownTargetError,
+    ValidationError,
+)
 from .entity_values import normalize_id
 from .link_view import LinkSet
 
@@ -72,7 +78,8 @@ class EntityLinks:
                 elif isinstance(value, (EntityLinks, str, int)) and not isinstance(value, bool):
                     value = [value]     # one entity (or its id or alias) for a to-many relation
                 if isinstance(value, (bytes, dict)) or not hasattr(value, "__iter__"):
-                    raise ValidationError(f"{self._type}.{name} takes a list of entities")
+                    raise RelationValueError(
+                        f"{self._type}.{name} must be set to an entity or list of entities")
                 wanted = [self._resolve_target(rel, v) for v in value]
                 wanted_ids = set(t._eid for t in wanted)
                 if self._state != "creating":
@@ -194,6 +201,16 @@ class EntityLinks:
         else:
             self._meta.pop("x", None)
         self._persist("link" if present else "unlink", {name: ref})
+
+    @property
+    def _relations(self) -> dict:
+        """The original's view of an entity's relations: {name: [linked entities]} (reads them)."""
+        out = {}
+        for name in list(type(self).__relations__) + list(self._meta.get("x") or {}):
+            found = self.get_relations(name)
+            if found:
+                out[name] = found
+        return out
 
     def link_count(self, relation: str) -> int:
         """How many entities are linked through `relation` (reads one key per bucket of ids)."""

@@ -4,6 +4,7 @@ A mixin of `Entity`; every page reads O(limit) keys (one per bucket of ids plus 
 """
 
 from . import key_layout as keys
+from . import type_registry
 from .db_engine import Database
 from .db_errors import ValidationError
 from .entity_query import Query
@@ -64,9 +65,36 @@ class EntityQueries:
         return Query(cls)
 
     @classmethod
-    def find_by(cls, field: str, value) -> list:
-        """Every entity whose indexed `field` equals `value`, in id order."""
+    def find_by(cls, field: str, value, from_id: int = 1, count: int = 50) -> tuple:
+        """ic-python-db's paged equality lookup on an indexed field: up to `count` entities with id >=
+        `from_id`, in id order, and the `from_id` of the next page (None at the end)."""
+        from_id, count = _first_id(from_id), _count(count)
+        items, cursor = cls.page(from_id - 1, count, field, value)
+        return items, (None if cursor is None else cursor + 1)
+
+    @classmethod
+    def find_all_by(cls, field: str, value) -> list:
+        """Every entity whose indexed `field` equals `value`, in id order (all pages)."""
         return drain(lambda cursor, size: cls.page(cursor, size, field, value), 500)
+
+    @classmethod
+    def find(cls, wanted: dict) -> list:
+        """Entities (of this type and its subclasses) whose attributes equal every item of `wanted`
+        (a whole-type scan, as in the original; use `find_by` or `query()` on indexed fields)."""
+        if not isinstance(wanted, dict):
+            raise ValidationError("find takes a dict of attribute values")
+        return [e for e in cls.instances()
+                if all(getattr(e, name, None) == value for name, value in wanted.items())]
+
+    @classmethod
+    def rebuild_field_index(cls, field: str, from_id: int = 1, batch: int = 200):
+        """Re-create the index entries of `field` for one batch of entities from `from_id` on (after
+        the field became indexed); returns the `from_id` of the next batch, None when done."""
+        prop = cls.__fields__.get(field)
+        if prop is None or not prop.indexed:
+            raise ValidationError(f"{cls.__type_name__}.{field} is not an indexed field")
+        cursor = cls.rebuild_keys(_first_id(from_id) - 1, _count(batch))
+        return None if cursor is None else cursor + 1
 
     @classmethod
     def count_by(cls, field: str, value) -> int:
@@ -90,32 +118,37 @@ class EntityQueries:
 
     @classmethod
     def instances(cls) -> list:
-        """Every live entity of this type, in id order (whole-type operation)."""
-        return drain(cls.page, 500)
+        """Every live entity of this type and of its subclasses, by type then id (whole-type read)."""
+        out = []
+        for klass in type_registry.family(cls):
+            out.extend(drain(klass.page, 500))
+        return out
 
     @classmethod
     def load_some(cls, from_id: int, count: int = 10) -> list:
-        """Seed API: `count` live entities after skipping `from_id` of them (offset paging;
-        O(from_id + count) reads: prefer `page(cursor, limit)` for large offsets)."""
-        if isinstance(from_id, bool) or not isinstance(from_id, int) or from_id < 0:
-            raise ValidationError("from_id must be a non-negative integer")
-        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-            raise ValidationError("count must be at least 1")
+        """The original's page: up to `count` live entities with id >= `from_id`, in id order
+        (0 counts as 1, as the seed README uses it). Reads O(count) keys."""
+        from_id, count = _first_id(from_id), _count(count)
         db = Database.get_instance()
         tc = db.type_code(cls.__type_name__)
-        wanted = []
-        skipped = 0
-        cursor = 0
-        while cursor is not None and len(wanted) < count:
-            ids, cursor = db.live_walk(tc, cursor, 500)
-            for eid in ids:
-                if skipped < from_id:
-                    skipped += 1
-                elif len(wanted) < count:
-                    wanted.append(eid)
         out = []
-        for eid in wanted:
-            entity = cls._load_id(db, tc, eid)
-            if entity is not None:
-                out.append(entity)
+        cursor = from_id - 1
+        while cursor is not None and len(out) < count:
+            ids, cursor = db.live_walk(tc, cursor, count - len(out))
+            for eid in ids:
+                entity = cls._load_id(db, tc, eid)
+                if entity is not None:
+                    out.append(entity)
         return out
+
+
+def _first_id(from_id) -> int:
+    if isinstance(from_id, bool) or not isinstance(from_id, int) or from_id < 0:
+        raise ValidationError("from_id must be at least 1")
+    return max(from_id, 1)
+
+
+def _count(count) -> int:
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise ValidationError("count must be at least 1")
+    return count

@@ -74,18 +74,6 @@ class MemoryStorage(MemoryMap, Storage):
     def __contains__(self, key: str) -> bool:
         return key in self._data
 
-    def contains_key(self, key: str) -> bool:
-        return key in self._data
-
-    def len(self) -> int:
-        return len(self._data)
-
-    def is_empty(self) -> bool:
-        return not self._data
-
-    def values(self) -> list:
-        return MemoryMap.values(self)
-
 
 class CountingMap:
     """Wraps a map and counts storage calls (reads, writes, bytes written) for deterministic cost tests."""
