@@ -119,8 +119,9 @@ class DbApi:
         self.certifier.after_update(self.gateway, audit_start)
         return {"Ok": result}
 
-    def _entity(self, type_name: str, record: dict) -> dict:
-        """The Candid Entity of an engine record."""
+    def _entity(self, type_name: str, record: dict, caller: str = None) -> dict:
+        """The Candid Entity of an engine record; with `caller`, a to-one ref to an entity the caller
+        may not read shows as unlinked (so refs reveal no hidden ids)."""
         plain = self.registry.get(type_name)
         values = record["fields"]
         fields = [
@@ -130,13 +131,11 @@ class DbApi:
         refs = []
         for r in self.registry.relations(type_name):
             if r["kind"] in typedef_rules.TO_ONE:
-                refs.append(
-                    {
-                        "relation": r["name"],
-                        "target_type": r["target"],
-                        "target_id": record["refs"].get(r["name"]),
-                    }
-                )
+                target_id = record["refs"].get(r["name"])
+                if caller is not None and target_id is not None:
+                    target_id = self._visible_ids(caller, r["target"], [target_id])
+                    target_id = target_id[0] if target_id else None
+                refs.append({"relation": r["name"], "target_type": r["target"], "target_id": target_id})
         return {
             "type_name": type_name,
             "id": record["id"],
@@ -216,6 +215,19 @@ class DbApi:
         self.access.check_write(caller, type_name, policy, action, record["owner"])
         return record
 
+    def _visible_ids(self, caller: str, type_name: str, ids: list) -> list:
+        """The ids of `type_name` the caller may read (all of them, without a read, for a type it reads
+        entirely); the others are left out as if absent."""
+        policy = self.registry.get(type_name)["policy"]
+        if self.access.reads_everything(caller, policy):
+            return ids
+        visible = []
+        for entity_id in ids:
+            record = self.gateway.load(type_name, entity_id)
+            if record is not None and self.access.can_read(caller, policy, record["owner"]):
+                visible.append(entity_id)
+        return visible
+
     def _may_write(self, caller: str, type_name: str, owner: str, action: str) -> bool:
         """The engine's write guard: may `caller` change (or delete) an entity a link or cascade reaches."""
         plain = self.registry.types.get(type_name)
@@ -278,12 +290,16 @@ class DbApi:
 
     def get(self, caller: str, type_name: str, entity_id: int) -> dict:
         return self._run(
-            caller, False, lambda: self._entity(type_name, self._readable(caller, type_name, entity_id))
+            caller,
+            False,
+            lambda: self._entity(type_name, self._readable(caller, type_name, entity_id), caller),
         )
 
     def find(self, caller: str, type_name: str, alias: str) -> dict:
         return self._run(
-            caller, False, lambda: self._entity(type_name, self._find_record(caller, type_name, alias))
+            caller,
+            False,
+            lambda: self._entity(type_name, self._find_record(caller, type_name, alias), caller),
         )
 
     def _find_record(self, caller: str, type_name: str, alias: str) -> dict:
@@ -379,7 +395,8 @@ class DbApi:
             self._readable(caller, type_name, entity_id)
             size = api_limits.page_size(limit_, api_limits.MAX_LINK_PAGE)
             ids, next_cursor = self.gateway.link_page(type_name, entity_id, relation, cursor, size)
-            return {"items": ids, "next": next_cursor}
+            target = self.registry.relation(type_name, relation)["target"]
+            return {"items": self._visible_ids(caller, target, ids), "next": next_cursor}
 
         return self._run(caller, False, action)
 
@@ -413,7 +430,7 @@ class DbApi:
                     continue
                 if not self.access.can_read(caller, policy, record["owner"]):
                     continue
-                entity = self._entity(type_name, record)
+                entity = self._entity(type_name, record, caller)
                 if not budget.take(entity_size(entity)) and items:
                     next_cursor = self.gateway.cursor_before(records, position)
                     break

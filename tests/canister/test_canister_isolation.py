@@ -53,7 +53,19 @@ DIARY = type_def(
     access=policy(read="Owner"),
 )
 AUDITED = type_def("iso::Audited", [field_def("n", "Int")], access=policy(read="Admins"))
-TYPES = [PROJECT, TASK, LABEL, BOARD, STICKER, PERSON, BADGE, DIARY, AUDITED]
+NOTEBOOK = type_def("iso::Notebook", [field_def("title", "Text", high=40)])
+PAGE = type_def(
+    "iso::Page",
+    [field_def("text", "Text", high=40)],
+    relations=[relation_def("notebook", "ManyToOne", "iso::Notebook", "pages")],
+    access=policy(read="Owner"),
+)
+MEMO = type_def(
+    "iso::Memo",
+    [field_def("text", "Text", high=40)],
+    relations=[relation_def("sheet", "ManyToOne", "iso::Page", "memos")],
+)
+TYPES = [PROJECT, TASK, LABEL, BOARD, STICKER, PERSON, BADGE, DIARY, AUDITED, NOTEBOOK, PAGE, MEMO]
 
 
 @pytest.fixture(scope="module")
@@ -254,3 +266,22 @@ def test_stats_show_only_the_counts_the_caller_may_count(net):
         assert stats["entities"] == sum(t["count"] for t in stats["types"])
     admin_shown = {t["type_name"] for t in net.admin.call("stats")["types"]}
     assert {"iso::Diary", "iso::Audited"} <= admin_shown
+
+
+def test_links_and_refs_show_only_entities_the_caller_may_read(net):
+    notebook = new(net.bob, "iso::Notebook", title="shared")
+    page = net.alice.ok("create", "iso::Page", [field("text", text("private"))])
+    net.alice.ok("link", "iso::Page", page["id"], "notebook", notebook["id"])
+    assert net.alice.ok("links", "iso::Notebook", notebook["id"], "pages", [], 100)["items"] == [page["id"]]
+    assert net.admin.ok("links", "iso::Notebook", notebook["id"], "pages", [], 100)["items"] == [page["id"]]
+    for caller in (net.bob, net.anon):
+        assert caller.ok("links", "iso::Notebook", notebook["id"], "pages", [], 100)["items"] == []
+    mine = net.alice.ok("get", "iso::Page", page["id"])
+    assert mine["refs"][0]["target_id"] == [notebook["id"]]
+    memo = net.alice.ok("create", "iso::Memo", [field("text", text("see page"))])
+    net.alice.ok("link", "iso::Memo", memo["id"], "sheet", page["id"])
+    assert net.alice.ok("get", "iso::Memo", memo["id"])["refs"][0]["target_id"] == [page["id"]]
+    for caller in (net.bob, net.anon):
+        assert caller.ok("get", "iso::Memo", memo["id"])["refs"][0]["target_id"] == []
+        listed = caller.ok("list", "iso::Memo", [], [], 100)["items"]
+        assert [m["refs"][0]["target_id"] for m in listed if m["id"] == memo["id"]] == [[]]
