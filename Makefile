@@ -47,6 +47,7 @@ bench: setup
 	$(PY) -m benchmarks.canister_wasm
 	$(PY) -m benchmarks.localnet
 	$(PY) -m benchmarks.client
+	$(PY) -m benchmarks.certified
 
 clean:
 	rm -rf $(VENV) .tools .state

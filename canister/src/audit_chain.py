@@ -4,7 +4,7 @@ Block i is Map {btype, ts, phash (absent in the first block), tx: {op, caller, t
 is hashed with the representation-independent hash. Appending hashes only the new entries and stores one
 hash per block ("h<i>"), so a block's `phash` is one read and survives pruning of older entries. The
 chain starts at `first`: the audit sequence number at which this canister began chaining (0 on a new
-canister); "chain" holds "first,next".
+canister); "chain" holds "first,next,hash of block next-1" so the tip is one read.
 """
 
 import rep_hash
@@ -39,13 +39,17 @@ class AuditChain:
     def __init__(self, store):
         self.store = store
 
-    def extent(self):
-        """(first, next) block indexes, or None before the first append."""
+    def _state(self):
         raw = self.store.get(CHAIN_KEY)
         if raw is None:
             return None
-        first, _, nxt = raw.partition(",")
-        return int(first), int(nxt)
+        first, nxt, last = raw.split(",")
+        return int(first), int(nxt), last
+
+    def extent(self):
+        """(first, next) block indexes, or None before the first append."""
+        state = self._state()
+        return None if state is None else (state[0], state[1])
 
     def block_hash(self, index: int):
         raw = self.store.get("h" + str(index))
@@ -56,25 +60,25 @@ class AuditChain:
 
     def append(self, entries: list, start: int) -> bool:
         """Chain `entries` (consecutive audit entries from the chain's next index); True if any."""
-        extent = self.extent()
-        first, nxt = extent if extent is not None else (start, start)
+        state = self._state()
+        first, nxt, last = state if state is not None else (start, start, "")
         if not entries:
-            if extent is None:
-                self.store.insert(CHAIN_KEY, str(first) + "," + str(nxt))
+            if state is None:
+                self.store.insert(CHAIN_KEY, str(first) + "," + str(nxt) + ",")
             return False
-        phash = self.parent_hash(nxt, first)
+        phash = bytes.fromhex(last) if last else None
         for entry in entries:
             if entry["seq"] != nxt:
                 raise ValueError("audit entries must be chained in order")
             phash = rep_hash.value_hash(block_value(entry, phash))
             self.store.insert("h" + str(nxt), phash.hex())
             nxt += 1
-        self.store.insert(CHAIN_KEY, str(first) + "," + str(nxt))
+        self.store.insert(CHAIN_KEY, str(first) + "," + str(nxt) + "," + phash.hex())
         return True
 
     def tip(self):
         """(last block index, its hash), or None while the chain is empty."""
-        extent = self.extent()
-        if extent is None or extent[1] <= extent[0]:
+        state = self._state()
+        if state is None or state[1] <= state[0]:
             return None
-        return extent[1] - 1, self.block_hash(extent[1] - 1)
+        return state[1] - 1, bytes.fromhex(state[2])
