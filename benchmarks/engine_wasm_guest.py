@@ -121,10 +121,11 @@ def basic(n: int, samples: int) -> None:
     measure("restore_page_of_100", [records], lambda r: Database.get_instance().restore(r))
 
 
-def many_links(links: int) -> None:
+def many_links(links: int, budget: int) -> None:
     """A delete of an entity with `links` links: refused past the delete budget after bounded work,
     then emptied page by page with clear_links, then deleted."""
     db = fresh_db()
+    db.delete_budget = budget or db.delete_budget
     tag = Tag(label="hub")
     with db.transaction():
         for i in range(1, links + 1):
@@ -134,14 +135,15 @@ def many_links(links: int) -> None:
     pages = 0
     total = 0
     worst = 0
+    page = min(500, db.delete_budget)
     while True:
-        spent, removed = once(lambda: tag.clear_links("people", 500))
+        spent, removed = once(lambda: tag.clear_links("people", page))
         if removed == 0:
             break
         pages += 1
         total += spent
         worst = max(worst, spent)
-    emit("clear_links_page_of_500", total, pages, links=links, worst=worst)
+    emit("clear_links_page", total, pages, links=links, page=page, worst=worst)
     spent, _ = once(tag.delete)
     emit("delete_after_clear_links", spent, links=links)
 
@@ -154,10 +156,11 @@ def _refused(action) -> str:
     return "not refused"
 
 
-def cascade_chain(depth: int) -> None:
+def cascade_chain(depth: int, budget: int) -> None:
     """Deleting the root of a `depth`-deep Cascade chain: iterative, refused past the default budget,
     and in one message when the budget allows it."""
     db = fresh_db()
+    db.delete_budget = budget or db.delete_budget
     root = Node(label="root")
     parent = root
     with db.transaction():
@@ -169,6 +172,32 @@ def cascade_chain(depth: int) -> None:
     spent, _ = once(root.delete)
     emit("cascade_chain_delete", spent, depth, depth=depth)
     assert Node.count() == 0
+
+
+def restore_gap(gap: int) -> None:
+    """Restoring one record `gap` ids past a type's highest id, and a page across that gap."""
+    db = fresh_db()
+    Person(name="first", age=1, city="c")
+    records = [{"type": "Person", "id": gap, "fields": {"name": "far", "age": 2, "city": "c"},
+                "owner": "o", "creator": "o", "updater": "o", "created": 1, "updated": 1, "version": 1}]
+    spent, _ = once(lambda: db.restore(records))
+    emit("restore_across_id_gap", spent, gap=gap)
+    db.identity.clear()
+    spent, (items, _) = once(lambda: Person.page(1, 100))
+    assert [p.id for p in items] == [gap]
+    emit("page_across_id_gap", spent, gap=gap)
+
+
+def count_at_size(n: int) -> None:
+    """A filtered count with `n` entities stored (half of them match)."""
+    db = fresh_db()
+    with db.transaction():
+        for i in range(1, n + 1):
+            Person(name="c-" + str(i), age=1, city="even" if i % 2 == 0 else "odd")
+    db.identity.clear()
+    spent, total = once(lambda: Person.count_by("city", "even"))
+    assert total == n // 2
+    emit("count_filtered_at_size", spent, entities=n, matches=total)
 
 
 ADMIN = "evvln-dkyvs-32ztg-old72-roktw-evvu5-ycxvb-nvzcb-ygwyk-bl7u4-fqe"
@@ -221,10 +250,14 @@ def main() -> None:
         basic(n, samples)
     elif ARGS[0] == "service":
         service(int(ARGS[1]) if len(ARGS) > 1 else 1000, int(ARGS[2]) if len(ARGS) > 2 else 50)
+    elif ARGS[0] == "gap":
+        restore_gap(int(ARGS[1]))
+    elif ARGS[0] == "count":
+        count_at_size(int(ARGS[1]))
     elif ARGS[0] == "links":
-        many_links(int(ARGS[1]))
+        many_links(int(ARGS[1]), int(ARGS[2]))
     elif ARGS[0] == "cascade":
-        cascade_chain(int(ARGS[1]))
+        cascade_chain(int(ARGS[1]), int(ARGS[2]))
 
 
 main()

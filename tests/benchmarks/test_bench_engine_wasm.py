@@ -17,7 +17,8 @@ ROOT = Path(__file__).resolve().parents[2]
 OPS = {"create", "get", "get_by_alias", "update_loaded", "get_and_update", "link", "unlink", "page_of_100",
        "count_filtered", "dump_page_of_100", "delete", "restore_page_of_100", "service_create",
        "service_get", "service_update", "service_count_filtered", "delete_with_links_refused",
-       "clear_links_page_of_500", "delete_after_clear_links", "cascade_chain_refused", "cascade_chain_delete"}
+       "clear_links_page", "delete_after_clear_links", "cascade_chain_refused", "cascade_chain_delete",
+       "restore_across_id_gap", "page_across_id_gap", "count_filtered_at_size"}
 
 pytestmark = pytest.mark.skipif(runtime_dir() is None,
                                 reason="Kybra's RustPython runtime not on this machine")
@@ -25,8 +26,9 @@ pytestmark = pytest.mark.skipif(runtime_dir() is None,
 
 def test_every_operation_has_a_figure(tmp_path):
     out = tmp_path / "rows.json"
-    cmd = [sys.executable, "-m", "benchmarks.engine_wasm", "--n", "120", "--samples", "4", "--growth",
-           "--links", "2600", "--depth", "2100", "--json", str(out)]
+    cmd = [sys.executable, "-m", "benchmarks.engine_wasm", "--n", "60", "--samples", "2", "--growth",
+           "--links", "60", "--depth", "50", "--budget", "20",
+           "--count-size", "50", "--json", str(out)]
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr + done.stdout
     rows = json.loads(out.read_text())
