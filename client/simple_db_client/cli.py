@@ -19,7 +19,7 @@ from . import cli_output as out
 from .cli_args import parse_assignments, parse_field_spec, parse_relation_spec
 from .client import SimpleDB
 from .codec import typedef_from_candid, typedef_from_dict, typedef_to_candid
-from .dump_file import DumpFileError, export_dump, import_pages, read_dump
+from .dump_file import DumpFileError, export_dump, import_pages, page_entities, read_dump
 from .errors import CanisterError, NotFound, RejectError, SimpleDBError, TransportError
 from .identity import load_identity
 from .models import Policy, TypeDef
@@ -510,11 +510,11 @@ def export(ctx: click.Context, file: Path, page_size: int) -> None:
         export_dump(db, sys.stdout, page_size)
         return
     with (
-        tqdm(unit=" page", desc="export", disable=None, file=sys.stderr) as bar,
+        tqdm(unit=" entity", desc="export", disable=None, file=sys.stderr) as bar,
         open(file, "w", encoding="utf-8") as handle,
     ):
-        pages = export_dump(db, handle, page_size, on_page=lambda _n: bar.update(1))
-    click.echo(f"exported {pages} pages to {file}", err=True)
+        entities = export_dump(db, handle, page_size, on_page=bar.update)
+    click.echo(f"exported {entities} entities to {file}", err=True)
 
 
 cli.add_command(export, "dump")
@@ -523,28 +523,36 @@ cli.add_command(export, "dump")
 @cli.command("import")
 @json_option
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--skip-existing",
+    is_flag=True,
+    help="Leave out entities whose ids the canister already holds (resume an interrupted import).",
+)
 @click.pass_context
-def import_(ctx: click.Context, file: Path) -> None:
+def import_(ctx: click.Context, file: Path, skip_existing: bool) -> None:
     """Restore an export FILE into the canister (admins only), with a progress bar."""
     try:
         _, pages = read_dump(file)
     except (OSError, UnicodeDecodeError, DumpFileError) as exc:
         raise click.BadParameter(str(exc), param_hint="FILE") from exc
     db = ctx.obj.db()
-    restored = 0
+    total = sum(page_entities(data) for data in pages)
+    skipped = 0
 
-    def advance(count: int) -> None:
-        nonlocal restored
-        restored += count
-        bar.update(1)
-        bar.set_postfix(entities=restored)
+    def skip(count: int) -> None:
+        nonlocal skipped
+        skipped += count
+        bar.update(count)
 
-    with tqdm(total=len(pages), unit=" page", desc="import", disable=None, file=sys.stderr) as bar:
-        restored = import_pages(db, pages, on_page=advance)
+    with tqdm(total=total, unit=" entity", desc="import", disable=None, file=sys.stderr) as bar:
+        restored = import_pages(db, pages, on_page=bar.update, skip_existing=skip_existing, on_skip=skip)
+    summary = {"entities": restored, "skipped": skipped, "pages": len(pages)}
     click.echo(
-        json.dumps({"pages": len(pages), "entities": restored})
+        json.dumps(summary)
         if ctx.obj.as_json
-        else f"imported {restored} entities from {len(pages)} pages"
+        else f"imported {restored} entities"
+        + (f" ({skipped} already present, skipped)" if skip_existing else "")
+        + f" from {len(pages)} pages"
     )
 
 

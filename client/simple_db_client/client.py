@@ -273,14 +273,16 @@ class SimpleDB:
         return self._ok("restore", data)
 
     def export_to(self, path: str | Path, page_size: int = DEFAULT_PAGE_SIZE) -> int:
-        """Write the whole database to an export file (JSON Lines); return the number of pages."""
+        """Write the whole database to an export file (JSON Lines); return the number of entities."""
         with open(path, "w", encoding="utf-8") as out:
             return export_dump(self, out, page_size)
 
-    def import_from(self, path: str | Path) -> int:
-        """Restore an export file page by page (admins only); return the number of entities restored."""
+    def import_from(self, path: str | Path, skip_existing: bool = False) -> int:
+        """Restore an export file page by page (admins only); return the number of entities restored.
+        `skip_existing=True` leaves out entities whose ids the canister already holds (to resume an
+        interrupted import) instead of stopping at the first page that has one."""
         _, pages = read_dump(path)
-        return import_pages(self, pages)
+        return import_pages(self, pages, skip_existing=skip_existing)
 
     # operations
 

@@ -163,6 +163,8 @@ def test_export_import_round_trip_through_the_cli(run, net, namespace, tmp_path)
     fresh = net.fresh_canister()
     out = run("import", str(first), canister_id=fresh)
     assert "imported" in out
+    again = json.loads(run("import", str(first), "--skip-existing", "--json", canister_id=fresh))
+    assert again["entities"] == 0 and again["skipped"] >= 5
     second = tmp_path / "second.jsonl"
     run("dump", str(second), "--page-size", "2", canister_id=fresh)
     pages = lambda path: path.read_text().splitlines()[1:]  # noqa: E731 - headers differ in canister id and time

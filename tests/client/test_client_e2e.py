@@ -263,13 +263,36 @@ def test_export_then_import_into_a_fresh_canister_gives_an_identical_dump(net, a
         for i in range(3):
             db.link(types("Person"), person.id, "pets", db.create(types("Pet"), name=f"p{i}").id)
     path = tmp_path / "export.jsonl"
-    pages = admin_db.export_to(path, page_size=2)
-    assert pages >= 2
+    exported = admin_db.export_to(path, page_size=2)
+    assert exported == admin_db.stats().entities
     copy = net.client(net.admin, canister_id=net.fresh_canister())
     restored = copy.import_from(path)
-    assert restored == admin_db.stats().entities
+    assert restored == exported
     assert list(copy.dump(page_size=2)) == list(admin_db.dump(page_size=2))
     assert copy.get(types("Person"), person.id) == admin_db.get(types("Person"), person.id)
+    copy.close()
+
+
+def test_an_interrupted_import_resumes_with_skip_existing(net, admin_db, types, tmp_path):
+    from simple_db_client.dump_file import ImportFailed
+
+    with net.client(Ed25519Identity()) as db:
+        for i in range(5):
+            db.create(types("Pet"), name=f"p{i}")
+    path = tmp_path / "export.jsonl"
+    total = admin_db.export_to(path, page_size=2)
+    lines = path.read_text().splitlines()
+    partial = tmp_path / "partial.jsonl"
+    partial.write_text("\n".join(lines[:3]) + "\n")  # the header and the first two pages
+    copy = net.client(net.admin, canister_id=net.fresh_canister())
+    first = copy.import_from(partial)
+    assert 0 < first < total
+    with pytest.raises(ImportFailed, match="skip-existing") as refused:
+        copy.import_from(path)
+    assert refused.value.kind == "Conflict" and refused.value.page == 1
+    assert copy.import_from(path, skip_existing=True) == total - first
+    assert list(copy.dump(page_size=2)) == list(admin_db.dump(page_size=2))
+    assert copy.import_from(path, skip_existing=True) == 0
     copy.close()
 
 
