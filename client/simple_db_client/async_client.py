@@ -48,9 +48,10 @@ class _Suspended(BaseException):
 class _ReplayAgent:
     """Answers a body's calls from recorded replies (or re-raises recorded errors), then suspends."""
 
-    def __init__(self, replies: list, identity: Identity | None):
+    def __init__(self, replies: list, identity: Identity | None, root_key: bytes | None = None):
         self.replies = replies
         self.identity = identity
+        self.root_key = root_key  # certified reads verify against it
         self.position = 0
 
     def _next(self, kind: str, canister_id: Principal, method: str, arg: bytes) -> bytes:
@@ -74,7 +75,8 @@ def _wrap(name: str, body: Callable) -> Callable:
     async def method(self: AsyncSimpleDB, *args: Any, **kwargs: Any) -> Any:
         replies: list = []
         while True:
-            shadow = SimpleDB(canister_id=self.canister_id, agent=_ReplayAgent(replies, self.agent.identity))
+            replay = _ReplayAgent(replies, self.agent.identity, getattr(self.agent, "root_key", None))
+            shadow = SimpleDB(canister_id=self.canister_id, agent=replay)
             try:
                 result = body(shadow, *args, **kwargs)
             except _Suspended as suspended:

@@ -264,3 +264,39 @@ def test_ids_past_one_level_grow_the_tree_and_keep_proofs(svc):
     for entity_id in (1, 250, 300):
         svc.api.delete(ALICE, "c::Tree", entity_id)
     _check_against_scratch(svc, 300)
+
+
+def test_pruned_audit_entries_leave_a_chain_verifiable_from_the_first_kept_block(svc):
+    for i in range(6):
+        svc.api.create(ALICE, "c::Doc", [text("p" + str(i))])
+    svc.api.gateway.db.prune_audit(4)
+    result = svc.api.icrc3_get_blocks(ADMIN, [{"start": 0, "length": 100}])
+    blocks = [(b["id"], b["block"]) for b in result["blocks"]]
+    assert [i for i, _ in blocks] == [4, 5] and result["log_length"] == 6
+    verify_chain(blocks, *verify_tip(svc.api.icrc3_get_tip_certificate(), CANISTER, KEYS.root_key_der))
+
+
+def test_block_requests_are_capped_and_odd_ranges_answer_empty(svc):
+    for i in range(3):
+        svc.api.create(ALICE, "c::Doc", [text("q" + str(i))])
+    huge = 2**100
+    ranges = [{"start": huge, "length": huge}, {"start": 1, "length": 0}, {"start": 0, "length": huge}]
+    result = svc.api.icrc3_get_blocks(ADMIN, ranges)
+    assert [b["id"] for b in result["blocks"]] == [0, 1, 2]
+    many = [{"start": 0, "length": 3}] * 50
+    assert len(svc.api.icrc3_get_blocks(ADMIN, many)["blocks"]) == 100
+
+
+def test_certified_reads_refuse_clearly(svc):
+    assert "NotFound" in svc.api.get_certified(ALICE, "c::Nope", 1)["Err"]
+    assert "Invalid" in svc.api.get_certified(ALICE, "c::Plain", 1)["Err"]
+    assert "Invalid" in svc.api.find_certified(ALICE, "c::Plain", "x")["Err"]
+    assert "NotFound" in svc.api.find_certified(ALICE, "c::Doc", "missing")["Err"]
+    without = db_api.DbApi(svc.maps, clock=time.time_ns, principal=Principal.from_str)
+    assert "query" in svc_err(without.get_certified(ALICE, "c::Doc", 1))
+
+
+def svc_err(result: dict) -> str:
+    ((_, message),) = result["Err"].items()
+    return message
+

@@ -200,3 +200,30 @@ def test_the_js_agent_verifies_a_certified_get_on_its_own(net, receipts, tmp_pat
     lines = run()
     assert [line[1] for line in lines] == ["verified", "verified", "absent-proven", "absent-proven"], lines
     assert [line[1] for line in run("tamper")][:2] == ["refused", "refused"]
+
+
+def test_async_client_verifies_too(net, receipts):
+    import asyncio
+
+    from simple_db_client import AsyncSimpleDB
+
+    name, _, ids = receipts
+
+    async def main():
+        async with AsyncSimpleDB(net.url, net.canister_id, net.admin, fetch_root_key=True) as db:
+            entity = await db.get_certified(name, ids[1])
+            assert entity.fields["ref"] == "R-1"
+            assert await db.get_certified(name, ids[2]) is None
+            assert (await db.audit_verified(0))[-1].seq >= 0
+
+    asyncio.run(main())
+
+
+def test_an_exported_database_imports_with_its_certified_types(net, admin_db, receipts, tmp_path):
+    name, _, ids = receipts
+    admin_db.export_to(tmp_path / "all.jsonl")
+    copy = net.client(net.admin, canister_id=net.fresh_canister())
+    copy.import_from(tmp_path / "all.jsonl")
+    assert copy.type(name).policy.certified
+    assert copy.get_certified(name, ids[1]).fields["ref"] == "R-1"
+    assert copy.get_certified(name, ids[2]) is None
