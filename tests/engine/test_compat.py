@@ -341,3 +341,31 @@ def test_deserialize_upserts_by_alias_and_refuses_a_taken_alias():
     with pytest.raises(ConflictError):
         Tag.deserialize({"_type": "Tag", "_id": "2", "name": "a"})
     assert Tag.count() == 2 and Tag["b"]._id == "2"
+
+
+def test_ic_python_db_import_name_and_schema_upgrade_check():
+    import ic_python_db
+    from ic_python_db.schema import ChangeType, SchemaIncompatibleError, check_upgrade_compatibility
+
+    assert ic_python_db.Entity is Entity and ic_python_db.Database is Database
+
+    class Gadget(ic_python_db.Entity):
+        __version__ = 1
+        size = ic_python_db.String(max_length=5)
+
+    db = Database.get_instance()
+    assert check_upgrade_compatibility(db) == [] and len(db.get_schema_hash()) == 64
+    assert db.load("_system", "_schema")["Gadget"]["fields"]["size"] == {
+        "type": "String", "kind": "property", "constraints": {"max_length": 5}}
+    db.clear_registry()
+
+    class Gadget(ic_python_db.Entity):          # noqa: F811  (a breaking change: text -> number)
+        __version__ = 2
+        size = ic_python_db.Integer()
+
+    db.register_entity_type(Gadget)
+    with pytest.raises(SchemaIncompatibleError, match="Gadget.size"):
+        db.check_upgrade_compatibility()
+    changes = db.check_upgrade_compatibility(raise_on_error=False)
+    assert {c.change_type for c in changes} >= {ChangeType.TYPE_CHANGED, ChangeType.VERSION_CHANGED}
+    assert ic_python_db.schema_hash({"a": 1}) == ic_python_db.schema_hash({"a": 1})

@@ -15,6 +15,7 @@ from .context import CallerScope, get_caller_id
 from .db_errors import NotFoundError, StorageLimitError, ValidationError
 from .identity_map import IdentityMap
 from .memory_map import MemoryMap
+from .schema_check import SchemaUpgrades
 from .seed_documents import SeedDocuments
 from .staged_store import StagedMap
 from .storage_contract import declared_limit
@@ -67,7 +68,7 @@ class Operation:
         return False
 
 
-class Database(SeedDocuments):
+class Database(SeedDocuments, SchemaUpgrades):
     """An entity database over a StableBTreeMap-like storage (and optionally a separate audit map)."""
 
     _instance = None

@@ -43,9 +43,9 @@ class SeedDocuments:
 
     def save(self, type_name: str, entity_id, data: dict) -> None:
         """Store `data` as the document `type_name@entity_id` (see the module docstring)."""
-        if not isinstance(data, dict):
-            raise ValidationError("data must be a dict")
         cls = type_registry.find(type_name)
+        if cls is not None and not isinstance(data, dict):
+            raise ValidationError("an entity document must be a dict")
         with self.operation():
             if cls is not None:
                 cls.store_document(entity_id, data)
@@ -54,7 +54,8 @@ class SeedDocuments:
             if len(key.encode("utf-8")) > self.key_limit:
                 raise StorageLimitError(f"document key {key[:40]!r} is too long for this storage")
             self.put_value(key, keys.compact(data), self.get(key))
-            self.record("save", type_name, str(entity_id), data)
+            changes = data if isinstance(data, dict) else {"value": data}
+            self.record("save", type_name, str(entity_id), changes)
 
     def load(self, type_name: str, entity_id) -> Optional[dict]:
         """The stored document `type_name@entity_id`, or None."""
