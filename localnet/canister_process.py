@@ -55,7 +55,8 @@ class Worker:
         self.entry = Path(boot["entry"])
         sys.path.insert(0, str(self.entry.parent))
         self.iface: Interface = read_interface(self.entry)[0]
-        self.memory = StableMemory(self.iface, read_stable_rows(Path(boot["db"]), self.canister_id))
+        rows = [] if boot.get("fresh") else read_stable_rows(Path(boot["db"]), self.canister_id)
+        self.memory = StableMemory(self.iface, rows)  # fresh: a reinstall starts with empty memory
         self.host = KybraHost(self.iface, self.memory, self.canister_id, sys.stdout)
         builtins._kybra_ic = self.host  # type: ignore[attr-defined]
         self.modules: dict[str, Any] = {}

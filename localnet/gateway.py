@@ -15,6 +15,7 @@ from localnet.data_certificates import DataCertificates
 from localnet.envelope import MAX_INGRESS_BYTES, Envelope, parse_envelope
 from localnet.http_error import HttpError
 from localnet.ingress_expiry import check_expiry
+from localnet.management import MANAGEMENT_ID, is_system
 from localnet.outcome import Outcome, Reject, Reply
 from localnet.request_store import RequestRecord, RequestStore
 from localnet.sender_auth import authenticate
@@ -74,12 +75,15 @@ class Gateway:
     def _target(self, envelope: Envelope, effective_text: str) -> bytes:
         """The called canister: it must be the URL's effective canister id."""
         canister_id = envelope.content["canister_id"]
-        if canister_id != self._principal(effective_text, "effective canister id"):
+        effective = self._principal(effective_text, "effective canister id")
+        if canister_id == MANAGEMENT_ID:
+            return canister_id  # the effective id names the canister the call is about (or any, to create)
+        if canister_id != effective:
             raise HttpError(400, "the canister_id differs from the effective canister id in the URL")
         return canister_id
 
     def _hosted(self, canister_id: bytes) -> bool:
-        return canister_id in self.replica.canisters().values()
+        return is_system(canister_id) or canister_id in self.replica.canisters().values()
 
     @staticmethod
     def _not_found(canister_id: bytes) -> Reject:

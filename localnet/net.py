@@ -73,6 +73,7 @@ class LocalNet:
         try:
             self.keys = SubnetKeys.load_or_create(self.state_dir)
             self.replica = self._replica_factory(self.state_dir)
+            self.replica.subnet_id = self.keys.subnet_id
             for name, entry in self._canisters.items():
                 self.replica.deploy(name, entry, controllers=self._controllers)
             self._requests = RequestStore(self.state_dir / REQUESTS_FILE)

@@ -25,8 +25,10 @@ from typing import Any
 
 from ic.principal import Principal
 
-from localnet import rustpython_runtime
+from localnet import rustpython_runtime, wasm_bundle
 from localnet.candid_types import Interface, did_text
+from localnet.management import ManagementError, SystemCanisters, is_system
+from localnet.management import method_kind as system_method_kind
 from localnet.outcome import Outcome, Reject, Reply
 from localnet.source_interface import SourceError, read_interface
 from localnet.state_store import CanisterRecord, StateStore
@@ -63,7 +65,15 @@ def module_hash(files: list[Path], root: Path) -> bytes:
 class _Process:
     """A running canister process and the connection to it."""
 
-    def __init__(self, canister_id: bytes, entry: Path, db: Path, log: Path, runtime: str = "cpython"):
+    def __init__(
+        self,
+        canister_id: bytes,
+        entry: Path,
+        db: Path,
+        log: Path,
+        runtime: str = "cpython",
+        fresh: bool = False,
+    ):
         parent, child = socket.socketpair()
         self.log = open(log, "ab")
         env = dict(os.environ)
@@ -79,7 +89,7 @@ class _Process:
         )
         child.close()
         self.conn = Connection(parent.detach())
-        self.conn.send({"canister_id": canister_id, "entry": str(entry), "db": str(db)})
+        self.conn.send({"canister_id": canister_id, "entry": str(entry), "db": str(db), "fresh": fresh})
         first = self.recv(START_TIMEOUT)
         if first[0] != "ready":
             self.kill()
@@ -124,6 +134,13 @@ class _Canister:
     process: _Process | None
     error: str = ""
     next_timer: int | None = None  # when the canister's earliest timer (ic.set_timer) is due, ns
+    status: str = "running"  # or "stopped" (management canister stop_canister / start_canister)
+    version: int = 0  # changes of code or settings, as canister_status reports
+
+    @property
+    def empty(self) -> bool:
+        """Created by the management canister but no module installed yet (or uninstalled)."""
+        return not self.record.entry
 
 
 def _lock_state_dir(state_dir: Path) -> Any:
@@ -187,8 +204,12 @@ class Replica:
         self._closed = False
         self._timer_thread: threading.Thread | None = None
         self.message_timeout = message_timeout
+        self.subnet_id = b""  # the subnet's principal, set by the HTTP side (get_default_subnets answers it)
+        self.system = SystemCanisters(self)
+        stopped = self.store.statuses()
         for record in self.store.canisters():
             self._by_id[record.id] = self._reload(record)
+            self._by_id[record.id].status = stopped.get(record.id, "running")
 
     # -- the seam -----------------------------------------------------------------------------------------
 
@@ -222,6 +243,8 @@ class Replica:
         return {c.record.name: cid for cid, c in list(self._by_id.items())}
 
     def method_kind(self, canister_id: bytes, method: str) -> str | None:
+        if is_system(canister_id):
+            return system_method_kind(canister_id, method)
         c = self._by_id.get(canister_id)
         if c is None or c.iface is None:
             return None
@@ -237,6 +260,8 @@ class Replica:
         data_certificate: bytes | None = None,
     ) -> Outcome:
         with self._lock:
+            if is_system(canister_id) and self.method_kind(canister_id, method) == "query":
+                return self.system.call(canister_id, method, arg, sender)
             c, err = self._callable(canister_id, method, need_query=True)
             if err:
                 return err
@@ -247,6 +272,8 @@ class Replica:
 
     def update(self, canister_id: bytes, method: str, arg: bytes, sender: bytes) -> Outcome:
         with self._lock:
+            if is_system(canister_id):
+                return self.system.call(canister_id, method, arg, sender)
             c, err = self._callable(canister_id, method)
             if err:
                 return err
@@ -266,7 +293,7 @@ class Replica:
 
     def module_hash(self, canister_id: bytes) -> bytes | None:
         c = self._by_id.get(canister_id)
-        return c.record.module_hash if c else None
+        return c.record.module_hash if c and not c.empty else None
 
     def controllers(self, canister_id: bytes) -> list[bytes]:
         c = self._by_id.get(canister_id)
@@ -303,6 +330,117 @@ class Replica:
         c = self._by_id.get(canister_id)
         return c.did if c else None
 
+    # -- canister operations of the management canister (localnet/management.py) ------------------------
+
+    def is_canister(self, principal: bytes) -> bool:
+        return principal in self._by_id
+
+    def create_empty(self, controllers: list[bytes]) -> bytes:
+        """A new canister with no module (create_canister); its name is its principal text."""
+        with self._lock:
+            cid = self.store.next_id()
+            record = CanisterRecord(text_id(cid), cid, "", b"", controllers, EMPTY_ARG)
+            self.store.commit(cid, {}, None, record, self._last_time)
+            self._by_id[cid] = _Canister(record, None, "", None, "the canister has no module")
+            return cid
+
+    def canister_info(self, canister_id: bytes) -> dict | None:
+        c = self._by_id.get(canister_id)
+        if c is None:
+            return None
+        return {
+            "controllers": list(c.record.controllers),
+            "status": c.status,
+            "module_hash": None if c.empty else c.record.module_hash,
+            "memory_size": self.store.stable_size(canister_id),
+            "version": c.version,
+        }
+
+    def install_module(self, canister_id: bytes, mode: str, module: bytes, arg: bytes, caller: bytes) -> None:
+        """install_code: install (into an empty canister), reinstall (memory wiped) or upgrade a module
+        built by localnet.wasm_bundle; raises ManagementError with the IC's error code."""
+        with self._lock:
+            c = self._by_id[canister_id]
+            where = f"Canister {text_id(canister_id)}"
+            try:
+                bundle = wasm_bundle.read(module)
+            except wasm_bundle.BundleError as e:
+                raise ManagementError(5, f"{where}: invalid wasm module: {e}", "IC0505") from None
+            digest = hashlib.sha256(wasm_bundle.decompressed(module)).digest()
+            entry = wasm_bundle.extract(bundle, self.state_dir / "code" / text_id(canister_id) / digest.hex())
+            try:
+                iface, files = read_interface(entry)
+            except SourceError as e:
+                raise ManagementError(5, f"{where}: invalid wasm module: {e}", "IC0505") from None
+            if mode == "install" and not c.empty:
+                raise ManagementError(
+                    5,
+                    f"{where} cannot be installed because the canister is not empty. "
+                    "Try installing with mode='reinstall' instead.",
+                    "IC0538",
+                )
+            if mode == "upgrade" and c.empty:
+                raise ManagementError(
+                    5, f"{where}: attempted to upgrade a canister that contains no Wasm module.", "IC0537"
+                )
+            try:
+                if mode == "upgrade":
+                    self._upgrade(c, entry, iface, files, arg, None, caller=caller, module=digest)
+                else:
+                    self._install(
+                        c.record.name,
+                        entry,
+                        iface,
+                        files,
+                        arg,
+                        c.record.controllers,
+                        cid=canister_id,
+                        module=digest,
+                        caller=caller,
+                        reset=True,
+                    )
+            except DeployError as e:
+                raise ManagementError(5, str(e), "IC0503") from None
+            self._by_id[canister_id].version += 1
+
+    def set_running(self, canister_id: bytes, running: bool) -> None:
+        with self._lock:
+            c = self._by_id[canister_id]
+            c.status = "running" if running else "stopped"
+            c.version += 1
+            self.store.set_status(canister_id, c.status)
+
+    def set_controllers(self, canister_id: bytes, controllers: list[bytes]) -> None:
+        with self._lock:
+            c = self._by_id[canister_id]
+            c.record.controllers = list(controllers)
+            c.version += 1
+            self.store.commit(canister_id, {}, None, c.record, self._last_time)
+
+    def uninstall(self, canister_id: bytes) -> None:
+        """uninstall_code: the module and all memory go; the canister and its controllers stay."""
+        with self._lock:
+            c = self._by_id[canister_id]
+            if c.process is not None:
+                c.process.stop()
+            c.record.entry, c.record.module_hash, c.record.certified_data = "", b"", b""
+            self.store.commit(canister_id, {}, None, c.record, self._last_time, reset=True)
+            c.iface, c.did, c.process, c.error, c.next_timer = (
+                None,
+                "",
+                None,
+                "the canister has no module",
+                None,
+            )
+            c.version += 1
+
+    def delete_canister(self, canister_id: bytes) -> None:
+        with self._lock:
+            c = self._by_id.pop(canister_id)
+            if c.process is not None:
+                c.process.stop()
+            self.store.delete_canister(canister_id)
+
     def log_path(self, canister_id: bytes) -> Path:
         return self.state_dir / "logs" / f"{text_id(canister_id)}.log"
 
@@ -327,6 +465,11 @@ class Replica:
         c = self._by_id.get(canister_id)
         if c is None:
             return None, Reject(3, f"Canister {text_id(canister_id)} not found", "IC0301")
+        if c.empty:
+            what = "Attempted to execute a message, but the canister contains no Wasm module."
+            return None, Reject(5, f"Canister {text_id(canister_id)}: {what}", "IC0537")
+        if c.status != "running":
+            return None, Reject(5, f"Canister {text_id(canister_id)} is stopped", "IC0508")
         if c.process is None or c.iface is None:
             return None, Reject(5, f"Canister {text_id(canister_id)} is not running: {c.error}", "IC0508")
         kind = self.method_kind(canister_id, method)
@@ -339,8 +482,9 @@ class Replica:
             )
         return c, None
 
-    def _start(self, record: CanisterRecord) -> _Process:
-        return _Process(record.id, Path(record.entry), self.db_path, self.log_path(record.id), self.runtime)
+    def _start(self, record: CanisterRecord, fresh: bool = False) -> _Process:
+        log = self.log_path(record.id)
+        return _Process(record.id, Path(record.entry), self.db_path, log, self.runtime, fresh)
 
     def _install(
         self,
@@ -350,24 +494,35 @@ class Replica:
         files: list[Path],
         init_arg: bytes,
         controllers: list[bytes],
+        cid: bytes | None = None,
+        module: bytes | None = None,
+        caller: bytes | None = None,
+        reset: bool = False,
     ) -> bytes:
-        cid = self.store.next_id()
+        """Install code into a new canister, or (`cid`) into an existing one whose memory is replaced;
+        `module` is the installed module's hash, `caller` the installer (default: first controller)."""
+        cid = cid or self.store.next_id()
         record = CanisterRecord(
-            name, cid, str(entry), module_hash(files, entry.parent), controllers, init_arg
+            name, cid, str(entry), module or module_hash(files, entry.parent), controllers, init_arg
         )
-        proc = self._start(record)
-        installer = controllers[0] if controllers else ANONYMOUS
+        proc = self._start(record, fresh=reset)
+        installer = caller or (controllers[0] if controllers else ANONYMOUS)
         outcome, writes, certified, timer = self._lifecycle(
             proc, ("start", "init", {}, init_arg, installer, self._tick())
         )
         if isinstance(outcome, Reject):
             proc.kill()
             raise DeployError(f"installing {name}: {outcome.message}")
-        self.store.commit(cid, writes, certified, record, self._last_time, _map_sizes(iface))
-        if certified is not None:
-            record.certified_data = certified
-        self._by_id[cid] = _Canister(record, iface, did_text(iface), proc)
-        self._set_timer(self._by_id[cid], timer)
+        self.store.commit(cid, writes, certified, record, self._last_time, _map_sizes(iface), reset=reset)
+        record.certified_data = certified or b""
+        old = self._by_id.get(cid)
+        fresh = _Canister(record, iface, did_text(iface), proc)
+        if old is not None:
+            if old.process is not None:
+                old.process.stop()
+            fresh.status, fresh.version = old.status, old.version
+        self._by_id[cid] = fresh
+        self._set_timer(fresh, timer)
         return cid
 
     def _upgrade(
@@ -378,20 +533,22 @@ class Replica:
         files: list[Path],
         init_arg: bytes,
         controllers: list[bytes] | None,
+        caller: bytes | None = None,
+        module: bytes | None = None,
     ) -> None:
         old = c.record
-        if init_arg == EMPTY_ARG:
+        if init_arg == EMPTY_ARG and caller is None:
             init_arg = old.init_arg
         record = CanisterRecord(
             old.name,
             old.id,
             str(entry),
-            module_hash(files, entry.parent),
+            module or module_hash(files, entry.parent),
             old.controllers if controllers is None else controllers,
             init_arg,
             old.certified_data,
         )
-        caller = record.controllers[0] if record.controllers else ANONYMOUS
+        caller = caller or (record.controllers[0] if record.controllers else ANONYMOUS)
         _check_map_sizes(iface, self.store.map_sizes(old.id))
         pre_writes: dict = {}
         if c.process is not None:
@@ -416,6 +573,8 @@ class Replica:
 
     def _reload(self, record: CanisterRecord) -> _Canister:
         """After a restart: re-import the code and run post_upgrade, as an upgrade to the same code would."""
+        if not record.entry:
+            return _Canister(record, None, "", None, "the canister has no module")
         try:
             iface, _ = read_interface(record.entry)
             _check_map_sizes(iface, self.store.map_sizes(record.id))
@@ -531,6 +690,11 @@ class Replica:
         return resp[5].get("accepted", True)
 
     def _inter_canister(self, caller: bytes, callee: bytes, method: str, arg: bytes) -> tuple:
+        if is_system(callee):
+            outcome = self.system.call(callee, method, arg, caller)
+            return (
+                ("ok", outcome.arg) if isinstance(outcome, Reply) else ("err", outcome.code, outcome.message)
+            )
         c, err = self._callable(callee, method)
         if err is not None:
             return ("err", err.code, err.message)

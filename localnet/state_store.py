@@ -30,6 +30,7 @@ CREATE TABLE IF NOT EXISTS stable (
     PRIMARY KEY (canister, memory, key)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS canister_status (id BLOB PRIMARY KEY, status TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS stable_maps (
     canister BLOB NOT NULL,
     memory INTEGER NOT NULL,
@@ -118,14 +119,20 @@ class StateStore:
         record: CanisterRecord | None = None,
         time_ns: int = 0,
         map_sizes: dict[int, tuple[int, int]] | None = None,
+        reset: bool = False,
     ) -> None:
         """Apply one message's effects atomically: stable-memory writes, certified data, the replica's
         clock, and for install/upgrade the registry row and the sizes of newly declared stable maps
-        (the first declaration of a memory id is kept, as the IC keeps it in the map's header)."""
+        (the first declaration of a memory id is kept, as the IC keeps it in the map's header).
+        `reset` first empties the canister's stable memory (a reinstall or an uninstall)."""
         with self.lock:
             c = self.conn
             c.execute("BEGIN IMMEDIATE")
             try:
+                if reset:
+                    c.execute("DELETE FROM stable WHERE canister = ?", (canister_id,))
+                    c.execute("DELETE FROM stable_maps WHERE canister = ?", (canister_id,))
+                    c.execute("UPDATE canisters SET certified_data = x'' WHERE id = ?", (canister_id,))
                 if time_ns:
                     c.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('last_time', ?)", (time_ns,))
                 if map_sizes:
@@ -168,6 +175,36 @@ class StateStore:
                     c.execute(
                         "UPDATE canisters SET certified_data = ? WHERE id = ?", (certified_data, canister_id)
                     )
+                c.execute("COMMIT")
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+
+    def statuses(self) -> dict[bytes, str]:
+        """Canisters not running ("stopped"); the others run."""
+        with self.lock:
+            rows = self.conn.execute("SELECT id, status FROM canister_status").fetchall()
+        return {r[0]: r[1] for r in rows}
+
+    def set_status(self, canister_id: bytes, status: str) -> None:
+        with self.lock:
+            self.conn.execute(
+                "INSERT OR REPLACE INTO canister_status (id, status) VALUES (?, ?)", (canister_id, status)
+            )
+
+    def delete_canister(self, canister_id: bytes) -> None:
+        """Forget a deleted canister: registry row, stable memory, map sizes, status (one transaction)."""
+        with self.lock:
+            c = self.conn
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                for table, column in (
+                    ("canisters", "id"),
+                    ("stable", "canister"),
+                    ("stable_maps", "canister"),
+                    ("canister_status", "id"),
+                ):
+                    c.execute(f"DELETE FROM {table} WHERE {column} = ?", (canister_id,))
                 c.execute("COMMIT")
             except BaseException:
                 c.execute("ROLLBACK")

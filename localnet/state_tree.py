@@ -9,6 +9,7 @@ import leb128
 
 from ic_protocol.tagged_cbor import dumps_tagged
 from localnet.http_error import HttpError
+from localnet.management import SYSTEM_METHODS
 from localnet.outcome import Reject, Reply
 from localnet.request_store import RequestRecord, RequestStore
 from localnet.subnet_keys import SubnetKeys
@@ -61,8 +62,10 @@ class StateTree:
         self.store = store
 
     def canister_ranges(self) -> list[list[bytes]]:
-        """Every hosted canister as its own closed range, sorted as the IC orders principals."""
-        return [[cid, cid] for cid in sorted(self.replica.canisters().values())]
+        """Every hosted canister and system canister (cycles ledger, cycles minting) as its own closed
+        range, sorted as the IC orders principals."""
+        hosted = set(self.replica.canisters().values()) | {c for c in SYSTEM_METHODS if c}
+        return [[cid, cid] for cid in sorted(hosted)]
 
     def subnet(self) -> dict:
         """The `/subnet` subtree: this subnet's public key, canister ranges and its node's key."""

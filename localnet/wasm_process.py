@@ -110,7 +110,8 @@ class WasmWorker:
         self.canister_id: bytes = boot["canister_id"]
         self.entry = Path(boot["entry"])
         self.iface: Interface = read_interface(self.entry)[0]
-        self.memory = StableMemory(self.iface, read_stable_rows(Path(boot["db"]), self.canister_id))
+        rows = [] if boot.get("fresh") else read_stable_rows(Path(boot["db"]), self.canister_id)
+        self.memory = StableMemory(self.iface, rows)  # fresh: a reinstall starts with empty memory
         self.caller: Any = None  # the wasmtime Caller of the host call in progress
         self.host = MeteredHost(self.iface, self.memory, self.canister_id, sys.stdout, meter=self.used)
         self.current: _Message | None = None
