@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import signal
@@ -14,8 +13,7 @@ import click
 
 from ic_protocol.principal import from_text
 from localnet.net import LocalNet
-
-_BIND_ERRORS = (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES)
+from localnet.operator import OperatorError, explain
 
 
 def _parse_canisters(specs: tuple[str, ...]) -> dict[str, str]:
@@ -101,9 +99,9 @@ def start(
     try:
         net.start()
     except OSError as exc:
-        if exc.errno not in _BIND_ERRORS:
-            raise click.ClickException(f"cannot start: {exc}") from exc
-        raise click.ClickException(f"cannot serve on {host}:{port}: {exc.strerror}") from exc
+        raise click.ClickException(explain(exc, host, port)) from exc
+    except OperatorError as exc:
+        raise click.ClickException(str(exc)) from exc
     except Exception as exc:  # a canister that does not deploy: its source is wrong, say why
         raise click.ClickException(f"cannot deploy the canisters: {exc}") from exc
     try:

@@ -29,6 +29,7 @@ from localnet import rustpython_runtime, wasm_bundle
 from localnet.candid_types import Interface, did_text
 from localnet.management import ManagementError, SystemCanisters, is_system
 from localnet.management import method_kind as system_method_kind
+from localnet.operator import OperatorError
 from localnet.outcome import Outcome, Reject, Reply
 from localnet.source_interface import SourceError, read_interface
 from localnet.state_store import CanisterRecord, StateStore
@@ -150,7 +151,9 @@ def _lock_state_dir(state_dir: Path) -> Any:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
         handle.close()
-        raise RuntimeError(f"state directory {state_dir} is in use by another localnet replica") from None
+        raise OperatorError(
+            f"state directory {state_dir} is in use by another localnet replica (stop it, or use --state DIR)"
+        ) from None
     return handle
 
 

@@ -115,7 +115,11 @@ def test_dfx_json_matches_the_deployment_described():
 
 
 @pytest.mark.parametrize("canister", ["simple_db", "consumer"])
-def test_icp_yaml_builds_with_kybra(icp, canister):
+def test_icp_yaml_builds_with_kybra_except_for_localnet(icp, canister):
     shown = icp.run("project", "show", "--project-root-override", str(ROOT)).stdout
     assert f"name: {canister}" in shown
-    assert f"python -m kybra {canister} " in shown
+    assert f"sh scripts/icp_build.sh {canister} " in shown
+    script = (ROOT / "scripts" / "icp_build.sh").read_text()
+    # only the `local` environment (localnet) gets the source bundle; every other one Kybra's build
+    assert 'if [ "${ICP_CLI_ENVIRONMENT:-}" = local ]; then' in script
+    assert '"$python" -m kybra "$name" "$entry"' in script and "metadata candid:service" in script

@@ -18,15 +18,18 @@ REPO = Path(__file__).resolve().parents[2]
 ICP_BIN = Path(os.environ.get("ICP_BIN") or REPO / ".tools/node_modules/@icp-sdk/icp-cli-linux-x64/bin/icp")
 
 
-def start(state: Path) -> tuple[subprocess.Popen, str]:
+def start(state: Path, home: Path) -> tuple[subprocess.Popen, str]:
+    """run_local.py with its own HOME (the icp identity it imports and the icp settings land there)."""
+    home.mkdir(exist_ok=True)
     proc = subprocess.Popen(
         [sys.executable, str(REPO / "scripts" / "run_local.py"), "--port", "0", "--state", str(state)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env=new_shell_env(home),
     )
     lines = []
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
         line = proc.stdout.readline()
         if not line:
@@ -36,6 +39,18 @@ def start(state: Path) -> tuple[subprocess.Popen, str]:
             return proc, "".join(lines)
     proc.kill()
     raise AssertionError("run_local.py did not come up:\n" + "".join(lines) + proc.stderr.read())
+
+
+def new_shell_env(home: Path) -> dict[str, str]:
+    """A new shell's environment: no virtualenv on PATH, no SIMPLEDB_ or ICP_ variables."""
+    keep = {k: v for k, v in os.environ.items() if not k.startswith(("SIMPLEDB_", "ICP_", "VIRTUAL_ENV"))}
+    venv_bin = str(Path(sys.executable).parent)
+    keep["PATH"] = os.pathsep.join(p for p in keep.get("PATH", "").split(os.pathsep) if p != venv_bin)
+    keep.update(
+        HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"), XDG_DATA_HOME=str(home / ".local/share")
+    )
+    keep["XDG_CACHE_HOME"] = str(home / ".cache")
+    return keep
 
 
 def stop(proc: subprocess.Popen) -> int:
@@ -49,17 +64,27 @@ def stop(proc: subprocess.Popen) -> int:
 
 def section(output: str, title: str) -> str:
     """The indented lines under a `title:` heading, dedented."""
-    match = re.search(rf"^{re.escape(title)}:\n((?:  .*\n)+)", output, re.M)
+    match = re.search(rf"^{re.escape(title)}[^\n]*:\n((?:  .*\n)+)", output, re.M)
     assert match, f"no {title!r} section in:\n{output}"
     return textwrap.dedent(match.group(1))
 
 
-def test_run_local_prints_working_examples_and_keeps_data(tmp_path):
-    state = tmp_path / "state"
-    proc, output = start(state)
+def paste(output: str, title: str, home: Path, cwd: Path) -> subprocess.CompletedProcess:
+    """Paste the "New shell" line and then section `title` into a new bash."""
+    script = "set -e\n" + section(output, "New shell (paste first") + section(output, title)
+    return subprocess.run(
+        ["bash", "-c", script], cwd=cwd, env=new_shell_env(home), capture_output=True, text=True, timeout=300
+    )
+
+
+@pytest.mark.skipif(not ICP_BIN.is_file(), reason="the icp CLI is installed by make setup")
+def test_run_local_deploys_with_icp_and_prints_working_examples_and_keeps_data(tmp_path):
+    state, home = tmp_path / "state", tmp_path / "home"
+    proc, output = start(state, home)
     try:
         url = re.search(r"URL:\s+(\S+)", output).group(1)
         canister_id = re.search(r"canister id:\s+(\S+)", output).group(1)
+        consumer_id = re.search(r"consumer id:\s+(\S+)", output).group(1)
         assert url.startswith("http://127.0.0.1:") and (state / "admin.pem").exists()
 
         namespace: dict = {}
@@ -67,51 +92,27 @@ def test_run_local_prints_working_examples_and_keeps_data(tmp_path):
         db = namespace["db"]
         assert db.canister_id.to_str() == canister_id and not db.identity.is_anonymous
 
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SIMPLEDB_")}
-        env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-        script = "set -e\n" + section(output, "simpledb CLI")
-        result = subprocess.run(
-            ["bash", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
-        )
+        result = paste(output, "simpledb CLI", home, tmp_path)
         assert result.returncode == 0, result.stderr
         assert "hello" in result.stdout and (tmp_path / "tasks.jsonl").exists()
 
-        if ICP_BIN.is_file():
-            home = tmp_path / "home"
-            home.mkdir()
-            icp_env = dict(
-                env,
-                HOME=str(home),
-                XDG_CONFIG_HOME=str(home / ".config"),
-                DO_NOT_TRACK="1",
-                XDG_DATA_HOME=str(home / ".local/share"),
-                XDG_CACHE_HOME=str(home / ".cache"),
-                PATH=os.pathsep.join([str(ICP_BIN.parent), env["PATH"]]),
-            )
-            script = "set -e\nicp settings telemetry false\nicp settings update-check false\n"
-            script += section(output, "icp CLI")
-            result = subprocess.run(
-                ["bash", "-c", script], cwd=home, env=icp_env, capture_output=True, text=True, timeout=180
-            )
-            assert result.returncode == 0, result.stderr
-            assert "demo::Note" in result.stdout
+        result = paste(output, "icp CLI (canisters by name)", home, tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert "demo::Note" in result.stdout and f'principal "{canister_id}"' in result.stdout
+        assert "Status: Running" in result.stdout
         count = db.count("demo::Task")
         db.close()
     finally:
         assert stop(proc) == 0
 
-    proc, output = start(state)
+    proc, output = start(state, home)
     try:
         assert re.search(r"canister id:\s+(\S+)", output).group(1) == canister_id
+        assert re.search(r"consumer id:\s+(\S+)", output).group(1) == consumer_id
         from simple_db_client import SimpleDB
 
         url = re.search(r"URL:\s+(\S+)", output).group(1)
-        with SimpleDB(
-            url,
-            canister_id,
-            state / "admin.pem",
-            fetch_root_key=True,
-        ) as again:
+        with SimpleDB(url, canister_id, state / "admin.pem", fetch_root_key=True) as again:
             assert again.count("demo::Task") == count == 1
     finally:
         assert stop(proc) == 0
