@@ -85,6 +85,11 @@ class Gateway:
     def _hosted(self, canister_id: bytes) -> bool:
         return is_system(canister_id) or canister_id in self.replica.canisters().values()
 
+    def _unavailable(self, canister_id: bytes) -> Reject | None:
+        """The replica's reason a hosted canister runs no message now (empty, stopped), if it has one."""
+        check = getattr(self.replica, "unavailable", None)
+        return check(canister_id) if check is not None else None
+
     @staticmethod
     def _not_found(canister_id: bytes) -> Reject:
         return Reject(3, f"Canister {to_text(canister_id)} not found", "IC0301")
@@ -114,8 +119,11 @@ class Gateway:
         if not self._hosted(canister_id):
             raise HttpError(404, self._not_found(canister_id).message)
         method = envelope.content["method_name"]
-        if self.replica.method_kind(canister_id, method) != "query":
-            outcome: Outcome = self._no_method(canister_id, "query", method)
+        refused = self._unavailable(canister_id)
+        if refused is not None:
+            outcome: Outcome = refused
+        elif self.replica.method_kind(canister_id, method) != "query":
+            outcome = self._no_method(canister_id, "query", method)
         else:
             outcome = self._run_query(canister_id, method, envelope.content["arg"], sender)
         if isinstance(outcome, Reply):
@@ -165,6 +173,9 @@ class Gateway:
         if not self._hosted(canister_id):
             return self._not_found(canister_id)
         method = content["method_name"]
+        refused = self._unavailable(canister_id)
+        if refused is not None:
+            return refused
         if self.replica.method_kind(canister_id, method) is None:
             return self._no_method(canister_id, "update", method)
         try:

@@ -26,7 +26,9 @@ SYSTEM_METHODS = {
     CYCLES_LEDGER_ID: CYCLES_LEDGER,
     CYCLES_MINTING_ID: CYCLES_MINTING,
 }
-CANISTER_BALANCE = 3_000_000_000_000
+# canister_status reports no cycles: localnet does not account them (and `icp canister delete` then has
+# none to recover, which it would do by installing a compiled wasm module localnet cannot run).
+STATUS_CYCLES = 0
 MAX_CHUNK = 1024 * 1024
 MAX_CHUNKS = 100  # 100 MiB of stored chunks per canister
 
@@ -248,7 +250,7 @@ class SystemCanisters:
             "module_hash": info["module_hash"],
             "memory_size": memory,
             "memory_metrics": metrics,
-            "cycles": CANISTER_BALANCE,
+            "cycles": STATUS_CYCLES,
             "reserved_cycles": 0,
             "idle_cycles_burned_per_day": 0,
             "query_stats": dict.fromkeys(

@@ -460,6 +460,18 @@ class Replica:
             self._last_time = max(time.time_ns(), self._last_time + 1)
             return self._last_time
 
+    def unavailable(self, canister_id: bytes) -> Reject | None:
+        """Why a hosted canister cannot execute any message now (no module, stopped), else None."""
+        c = self._by_id.get(canister_id)
+        if c is None:
+            return None
+        if c.empty:
+            what = "Attempted to execute a message, but the canister contains no Wasm module."
+            return Reject(5, f"Canister {text_id(canister_id)}: {what}", "IC0537")
+        if c.status != "running":
+            return Reject(5, f"Canister {text_id(canister_id)} is stopped", "IC0508")
+        return None
+
     def _callable(
         self, canister_id: bytes, method: str, need_query: bool = False
     ) -> tuple[Any, Reject | None]:
@@ -468,11 +480,9 @@ class Replica:
         c = self._by_id.get(canister_id)
         if c is None:
             return None, Reject(3, f"Canister {text_id(canister_id)} not found", "IC0301")
-        if c.empty:
-            what = "Attempted to execute a message, but the canister contains no Wasm module."
-            return None, Reject(5, f"Canister {text_id(canister_id)}: {what}", "IC0537")
-        if c.status != "running":
-            return None, Reject(5, f"Canister {text_id(canister_id)} is stopped", "IC0508")
+        refused = self.unavailable(canister_id)
+        if refused is not None:
+            return None, refused
         if c.process is None or c.iface is None:
             return None, Reject(5, f"Canister {text_id(canister_id)} is not running: {c.error}", "IC0508")
         kind = self.method_kind(canister_id, method)

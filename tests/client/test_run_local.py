@@ -18,15 +18,18 @@ REPO = Path(__file__).resolve().parents[2]
 ICP_BIN = Path(os.environ.get("ICP_BIN") or REPO / ".tools/node_modules/@icp-sdk/icp-cli-linux-x64/bin/icp")
 
 
-def start(state: Path, home: Path) -> tuple[subprocess.Popen, str]:
-    """run_local.py with its own HOME (the icp identity it imports and the icp settings land there)."""
+def start(state: Path, home: Path, background: bool = False) -> tuple[subprocess.Popen, str]:
+    """run_local.py with its own HOME (the icp identity it imports and the icp settings land there);
+    `background`: with SIGINT ignored, as `make run &` in a script starts it."""
     home.mkdir(exist_ok=True)
+    ignore = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if background else None
     proc = subprocess.Popen(
         [sys.executable, str(REPO / "scripts" / "run_local.py"), "--port", "0", "--state", str(state)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env=new_shell_env(home),
+        preexec_fn=ignore,
     )
     lines = []
     deadline = time.monotonic() + 240
@@ -53,8 +56,8 @@ def new_shell_env(home: Path) -> dict[str, str]:
     return keep
 
 
-def stop(proc: subprocess.Popen) -> int:
-    proc.send_signal(signal.SIGINT)
+def stop(proc: subprocess.Popen, sig: int = signal.SIGINT) -> int:
+    proc.send_signal(sig)
     try:
         return proc.wait(timeout=60)
     finally:
@@ -103,9 +106,9 @@ def test_run_local_deploys_with_icp_and_prints_working_examples_and_keeps_data(t
         count = db.count("demo::Task")
         db.close()
     finally:
-        assert stop(proc) == 0
+        assert stop(proc, signal.SIGTERM) == 0
 
-    proc, output = start(state, home)
+    proc, output = start(state, home, background=True)
     try:
         assert re.search(r"canister id:\s+(\S+)", output).group(1) == canister_id
         assert re.search(r"consumer id:\s+(\S+)", output).group(1) == consumer_id

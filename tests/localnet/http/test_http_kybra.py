@@ -21,11 +21,15 @@ COUNTER = Path(__file__).parent / "kybra_counter" / "main.py"
 class Server:
     """`python -m localnet start` in a subprocess, on a free port."""
 
-    def __init__(self, state: Path, *canisters: str):
+    def __init__(self, state: Path, *canisters: str, background: bool = False):
+        """`background`: started as `cmd &` in a script is, with SIGINT ignored (it must still stop on it)."""
         args = [sys.executable, "-m", "localnet", "start", "--port", "0", "--state", str(state)]
         for spec in canisters:
             args += ["--canister", spec]
-        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        ignore = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if background else None
+        self.proc = subprocess.Popen(
+            args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=ignore
+        )
         self.lines = []
         while True:
             line = self.proc.stdout.readline()
@@ -67,7 +71,7 @@ def test_cli_start_serves_icp_and_survives_restarts(state, icp, ic_agent):
         assert agent.update_raw(cid, "inc", encode([{"type": Types.Text, "value": "a"}]))[0]["value"] == 2
     finally:
         assert server.stop() == 0
-    restarted = Server(state, f"counter={COUNTER}")
+    restarted = Server(state, f"counter={COUNTER}", background=True)
     try:
         assert json.loads((state / "canisters.json").read_text()) == {"counter": cid}
         assert ic_agent(restarted.url).client.status() == root_key
@@ -89,11 +93,33 @@ def test_cli_refuses_bad_canister_specs(state):
         assert "--canister" in result.stderr
 
 
-def test_cli_reports_a_port_in_use(state, localnet):
+def test_cli_reports_a_port_in_use_in_one_line(state, localnet):
     busy = localnet()
     result = _start_once("--state", str(state), "--port", str(busy.port))
     assert result.returncode == 1
-    assert "cannot serve on 127.0.0.1" in result.stderr
+    assert (
+        result.stderr == f"Error: port {busy.port} on 127.0.0.1 is already in use (another localnet? "
+        "choose another with --port)\n"
+    )
+
+
+def test_cli_reports_a_state_directory_in_use_in_one_line(localnet, tmp_path):
+    localnet(state_dir=tmp_path / "shared")
+    result = _start_once("--state", str(tmp_path / "shared"))
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1 and "is in use by another localnet replica" in result.stderr
+
+
+def test_make_run_reports_a_busy_port_in_one_line(localnet, tmp_path):
+    busy = localnet()
+    script = Path(__file__).resolve().parents[3] / "scripts" / "run_local.py"
+    command = [sys.executable, str(script), "--port", str(busy.port), "--state", str(tmp_path / "s")]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert (
+        result.stderr == f"make run: port {busy.port} on 127.0.0.1 is already in use (another localnet? "
+        "choose another with --port)\n"
+    )
 
 
 def test_traps_roll_back_and_data_certificates_verify(localnet, ic_agent, icp):
