@@ -624,7 +624,8 @@ class DbApi:
         records = page.get("records")
         if not isinstance(records, list):
             raise invalid("restore data has no records list")
-        rules = RestoreRules(self.registry, self._values, self.principal, int(self.clock()))
+        now = int(self.clock())
+        rules = RestoreRules(self.registry, self._values, self.principal, now, self.gateway.load)
         checked = [rules.check(record) for record in records]
         self._check_restore_ids(checked)
         return self.gateway.restore(checked)

@@ -10,7 +10,7 @@ bounded before parsing, so no page can make the parser (or a later read) recurse
 import api_limits
 import typedef_rules
 from admin_registry import ANONYMOUS
-from error_map import ApiError, invalid
+from error_map import ApiError, conflict, invalid
 
 MAX_DEPTH = 8  # a dump page nests 6 deep at most (page, schema, type, fields, field, value)
 # JSON text outside strings, other than brackets: deleted before the brackets are walked
@@ -49,10 +49,12 @@ def _mapping(value, what: str) -> dict:
 
 class RestoreRules:
     """Checks records against the schema. `values(plain, fields, True)` is the create path's field
-    check (DbApi._values); `principal(text)` parses principal text (raises on a bad one)."""
+    check (DbApi._values); `principal(text)` parses principal text (raises on a bad one); `load(type,
+    id)` is the stored record of an entity or None."""
 
-    def __init__(self, registry, values, principal, now: int):
+    def __init__(self, registry, values, principal, now: int, load):
         self.registry = registry
+        self.load = load
         self.values = values
         self.principal = principal
         self.now = now
@@ -79,6 +81,7 @@ class RestoreRules:
             error.message = "restore: " + label + ": " + error.message
             raise
         self._links(plain, record, label)
+        self._partners(plain, record, label)
         owner = self._principal(record.get("owner"), "owner of " + label)
         if owner == ANONYMOUS:
             raise invalid("restore: the anonymous principal cannot own " + label)
@@ -111,9 +114,31 @@ class RestoreRules:
             if target is not None:
                 _int(target, "ref " + name + " of " + label, 1, api_limits.MAX_INT)
         for name, ids in _mapping(record.get("links"), "links of " + label).items():
-            if kinds.get(name) is None or kinds[name] in typedef_rules.TO_ONE:
-                raise invalid("restore: " + plain["name"] + " has no to-many relation " + str(name)[:80])
+            if kinds.get(name) != "ManyToMany":
+                # a dump lists many-to-many links only; one-to-many sets come back from the refs
+                raise invalid("restore: " + plain["name"] + " has no many-to-many relation " + str(name)[:80])
             if not isinstance(ids, list):
                 raise invalid("restore: links " + name + " of " + label + " must be a list")
             for target in ids:
                 _int(target, "a link " + name + " of " + label, 1, api_limits.MAX_INT)
+
+    def _partners(self, plain: dict, record: dict, label: str) -> None:
+        """A OneToOne ref to an entity that exists already must be that entity's ref back (as a dump
+        restored in order gives), so a restore never leaves a one-sided pair."""
+        for r in self.registry.relations(plain["name"]):
+            target = (record.get("refs") or {}).get(r["name"])
+            if r["kind"] != "OneToOne" or target is None:
+                continue
+            other = self.load(r["target"], target)
+            if other is not None and other["refs"].get(r["reverse"]) != record["id"]:
+                raise conflict(
+                    "restore: "
+                    + label
+                    + " links "
+                    + r["name"]
+                    + " to "
+                    + r["target"]
+                    + " "
+                    + str(target)
+                    + ", which is linked to another"
+                )

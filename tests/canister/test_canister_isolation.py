@@ -3,6 +3,8 @@ caller could change directly; callers without read access learn nothing from get
 
 Each test is an attack first (mallory against bob and alice), then the rule it proves."""
 
+import json
+
 import pytest
 from canister_fixtures import fingerprint
 from canister_harness import (
@@ -285,3 +287,30 @@ def test_links_and_refs_show_only_entities_the_caller_may_read(net):
         assert caller.ok("get", "iso::Memo", memo["id"])["refs"][0]["target_id"] == []
         listed = caller.ok("list", "iso::Memo", [], [], 100)["items"]
         assert [m["refs"][0]["target_id"] for m in listed if m["id"] == memo["id"]] == [[]]
+
+
+def test_restore_leaves_no_one_sided_pair_and_lists_only_many_to_many_links(net):
+    ann = new(net.alice, "iso::Person", name="Ann")
+    dump = {"format": "kybra-simple-db-dump/1"}
+    person = {
+        "type": "iso::Person",
+        "id": 900,
+        "fields": {"name": "Restored"},
+        "refs": {"spouse": ann["id"]},
+        "links": {},
+        "owner": "aaaaa-aa",
+        "creator": "aaaaa-aa",
+        "updater": "aaaaa-aa",
+        "created": 1,
+        "updated": 1,
+        "version": 1,
+    }
+    before = fingerprint(net.admin)
+    assert net.admin.err("restore", json.dumps(dict(dump, records=[person])))[0] == "Conflict"
+    project = dict(person, type="iso::Project", fields={"name": "p"}, refs={}, links={"tasks": [1]})
+    assert net.admin.err("restore", json.dumps(dict(dump, records=[project])))[0] == "Invalid"
+    assert fingerprint(net.admin) == before
+    free = dict(person, refs={"spouse": 901})  # a partner restored later (or on a later page)
+    partner = dict(person, id=901, refs={"spouse": 900})
+    assert net.admin.ok("restore", json.dumps(dict(dump, records=[free, partner]))) == 2
+    assert net.admin.ok("get", "iso::Person", 901)["refs"][0]["target_id"] == [900]
