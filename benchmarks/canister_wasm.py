@@ -46,7 +46,8 @@ SOURCE = str(ENTRY.parent)
 IFACE = read_interface(ENTRY)[0]
 ADMIN = Principal(bytes=hashlib.sha224(b"bench-admin").digest() + b"\x02")
 OTHER = Principal(bytes=hashlib.sha224(b"bench-other").digest() + b"\x02")
-ITEM, TAG = "bench::Item", "bench::Tag"
+ITEM, TAG, SIGNED = "bench::Item", "bench::Tag", "bench::Signed"
+SIGNED_COUNT = 100  # entities of the certified type
 TAGGED = 200  # items linked to tag 1
 LINE = re.compile(r"\[instructions\] (\w+) (\w+): (\d+)")
 
@@ -63,18 +64,26 @@ def field_def(name: str, kind: str, required: bool = False, indexed: bool = Fals
     }
 
 
-def policy() -> dict:
+def policy(certified: bool = False) -> dict:
     return {
         "read": {"Public": None},
         "create": {"Anyone": None},
         "modify": {"Owner": None},
         "delete": {"Owner": None},
-        "certified": None,
+        "certified": certified or None,
     }
 
 
-def type_def(name: str, fields: list, alias: str | None = None, relations: list | None = None) -> dict:
-    return {"name": name, "fields": fields, "alias": alias, "relations": relations or [], "policy": policy()}
+def type_def(
+    name: str, fields: list, alias: str | None = None, relations: list | None = None, certified: bool = False
+) -> dict:
+    return {
+        "name": name,
+        "fields": fields,
+        "alias": alias,
+        "relations": relations or [],
+        "policy": policy(certified),
+    }
 
 
 ITEM_DEF = type_def(
@@ -99,6 +108,9 @@ TAG_DEF = type_def(
         }
     ],
 )
+
+
+SIGNED_DEF = type_def(SIGNED, [field_def("sku", "Text")], alias="sku", certified=True)
 
 
 def item_fields(i: int) -> list:
@@ -146,9 +158,13 @@ class CpythonCanister:
         """(CPython ns, 0) of one call, or with `trace` (0, bytecodes the canister's own code executes)."""
         if trace:
             return 0, self.bytecodes(kind, method, args)
-        start = time.perf_counter_ns()
-        self.call(kind, method, args)
-        return time.perf_counter_ns() - start, 0
+        best = 0
+        for _ in range(3 if kind == "query" else 1):  # a query changes nothing: the best of three
+            start = time.perf_counter_ns()
+            self.call(kind, method, args)
+            ns = time.perf_counter_ns() - start
+            best = min(best, ns) if best else ns
+        return best, 0
 
     def bytecodes(self, kind: str, method: str, args: tuple) -> int:
         count = 0
@@ -207,8 +223,8 @@ def cases(restore_data: list[str]) -> list[Case]:
         Case("create", "create", lambda n, v: (ITEM, item_fields(n + 10 + v))),
         Case("get", "get", lambda n, v: (ITEM, n // 2)),
         Case("find (alias)", "find", lambda n, v: (ITEM, f"sku-{n // 2}")),
-        Case("get_certified", "get_certified", lambda n, v: (ITEM, n // 2)),
-        Case("find_certified", "find_certified", lambda n, v: (ITEM, f"sku-{n // 2}")),
+        Case("get_certified", "get_certified", lambda n, v: (SIGNED, SIGNED_COUNT // 2)),
+        Case("find_certified", "find_certified", lambda n, v: (SIGNED, f"signed-{SIGNED_COUNT // 2}")),
         Case("update (one field)", "update", lambda n, v: (ITEM, n // 2 + v, one_field, None)),
         Case("link", "link", lambda n, v: (TAG, 1, "items", n // 3 + v)),
         Case("unlink", "unlink", lambda n, v: (TAG, 1, "items", n // 3 + v)),
@@ -248,7 +264,13 @@ def build_state(state: Path, n: int, progress: bool) -> tuple[bytes, CpythonCani
     canister = CpythonCanister(state / "localnet.sqlite3", cid)
     canister.call("update", "define_type", (ITEM_DEF, False))
     canister.call("update", "define_type", (TAG_DEF, False))
+    canister.call("update", "define_type", (SIGNED_DEF, False))
     canister.call("update", "create", (TAG, [{"name": "label", "value": {"Text": "t"}}]))
+    signed = [
+        {"Create": {"type_name": SIGNED, "fields": [{"name": "sku", "value": {"Text": f"signed-{i}"}}]}}
+        for i in range(1, SIGNED_COUNT + 1)
+    ]
+    assert "Ok" in canister.call("update", "batch", (signed,))
     for start in range(1, n + 1, 100):
         result = canister.call("update", "batch", (creates(start, min(100, n + 1 - start)),))
         assert "Ok" in result, result
@@ -359,11 +381,13 @@ def render(results: dict[int, list[dict[str, Any]]]) -> str:
             f"| {name} | {kind} | " + " | ".join(cells) + f" | {limit / 1e9:g}B | {code} | {share} |"
         )
     if ratios:
+        total = sum(r["instructions"] for n in sizes for r in results[n] if r.get("cpython_ns"))
+        total_ns = sum(r["cpython_ns"] for n in sizes for r in results[n] if r.get("cpython_ns"))
         lines.append("")
         lines.append(
-            f"wasm instructions per CPython ns over these calls: median {statistics.median(ratios):.1f}, "
-            f"range {min(ratios):.1f} to {max(ratios):.1f} (localnet's CPython clock uses "
-            "INSTRUCTIONS_PER_NS = 20)"
+            f"wasm instructions per CPython ns: median {statistics.median(ratios):.1f} over these calls "
+            f"(range {min(ratios):.1f} to {max(ratios):.1f}), {total / total_ns:.1f} over their sum "
+            "(localnet's CPython clock uses INSTRUCTIONS_PER_NS = 20)"
         )
     return "\n".join(lines)
 

@@ -106,3 +106,45 @@ def test_an_upgrade_keeps_stable_memory_and_starts_a_fresh_heap(net):
 def test_an_unknown_runtime_is_refused(tmp_path):
     with pytest.raises(ValueError, match="unknown runtime"):
         Replica(tmp_path, runtime="pypy")
+
+
+def test_values_cross_in_rustpythons_marshal_format():
+    from localnet import rp_marshal
+
+    value = {
+        "t": "héllo",
+        "n": [0, 1, -1, 2**70, -(2**70)],
+        "f": -2.5,
+        "b": b"\x00\xff",
+        "o": None,
+        "yes": True,
+        "no": False,
+        "tup": ("x", 7),
+        "p": Principal.from_str("aaaaa-aa"),
+    }
+    back = rp_marshal.loads(rp_marshal.dumps(value))
+    assert back.pop("p").to_str() == "aaaaa-aa"
+    value.pop("p")
+    assert back == value
+    # the bytes RustPython's own marshal writes for these values (recorded from the interpreter)
+    assert rp_marshal.dumps(2**70) == bytes.fromhex("6909000000000000000000000040")
+    assert rp_marshal.dumps(-1) == bytes.fromhex("69ffffffff01")
+    assert rp_marshal.dumps({"k": 2}) == bytes.fromhex("7b0100000075010000006b690100000002")
+    with pytest.raises(rp_marshal.MarshalError):
+        rp_marshal.loads(b"u\xff\x00\x00\x00ab")
+    with pytest.raises(rp_marshal.MarshalError):
+        rp_marshal.dumps(object())
+
+
+def test_the_guest_sees_only_its_mounts_read_only(tmp_path):
+    from localnet.wasi_preview1 import GuestFiles
+
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "main.py").write_text("x = 1")
+    (tmp_path / "secret.txt").write_text("no")
+    files = GuestFiles({"/canister": tmp_path / "src"})
+    assert files.resolve("/canister/main.py")[2]
+    assert files.resolve("/canister/../canister/main.py")[1] == tmp_path / "src" / "main.py"
+    assert files.resolve("/canister/../secret.txt")[1] is None  # outside every mount
+    assert not files.resolve("/canister/../../secret.txt")[2]
+    assert files.listing("/", None) == [("canister", 3)]
