@@ -9,7 +9,18 @@ import re
 
 import pytest
 from canister_fixtures import callers, define_schema, deploy
-from canister_harness import Rejected, field, opt, plain, text
+from canister_harness import (
+    Rejected,
+    decode_reply,
+    encode_args,
+    field,
+    field_def,
+    opt,
+    plain,
+    policy,
+    text,
+    type_def,
+)
 
 from localnet import rustpython_runtime
 from localnet.replica import Replica
@@ -34,10 +45,27 @@ def without_times(value):
     return value
 
 
-def workload(net) -> list:
-    """Every answer of a fixed sequence of calls over the main endpoints."""
-    a, b = net.alice, net.bob
+def certified_query(caller, method: str, *args):
+    """A query given a data certificate, as the HTTP side passes one (its bytes are only passed through)."""
+    outcome = caller.replica.query(
+        caller.canister_id,
+        method,
+        encode_args(method, args),
+        caller.principal.bytes,
+        data_certificate=b"cert",
+    )
+    return decode_reply(method, outcome.arg)
+
+
+NOTE = type_def("proof::Note", [field_def("code", "Text")], alias="code", access=policy(certified=True))
+
+
+def workload(net) -> tuple[list, list]:
+    """The answers of a fixed sequence of calls over every endpoint: those two replicas answer alike, and
+    the kind of answer (Ok/Err) of those whose content depends on the replica's clock and keys."""
+    a, b, admin = net.alice, net.bob, net.admin
     pen = [field("name", text("pen")), field("sku", text("P-1"))]
+    assert admin.call("define_type", NOTE, False) == {"Ok": None}
     answers = [
         a.call("create", "shop::Item", pen),
         a.call("create", "shop::Item", [field("name", text("ink")), field("qty", {"Int": 3})]),
@@ -59,8 +87,25 @@ def workload(net) -> list:
         a.call("audit", 0, [], 100),
         a.call("stats"),
         a.call("whoami"),
+        a.call("schema"),
+        a.call("transfer", "shop::Item", 1, b.principal),
+        admin.call("add_admin", b.principal),
+        admin.call("admins"),
+        admin.call("remove_admin", b.principal),
+        admin.call("restore", json.dumps({"format": "kybra-simple-db-dump/1", "records": []})),
+        a.call("icrc3_supported_block_types"),
+        a.call("icrc3_get_archives", {"from_": []}),
     ]
-    return without_times(plain(answers))
+    a.call("create", "proof::Note", [field("code", text("n-1"))])
+    shapes = [
+        certified_query(a, "get_certified", "proof::Note", 1),
+        certified_query(a, "find_certified", "proof::Note", "n-1"),
+        admin.call("icrc3_get_blocks", [{"start": 0, "length": 10}]),
+        admin.call("icrc3_get_tip_certificate"),
+    ]
+    return without_times(plain(answers)), [
+        sorted(s) if isinstance(s, dict) else type(s).__name__ for s in shapes
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +123,9 @@ def both():
 def test_the_main_endpoints_answer_as_under_cpython(both):
     results, _ = both
     assert results["rustpython"] == results["cpython"]
-    assert results["rustpython"][0]["Ok"]["id"] == 1 and "Err" in results["rustpython"][6]
+    answers, shapes = results["rustpython"]
+    assert answers[0]["Ok"]["id"] == 1 and "Err" in answers[6]
+    assert shapes[:2] == [["Ok"], ["Ok"]]
 
 
 def test_malformed_candid_is_rejected_and_changes_nothing(both):
@@ -94,7 +141,16 @@ def test_every_message_stays_far_below_the_ic_limits(both):
     _, net = both
     log = net.replica.log_path(net.cid).read_text()
     counts = re.findall(r"\[instructions\] (\w+) (\w+): (\d+)", log)
-    assert {name for _, name, _ in counts} >= {"create", "get", "update", "link", "list", "dump", "audit"}
+    assert {name for _, name, _ in counts} >= {
+        "create",
+        "get",
+        "update",
+        "link",
+        "list",
+        "dump",
+        "audit",
+        "restore",
+    }
     for kind, name, n in counts:
         limit = rustpython_runtime.LIMITS[kind]
         assert int(n) < limit / 10, (kind, name, n)
