@@ -12,6 +12,7 @@ from pathlib import Path
 from ic_protocol.principal import to_text
 from localnet.gateway import Gateway
 from localnet.http_server import LocalHttpServer
+from localnet.net_control import CanisterControl
 from localnet.request_store import RequestStore
 from localnet.subnet_keys import SubnetKeys
 
@@ -24,13 +25,16 @@ def _default_replica(state_dir: Path, runtime: str = "cpython"):
     return Replica(state_dir, runtime=runtime)
 
 
-class LocalNet:
+class LocalNet(CanisterControl):
     """A local IC for development and tests. `controllers` (principal bytes, the first one installs)
     apply to the `canisters` given here; None keeps an existing canister's controllers. `runtime`:
     "cpython", or "rustpython" (Kybra's interpreter in wasm, metered; docs/localnet-runtime.md).
 
     with LocalNet(canisters={"simple_db": "canister/src/main.py"}) as net:
         net.url, net.canister_id("simple_db"), net.root_key, net.replica
+        net.agent(identity).call("simple_db", "whoami")   # in process, no HTTP
+
+    `http=False` serves nothing (a test library: agents, clock, canisters; see CanisterControl).
     """
 
     def __init__(
@@ -43,6 +47,7 @@ class LocalNet:
         verbose: bool = False,
         controllers: list[bytes] | None = None,
         runtime: str = "cpython",
+        http: bool = True,
     ):
         if replica_factory is _default_replica:
             replica_factory = functools.partial(_default_replica, runtime=runtime)
@@ -52,6 +57,7 @@ class LocalNet:
         self._host, self._port = host, port
         self._replica_factory = replica_factory
         self._verbose = verbose
+        self._http = http
         self._temp_dir: str | None = None
         self._server: LocalHttpServer | None = None
         self._thread: threading.Thread | None = None
@@ -62,7 +68,7 @@ class LocalNet:
 
     def start(self) -> LocalNet:
         """Create or open the state, deploy (install or upgrade) the canisters, and start serving."""
-        if self._server is not None:
+        if self._server is not None or self.replica is not None:
             return self
         if self._state_arg is None:
             self._temp_dir = tempfile.mkdtemp(prefix="localnet-")
@@ -76,6 +82,8 @@ class LocalNet:
             self.replica.subnet_id = self.keys.subnet_id
             for name, entry in self._canisters.items():
                 self.replica.deploy(name, entry, controllers=self._controllers)
+            if not self._http:
+                return self
             self._requests = RequestStore(self.state_dir / REQUESTS_FILE)
             gateway = Gateway(self.replica, self.keys, store=self._requests)
             self._server = LocalHttpServer((self._host, self._port), gateway, self._verbose)

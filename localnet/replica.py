@@ -207,6 +207,7 @@ class Replica:
         self._closed = False
         self._timer_thread: threading.Thread | None = None
         self.message_timeout = message_timeout
+        self._manual_time: int | None = None  # set_time: the clock moves only when told to
         self.subnet_id = b""  # the subnet's principal, set by the HTTP side (get_default_subnets answers it)
         self.system = SystemCanisters(self)
         stopped = self.store.statuses()
@@ -333,6 +334,11 @@ class Replica:
         c = self._by_id.get(canister_id)
         return c.did if c else None
 
+    def interface(self, canister_id: bytes) -> Interface | None:
+        """The installed code's interface (methods and Candid types), None without a module."""
+        c = self._by_id.get(canister_id)
+        return c.iface if c else None
+
     # -- canister operations of the management canister (localnet/management.py) ------------------------
 
     def is_canister(self, principal: bytes) -> bool:
@@ -455,10 +461,53 @@ class Replica:
 
     # -- internals ----------------------------------------------------------------------------------------
 
+    def _now(self) -> int:
+        """The replica's clock source: the wall clock, or the time set with set_time/advance_time."""
+        return self._manual_time if self._manual_time is not None else time.time_ns()
+
     def _tick(self) -> int:
         with self._clock_lock:  # not the message lock: reading the clock never waits for a message
-            self._last_time = max(time.time_ns(), self._last_time + 1)
+            self._last_time = max(self._now(), self._last_time + 1)
             return self._last_time
+
+    # -- time under the caller's control (tests: no sleeping, timers fire deterministically) ------------
+
+    def set_time(self, time_ns: int) -> None:
+        """Stop following the wall clock: from now on the replica's time is `time_ns` (it cannot go back)
+        and moves only with set_time/advance_time (each message still sees a strictly later time).
+        Timers no longer fire by themselves: advance_time and tick run the due ones."""
+        with self._lock:
+            if time_ns < self._last_time:
+                raise ValueError(f"time cannot go back: {time_ns} < {self._last_time} (ns)")
+            self._manual_time = time_ns
+
+    def advance_time(self, nanoseconds: int) -> int:
+        """Move the (manual) clock forward and run every timer and heartbeat now due, in due order.
+        Returns the number of timer messages executed."""
+        if nanoseconds < 0:
+            raise ValueError("advance_time takes a non-negative number of nanoseconds")
+        with self._lock:
+            start = self._manual_time
+            if start is None:
+                start = max(time.time_ns(), self._last_time)
+            self.set_time(start + nanoseconds)
+            return self.tick()
+
+    def tick(self, limit: int = 10_000) -> int:
+        """Run the timers (and heartbeats) due at the current time, earliest first, each as its own
+        message; a timer that schedules another already due runs too (at most `limit` messages)."""
+        ran = 0
+        with self._lock:
+            while ran < limit:
+                now = self._now()
+                due = [c for c in self._by_id.values() if c.process is not None and c.next_timer is not None]
+                due = [c for c in due if c.next_timer <= now]
+                if not due:
+                    return ran
+                c = min(due, key=lambda x: x.next_timer)
+                self._raw(c, ("timer", self._tick()))
+                ran += 1
+        return ran
 
     def unavailable(self, canister_id: bytes) -> Reject | None:
         """Why a hosted canister cannot execute any message now (no module, stopped), else None."""
@@ -678,8 +727,10 @@ class Replica:
         """Fire due timers, each as its own update message from the canister to itself."""
         while not self._closed:
             time.sleep(TIMER_POLL)
+            if self._manual_time is not None:
+                continue  # under set_time, timers run in advance_time/tick only
             with self._lock:
-                now = time.time_ns()
+                now = self._now()
                 for c in list(self._by_id.values()):
                     if self._closed:
                         return
