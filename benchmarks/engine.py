@@ -12,7 +12,7 @@ import sys
 import tempfile
 from dataclasses import fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import click
 
@@ -49,7 +49,7 @@ def run_package(
         return json.loads(out.read_text())
 
 
-def interpreter_for(package: str, bench_dir: Path) -> str:
+def interpreter_for(package: str, bench_dir: Optional[Path]) -> str:
     """Ours runs on the project's interpreter; each upstream package on its own environment's."""
     if package == "ours":
         return sys.executable
@@ -90,7 +90,7 @@ def merge_runs(counted: dict[str, Any], timed: list[dict[str, Any]]) -> dict[str
 def run_all(
     packages: list[str],
     sizes: Sizes,
-    bench_dir: Path,
+    bench_dir: Optional[Path],
     repeat: int = 1,
     profile: str | None = None,
     profile_out: Path | None = None,
@@ -147,9 +147,8 @@ def sizes_options(func):
 @click.option(
     "--bench-dir",
     type=click.Path(path_type=Path),
-    default=ROOT / ".bench",
-    show_default=True,
-    help="where the upstream virtual environments live",
+    default=None,
+    help="where the upstream virtual environments live (default: the shared cache, see upstream/envs.py)",
 )
 @click.option(
     "--repeat",
@@ -176,7 +175,7 @@ def sizes_options(func):
 )
 def main(
     packages: str,
-    bench_dir: Path,
+    bench_dir: Optional[Path],
     repeat: int,
     json_out: Path | None,
     profile: str | None,

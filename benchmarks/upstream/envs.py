@@ -1,14 +1,20 @@
-"""Virtual environments for the upstream packages, created under `.bench/` on first use.
+"""Virtual environments for the upstream packages, built once per machine and reused.
 
 Each upstream package gets its own environment because `kybra-simple-db` imports under the same
 name as this project's engine. The packages import logging helpers they do not declare as
-dependencies, so those are pinned here too.
+dependencies, so those are pinned here too. Environments live in a cache shared by every checkout
+and run (`$KSDB_BENCH_ENVS`, else `~/.cache/kybra-simple-db/bench-envs`), one per package and
+Python version, rebuilt only when its pinned requirements change; a lock keeps concurrent runs
+from building the same one twice.
 """
 
+import fcntl
+import os
 import subprocess
 import sys
 import venv
 from pathlib import Path
+from typing import Optional
 
 REQUIREMENTS: dict[str, list[str]] = {
     "kybra-simple-db": ["kybra-simple-db==0.5.0", "kybra-simple-logging==0.2.0"],
@@ -30,7 +36,15 @@ def env_python(env_dir: Path) -> Path:
     return posix if posix.exists() or sys.platform != "win32" else env_dir / "Scripts" / "python.exe"
 
 
-def ensure_env(package: str, bench_dir: Path) -> Path:
+def cache_dir() -> Path:
+    """Where the environments are kept (shared by checkouts and runs)."""
+    configured = os.environ.get("KSDB_BENCH_ENVS")
+    if configured:
+        return Path(configured)
+    return Path.home() / ".cache" / "kybra-simple-db" / "bench-envs"
+
+
+def ensure_env(package: str, bench_dir: Optional[Path] = None) -> Path:
     """Create (once) the environment of an upstream package and return its interpreter.
 
     The marker file holds the requirement list, so changing a pin rebuilds the environment.
@@ -38,11 +52,21 @@ def ensure_env(package: str, bench_dir: Path) -> Path:
     if package not in REQUIREMENTS:
         raise EnvError(f"unknown upstream package {package!r}; known: {', '.join(REQUIREMENTS)}")
     requirements = REQUIREMENTS[package]
-    env_dir = bench_dir / package
+    root = bench_dir if bench_dir is not None else cache_dir()
+    env_dir = root / f"{package}-py{sys.version_info[0]}{sys.version_info[1]}"
     marker = env_dir / MARKER
     wanted = "\n".join(requirements) + "\n"
     if marker.exists() and marker.read_text() == wanted and env_python(env_dir).exists():
         return env_python(env_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / f".{package}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if marker.exists() and marker.read_text() == wanted and env_python(env_dir).exists():
+            return env_python(env_dir)      # built by a concurrent run while this one waited
+        return _build(env_dir, requirements, marker, wanted)
+
+
+def _build(env_dir: Path, requirements: list, marker: Path, wanted: str) -> Path:
     venv.EnvBuilder(clear=True, with_pip=True).create(env_dir)
     python = env_python(env_dir)
     cmd = [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", *requirements]

@@ -161,7 +161,7 @@ def suite_files(path: Path) -> list:
 @click.option("--verbose", is_flag=True, help="print the names of failing tests and their output")
 @click.option("--json-out", type=click.Path(path_type=Path), default=None)
 def main(paths, engine, verbose, json_out) -> None:
-    python = str(ensure_env("suites", ROOT / ".bench"))
+    python = str(ensure_env("suites"))
     summary = {}
     for path in paths:
         path = path.resolve()

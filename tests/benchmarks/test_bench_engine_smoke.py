@@ -1,8 +1,9 @@
 """`python -m benchmarks.engine` end to end on tiny sizes, so the harness never rots.
 
-Runs all three packages (ours and both upstream ones, in their own environments under .bench/,
-created on first use) and checks that every phase produced figures. Figures are printed, never
-asserted on: speed is the benchmark's business, not a test's.
+Runs all three packages (ours and both upstream ones, in their own environments in the shared
+cache of benchmarks/upstream/envs.py, built once per machine and reused by every later run) and
+checks that every phase produced figures. Figures are printed, never asserted on: speed is the
+benchmark's business, not a test's.
 """
 
 import json

@@ -1,0 +1,116 @@
+"""Subprocess entry: Python bytecodes executed per operation, for one package at one size.
+
+`python -m benchmarks.workload.bytecode_run --package ours --size 1000 --out result.json`, started
+by `benchmarks.bytecodes` with each package's own interpreter. Counts come from `sys.settrace`
+with `f_trace_opcodes` (every opcode of every Python frame, the package's and the standard
+library's), so they are exact and repeat run to run; C code (dict, json's C encoder) costs nothing
+here, which is why they track Kybra's RustPython (where everything runs as bytecode) better than
+time does. The counting storage map's frames are left out (on the IC the map is native code).
+Standard library only: it runs inside the upstream packages' environments.
+"""
+
+import argparse
+import gc
+import json
+import sys
+from collections.abc import Callable
+from typing import Any, Optional
+
+from .adapters import ADAPTERS
+from .counting_map import Counters, CountingMap
+
+MAX_KEY_SIZE = 100
+MAX_VALUE_SIZE = 1000
+SAMPLES = 5
+PAGE = 100
+
+
+STORAGE_CODE = CountingMap.get.__code__.co_filename
+
+
+def count_opcodes(operation: Callable[[], Any]) -> int:
+    """Opcodes executed by `operation()`, without the storage map's own (it stands in for Kybra's
+    StableBTreeMap, which runs natively, not as Python bytecode)."""
+    executed = 0
+
+    def tracer(frame, event, arg):
+        nonlocal executed
+        if event == "call":
+            if frame.f_code.co_filename == STORAGE_CODE:
+                return None
+            frame.f_trace_opcodes = True
+            frame.f_trace_lines = False
+        elif event == "opcode":
+            executed += 1
+        return tracer
+
+    gc.collect()
+    gc.disable()
+    sys.settrace(tracer)
+    try:
+        operation()
+    finally:
+        sys.settrace(None)
+        gc.enable()
+    return executed
+
+
+def mean_of(counts: list) -> int:
+    return round(sum(counts) / len(counts))
+
+
+def measure(package: str, size: int) -> dict:
+    adapter = ADAPTERS[package]()
+    counters = Counters()
+    data = CountingMap(counters, MAX_KEY_SIZE, MAX_VALUE_SIZE)
+    audit = CountingMap(counters, MAX_KEY_SIZE, MAX_VALUE_SIZE)
+    adapter.open(data, audit)
+    tag = adapter.create_tag("tag")
+    for i in range(1, size + 1):
+        adapter.create_person(i)
+    middle = size // 2
+    samples = range(middle, middle + SAMPLES)
+    out = {}
+    out["create"] = mean_of([count_opcodes(lambda i=i: adapter.create_person(size + i))
+                             for i in range(1, 1 + SAMPLES)])
+    cold = []
+    for i in samples:
+        adapter.reopen()
+        cold.append(count_opcodes(lambda i=i: adapter.get_by_id(i)))
+    out["get_cold"] = mean_of(cold)
+    alias = []
+    for i in samples:
+        adapter.reopen()
+        alias.append(count_opcodes(lambda i=i: adapter.get_by_alias(f"person-{i}")))
+    out["get_by_alias"] = mean_of(alias)
+    adapter.reopen()
+    tag = adapter.Tag.load("1")
+    people = [adapter.get_by_id(i) for i in samples]
+    out["update_one_field"] = mean_of([count_opcodes(lambda p=p: adapter.update(p, 77)) for p in people])
+    out["link"] = mean_of([count_opcodes(lambda p=p: adapter.link(tag, p)) for p in people])
+    out["unlink"] = mean_of([count_opcodes(lambda p=p: adapter.unlink(tag, p)) for p in people])
+    out["delete"] = mean_of([count_opcodes(lambda p=p: adapter.delete(p)) for p in people])
+    pages = []
+    for start in (middle - 2 * PAGE, middle + SAMPLES):
+        adapter.reopen()
+        pages.append(count_opcodes(lambda s=start: adapter.page(s, PAGE)))
+    out["page_of_100"] = mean_of(pages)
+    return {"package": package, "version": adapter.version, "size": size, "bytecodes": out}
+
+
+def main(argv: Optional[list] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--package", required=True, choices=sorted(ADAPTERS))
+    parser.add_argument("--size", type=int, required=True)
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args(argv)
+    if args.size < 4 * PAGE:
+        parser.error(f"--size must be at least {4 * PAGE}")
+    result = measure(args.package, args.size)
+    with open(args.out, "w") as out:
+        json.dump(result, out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

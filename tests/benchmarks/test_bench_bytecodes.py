@@ -1,0 +1,34 @@
+"""`python -m benchmarks.bytecodes` on a small size: every operation is counted, and counts repeat."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from benchmarks.bytecodes import OPERATIONS, render
+from benchmarks.workload.bytecode_run import count_opcodes
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_counts_are_exact_and_repeat():
+    def work():
+        return sum(i * i for i in range(50))
+
+    first = count_opcodes(work)
+    assert first > 50 and count_opcodes(work) == first
+
+
+def test_ours_is_counted_for_every_operation(tmp_path):
+    out = tmp_path / "bytecodes.json"
+    cmd = [sys.executable, "-m", "benchmarks.bytecodes", "--packages", "ours", "--sizes", "400,800",
+           "--json", str(out)]
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    results = json.loads(out.read_text())
+    assert [r["size"] for r in results] == [400, 800]
+    for result in results:
+        assert set(result["bytecodes"]) == set(OPERATIONS)
+        assert all(count > 0 for count in result["bytecodes"].values())
+    assert "page_of_100" in done.stdout and "ours grows?" in done.stdout
+    assert "error" in render([{"package": "ours", "size": 400, "error": "boom"}], [400])
