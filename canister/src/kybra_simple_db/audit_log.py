@@ -66,8 +66,8 @@ class AuditLog:
                    changes: dict) -> str:
         """The compact JSON list `[time, caller, operation, type, id, changes]`, joined from cached
         pieces (the same text the JSON encoder gives, without its cost on every change)."""
-        if (type(time_ns) is int and type(entity_id) is int and type(changes) is dict and type(caller) is str
-                and type(operation) is str and type(type_name) is str):
+        # operation and type name are always text here (the engine passes them)
+        if type(entity_id) is int and type(changes) is dict and type(time_ns) is int and type(caller) is str:
             names = _NAMES_JSON.get((caller, operation, type_name))
             if names is None:
                 names = _names_json(caller, operation, type_name)

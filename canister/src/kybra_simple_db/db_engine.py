@@ -125,6 +125,7 @@ class Database(SeedDocuments, SchemaUpgrades):
         self._type_codes = {}
         self._counters = {}
         self._key_schemas = {}
+        self._keyed = {}
         self.identity = IdentityMap()
         self.write_guard = None
         self.bucket_width = self._load_meta()
@@ -210,14 +211,18 @@ class Database(SeedDocuments, SchemaUpgrades):
         if not ok:
             rollback(self._journal, mark)
         if self._depth == 0:
-            try:
-                if ok:
+            self._journal = []
+            if ok:
+                try:
                     for staged in self._stages:
-                        staged.commit()
-            finally:
-                self._journal = []
-                for staged in self._stages:
-                    staged.discard()
+                        staged.commit()     # commit empties the staged writes
+                    return
+                except BaseException:
+                    for staged in self._stages:
+                        staged.discard()
+                    raise
+            for staged in self._stages:
+                staged.discard()
 
     def on_rollback(self, undo) -> None:
         """Register `undo()` to restore in-memory state if the current operation rolls back."""
@@ -293,6 +298,15 @@ class Database(SeedDocuments, SchemaUpgrades):
                 self._key_schemas[tc] = (None, self._read_key_schema(tc) or {"n": 1, "k": {}})
             entry = self._key_schemas[tc]
         return entry[1]["k"]
+
+    def keyed_fields(self, cls, tc: int) -> frozenset:
+        """Names of the fields whose changes move alias or index keys (see `key_generations`)."""
+        generations = self.key_generations(cls, tc)
+        cached = self._keyed.get(tc)
+        if cached is None or cached[0] is not generations:
+            cached = (generations, frozenset(n[1:] if n[0] == "^" or n[0] == "@" else n for n in generations))
+            self._keyed[tc] = cached
+        return cached[1]
 
     def counted_indexes(self, cls, tc: int):
         """Names ("^field") of the type's ordered indexes that keep a count per value."""

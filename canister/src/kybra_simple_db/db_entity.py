@@ -208,13 +208,16 @@ class Entity(EntityLinks, IndexedKeys, EntityQueries, EntitySerialization):
         d["_meta"] = {}
         d["_hooking"] = set()
         d["_do_not_save"] = False
+        d["_dirty"] = False
         d["_id"] = None
         d["_eid"] = None
         d["_tc"] = None
 
     def __setattr__(self, name, value):
         cls = type(self)
-        if name.startswith("_") or name in cls.__fields__ or name in cls.__relations__:
+        if name in cls.__fields__:
+            self._set_field(name, value)        # what the field's descriptor does, one call sooner
+        elif name.startswith("_") or name in cls.__relations__:
             object.__setattr__(self, name, value)
         elif cls.__open__ and name not in _reserved_names():
             self._set_field(name, value)
@@ -290,12 +293,13 @@ class Entity(EntityLinks, IndexedKeys, EntityQueries, EntitySerialization):
             raise NotFoundError(f"{self._type}@{self._id} is {self._state}")
 
     def _touch(self) -> None:
-        snapshot = (dict(self._data), self._stored, dict(self._meta), self._state)
-        d = self.__dict__
+        """Remember the in-memory state, restored if the current operation rolls back."""
+        self._db.on_rollback_call(self._restore, (dict(self._data), self._stored, dict(self._meta),
+                                                  self._state))
 
-        def undo():
-            d["_data"], d["_stored"], d["_meta"], d["_state"] = snapshot
-        self._db.on_rollback(undo)
+    def _restore(self, data: dict, stored: dict, meta: dict, state: str) -> None:
+        d = self.__dict__
+        d["_data"], d["_stored"], d["_meta"], d["_state"] = data, stored, meta, state
 
     def __eq__(self, other) -> bool:
         if not isinstance(other, Entity):
@@ -354,6 +358,7 @@ class Entity(EntityLinks, IndexedKeys, EntityQueries, EntitySerialization):
             return
         if self._do_not_save:
             self._assign(name, value, ACTION_MODIFY)
+            self.__dict__["_dirty"] = True      # written by the next save, with every other change
             return
         if self._state != "live":
             self._check_live()
@@ -362,7 +367,12 @@ class Entity(EntityLinks, IndexedKeys, EntityQueries, EntitySerialization):
         try:
             self._touch()
             self._assign(name, value, ACTION_MODIFY)
-            self._persist("update")
+            if self._dirty:
+                self._persist("update")
+            else:   # only this field can differ from storage
+                new = self._data[name]
+                old = self._stored.get(name, _MISSING)
+                self._persist("update", None, {name: new} if type(old) is not type(new) or old != new else {})
         except BaseException:
             db.end(mark, False)
             raise
@@ -400,11 +410,13 @@ class Entity(EntityLinks, IndexedKeys, EntityQueries, EntitySerialization):
                 out[k] = v
         return out
 
-    def _persist(self, operation: str, extra: Optional[dict] = None) -> None:
-        """Write the document if anything changed: version +1, updater, time, alias/index keys, audit."""
+    def _persist(self, operation: str, extra: Optional[dict] = None, changes: Optional[dict] = None) -> None:
+        """Write the document if anything changed (`changes`, when the caller knows them, else
+        compared field by field): version +1, updater, time, alias/index keys, audit."""
         if self._state == "creating":
             return
-        changes = self._changes()
+        if changes is None:
+            changes = self._changes()
         if extra:
             changes.update(extra)
         if not changes:
@@ -428,10 +440,14 @@ class Entity(EntityLinks, IndexedKeys, EntityQueries, EntitySerialization):
         meta["v"] = stored_version + 1
         meta["u"] = caller
         meta["tu"] = now
-        db.put_value(key, self._doc_text(), head)
-        self._sync_keys(self._stored, self._data)
+        db.put_value(key, doc_text(self._data, meta), head)
+        if not db.keyed_fields(type(self), self._tc).isdisjoint(changes):
+            self._sync_keys(self._stored, self._data, changes)
         db.record(operation, type(self).__type_name__, self._eid, changes, now, caller)
-        self.__dict__["_stored"] = dict(self._data)
+        d = self.__dict__
+        d["_stored"] = dict(self._data)
+        if d["_dirty"]:
+            d["_dirty"] = False
 
     def _check_owner(self) -> None:
         """TimestampedMixin entities change only by their owner's hand (as in the original)."""
@@ -565,7 +581,8 @@ class Entity(EntityLinks, IndexedKeys, EntityQueries, EntitySerialization):
             if not rel.to_many:
                 data[name] = stored.get(name)
         obj.__dict__.update({"_db": db, "_state": "live", "_data": data, "_stored": stored, "_meta": doc,
-                             "_hooking": set(), "_do_not_save": False, "_id": doc.get("i") or str(eid),
+                             "_hooking": set(), "_do_not_save": False, "_dirty": False,
+                             "_id": doc.get("i") or str(eid),
                              "_eid": eid, "_tc": tc})
         return obj
 

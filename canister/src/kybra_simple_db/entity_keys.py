@@ -4,6 +4,8 @@ A mixin of `Entity`: which keys a type keeps (and their generation) is decided b
 `Database.sync_key_schema`; these methods move an entity's entries when its values change.
 """
 
+from typing import Optional
+
 from . import key_layout as keys
 from . import ordered_keys
 from .db_engine import Database
@@ -14,16 +16,19 @@ from .entity_values import differs
 class IndexedKeys:
     """Alias keys (value -> id) and index id sets (value -> bucketed ids) of one entity."""
 
-    def _sync_keys(self, before: dict, after: dict) -> None:
+    def _sync_keys(self, before: dict, after: dict, changed: Optional[dict] = None) -> None:
         """Move alias and index entries from the `before` values to the `after` values (for the keys
-        the type keeps now: see Database.sync_key_schema)."""
+        the type keeps now: see Database.sync_key_schema); only the fields in `changed` when given."""
         cls = type(self)
         db = self._db
         tc = self._tc
         eid = self._eid
         limit = db.key_limit
         for name, gen in db.key_generations(cls, tc).items():
-            if name[0] == "^":
+            kind = name[0]
+            if changed is not None and (name[1:] if kind == "^" or kind == "@" else name) not in changed:
+                continue
+            if kind == "^":
                 field = name[1:]
                 old = before.get(field)
                 new = after.get(field)
