@@ -414,52 +414,58 @@ class Worker:
                 )
 
     def call_out(self, ctx: Context, method: Method | None, stack: list[Any], info: AsyncInfo) -> tuple:
-        if info.name in ("call", "call_with_payment", "call_with_payment128"):
-            target, qualname, *args = info.args
-            if info.name != "call":
-                args = args[:-1]
-            service, _, callee_method = qualname.rpartition(".")
-            decl = self.iface.services.get(service, {}).get(callee_method)
-            if decl is None:
-                raise Trap(f"unknown service method {qualname}")
-            try:
-                arg = candid_codec.encode(decl.params, list(args), self.iface)
-            except candid_codec.CandidError as e:
-                raise Trap(f"cannot encode the arguments of {qualname}: {e}") from None
-            returns: tuple | None = decl.returns
-        elif info.name in ("call_raw", "call_raw128"):
-            target, callee_method, arg, _payment = info.args
-            returns = None
-        else:
-            raise Trap(f"{info.name} is not supported by localnet")
+        target, callee_method, arg, returns = outgoing_call(self.iface, info.name, info.args)
         call_id = self.next_call
         self.next_call += 1
         self.suspended[call_id] = (stack, ctx, method, returns)
         writes = self.memory.take_writes()
         certified, ctx.certified_data = ctx.certified_data, None
-        return (
-            "call_out",
-            writes,
-            certified,
-            candid_codec.principal_bytes(target),
-            callee_method,
-            bytes(arg),
-            call_id,
-        )
+        return ("call_out", writes, certified, target, callee_method, arg, call_id)
 
     def call_result(self, result: tuple, returns: tuple | None) -> CallResult:
-        if result[0] == "ok":
-            if returns is None:
-                return CallResult(result[1], None)  # type: ignore[arg-type]
-            try:
-                values = candid_codec.decode(result[1], returns, self.iface)
-            except candid_codec.CandidError as e:
-                return CallResult(None, f"cannot decode the reply: {e}")  # type: ignore[arg-type]
-            return CallResult(values[0] if values else None, None)  # type: ignore[arg-type]
-        _, code, message = result
-        self.host.ctx.reject_code = code  # type: ignore[union-attr]
-        self.host.ctx.reject_message = message  # type: ignore[union-attr]
-        return CallResult(None, f"Rejection code {code}, {message}")  # type: ignore[arg-type]
+        ok, err = call_outcome(self.iface, self.host.ctx, result, returns)  # type: ignore[arg-type]
+        return CallResult(ok, err)  # type: ignore[arg-type]
+
+
+def outgoing_call(iface: Interface, name: str, args: list[Any]) -> tuple[bytes, str, bytes, tuple | None]:
+    """(callee principal bytes, method, Candid argument, reply types or None for raw) of a call that an
+    async method yields (Kybra's AsyncInfo `name` and `args`)."""
+    if name in ("call", "call_with_payment", "call_with_payment128"):
+        target, qualname, *rest = args
+        if name != "call":
+            rest = rest[:-1]
+        service, _, callee_method = qualname.rpartition(".")
+        decl = iface.services.get(service, {}).get(callee_method)
+        if decl is None:
+            raise Trap(f"unknown service method {qualname}")
+        try:
+            arg = candid_codec.encode(decl.params, list(rest), iface)
+        except candid_codec.CandidError as e:
+            raise Trap(f"cannot encode the arguments of {qualname}: {e}") from None
+        return candid_codec.principal_bytes(target), callee_method, bytes(arg), decl.returns
+    if name in ("call_raw", "call_raw128"):
+        target, callee_method, arg, _payment = args
+        return candid_codec.principal_bytes(target), callee_method, bytes(arg), None
+    raise Trap(f"{name} is not supported by localnet")
+
+
+def call_outcome(
+    iface: Interface, ctx: Context, result: tuple, returns: tuple | None
+) -> tuple[Any, str | None]:
+    """The (Ok, Err) of a CallResult from the replica's answer to a call; a reject also sets the
+    message's reject code and message (`ic.reject_code()`)."""
+    if result[0] == "ok":
+        if returns is None:
+            return result[1], None
+        try:
+            values = candid_codec.decode(result[1], returns, iface)
+        except candid_codec.CandidError as e:
+            return None, f"cannot decode the reply: {e}"
+        return (values[0] if values else None), None
+    _, code, message = result
+    ctx.reject_code = code
+    ctx.reject_message = message
+    return None, f"Rejection code {code}, {message}"
 
 
 def _become_subreaper() -> None:

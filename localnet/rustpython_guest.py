@@ -112,6 +112,41 @@ def _function(module, name):
 
 
 _modules = []
+_suspended = {}  # call id -> the generator stack of an async method awaiting a call
+_next_call = [0]
+
+
+def _drive(stack, send):
+    """Advance an async method's generators until it returns or yields a call (sent to the host)."""
+    while True:
+        try:
+            yielded = stack[-1].send(send)
+        except StopIteration as stop:
+            stack.pop()
+            if not stack:
+                return ("return", stop.value)
+            send = stop.value
+            continue
+        kind = type(yielded).__name__
+        if kind == "generator":
+            stack.append(yielded)
+            send = None
+        elif kind == "AsyncInfo":
+            call_id = _next_call[0]
+            _next_call[0] += 1
+            _suspended[call_id] = stack
+            return ("call", call_id, yielded.name, list(yielded.args))
+        else:
+            raise _Trap("an async method may only yield calls or generators, not " + kind)
+
+
+def _resume(call_id, ok, err):
+    from kybra import CallResult
+
+    stack = _suspended.pop(call_id, None)
+    if stack is None:
+        raise _Trap("no async method awaits call " + str(call_id))
+    return _drive(stack, CallResult(_from_host(ok), err))
 
 
 def _execute(command):
@@ -123,6 +158,8 @@ def _execute(command):
                 __import__(name)
                 _modules.append(name)
             return ("return", None)
+        if op == "resume":
+            return _resume(command[1], command[2], command[3])
         _, guard, module, name, args, bad_args = command
         if guard is not None:
             verdict = _function(module, guard)()
@@ -134,8 +171,7 @@ def _execute(command):
             return ("return", None)
         value = _function(module, name)(*_from_host(args))
         if type(value).__name__ == "generator":
-            value.close()
-            raise _Trap("inter-canister calls are not supported by localnet's rustpython runtime")
+            return _drive([value], None)
         return ("return", value)
     except _Trap as e:
         return ("trap", str(e))

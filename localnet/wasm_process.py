@@ -37,6 +37,8 @@ from localnet.canister_process import (
     HEARTBEAT_NS,
     TAKE_OVER,
     _become_subreaper,
+    call_outcome,
+    outgoing_call,
     reap_until_done,
     trapped,
 )
@@ -115,6 +117,8 @@ class WasmWorker:
         self.caller: Any = None  # the wasmtime Caller of the host call in progress
         self.host = MeteredHost(self.iface, self.memory, self.canister_id, sys.stdout, meter=self.used)
         self.current: _Message | None = None
+        # Async methods awaiting a call, by call id: (context, method, reply types or None for raw).
+        self.suspended: dict[int, tuple[Context, Method | None, tuple | None]] = {}
         self.verdict_fd = -1  # in a fork: where to tell the parent whether this fork takes over
         self.exiting: list[int] = []
         self.heartbeat_due: int | None = None
@@ -241,6 +245,8 @@ class WasmWorker:
             os.close(read)
             if verdict == TAKE_OVER:
                 os._exit(0)
+            if msg[0] == "resume":  # the continuation ended without committing: nothing awaits any more
+                self.suspended.pop(msg[1], None)
             if verdict == EXITING:
                 self.exiting.append(pid)
             else:
@@ -308,8 +314,13 @@ class WasmWorker:
             ctx = Context("update", "heartbeat" if due else "<timer>", self.canister_id, time)
             idle = ("call", None, self.entry.stem, None, [], None)
             first = self.lifecycle_call("heartbeat") if due else idle
-        elif op == "resume":
-            raise RuntimeError("inter-canister calls are not supported by localnet's rustpython runtime")
+        elif op == "resume":  # the answer to a call an async method awaits: its continuation
+            _, call_id, answer, time = msg
+            ctx, method, returns = self.suspended.pop(call_id)
+            ctx.time = time
+            ok, err = call_outcome(self.iface, ctx, answer, returns)
+            first = ("resume", call_id, ok, err)
+            op = "message"
         else:
             op = "message"
             _, kind, name, arg, caller, time, extra = msg
@@ -359,6 +370,9 @@ class WasmWorker:
         """The guest finished the message: answer the replica, then commit (take over) or end this fork."""
         m = self.current
         assert m is not None
+        if result[0] == "call":
+            self.call_out(m, result)
+            return
         used = self.used()
         try:
             outcome = self.outcome(m, result)
@@ -398,6 +412,30 @@ class WasmWorker:
         self.conn.send(response + (info,))
         os.write(self.verdict_fd, EXITING)
         os._exit(0)
+
+    def call_out(self, m: _Message, result: tuple) -> None:
+        """The async method awaits a call: commit what it did so far (as the IC does at an await), hand
+        the call to the replica and carry on as the canister until the answer resumes it."""
+        _, call_id, name, args = result
+        try:
+            if m.op != "message" or m.ctx.kind == "query":
+                raise Trap(f"a {m.ctx.kind} cannot make inter-canister calls on localnet")
+            target, callee, arg, returns = outgoing_call(self.iface, name, args)
+        except Trap as e:
+            self.finish(("trap", str(e)))
+            return
+        self.log_count(self.used())
+        self.suspended[call_id] = (m.ctx, m.method, returns)
+        writes = self.memory.take_writes()
+        certified, m.ctx.certified_data = m.ctx.certified_data, None
+        self.current = None
+        self.host.ctx = None
+        sys.stdout.flush()
+        if self.verdict_fd >= 0:
+            os.write(self.verdict_fd, TAKE_OVER)
+            os.close(self.verdict_fd)
+            self.verdict_fd = -1
+        self.conn.send(("call_out", writes, certified, target, callee, arg, call_id))
 
 
 def main() -> None:

@@ -10,7 +10,7 @@ from kybra import Principal
 
 from localnet import candid_codec as codec
 from localnet import rustpython_runtime
-from localnet.candid_types import Prim, Record
+from localnet.candid_types import Opt, Prim, Record, Vec
 from localnet.outcome import Reject, Reply
 from localnet.replica import Replica
 from localnet.source_interface import read_interface
@@ -148,3 +148,51 @@ def test_the_guest_sees_only_its_mounts_read_only(tmp_path):
     assert files.resolve("/canister/../secret.txt")[1] is None  # outside every mount
     assert not files.resolve("/canister/../../secret.txt")[2]
     assert files.listing("/", None) == [("canister", 3)]
+
+
+SAMPLE = Path(__file__).resolve().parents[1] / "sample"
+STORE_IFACE = read_interface(SAMPLE / "store" / "main.py")[0]
+CALLER_IFACE = read_interface(SAMPLE / "caller" / "main.py")[0]
+TEXT, PRINCIPAL = Prim("text"), Prim("principal")
+
+
+@pytest.fixture(scope="module")
+def pair():
+    if not rustpython_runtime.available():
+        pytest.skip(rustpython_runtime.SKIP_REASON)
+    with Replica(runtime="rustpython") as r:
+        store = r.deploy("store", SAMPLE / "store" / "main.py", codec.encode([TEXT], ["hi"], STORE_IFACE))
+        yield r, store, r.deploy("caller", SAMPLE / "caller" / "main.py")
+
+
+def relay(r, caller, method, *values):
+    types = [PRINCIPAL] + [TEXT] * (len(values) - 1)
+    return r.update(caller, method, codec.encode(types, list(values), CALLER_IFACE), ANON)
+
+
+def stored(r, store, key):
+    outcome = r.query(store, "get", codec.encode([TEXT], [key], STORE_IFACE), ANON)
+    return codec.decode(outcome.arg, (Opt(TEXT),), STORE_IFACE)[0]
+
+
+def test_inter_canister_calls_await_and_resume_in_the_wasm_heap(pair):
+    r, store, caller = pair
+    out = relay(r, caller, "relay_put", Principal(bytes=store), "k1", "via caller")
+    assert isinstance(out, Reply) and stored(r, store, "k1") == "via caller"
+    who = relay(r, caller, "relay_whoami", Principal(bytes=store))
+    assert codec.decode(who.arg, (PRINCIPAL,), CALLER_IFACE)[0].bytes == caller
+    twice = relay(r, caller, "relay_twice", Principal(bytes=store))
+    assert codec.decode(twice.arg, (Opt(TEXT),), CALLER_IFACE)[0] == "2"
+    err = relay(r, caller, "relay_error", Principal(bytes=store))
+    assert codec.decode(err.arg, (TEXT,), CALLER_IFACE)[0].startswith("Rejection code 5")
+
+
+def test_a_trap_after_an_await_keeps_what_the_await_committed(pair):
+    r, store, caller = pair
+    out = relay(r, caller, "relay_then_trap", Principal(bytes=store), "aw")
+    assert isinstance(out, Reject) and "trap after the await" in out.message
+    assert stored(r, store, "aw") == "from caller"
+    empty = b"DIDL\x00\x00"
+    steps = codec.decode(r.query(caller, "step_log", empty, ANON).arg, (Vec(TEXT),), CALLER_IFACE)[0]
+    heap = codec.decode(r.query(caller, "heap_log", empty, ANON).arg, (Vec(TEXT),), CALLER_IFACE)[0]
+    assert steps[-1] == "before aw" and heap[-1] == "before aw"
