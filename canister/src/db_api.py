@@ -18,6 +18,7 @@ from engine_gateway import EngineGateway
 from error_map import conflict, forbidden, from_exception, invalid, limit, not_found
 from kybra_simple_db import json_text
 from kybra_simple_db.memory_map import MemoryMap
+from query_api import QueryEndpoints
 from reply_budget import ReplyBudget, entity_size
 from restore_rules import RestoreRules, check_nesting
 from schema_registry import SchemaRegistry
@@ -29,7 +30,7 @@ PRINCIPAL_CACHE_SIZE = 512
 STABLE_COST_FACTOR = 2  # bytes of stable memory per entry ~ 2 x (max key + max value), see IC-FACTS.md
 
 
-class DbApi:
+class DbApi(QueryEndpoints):
     """One per canister. Built at module import; storage is touched only once `start` runs (at init,
     post_upgrade, or the first message after a localnet restart)."""
 
@@ -285,7 +286,10 @@ class DbApi:
     def _create(self, caller: str, type_name: str, fields: list) -> dict:
         plain = self.registry.get(type_name)
         self.access.check_create(caller, type_name, plain["policy"])
+        fields, refs = self._split_refs(type_name, fields)
         record = self.gateway.create(type_name, self._values(plain, fields, True))
+        if refs:
+            record = self._set_refs(caller, type_name, record["id"], refs)
         return self._entity(type_name, record)
 
     def get(self, caller: str, type_name: str, entity_id: int) -> dict:
@@ -498,6 +502,8 @@ class DbApi:
             return {"Done": None}
         if tag == "Transfer":
             return {"Entity": self._transfer(caller, arg["type_name"], arg["id"], arg["owner"])}
+        if tag == "Upsert":
+            return {"Entity": self._upsert(caller, arg["type_name"], arg["alias"], arg["fields"])["entity"]}
         raise invalid("unknown operation " + tag)
 
     # --- history and export ---

@@ -202,6 +202,37 @@ class EngineGateway:
             return cls.count()
         return cls.count_by(condition[0], condition[1])
 
+    # --- queries ---
+
+    def query_page(self, type_name: str, filters: list, order, cursor, size: int, budget: int) -> dict:
+        """One page of an engine query: `filters` [(field, op, operand)], `order` "field"/"-field"/None.
+        Returns {"records", "next", "scanned", "complete", "cursor_after": fn(index) -> cursor}."""
+        page = self._query(type_name, filters, order).page(size, cursor, budget)
+        return {"records": [self._record(e) for e in page.items], "next": page.next, "scanned": page.scanned,
+                "complete": page.complete, "cursor_after": page.cursor_after}
+
+    def query_count(self, type_name: str, filters: list, cursor) -> tuple:
+        """(matches counted in this call, cursor to go on or None when complete)."""
+        return self._query(type_name, filters, None).count_page(cursor)
+
+    def _query(self, type_name: str, filters: list, order):
+        query = self._class(type_name).query()
+        for field, op, operand in filters:
+            query = query.where(field, op, operand)
+        return query if order is None else query.order_by(order)
+
+    def rebuild_indexes(self, type_name: str, cursor, size: int):
+        """Fill pending ordered indexes for one page of entities; the next id cursor, None when done."""
+        return self._class(type_name).rebuild_keys(cursor, size)
+
+    def pending_indexes(self, type_name: str) -> list:
+        """Indexed fields whose ordered index is not filled yet (after an upgrade from id-set indexes)."""
+        cls = find_type(type_name)
+        tc = None if cls is None else self.db.type_code(type_name)
+        if tc is None:
+            return []
+        return [name[1:] for name in self.db.pending_keys(cls, tc)]
+
     # --- audit ---
 
     def audit_page(self, start: int, end, size: int) -> tuple:
@@ -216,6 +247,27 @@ class EngineGateway:
         for entry in entries:
             entry["type_name"] = entry.pop("type")
         return entries, next_seq
+
+    def audit_scan(self, start, newest_first: bool):
+        """Audit entries one by one from seq `start` (None: the newest or the oldest), newest first or
+        oldest first; reads one entry per step (pruned entries are skipped)."""
+        log_start, log_end = self.db.audit_bounds()
+        if newest_first:
+            seq = log_end - 1 if start is None else min(start, log_end - 1)
+            while seq >= log_start:
+                entries, _ = self.db.audit_entries(seq, 1)
+                for entry in entries:
+                    entry["type_name"] = entry.pop("type")
+                    yield entry
+                seq -= 1
+            return
+        seq = log_start if start is None else max(start, log_start)
+        while seq < log_end:
+            entries, _ = self.db.audit_entries(seq, 1)
+            for entry in entries:
+                entry["type_name"] = entry.pop("type")
+                yield entry
+            seq += 1
 
     def audit_length(self) -> int:
         return self.db.audit_length()

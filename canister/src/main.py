@@ -3,8 +3,8 @@
 Everything Kybra's compiler treats specially (Record/Variant classes, StableBTreeMap declarations,
 @query/@update/@init/... functions) lives here and nowhere else. Each endpoint reads `ic.caller()` once
 and hands plain Python values to `db_api.DbApi`, which returns Candid-shaped dicts.
-The `update` endpoint is defined last: defining it rebinds the module name `update`, so any later
-`@update` would decorate with the endpoint instead of Kybra's decorator.
+The `query` and `update` endpoints are defined last: defining them rebinds the module names `query` and
+`update`, so any later `@query` / `@update` would decorate with the endpoint instead of Kybra's decorator.
 """
 
 from audit_chain import BLOCK_TYPE, BLOCK_TYPE_URL
@@ -224,6 +224,12 @@ class TransferOp(Record):
     owner: Principal
 
 
+class UpsertOp(Record):
+    type_name: text
+    alias: Value
+    fields: Vec[Field]
+
+
 class Op(Variant, total=False):
     Create: CreateOp
     Update: UpdateOp
@@ -231,6 +237,7 @@ class Op(Variant, total=False):
     Link: LinkOp
     Unlink: LinkOp
     Transfer: TransferOp
+    Upsert: UpsertOp
 
 
 class OpResult(Variant, total=False):
@@ -343,6 +350,83 @@ class ICRC3ArchiveInfo(Record):
     canister_id: Principal
     start: nat
     end: nat
+
+
+class QueryOp(Variant, total=False):
+    Eq: null
+    Ne: null
+    Lt: null
+    Le: null
+    Gt: null
+    Ge: null
+    Between: null
+    In: null
+    StartsWith: null
+
+
+class Filter(Record):
+    field: text
+    op: QueryOp
+    values: Vec[Value]
+
+
+class Order(Record):
+    field: text
+    descending: bool
+
+
+class QueryRequest(Record):
+    type_name: text
+    filters: Vec[Filter]
+    order: Opt[Order]
+    cursor: Opt[text]
+    limit: nat32
+
+
+class QueryPage(Record):
+    items: Vec[Entity]
+    next: Opt[text]
+    scanned: nat64
+    complete: bool
+
+
+class QueryPageResult(Variant, total=False):
+    Ok: QueryPage
+    Err: Error
+
+
+class CountPage(Record):
+    count: nat64
+    next: Opt[text]
+
+
+class CountPageResult(Variant, total=False):
+    Ok: CountPage
+    Err: Error
+
+
+class Upserted(Record):
+    entity: Entity
+    created: bool
+
+
+class UpsertResult(Variant, total=False):
+    Ok: Upserted
+    Err: Error
+
+
+class AuditQuery(Record):
+    start: Opt[nat64]
+    newest_first: bool
+    type_name: Opt[text]
+    id: Opt[nat64]
+    caller: Opt[Principal]
+    limit: nat32
+
+
+class RebuildResult(Variant, total=False):
+    Ok: Opt[nat64]
+    Err: Error
 
 
 # Stable memory. Sizes are fixed forever at the first deploy; docs/canister.md explains each choice.
@@ -459,6 +543,16 @@ def count(type_name: text, filters: Vec[Field]) -> CountResult:
     return api.count(caller_text(), type_name, filters)
 
 
+@query
+def query_count(request: QueryRequest) -> CountPageResult:
+    return api.query_count(caller_text(), request)
+
+
+@update
+def upsert(type_name: text, alias: Value, fields: Vec[Field]) -> UpsertResult:
+    return api.upsert(caller_text(), type_name, alias, fields)
+
+
 @update
 def batch(ops: Vec[Op]) -> BatchResult:
     return api.batch(caller_text(), ops)
@@ -501,6 +595,11 @@ def icrc3_get_archives(args: GetArchivesArgs) -> Vec[ICRC3ArchiveInfo]:
 
 
 @query
+def audit_query(request: AuditQuery) -> AuditPageResult:
+    return api.audit_query(caller_text(), request)
+
+
+@query
 def dump(cursor: Opt[text], limit: nat32) -> DumpPageResult:
     return api.dump(caller_text(), cursor, limit)
 
@@ -536,6 +635,17 @@ def remove_admin(principal: Principal) -> UnitResult:
 @query
 def admins() -> Vec[Principal]:
     return api.admins_list()
+
+
+@update
+def rebuild_indexes(type_name: text, cursor: Opt[nat64], limit: nat32) -> RebuildResult:
+    return api.rebuild_indexes(caller_text(), type_name, cursor, limit)
+
+
+# Defining `query` rebinds the decorator's name: no `@query` may follow it (only `update`, below).
+@query
+def query(request: QueryRequest) -> QueryPageResult:
+    return api.query(caller_text(), request)
 
 
 @update

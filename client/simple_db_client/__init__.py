@@ -26,8 +26,9 @@ from .identity import (
     load_identity,
 )
 from .models import AuditEntry, Entity, FieldDef, Page, Policy, Ref, RelationDef, Stats, TypeDef
-from .ops import Create, Delete, Link, Transfer, Unlink, Update
+from .ops import Create, Delete, Link, Transfer, Unlink, Update, Upsert
 from .principal import Principal
+from .query_methods import QueryPage
 from .values import Timestamp
 
 __all__ = [
@@ -60,6 +61,8 @@ __all__ = [
     "Stats",
     "Timestamp",
     "Transfer",
+    "Upsert",
+    "QueryPage",
     "TransportError",
     "TypeDef",
     "Unauthenticated",

@@ -125,6 +125,7 @@ LinkOp = Types.Record(
     {"type_name": Types.Text, "id": Types.Nat64, "relation": Types.Text, "target_id": Types.Nat64}
 )
 TransferOp = Types.Record({"type_name": Types.Text, "id": Types.Nat64, "owner": Types.Principal})
+UpsertOp = Types.Record({"type_name": Types.Text, "alias": Value, "fields": Types.Vec(Field)})
 Op = Types.Variant(
     {
         "Create": CreateOp,
@@ -133,9 +134,46 @@ Op = Types.Variant(
         "Link": LinkOp,
         "Unlink": LinkOp,
         "Transfer": TransferOp,
+        "Upsert": UpsertOp,
     }
 )
 OpResult = Types.Variant({"Entity": Entity, "Done": Types.Null})
+
+
+QueryOp = Types.Variant(
+    {name: Types.Null for name in ("Eq", "Ne", "Lt", "Le", "Gt", "Ge", "Between", "In", "StartsWith")}
+)
+Filter = Types.Record({"field": Types.Text, "op": QueryOp, "values": Types.Vec(Value)})
+Order = Types.Record({"field": Types.Text, "descending": Types.Bool})
+QueryRequest = Types.Record(
+    {
+        "type_name": Types.Text,
+        "filters": Types.Vec(Filter),
+        "order": Types.Opt(Order),
+        "cursor": Types.Opt(Types.Text),
+        "limit": Types.Nat32,
+    }
+)
+QueryPage = Types.Record(
+    {
+        "items": Types.Vec(Entity),
+        "next": Types.Opt(Types.Text),
+        "scanned": Types.Nat64,
+        "complete": Types.Bool,
+    }
+)
+CountPage = Types.Record({"count": Types.Nat64, "next": Types.Opt(Types.Text)})
+Upserted = Types.Record({"entity": Entity, "created": Types.Bool})
+AuditQuery = Types.Record(
+    {
+        "start": Types.Opt(Types.Nat64),
+        "newest_first": Types.Bool,
+        "type_name": Types.Opt(Types.Text),
+        "id": Types.Opt(Types.Nat64),
+        "caller": Types.Opt(Types.Principal),
+        "limit": Types.Nat32,
+    }
+)
 
 
 def _result(ok):
@@ -150,6 +188,10 @@ CountResult = _result(Types.Nat64)
 BatchResult = _result(Types.Vec(OpResult))
 AuditPageResult = _result(AuditPage)
 DumpPageResult = _result(DumpPage)
+QueryPageResult = _result(QueryPage)
+CountPageResult = _result(CountPage)
+UpsertResult = _result(Upserted)
+RebuildResult = _result(Types.Opt(Types.Nat64))
 
 CertifiedEntity = Types.Record(
     {"entity": Types.Opt(Entity), "witness": Types.Vec(Types.Nat8), "certificate": Types.Vec(Types.Nat8)}
@@ -210,6 +252,9 @@ METHODS: dict[str, tuple[list, object, str]] = {
     "links": ([Text, Nat64, Text, OptNat64, Nat32], IdPageResult, "query"),
     "list": ([Text, Types.Vec(Field), OptNat64, Nat32], EntityPageResult, "query"),
     "count": ([Text, Types.Vec(Field)], CountResult, "query"),
+    "query": ([QueryRequest], QueryPageResult, "query"),
+    "query_count": ([QueryRequest], CountPageResult, "query"),
+    "upsert": ([Text, Value, Types.Vec(Field)], UpsertResult, "update"),
     "batch": ([Types.Vec(Op)], BatchResult, "update"),
     "transfer": ([Text, Nat64, Types.Principal], EntityResult, "update"),
     "audit": ([Nat64, OptNat64, Nat32], AuditPageResult, "query"),
@@ -217,6 +262,7 @@ METHODS: dict[str, tuple[list, object, str]] = {
     "icrc3_get_tip_certificate": ([], Types.Opt(ICRC3DataCertificate), "query"),
     "icrc3_supported_block_types": ([], Types.Vec(BlockType), "query"),
     "icrc3_get_archives": ([GetArchivesArgs], Types.Vec(ICRC3ArchiveInfo), "query"),
+    "audit_query": ([AuditQuery], AuditPageResult, "query"),
     "dump": ([Types.Opt(Text), Nat32], DumpPageResult, "query"),
     "restore": ([Text], CountResult, "update"),
     "whoami": ([], Types.Principal, "query"),
@@ -224,4 +270,5 @@ METHODS: dict[str, tuple[list, object, str]] = {
     "add_admin": ([Types.Principal], UnitResult, "update"),
     "remove_admin": ([Types.Principal], UnitResult, "update"),
     "admins": ([], Types.Vec(Types.Principal), "query"),
+    "rebuild_indexes": ([Text, OptNat64, Nat32], RebuildResult, "update"),
 }

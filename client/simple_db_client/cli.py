@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from tqdm import tqdm
 
 from . import cli_output as out
 from .cli_args import parse_assignments, parse_field_spec, parse_relation_spec
+from .cli_queries import insert_rows, parse_where, read_rows
 from .client import SimpleDB
 from .codec import typedef_from_candid, typedef_from_dict, typedef_to_candid
 from .dump_file import DumpFileError, export_dump, import_pages, page_entities, read_dump
@@ -466,6 +468,64 @@ def count(ctx: click.Context, type_name: str, filters: tuple[str, ...]) -> None:
 
 
 @cli.command()
+@click.argument("type_name", metavar="TYPE")
+@click.option(
+    "--where",
+    "conditions",
+    multiple=True,
+    metavar="COND",
+    help="A filter, e.g. 'age>=18', 'name^=An', 'city in Oslo,Paris', 'age between 18,30'.",
+)
+@click.option("--order", help="An indexed field (or id) to order by; '-field' for descending.")
+@click.option("--limit", type=click.IntRange(min=1), help="Show at most this many entities.")
+@click.option("--page-size", type=click.IntRange(1, 100), default=100, show_default=True)
+@json_option
+@click.pass_context
+def query(
+    ctx: click.Context,
+    type_name: str,
+    conditions: tuple[str, ...],
+    order: str | None,
+    limit: int | None,
+    page_size: int,
+) -> None:
+    """List entities of TYPE matching every --where condition, in --order."""
+    db = ctx.obj.db()
+    typedef = typedef_for(db, type_name)
+    where = [parse_where(condition, typedef) for condition in conditions]
+    found = db.query(type_name, where, order, page_size=min(page_size, limit or page_size))
+    entities = list(islice(found, limit))
+    emit(ctx, entities, out.entity_table(entities))
+
+
+@cli.command()
+@click.argument("type_name", metavar="TYPE")
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
+@click.option(
+    "--format",
+    "file_format",
+    type=click.Choice(["jsonl", "json", "csv"]),
+    help="The file's format (default: from its name, else JSON Lines or a JSON array).",
+)
+@click.option("--batch-size", type=click.IntRange(1, 100), default=100, show_default=True)
+@click.option("--upsert", is_flag=True, help="Update the entity with the same alias value.")
+@json_option
+@click.pass_context
+def insert(
+    ctx: click.Context, type_name: str, file: Path, file_format: str | None, batch_size: int, upsert: bool
+) -> None:
+    """Create entities of TYPE from FILE (JSON Lines, a JSON array or CSV), in all-or-nothing batches."""
+    db = ctx.obj.db()
+    typedef = typedef_for(db, type_name)
+    try:
+        rows = read_rows(file, file_format)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise click.BadParameter(str(exc), param_hint="FILE") from exc
+    written = insert_rows(db, typedef, rows, batch_size, upsert)
+    emit(ctx, {"type": type_name, "rows": written}, f"inserted {written} rows into {type_name}")
+
+
+@cli.command()
 @click.argument("first", metavar="[FROM]", required=False, type=click.IntRange(min=0))
 @click.argument("last", metavar="[TO]", required=False, type=click.IntRange(min=0))
 @click.option("--from", "start", type=click.IntRange(min=0), default=0, show_default=True, help="First seq.")
@@ -474,15 +534,26 @@ def count(ctx: click.Context, type_name: str, filters: tuple[str, ...]) -> None:
 @click.option(
     "--verify", is_flag=True, help="Read the ICRC-3 blocks (admins) and check the chain to the certified tip."
 )
+@click.option("--tail", type=click.IntRange(min=1), help="Show the newest N matching entries, newest first.")
+@click.option("--type", "type_name", help="Only entries of this type.")
+@click.option("--id", "entity_id", type=click.IntRange(min=1), help="Only entries of this entity id.")
+@click.option("--caller", help="Only entries made by this principal.")
 @json_option
 @click.pass_context
 def audit(
     ctx: click.Context, first: int | None, last: int | None, start: int, end: int | None, limit: int | None,
-    verify: bool,
+    verify: bool, tail: int | None, type_name: str | None, entity_id: int | None, caller: str | None,
 ) -> None:
-    """Show the audit log: who changed what, when (FROM and TO as --from and --to)."""
+    """Show the audit log: who changed what, when (FROM and TO as --from and --to; --tail and the
+    filters read it newest first)."""
     start = start if first is None else first
     end = end if last is None else last
+    if tail is not None or type_name is not None or entity_id is not None or caller is not None:
+        entries = ctx.obj.db().audit_tail(
+            tail or limit or 20, type_name, entity_id, None if caller is None else _principal(caller)
+        )
+        emit(ctx, entries, out.audit_table(entries))
+        return
     if verify:
         entries = ctx.obj.db().audit_verified(start, end)[:limit]
         summary = f"verified: {len(entries)} entries chained to the certified tip"

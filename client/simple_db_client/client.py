@@ -27,12 +27,13 @@ from .identity import Identity, load_identity
 from .models import AuditEntry, Entity, Page, Stats, TypeDef
 from .ops import Op
 from .principal import Principal
+from .query_methods import QueryMethods
 from .values import to_fields
 
 DEFAULT_PAGE_SIZE = 100
 
 
-class SimpleDB:
+class SimpleDB(QueryMethods):
     """A client of one Kybra Simple DB canister.
 
     `identity`: an Identity, a path to a PEM or seed-phrase file, or None for anonymous.

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .principal import Principal
-from .values import to_fields
+from .values import to_fields, to_value
 
 
 @dataclass(frozen=True)
@@ -86,4 +86,22 @@ class Transfer:
         }
 
 
-Op = Create | Update | Delete | Link | Unlink | Transfer
+@dataclass(frozen=True)
+class Upsert:
+    """Create the entity whose alias field has value `alias`, or update its fields."""
+
+    type_name: str
+    alias: Any
+    fields: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_candid(self) -> dict:
+        return {
+            "Upsert": {
+                "type_name": self.type_name,
+                "alias": to_value(self.alias),
+                "fields": to_fields(self.fields),
+            }
+        }
+
+
+Op = Create | Update | Delete | Link | Unlink | Transfer | Upsert

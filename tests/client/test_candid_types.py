@@ -16,7 +16,7 @@ def _service():
     parser = DIDParser(CommonTokenStream(DIDLexer(InputStream(DID.read_text()))))
     emitter = DIDEmitter()
     ParseTreeWalker().walk(emitter, parser.program())
-    return emitter.getActor()["methods"]
+    return {name.strip('"'): method for name, method in emitter.getActor()["methods"].items()}
 
 
 SERVICE = _service()

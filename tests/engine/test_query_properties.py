@@ -221,3 +221,14 @@ def test_cursors_are_checked():
     for bad in ("%%%", "e30", "W10", "x" * 3000, 5):
         with pytest.raises(ValidationError):
             query.page(2, bad)
+
+
+def test_a_page_cut_short_continues_after_the_last_item_kept():
+    Person = _define()
+    for age in (5, 3, 5, 1, 4):
+        Person(age=age)
+    query = Person.query().order_by("-age")
+    page = query.page(4)
+    assert [p.id for p in page] == [3, 1, 5, 2]
+    rest = query.page(10, page.cursor_after(1))
+    assert [p.id for p in rest] == [5, 2, 4] and rest.next is None

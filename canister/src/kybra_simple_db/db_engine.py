@@ -691,6 +691,10 @@ class Database(SeedDocuments, SchemaUpgrades):
         """Entries kept (after pruning)."""
         return self.audit.length()
 
+    def audit_bounds(self) -> tuple:
+        """(oldest seq kept, next seq): the entries kept are oldest <= seq < next."""
+        return self.audit.min_seq, self.audit.next_seq
+
     def next_audit_seq(self) -> int:
         """The sequence number the next entry will get (never decreases, survives re-init)."""
         return self.audit.next_seq

@@ -30,11 +30,19 @@ class QueryPage:
     """One call's result: `items` (entities), `next` (a cursor, None when the query is done),
     `scanned` (candidates examined) and `complete` (False when the budget stopped the call early)."""
 
-    def __init__(self, items: list, next_cursor: Optional[str], scanned: int, complete: bool):
+    def __init__(self, items: list, next_cursor: Optional[str], scanned: int, complete: bool,
+                 cursor_of=None, positions: tuple = ()):
         self.items = items
         self.next = next_cursor
         self.scanned = scanned
         self.complete = complete
+        self._cursor_of = cursor_of
+        self._positions = positions
+
+    def cursor_after(self, index: int) -> str:
+        """A cursor that continues right after `items[index]` (to cut a page short, e.g. to fit a
+        reply size)."""
+        return self._cursor_of(self._positions[index])
 
     def __iter__(self):
         return iter(self.items)
@@ -231,8 +239,10 @@ class Query:
         db, tc, plan, after = self._start(cursor)
         if tc is None:
             return QueryPage([], None, 0, True)
-        items, last, more, scanned = self._run(db, tc, plan, after, limit, budget)
-        return QueryPage(items, None if more is None else self._cursor(last), scanned, more is not False)
+        positions = []
+        items, last, more, scanned = self._run(db, tc, plan, after, limit, budget, positions)
+        return QueryPage(items, None if more is None else self._cursor(last), scanned, more is not False,
+                         self._cursor, tuple(positions))
 
     def id_page(self, after: int, limit: int, budget: Optional[int] = None) -> tuple:
         """For queries ordered by id ascending: (entities with id > `after`, next id cursor or None)."""
@@ -255,9 +265,10 @@ class Query:
             return items, None
         return items, last[1] if isinstance(last, list) else last
 
-    def _run(self, db: Database, tc: int, plan: Plan, after, limit: int, budget: int) -> tuple:
+    def _run(self, db: Database, tc: int, plan: Plan, after, limit: int, budget: int,
+             positions: Optional[list] = None) -> tuple:
         """(items, last position examined, True if more may follow / False if the budget stopped the
-        walk early / None at the end, candidates examined)."""
+        walk early / None at the end, candidates examined); each item's position goes to `positions`."""
         cls = self.cls
         filters = self.filters
         items = []
@@ -274,6 +285,8 @@ class Query:
             if entity is not None and all(matches(getattr(entity, field), op, operand)
                                           for field, op, operand in filters):
                 items.append(entity)
+                if positions is not None:
+                    positions.append(position)
         return items, last, None, scanned
 
     def count_page(self, cursor: Optional[str] = None, budget: Optional[int] = None) -> tuple:

@@ -1,0 +1,224 @@
+"""The query endpoints of the service: `query` (filters, order, cursor), `query_count`, `upsert`,
+`audit_query` (newest first, filtered) and `rebuild_indexes`.
+
+A mixin of `db_api.DbApi` (it uses the service's registry, access policy, gateway and `_run`). Every
+reply is bounded: at most MAX_PAGE entities, a scan budget per call (the page says how far it got and
+gives a cursor), and the reply byte budget.
+"""
+
+import api_limits
+import typedef_rules
+from error_map import conflict, forbidden, invalid, limit
+from reply_budget import ReplyBudget, entity_size
+from value_codec import field_map, principal_text, stored_from_value, variant_case
+
+OPERATORS = {
+    "Eq": "==",
+    "Ne": "!=",
+    "Lt": "<",
+    "Le": "<=",
+    "Gt": ">",
+    "Ge": ">=",
+    "Between": "between",
+    "In": "in",
+    "StartsWith": "startswith",
+}
+MAX_QUERY_FILTERS = 8
+MAX_IN_VALUES = 100
+QUERY_SCAN_BUDGET = 1000  # candidates examined per `query` call
+AUDIT_SCAN_BUDGET = 2000  # audit entries read per `audit_query` call
+MAX_CURSOR = 2000  # characters of a query cursor
+MAX_REBUILD_PAGE = 200
+
+
+class QueryEndpoints:
+    """`query`, `query_count`, `upsert`, `audit_query` and `rebuild_indexes` of the database service."""
+
+    # --- filters ---
+
+    def _query_filters(self, plain: dict, filters: list) -> list:
+        """[(field, engine op, operand)] for the Candid filters, each value checked against the field."""
+        if len(filters) > MAX_QUERY_FILTERS:
+            raise limit("at most " + str(MAX_QUERY_FILTERS) + " filters")
+        out = []
+        for item in filters:
+            name = item["field"]
+            field = self.registry.field(plain["name"], name)
+            tag, _ = variant_case(item["op"], "op")
+            op = OPERATORS.get(tag)
+            if op is None:
+                raise invalid("unknown filter op " + tag)
+            values = item["values"]
+            if len(values) > MAX_IN_VALUES:
+                raise limit("at most " + str(MAX_IN_VALUES) + " values in one filter")
+            stored = [stored_from_value(field["kind"], v, name) for v in values]
+            if op == "between":
+                if len(stored) != 2:
+                    raise invalid(name + " Between takes two values")
+                operand = stored
+            elif op == "in":
+                if not stored:
+                    raise invalid(name + " In takes at least one value")
+                operand = stored
+            else:
+                if len(stored) != 1:
+                    raise invalid(name + " " + tag + " takes one value")
+                operand = stored[0]
+            if op in ("between", "in") and any(v is None for v in stored):
+                raise invalid(name + " " + tag + " does not take Null")
+            out.append((name, op, operand))
+        return out
+
+    def _query_order(self, plain: dict, order):
+        if order is None:
+            return None
+        name = order["field"]
+        if name != "id":
+            self.registry.field(plain["name"], name)
+        return ("-" if order["descending"] else "") + name
+
+    # --- to-one relations set by create ---
+
+    def _split_refs(self, type_name: str, fields: list) -> tuple:
+        """(fields, {relation: target id}): `create` may name to-one relations among its fields, with an
+        Int id (or Null for none); they are linked in the same call, with the same checks as `link`."""
+        relations = {r["name"]: r for r in self.registry.relations(type_name)}
+        plain_fields = []
+        refs = {}
+        for item in fields:
+            name = item["name"]
+            rel = relations.get(name)
+            if rel is None:
+                plain_fields.append(item)  # a field (or an unknown name: refused as for any create)
+                continue
+            if rel["kind"] not in typedef_rules.TO_ONE:
+                raise invalid(name + " links many entities: use link after create")
+            if name in refs:
+                raise invalid("field " + name + " given twice")
+            tag, payload = variant_case(item["value"], "value of " + name)
+            if tag == "Null":
+                continue
+            if tag != "Int" or isinstance(payload, bool) or not 0 < payload <= api_limits.MAX_INT:
+                raise invalid(name + " takes the target's id as an Int")
+            refs[name] = payload
+        return plain_fields, refs
+
+    def _set_refs(self, caller: str, type_name: str, entity_id: int, refs: dict) -> dict:
+        for relation, target_id in refs.items():
+            self._link(caller, type_name, entity_id, relation, target_id, True)
+        return self._load(type_name, entity_id)
+
+    # --- endpoints ---
+
+    def query(self, caller: str, request: dict) -> dict:
+        def action():
+            type_name = request["type_name"]
+            plain = self.registry.get(type_name)
+            policy = plain["policy"]
+            self.access.check_type_read(caller, type_name, policy)
+            filters = self._query_filters(plain, request["filters"])
+            order = self._query_order(plain, request["order"])
+            cursor = request["cursor"]
+            if cursor is not None and len(cursor) > MAX_CURSOR:
+                raise invalid("malformed query cursor")
+            size = api_limits.page_size(request["limit"])
+            page = self.gateway.query_page(type_name, filters, order, cursor, size, QUERY_SCAN_BUDGET)
+            budget = ReplyBudget(api_limits.REPLY_BUDGET)
+            items = []
+            next_cursor = page["next"]
+            for position, record in enumerate(page["records"]):
+                if not self.access.can_read(caller, policy, record["owner"]):
+                    continue
+                entity = self._entity(type_name, record)
+                if not budget.take(entity_size(entity)) and items:
+                    next_cursor = page["cursor_after"](position - 1)
+                    break
+                items.append(entity)
+            return {
+                "items": items,
+                "next": next_cursor,
+                "scanned": page["scanned"],
+                "complete": page["complete"],
+            }
+
+        return self._run(caller, False, action)
+
+    def query_count(self, caller: str, request: dict) -> dict:
+        def action():
+            type_name = request["type_name"]
+            plain = self.registry.get(type_name)
+            if not self.access.reads_everything(caller, plain["policy"]):
+                raise forbidden("counting " + type_name + " needs read access to all of it (admins)")
+            filters = self._query_filters(plain, request["filters"])
+            self._query_order(plain, request["order"])
+            cursor = request["cursor"]
+            if cursor is not None and len(cursor) > MAX_CURSOR:
+                raise invalid("malformed query cursor")
+            count, next_cursor = self.gateway.query_count(type_name, filters, cursor)
+            return {"count": count, "next": next_cursor}
+
+        return self._run(caller, False, action)
+
+    def upsert(self, caller: str, type_name: str, alias_value: dict, fields: list) -> dict:
+        return self._run(caller, True, self._upsert, caller, type_name, alias_value, fields)
+
+    def _upsert(self, caller: str, type_name: str, alias_value: dict, fields: list) -> dict:
+        plain = self.registry.get(type_name)
+        alias = plain["alias"]
+        if alias is None:
+            raise invalid(type_name + " has no alias field")
+        field = self.registry.field(type_name, alias)
+        key = stored_from_value(field["kind"], alias_value, alias)
+        if key is None:
+            raise invalid("the alias value may not be Null")
+        given = field_map(fields)
+        if alias in given and stored_from_value(field["kind"], given[alias], alias) != key:
+            raise invalid("field " + alias + " differs from the alias value")
+        record = self.gateway.find_alias(type_name, alias, key)
+        if record is None:
+            values = [f for f in fields if f["name"] != alias] + [{"name": alias, "value": alias_value}]
+            return {"entity": self._create(caller, type_name, values), "created": True}
+        if not self.access.may_write(caller, plain["policy"], "modify", record["owner"]):
+            raise conflict(type_name + " " + alias + " " + repr(str(key)[:100]) + " is already used")
+        return {"entity": self._update(caller, type_name, record["id"], fields, None), "created": False}
+
+    def audit_query(self, caller: str, request: dict) -> dict:
+        def action():
+            size = api_limits.page_size(request["limit"])
+            admin = self.access.is_admin(caller)
+            type_name = request["type_name"]
+            entity_id = request["id"]
+            who = None if request["caller"] is None else principal_text(request["caller"])
+            newest_first = request["newest_first"]
+            budget = ReplyBudget(api_limits.REPLY_BUDGET)
+            items = []
+            read = 0
+            for entry in self.gateway.audit_scan(request["start"], newest_first):
+                seq = entry["seq"]
+                if read >= AUDIT_SCAN_BUDGET or len(items) >= size:
+                    return {"items": items, "next": seq}
+                read += 1
+                if type_name is not None and entry["type_name"] != type_name:
+                    continue
+                if entity_id is not None and entry["id"] != entity_id:
+                    continue
+                if who is not None and entry["caller"] != who:
+                    continue
+                if not admin and entry["caller"] != caller and not self._public_type(entry["type_name"]):
+                    continue
+                item = self._audit_entry(entry)
+                if not budget.take(entity_size(item)) and items:
+                    return {"items": items, "next": seq}
+                items.append(item)
+            return {"items": items, "next": None}
+
+        return self._run(caller, False, action)
+
+    def rebuild_indexes(self, caller: str, type_name: str, cursor, limit_: int) -> dict:
+        def action():
+            self.access.require_admin(caller, "rebuild_indexes")
+            self.registry.get(type_name)
+            size = api_limits.page_size(limit_, MAX_REBUILD_PAGE)
+            return self.gateway.rebuild_indexes(type_name, cursor, size)
+
+        return self._run(caller, True, action)
