@@ -109,3 +109,17 @@ def test_insert_and_remove_cost_log_n_reads_and_one_write():
     with db.operation():
         tree.remove(12345, n + 1)
     assert counting.reads <= height + 1 and counting.writes == 1
+
+
+def test_node_text_round_trips_every_kind_and_the_separator_characters():
+    from kybra_simple_db import index_nodes
+
+    odd = ["", "\x1d", "\x1e\x1f\x1c", "\x1d1", "a\x1db", "é\U0001f600", "plain"]
+    leaf = [[v, i + 1] for i, v in enumerate(odd)] + [[True, 9], [False, 10], [-3, 11], [2**70, 12],
+                                                       [1.5, 13], [-0.0, 14], [1e300, 15]]
+    back = index_nodes.decode(index_nodes.encode(leaf))
+    assert [(type(v), v, i) for v, i in back] == [(type(v), v, i) for v, i in leaf]
+    inner = {"s": [["\x1c", 3]], "c": [4, 5]}
+    assert index_nodes.decode(index_nodes.encode(inner)) == inner
+    assert index_nodes.decode(index_nodes.encode([])) == []
+    assert index_nodes.stored_size("a\x1eé") == 1 + 2 + 2

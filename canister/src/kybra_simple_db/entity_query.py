@@ -13,7 +13,7 @@ import base64
 import json
 from typing import Optional
 
-from . import bitsets
+from . import bitsets, index_nodes
 from . import key_layout as keys
 from .db_engine import Database
 from .db_errors import ValidationError
@@ -381,7 +381,7 @@ def _shortened(db: Database, tc: int, cls, condition: tuple) -> bool:
         return False
     gen = db.key_generations(cls, tc).get("^" + condition[0], 0)
     room = tree(db, tc, condition[0], gen).text_bytes - 16
-    return any(type(v) is str and len(keys.compact(v).encode("utf-8")) > room for v in values)
+    return any(type(v) is str and index_nodes.stored_size(v) > room for v in values)
 
 
 def _ids_ascending(db: Database, tc: int, after: int):

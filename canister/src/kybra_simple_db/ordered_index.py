@@ -1,8 +1,9 @@
 """Ordered indexes: a B+tree of (value, id) entries whose nodes are values of the key-value map.
 
 The map (Kybra's StableBTreeMap) has no range scan, so each indexed field keeps its own tree: a header
-key `P` ({"r": root node, "n": next node number, "h": height}) and one key `P.<node>` per node. A leaf
-is a JSON list of [value, id] entries; an inner node is {"s": separators, "c": child node numbers}.
+key `P` ("root,next node number,height") and one key `P.<node>` per node (text: index_nodes.py). In
+memory a leaf is a list of [value, id] entries and an inner node {"s": separators, "c": child numbers};
+decoded nodes are kept in a small cache keyed by their stored text, so hot nodes are parsed once.
 Nodes split when their text would exceed the map's value size and merge when under a quarter full, so
 an insert or removal reads `height` nodes and writes one leaf (plus, rarely, a split or a merge), and
 a walk reads one node per leaf of entries. Entries order by a total, type-aware key (Bool < numbers <
@@ -10,12 +11,11 @@ Text, then value, then id); long Text is kept as a prefix of at most `text_bytes
 order among texts sharing that prefix is by id (callers re-check filters on the real value).
 """
 
-import json
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
 from typing import Optional
 
-from . import key_layout as keys
+from . import index_nodes
 
 ID_CEILING = 1 << 64     # above every id: (rank, value, ID_CEILING) is after every entry of `value`
 _RANKS = {bool: 0, int: 1, float: 1, str: 2}
@@ -41,27 +41,27 @@ def after_key(value) -> tuple:
     return (rank(value), value, ID_CEILING)
 
 
-def text_prefix(text: str, max_bytes: int) -> str:
-    """The longest prefix of `text` whose JSON form takes at most `max_bytes` bytes (monotone: a <= b
-    implies prefix(a) <= prefix(b), so range bounds stay correct on prefixes)."""
-    if len(text) * 6 + 2 <= max_bytes:
-        return text
-    size = 2
-    for i, ch in enumerate(text):
-        size += len(json.dumps(ch, ensure_ascii=False).encode("utf-8")) - 2
-        if size > max_bytes:
-            return text[:i]
-    return text
+text_prefix = index_nodes.text_prefix
+_CACHE = {}             # node key -> [stored text, decoded node, its sort keys]: decoding costs more than
+                        # comparing texts
+_CACHE_SIZE = 4096
 
 
 def _size(text: str) -> int:
     return len(text.encode("utf-8"))
 
 
+def _copy(node):
+    if type(node) is list:
+        return list(node)
+    return {"s": list(node["s"]), "c": list(node["c"])}
+
+
 class OrderedIndex:
     """One field's B+tree inside the database's staged map (writes join the current operation)."""
 
     def __init__(self, db, prefix: str):
+        self._last_text = None
         self.db = db
         self.prefix = prefix
         limit = db.value_limit or 4096
@@ -79,25 +79,56 @@ class OrderedIndex:
 
     def header(self) -> dict:
         text = self.db.get(self.prefix)
-        return json.loads(text) if text else {"r": 0, "n": 1, "h": 0}
+        if not text:
+            return {"r": 0, "n": 1, "h": 0}
+        root, following, height = text.split(",")
+        return {"r": int(root), "n": int(following), "h": int(height)}
 
     def _put_header(self, header: dict) -> None:
-        self.db.put(self.prefix, keys.compact(header))
+        self.db.put(self.prefix, str(header["r"]) + "," + str(header["n"]) + "," + str(header["h"]))
 
     def _node_key(self, nid: int) -> str:
         return self.prefix + "." + str(nid)
 
-    def read(self, nid: int):
-        text = self.db.get(self._node_key(nid))
+    def read(self, nid: int, copy: bool = True):
+        """Node `nid` (a copy the caller may change, unless `copy` is False)."""
+        return self.read_keyed(nid, copy)[0]
+
+    def read_keyed(self, nid: int, copy: bool = True) -> tuple:
+        """(node, sort keys of its entries or separators); the keys are shared: do not change them."""
+        key = self._node_key(nid)
+        text = self.db.get(key)
         if text is None:
-            raise LookupError(f"index node {self._node_key(nid)} is missing")
-        return json.loads(text)
+            raise LookupError(f"index node {key} is missing")
+        cached = _CACHE.get(key)
+        if cached is None or cached[0] != text:
+            node = index_nodes.decode(text)
+            cached = [text, node, None]
+            self._remember(key, cached)
+        if cached[2] is None:
+            cached[2] = self._keys(cached[1])
+        self._last_text = text
+        return (_copy(cached[1]) if copy else cached[1]), cached[2]
 
-    def _write(self, nid: int, node) -> None:
-        self.db.put(self._node_key(nid), keys.compact(node))
+    @staticmethod
+    def _remember(key: str, entry: list) -> None:
+        if len(_CACHE) >= _CACHE_SIZE:
+            _CACHE.clear()
+        _CACHE[key] = entry
 
-    def _fits(self, node, share: int = 1) -> bool:
-        text = keys.compact(node)
+    def _write(self, nid: int, node, text: str = None) -> None:
+        key = self._node_key(nid)
+        if text is None:
+            text = index_nodes.encode(node)
+        self.db.put(key, text)
+        self._remember(key, [text, _copy(node), None])
+
+    def _fitting(self, node, share: int = 1):
+        """The node's text if it fits in `1/share` of a value, else None."""
+        text = index_nodes.encode(node)
+        return text if self._fits(text, share) else None
+
+    def _fits(self, text: str, share: int = 1) -> bool:
         return len(text) * 4 * share <= self.limit or _size(text) * share <= self.limit
 
     @staticmethod
@@ -108,16 +139,17 @@ class OrderedIndex:
     # ----- changes --------------------------------------------------------------------------------
 
     def _descend(self, header: dict, target: tuple) -> tuple:
-        """(path of (nid, inner node, child position), leaf nid, leaf) for the leaf holding `target`."""
+        """(path of (nid, inner node, child position), leaf nid, leaf, leaf keys, leaf text) for the leaf
+        holding `target`."""
         path = []
         nid = header["r"]
-        node = self.read(nid)
+        node, node_keys = self.read_keyed(nid)
         while type(node) is dict:
-            pos = bisect_right(self._keys(node), target)
+            pos = bisect_right(node_keys, target)
             path.append((nid, node, pos))
             nid = node["c"][pos]
-            node = self.read(nid)
-        return path, nid, node
+            node, node_keys = self.read_keyed(nid)
+        return path, nid, node, node_keys, self._last_text
 
     def insert(self, value, entity_id: int) -> bool:
         """Add the entry (value, id); False if it is already there."""
@@ -129,18 +161,22 @@ class OrderedIndex:
             self._write(1, [[value, entity_id]])
             return True
         target = sort_key(value, entity_id)
-        path, nid, leaf = self._descend(header, target)
-        entry_keys = self._keys(leaf)
+        path, nid, leaf, entry_keys, text = self._descend(header, target)
         pos = bisect_left(entry_keys, target)
         if pos < len(entry_keys) and entry_keys[pos] == target:
             return False
         leaf.insert(pos, [value, entity_id])
-        self._store(header, path, nid, leaf)
+        # the new text is the old one with one entry spliced in (re-encoding a leaf costs far more)
+        parts = index_nodes.leaf_parts(text)
+        parts.insert(pos, index_nodes.entry_text(value, entity_id))
+        self._store(header, path, nid, leaf, index_nodes.leaf_text(parts))
         return True
 
-    def _store(self, header: dict, path: list, nid: int, node) -> None:
-        """Write a grown node, splitting it (and its parents) while it does not fit."""
-        while not self._fits(node):
+    def _store(self, header: dict, path: list, nid: int, node, text: str) -> None:
+        """Write a grown node (its text given), splitting it (and its parents) while it does not fit."""
+        if not self._fits(text):
+            text = None
+        while text is None:
             left, separator, right = self._split(node)
             right_nid = header["n"]
             header["n"] = right_nid + 1
@@ -157,17 +193,18 @@ class OrderedIndex:
             nid, node, pos = path.pop()
             node["s"].insert(pos, separator)
             node["c"].insert(pos + 1, right_nid)
-            if self._fits(node):
-                self._write(nid, node)
+            text = self._fitting(node)
+            if text is not None:
+                self._write(nid, node, text)
                 self._put_header(header)
                 return
-        self._write(nid, node)
+        self._write(nid, node, text)
 
     def _split(self, node) -> tuple:
         """(left, separator entry, right) halves of a node by size."""
         inner = type(node) is dict
         entries = node["s"] if inner else node
-        sizes = [_size(keys.compact(e)) + 1 for e in entries]
+        sizes = [_size(index_nodes.entry_text(v, i)) + 1 for v, i in entries]
         half = sum(sizes) // 2
         total = 0
         cut = 1
@@ -190,22 +227,23 @@ class OrderedIndex:
         if not header["r"]:
             return False
         target = sort_key(value, entity_id)
-        path, nid, leaf = self._descend(header, target)
-        entry_keys = self._keys(leaf)
+        path, nid, leaf, entry_keys, text = self._descend(header, target)
         pos = bisect_left(entry_keys, target)
         if pos >= len(entry_keys) or entry_keys[pos] != target:
             return False
         del leaf[pos]
-        self._shrink(header, path, nid, leaf)
+        parts = index_nodes.leaf_parts(text)
+        del parts[pos]
+        self._shrink(header, path, nid, leaf, index_nodes.leaf_text(parts))
         return True
 
-    def _shrink(self, header: dict, path: list, nid: int, node) -> None:
+    def _shrink(self, header: dict, path: list, nid: int, node, text: str) -> None:
         """Write a node that lost an entry: drop it when empty, merge it into a neighbour when both fit
         in three quarters of a node, and lower the root while it has a single child."""
         while True:
             empty = not node if type(node) is list else not node["c"]
             if not path:
-                self._store_root(header, nid, node, empty)
+                self._store_root(header, nid, node, empty, text)
                 return
             parent_nid, parent, pos = path.pop()
             if empty:
@@ -213,9 +251,11 @@ class OrderedIndex:
                 del parent["c"][pos]
                 if parent["s"]:
                     del parent["s"][max(pos - 1, 0)]
-                nid, node = parent_nid, parent
+                nid, node, text = parent_nid, parent, None
                 continue
-            if self._fits(node, 4) and len(parent["c"]) > 1:
+            if text is None:
+                text = index_nodes.encode(node)
+            if len(parent["c"]) > 1 and self._fits(text, 4):
                 left_pos = pos - 1 if pos > 0 else pos
                 sep_at = left_pos
                 left_nid = parent["c"][left_pos]
@@ -223,14 +263,15 @@ class OrderedIndex:
                 left = node if left_nid == nid else self.read(left_nid)
                 right = node if right_nid == nid else self.read(right_nid)
                 merged = self._merge(left, parent["s"][sep_at], right)
-                if self._fits(merged) and _size(keys.compact(merged)) * 4 <= self.limit * 3:
-                    self._write(left_nid, merged)
+                merged_text = index_nodes.encode(merged)
+                if _size(merged_text) * 4 <= self.limit * 3:
+                    self._write(left_nid, merged, merged_text)
                     self.db.delete(self._node_key(right_nid))
                     del parent["c"][left_pos + 1]
                     del parent["s"][sep_at]
-                    nid, node = parent_nid, parent
+                    nid, node, text = parent_nid, parent, None
                     continue
-            self._write(nid, node)
+            self._write(nid, node, text)
             return
 
     @staticmethod
@@ -239,10 +280,13 @@ class OrderedIndex:
             return left + right
         return {"s": left["s"] + [separator] + right["s"], "c": left["c"] + right["c"]}
 
-    def _store_root(self, header: dict, nid: int, node, empty: bool) -> None:
+    def _store_root(self, header: dict, nid: int, node, empty: bool, text) -> None:
         if empty:
             self.db.delete(self._node_key(nid))
             self.db.delete(self.prefix)
+            return
+        if type(node) is list or len(node["c"]) > 1:
+            self._write(nid, node, text)
             return
         height = header["h"]
         while type(node) is dict and len(node["c"]) == 1:
@@ -250,11 +294,9 @@ class OrderedIndex:
             nid = node["c"][0]
             node = self.read(nid)
             height -= 1
-        if nid != header["r"]:
-            header["r"] = nid
-            header["h"] = height
-            self._put_header(header)
-        self._write(nid, node)
+        header["r"] = nid
+        header["h"] = height
+        self._put_header(header)
 
     # ----- walks ----------------------------------------------------------------------------------
 
@@ -266,21 +308,17 @@ class OrderedIndex:
         if not header["r"]:
             return
         stack = []
-        nid = header["r"]
-        node = self.read(nid)
-        while True:
-            if type(node) is dict:
-                if start is None:
-                    pos = len(node["c"]) - 1 if descending else 0
-                elif descending and not inclusive:
-                    pos = bisect_left(self._keys(node), start)
-                else:
-                    pos = bisect_right(self._keys(node), start)
-                stack.append([node, pos])
-                node = self.read(node["c"][pos])
-                continue
-            break
-        yield from self._leaf_from(node, start, inclusive, descending)
+        node, node_keys = self.read_keyed(header["r"], False)
+        while type(node) is dict:
+            if start is None:
+                pos = len(node["c"]) - 1 if descending else 0
+            elif descending and not inclusive:
+                pos = bisect_left(node_keys, start)
+            else:
+                pos = bisect_right(node_keys, start)
+            stack.append([node, pos])
+            node, node_keys = self.read_keyed(node["c"][pos], False)
+        yield from self._leaf_from(node, node_keys, start, inclusive, descending)
         while stack:
             frame = stack[-1]
             frame[1] += -1 if descending else 1
@@ -288,18 +326,18 @@ class OrderedIndex:
             if pos < 0 or pos >= len(inner["c"]):
                 stack.pop()
                 continue
-            node = self.read(inner["c"][pos])
+            node = self.read(inner["c"][pos], False)
             while type(node) is dict:
                 pos = len(node["c"]) - 1 if descending else 0
                 stack.append([node, pos])
-                node = self.read(node["c"][pos])
-            yield from self._leaf_from(node, None, inclusive, descending)
+                node = self.read(node["c"][pos], False)
+            yield from self._leaf_from(node, None, None, inclusive, descending)
 
-    def _leaf_from(self, leaf: list, start: Optional[tuple], inclusive: bool, descending: bool):
+    @staticmethod
+    def _leaf_from(leaf: list, entry_keys, start: Optional[tuple], inclusive: bool, descending: bool):
         if start is None:
             entries = reversed(leaf) if descending else leaf
         else:
-            entry_keys = self._keys(leaf)
             if descending:
                 end = bisect_right(entry_keys, start) if inclusive else bisect_left(entry_keys, start)
                 entries = reversed(leaf[:end])
@@ -317,10 +355,9 @@ class OrderedIndex:
         return self._check(header["r"], None, None, 1, header["h"])
 
     def _check(self, nid: int, low, high, depth: int, height: int) -> int:
-        node = self.read(nid)
-        if not self._fits(node):
+        node, entry_keys = self.read_keyed(nid)
+        if self._fitting(node) is None:
             raise AssertionError(f"node {nid} exceeds the value size")
-        entry_keys = self._keys(node)
         if entry_keys != sorted(entry_keys) or len(set(entry_keys)) != len(entry_keys):
             raise AssertionError(f"node {nid} is out of order")
         if entry_keys and ((low is not None and entry_keys[0] < low)
