@@ -7,6 +7,7 @@ reads and writes per operation next to the targets of issue 11.
 """
 
 import random
+import re
 import sys
 from pathlib import Path
 
@@ -18,10 +19,12 @@ from kybra_simple_db import Database, Entity, Float, Integer, MemoryMap, String,
 from kybra_simple_db.ordered_keys import tree  # noqa: E402
 
 INDEXED_FIELDS = 3
+_COUNT_KEY = re.compile(r"^[0-9]+=")
 
 
 class KeyCountingMap(MemoryMap):
-    """A MemoryMap that counts reads and writes, and writes to ordered-index keys apart."""
+    """A MemoryMap that counts reads and writes; writes to ordered-index nodes and to per-value count
+    keys (`<tc>=<field>...`, kept next to each ordered index for O(1) equality counts) apart."""
 
     def __init__(self, **sizes):
         super().__init__(**sizes)
@@ -31,6 +34,7 @@ class KeyCountingMap(MemoryMap):
         self.reads = 0
         self.writes = 0
         self.index_writes = 0
+        self.count_writes = 0
 
     def get(self, key):
         self.reads += 1
@@ -44,6 +48,8 @@ class KeyCountingMap(MemoryMap):
         self.writes += 1
         if "^" in key:
             self.index_writes += 1
+        elif _COUNT_KEY.match(key):
+            self.count_writes += 1
 
     def insert(self, key, value):
         self._wrote(key)
@@ -92,6 +98,7 @@ def measure(n: int, seed: int = 7) -> dict:
             tail_reads = storage.reads
         Person(**_row(rng, i))
     create_index_writes = storage.index_writes
+    create_count_writes = storage.count_writes
     tail_reads = storage.reads - tail_reads
     db = Database.get_instance()
     tc = db.type_code("Person")
@@ -104,6 +111,7 @@ def measure(n: int, seed: int = 7) -> dict:
         person.update_fields({"name": f"n{rng.randrange(10**6):06d}", "age": rng.randrange(100),
                               "score": rng.random() * 1000})
     update_index_writes = storage.index_writes
+    update_count_writes = storage.count_writes
     pages = {
         "age >= 50 order by age, page of 100": Person.query().where(age__gte=50).order_by("age"),
         "order by -score, page of 100": Person.query().order_by("-score"),
@@ -123,6 +131,8 @@ def measure(n: int, seed: int = 7) -> dict:
         "heights": heights,
         "index_writes_per_field_create": create_index_writes / (n * INDEXED_FIELDS),
         "index_writes_per_field_update": update_index_writes / (updates * INDEXED_FIELDS),
+        "count_writes_per_field_create": create_count_writes / (n * INDEXED_FIELDS),
+        "count_writes_per_field_update": update_count_writes / (updates * INDEXED_FIELDS),
         "reads_per_create_last_tenth": tail_reads / tail,
         "pages": page_reads,
         "count_between": (count_reads, counted),
@@ -136,6 +146,9 @@ def render(result: dict) -> str:
              "   (target <= 3)",
              f"  index writes per indexed field per update: {result['index_writes_per_field_update']:.3f}"
              "   (target <= 3)",
+             "  plus per-value count writes per indexed field: "
+             f"{result['count_writes_per_field_create']:.3f} per create, "
+             f"{result['count_writes_per_field_update']:.3f} per update",
              "  storage reads per create (last tenth, all 3 trees): "
              f"{result['reads_per_create_last_tenth']:.2f}   (O(log n): 1 + height per tree)"]
     for label, (reads, second, items, items2, writes) in result["pages"].items():
