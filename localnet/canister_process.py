@@ -30,6 +30,7 @@ from localnet import candid_codec
 from localnet.candid_types import Interface, Method
 from localnet.kybra_host import Context, KybraHost, Trap
 from localnet.outcome import Reject, Reply
+from localnet.process_messages import CallOut, Done
 from localnet.source_interface import read_interface
 from localnet.stable_memory import StableMemory
 from localnet.state_store import read_stable_rows
@@ -193,7 +194,7 @@ class Worker:
             self.suspended.pop(msg[1], None)
         if verdict != EXITING:
             crashed = trapped(self.canister_id, "the canister process crashed")
-            self.conn.send(("done", crashed, {}, None, False, {}))
+            self.conn.send(Done(crashed))
 
     def reap(self) -> None:
         for pid in list(self.exiting):
@@ -210,16 +211,10 @@ class Worker:
         try:
             result = self.execute(msg)
         except BaseException as e:  # a bug in localnet itself must still answer the replica
-            result = (
-                "done",
-                trapped(self.canister_id, f"localnet error: {type(e).__name__}: {e}"),
-                {},
-                None,
-                False,
-            )
+            result = Done(trapped(self.canister_id, f"localnet error: {type(e).__name__}: {e}"))
         sys.stdout.flush()
-        commit = result[0] == "call_out" or result[4]
-        if result[0] == "done":
+        commit = isinstance(result, CallOut) or result.commit
+        if isinstance(result, Done):
             result = self.with_info(result, current=commit)
         if commit:
             os.write(self.verdict_fd, TAKE_OVER)
@@ -230,12 +225,11 @@ class Worker:
         os.write(self.verdict_fd, EXITING)
         os._exit(0)
 
-    def with_info(self, result: tuple, current: bool = True) -> tuple:
-        """Append what the replica keeps about the canister between messages: when its next timer or
+    def with_info(self, result: Done, current: bool = True) -> Done:
+        """Add what the replica keeps about the canister between messages: when its next timer or
         heartbeat is due (as this process has it if it commits, else as the unchanged canister has it)."""
-        info = dict(result[5]) if len(result) > 5 else {}
-        info["next_timer"] = self.next_due() if current else self.due_before
-        return result[:5] + (info,)
+        result.info["next_timer"] = self.next_due() if current else self.due_before
+        return result
 
     # -- execution ----------------------------------------------------------------------------------------
 
@@ -255,7 +249,7 @@ class Worker:
             raise Trap(f"method {method.name} not found in module {method.module}")
         return fn
 
-    def start(self, mode: str, pre_writes: dict, arg: bytes, caller: bytes, time: int) -> tuple:
+    def start(self, mode: str, pre_writes: dict, arg: bytes, caller: bytes, time: int) -> Done:
         """Install (mode "init") or upgrade/restart (mode "post_upgrade") in this fresh process."""
         self.memory.apply(pre_writes)
         if self.iface.lifecycle("heartbeat") is not None:
@@ -280,12 +274,12 @@ class Worker:
         finally:
             self.host.ctx = None
         ok = isinstance(outcome, Reply)
-        return ("done", outcome, self.memory.take_writes() if ok else {}, ctx.certified_data, ok)
+        return Done(outcome, self.memory.take_writes() if ok else {}, ctx.certified_data, ok)
 
     def decode_args(self, method: Method, arg: bytes) -> list[Any]:
         return candid_codec.decode(arg, method.params, self.iface)
 
-    def execute(self, msg: tuple) -> tuple:
+    def execute(self, msg: tuple) -> Done | CallOut:
         op = msg[0]
         if op == "resume":
             _, call_id, result, time = msg
@@ -299,16 +293,18 @@ class Worker:
             method = self.iface.lifecycle("pre_upgrade")
             self.host.ctx = ctx
             res = self.run(ctx, None, lambda: ("return", self.function(method)() if method else None))
-            return res[:4] + (False,)
+            res.commit = False  # the replica applies pre_upgrade's writes with the upgrade
+            return res
         if op == "inspect":
             _, name, arg, caller, time = msg
             ctx = Context("inspect_message", name, caller, time, arg)
             method = self.iface.lifecycle("inspect_message")
             self.host.ctx = ctx
             res = self.run(ctx, None, lambda: ("return", self.function(method)() if method else None))
-            accepted = isinstance(res[1], Reply) and ctx.accepted
-            outcome = res[1] if isinstance(res[1], Reject) else Reply(b"")
-            return ("done", outcome, {}, None, False, {"accepted": accepted})
+            assert isinstance(res, Done)  # inspect_message cannot await
+            accepted = isinstance(res.outcome, Reply) and ctx.accepted
+            outcome = res.outcome if isinstance(res.outcome, Reject) else Reply(b"")
+            return Done(outcome, info={"accepted": accepted})
         if op == "timer":
             _, time, job = msg
             ctx = Context("update", "heartbeat" if job == "heartbeat" else "<timer>", self.canister_id, time)
@@ -355,7 +351,7 @@ class Worker:
                 return fn
         raise Trap(f"guard function {name} not found")
 
-    def run(self, ctx: Context, method: Method | None, step: Any) -> tuple:
+    def run(self, ctx: Context, method: Method | None, step: Any) -> Done | CallOut:
         """Run one step of a message and turn its end into a replica message."""
         try:
             result = step()
@@ -380,14 +376,14 @@ class Worker:
             else:
                 outcome = Reply(b"DIDL\x00\x00")
         except Trap as e:
-            return ("done", trapped(self.canister_id, str(e)), {}, None, False)
+            return Done(trapped(self.canister_id, str(e)))
         except Exception as e:
-            return ("done", trapped(self.canister_id, f"{type(e).__name__}: {e}"), {}, None, False)
+            return Done(trapped(self.canister_id, f"{type(e).__name__}: {e}"))
         finally:
             self.host.ctx = None
         commit = ctx.kind == "update"
         writes = self.memory.take_writes() if commit or ctx.kind == "pre_upgrade" else {}
-        return ("done", outcome, writes, ctx.certified_data if commit else None, commit)
+        return Done(outcome, writes, ctx.certified_data if commit else None, commit)
 
     # -- inter-canister calls -----------------------------------------------------------------------------
 
@@ -413,14 +409,14 @@ class Worker:
                     f"an async method may only yield calls or generators, not {type(yielded).__name__}"
                 )
 
-    def call_out(self, ctx: Context, method: Method | None, stack: list[Any], info: AsyncInfo) -> tuple:
+    def call_out(self, ctx: Context, method: Method | None, stack: list[Any], info: AsyncInfo) -> CallOut:
         target, callee_method, arg, returns = outgoing_call(self.iface, info.name, info.args)
         call_id = self.next_call
         self.next_call += 1
         self.suspended[call_id] = (stack, ctx, method, returns)
         writes = self.memory.take_writes()
         certified, ctx.certified_data = ctx.certified_data, None
-        return ("call_out", writes, certified, target, callee_method, arg, call_id)
+        return CallOut(writes, certified, target, callee_method, arg, call_id)
 
     def call_result(self, result: tuple, returns: tuple | None) -> CallResult:
         ok, err = call_outcome(self.iface, self.host.ctx, result, returns)  # type: ignore[arg-type]

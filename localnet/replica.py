@@ -31,6 +31,7 @@ from localnet.management import ManagementError, SystemCanisters, is_system
 from localnet.management import method_kind as system_method_kind
 from localnet.operator import OperatorError
 from localnet.outcome import Outcome, Reject, Reply
+from localnet.process_messages import CallOut, Done
 from localnet.source_interface import SourceError, read_interface
 from localnet.state_store import CanisterRecord, StateStore
 
@@ -174,8 +175,8 @@ def _check_map_sizes(iface: Interface, stored: dict[int, tuple[int, int]]) -> No
                 )
 
 
-def _failed(reject: Reject) -> tuple:
-    return ("done", reject, {}, None, False, {})
+def _failed(reject: Reject) -> Done:
+    return Done(reject)
 
 
 class Replica:
@@ -615,9 +616,9 @@ class Replica:
         pre_writes: dict = {}
         if c.process is not None:
             result = self._raw(c, ("pre_upgrade", caller, self._tick()))
-            if isinstance(result[1], Reject):
-                raise DeployError(f"upgrading {old.name}: pre_upgrade failed: {result[1].message}")
-            pre_writes = result[2]
+            if isinstance(result.outcome, Reject):
+                raise DeployError(f"upgrading {old.name}: pre_upgrade failed: {result.outcome.message}")
+            pre_writes = result.writes
         proc = self._start(record)
         outcome, writes, certified, timer = self._lifecycle(
             proc, ("start", "post_upgrade", pre_writes, init_arg, caller, self._tick())
@@ -664,7 +665,7 @@ class Replica:
             resp = proc.recv(max(self.message_timeout, START_TIMEOUT))
         except (TimeoutError, EOFError, OSError):
             return Reject(5, "the canister process did not answer", "IC0502"), {}, None, None
-        return resp[1], resp[2], resp[3], resp[5].get("next_timer")
+        return resp.outcome, resp.writes, resp.certified, resp.info.get("next_timer")
 
     def _revive(self, c: _Canister, why: str) -> None:
         """The process died or hung: restart it from committed state (heap lost, as after a restart)."""
@@ -674,7 +675,7 @@ class Replica:
         fresh = self._reload(c.record)
         c.process, c.error, c.next_timer = fresh.process, fresh.error or why, fresh.next_timer
 
-    def _raw(self, c: _Canister, msg: tuple) -> tuple:
+    def _raw(self, c: _Canister, msg: tuple) -> Done:
         """Send one message and serve its inter-canister calls; commits what it commits."""
         proc = c.process
         assert proc is not None
@@ -693,22 +694,21 @@ class Replica:
                     self._revive(c, "process died")
                     died = f"Canister {text_id(cid)} trapped: the canister process died"
                     return _failed(Reject(5, died, "IC0502"))
-                if resp[0] == "call_out":
-                    _, writes, certified, callee, method, arg, call_id = resp
-                    self._commit(c, writes, certified)
+                if isinstance(resp, CallOut):
+                    self._commit(c, resp.writes, resp.certified)
                     # While it awaits, the canister may execute other messages (also calls back into
                     # it), as on the IC; its process is idle until it gets the resume.
-                    result = self._inter_canister(cid, callee, method, arg)
+                    result = self._inter_canister(cid, resp.callee, resp.method, resp.arg)
                     if c.process is None:
                         return _failed(
                             Reject(5, f"Canister {text_id(cid)} was reset while awaiting", "IC0502")
                         )
-                    c.process.send(("resume", call_id, result, self._tick()))
+                    c.process.send(("resume", resp.call_id, result, self._tick()))
                     continue
-                if resp[4]:
-                    self._commit(c, resp[2], resp[3])
-                if len(resp) > 5 and "next_timer" in resp[5]:
-                    self._set_timer(c, resp[5]["next_timer"])
+                if resp.commit:
+                    self._commit(c, resp.writes, resp.certified)
+                if "next_timer" in resp.info:
+                    self._set_timer(c, resp.info["next_timer"])
                 return resp
         finally:
             self._call_stack.pop()
@@ -745,13 +745,13 @@ class Replica:
             c.record.certified_data = certified
 
     def _execute(self, c: _Canister, msg: tuple) -> Outcome:
-        return self._raw(c, msg)[1]
+        return self._raw(c, msg).outcome
 
     def _request(self, c: _Canister, msg: tuple) -> Any:
         resp = self._raw(c, msg)
-        if isinstance(resp[1], Reject):
-            return resp[1]
-        return resp[5].get("accepted", True)
+        if isinstance(resp.outcome, Reject):
+            return resp.outcome
+        return resp.info.get("accepted", True)
 
     def _inter_canister(self, caller: bytes, callee: bytes, method: str, arg: bytes) -> tuple:
         if is_system(callee):

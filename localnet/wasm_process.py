@@ -44,6 +44,7 @@ from localnet.canister_process import (
 )
 from localnet.kybra_host import Context, KybraHost, Trap
 from localnet.outcome import Reject, Reply
+from localnet.process_messages import CallOut, Done
 from localnet.source_interface import read_interface
 from localnet.stable_memory import StableMemory
 from localnet.state_store import read_stable_rows
@@ -177,7 +178,7 @@ class WasmWorker:
         self.log_count(used)
         sys.stdout.flush()
         with contextlib.suppress(OSError):
-            self.conn.send(("done", outcome, {}, None, False, {"instructions": used}))
+            self.conn.send(Done(outcome, info={"instructions": used}))
         if self.verdict_fd >= 0:
             os.write(self.verdict_fd, EXITING)
         os._exit(0)
@@ -252,7 +253,7 @@ class WasmWorker:
             else:
                 os.waitpid(pid, 0)
                 crashed = trapped(self.canister_id, "the canister process crashed")
-                self.conn.send(("done", crashed, {}, None, False, {"next_timer": due_before}))
+                self.conn.send(Done(crashed, info={"next_timer": due_before}))
             self.reap()
 
     def reap(self) -> None:
@@ -387,29 +388,30 @@ class WasmWorker:
         if m.op == "start":
             ok = isinstance(outcome, Reply)
             commit = ok
-            response = ("done", outcome, self.memory.take_writes() if ok else {}, m.ctx.certified_data, ok)
+            response = Done(outcome, self.memory.take_writes() if ok else {}, m.ctx.certified_data, ok)
         elif m.op == "inspect":
             commit = False
             accepted = isinstance(outcome, Reply) and m.ctx.accepted
             info["accepted"] = accepted
-            response = ("done", outcome if isinstance(outcome, Reject) else Reply(b""), {}, None, False)
+            response = Done(outcome if isinstance(outcome, Reject) else Reply(b""))
         else:
             commit = ok and kind == "update"
             keep = commit or (ok and kind == "pre_upgrade")
             writes = self.memory.take_writes() if keep else {}
-            response = ("done", outcome, writes, m.ctx.certified_data if commit else None, commit)
+            response = Done(outcome, writes, m.ctx.certified_data if commit else None, commit)
         info["next_timer"] = self.heartbeat_due if commit else m.due_before
+        response.info.update(info)
         sys.stdout.flush()
         if self.verdict_fd < 0:  # install or upgrade, in the canister process itself
-            self.conn.send(response + (info,))
+            self.conn.send(response)
             return
         if commit:
             os.write(self.verdict_fd, TAKE_OVER)
             os.close(self.verdict_fd)
             self.verdict_fd = -1
-            self.conn.send(response + (info,))
+            self.conn.send(response)
             return
-        self.conn.send(response + (info,))
+        self.conn.send(response)
         os.write(self.verdict_fd, EXITING)
         os._exit(0)
 
@@ -435,7 +437,7 @@ class WasmWorker:
             os.write(self.verdict_fd, TAKE_OVER)
             os.close(self.verdict_fd)
             self.verdict_fd = -1
-        self.conn.send(("call_out", writes, certified, target, callee, arg, call_id))
+        self.conn.send(CallOut(writes, certified, target, callee, arg, call_id))
 
 
 def main() -> None:
