@@ -88,6 +88,11 @@ def measure(n: int, samples: int = SAMPLES) -> dict:
             witness_bytes += len(witness)
         store.reset(), meta.reset()
         merkle.reset()
+        first = max(1, min(ids[0], n - 100))
+        page_witness, _ = certifier.page_proof(TYPE, first - 1, list(range(first, min(n, first + 99) + 1)))
+        page_reads = store.reads + meta.reads
+        store.reset(), meta.reset()
+        merkle.reset()
         certifier.merkle.set_leaf(TYPE, ids[0], None)
         merkle.flush()
         merkle.reset()
@@ -115,6 +120,8 @@ def measure(n: int, samples: int = SAMPLES) -> dict:
         "witness_bytes": witness_bytes / samples,
         "absent_reads": absent_reads,
         "absent_witness_bytes": len(absent_witness),
+        "page_reads": page_reads,
+        "page_witness_bytes": len(page_witness),
         "chain_writes_per_message_of_2": chain_store.writes,
         "chain_reads_per_message": chain_store.reads,
         "target_writes": math.ceil(math.log(n, 16)) + 1,
@@ -154,6 +161,8 @@ def render(results: list[dict]) -> str:
     rows.append("")
     rows.append(f"witness at 1,000,000 entities (h = 5), bound from the measured shape: "
                 f"{witness_at(1_000_000, last):.0f} bytes (target < 2,048)")
+    rows.append(f"list_certified page of 100 at {last['n']:,}: {last['page_reads']} reads, witness "
+                f"{last['page_witness_bytes']:,} bytes")
     rows.append(f"ICRC-3 chain: {last['chain_writes_per_message_of_2']} writes and "
                 f"{last['chain_reads_per_message']} read for a message that appends 2 entries "
                 "(one hash per block + the chain state)")

@@ -99,7 +99,13 @@ class Certifier:
 
     def entity_proof(self, type_name: str, entity_id: int) -> tuple:
         """(witness CBOR, certificate) for ["entities", type, id as 8 bytes big-endian]."""
+        return self._proof(self.merkle.witness(type_name, entity_id))
+
+    def page_proof(self, type_name: str, after, ids: list) -> tuple:
+        """(witness CBOR, certificate) showing the ids of a page and that no other id lies among them."""
+        return self._proof(self.merkle.range_witness(type_name, after, ids))
+
+    def _proof(self, entities: list) -> tuple:
         tip = self._tip_nodes()
-        tip = None if tip is None else tree.pruned(tip)
-        witness = self._root(self.merkle.witness(type_name, entity_id), tip)
+        witness = self._root(entities, None if tip is None else tree.pruned(tip))
         return tree.to_cbor(witness), self._certificate()

@@ -242,6 +242,7 @@ class DbApi(QueryEndpoints):
             plain = typedef_rules.normalize(typedef)
             old = self.registry.types.get(plain["name"])
             self._certification_change(old, plain)
+            self._check_certified_refs(plain)
             self.registry.define(plain, force)
 
         return self._run(caller, True, action)
@@ -273,6 +274,28 @@ class DbApi(QueryEndpoints):
                     name + " is certified and has entities: the change " + "; ".join(reasons)
                     + " (certified entities would no longer match their hashes)"
                 )
+
+    def _check_certified_refs(self, plain: dict) -> None:
+        """With `plain` defined, every to-one relation of a certified type (declared, or the reverse of
+        one declared elsewhere) points at a Public-read type: refs are part of the certified hash, so
+        they must be visible to every caller. Checked before anything is defined (bounded: the types'
+        relations, at most 100 x 16)."""
+        types = dict(self.registry.types)
+        types[plain["name"]] = plain
+        certified = set(self.certifier.merkle.certified_types())
+        for name, typedef in types.items():
+            for r in typedef["relations"]:
+                pairs = ((name, r["name"], r["kind"], r["target"]),
+                         (r["target"], r["reverse"], typedef_rules.REVERSE_KIND[r["kind"]], name))
+                for owner, relation, kind, target in pairs:
+                    target_def = types.get(target)
+                    if owner not in certified or kind not in typedef_rules.TO_ONE or target_def is None:
+                        continue
+                    if target_def["policy"]["read"] != "Public":
+                        raise invalid(
+                            owner + " is certified: its to-one relation " + relation + " must point at a "
+                            "Public-read type, not " + target + " (certified refs are visible to everyone)"
+                        )
 
     def schema_defs(self) -> list:
         self.start()
@@ -440,6 +463,34 @@ class DbApi(QueryEndpoints):
                     break
                 items.append(entity)
             return {"items": items, "next": next_cursor}
+
+        return self._run(caller, False, action)
+
+    def list_certified(self, caller: str, type_name: str, cursor, limit_: int) -> dict:
+        """A page of a certified type (ids above `cursor`, no filters) with a witness proving the page
+        complete: every stored id in (cursor, last item] is in it (to the end when `next` is null)."""
+
+        def action():
+            policy = self.registry.get(type_name)["policy"]
+            self.access.check_type_read(caller, type_name, policy)
+            if not self.certifier.merkle.certified(type_name):
+                raise invalid(type_name + " is not certified (set policy.certified when defining it)")
+            records, next_cursor = self.gateway.page(type_name, None, cursor, api_limits.page_size(limit_))
+            budget = ReplyBudget(api_limits.REPLY_BUDGET - 200_000)  # room for the witness
+            items = []
+            for position, record in enumerate(records):
+                entity = self._entity(type_name, record)
+                if not budget.take(entity_size(entity)) and items:
+                    next_cursor = self.gateway.cursor_before(records, position)
+                    break
+                items.append(entity)
+            if next_cursor is not None and items:
+                next_cursor = items[-1]["id"]
+            try:
+                witness, certificate = self.certifier.page_proof(type_name, cursor, [e["id"] for e in items])
+            except ValueError as exc:
+                raise invalid(str(exc)) from None
+            return {"items": items, "next": next_cursor, "witness": witness, "certificate": certificate}
 
         return self._run(caller, False, action)
 
@@ -624,6 +675,7 @@ class DbApi(QueryEndpoints):
             existing = self.registry.types.get(plain["name"])
             if existing is None:
                 self._certification_change(None, plain)
+                self._check_certified_refs(plain)
                 self.registry.define(plain, False)
             elif existing != plain:
                 raise conflict("type " + plain["name"] + " exists with another definition")

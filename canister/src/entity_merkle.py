@@ -259,15 +259,27 @@ class EntityMerkle:
 
     def witness(self, type_name: str, entity_id: int) -> list:
         """The `entities` subtree proving the entity's hash, or its absence (through its neighbours)."""
+        ids = [entity_id]
+        if self._state()["t"][type_name][2] and self.leaf(type_name, entity_id) is None:
+            ids = [x for x in (self._neighbour(type_name, entity_id, True),
+                               self._neighbour(type_name, entity_id, False)) if x is not None]
+        return self._witness(type_name, ids)
+
+    def range_witness(self, type_name: str, after, ids: list) -> list:
+        """The `entities` subtree revealing `ids` (a page of consecutive stored ids above `after`) and the
+        stored id just at or below `after`, so a verifier sees that nothing else lies in between."""
+        reveal = list(ids)
+        if after is not None and self._state()["t"][type_name][2]:
+            below = after
+            if self.leaf(type_name, after) is None:
+                below = self._neighbour(type_name, after, True)
+            if below is not None:
+                reveal.append(below)
+        return self._witness(type_name, reveal)
+
+    def _witness(self, type_name: str, ids: list) -> list:
         info = self._state()["t"][type_name]
-        if info[2]:
-            ids = [entity_id]
-            if self.leaf(type_name, entity_id) is None:
-                ids = [x for x in (self._neighbour(type_name, entity_id, True),
-                                   self._neighbour(type_name, entity_id, False)) if x is not None]
-            subtree = self._reveal(type_name, info[1], 0, ids)
-        else:
-            subtree = tree.EMPTY_NODE
+        subtree = self._reveal(type_name, info[1], 0, ids) if info[2] else tree.EMPTY_NODE
         nodes = []
         for name in self.certified_types():
             if name == type_name:

@@ -296,6 +296,18 @@ class CertifiedEntityResult(Variant, total=False):
     Err: Error
 
 
+class CertifiedPage(Record):
+    items: Vec[Entity]
+    next: Opt[nat64]
+    witness: blob
+    certificate: blob
+
+
+class CertifiedPageResult(Variant, total=False):
+    Ok: CertifiedPage
+    Err: Error
+
+
 # --- ICRC-3 (the types of the standard) ---
 
 
@@ -536,6 +548,11 @@ def links(type_name: text, id: nat64, relation: text, cursor: Opt[nat64], limit:
 @query
 def list(type_name: text, filters: Vec[Field], cursor: Opt[nat64], limit: nat32) -> EntityPageResult:
     return api.list_page(caller_text(), type_name, filters, cursor, limit)
+
+
+@query
+def list_certified(type_name: text, cursor: Opt[nat64], limit: nat32) -> CertifiedPageResult:
+    return api.list_certified(caller_text(), type_name, cursor, limit)
 
 
 @query

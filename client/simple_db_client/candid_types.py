@@ -197,6 +197,15 @@ CertifiedEntity = Types.Record(
     {"entity": Types.Opt(Entity), "witness": Types.Vec(Types.Nat8), "certificate": Types.Vec(Types.Nat8)}
 )
 CertifiedEntityResult = _result(CertifiedEntity)
+CertifiedPage = Types.Record(
+    {
+        "items": Types.Vec(Entity),
+        "next": Types.Opt(Types.Nat64),
+        "witness": Types.Vec(Types.Nat8),
+        "certificate": Types.Vec(Types.Nat8),
+    }
+)
+CertifiedPageResult = _result(CertifiedPage)
 
 # ICRC-3
 ICRC3Value = Types.Rec()
@@ -251,6 +260,7 @@ METHODS: dict[str, tuple[list, object, str]] = {
     "unlink": ([Text, Nat64, Text, Nat64], UnitResult, "update"),
     "links": ([Text, Nat64, Text, OptNat64, Nat32], IdPageResult, "query"),
     "list": ([Text, Types.Vec(Field), OptNat64, Nat32], EntityPageResult, "query"),
+    "list_certified": ([Text, OptNat64, Nat32], CertifiedPageResult, "query"),
     "count": ([Text, Types.Vec(Field)], CountResult, "query"),
     "query": ([QueryRequest], QueryPageResult, "query"),
     "query_count": ([QueryRequest], CountPageResult, "query"),

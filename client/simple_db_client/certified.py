@@ -150,6 +150,50 @@ def verify_entity(
     return entity
 
 
+def verify_page(
+    reply: dict,
+    type_name: str,
+    after: int | None,
+    canister_id: bytes,
+    root_key: bytes,
+    max_age_s: float = DEFAULT_MAX_AGE_S,
+    now_ns: int | None = None,
+) -> list[dict]:
+    """The entities of a `list_certified` Ok reply, once the witness proves them to be exactly the
+    stored entities with ids in (after, last item] (up to the end of the type when `next` is null)."""
+    tree = certified_tree(reply["certificate"], reply["witness"], canister_id, root_key, max_age_s, now_ns)
+    items = list(reply["items"])
+    ids = [int(e["id"]) for e in items]
+    following = _opt(reply["next"])
+    if any(e["type_name"] != type_name for e in items) or ids != sorted(set(ids)):
+        raise CertificateError("the page holds other types or unordered ids")
+    if after is not None and ids and ids[0] <= after:
+        raise CertificateError("the page starts at or before its cursor")
+    if following is not None and (not ids or int(following) != ids[-1]):
+        raise CertificateError("the page's next cursor is not its last id")
+    try:
+        below = hash_tree.subtree(tree, [b"entities", type_name.encode("utf-8")])
+        nodes = [] if below is ABSENT else hash_tree.flatten(below) if isinstance(below, list) else None
+    except ValueError as exc:
+        raise CertificateError(f"malformed witness: {exc}") from exc
+    if nodes is None:
+        raise CertificateError(f"the witness does not cover {type_name}")
+    labels = [int.from_bytes(n[1], "big") if n[0] == hash_tree.LABELED else None for n in nodes]
+    low = -1 if after is None else after
+    start = max((i for i, label in enumerate(labels) if label is not None and label <= low), default=-1)
+    end = len(nodes) if following is None else next(
+        (i + 1 for i, label in enumerate(labels) if label == ids[-1]), -1)
+    covered = nodes[start + 1 : end] if end > start else []
+    covered_ids = [labels[start + 1 + i] for i in range(len(covered))]
+    if any(n[0] != hash_tree.LABELED for n in covered) or covered_ids != ids:
+        raise CertificateError("the witness does not prove the page complete")
+    for node, entity in zip(covered, items):
+        leaf = node[2]
+        if leaf[0] != hash_tree.LEAF or bytes(leaf[1]) != entity_hash(entity):
+            raise CertificateError(f"{type_name} {entity['id']} differs from the certified one")
+    return items
+
+
 def verify_tip(
     tip: dict, canister_id: bytes, root_key: bytes, max_age_s: float = DEFAULT_MAX_AGE_S, now_ns=None
 ) -> tuple[int, bytes]:

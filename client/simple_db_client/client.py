@@ -13,7 +13,7 @@ from ic.candid import decode, encode
 from . import candid_types as C
 from .agent import Agent
 from .arg_check import check_args
-from .certified import DEFAULT_MAX_AGE_S, block_entry, verify_chain, verify_entity, verify_tip
+from .certified import DEFAULT_MAX_AGE_S, block_entry, verify_chain, verify_entity, verify_page, verify_tip
 from .codec import (
     audit_from_candid,
     entity_from_candid,
@@ -158,6 +158,16 @@ class SimpleDB(QueryMethods):
         if typedef is None or typedef.alias is None or found.fields.get(typedef.alias) != alias:
             raise CertificateError(f"the certified {type_name} does not have the alias {alias!r}")
         return found
+
+    def list_certified_page(
+        self, type_name: str, start: int | None = None, limit: int = DEFAULT_PAGE_SIZE,
+        *, max_age_s: float = DEFAULT_MAX_AGE_S,
+    ) -> Page[Entity]:
+        """A page of a certified type (ids after `start`), verified complete: no stored entity with an id
+        in the page's range is missing or changed."""
+        reply = self._ok("list_certified", type_name, _opt(start), limit)
+        items = verify_page(reply, type_name, start, self.canister_id.bytes, self._root_key(), max_age_s)
+        return Page([entity_from_candid(e) for e in items], _first(reply["next"]))
 
     def audit_verified(
         self, start: int = 0, end: int | None = None, *, max_age_s: float = DEFAULT_MAX_AGE_S

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kybra.compiler.custom_modules.principal import Principal
 from kybra_simple_db import MemoryMap
-from simple_db_client.certified import verify_chain, verify_entity, verify_tip
+from simple_db_client.certified import verify_chain, verify_entity, verify_page, verify_tip
 from simple_db_client.errors import CertificateError
 
 from localnet.data_certificates import DataCertificates
@@ -300,3 +300,55 @@ def svc_err(result: dict) -> str:
     ((_, message),) = result["Err"].items()
     return message
 
+
+
+def test_certified_refs_point_only_at_public_types(svc):
+    private = typedef("c::Private", False)
+    private["policy"]["read"] = {"Owner": None}
+    assert svc.api.define_type(ADMIN, private, False) == {"Ok": None}
+    linked = typedef("c::Linked", True)
+    linked["relations"] = [{"name": "secret", "kind": {"ManyToOne": None}, "target": "c::Private",
+                            "reverse": "linked", "on_delete": {"SetNull": None}}]
+    assert "Invalid" in svc.api.define_type(ADMIN, linked, False)["Err"]
+    reverse = typedef("c::Private2", False)
+    reverse["policy"]["read"] = {"Owner": None}
+    reverse["relations"] = [{"name": "docs", "kind": {"OneToMany": None}, "target": "c::Doc",
+                             "reverse": "holder", "on_delete": {"SetNull": None}}]
+    assert "Invalid" in svc.api.define_type(ADMIN, reverse, False)["Err"]
+    holder = typedef("c::Holder", False)
+    holder["relations"] = [{"name": "docs", "kind": {"OneToMany": None}, "target": "c::Doc",
+                            "reverse": "holder", "on_delete": {"SetNull": None}}]
+    assert svc.api.define_type(ADMIN, holder, False) == {"Ok": None}
+    holder["policy"]["read"] = {"Owner": None}
+    assert "Invalid" in svc.api.define_type(ADMIN, holder, False)["Err"]
+    assert svc.api.schema_defs()  # the refused changes left the schema readable
+
+
+def test_a_certified_page_is_proven_complete(svc):
+    for i in range(60):
+        svc.api.create(ALICE, "c::Doc", [text("l" + str(i))])
+    for entity_id in (5, 6, 7, 30):
+        svc.api.delete(ALICE, "c::Doc", entity_id)
+    seen, cursor = [], None
+    while True:
+        page = svc.api.list_certified(ALICE, "c::Doc", cursor, 17)["Ok"]
+        items = verify_page(page, "c::Doc", cursor, CANISTER, KEYS.root_key_der)
+        seen += [e["id"] for e in items]
+        if page["next"] is None:
+            break
+        cursor = page["next"]
+    assert seen == [i for i in range(1, 61) if i not in (5, 6, 7, 30)]
+    page = svc.api.list_certified(ALICE, "c::Doc", 3, 10)["Ok"]
+    dropped = dict(page, items=page["items"][:1] + page["items"][2:])
+    with pytest.raises(CertificateError, match="complete"):
+        verify_page(dropped, "c::Doc", 3, CANISTER, KEYS.root_key_der)
+    short = dict(page, items=page["items"][:-1], next=None)
+    with pytest.raises(CertificateError, match="complete"):
+        verify_page(short, "c::Doc", 3, CANISTER, KEYS.root_key_der)
+    with pytest.raises(CertificateError, match="complete|cursor"):
+        verify_page(page, "c::Doc", 1, CANISTER, KEYS.root_key_der)
+    assert "Invalid" in svc.api.list_certified(ALICE, "c::Plain", None, 10)["Err"]
+    empty = Service()
+    empty.api.define_type(ADMIN, typedef("c::Doc", True), False)
+    page = empty.api.list_certified(ALICE, "c::Doc", None, 10)["Ok"]
+    assert verify_page(page, "c::Doc", None, CANISTER, KEYS.root_key_der) == []

@@ -83,6 +83,10 @@ def test_certified_get_and_find_verify_by_default(receipts):
     assert user.get_certified(name, ids[2]) is None
     assert user.get_certified(name, ids[-1] + 1000) is None
     assert user.find_certified(name, "R-3").id == ids[3]
+    page = user.list_certified_page(name, None, 3)
+    assert [e.id for e in page.items] == [ids[0], ids[1], ids[3]] and page.next == ids[3]
+    rest = user.list_certified_page(name, page.next, 3)
+    assert [e.id for e in rest.items] == [ids[4]] and rest.next is None
 
 
 def test_every_tampered_part_is_refused(net, admin_db, receipts):
