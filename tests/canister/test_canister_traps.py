@@ -6,7 +6,7 @@ import json
 
 import pytest
 from canister_fixtures import fingerprint
-from canister_harness import field, field_def, fields_of, plain, type_def
+from canister_harness import field, field_def, fields_of, plain, relation_def, type_def
 
 HUGE = 2**1100  # a Candid Int beyond float64 range
 MEASURE = type_def(
@@ -175,3 +175,27 @@ def test_a_type_at_every_limit_holds_an_entity_at_every_maximum(net):
     entries = net.admin.ok("audit", net.admin.call("stats")["audit_length"] - 2, [], 10)["items"]
     assert [e["operation"] for e in entries] == ["create", "update"]
     assert net.alice.call("delete", wide["name"], made["id"]) == {"Ok": None}
+
+
+def test_a_type_at_every_limit_with_indexes_and_relations_holds_its_largest_entity(net):
+    names = [f"{chr(97 + i % 26)}{i:02d}" + "x" * 37 for i in range(32)]
+    name = "n" * 40 + "::" + "I" * 40
+    relations = [
+        relation_def(
+            f"r{i:02d}" + "y" * 37, "OneToOne" if i % 2 else "ManyToOne", name, f"b{i:02d}" + "z" * 37
+        )
+        for i in range(16)
+    ]
+    fields_ = [field_def(n, "Text", high=256, indexed=True) for n in names]
+    assert net.admin.call(
+        "define_type", type_def(name, fields_, alias=names[0], relations=relations), False
+    ) == {"Ok": None}
+    values = ["\U0001f600" * 256 if i % 2 else "\x01" * 256 for i in range(32)]
+    made = net.alice.ok("create", name, [field(n, {"Text": v}) for n, v in zip(names, values)])
+    other = net.alice.ok("create", name, [field(n, {"Text": v[:-1] + "a"}) for n, v in zip(names, values)])
+    for relation in relations:
+        assert net.alice.call("link", name, made["id"], relation["name"], other["id"]) == {"Ok": None}
+    changed = net.alice.ok("update", name, made["id"], [field(n, {"Text": "q" * 256}) for n in names], [])
+    assert changed["version"] == 1 + 16 + 1  # each to-one link is a change of its document
+    assert net.anon.ok("find", name, "q" * 256)["id"] == made["id"]
+    assert net.alice.call("delete", name, made["id"]) == {"Ok": None}
