@@ -166,7 +166,9 @@ class Gateway:
             return 202, b""
         if not record.finished.wait(SYNC_CALL_TIMEOUT_S):
             return 202, b""
-        labeled = self.state_tree.labeled_map([[b"request_status", rid]], sender, canister_id, self.clock())
+        # with the canister's certified data, so a client sees what the call certified without a read_state
+        paths = [[b"request_status", rid], [b"canister", canister_id, b"certified_data"]]
+        labeled = self.state_tree.labeled_map(paths, sender, canister_id, self.clock())
         return 200, dumps_tagged({"status": "replied", "certificate": certify(labeled, self.keys)})
 
     def _execute(self, canister_id: bytes, content: dict, sender: bytes) -> Outcome:

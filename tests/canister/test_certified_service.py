@@ -352,3 +352,12 @@ def test_a_certified_page_is_proven_complete(svc):
     empty.api.define_type(ADMIN, typedef("c::Doc", True), False)
     page = empty.api.list_certified(ALICE, "c::Doc", None, 10)["Ok"]
     assert verify_page(page, "c::Doc", None, CANISTER, KEYS.root_key_der) == []
+
+
+def test_upserts_are_certified_like_creates_and_updates(svc):
+    created = svc.api.upsert(ALICE, "c::Doc", {"Text": "u-1"}, [{"name": "n", "value": {"Int": 1}}])
+    assert "Ok" in created, created
+    entity_id = verify(svc, "c::Doc", 1)["id"]
+    svc.api.upsert(ALICE, "c::Doc", {"Text": "u-1"}, [{"name": "n", "value": {"Int": 2}}])
+    fields = {f["name"]: f["value"] for f in verify(svc, "c::Doc", entity_id)["fields"]}
+    assert fields["n"] == {"Int": 2}

@@ -147,6 +147,22 @@ def test_traps_roll_back_and_data_certificates_verify(localnet, ic_agent, icp):
     assert hash_tree.lookup(tree, [b"canister", from_text(cid), b"certified_data"]) == b"state-hash"
 
 
+def test_a_synchronous_call_certificate_carries_the_certified_data(localnet):
+    net = localnet({"counter": COUNTER})
+    cid = net.canister_id("counter")
+    signer = Signer()
+    arg = encode([{"type": Types.Vec(Types.Nat8), "value": b"after-call"}])
+    body = envelope(content("call", signer, cid, method_name="certify", arg=arg), signer)
+    http = Http(net.url)
+    try:
+        response = http.post(f"/api/v3/canister/{cid}/call", body)
+    finally:
+        http.close()
+    assert response.status_code == 200, response.text
+    tree = verify_certificate(cbor2.loads(response.content)["certificate"], net.root_key)
+    assert hash_tree.lookup(tree, [b"canister", from_text(cid), b"certified_data"]) == b"after-call"
+
+
 def _read_certified_data(net, cid: str) -> bytes:
     """`/canister/<cid>/certified_data` as read_state certifies it."""
     signer = Signer()
