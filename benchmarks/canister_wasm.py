@@ -122,6 +122,17 @@ def item_fields(i: int) -> list:
     ]
 
 
+def query_request(filters: list, order) -> dict:
+    """A `query` / `query_count` request on ITEM: filters (field, op, values), order (field, descending)."""
+    return {
+        "type_name": ITEM,
+        "filters": [{"field": f, "op": {op: None}, "values": values} for f, op, values in filters],
+        "order": None if order is None else {"field": order[0], "descending": order[1]},
+        "cursor": None,
+        "limit": 100,
+    }
+
+
 def creates(start: int, count: int) -> list:
     return [{"Create": {"type_name": ITEM, "fields": item_fields(i)}} for i in range(start, start + count)]
 
@@ -234,6 +245,19 @@ def cases(restore_data: list[str]) -> list[Case]:
         Case("list (filter, page of 100)", "list", lambda n, v: (ITEM, name_filter, None, 100)),
         Case("count", "count", lambda n, v: (ITEM, [])),
         Case("count (filter)", "count", lambda n, v: (ITEM, name_filter)),
+        Case("query (startswith, order by name desc, page of 100)", "query",
+             lambda n, v: (query_request([("name", "StartsWith", [{"Text": "item-1"}])], ("name", True)),)),
+        Case("query (unindexed filter: 1,000 candidates)", "query",
+             lambda n, v: (query_request([("qty", "Lt", [{"Int": 0}])], None),)),
+        Case("query_count (range, index only)", "query_count",
+             lambda n, v: (query_request([("name", "Between", [{"Text": "item-10"}, {"Text": "item-19"}])],
+                                         None),)),
+        Case("upsert (update by alias)", "upsert",
+             lambda n, v: (ITEM, {"Text": f"sku-{n // 3 + v}"}, one_field)),
+        Case("audit_query (newest first, one type, 100)", "audit_query",
+             lambda n, v: ({"start": None, "newest_first": True, "type_name": ITEM, "id": None,
+                            "caller": None, "limit": 100},)),
+        Case("rebuild_indexes (100 entities)", "rebuild_indexes", lambda n, v: (ITEM, n // 2, 100)),
         Case("batch (100 creates)", "batch", lambda n, v: (creates(n + 1000 + 100 * v, 100),)),
         Case("transfer", "transfer", lambda n, v: (ITEM, n // 4 + v, OTHER)),
         Case("delete", "delete", lambda n, v: (ITEM, n // 5 + v)),
