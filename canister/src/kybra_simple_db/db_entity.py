@@ -174,6 +174,7 @@ class Entity(EntityLinks, IndexedKeys, EntityQueries, EntitySerialization):
                 getattr(k, "__open__", None) is False for k in cls.__mro__[1:])
         cls.__open__ = not strict
         cls.__owned__ = any(k.__dict__.get("__owns_entities__") for k in cls.__mro__)
+        cls.__special__ = cls.__open__ or cls.__version__ != 1
         type_registry.register(cls)
 
     @classmethod
@@ -571,10 +572,13 @@ class Entity(EntityLinks, IndexedKeys, EntityQueries, EntitySerialization):
         doc = _parse_doc(text)
         obj = cls.__new__(cls)
         stored = doc.pop("f")
-        version = cls.__version__
-        if len(doc) > 6 and doc.get("sv", 1) != version or version != 1 and "sv" not in doc:
-            stored = cls._migrated(stored, doc, eid)
-        data = dict(stored) if cls.__open__ else {}
+        if len(doc) > 6 or cls.__special__:     # optional entries, or an open or versioned class
+            version = cls.__version__
+            if doc.get("sv", 1) != version:
+                stored = cls._migrated(stored, doc, eid)
+            data = dict(stored) if cls.__open__ else {}
+        else:
+            data = {}
         for name, prop in cls.__fields__.items():
             data[name] = stored.get(name, prop.default)
         for name, rel in cls.__relations__.items():
