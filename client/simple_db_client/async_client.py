@@ -28,6 +28,7 @@ _NOT_WRAPPED = {
     "identity",
     "principal",
     "list",
+    "list_certified",
     "links",
     "audit",
     "dump",
@@ -139,6 +140,13 @@ class AsyncSimpleDB:
     ) -> AsyncIterator[Entity]:
         """Every matching entity, fetched page by page."""
         async for item in _pages(lambda start: self.list_page(type_name, where, start, page_size)):
+            yield item
+
+    async def list_certified(
+        self, type_name: str, page_size: int = DEFAULT_PAGE_SIZE
+    ) -> AsyncIterator[Entity]:
+        """Every entity of a certified type, page by page, each page verified complete."""
+        async for item in _pages(lambda start: self.list_certified_page(type_name, start, page_size)):
             yield item
 
     async def links(

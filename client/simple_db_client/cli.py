@@ -434,6 +434,7 @@ def links(ctx: click.Context, type_name: str, entity_id: int, relation: str) -> 
 @click.argument("filters", nargs=-1, metavar="[FIELD=VALUE]...")
 @click.option("--limit", type=click.IntRange(min=1), help="Show at most this many entities.")
 @click.option("--page-size", type=click.IntRange(1, 100), default=100, show_default=True)
+@click.option("--verify", is_flag=True, help="Read certified pages and check each is complete (no filters).")
 @json_option
 @click.pass_context
 def list_(
@@ -442,16 +443,24 @@ def list_(
     filters: tuple[str, ...],
     limit: int | None,
     page_size: int,
+    verify: bool,
 ) -> None:
     """List entities of TYPE, optionally filtered by indexed fields."""
     db = ctx.obj.db()
+    if verify and filters:
+        raise click.UsageError("--verify lists a whole type: filters are not certified")
     where = parse_assignments(filters, typedef_for(db, type_name)) if filters else None
     entities = []
-    for entity in db.list(type_name, where, page_size=page_size):
+    if verify:
+        pages = db.list_certified(type_name, page_size)
+    else:
+        pages = db.list(type_name, where, page_size=page_size)
+    for entity in pages:
         entities.append(entity)
         if limit is not None and len(entities) >= limit:
             break
-    emit(ctx, entities, out.entity_table(entities))
+    note = f"\nverified: {len(entities)} entities, pages proven complete" if verify else ""
+    emit(ctx, entities, out.entity_table(entities) + note)
 
 
 @cli.command()

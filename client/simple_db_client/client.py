@@ -169,6 +169,10 @@ class SimpleDB(QueryMethods):
         items = verify_page(reply, type_name, start, self.canister_id.bytes, self._root_key(), max_age_s)
         return Page([entity_from_candid(e) for e in items], _first(reply["next"]))
 
+    def list_certified(self, type_name: str, page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[Entity]:
+        """Every entity of a certified type, page by page, each page verified complete."""
+        return _pages(lambda start: self.list_certified_page(type_name, start, page_size))
+
     def audit_verified(
         self, start: int = 0, end: int | None = None, *, max_age_s: float = DEFAULT_MAX_AGE_S
     ) -> list[AuditEntry]:

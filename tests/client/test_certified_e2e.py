@@ -180,6 +180,8 @@ def test_cli_verify(net, receipts):
     assert result.exit_code == 0 and "verified" in result.output and "R-1" in result.output, result.output
     result = CliRunner().invoke(cli, ["get", name, str(ids[2]), "--verify"], env=env)
     assert result.exit_code == 3 and "absence verified" in result.output
+    result = CliRunner().invoke(cli, ["list", name, "--verify", "--page-size", "2"], env=env)
+    assert result.exit_code == 0 and "verified: 4 entities" in result.output, result.output
     result = CliRunner().invoke(cli, ["audit", "--verify", "0", "3"], env=env)
     assert result.exit_code == 0 and "verified: 3 entries" in result.output, result.output
 
@@ -219,6 +221,8 @@ def test_async_client_verifies_too(net, receipts):
             assert entity.fields["ref"] == "R-1"
             assert await db.get_certified(name, ids[2]) is None
             assert (await db.audit_verified(0))[-1].seq >= 0
+            listed = [e.id async for e in db.list_certified(name, page_size=2)]
+            assert listed == [ids[0], ids[1], ids[3], ids[4]]
 
     asyncio.run(main())
 
