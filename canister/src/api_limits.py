@@ -9,6 +9,7 @@ DEFAULT_PAGE = 50  # used when the caller asks for 0
 MAX_LINK_PAGE = 1000  # ids per `links` page (8 bytes each in Candid)
 MAX_BATCH = 100  # operations per batch
 MAX_FILTERS = 4  # equality filters per list/count
+MAX_LIST_SCAN = 1000  # entities one `list` call reads past hidden ones (Owner-read types, non-admins)
 
 MAX_TYPES = 100
 MAX_FIELDS = 32  # per type

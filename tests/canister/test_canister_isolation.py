@@ -314,3 +314,28 @@ def test_restore_leaves_no_one_sided_pair_and_lists_only_many_to_many_links(net)
     partner = dict(person, id=901, refs={"spouse": 900})
     assert net.admin.ok("restore", json.dumps(dict(dump, records=[free, partner]))) == 2
     assert net.admin.ok("get", "iso::Person", 901)["refs"][0]["target_id"] == [900]
+
+
+def test_list_filters_do_not_tell_hidden_matches_from_none(net):
+    contact = type_def(
+        "iso::Contact", [field_def("email", "Text", high=80, indexed=True)], access=policy(read="Owner")
+    )
+    assert net.admin.call("define_type", contact, False) == {"Ok": None}
+    for _ in range(3):
+        net.alice.ok("create", "iso::Contact", [field("email", text("ann@example.org"))])
+    mine = [
+        net.bob.ok("create", "iso::Contact", [field("email", text("bo@example.org"))])["id"] for _ in range(3)
+    ]
+    for limit in (1, 2, 50):
+        for value in ("ann@example.org", "nobody@example.org"):
+            page = net.bob.ok("list", "iso::Contact", [field("email", text(value))], [], limit)
+            assert page == {"items": [], "next": []}
+    # bob pages through his own entities past alice's hidden ones
+    seen, cursor = [], []
+    while True:
+        page = net.bob.ok("list", "iso::Contact", [], cursor, 2)
+        seen += [e["id"] for e in page["items"]]
+        if not page["next"]:
+            break
+        cursor = page["next"]
+    assert seen == mine
