@@ -65,6 +65,24 @@ def limit_exceeded(canister_id: bytes, limit: int) -> Reject:
     )
 
 
+# How the IC names a wasm trap ("Canister trapped: <reason>", IC0502).
+TRAP_REASONS = {
+    "STACK_OVERFLOW": "stack overflow",
+    "MEMORY_OUT_OF_BOUNDS": "heap out of bounds",
+    "UNREACHABLE": "unreachable",
+    "INTEGER_DIVISION_BY_ZERO": "integer division by 0",
+}
+
+
+def wasm_trapped(canister_id: bytes, trap: wasmtime.Trap) -> Reject:
+    """The IC's reject for a canister whose wasm trapped (a RustPython panic is `unreachable`)."""
+    code = trap.trap_code
+    name = code.name if code is not None else "unknown"
+    reason = TRAP_REASONS.get(name, name.lower().replace("_", " "))
+    text = Principal(bytes=canister_id).to_str()
+    return Reject(5, f"Error from Canister {text}: Canister trapped: {reason}.", "IC0502")
+
+
 def fuel_left(caller: Any) -> int:
     left = ctypes.c_uint64(0)
     ffi.wasmtime_context_get_fuel(caller._context(), ctypes.byref(left))
@@ -97,11 +115,6 @@ class MeteredHost(KybraHost):
     def performance_counter(self, counter_type: int) -> int:
         self._c()
         return self.meter()
-
-    def set_timer(self, delay: int, func: Any) -> int:
-        raise Trap("timers are not supported by localnet's rustpython runtime")
-
-    set_timer_interval = set_timer
 
 
 class WasmWorker:
@@ -167,7 +180,7 @@ class WasmWorker:
             if e.trap_code == wasmtime.TrapCode.OUT_OF_FUEL and self.current is not None:
                 outcome = limit_exceeded(self.canister_id, self.current.limit)
             else:
-                outcome = trapped(self.canister_id, f"wasm trap: {str(e).splitlines()[0]}")
+                outcome = wasm_trapped(self.canister_id, e)
         except GuestExit as e:
             outcome = trapped(self.canister_id, str(e))
         except BaseException as e:  # a bug in localnet itself must still answer the replica

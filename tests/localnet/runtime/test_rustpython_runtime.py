@@ -196,3 +196,12 @@ def test_a_trap_after_an_await_keeps_what_the_await_committed(pair):
     steps = codec.decode(r.query(caller, "step_log", empty, ANON).arg, (Vec(TEXT),), CALLER_IFACE)[0]
     heap = codec.decode(r.query(caller, "heap_log", empty, ANON).arg, (Vec(TEXT),), CALLER_IFACE)[0]
     assert steps[-1] == "before aw" and heap[-1] == "before aw"
+
+
+def test_a_wasm_trap_is_rejected_as_the_ic_does_and_the_canister_carries_on(net):
+    r, cid = net
+    before = state(r, cid)
+    outcome = r.update(cid, "recurse", EMPTY, ANON)
+    assert isinstance(outcome, Reject) and (outcome.code, outcome.error_code) == (5, "IC0502")
+    assert outcome.message.startswith(f"Error from Canister {Principal(bytes=cid).to_str()}: Canister trapped: ")
+    assert state(r, cid) == before

@@ -52,3 +52,13 @@ def burn() -> nat64:
     n = 0
     while True:
         n += 1
+
+
+def deeper(n: int) -> int:
+    return deeper(n + 1) + 1
+
+
+@update
+def recurse() -> nat64:
+    heap[0] += 1
+    return deeper(0)
