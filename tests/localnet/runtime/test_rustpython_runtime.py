@@ -203,5 +203,6 @@ def test_a_wasm_trap_is_rejected_as_the_ic_does_and_the_canister_carries_on(net)
     before = state(r, cid)
     outcome = r.update(cid, "recurse", EMPTY, ANON)
     assert isinstance(outcome, Reject) and (outcome.code, outcome.error_code) == (5, "IC0502")
-    assert outcome.message.startswith(f"Error from Canister {Principal(bytes=cid).to_str()}: Canister trapped: ")
+    text = Principal(bytes=cid).to_str()
+    assert outcome.message == f"Error from Canister {text}: Canister trapped: stack overflow."
     assert state(r, cid) == before
