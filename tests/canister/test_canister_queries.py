@@ -3,7 +3,7 @@ Candid: ranges, order, cursors, owner isolation, bounded scans, and clear errors
 
 import pytest
 from canister_fixtures import callers, deploy, fingerprint
-from canister_harness import field, field_def, fields_of, policy, text, type_def
+from canister_harness import field, field_def, fields_of, plain, policy, text, type_def
 
 from localnet.replica import Replica
 
@@ -247,3 +247,70 @@ def test_create_sets_to_one_relations_and_batch_upserts():
         results = net.alice.ok("batch", ops)
         assert [r["Entity"]["id"] for r in results] == [t["id"], t["id"] + 1]
         assert net.bob.err("batch", ops)[0] == "Conflict"
+
+
+def test_a_page_stops_before_the_reply_size_limit_and_its_cursor_goes_on():
+    with Replica() as replica:
+        net = callers(replica, deploy(replica))
+        fields = [field_def(f"f{i}", "Text", high=2000) for i in range(30)] + [
+            field_def("n", "Int", indexed=True)
+        ]
+        assert net.admin.call("define_type", type_def("big::Doc", fields), False) == {"Ok": None}
+        for start in range(0, 40, 10):
+            ops = [
+                {
+                    "Create": {
+                        "type_name": "big::Doc",
+                        "fields": [field(f"f{i}", text("x" * 2000)) for i in range(30)]
+                        + [field("n", {"Int": start + k})],
+                    }
+                }
+                for k in range(10)
+            ]
+            net.alice.ok("batch", ops)
+        req = request("big::Doc", order={"field": "n", "descending": False})
+        seen, pages = [], 0
+        while True:
+            page = net.anon.ok("query", req)
+            pages += 1
+            assert (
+                sum(
+                    len(f["value"]["Text"])
+                    for e in page["items"]
+                    for f in e["fields"]
+                    if "Text" in f["value"]
+                )
+                < 3 * 2**20
+            )
+            seen += [fields_of(e)["n"]["Int"] for e in page["items"]]
+            if not page["next"]:
+                break
+            req["cursor"] = page["next"]
+        assert seen == list(range(40)) and pages >= 2
+
+
+def test_queries_answer_the_same_after_an_upgrade():
+    with Replica() as replica:
+        net = callers(replica, deploy(replica))
+        assert net.admin.call("define_type", PERSON, False) == {"Ok": None}
+        for name, age, city in PEOPLE:
+            net.alice.ok(
+                "create",
+                "hr::Person",
+                [
+                    field("email", text(name + "@x")),
+                    field("name", text(name)),
+                    field("age", {"Int": age}),
+                    field("city", text(city)),
+                ],
+            )
+        req = request(
+            filters=[where("age", "Ge", {"Int": 18})], order={"field": "age", "descending": True}, limit=2
+        )
+        first = net.anon.ok("query", req)
+        deploy(replica)  # an upgrade: same code, same stable memory
+        assert plain(net.anon.ok("query", req)) == plain(first)
+        req["cursor"] = first["next"]
+        assert names(net.anon.ok("query", req)) == ["ann", "eve"]
+        net.alice.ok("create", "hr::Person", [field("email", text("zed@x")), field("age", {"Int": 99})])
+        assert net.anon.ok("query_count", request(filters=[where("age", "Gt", {"Int": 40})]))["count"] == 2
