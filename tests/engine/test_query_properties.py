@@ -232,3 +232,35 @@ def test_a_page_cut_short_continues_after_the_last_item_kept():
     assert [p.id for p in page] == [3, 1, 5, 2]
     rest = query.page(10, page.cursor_after(1))
     assert [p.id for p in rest] == [5, 2, 4] and rest.next is None
+
+
+def test_filters_stay_exact_on_texts_longer_than_the_indexed_prefix():
+    Person = _define()
+    stem = "é" * 150                                    # longer than the index keeps (about 220 bytes)
+    names = [stem + tail for tail in ("b", "a", "c", "ab", "")] + ["é" * 149 + "z", "short"]
+    for name in names:
+        Person(name=name)
+    by_id = {i + 1: n for i, n in enumerate(names)}
+
+    def ids(*condition):
+        return sorted(p.id for p in Person.query().where(*condition).all())
+
+    for op, operand, keep in [
+        ("==", stem + "a", lambda n: n == stem + "a"),
+        ("<", stem + "ab", lambda n: n < stem + "ab"),
+        (">=", stem + "b", lambda n: n >= stem + "b"),
+        ("startswith", stem + "a", lambda n: n.startswith(stem + "a")),
+        ("between", [stem, stem + "b"], lambda n: stem <= n <= stem + "b"),
+        ("in", [stem + "c", "short"], lambda n: n in (stem + "c", "short")),
+    ]:
+        want = sorted(i for i, n in by_id.items() if keep(n))
+        assert ids("name", op, operand) == want, op
+        assert Person.query().where("name", op, operand).count() == len(want), op
+    db = Database.get_instance()
+    tc = db.type_code("Person")
+    from kybra_simple_db.ordered_keys import tree
+
+    indexed = tree(db, tc, "name", db.key_generations(Person, tc)["^name"])
+    ordered = [p.id for p in Person.query().order_by("name").all()]
+    assert ordered == sorted(by_id, key=lambda i: (indexed.key(by_id[i]), i))    # by prefix, then id
+    assert indexed.key(stem + "b") == indexed.key(stem + "a") != stem + "a"

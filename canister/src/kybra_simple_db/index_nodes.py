@@ -117,6 +117,8 @@ def text_prefix(text: str, max_bytes: int) -> str:
     fixed, so the prefix is monotone: a <= b implies prefix(a) <= prefix(b) (range bounds stay valid)."""
     if len(text) * 4 <= max_bytes:
         return text
+    if len(text.encode("utf-8")) <= max_bytes and min(text) >= _PLAIN:
+        return text             # no character needs escaping: its UTF-8 size is its stored size
     size = 0
     for i, ch in enumerate(text):
         size += stored_size(ch)

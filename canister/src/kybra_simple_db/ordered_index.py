@@ -44,7 +44,7 @@ def after_key(value) -> tuple:
 text_prefix = index_nodes.text_prefix
 _CACHE = {}             # node key -> [stored text, decoded node, its sort keys]: decoding costs more than
                         # comparing texts
-_CACHE_SIZE = 4096
+_CACHE_SIZE = 1024        # decoded nodes kept (a few MB of heap at most)
 
 
 def _size(text: str) -> int:
