@@ -141,14 +141,14 @@ class SystemCanisters:
 
     # -- management canister ------------------------------------------------------------------------------
 
-    def _sys_create_canister(self, caller: bytes, args: dict) -> list:
+    def _canisters_only(self, caller: bytes, method: str) -> None:
+        """As the IC's ingress filter: these methods are for canisters (users: provisional_* or the
+        cycles ledger)."""
         if not self.ops.is_canister(caller):
-            raise ManagementError(
-                4,
-                "create_canister can only be called by other canisters; users call "
-                "provisional_create_canister_with_cycles (or the cycles ledger's create_canister)",
-                "IC0516",
-            )
+            raise ManagementError(4, f"Only canisters can call ic00 method {method}", "IC0406")
+
+    def _sys_create_canister(self, caller: bytes, args: dict) -> list:
+        self._canisters_only(caller, "create_canister")
         return [{"canister_id": Principal(bytes=self._create(caller, args["settings"]))}]
 
     def _sys_provisional_create_canister_with_cycles(self, caller: bytes, args: dict) -> list:
@@ -295,6 +295,7 @@ class SystemCanisters:
         return []
 
     def _sys_deposit_cycles(self, caller: bytes, args: dict) -> list:
+        self._canisters_only(caller, "deposit_cycles")
         self._info(_bytes(args["canister_id"]))
         return []
 
@@ -303,6 +304,7 @@ class SystemCanisters:
         return []
 
     def _sys_raw_rand(self, caller: bytes) -> list:
+        self._canisters_only(caller, "raw_rand")
         return [os.urandom(32)]
 
     # -- cycles ledger and cycles minting canister --------------------------------------------------------

@@ -191,12 +191,12 @@ def test_chunked_install(module):
         assert call(r, "stored_chunks", {"canister_id": cid}) == []
 
 
-def test_users_create_with_provisional_create_canisters_with_create_canister(tmp_path):
+def test_users_create_with_provisional_create_canisters_with_create_canister_and_raw_rand(tmp_path):
     entry = tmp_path / "main.py"
     entry.write_text(CALLER_SOURCE)
     with Replica() as r:
         refused = call(r, "create_canister", {"settings": None, "sender_canister_version": None})
-        assert isinstance(refused, Reject) and refused.error_code == "IC0516"
+        assert refused == Reject(4, "Only canisters can call ic00 method create_canister", "IC0406")
         caller = r.deploy("caller", entry)
         reply = r.update(caller, "create", b"DIDL\x00\x00", ALICE)
         (raw,) = codec.decode(reply.arg, (BLOB,), IFACE)
@@ -204,7 +204,10 @@ def test_users_create_with_provisional_create_canisters_with_create_canister(tmp
         assert r.controllers(created["canister_id"].bytes) == [caller]  # the calling canister controls it
         rand = codec.decode(r.update(caller, "rand", b"DIDL\x00\x00", ALICE).arg, (BLOB,), IFACE)[0]
         assert len(codec.decode(rand, (BLOB,), IFACE)[0]) == 32
-        assert call(r, "raw_rand", None) != call(r, "raw_rand", None)
+        again = codec.decode(r.update(caller, "rand", b"DIDL\x00\x00", ALICE).arg, (BLOB,), IFACE)[0]
+        assert again != rand
+        users = Reject(4, "Only canisters can call ic00 method raw_rand", "IC0406")
+        assert call(r, "raw_rand", None) == users
 
 
 def test_the_cycles_ledger_and_cmc_parts_icp_uses():
