@@ -5,7 +5,8 @@ checks, Candid encoding, result decoding, error mapping) against a replaying age
 makes a call, the replaying agent suspends it; the call is sent with `await`, and the body is run again
 from the start with the replies so far, until it returns. Bodies are pure functions of their replies,
 so a method making one call runs its body twice, and nothing is sent twice. Iterators (`list`,
-`links`, `audit`, `dump`) are async generators over the `*_page` methods.
+`links`, `audit`, `dump`, `query`) are async generators over the `*_page` methods; `create_many` and
+`upsert_many` (query_methods.AsyncQueryMethods) await one batch after another.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from .client import DEFAULT_PAGE_SIZE, SimpleDB, connect
 from .identity import Identity
 from .models import AuditEntry, Entity
 from .principal import Principal
+from .query_methods import AsyncQueryMethods, QueryMethods
 
 # Methods with their own async form here, or that make no sense without a file or a connection.
 _NOT_WRAPPED = {
@@ -32,6 +34,9 @@ _NOT_WRAPPED = {
     "links",
     "audit",
     "dump",
+    "query",
+    "create_many",
+    "upsert_many",
     "export_to",
     "import_from",
 }
@@ -96,7 +101,7 @@ def _wrap(name: str, body: Callable) -> Callable:
     return method
 
 
-class AsyncSimpleDB:
+class AsyncSimpleDB(AsyncQueryMethods):
     """`SimpleDB` for asyncio: `async with AsyncSimpleDB(url, canister_id, identity) as db:
     await db.get(...)`. Same arguments (plus `agent=` any object with async `query`/`update`)."""
 
@@ -180,6 +185,6 @@ async def _pages(fetch: Callable) -> AsyncIterator:
         cursor = page.next
 
 
-for _name, _body in vars(SimpleDB).items():
+for _name, _body in {**vars(QueryMethods), **vars(SimpleDB)}.items():
     if not _name.startswith("_") and _name not in _NOT_WRAPPED and inspect.isfunction(_body):
         setattr(AsyncSimpleDB, _name, _wrap(_name, _body))

@@ -6,7 +6,7 @@ db.create_many("app::Person", rows, progress=print)              # batches of at
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -109,6 +109,31 @@ def chunks(rows: Iterable[Any], size: int) -> Iterator[list]:
         yield chunk
 
 
+def create_chunks(type_name: str, rows: Iterable[Mapping[str, Any]], batch_size: int) -> Iterator[list]:
+    """`Create` operations for the rows, in lists of at most `batch_size` (1 to 100)."""
+    return chunks((Create(type_name, dict(row)) for row in rows), _batch_size(batch_size))
+
+
+def upsert_chunks(
+    type_name: str, alias_field: str, rows: Iterable[Mapping[str, Any]], batch_size: int
+) -> Iterator[list]:
+    """`Upsert` operations for the rows (by their `alias_field` value), in lists of at most `batch_size`."""
+
+    def upsert(row: Mapping[str, Any]) -> Upsert:
+        if row.get(alias_field) is None:
+            raise ValueError(f"row without a value for the alias field {alias_field!r}: {dict(row)!r}")
+        return Upsert(type_name, row[alias_field], {k: v for k, v in row.items() if k != alias_field})
+
+    return chunks((upsert(row) for row in rows), _batch_size(batch_size))
+
+
+def _report(progress: Progress | None, done: int, batch: int) -> int:
+    done += batch
+    if progress is not None:
+        progress(done, batch)
+    return done
+
+
 class QueryMethods:
     """`query`, `query_count`, `upsert`, `create_many`, `upsert_many`, `audit_query`, `audit_tail`."""
 
@@ -171,7 +196,7 @@ class QueryMethods:
     ) -> list[Entity]:
         """Create every row, `batch_size` (at most 100) per all-or-nothing batch call; `progress(done,
         batch)` after each batch. A failing batch raises; the batches before it stay written."""
-        return self._in_batches((Create(type_name, dict(row)) for row in rows), batch_size, progress)
+        return self._send_batches(create_chunks(type_name, rows, batch_size), progress)
 
     def upsert_many(
         self,
@@ -183,23 +208,13 @@ class QueryMethods:
     ) -> list[Entity]:
         """Create or update every row by the value of its `alias_field`, `batch_size` (at most 100) per
         all-or-nothing batch call; `progress(done, batch)` after each batch."""
+        return self._send_batches(upsert_chunks(type_name, alias_field, rows, batch_size), progress)
 
-        def upsert(row: Mapping[str, Any]) -> Upsert:
-            if row.get(alias_field) is None:
-                raise ValueError(f"row without a value for the alias field {alias_field!r}: {dict(row)!r}")
-            return Upsert(type_name, row[alias_field], {k: v for k, v in row.items() if k != alias_field})
-
-        return self._in_batches((upsert(row) for row in rows), batch_size, progress)
-
-    def _in_batches(self, ops: Iterable[Create | Upsert], batch_size: int, progress: Progress | None) -> list:
-        size = _batch_size(batch_size)
+    def _send_batches(self, batches: Iterable[list], progress: Progress | None) -> list[Entity]:
         out, done = [], 0
-        for chunk in chunks(ops, size):
-            results = self._ok("batch", [op.to_candid() for op in chunk])
-            out += [entity_from_candid(r["Entity"]) for r in results]
-            done += len(chunk)
-            if progress is not None:
-                progress(done, len(chunk))
+        for chunk in batches:
+            out += self.batch(chunk)
+            done = _report(progress, done, len(chunk))
         return out
 
     def audit_query(
@@ -256,3 +271,49 @@ def _batch_size(size: int) -> int:
     if not 1 <= size <= MAX_BATCH:
         raise ValueError(f"batch_size must be 1 to {MAX_BATCH}")
     return size
+
+
+class AsyncQueryMethods:
+    """The iterator and bulk methods of `QueryMethods` for `AsyncSimpleDB` (the single-call ones are
+    wrapped from `SimpleDB` like every other endpoint)."""
+
+    async def query(
+        self, type_name: str, where: Where = None, order: str | None = None, page_size: int = 100
+    ) -> AsyncIterator[Entity]:
+        """Every matching entity, fetching pages as you iterate (`async for`)."""
+        cursor = None
+        while True:
+            page = await self.query_page(type_name, where, order, cursor, page_size)
+            for item in page.items:
+                yield item
+            if page.next is None:
+                return
+            cursor = page.next
+
+    async def create_many(
+        self,
+        type_name: str,
+        rows: Iterable[Mapping[str, Any]],
+        batch_size: int = MAX_BATCH,
+        progress: Progress | None = None,
+    ) -> list[Entity]:
+        """Async form of `SimpleDB.create_many`."""
+        return await self._send_batches(create_chunks(type_name, rows, batch_size), progress)
+
+    async def upsert_many(
+        self,
+        type_name: str,
+        alias_field: str,
+        rows: Iterable[Mapping[str, Any]],
+        batch_size: int = MAX_BATCH,
+        progress: Progress | None = None,
+    ) -> list[Entity]:
+        """Async form of `SimpleDB.upsert_many`."""
+        return await self._send_batches(upsert_chunks(type_name, alias_field, rows, batch_size), progress)
+
+    async def _send_batches(self, batches: Iterable[list], progress: Progress | None) -> list[Entity]:
+        out, done = [], 0
+        for chunk in batches:
+            out += await self.batch(chunk)
+            done = _report(progress, done, len(chunk))
+        return out

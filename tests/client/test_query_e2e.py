@@ -120,3 +120,26 @@ def test_cli_insert_query_and_audit(run, people, tmp_path):  # noqa: F811
     run("insert", people, str(bad), code=2)
     tail = json.loads(run("audit", "--tail", "2", "--type", people, "--json"))
     assert len(tail) == 2 and tail[0]["seq"] > tail[1]["seq"]
+
+
+def test_async_client_queries_and_bulk_writes(net, admin_db, people):
+    import asyncio
+
+    from simple_db_client import AsyncSimpleDB
+
+    async def main():
+        async with AsyncSimpleDB(net.url, net.canister_id, net.admin, fetch_root_key=True) as db:
+            seen = []
+            rows = [{"email": f"a{i}@x", "name": f"a{i}", "age": i} for i in range(7)]
+            made = await db.create_many(people, rows, batch_size=3, progress=lambda d, b: seen.append((d, b)))
+            assert len(made) == 7 and seen == [(3, 3), (6, 3), (7, 1)]
+            ages = [e["age"] async for e in db.query(people, {"age__gte": 4}, "-age", page_size=2)]
+            assert ages == [6, 5, 4]
+            assert await db.query_count(people, {"age__lt": 4}) == 4
+            entity, created = await db.upsert(people, "a1@x", age=40)
+            assert not created and entity["age"] == 40
+            out = await db.upsert_many(people, "email", [{"email": "a2@x", "age": 41}, {"email": "b@x"}])
+            assert [e["email"] for e in out] == ["a2@x", "b@x"]
+            assert [e.operation for e in await db.audit_tail(2, type_name=people)] == ["create", "update"]
+
+    asyncio.run(main())
