@@ -21,6 +21,7 @@ from kybra_simple_db import (
     MemoryMap,
     OneToMany,
     String,
+    json_text,
 )
 
 ARGS = os.environ.get("KRP_ARGS", "").split()
@@ -115,6 +116,8 @@ def basic(n: int, samples: int) -> None:
     measure("dump_page_of_100", [None], lambda c: db.dump_page(c, 100), cold(db))
     text = json.dumps({"records": records}, separators=(",", ":"))
     measure("json_loads_page_of_100", [text], json.loads, chars=len(text))
+    measure("json_text_decode_page_of_100", [text], json_text.decode, chars=len(text))
+    measure("json_text_encode_page_of_100", [{"records": records}], json_text.encode, chars=len(text))
     doomed = [i + 1 for i in ids]
     measure("delete", doomed, lambda i: Person.load(i).delete(), cold(db))
     fresh_db()

@@ -15,7 +15,8 @@ from benchmarks.wasm_meter import runtime_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 OPS = {"create", "get", "get_by_alias", "update_loaded", "get_and_update", "link", "unlink", "page_of_100",
-       "count_filtered", "dump_page_of_100", "delete", "restore_page_of_100", "service_create",
+       "count_filtered", "dump_page_of_100", "json_text_decode_page_of_100", "delete", "restore_page_of_100",
+       "service_create",
        "service_get", "service_update", "service_count_filtered", "delete_with_links_refused",
        "clear_links_page", "delete_after_clear_links", "cascade_chain_refused", "cascade_chain_delete",
        "restore_across_id_gap", "page_across_id_gap", "count_filtered_at_size"}
