@@ -369,3 +369,23 @@ def test_ic_python_db_import_name_and_schema_upgrade_check():
     changes = db.check_upgrade_compatibility(raise_on_error=False)
     assert {c.change_type for c in changes} >= {ChangeType.TYPE_CHANGED, ChangeType.VERSION_CHANGED}
     assert ic_python_db.schema_hash({"a": 1}) == ic_python_db.schema_hash({"a": 1})
+
+
+def test_documents_saved_before_their_class_become_entities():
+    db = Database.get_instance()
+    db.save("Widget", "1", {"_type": "Widget", "_id": "1", "name": "old"})
+    assert db.load("Widget", "1") == {"_type": "Widget", "_id": "1", "name": "old"}
+
+    class Widget(Entity):
+        __version__ = 2
+        name = String()
+        price = Float(default=0.0)
+
+        @classmethod
+        def migrate(cls, obj, from_version, to_version):
+            obj["price"] = 5.0
+            return obj
+
+    widget = Widget.load("1")
+    assert (widget.name, widget.price) == ("old", 5.0) and Widget.count() == 1
+    assert db.get_all() == {"Widget@1": dict(widget.serialize(), __version__=1)}

@@ -789,6 +789,7 @@ def _on_type_registered(type_name: str, previous) -> None:
             db.identity.drop_type(tc)
     with db.operation():
         db.sync_key_schema(type_registry.find(type_name))
+        db.adopt_documents(type_name)
 
 
 type_registry.on_register(_on_type_registered)

@@ -15,6 +15,7 @@ from . import type_registry
 from .db_errors import StorageLimitError, ValidationError
 
 RAW_PREFIX = "$"
+RAW_TYPE_MARK = "!r:"   # + type name: plain documents of this name exist (one read per type definition)
 
 
 def _raw_key(type_name: str, entity_id) -> str:
@@ -54,6 +55,8 @@ class SeedDocuments:
             if len(key.encode("utf-8")) > self.key_limit:
                 raise StorageLimitError(f"document key {key[:40]!r} is too long for this storage")
             self.put_value(key, keys.compact(data), self.get(key))
+            if not self.contains(RAW_TYPE_MARK + type_name):
+                self.put(RAW_TYPE_MARK + type_name, "1")     # see adopt_documents
             changes = data if isinstance(data, dict) else {"value": data}
             self.record("save", type_name, str(entity_id), changes)
 
@@ -129,6 +132,27 @@ class SeedDocuments:
                     if entity is not None:
                         out.append((name, entity._id, entity.stored_document(entity._id)))
         return out
+
+    def adopt_documents(self, type_name: str) -> int:
+        """When an entity class is defined under a name that plain documents were saved under (as
+        the original allows: `db.save("Product", "1", {...})` before `class Product`), turn them into
+        entities of that class. One read when there are none; a whole-map walk when there are."""
+        mark = RAW_TYPE_MARK + type_name
+        if not self.contains(mark):
+            return 0
+        cls = type_registry.find(type_name)
+        prefix = RAW_PREFIX + type_name + "@"
+        adopted = 0
+        with self.operation():
+            for key in list(self._storage.keys()):
+                if key.startswith(prefix) and keys.CHUNK_MARK not in key:
+                    data = json.loads(self.get_value(key))
+                    self.delete_value(key, self.get(key))
+                    if isinstance(data, dict):
+                        cls.store_document(key[len(prefix):], data)
+                        adopted += 1
+            self.delete(mark)
+        return adopted
 
     def register_entity_type(self, cls, type_name: Optional[str] = None) -> None:
         """Make `cls` the definition of its type (classes register themselves when defined; this
