@@ -122,26 +122,65 @@ class QueryEndpoints:
             if cursor is not None and len(cursor) > MAX_CURSOR:
                 raise invalid("malformed query cursor")
             size = api_limits.page_size(request["limit"])
+            if not self.access.reads_everything(caller, policy):
+                return self._query_own(caller, type_name, filters, order, cursor, size)
             page = self.gateway.query_page(type_name, filters, order, cursor, size, QUERY_SCAN_BUDGET)
-            budget = ReplyBudget(api_limits.REPLY_BUDGET)
-            items = []
-            next_cursor = page["next"]
-            for position, record in enumerate(page["records"]):
-                if not self.access.can_read(caller, policy, record["owner"]):
-                    continue
-                entity = self._entity(type_name, record)
-                if not budget.take(entity_size(entity)) and items:
-                    next_cursor = page["cursor_after"](position - 1)
-                    break
-                items.append(entity)
+            items, last, cut = self._readable_items(caller, type_name, page, size)
             return {
                 "items": items,
-                "next": next_cursor,
+                "next": last if cut else page["next"],
                 "scanned": page["scanned"],
                 "complete": page["complete"],
             }
 
         return self._run(caller, False, action)
+
+    def _readable_items(self, caller: str, type_name: str, page: dict, room: int) -> tuple:
+        """(the page's entities the caller may read, at most `room` and within the reply budget; the
+        cursor after the last one taken, or None; whether the page was cut short)."""
+        policy = self.registry.get(type_name)["policy"]
+        budget = ReplyBudget(api_limits.REPLY_BUDGET)
+        items = []
+        taken = None
+        cut = False
+        for position, record in enumerate(page["records"]):
+            if not self.access.can_read(caller, policy, record["owner"]):
+                continue
+            entity = self._entity(type_name, record, caller)
+            if len(items) >= room or (not budget.take(entity_size(entity)) and items):
+                cut = True
+                break
+            items.append(entity)
+            taken = position
+        return items, None if taken is None else page["cursor_after"](taken), cut
+
+    def _query_own(self, caller: str, type_name: str, filters: list, order, cursor, size: int) -> dict:
+        """`query` for a caller who may read only some entities (Owner-read types). It pages on past
+        hidden entities within the scan budget, counts as `scanned` only entities the caller may read,
+        and only ever returns a cursor just after an entity it returned, so neither the reply nor its
+        cursor tells a query matching hidden entities from one matching none."""
+        items = []
+        last = None
+        left = QUERY_SCAN_BUDGET
+        while True:
+            page = self.gateway.query_page(type_name, filters, order, cursor, size, left)
+            found, taken, cut = self._readable_items(caller, type_name, page, size - len(items))
+            items += found
+            last = taken or last
+            if cut or (len(items) >= size and page["next"] is not None):
+                return {"items": items, "next": last, "scanned": len(items), "complete": True}
+            if page["next"] is None:
+                return {"items": items, "next": None, "scanned": len(items), "complete": True}
+            left -= page["scanned"]
+            if not page["complete"] or left <= 0:
+                if items:
+                    return {"items": items, "next": last, "scanned": len(items), "complete": False}
+                raise limit(
+                    "the query passed "
+                    + str(QUERY_SCAN_BUDGET)
+                    + " candidates without one the caller may read; narrow it with filters on indexed fields"
+                )
+            cursor = page["next"]
 
     def query_count(self, caller: str, request: dict) -> dict:
         def action():

@@ -339,3 +339,57 @@ def test_list_filters_do_not_tell_hidden_matches_from_none(net):
             break
         cursor = page["next"]
     assert seen == mine
+
+
+def test_query_does_not_tell_hidden_matches_from_none(net):
+    contact = type_def(
+        "iso::Card",
+        [field_def("email", "Text", high=80, indexed=True), field_def("note", "Text")],
+        access=policy(read="Owner"),
+    )
+    assert net.admin.call("define_type", contact, False) == {"Ok": None}
+    for _ in range(3):
+        net.alice.ok(
+            "create", "iso::Card", [field("email", text("ann@example.org")), field("note", text("n"))]
+        )
+    own = net.bob.ok(
+        "create", "iso::Card", [field("email", text("bo@example.org")), field("note", text("n"))]
+    )
+
+    def query(caller, op, value, field_name="email", limit=10):
+        request = {
+            "type_name": "iso::Card",
+            "filters": [{"field": field_name, "op": {op: None}, "values": [text(value)]}],
+            "order": [],
+            "cursor": [],
+            "limit": limit,
+        }
+        return caller.ok("query", request)
+
+    for limit in (1, 10):
+        for op, field_name in (("Eq", "email"), ("StartsWith", "email"), ("Eq", "note")):
+            hidden = query(
+                net.bob, op, "ann@example.org" if field_name == "email" else "n", field_name, limit
+            )
+            absent = query(
+                net.bob, op, "zed@example.org" if field_name == "email" else "zzz", field_name, limit
+            )
+            if field_name == "note":  # bob's own card matches "n"
+                assert [e["id"] for e in hidden["items"]] == [own["id"]]
+                hidden = dict(hidden, items=[], scanned=hidden["scanned"] - 1)
+            assert hidden == absent, (op, field_name, limit)
+    assert len(query(net.alice, "Eq", "ann@example.org")["items"]) == 3
+    # bob pages through his own cards, one per call, past alice's; each cursor follows one of his
+    net.alice.ok("create", "iso::Card", [field("email", text("ann2@example.org")), field("note", text("n"))])
+    second = net.bob.ok(
+        "create", "iso::Card", [field("email", text("bo2@example.org")), field("note", text("n"))]
+    )
+    seen, cursor = [], []
+    while True:
+        request = {"type_name": "iso::Card", "filters": [], "order": [], "cursor": cursor, "limit": 1}
+        page = net.bob.ok("query", request)
+        seen += [e["id"] for e in page["items"]]
+        if not page["next"]:
+            break
+        cursor = page["next"]
+    assert seen == [own["id"], second["id"]]
