@@ -59,6 +59,14 @@ def test_int_beyond_float_range_is_invalid_for_float_fields_filters_and_defaults
     )
     refused(net, net.anon, "Invalid", "list", "trap::Measure", [field("weight", {"Int": HUGE})], [], 10)
     refused(net, net.anon, "Invalid", "count", "trap::Measure", [field("weight", {"Int": HUGE})])
+    query = {
+        "type_name": "trap::Measure",
+        "filters": [{"field": "weight", "op": {"Gt": None}, "values": [{"Int": HUGE}]}],
+        "order": [],
+        "cursor": [],
+        "limit": 10,
+    }
+    assert "Float range" in refused(net, net.anon, "Invalid", "query", query)
     bad_default = type_def("trap::Default", [field_def("x", "Float", default={"Int": HUGE})])
     refused(net, net.admin, "Invalid", "define_type", bad_default, False)
 
