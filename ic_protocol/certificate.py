@@ -10,7 +10,7 @@ import time
 
 import leb128
 
-from ic_protocol import bls, hash_tree
+from ic_protocol import hash_tree
 from ic_protocol.constants import STATE_ROOT_DOMAIN
 from ic_protocol.errors import CertificateError, NotAuthorized
 from ic_protocol.principal import self_authenticating
@@ -164,6 +164,8 @@ def delegation_key(
 
 
 def _check_signature(cert: dict, key: bytes) -> None:
+    from ic_protocol import bls  # pyblst loads with the first signature checked
+
     try:
         message = STATE_ROOT_DOMAIN + hash_tree.digest(cert["tree"])
         valid = bls.verify(cert["signature"], message, key)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from ic.candid import Types
+from .ic_candid import candid
+
+Types = candid.Types
 
 Value = Types.Variant(
     {

@@ -13,8 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-import yaml
-from tqdm import tqdm
 
 from . import cli_output as out
 from .cli_args import parse_assignments, parse_field_spec, parse_relation_spec
@@ -23,7 +21,6 @@ from .client import SimpleDB
 from .codec import typedef_from_candid, typedef_from_dict, typedef_to_candid
 from .dump_file import DumpFileError, export_dump, import_pages, page_entities, read_dump
 from .errors import CanisterError, NotFound, RejectError, SimpleDBError, TransportError
-from .identity import load_identity
 from .models import Policy, TypeDef
 from .principal import Principal
 
@@ -56,6 +53,8 @@ class Settings:
             except ValueError as exc:
                 raise click.BadParameter(str(exc), param_hint="--canister-id") from exc
             try:
+                from .identity import load_identity  # cryptography loads only when a command runs
+
                 identity = load_identity(self.identity_path)
             except (OSError, ValueError) as exc:
                 raise click.BadParameter(str(exc), param_hint="--identity") from exc
@@ -281,6 +280,8 @@ def define_type(
 
 
 def _typedefs_from_file(file: Path) -> list[TypeDef]:
+    import yaml  # only this command reads YAML
+
     try:
         data = yaml.safe_load(file.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
@@ -589,6 +590,8 @@ def export(ctx: click.Context, file: Path, page_size: int) -> None:
     if str(file) == "-":
         export_dump(db, sys.stdout, page_size)
         return
+    from tqdm import tqdm
+
     with (
         tqdm(unit=" entity", desc="export", disable=None, file=sys.stderr) as bar,
         open(file, "w", encoding="utf-8") as handle,
@@ -623,6 +626,8 @@ def import_(ctx: click.Context, file: Path, skip_existing: bool) -> None:
         nonlocal skipped
         skipped += count
         bar.update(count)
+
+    from tqdm import tqdm
 
     with tqdm(total=total, unit=" entity", desc="import", disable=None, file=sys.stderr) as bar:
         restored = import_pages(db, pages, on_page=bar.update, skip_existing=skip_existing, on_skip=skip)

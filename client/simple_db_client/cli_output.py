@@ -7,9 +7,8 @@ import json
 from datetime import datetime
 from typing import Any
 
-from ic.principal import Principal as _IcPrincipal
-
 from .models import AuditEntry, Entity, TypeDef
+from .principal import is_principal
 from .values import to_json
 
 
@@ -32,7 +31,7 @@ def cell(value: Any) -> str:
     """One value as table text: None empty, datetimes ISO 8601 UTC, principals as text."""
     if value is None:
         return ""
-    if isinstance(value, datetime | _IcPrincipal):
+    if isinstance(value, datetime) or is_principal(value):
         return str(to_json(value))
     if isinstance(value, bool):
         return "true" if value else "false"

@@ -6,13 +6,8 @@ import functools
 import inspect
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ic.candid import decode, encode
-
-from . import candid_types as C
-from .agent import Agent
-from .arg_check import check_args
 from .certified import DEFAULT_MAX_AGE_S, block_entry, verify_chain, verify_entity, verify_page, verify_tip
 from .codec import (
     audit_from_candid,
@@ -23,12 +18,14 @@ from .codec import (
 )
 from .dump_file import export_dump, import_pages, read_dump
 from .errors import CertificateError, TransportError, canister_error
-from .identity import Identity, load_identity
 from .models import AuditEntry, Entity, Page, Stats, TypeDef
 from .ops import Op
 from .principal import Principal
 from .query_methods import QueryMethods
 from .values import to_fields
+
+if TYPE_CHECKING:
+    from .identity import Identity
 
 DEFAULT_PAGE_SIZE = 100
 
@@ -57,7 +54,7 @@ class SimpleDB(QueryMethods):
         **agent_options: Any,
     ):
         self.canister_id, self.agent = connect(
-            Agent, url, canister_id, identity, agent, fetch_root_key, root_key, timeout, agent_options
+            _new_agent, url, canister_id, identity, agent, fetch_root_key, root_key, timeout, agent_options
         )
 
     @property
@@ -84,13 +81,17 @@ class SimpleDB(QueryMethods):
 
     def call(self, method: str, *args: Any) -> Any:
         """Call `method` with already-Candid-shaped `args`; return the decoded result."""
+        from . import candid_types as C  # ic-py's Candid codec loads with the first call
+        from .arg_check import check_args
+        from .ic_candid import candid
+
         arg_types, result_type, kind = C.METHODS[method]
         check_args(method, arg_types, args, _param_names(method))
-        arg = encode([{"type": t, "value": v} for t, v in zip(arg_types, args, strict=True)])
+        arg = candid.encode([{"type": t, "value": v} for t, v in zip(arg_types, args, strict=True)])
         send = self.agent.query if kind == "query" else self.agent.update
         reply = send(self.canister_id, method, arg)
         try:
-            return decode(reply, [result_type])[0]["value"]
+            return candid.decode(reply, [result_type])[0]["value"]
         except Exception as exc:
             raise TransportError(f"cannot decode the reply of {method}: {exc}") from exc
 
@@ -318,8 +319,14 @@ class SimpleDB(QueryMethods):
         self._ok("remove_admin", Principal.of(principal).to_str())
 
 
+def _new_agent(url: str, identity: Identity, **options: Any) -> Any:
+    from .agent import Agent  # httpx and the verifiers load with the first client, not at import
+
+    return Agent(url, identity, **options)
+
+
 def connect(
-    agent_class: type,
+    new_agent: Any,
     url: str | None,
     canister_id: str | Principal | None,
     identity: Identity | str | Path | None,
@@ -330,7 +337,7 @@ def connect(
     agent_options: dict,
 ) -> tuple[Principal, Any]:
     """The canister id and the agent of a client: `agent` as given (it must have query and update),
-    or a new `agent_class` for `url` and `identity`."""
+    or `new_agent(url, identity, **options)`."""
     if canister_id is None:
         raise TypeError("a canister_id is required")
     canister = Principal.of(canister_id)
@@ -342,16 +349,20 @@ def connect(
         return canister, agent
     if not isinstance(url, str):
         raise TypeError(f"url must be a str such as 'https://icp-api.io', not {url!r}")
+    from .identity import Identity, load_identity  # cryptography loads with the first client
+
     if not isinstance(identity, Identity):
         identity = load_identity(identity)
     options = dict(agent_options, root_key=root_key, fetch_root_key=fetch_root_key, timeout=timeout)
-    return canister, agent_class(url, identity, **options)
+    return canister, new_agent(url, identity, **options)
 
 
 @functools.cache
 def _param_names(method: str) -> tuple[str, ...]:
     """The parameter names of the public method behind a Candid method (`get`, or `list_page` for
     `list`), to name a wrong argument; () when the positions do not line up."""
+    from . import candid_types as C
+
     arg_types = C.METHODS[method][0]
     for name in (method, f"{method}_page"):
         function = getattr(SimpleDB, name, None)

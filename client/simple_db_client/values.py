@@ -7,9 +7,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from ic.principal import Principal as _IcPrincipal
-
-from .principal import Principal
+from .principal import Principal, is_principal
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 NAT64_MAX = 2**64 - 1
@@ -74,7 +72,7 @@ def to_value(value: Any) -> dict:
         return {"Text": value}
     if isinstance(value, datetime):
         return {"Timestamp": datetime_to_ns(value)}
-    if isinstance(value, _IcPrincipal):
+    if is_principal(value):
         return {"Principal": value.to_str()}
     raise TypeError(
         f"unsupported value {value!r} of type {type(value).__name__}: "
@@ -121,7 +119,7 @@ def to_json(value: Any) -> Any:
     """A JSON-friendly form of a Python value (for the CLI's --json output)."""
     if isinstance(value, datetime):
         return value.isoformat().replace("+00:00", "Z")
-    if isinstance(value, _IcPrincipal):
+    if is_principal(value):
         return value.to_str()
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
