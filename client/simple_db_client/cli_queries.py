@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from tqdm import tqdm
 
 from .models import TypeDef
 from .values import coerce
@@ -108,6 +107,8 @@ def typed_rows(rows: list[dict], typedef: TypeDef) -> Iterator[dict]:
 def insert_rows(db, typedef: TypeDef, rows: list[dict], batch_size: int, upsert: bool) -> int:
     """Create (or upsert by the type's alias) every row with a progress bar; returns the rows written."""
     typed = list(typed_rows(rows, typedef))
+    from tqdm import tqdm  # loaded only when rows are inserted, not for `simpledb --help`
+
     with tqdm(total=len(typed), unit=" rows", desc="insert", disable=None, file=sys.stderr) as bar:
 
         def advance(_done: int, batch: int) -> None:
