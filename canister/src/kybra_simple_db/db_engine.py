@@ -300,13 +300,16 @@ class Database(SeedDocuments, SchemaUpgrades):
         return entry[1]["k"]
 
     def keyed_fields(self, cls, tc: int) -> frozenset:
-        """Names of the fields whose changes move alias or index keys (see `key_generations`)."""
-        generations = self.key_generations(cls, tc)
+        """Names of the fields whose changes move alias or index keys (see `key_generations`); cached
+        per class until the type's key schema changes."""
         cached = self._keyed.get(tc)
-        if cached is None or cached[0] is not generations:
-            cached = (generations, frozenset(n[1:] if n[0] == "^" or n[0] == "@" else n for n in generations))
-            self._keyed[tc] = cached
-        return cached[1]
+        if cached is not None and cached[0] is cls:
+            return cached[1]
+        generations = self.key_generations(cls, tc)
+        names = frozenset(n[1:] if n[0] == "^" or n[0] == "@" else n for n in generations)
+        if self._key_schemas[tc][0] is cls:
+            self._keyed[tc] = (cls, names)
+        return names
 
     def counted_indexes(self, cls, tc: int):
         """Names ("^field") of the type's ordered indexes that keep a count per value."""
@@ -391,6 +394,7 @@ class Database(SeedDocuments, SchemaUpgrades):
         if schema != stored:
             self.put_value(keys.key_schema_key(tc), json.dumps(schema, separators=(",", ":")), head)
         self._key_schemas[tc] = (cls, schema)
+        self._keyed.pop(tc, None)
 
         def undo():
             if previous is None:

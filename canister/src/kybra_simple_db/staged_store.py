@@ -9,6 +9,7 @@ from typing import Optional
 from .db_errors import StorageLimitError
 
 _MISSING = object()
+NO_LIMIT = 1 << 62
 
 
 class StagedMap:
@@ -18,6 +19,9 @@ class StagedMap:
         self.raw = raw
         self.max_key_size = max_key_size
         self.max_value_size = max_value_size
+        # text of at most this many characters fits whatever it holds (4 UTF-8 bytes per character)
+        self.key_chars = NO_LIMIT if max_key_size is None else max_key_size // 4
+        self.value_chars = NO_LIMIT if max_value_size is None else max_value_size // 4
         self.pending = {}
 
     def get(self, key: str) -> Optional[str]:
@@ -37,11 +41,9 @@ class StagedMap:
             raise StorageLimitError(f"storage key {key[:40]!r}... exceeds {self.max_key_size} bytes")
 
     def put(self, key: str, value: str, journal: list) -> None:
-        limit = self.max_key_size
-        if limit is not None and len(key) * 4 > limit:
+        if len(key) > self.key_chars:
             self.check_key(key)
-        limit = self.max_value_size
-        if limit is not None and len(value) * 4 > limit and len(value.encode("utf-8")) > limit:
+        if len(value) > self.value_chars and len(value.encode("utf-8")) > self.max_value_size:
             raise StorageLimitError(f"value for {key[:40]!r} exceeds {self.max_value_size} bytes")
         pending = self.pending
         journal.append((self, key, pending.get(key, _MISSING)))
