@@ -488,9 +488,7 @@ class Replica:
         if nanoseconds < 0:
             raise ValueError("advance_time takes a non-negative number of nanoseconds")
         with self._lock:
-            start = self._manual_time
-            if start is None:
-                start = max(time.time_ns(), self._last_time)
+            start = max(self._now(), self._last_time)  # from the time the last message saw
             self.set_time(start + nanoseconds)
             return self.tick()
 

@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -423,13 +422,21 @@ def test_restart_after_kill_9_loses_no_committed_update(tmp_path):
         assert Store(r, cid).get("after") == "restart"
 
 
-def test_timers_fire_as_self_calls_and_die_with_a_trap(net):
-    r, store, _ = net
+@pytest.fixture
+def timed():
+    """A store under a replica whose clock moves only when the test says (no sleeping)."""
+    with Replica() as r:
+        cid = r.deploy("store", STORE, arg((TEXT, "hello")))
+        r.set_time(r.time_ns() + 10**9)
+        yield r, Store(r, cid)
+
+
+def test_timers_fire_as_self_calls_and_die_with_a_trap(timed):
+    r, store = timed
     assert isinstance(r.update(store.cid, "start_timer_then_trap", b"DIDL\x00\x00", ANON), Reject)
-    assert isinstance(r.update(store.cid, "start_timer", arg((NAT64, 0)), ANON), Reply)
-    deadline = time.monotonic() + 20
-    while store.get("timer") is None and time.monotonic() < deadline:
-        time.sleep(0.02)
+    assert isinstance(r.update(store.cid, "start_timer", arg((NAT64, 5)), ANON), Reply)
+    assert r.advance_time(4 * 10**9) == 0 and store.get("timer") is None
+    assert r.advance_time(10**9) == 1
     assert store.get("timer") == "fired by self"
     assert store.get("trapped_timer") is None
 
@@ -458,15 +465,12 @@ def test_two_canisters_call_each_other_also_while_awaiting(tmp_path):
         assert "call depth exceeds" in reply(out, TEXT, iface=CALLER_IFACE)
 
 
-def test_a_trapping_timer_runs_once_and_rolls_back(net):
-    r, store, _ = net
+def test_a_trapping_timer_runs_once_and_rolls_back(timed):
+    r, store = timed
     assert isinstance(r.update(store.cid, "start_failing_timer", b"DIDL\x00\x00", ANON), Reply)
-    log = r.log_path(store.cid)
-    deadline = time.monotonic() + 20
-    while "failing timer ran" not in log.read_text() and time.monotonic() < deadline:
-        time.sleep(0.02)
-    time.sleep(0.3)  # room for (wrong) retries: the poller looks every 20 ms
-    assert log.read_text().count("failing timer ran") == 1
+    assert r.advance_time(0) == 1  # due at once: runs, traps, and is not retried
+    assert r.advance_time(3600 * 10**9) == 0
+    assert r.log_path(store.cid).read_text().count("failing timer ran") == 1
     assert store.get("failing_timer") is None
 
 
