@@ -129,6 +129,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         pem, admin = admin_identity(state)
         with LocalNet(state_dir=state, port=args.port, host=args.host, runtime=runtime) as net:
+            print(
+                f"localnet is up at {net.url}; deploying {CANISTER} and {CONSUMER} with icp deploy ...",
+                flush=True,
+            )
             ids, project, identity = deploy(net, state, pem, admin.principal.to_str())
             spare_id = net.deploy(SPARE, ENTRY, controllers=[admin.principal.bytes])
             print(f"localnet is serving {CANISTER} and {CONSUMER}, deployed with icp deploy")
