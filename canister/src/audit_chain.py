@@ -15,6 +15,13 @@ BLOCK_TYPE_URL = "https://github.com/kybra-simple-db/kybra-simple-db/blob/main/d
 CHAIN_KEY = "chain"
 
 
+def _number(value) -> dict:
+    """A Nat, or an Int for a negative number, or Text for anything else (never a trap on odd data)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return {"Nat": value} if value >= 0 else {"Int": value}
+    return {"Text": str(value)}
+
+
 def block_value(entry: dict, phash) -> dict:
     """The ICRC-3 block of an audit entry (seq, time, caller, operation, type_name, id, changes)."""
     tx = {
@@ -22,11 +29,11 @@ def block_value(entry: dict, phash) -> dict:
             ("op", {"Text": entry["operation"]}),
             ("caller", {"Text": entry["caller"]}),
             ("type", {"Text": entry["type_name"]}),
-            ("id", {"Nat": entry["id"]}),
+            ("id", _number(entry["id"])),
             ("changes", field_values(entry["changes"], True)),
         ]
     }
-    items = [("btype", {"Text": BLOCK_TYPE}), ("ts", {"Nat": entry["time"]})]
+    items = [("btype", {"Text": BLOCK_TYPE}), ("ts", _number(entry["time"]))]
     if phash is not None:
         items.append(("phash", {"Blob": phash}))
     items.append(("tx", tx))

@@ -273,10 +273,15 @@ def block_entry(block_id: int, block: dict) -> dict:
     changes = {name: _stored_of(value) for name, value in _map(tx["changes"], "changes").items()}
     return {
         "seq": block_id,
-        "time": top["ts"]["Nat"],
-        "caller": tx["caller"]["Text"],
-        "operation": tx["op"]["Text"],
-        "type_name": tx["type"]["Text"],
-        "id": tx["id"]["Nat"],
+        "time": _payload(top["ts"]),
+        "caller": _payload(tx["caller"]),
+        "operation": _payload(tx["op"]),
+        "type_name": _payload(tx["type"]),
+        "id": _payload(tx["id"]),
         "changes": changes,
     }
+
+
+def _payload(value: dict) -> Any:
+    ((_, inner),) = value.items()
+    return inner
