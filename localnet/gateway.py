@@ -149,11 +149,21 @@ class Gateway:
         )
         return self.replica.query(canister_id, method, arg, sender, data_certificate=certificate)
 
-    def call(self, effective_text: str, body: bytes, synchronous: bool) -> tuple[int, bytes]:
+    def call(
+        self, effective_text: str, body: bytes, synchronous: bool, origin: str | None = None
+    ) -> tuple[int, bytes]:
         """POST .../call: execute an update once per request id. Asynchronous (v2): 202 and the client
-        polls read_state. Synchronous (v3/v4): 200 with a certificate of the outcome, or 202 on timeout."""
+        polls read_state. Synchronous (v3/v4): 200 with a certificate of the outcome, or 202 on timeout.
+        `origin`: the request's Origin header (sent by browsers): web pages may not call the system
+        canisters, since code installed on localnet may run unsandboxed on this machine."""
         envelope, sender, now = self._admit(body, "call")
         canister_id = self._target(envelope, effective_text)
+        if origin is not None and is_system(canister_id):
+            raise HttpError(
+                403,
+                f"localnet refuses calls to system canisters from web pages (Origin: {origin[:100]}): the "
+                "code it installs may run unsandboxed on this machine; deploy with icp or an agent instead",
+            )
         self._prune(now)
         rid = envelope.request_id
         fresh = RequestRecord(sender, canister_id, envelope.ingress_expiry)

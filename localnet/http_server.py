@@ -88,7 +88,8 @@ class _Handler(BaseHTTPRequestHandler):
             if kind == "query":
                 return 200, gateway.query(target, body)
             if kind == "call":
-                return gateway.call(target, body, synchronous=version != "2")
+                origin = self.headers.get("Origin")
+                return gateway.call(target, body, synchronous=version != "2", origin=origin)
             return 200, gateway.read_state(body, canister_text=target)
         match = _SUBNET.match(path)
         if match and match.group(1) in _VERSIONS["read_state"]:

@@ -31,6 +31,7 @@ SYSTEM_METHODS = {
 STATUS_CYCLES = 0
 MAX_CHUNK = 1024 * 1024
 MAX_CHUNKS = 100  # 100 MiB of stored chunks per canister
+MAX_CHUNK_BYTES = 512 * 1024 * 1024  # in all canisters' chunk stores together (they live in memory)
 
 
 class ManagementError(Exception):
@@ -173,7 +174,8 @@ class SystemCanisters:
                 4, f"Wasm chunk size {len(chunk)} exceeds the limit of {MAX_CHUNK}", "IC0505"
             )
         store = self.chunks.setdefault(cid, {})
-        if len(store) >= MAX_CHUNKS:
+        stored = sum(len(c) for chunks in self.chunks.values() for c in chunks.values())
+        if len(store) >= MAX_CHUNKS or stored + len(chunk) > MAX_CHUNK_BYTES:
             raise ManagementError(4, "The wasm chunk store is full", "IC0505")
         digest = hashlib.sha256(chunk).digest()
         store[digest] = chunk

@@ -110,3 +110,30 @@ def test_create_install_then_delete_a_second_canister(deployed):
     run("canister", "delete", "counter")
     gone = run("canister", "status", "counter", check=False)
     assert gone.returncode != 0
+
+
+def test_web_pages_cannot_call_the_management_canister(localnet):
+    """Code installed on localnet may run unsandboxed (CPython): a page in a browser (which sends an
+    Origin header) must not be able to create a canister and install code; CLIs and agents can."""
+    import httpx
+    from signing_kit import Signer, content, envelope
+
+    from localnet import candid_codec
+    from localnet.management_types import MANAGEMENT, SYSTEM_IFACE
+
+    net = localnet()
+    signer = Signer()
+    params, _ = MANAGEMENT["provisional_create_canister_with_cycles"]
+    value = {"amount": None, "settings": None, "specified_id": None, "sender_canister_version": None}
+    arg = candid_codec.encode(params, [value], SYSTEM_IFACE)
+    body = content("call", signer, "aaaaa-aa", method_name="provisional_create_canister_with_cycles", arg=arg)
+    url = f"{net.url}/api/v3/canister/bkyz2-fmaaa-aaaaa-qaaaq-cai/call"
+    headers = {"Content-Type": "application/cbor", "Origin": "https://example.org"}
+    refused = httpx.post(url, content=envelope(body, signer), headers=headers)
+    assert refused.status_code == 403 and "web pages" in refused.text
+    assert net.canister_ids() == {}
+    again = content(
+        "call", signer, "aaaaa-aa", method_name="provisional_create_canister_with_cycles", arg=arg
+    )
+    accepted = httpx.post(url, content=envelope(again, signer), headers={"Content-Type": "application/cbor"})
+    assert accepted.status_code == 200 and len(net.canister_ids()) == 1
