@@ -11,6 +11,7 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -377,41 +378,63 @@ class Replica:
             except wasm_bundle.BundleError as e:
                 raise ManagementError(5, f"{where}: invalid wasm module: {e}", "IC0505") from None
             digest = hashlib.sha256(wasm_bundle.decompressed(module)).digest()
-            entry = wasm_bundle.extract(bundle, self.state_dir / "code" / text_id(canister_id) / digest.hex())
+            entry = wasm_bundle.extract(bundle, self._code_dir(canister_id) / digest.hex())
             try:
-                iface, files = read_interface(entry)
-            except SourceError as e:
-                raise ManagementError(5, f"{where}: invalid wasm module: {e}", "IC0505") from None
-            if mode == "install" and not c.empty:
-                raise ManagementError(
-                    5,
-                    f"{where} cannot be installed because the canister is not empty. "
-                    "Try installing with mode='reinstall' instead.",
-                    "IC0538",
+                self._install_module(c, mode, entry, digest, arg, caller, where)
+            finally:
+                self._prune_code(canister_id)
+
+    def _install_module(
+        self, c: _Canister, mode: str, entry: Path, digest: bytes, arg: bytes, caller: bytes, where: str
+    ) -> None:
+        canister_id = c.record.id
+        try:
+            iface, files = read_interface(entry)
+        except SourceError as e:
+            raise ManagementError(5, f"{where}: invalid wasm module: {e}", "IC0505") from None
+        if mode == "install" and not c.empty:
+            raise ManagementError(
+                5,
+                f"{where} cannot be installed because the canister is not empty. "
+                "Try installing with mode='reinstall' instead.",
+                "IC0538",
+            )
+        if mode == "upgrade" and c.empty:
+            raise ManagementError(
+                5, f"{where}: attempted to upgrade a canister that contains no Wasm module.", "IC0537"
+            )
+        try:
+            if mode == "upgrade":
+                self._upgrade(c, entry, iface, files, arg, None, caller=caller, module=digest)
+            else:
+                self._install(
+                    c.record.name,
+                    entry,
+                    iface,
+                    files,
+                    arg,
+                    c.record.controllers,
+                    cid=canister_id,
+                    module=digest,
+                    caller=caller,
+                    reset=True,
                 )
-            if mode == "upgrade" and c.empty:
-                raise ManagementError(
-                    5, f"{where}: attempted to upgrade a canister that contains no Wasm module.", "IC0537"
-                )
-            try:
-                if mode == "upgrade":
-                    self._upgrade(c, entry, iface, files, arg, None, caller=caller, module=digest)
-                else:
-                    self._install(
-                        c.record.name,
-                        entry,
-                        iface,
-                        files,
-                        arg,
-                        c.record.controllers,
-                        cid=canister_id,
-                        module=digest,
-                        caller=caller,
-                        reset=True,
-                    )
-            except DeployError as e:
-                raise ManagementError(5, str(e), "IC0503") from None
-            self._by_id[canister_id].version += 1
+        except DeployError as e:
+            raise ManagementError(5, str(e), "IC0503") from None
+        self._by_id[canister_id].version += 1
+
+    def _code_dir(self, canister_id: bytes) -> Path:
+        return self.state_dir / "code" / text_id(canister_id)
+
+    def _prune_code(self, canister_id: bytes) -> None:
+        """Keep only the installed version of a canister's extracted sources (none once deleted)."""
+        current = self._by_id.get(canister_id)
+        keep = Path(current.record.entry).parent if current is not None and current.record.entry else None
+        folder = self._code_dir(canister_id)
+        if folder.is_dir():
+            for version in folder.iterdir():
+                if keep is None or not keep.is_relative_to(version):
+                    shutil.rmtree(version, ignore_errors=True)
 
     def set_running(self, canister_id: bytes, running: bool) -> None:
         with self._lock:
@@ -435,6 +458,7 @@ class Replica:
                 c.process.stop()
             c.record.entry, c.record.module_hash, c.record.certified_data = "", b"", b""
             self.store.commit(canister_id, {}, None, c.record, self._last_time, reset=True)
+            self._prune_code(canister_id)
             c.iface, c.did, c.process, c.error, c.next_timer = (
                 None,
                 "",
@@ -450,6 +474,7 @@ class Replica:
             if c.process is not None:
                 c.process.stop()
             self.store.delete_canister(canister_id)
+            self._prune_code(canister_id)
 
     def log_path(self, canister_id: bytes) -> Path:
         return self.state_dir / "logs" / f"{text_id(canister_id)}.log"

@@ -113,6 +113,8 @@ def test_install_modes_and_their_errors(module):
         for bad in (b"not wasm", b"\x00asm\x01\x00\x00\x00", gzip.compress(b"junk")):
             refused = install(r, cid, "upgrade", bad, store_arg())
             assert isinstance(refused, Reject) and refused.error_code == "IC0505"
+        code = r.state_dir / "code" / cid.to_str()
+        assert [d.name for d in code.iterdir()] == [hashlib.sha256(module).hexdigest()]  # one version kept
         trapping = install(r, cid, "reinstall", module, b"DIDL\x00\x01\x7d\x05")  # init wants text
         assert isinstance(trapping, Reject) and trapping.code == 5
         assert codec.decode(r.query(cid.bytes, "get", get, ALICE).arg, (mt.Opt(TEXT),), IFACE) == [None]
@@ -159,6 +161,9 @@ def test_stop_start_delete(module, tmp_path):
         assert isinstance(running, Reject) and running.error_code == "IC0510"
         call(r, "stop_canister", {"canister_id": cid})
         assert call(r, "delete_canister", {"canister_id": cid}) is None
+        assert not (r.state_dir / "code" / cid.to_str()).exists() or not any(
+            (r.state_dir / "code" / cid.to_str()).iterdir()
+        )
         gone = call(r, "canister_status", {"canister_id": cid})
         assert isinstance(gone, Reject) and gone.error_code == "IC0301"
         assert cid.bytes not in r.canisters().values()
