@@ -21,6 +21,11 @@ from simple_db_client.values import Timestamp
 REPO = Path(__file__).resolve().parents[2]
 MODULES = Path(os.environ.get("JS_AGENT_NODE_MODULES") or REPO / ".tools" / "node_modules")
 SCRIPT = Path(__file__).parent / "certified_get.mjs"
+ICRC3_SCRIPT = Path(__file__).parent / "icrc3_chain.mjs"
+NEEDS_JS = pytest.mark.skipif(
+    shutil.which("node") is None or not (MODULES / "@icp-sdk" / "core").is_dir(),
+    reason="needs node and @icp-sdk/core under .tools/node_modules",
+)
 
 
 def receipt_type(name: str) -> TypeDef:
@@ -186,10 +191,7 @@ def test_cli_verify(net, receipts):
     assert result.exit_code == 0 and "verified: 3 entries" in result.output, result.output
 
 
-@pytest.mark.skipif(
-    shutil.which("node") is None or not (MODULES / "@icp-sdk" / "core").is_dir(),
-    reason="needs node and @icp-sdk/core under .tools/node_modules",
-)
+@NEEDS_JS
 def test_the_js_agent_verifies_a_certified_get_on_its_own(net, receipts, tmp_path):
     name, _, ids = receipts
     script = tmp_path / SCRIPT.name
@@ -235,3 +237,26 @@ def test_an_exported_database_imports_with_its_certified_types(net, admin_db, re
     assert copy.type(name).policy.certified
     assert copy.get_certified(name, ids[1]).fields["ref"] == "R-1"
     assert copy.get_certified(name, ids[2]) is None
+
+
+@NEEDS_JS
+def test_the_js_agent_reads_and_verifies_the_icrc3_log_with_the_standard_types(net, receipts, tmp_path):
+    from cryptography.hazmat.primitives import serialization
+
+    script = tmp_path / ICRC3_SCRIPT.name
+    script.write_text(ICRC3_SCRIPT.read_text())
+    (tmp_path / "node_modules").symlink_to(MODULES)
+    key = serialization.load_pem_private_key(net.admin_pem.read_bytes(), password=None)
+    seed = key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
+                             serialization.NoEncryption()).hex()
+
+    def run(*extra):
+        result = subprocess.run(["node", str(script), net.url, net.canister_id, seed, *extra],
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+        return result.stdout.split()
+
+    line = run()
+    assert line[0] == "chain-verified" and int(line[1]) > 5, line
+    assert line[3] == "0" and line[4] == "simpledb_audit", line  # no archives; the block type
+    assert run("tamper")[0] == "refused"
