@@ -389,3 +389,44 @@ def test_documents_saved_before_their_class_become_entities():
     widget = Widget.load("1")
     assert (widget.name, widget.price) == ("old", 5.0) and Widget.count() == 1
     assert db.get_all() == {"Widget@1": dict(widget.serialize(), __version__=1)}
+
+
+def test_a_storage_written_against_the_original_base_class_works():
+    from kybra_simple_db import Storage
+
+    class DictStorage(Storage):        # only the six methods the original's base class asks for
+        def __init__(self):
+            self.data = {}
+
+        def insert(self, key, value):
+            self.data[key] = value
+
+        def get(self, key):
+            return self.data.get(key)
+
+        def remove(self, key):
+            del self.data[key]          # raises KeyError for an absent key, like MemoryStorage
+
+        def items(self):
+            return iter(sorted(self.data.items()))
+
+        def __contains__(self, key):
+            return key in self.data
+
+        def keys(self):
+            return iter(sorted(self.data))
+
+    storage = DictStorage()
+    Database.init(db_storage=storage)
+
+    class Note(Entity):
+        __alias__ = "title"
+        title = String()
+
+    db = Database.get_instance()
+    with db.transaction():
+        note = Note(title="a")
+        note.title = "b"            # the alias key of "a" is staged and removed in one commit
+    assert Note["b"] is note and Note["a"] is None and storage.len() > 0
+    _reopen()
+    assert Note["b"].title == "b"

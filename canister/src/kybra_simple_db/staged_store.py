@@ -66,7 +66,10 @@ class StagedMap:
         raw = self.raw
         for key, value in pending.items():
             if value is None:
-                raw.remove(key)
+                try:
+                    raw.remove(key)
+                except KeyError:    # the original's storages raise for an absent key
+                    pass
             else:
                 raw.insert(key, value)
 
