@@ -103,8 +103,15 @@ def measure(n: int, samples: int = SAMPLES) -> dict:
         ic_hash_tree.hashlib = counter.real
     chain_store = CountingMap(MemoryMap())
     chain = AuditChain(chain_store)
-    entry = {"seq": 0, "time": 1, "caller": "x", "operation": "create", "type_name": TYPE, "id": 1,
-             "changes": {"title": "t"}}
+    entry = {
+        "seq": 0,
+        "time": 1,
+        "caller": "x",
+        "operation": "create",
+        "type_name": TYPE,
+        "id": 1,
+        "changes": {"title": "t"},
+    }
     chain.append([entry], 0)
     chain_store.reset()
     chain.append([dict(entry, seq=1), dict(entry, seq=2)], 1)
@@ -139,8 +146,19 @@ def witness_at(n: int, measured: dict) -> float:
 
 
 def render(results: list[dict]) -> str:
-    head = ("n", "h", "upd writes (max)", "target", "upd reads", "upd sha256", "get reads", "target",
-            "witness B", "absent reads", "absent witness B")
+    head = (
+        "n",
+        "h",
+        "upd writes (max)",
+        "target",
+        "upd reads",
+        "upd sha256",
+        "get reads",
+        "target",
+        "witness B",
+        "absent reads",
+        "absent witness B",
+    )
     rows = [" | ".join(head), " | ".join("---" for _ in head)]
     for r in results:
         cells = (
@@ -159,13 +177,19 @@ def render(results: list[dict]) -> str:
         rows.append(" | ".join(str(x) for x in cells))
     last = results[-1]
     rows.append("")
-    rows.append(f"witness at 1,000,000 entities (h = 5), bound from the measured shape: "
-                f"{witness_at(1_000_000, last):.0f} bytes (target < 2,048)")
-    rows.append(f"list_certified page of 100 at {last['n']:,}: {last['page_reads']} reads, witness "
-                f"{last['page_witness_bytes']:,} bytes")
-    rows.append(f"ICRC-3 chain: {last['chain_writes_per_message_of_2']} writes and "
-                f"{last['chain_reads_per_message']} read for a message that appends 2 entries "
-                "(one hash per block + the chain state)")
+    rows.append(
+        f"witness at 1,000,000 entities (h = 5), bound from the measured shape: "
+        f"{witness_at(1_000_000, last):.0f} bytes (target < 2,048)"
+    )
+    rows.append(
+        f"list_certified page of 100 at {last['n']:,}: {last['page_reads']} reads, witness "
+        f"{last['page_witness_bytes']:,} bytes"
+    )
+    rows.append(
+        f"ICRC-3 chain: {last['chain_writes_per_message_of_2']} writes and "
+        f"{last['chain_reads_per_message']} read for a message that appends 2 entries "
+        "(one hash per block + the chain state)"
+    )
     return "\n".join(rows)
 
 

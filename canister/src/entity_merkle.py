@@ -261,8 +261,14 @@ class EntityMerkle:
         """The `entities` subtree proving the entity's hash, or its absence (through its neighbours)."""
         ids = [entity_id]
         if self._state()["t"][type_name][2] and self.leaf(type_name, entity_id) is None:
-            ids = [x for x in (self._neighbour(type_name, entity_id, True),
-                               self._neighbour(type_name, entity_id, False)) if x is not None]
+            ids = [
+                x
+                for x in (
+                    self._neighbour(type_name, entity_id, True),
+                    self._neighbour(type_name, entity_id, False),
+                )
+                if x is not None
+            ]
         return self._witness(type_name, ids)
 
     def range_witness(self, type_name: str, after, ids: list) -> list:

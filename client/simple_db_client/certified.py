@@ -181,8 +181,11 @@ def verify_page(
     labels = [int.from_bytes(n[1], "big") if n[0] == hash_tree.LABELED else None for n in nodes]
     low = -1 if after is None else after
     start = max((i for i, label in enumerate(labels) if label is not None and label <= low), default=-1)
-    end = len(nodes) if following is None else next(
-        (i + 1 for i, label in enumerate(labels) if label == ids[-1]), -1)
+    end = (
+        len(nodes)
+        if following is None
+        else next((i + 1 for i, label in enumerate(labels) if label == ids[-1]), -1)
+    )
     covered = nodes[start + 1 : end] if end > start else []
     covered_ids = [labels[start + 1 + i] for i in range(len(covered))]
     if any(n[0] != hash_tree.LABELED for n in covered) or covered_ids != ids:

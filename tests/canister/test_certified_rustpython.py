@@ -28,8 +28,9 @@ def certified_query(net, method: str, *args):
     """`method` as a query that gets a data certificate, as the HTTP gateway gives one."""
     certified_data = net.replica.certified_data(net.cid)
     certificate = DataCertificates(KEYS, time.time_ns).certificate(net.cid, certified_data)
-    outcome = net.replica.query(net.cid, method, encode_args(method, args), net.alice.principal.bytes,
-                                data_certificate=certificate)
+    outcome = net.replica.query(
+        net.cid, method, encode_args(method, args), net.alice.principal.bytes, data_certificate=certificate
+    )
     assert isinstance(outcome, Reply), outcome
     return decode_reply(method, outcome.arg)
 

@@ -54,15 +54,26 @@ class Service:
 
 
 def typedef(name: str, certified: bool, alias=None) -> dict:
-    field = {"kind": {"Text": None}, "required": False, "default": None, "min": None, "max": None,
-             "indexed": False}
+    field = {
+        "kind": {"Text": None},
+        "required": False,
+        "default": None,
+        "min": None,
+        "max": None,
+        "indexed": False,
+    }
     return {
         "name": name,
         "fields": [dict(field, name="title"), dict(field, name="n", kind={"Int": None})],
         "alias": alias,
         "relations": [],
-        "policy": {"read": {"Public": None}, "create": {"Anyone": None}, "modify": {"Owner": None},
-                   "delete": {"Owner": None}, "certified": certified},
+        "policy": {
+            "read": {"Public": None},
+            "create": {"Anyone": None},
+            "modify": {"Owner": None},
+            "delete": {"Owner": None},
+            "certified": certified,
+        },
     }
 
 
@@ -104,8 +115,12 @@ def test_a_tampered_entity_or_witness_is_refused(svc):
     entity_id = svc.api.create(ALICE, "c::Doc", [text("a")])["Ok"]["id"]
     svc.api.create(ALICE, "c::Doc", [text("b")])
     reply = svc.api.get_certified(ALICE, "c::Doc", entity_id)["Ok"]
-    forged = dict(reply, entity=dict(reply["entity"], fields=[{"name": "title", "value": {"Text": "z"}},
-                                                              reply["entity"]["fields"][1]]))
+    forged = dict(
+        reply,
+        entity=dict(
+            reply["entity"], fields=[{"name": "title", "value": {"Text": "z"}}, reply["entity"]["fields"][1]]
+        ),
+    )
     with pytest.raises(CertificateError, match="differs from the certified"):
         verify(svc, "c::Doc", entity_id, forged)
     witness = bytearray(reply["witness"])
@@ -149,13 +164,32 @@ def test_icrc3_value_hash_vectors():
         ({"Int": -42}, "de5a6f78116eca62d7fc5ce159d23ae6b889b365a1739ad2cf36f925a140d0cc"),
         ({"Text": "Hello, World!"}, "dffd6021bb2bd5b0af676290809ec3a53191dd81c7f70a4b28688a362182986f"),
         ({"Blob": b"\x01\x02\x03\x04"}, "9f64a747e1b97f131fabb6b447296c9b6f0201e79fb3c5356e6c77e89b6a806a"),
-        ({"Array": [{"Nat": 3}, {"Text": "foo"}, {"Blob": b"\x05\x06"}]},
-         "514a04011caa503990d446b7dec5d79e19c221ae607fb08b2848c67734d468d6"),
-        ({"Map": [("from", {"Blob": blob}), ("to", {"Blob": blob[:2] + b"\x0d" + blob[3:]}),
-                  ("amount", {"Nat": 42}), ("created_at", {"Nat": 1699218263}), ("memo", {"Nat": 0})]},
-         "c56ece650e1de4269c5bdeff7875949e3e2033f85b2d193c2ff4f7f78bdcfc75"),
-        ({"Map": [("name", {"Text": "foo"}), ("message", {"Text": "Hello World!"}), ("answer", {"Nat": 42})]},
-         "b0c6f9191e37dceafdfc47fbfc7e9cc95f21c7b985c2f7ba5855015c2a8f13ac"),
+        (
+            {"Array": [{"Nat": 3}, {"Text": "foo"}, {"Blob": b"\x05\x06"}]},
+            "514a04011caa503990d446b7dec5d79e19c221ae607fb08b2848c67734d468d6",
+        ),
+        (
+            {
+                "Map": [
+                    ("from", {"Blob": blob}),
+                    ("to", {"Blob": blob[:2] + b"\x0d" + blob[3:]}),
+                    ("amount", {"Nat": 42}),
+                    ("created_at", {"Nat": 1699218263}),
+                    ("memo", {"Nat": 0}),
+                ]
+            },
+            "c56ece650e1de4269c5bdeff7875949e3e2033f85b2d193c2ff4f7f78bdcfc75",
+        ),
+        (
+            {
+                "Map": [
+                    ("name", {"Text": "foo"}),
+                    ("message", {"Text": "Hello World!"}),
+                    ("answer", {"Nat": 42}),
+                ]
+            },
+            "b0c6f9191e37dceafdfc47fbfc7e9cc95f21c7b985c2f7ba5855015c2a8f13ac",
+        ),
     ]
     for value, expected in vectors:
         assert rep_hash.value_hash(value).hex() == expected
@@ -179,7 +213,6 @@ def test_the_audit_log_is_an_icrc3_chain_under_the_certified_tip(svc):
 
 
 # --- the incremental tree equals one built from scratch, after any sequence of changes ---
-
 
 
 def _reference_type_digest(leaves: dict) -> bytes:
@@ -227,15 +260,26 @@ def _check_against_scratch(svc, max_id: int) -> None:
 
 def tree_type() -> dict:
     t = typedef("c::Tree", True)
-    t["relations"] = [{"name": "parent", "kind": {"ManyToOne": None}, "target": "c::Tree",
-                       "reverse": "children", "on_delete": {"Cascade": None}}]
+    t["relations"] = [
+        {
+            "name": "parent",
+            "kind": {"ManyToOne": None},
+            "target": "c::Tree",
+            "reverse": "children",
+            "on_delete": {"Cascade": None},
+        }
+    ]
     return t
 
 
 OPS = st.lists(
-    st.tuples(st.sampled_from(["create", "create", "update", "delete", "link", "unlink"]),
-              st.integers(1, 40), st.integers(1, 40)),
-    min_size=1, max_size=30,
+    st.tuples(
+        st.sampled_from(["create", "create", "update", "delete", "link", "unlink"]),
+        st.integers(1, 40),
+        st.integers(1, 40),
+    ),
+    min_size=1,
+    max_size=30,
 )
 
 
@@ -301,23 +345,43 @@ def svc_err(result: dict) -> str:
     return message
 
 
-
 def test_certified_refs_point_only_at_public_types(svc):
     private = typedef("c::Private", False)
     private["policy"]["read"] = {"Owner": None}
     assert svc.api.define_type(ADMIN, private, False) == {"Ok": None}
     linked = typedef("c::Linked", True)
-    linked["relations"] = [{"name": "secret", "kind": {"ManyToOne": None}, "target": "c::Private",
-                            "reverse": "linked", "on_delete": {"SetNull": None}}]
+    linked["relations"] = [
+        {
+            "name": "secret",
+            "kind": {"ManyToOne": None},
+            "target": "c::Private",
+            "reverse": "linked",
+            "on_delete": {"SetNull": None},
+        }
+    ]
     assert "Invalid" in svc.api.define_type(ADMIN, linked, False)["Err"]
     reverse = typedef("c::Private2", False)
     reverse["policy"]["read"] = {"Owner": None}
-    reverse["relations"] = [{"name": "docs", "kind": {"OneToMany": None}, "target": "c::Doc",
-                             "reverse": "holder", "on_delete": {"SetNull": None}}]
+    reverse["relations"] = [
+        {
+            "name": "docs",
+            "kind": {"OneToMany": None},
+            "target": "c::Doc",
+            "reverse": "holder",
+            "on_delete": {"SetNull": None},
+        }
+    ]
     assert "Invalid" in svc.api.define_type(ADMIN, reverse, False)["Err"]
     holder = typedef("c::Holder", False)
-    holder["relations"] = [{"name": "docs", "kind": {"OneToMany": None}, "target": "c::Doc",
-                            "reverse": "holder", "on_delete": {"SetNull": None}}]
+    holder["relations"] = [
+        {
+            "name": "docs",
+            "kind": {"OneToMany": None},
+            "target": "c::Doc",
+            "reverse": "holder",
+            "on_delete": {"SetNull": None},
+        }
+    ]
     assert svc.api.define_type(ADMIN, holder, False) == {"Ok": None}
     holder["policy"]["read"] = {"Owner": None}
     assert "Invalid" in svc.api.define_type(ADMIN, holder, False)["Err"]

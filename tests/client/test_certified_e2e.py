@@ -52,8 +52,15 @@ def receipts(net, admin_db):
     user = net.client(Ed25519Identity())
     ids = []
     for i in range(5):
-        entity = user.create(name, ref=f"R-{i}", amount=100 * i, rate=1.5 + i, paid=i % 2 == 0,
-                             payer=admin_db.principal, due=Timestamp.from_ns(1_700_000_000_000_000_000 + i))
+        entity = user.create(
+            name,
+            ref=f"R-{i}",
+            amount=100 * i,
+            rate=1.5 + i,
+            paid=i % 2 == 0,
+            payer=admin_db.principal,
+            due=Timestamp.from_ns(1_700_000_000_000_000_000 + i),
+        )
         ids.append(entity.id)
     user.delete(name, ids[2])
     return name, user, ids
@@ -120,8 +127,12 @@ def test_every_tampered_part_is_refused(net, admin_db, receipts):
     def removed(reply):
         return dict(reply, entity=[])
 
-    for change, message in [(field, "differs from the certified"), (witness, "witness does not match"),
-                            (signature, "signature|malformed"), (removed, "absent")]:
+    for change, message in [
+        (field, "differs from the certified"),
+        (witness, "witness does not match"),
+        (signature, "signature|malformed"),
+        (removed, "absent"),
+    ]:
         with Tamper(user, "get_certified", _ok(change)), pytest.raises(CertificateError, match=message):
             user.get_certified(name, ids[1])
     with pytest.raises(CertificateError, match="old|time"):
@@ -138,8 +149,11 @@ def test_every_tampered_part_is_refused(net, admin_db, receipts):
     other.define_type(receipt_type(name))
     other.create(name, ref="R-0", amount=0)
     foreign = other.call("get_certified", name, 1)["Ok"]
-    with Tamper(user, "get_certified", _ok(lambda r: dict(r, certificate=foreign["certificate"],
-                                                          witness=foreign["witness"]))):
+    with Tamper(
+        user,
+        "get_certified",
+        _ok(lambda r: dict(r, certificate=foreign["certificate"], witness=foreign["witness"])),
+    ):
         with pytest.raises(CertificateError, match="no certified data for this canister|does not match"):
             user.get_certified(name, ids[0])
 
@@ -179,8 +193,12 @@ def test_an_upgrade_keeps_the_proofs(net, receipts):
 
 def test_cli_verify(net, receipts):
     name, _, ids = receipts
-    env = {"SIMPLEDB_URL": net.url, "SIMPLEDB_CANISTER_ID": net.canister_id,
-           "SIMPLEDB_IDENTITY": str(net.admin_pem), "SIMPLEDB_LOCAL": "1"}
+    env = {
+        "SIMPLEDB_URL": net.url,
+        "SIMPLEDB_CANISTER_ID": net.canister_id,
+        "SIMPLEDB_IDENTITY": str(net.admin_pem),
+        "SIMPLEDB_LOCAL": "1",
+    }
     result = CliRunner().invoke(cli, ["get", name, str(ids[1]), "--verify"], env=env)
     assert result.exit_code == 0 and "verified" in result.output and "R-1" in result.output, result.output
     result = CliRunner().invoke(cli, ["get", name, str(ids[2]), "--verify"], env=env)
@@ -200,8 +218,12 @@ def test_the_js_agent_verifies_a_certified_get_on_its_own(net, receipts, tmp_pat
     wanted = ",".join(str(i) for i in (ids[0], ids[1], ids[2], ids[-1] + 50))
 
     def run(*extra):
-        result = subprocess.run(["node", str(script), net.url, net.canister_id, name, wanted, *extra],
-                                capture_output=True, text=True, timeout=120)
+        result = subprocess.run(
+            ["node", str(script), net.url, net.canister_id, name, wanted, *extra],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert result.returncode == 0, result.stderr
         return [line.split(" ", 2) for line in result.stdout.splitlines()]
 
@@ -247,12 +269,17 @@ def test_the_js_agent_reads_and_verifies_the_icrc3_log_with_the_standard_types(n
     script.write_text(ICRC3_SCRIPT.read_text())
     (tmp_path / "node_modules").symlink_to(MODULES)
     key = serialization.load_pem_private_key(net.admin_pem.read_bytes(), password=None)
-    seed = key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
-                             serialization.NoEncryption()).hex()
+    seed = key.private_bytes(
+        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+    ).hex()
 
     def run(*extra):
-        result = subprocess.run(["node", str(script), net.url, net.canister_id, seed, *extra],
-                                capture_output=True, text=True, timeout=120)
+        result = subprocess.run(
+            ["node", str(script), net.url, net.canister_id, seed, *extra],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert result.returncode == 0, result.stderr
         return result.stdout.split()
 
