@@ -26,6 +26,7 @@ from typing import Any
 
 from ic.principal import Principal
 
+from localnet import process_messages as pm
 from localnet import rustpython_runtime, wasm_bundle
 from localnet.candid_types import Interface, did_text
 from localnet.management import ManagementError, SystemCanisters, is_system
@@ -109,7 +110,7 @@ class _Process:
     def stop(self) -> None:
         """Ask the canister to exit; its reaper process then ends once every fork is reaped."""
         try:
-            self.conn.send(("exit",))
+            self.conn.send(pm.EXIT)
             self.popen.wait(STOP_TIMEOUT)
         except (OSError, subprocess.TimeoutExpired):
             pass
@@ -273,7 +274,9 @@ class Replica:
                 return err
             return self._execute(
                 c,
-                ("query", "query", method, arg, sender, self._tick(), {"data_certificate": data_certificate}),
+                pm.execute(
+                    "query", method, arg, sender, self._tick(), {"data_certificate": data_certificate}
+                ),
             )
 
     def update(self, canister_id: bytes, method: str, arg: bytes, sender: bytes) -> Outcome:
@@ -284,12 +287,12 @@ class Replica:
             if err:
                 return err
             if c.iface.lifecycle("inspect_message") is not None:
-                verdict = self._request(c, ("inspect", method, arg, sender, self._tick()))
+                verdict = self._request(c, pm.inspect(method, arg, sender, self._tick()))
                 if isinstance(verdict, Reject):
                     return verdict
                 if not verdict:
                     return Reject(4, f"Canister {text_id(canister_id)} rejected the message", "IC0406")
-            return self._execute(c, ("update", "update", method, arg, sender, self._tick(), {}))
+            return self._execute(c, pm.execute("update", method, arg, sender, self._tick()))
 
     def metadata(self, canister_id: bytes, name: str) -> bytes | None:
         c = self._by_id.get(canister_id)
@@ -529,7 +532,7 @@ class Replica:
                 if not due:
                     return ran
                 c = min(due, key=lambda x: x.next_timer)
-                self._raw(c, ("timer", self._tick()))
+                self._raw(c, pm.timer(self._tick()))
                 ran += 1
         return ran
 
@@ -594,7 +597,7 @@ class Replica:
         proc = self._start(record, fresh=reset)
         installer = caller or (controllers[0] if controllers else ANONYMOUS)
         outcome, writes, certified, timer = self._lifecycle(
-            proc, ("start", "init", {}, init_arg, installer, self._tick())
+            proc, pm.start("init", {}, init_arg, installer, self._tick())
         )
         if isinstance(outcome, Reject):
             proc.kill()
@@ -638,13 +641,13 @@ class Replica:
         _check_map_sizes(iface, self.store.map_sizes(old.id))
         pre_writes: dict = {}
         if c.process is not None:
-            result = self._raw(c, ("pre_upgrade", caller, self._tick()))
+            result = self._raw(c, pm.pre_upgrade(caller, self._tick()))
             if isinstance(result.outcome, Reject):
                 raise DeployError(f"upgrading {old.name}: pre_upgrade failed: {result.outcome.message}")
             pre_writes = result.writes
         proc = self._start(record)
         outcome, writes, certified, timer = self._lifecycle(
-            proc, ("start", "post_upgrade", pre_writes, init_arg, caller, self._tick())
+            proc, pm.start("post_upgrade", pre_writes, init_arg, caller, self._tick())
         )
         if isinstance(outcome, Reject):
             proc.kill()
@@ -669,7 +672,7 @@ class Replica:
             return _Canister(record, None, "", None, str(e))
         caller = record.controllers[0] if record.controllers else ANONYMOUS
         outcome, writes, certified, timer = self._lifecycle(
-            proc, ("start", "post_upgrade", {}, record.init_arg, caller, self._tick())
+            proc, pm.start("post_upgrade", {}, record.init_arg, caller, self._tick())
         )
         if isinstance(outcome, Reject):
             proc.kill()
@@ -726,7 +729,7 @@ class Replica:
                         return _failed(
                             Reject(5, f"Canister {text_id(cid)} was reset while awaiting", "IC0502")
                         )
-                    c.process.send(("resume", resp.call_id, result, self._tick()))
+                    c.process.send(pm.resume(resp.call_id, result, self._tick()))
                     continue
                 if resp.commit:
                     self._commit(c, resp.writes, resp.certified)
@@ -759,7 +762,7 @@ class Replica:
                         return
                     due = c.next_timer is not None and c.next_timer <= now
                     if due and c.process is not None:
-                        self._raw(c, ("timer", self._tick()))
+                        self._raw(c, pm.timer(self._tick()))
 
     def _commit(self, c: _Canister, writes: dict, certified: bytes | None) -> None:
         if writes or certified is not None:
@@ -785,7 +788,7 @@ class Replica:
         c, err = self._callable(callee, method)
         if err is not None:
             return ("err", err.code, err.message)
-        outcome = self._execute(c, ("update", "update", method, arg, caller, self._tick(), {}))
+        outcome = self._execute(c, pm.execute("update", method, arg, caller, self._tick()))
         if isinstance(outcome, Reply):
             return ("ok", outcome.arg)
         return ("err", outcome.code, outcome.message)
