@@ -421,11 +421,36 @@ class DbApi(QueryEndpoints):
             self.registry.relation(type_name, relation)
             self._readable(caller, type_name, entity_id)
             size = api_limits.page_size(limit_, api_limits.MAX_LINK_PAGE)
-            ids, next_cursor = self.gateway.link_page(type_name, entity_id, relation, cursor, size)
             target = self.registry.relation(type_name, relation)["target"]
-            return {"items": self._visible_ids(caller, target, ids), "next": next_cursor}
+            if self.access.reads_everything(caller, self.registry.get(target)["policy"]):
+                ids, next_cursor = self.gateway.link_page(type_name, entity_id, relation, cursor, size)
+                return {"items": ids, "next": next_cursor}
+            return self._visible_links(caller, type_name, entity_id, relation, target, cursor, size)
 
         return self._run(caller, False, action)
+
+    def _visible_links(self, caller: str, type_name: str, entity_id: int, relation: str, target: str,
+                       cursor, size: int) -> dict:
+        """A `links` page for a caller who may not read every target: it reads on past hidden ids (up to
+        MAX_LIST_SCAN) and its `next` is the last id it returned, so neither the page nor its cursor
+        names a hidden entity (past MAX_LIST_SCAN hidden ids, `next` is where the scan stopped)."""
+        items = []
+        scanned = 0
+        for _ in range(api_limits.MAX_LIST_SCAN):   # each round reads a bounded number of buckets
+            ids, next_cursor = self.gateway.link_page(type_name, entity_id, relation, cursor, size)
+            visible = set(self._visible_ids(caller, target, ids))
+            for target_id in ids:
+                if target_id in visible:
+                    items.append(target_id)
+                    if len(items) >= size:
+                        return {"items": items, "next": target_id}
+            scanned += len(ids)
+            if next_cursor is None:
+                return {"items": items, "next": None}
+            if scanned >= api_limits.MAX_LIST_SCAN:
+                break
+            cursor = next_cursor
+        return {"items": items, "next": items[-1] if items else next_cursor}
 
     def _filters(self, plain: dict, filters: list) -> list:
         """[(field, stored value)] for equality filters; each must be an indexed field."""
@@ -576,10 +601,11 @@ class DbApi(QueryEndpoints):
             admin = self.access.is_admin(caller)
             budget = ReplyBudget(api_limits.REPLY_BUDGET)
             items = []
+            owners = {}
             for entry in entries:
-                if not admin and entry["caller"] != caller and not self._public_type(entry["type_name"]):
+                if not admin and not self._audit_visible(caller, entry, owners):
                     continue
-                item = self._audit_entry(entry)
+                item = self._audit_entry(entry, None if admin else caller)
                 if not budget.take(entity_size(item)) and items:
                     next_seq = entry["seq"]
                     break
@@ -588,18 +614,41 @@ class DbApi(QueryEndpoints):
 
         return self._run(caller, False, action)
 
-    def _public_type(self, type_name: str) -> bool:
+    def _audit_visible(self, caller: str, entry: dict, owners: dict) -> bool:
+        """Whether a non-admin sees an audit entry: any entry of a Public-read type; of other types only
+        the caller's own entries on entities it still owns (or that are gone). A delete can clear a
+        reference in another owner's entity; that write is the caller's, but showing it would name a
+        hidden entity. `owners` caches (type, id) -> owner (None: absent) for the call."""
+        type_name = entry["type_name"]
         plain = self.registry.types.get(type_name)
-        return plain is not None and plain["policy"]["read"] == "Public"
+        if plain is not None and plain["policy"]["read"] == "Public":
+            return True
+        if entry["caller"] != caller:
+            return False
+        if plain is None:
+            return True
+        key = (type_name, entry["id"])
+        if key not in owners:
+            record = self.gateway.load(type_name, entry["id"])
+            owners[key] = None if record is None else record["owner"]
+        return owners[key] is None or owners[key] == caller
 
-    def _audit_entry(self, entry: dict) -> dict:
+    def _audit_entry(self, entry: dict, viewer: str = None) -> dict:
+        """The Candid AuditEntry; for a non-admin `viewer`, a relation change naming an entity the viewer
+        may not read shows as Null (as `refs` do)."""
         kinds = {}
+        targets = {}
         plain = self.registry.types.get(entry["type_name"])
         if plain is not None:
             kinds = {f["name"]: f["kind"] for f in plain["fields"]}
+            if viewer is not None:
+                targets = {r["name"]: r["target"] for r in self.registry.relations(entry["type_name"])}
         changes = []
         for name, stored in entry["changes"].items():
             kind = kinds.get(name)
+            target = targets.get(name)
+            if target is not None and isinstance(stored, int):
+                stored = stored if self._visible_ids(viewer, target, [stored]) else None
             value = self.codec.value(kind, stored) if kind else self.codec.untyped(stored)
             changes.append({"name": name, "value": value})
         return {

@@ -231,6 +231,7 @@ class QueryEndpoints:
             newest_first = request["newest_first"]
             budget = ReplyBudget(api_limits.REPLY_BUDGET)
             items = []
+            owners = {}
             read = 0
             for entry in self.gateway.audit_scan(request["start"], newest_first):
                 seq = entry["seq"]
@@ -243,9 +244,9 @@ class QueryEndpoints:
                     continue
                 if who is not None and entry["caller"] != who:
                     continue
-                if not admin and entry["caller"] != caller and not self._public_type(entry["type_name"]):
+                if not admin and not self._audit_visible(caller, entry, owners):
                     continue
-                item = self._audit_entry(entry)
+                item = self._audit_entry(entry, None if admin else caller)
                 if not budget.take(entity_size(item)) and items:
                     return {"items": items, "next": seq}
                 items.append(item)

@@ -124,3 +124,11 @@ def fingerprint(admin: ReplicaCaller) -> tuple:
     for memory, key, value in sorted(read_stable_rows(admin.replica.db_path, admin.canister_id)):
         digest.update(b"%d:%d:%d:" % (memory, len(key), len(value)) + key + value)
     return plain((digest.hexdigest(), admin.call("stats"), admin.call("schema"), admin.call("admins")))
+
+
+def with_types(net, types: list) -> SimpleNamespace:
+    """`net` with `types` defined by its admin and a fourth user, `mallory`, to attack the others."""
+    for typedef in types:
+        assert net.admin.call("define_type", typedef, False) == {"Ok": None}
+    net.mallory = ReplicaCaller(net.replica, net.cid, user("mallory"))
+    return net

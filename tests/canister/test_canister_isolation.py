@@ -6,9 +6,8 @@ Each test is an attack first (mallory against bob and alice), then the rule it p
 import json
 
 import pytest
-from canister_fixtures import fingerprint
+from canister_fixtures import fingerprint, with_types
 from canister_harness import (
-    ReplicaCaller,
     field,
     field_def,
     fields_of,
@@ -17,7 +16,6 @@ from canister_harness import (
     relation_def,
     text,
     type_def,
-    user,
 )
 
 PROJECT = type_def("iso::Project", [field_def("name", "Text", required=True, high=40)])
@@ -72,10 +70,7 @@ TYPES = [PROJECT, TASK, LABEL, BOARD, STICKER, PERSON, BADGE, DIARY, AUDITED, NO
 
 @pytest.fixture(scope="module")
 def net(db):
-    for typedef in TYPES:
-        assert db.admin.call("define_type", typedef, False) == {"Ok": None}
-    db.mallory = ReplicaCaller(db.replica, db.cid, user("mallory"))
-    return db
+    return with_types(db, TYPES)
 
 
 def new(caller, type_name: str, **values) -> dict:

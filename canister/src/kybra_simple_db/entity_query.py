@@ -164,6 +164,8 @@ class Query:
             if not isinstance(cursor, str) or len(cursor) > 2000:
                 raise ValueError
             text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("utf-8")
+            if _nesting(text) > 2:      # a forged cursor must not make the parser recurse (it would trap)
+                raise ValueError
             fingerprint, position = json.loads(text)
         except (ValueError, TypeError):
             raise ValidationError("malformed query cursor") from None
@@ -412,3 +414,10 @@ def _ids_descending(db: Database, tc: int, before):
 
 
 __all__ = ["ID_CEILING", "Query", "QueryPage"]
+
+
+def _nesting(text: str) -> int:
+    """How many arrays and objects JSON text opens outside its strings (whole-string operations only,
+    so it is linear under Kybra's RustPython too)."""
+    outside = "".join(text.replace("\\\\", "").replace('\\"', "").split('"')[::2])
+    return outside.count("[") + outside.count("{")
