@@ -47,11 +47,12 @@ def examples(
     once the first line is pasted."""
     create_arg = '("demo::Note", vec { record { name = "title"; value = variant { Text = "hello" } } })'
     who = f"--identity {identity}"
+    python = REPO / ".venv" / "bin" / "python"
     return f"""\
 New shell (paste first: puts icp and simpledb on PATH and selects this localnet's icp project):
   export PATH="{REPO}/bin:$PATH" ICP_PROJECT_ROOT="{project}"
 
-Python client:
+Python client (paste into {python}, which has simple_db_client installed):
   from simple_db_client import SimpleDB
   db = SimpleDB("{url}", "{ids[CANISTER]}", identity="{admin_pem}", fetch_root_key=True)
   print(db.whoami(), db.schema())
@@ -65,7 +66,8 @@ simpledb CLI:
   simpledb export tasks.jsonl
 
 icp CLI (canisters by name):
-  export URL={url} DB={ids[CANISTER]} CONSUMER={ids[CONSUMER]} FRESH_CANISTER_ID={spare_id}   # for the README
+  export URL={url} DB={ids[CANISTER]} CONSUMER={ids[CONSUMER]} FRESH_CANISTER_ID={spare_id} \\
+    ADMIN_PEM={admin_pem} ADMIN_IDENTITY={identity}   # for the README and docs/canister.md
   icp canister call {CANISTER} whoami '()' --query {who}
   icp canister call {CANISTER} create '{create_arg}' {who}
   icp canister call {CONSUMER} database '()' --query {who}

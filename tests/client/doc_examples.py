@@ -14,7 +14,8 @@ Conventions (documented in docs/client.md, "Examples in the docs are tests"):
   SIMPLEDB_URL, SIMPLEDB_CANISTER_ID, SIMPLEDB_IDENTITY (the admin's PEM) and SIMPLEDB_LOCAL=1 set,
   and URL, CANISTER_ID (also as DB), ADMIN_PEM and FRESH_CANISTER_ID (an empty canister, not the
   python blocks' one); `icp` is on PATH with the admin key imported as the identity
-  `simpledb-admin`. Commands starting with `dfx` are skipped (dfx cannot be installed here).
+  `simpledb-admin`, named by ADMIN_IDENTITY (as `make run` prints them). Commands starting with `dfx`
+  are skipped (dfx cannot be installed here).
 """
 
 from __future__ import annotations
@@ -119,6 +120,7 @@ class ShellSession:
             CANISTER_ID=canister_id,
             DB=canister_id,
             ADMIN_PEM=str(admin_pem),
+            ADMIN_IDENTITY="simpledb-admin",
             FRESH_CANISTER_ID=fresh_canister_id,
             HOME=str(home),
             XDG_CONFIG_HOME=str(home / ".config"),

@@ -72,23 +72,50 @@ def section(output: str, title: str) -> str:
     return textwrap.dedent(match.group(1))
 
 
-def paste(output: str, title: str, home: Path, cwd: Path) -> subprocess.CompletedProcess:
-    """Paste the "New shell" line and then section `title` into a new bash."""
-    script = "set -e\n" + section(output, "New shell (paste first") + section(output, title)
+def paste(output: str, title: str, home: Path, cwd: Path, then: str = "") -> subprocess.CompletedProcess:
+    """Paste the "New shell" line, then section `title` (and `then`) into a new bash."""
+    script = "set -e\n" + section(output, "New shell (paste first") + section(output, title) + then
     return subprocess.run(
         ["bash", "-c", script], cwd=cwd, env=new_shell_env(home), capture_output=True, text=True, timeout=300
+    )
+
+
+def paste_python(output: str, home: Path, cwd: Path) -> subprocess.CompletedProcess:
+    """Paste the "Python client" section into the interpreter its heading names, in a new shell."""
+    python = re.search(r"^Python client \(paste into (\S+),", output, re.M)
+    assert python, f"the Python client section does not say which Python to paste into:\n{output}"
+    return subprocess.run(
+        [python.group(1), "-"],
+        input=section(output, "Python client"),
+        cwd=cwd,
+        env=new_shell_env(home),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
 @pytest.mark.skipif(not ICP_BIN.is_file(), reason="the icp CLI is installed by make setup")
 def test_run_local_deploys_with_icp_and_prints_working_examples_and_keeps_data(tmp_path):
     state, home = tmp_path / "state", tmp_path / "home"
+    home.mkdir()
+    # a `simpledb-admin` left by an earlier state directory (after `make clean`) holds another key
+    taken = subprocess.run(
+        [str(ICP_BIN), "identity", "new", "simpledb-admin", "--storage", "plaintext"],
+        env=new_shell_env(home),
+        capture_output=True,
+    )
+    assert taken.returncode == 0, taken.stderr
     proc, output = start(state, home)
     try:
         url = re.search(r"URL:\s+(\S+)", output).group(1)
         canister_id = re.search(r"canister id:\s+(\S+)", output).group(1)
         consumer_id = re.search(r"consumer id:\s+(\S+)", output).group(1)
+        admin = re.search(r"admin:\s+(\S+)", output).group(1)
         assert url.startswith("http://127.0.0.1:") and (state / "admin.pem").exists()
+
+        pasted = paste_python(output, home, tmp_path)
+        assert pasted.returncode == 0 and pasted.stdout.startswith(admin), pasted.stderr
 
         namespace: dict = {}
         exec(section(output, "Python client"), namespace)
@@ -99,8 +126,10 @@ def test_run_local_deploys_with_icp_and_prints_working_examples_and_keeps_data(t
         assert result.returncode == 0, result.stderr
         assert "hello" in result.stdout and (tmp_path / "tasks.jsonl").exists()
 
-        result = paste(output, "icp CLI (canisters by name)", home, tmp_path)
+        readme_call = 'icp canister call -n $URL -k fetch --identity $ADMIN_IDENTITY $DB whoami "()" --query'
+        result = paste(output, "icp CLI (canisters by name)", home, tmp_path, then=readme_call)
         assert result.returncode == 0, result.stderr
+        assert result.stdout.rstrip().endswith(f'(principal "{admin}")')  # the README's calls are the admin's
         assert "demo::Note" in result.stdout and f'principal "{canister_id}"' in result.stdout
         assert "Status: Running" in result.stdout
         count = db.count("demo::Task")
