@@ -94,9 +94,18 @@ class _IC:
         return _host_call("reply", (function_name, value))
 
     def set_timer(self, delay, func):
-        raise _Trap("timers are not supported by localnet's rustpython runtime")
+        timer_id = _host_call("set_timer", (delay, None))  # the host keeps the due time, the guest func
+        _timers[timer_id] = func
+        return timer_id
 
-    set_timer_interval = set_timer
+    def set_timer_interval(self, interval, func):
+        timer_id = _host_call("set_timer_interval", (interval, None))
+        _timers[timer_id] = func
+        return timer_id
+
+    def clear_timer(self, timer_id):
+        _host_call("clear_timer", (timer_id,))
+        _timers.pop(timer_id, None)
 
 
 def _function(module, name):
@@ -112,6 +121,7 @@ def _function(module, name):
 
 
 _modules = []
+_timers = {}  # timer id -> the callback (ic.set_timer); the host schedules them
 _suspended = {}  # call id -> the generator stack of an async method awaiting a call
 _next_call = [0]
 
@@ -160,6 +170,12 @@ def _execute(command):
             return ("return", None)
         if op == "resume":
             return _resume(command[1], command[2], command[3])
+        if op == "fire":
+            func = _timers.pop(command[1], None) if command[2] else _timers.get(command[1])
+            value = func() if func is not None else None
+            if type(value).__name__ == "generator":
+                return _drive([value], None)
+            return ("return", None)
         _, guard, module, name, args, bad_args = command
         if guard is not None:
             verdict = _function(module, guard)()

@@ -237,12 +237,9 @@ class WasmWorker:
                 os._exit(0)
             if msg[0] == "start":
                 return self.begin(msg)
-            due_before = self.heartbeat_due
-            if msg[0] == "timer":  # changed before the fork, so a heartbeat that traps is not retried
-                due = self.heartbeat_due is not None and self.heartbeat_due <= msg[1]
-                if due:
-                    self.heartbeat_due = msg[1] + HEARTBEAT_NS
-                msg = ("timer", msg[1], due)
+            if msg[0] == "timer":  # changed before the fork, so a callback that traps is not retried
+                msg = ("timer", msg[1], self.take_due_job(msg[1]))
+            due_before = self.next_due()
             read, write = os.pipe()
             sys.stdout.flush()
             pid = os.fork()
@@ -268,6 +265,27 @@ class WasmWorker:
                 crashed = trapped(self.canister_id, "the canister process crashed")
                 self.conn.send(Done(crashed, info={"next_timer": due_before}))
             self.reap()
+
+    def take_due_job(self, time: int) -> tuple[int, bool] | str | None:
+        """The due timer as (id, fires once), else "heartbeat" if due, else None; the timer is dropped or
+        rescheduled here, before the fork (as on the IC, a callback that traps is not retried)."""
+        due = [(t.due, tid) for tid, t in self.host.timers.items() if t.due <= time]
+        if due:
+            timer_id = min(due)[1]
+            timer = self.host.timers[timer_id]
+            if timer.interval:
+                timer.due = time + timer.interval
+            else:
+                del self.host.timers[timer_id]
+            return (timer_id, not timer.interval)
+        if self.heartbeat_due is not None and self.heartbeat_due <= time:
+            self.heartbeat_due = time + HEARTBEAT_NS
+            return "heartbeat"
+        return None
+
+    def next_due(self) -> int | None:
+        dues = [d for d in (self.host.next_timer_due(), self.heartbeat_due) if d is not None]
+        return min(dues, default=None)
 
     def reap(self) -> None:
         for pid in list(self.exiting):
@@ -324,10 +342,14 @@ class WasmWorker:
             ctx = Context("inspect_message", name, caller, time, arg)
             first = self.lifecycle_call("inspect_message")
         elif op == "timer":
-            _, time, due = msg
-            ctx = Context("update", "heartbeat" if due else "<timer>", self.canister_id, time)
-            idle = ("call", None, self.entry.stem, None, [], None)
-            first = self.lifecycle_call("heartbeat") if due else idle
+            _, time, job = msg
+            ctx = Context("update", "heartbeat" if job == "heartbeat" else "<timer>", self.canister_id, time)
+            if job == "heartbeat":
+                first = self.lifecycle_call("heartbeat")
+            elif job is None:
+                first = ("call", None, self.entry.stem, None, [], None)
+            else:
+                first = ("fire", *job)
         elif op == "resume":  # the answer to a call an async method awaits: its continuation
             _, call_id, answer, time = msg
             ctx, method, returns = self.suspended.pop(call_id)
@@ -412,7 +434,7 @@ class WasmWorker:
             keep = commit or (ok and kind == "pre_upgrade")
             writes = self.memory.take_writes() if keep else {}
             response = Done(outcome, writes, m.ctx.certified_data if commit else None, commit)
-        info["next_timer"] = self.heartbeat_due if commit else m.due_before
+        info["next_timer"] = self.next_due() if commit or m.op == "start" else m.due_before
         response.info.update(info)
         sys.stdout.flush()
         if self.verdict_fd < 0:  # install or upgrade, in the canister process itself

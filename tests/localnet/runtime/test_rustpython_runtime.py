@@ -206,3 +206,30 @@ def test_a_wasm_trap_is_rejected_as_the_ic_does_and_the_canister_carries_on(net)
     text = Principal(bytes=cid).to_str()
     assert outcome.message == f"Error from Canister {text}: Canister trapped: stack overflow."
     assert state(r, cid) == before
+
+
+@pytest.fixture
+def timed():
+    """The sample store on RustPython under a replica whose clock moves only when the test says."""
+    if not rustpython_runtime.available():
+        pytest.skip(rustpython_runtime.SKIP_REASON)
+    with Replica(runtime="rustpython") as r:
+        cid = r.deploy("store", SAMPLE / "store" / "main.py", codec.encode([TEXT], ["hi"], STORE_IFACE))
+        r.set_time(r.time_ns() + 10**9)
+        yield r, cid
+
+
+def test_timers_keep_their_callbacks_in_the_wasm_heap_and_die_with_a_trap(timed):
+    r, cid = timed
+    assert isinstance(r.update(cid, "start_timer_then_trap", EMPTY, ANON), Reject)
+    delay = codec.encode([NAT64], [5], STORE_IFACE)
+    assert isinstance(r.update(cid, "start_timer", delay, ANON), Reply)
+    assert r.advance_time(4 * 10**9) == 0 and stored(r, cid, "timer") is None
+    assert r.advance_time(10**9) == 1
+    assert stored(r, cid, "timer") == "fired by self"
+    assert stored(r, cid, "trapped_timer") is None
+    assert isinstance(r.update(cid, "start_failing_timer", EMPTY, ANON), Reply)
+    assert r.advance_time(0) == 1  # due at once: runs, traps, and is not retried
+    assert r.advance_time(3600 * 10**9) == 0
+    assert r.log_path(cid).read_text().count("failing timer ran") == 1
+    assert stored(r, cid, "failing_timer") is None
