@@ -154,12 +154,17 @@ def main(argv: list[str] | None = None) -> int:
             stop.wait()
             print("\nstopping localnet", flush=True)
     except (OperatorError, IcpError) as e:
-        print(f"make run: {e}", file=sys.stderr)
+        print(f"make run: {make_options(str(e))}", file=sys.stderr)
         return 1
     except OSError as e:
-        print(f"make run: {explain(e, args.host, args.port)}", file=sys.stderr)
+        print(f"make run: {make_options(explain(e, args.host, args.port))}", file=sys.stderr)
         return 1
     return 0
+
+
+def make_options(message: str) -> str:
+    """localnet's advice names its command-line options; `make run` takes them as make variables."""
+    return message.replace("--state DIR", "STATE=DIR").replace("with --port", "with PORT=N")
 
 
 if __name__ == "__main__":

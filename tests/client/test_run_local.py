@@ -159,3 +159,33 @@ def test_run_local_rejects_bad_arguments(args):
         timeout=60,
     )
     assert result.returncode == 2 and "invalid int" in result.stderr
+
+
+def test_run_local_busy_port_or_state_is_one_line_naming_make_variables(tmp_path):
+    import fcntl
+    import socket
+
+    def run(port: int, state: Path) -> subprocess.CompletedProcess:
+        command = [sys.executable, str(REPO / "scripts" / "run_local.py"), "--port", str(port)]
+        command += ["--state", str(state), "--runtime", "cpython"]
+        return subprocess.run(command, capture_output=True, text=True, timeout=120)
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = run(port, tmp_path / "a")
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.strip().splitlines() == [
+        f"make run: port {port} on 127.0.0.1 is already in use "
+        "(another localnet? choose another with PORT=N)"
+    ]
+    state = tmp_path / "b"
+    state.mkdir()
+    with open(state / "replica.lock", "w") as held:  # as a running `make run` on this state holds it
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        result = run(0, state)
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.strip().splitlines() == [
+        f"make run: state directory {state} is in use by another localnet replica (stop it, or use STATE=DIR)"
+    ]
