@@ -16,7 +16,7 @@ from ic_protocol.errors import CertificateError, NotAuthorized
 from ic_protocol.principal import self_authenticating
 from ic_protocol.tagged_cbor import loads
 
-DEFAULT_MAX_AGE_S = 300.0  # a reply's certificate may be this old (agent-js and agent-rs: 5 minutes)
+DEFAULT_MAX_AGE_S = 300.0  # a reply's certificate may be this old (as agent-js: 5 minutes)
 MAX_FUTURE_S = 300.0  # and this far ahead of the local clock (clock skew)
 DELEGATION_MAX_AGE_S = 30 * 24 * 3600.0  # a subnet delegation may be 30 days old (as agent-js)
 
