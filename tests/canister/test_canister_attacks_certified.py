@@ -10,8 +10,19 @@ from test_certified_service import ADMIN, ALICE, Service, typedef, verify
 def test_restored_entities_of_a_certified_type_are_proven():
     svc = Service()
     assert svc.api.define_type(ADMIN, typedef("c::Doc", True, alias="title"), False) == {"Ok": None}
-    record = {"type": "c::Doc", "id": 5, "fields": {"title": "restored", "n": 3}, "refs": {}, "links": {},
-              "owner": ALICE, "creator": ALICE, "updater": ALICE, "created": 1, "updated": 1, "version": 1}
+    record = {
+        "type": "c::Doc",
+        "id": 5,
+        "fields": {"title": "restored", "n": 3},
+        "refs": {},
+        "links": {},
+        "owner": ALICE,
+        "creator": ALICE,
+        "updater": ALICE,
+        "created": 1,
+        "updated": 1,
+        "version": 1,
+    }
     page = {"format": "kybra-simple-db-dump/1", "records": [record]}
     assert svc.api.restore(ADMIN, json.dumps(page)) == {"Ok": 1}
     try:

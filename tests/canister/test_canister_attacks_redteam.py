@@ -92,8 +92,14 @@ def test_audit_shows_no_side_effect_on_another_owners_hidden_entity(net):
             break
         start = page["next"][0]
     assert not [e for e in seen if e["type_name"] == "rt::Note" and e["id"] == note["id"]]
-    query = {"start": [], "newest_first": True, "type_name": ["rt::Note"], "id": [note["id"]], "caller": [],
-             "limit": 10}
+    query = {
+        "start": [],
+        "newest_first": True,
+        "type_name": ["rt::Note"],
+        "id": [note["id"]],
+        "caller": [],
+        "limit": 10,
+    }
     assert net.mallory.ok("audit_query", query)["items"] == []
 
 
@@ -166,8 +172,14 @@ def test_hostile_query_filters_are_errors_or_answers_never_traps(net, filters):
 def test_hostile_audit_queries_never_trap(net):
     for start in ([], [0], [2**64 - 1]):
         for newest_first in (True, False):
-            query = {"start": start, "newest_first": newest_first, "type_name": ["rt::Note"],
-                     "id": [2**64 - 1], "caller": [user("nobody")], "limit": 4_000_000_000}
+            query = {
+                "start": start,
+                "newest_first": newest_first,
+                "type_name": ["rt::Note"],
+                "id": [2**64 - 1],
+                "caller": [user("nobody")],
+                "limit": 4_000_000_000,
+            }
             for caller in (net.mallory, net.anon):
                 assert "Ok" in caller.call("audit_query", query)
     assert "Ok" in net.mallory.call("audit", 2**64 - 1, [0], 4_000_000_000)
@@ -198,11 +210,21 @@ def test_create_with_a_reverse_one_to_one_ref_cannot_take_another_owners_partner
     board = net.bob.ok("create", "rt::Board", [field("title", text("bob's"))])
     handle = net.bob.ok("create", "rt::Handle", [field("name", text("bob"))])
     net.bob.ok("link", "rt::Handle", handle["id"], "holder", board["id"])
-    kind, _ = refused(net, net.mallory, "create", "rt::Handle",
-                      [field("name", text("m")), field("holder", {"Int": board["id"]})])
+    kind, _ = refused(
+        net,
+        net.mallory,
+        "create",
+        "rt::Handle",
+        [field("name", text("m")), field("holder", {"Int": board["id"]})],
+    )
     assert kind == "Forbidden"
-    kind, _ = refused(net, net.mallory, "create", "rt::Board",
-                      [field("title", text("m")), field("handle", {"Int": handle["id"]})])
+    kind, _ = refused(
+        net,
+        net.mallory,
+        "create",
+        "rt::Board",
+        [field("title", text("m")), field("handle", {"Int": handle["id"]})],
+    )
     assert kind == "Forbidden"
 
 
@@ -240,8 +262,10 @@ def test_list_cursor_does_not_name_a_hidden_entity(net):
 PIN = type_def(
     "rt::Pin",
     [field_def("label", "Text", high=40)],
-    relations=[relation_def("note", "ManyToOne", "rt::Note", "pins"),
-               relation_def("notes", "ManyToMany", "rt::Note", "pinned_by")],
+    relations=[
+        relation_def("note", "ManyToOne", "rt::Note", "pins"),
+        relation_def("notes", "ManyToMany", "rt::Note", "pinned_by"),
+    ],
 )
 
 
@@ -256,11 +280,172 @@ def test_audit_of_a_public_type_names_no_hidden_link_target(net):
     net.bob.ok("link", "rt::Pin", other["id"], "note", note["id"])
     assert net.mallory.ok("get", "rt::Pin", pin["id"])["refs"][0]["target_id"] == []
     for caller in (net.mallory, net.anon):
-        query = {"start": [], "newest_first": True, "type_name": ["rt::Pin"], "id": [], "caller": [],
-                 "limit": 100}
+        query = {
+            "start": [],
+            "newest_first": True,
+            "type_name": ["rt::Pin"],
+            "id": [],
+            "caller": [],
+            "limit": 100,
+        }
         entries = caller.ok("audit_query", query)["items"]
         assert entries, "bob's Pin entries are public"
         shown = [c for e in entries for c in e["changes"] if c["name"] in ("note", "notes")]
         assert all(c["value"] == {"Null": None} for c in shown), shown
     mine = net.bob.ok("audit_query", dict(query, caller=[net.bob.principal]))["items"]
     assert {"Int": note["id"]} in [c["value"] for e in mine for c in e["changes"]]
+
+
+BIG = 2**64 - 1
+HOSTILE_NAMES = ["", "rt::", "::Board", "rt::Board::x", "x" * 50_000, "rt::Note\x00", "shop::Item "]
+HOSTILE_VALUES = [
+    {"Text": ""},
+    {"Text": "x" * 100_000},
+    {"Int": 2**200},
+    {"Int": -(2**200)},
+    {"Float": float("nan")},
+    {"Float": float("-inf")},
+    {"Bool": True},
+    {"Timestamp": BIG},
+    {"Null": None},
+    {"Principal": "aaaaa-aa"},
+    {"Principal": "2vxsx-fae"},
+]
+
+
+def hostile_calls(board_id: int, note_id: int) -> list:
+    """(method, args) a hostile caller sends: odd names, ids, values and fields on every endpoint."""
+    calls = []
+    for name in HOSTILE_NAMES:
+        calls += [
+            ("get", (name, 1)),
+            ("find", (name, "x")),
+            ("count", (name, [])),
+            ("delete", (name, 1)),
+            ("create", (name, [])),
+            ("upsert", (name, text("a"), [])),
+            ("links", (name, 1, name, [], 0)),
+            ("list", (name, [], [], 0)),
+            ("get_certified", (name, 1)),
+            ("list_certified", (name, [], 0)),
+            ("query", (request(name),)),
+            ("query_count", (request(name),)),
+            ("transfer", (name, 1, user("x"))),
+            ("rebuild_indexes", (name, [], 0)),
+            ("link", ("rt::Note", note_id, name, board_id)),
+            ("unlink", ("rt::Note", note_id, name, board_id)),
+            ("create", ("rt::Board", [field(name, text("v"))])),
+            ("update", ("rt::Board", board_id, [field(name, text("v"))], [])),
+            ("list", ("rt::Board", [field(name, text("v"))], [], 0)),
+        ]
+    for entity_id in (0, 2**63, BIG):
+        calls += [
+            ("get", ("rt::Board", entity_id)),
+            ("delete", ("rt::Board", entity_id)),
+            ("update", ("rt::Board", entity_id, [], [BIG])),
+            ("transfer", ("rt::Board", entity_id, user("x"))),
+            ("link", ("rt::Note", note_id, "board", entity_id)),
+            ("link", ("rt::Note", entity_id, "board", 1)),
+            ("links", ("rt::Board", board_id, "notes", [entity_id], 4_000_000_000)),
+            ("list", ("rt::Board", [], [entity_id], 4_000_000_000)),
+            ("create", ("rt::Note", [field("board", {"Int": entity_id})])),
+            ("update", ("rt::Board", board_id, [], [entity_id])),
+        ]
+    for value in HOSTILE_VALUES:
+        calls += [
+            ("create", ("rt::Note", [field("body", value)])),
+            ("create", ("rt::Note", [field("score", value)])),
+            ("create", ("rt::Note", [field("board", value)])),
+            ("update", ("rt::Board", board_id, [field("title", value)], [])),
+            ("upsert", ("shop::Item", value, [field("name", text("n"))])),
+            ("upsert", ("shop::Item", text("RT-9"), [field("sku", value)])),
+            ("list", ("rt::Note", [field("body", value)], [], 0)),
+            ("count", ("rt::Board", [field("title", value)])),
+            ("find", ("shop::Item", "x" * 3000)),
+        ]
+    calls += [
+        ("create", ("rt::Board", [field("title", text("a")), field("title", text("b"))])),
+        ("batch", ([{"Delete": {"type_name": "rt::Board", "id": board_id}}] * 101,)),
+        (
+            "batch",
+            (
+                [
+                    {"Create": {"type_name": "rt::Board", "fields": []}},
+                    {"Delete": {"type_name": "rt::Board", "id": board_id}},
+                ],
+            ),
+        ),
+        ("restore", ("{}",)),
+        ("dump", ([], 0)),
+        ("add_admin", (user("mallory"),)),
+        ("remove_admin", (user("admin"),)),
+        ("define_type", (BOARD, True)),
+        ("audit", (BIG, [0], 0)),
+        ("audit", (0, [BIG], BIG % 2**32)),
+    ]
+    return calls
+
+
+@pytest.mark.parametrize("who", ["mallory", "anon"])
+def test_hostile_calls_are_errors_that_change_nothing(net, who):
+    """Every odd argument to every endpoint, from a caller who owns nothing there: never a trap, and a
+    refused update leaves every stored byte as it was."""
+    board = net.bob.ok("create", "rt::Board", [field("title", text("bob's board"))])
+    note = net.bob.ok("create", "rt::Note", [field("body", text("bob's note"))])
+    caller = getattr(net, who)
+    reads = (
+        "get",
+        "find",
+        "count",
+        "links",
+        "list",
+        "get_certified",
+        "list_certified",
+        "query",
+        "query_count",
+        "dump",
+        "audit",
+    )
+    before = fingerprint(net.admin)
+    for method, args in hostile_calls(board["id"], note["id"]):
+        try:
+            result = caller.call(method, *args)
+        except Rejected as exc:
+            pytest.fail(f"{method}{str(args)[:200]} trapped: {exc.message}")
+        if method in reads:
+            continue
+        after = fingerprint(net.admin)
+        if "Err" in result:
+            assert after == before, (method, str(args)[:200])
+        before = after
+    assert net.admin.ok("get", "rt::Board", board["id"])["version"] == 1
+    assert net.admin.ok("get", "rt::Note", note["id"])["version"] == 1
+
+
+def test_create_with_a_ref_to_a_hidden_entity_answers_as_for_an_absent_one(net):
+    if "rt::Pin" not in [t["name"] for t in net.admin.call("schema")]:
+        assert net.admin.call("define_type", PIN, False) == {"Ok": None}
+    hidden = net.bob.ok("create", "rt::Note", [field("body", text("private"))])["id"]
+    absent = hidden + 1000
+    answers = []
+    for target in (hidden, absent):
+        kind, message = refused(net, net.mallory, "create", "rt::Pin", [field("note", {"Int": target})])
+        answers.append((kind, message.replace(str(target), "ID")))
+    assert answers[0] == answers[1] and answers[0][0] == "NotFound"
+
+
+@pytest.mark.parametrize(
+    "order",
+    [
+        {"field": "body", "descending": True},
+        {"field": "board", "descending": False},
+        {"field": "nope", "descending": False},
+        {"field": "", "descending": False},
+        {"field": "id", "descending": True},
+    ],
+)
+def test_odd_query_orders_are_answers_or_errors(net, order):
+    for caller in (net.mallory, net.admin):
+        for cursor in (None, cursor_of("[]")):
+            result = caller.call("query", request("rt::Note", order=order, cursor=cursor, limit=0))
+            assert "Ok" in result or "Err" in result
