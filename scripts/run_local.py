@@ -135,6 +135,9 @@ def main(argv: list[str] | None = None) -> int:
                 f"localnet is up at {net.url}; deploying {CANISTER} and {CONSUMER} with icp deploy ...",
                 flush=True,
             )
+            if stop.is_set():  # Ctrl-C while localnet was starting
+                print("\nstopping localnet", flush=True)
+                return 0
             ids, project, identity = deploy(net, state, pem, admin.principal.to_str())
             spare_id = net.deploy(SPARE, ENTRY, controllers=[admin.principal.bytes])
             print(f"localnet is serving {CANISTER} and {CONSUMER}, deployed with icp deploy")
@@ -153,7 +156,13 @@ def main(argv: list[str] | None = None) -> int:
             print("Press Ctrl-C to stop.", flush=True)
             stop.wait()
             print("\nstopping localnet", flush=True)
-    except (OperatorError, IcpError) as e:
+    except IcpError as e:
+        if stop.is_set():  # Ctrl-C reached icp too (same terminal): stopping, not a failed deploy
+            print("\nstopping localnet (interrupted during icp deploy)", flush=True)
+            return 0
+        print(f"make run: {e}", file=sys.stderr)
+        return 1
+    except OperatorError as e:
         print(f"make run: {make_options(str(e))}", file=sys.stderr)
         return 1
     except OSError as e:

@@ -189,3 +189,29 @@ def test_run_local_busy_port_or_state_is_one_line_naming_make_variables(tmp_path
     assert result.stderr.strip().splitlines() == [
         f"make run: state directory {state} is in use by another localnet replica (stop it, or use STATE=DIR)"
     ]
+
+
+@pytest.mark.skipif(not ICP_BIN.is_file(), reason="the icp CLI is installed by make setup")
+def test_ctrl_c_while_icp_deploys_stops_cleanly_not_as_a_failed_deploy(tmp_path):
+    """Ctrl-C in a terminal signals the whole process group, icp included."""
+    command = [sys.executable, str(REPO / "scripts" / "run_local.py"), "--port", "0"]
+    command += ["--state", str(tmp_path / "state"), "--runtime", "cpython"]
+    (tmp_path / "home").mkdir()
+    proc = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=new_shell_env(tmp_path / "home"),
+        start_new_session=True,
+    )
+    try:
+        first = proc.stdout.readline()
+        assert "deploying simple_db and consumer with icp deploy" in first, first + proc.stderr.read()
+        os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert "failed" not in err and out.rstrip().splitlines()[-1].startswith("stopping localnet")
