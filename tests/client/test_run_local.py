@@ -177,8 +177,7 @@ def test_run_local_busy_port_or_state_is_one_line_naming_make_variables(tmp_path
         result = run(port, tmp_path / "a")
     assert result.returncode == 1 and result.stdout == ""
     assert result.stderr.strip().splitlines() == [
-        f"make run: port {port} on 127.0.0.1 is already in use "
-        "(another localnet? choose another with PORT=N)"
+        f"make run: port {port} on 127.0.0.1 is already in use (another localnet? choose another with PORT=N)"
     ]
     state = tmp_path / "b"
     state.mkdir()
