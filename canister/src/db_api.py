@@ -27,6 +27,7 @@ from value_codec import ValueCodec, field_map, principal_text, stored_from_value
 
 DUMP_FORMAT = "kybra-simple-db-dump/1"
 PRINCIPAL_CACHE_SIZE = 512
+LINK_SCAN_ROUNDS = 20  # link pages (of 100 ids or more) one `links` call reads past hidden ids
 STABLE_COST_FACTOR = 2  # bytes of stable memory per entry ~ 2 x (max key + max value), see IC-FACTS.md
 
 
@@ -436,8 +437,8 @@ class DbApi(QueryEndpoints):
         names a hidden entity (past MAX_LIST_SCAN hidden ids, `next` is where the scan stopped)."""
         items = []
         scanned = 0
-        for _ in range(api_limits.MAX_LIST_SCAN):   # each round reads a bounded number of buckets
-            ids, next_cursor = self.gateway.link_page(type_name, entity_id, relation, cursor, size)
+        for _ in range(LINK_SCAN_ROUNDS):   # each round reads at most max(size, 100) / 4 + 4 id buckets
+            ids, next_cursor = self.gateway.link_page(type_name, entity_id, relation, cursor, max(size, 100))
             visible = set(self._visible_ids(caller, target, ids))
             for target_id in ids:
                 if target_id in visible:
