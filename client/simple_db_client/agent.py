@@ -5,12 +5,11 @@ polling, bounded retries). The protocol itself is in `agent_flow`; this class on
 from __future__ import annotations
 
 import time
-import warnings
 from typing import Any
 
 import httpx
 
-from .agent_flow import AgentCore, Flow, Request, Sleep, is_loopback
+from .agent_flow import AgentCore, Flow, Request, Sleep
 from .identity import Identity
 from .principal import Principal
 
@@ -37,19 +36,12 @@ class Agent(AgentCore):
         """`settings`: root_key, call_timeout, ingress_expiry, max_certificate_age,
         verify_query_signatures, retry (a RetryPolicy), node_key_ttl (see AgentCore)."""
         super().__init__(url, identity, **settings)
-        if transport is None and self.url.startswith("http://"):
-            # Plain HTTP never uses TLS: skip loading the CA bundle (tens of ms per process).
-            transport = httpx.HTTPTransport(verify=False)
         self._http = httpx.Client(
-            timeout=timeout, headers={"Content-Type": "application/cbor"}, transport=transport
+            timeout=timeout,
+            headers={"Content-Type": "application/cbor"},
+            transport=transport or self.plain_http_transport(httpx.HTTPTransport),
         )
-        if fetch_root_key or force_fetch_root_key:
-            if force_fetch_root_key and not is_loopback(self.url):
-                warnings.warn(
-                    f"trusting the root key reported by {self.url}, a remote host: certificates prove nothing"
-                    " if that key is forged",
-                    stacklevel=2,
-                )
+        if self.wants_root_key(fetch_root_key, force_fetch_root_key):
             self.root_key = self.run(self.fetch_root_key_flow(force=force_fetch_root_key))
 
     def close(self) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import time
+import warnings
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any
@@ -112,6 +113,21 @@ class AgentCore:
         self.clock: Callable[[], float] = time.monotonic
         self._node_keys: dict[bytes, tuple[dict[bytes, bytes], float]] = {}  # canister -> (keys, expiry)
         self._use_v3 = True
+
+    def wants_root_key(self, fetch: bool, force: bool) -> bool:
+        """Whether to fetch the network's root key; warns when `force` trusts a remote host's."""
+        if force and not is_loopback(self.url):
+            warnings.warn(
+                f"trusting the root key reported by {self.url}, a remote host: certificates prove nothing"
+                " if that key is forged",
+                stacklevel=3,
+            )
+        return fetch or force
+
+    def plain_http_transport(self, transport_class: type) -> Any:
+        """For an http:// URL, a transport that skips loading the TLS CA bundle (plain HTTP never
+        uses TLS; loading it costs tens of ms per process); None otherwise."""
+        return transport_class(verify=False) if self.url.startswith("http://") else None
 
     # transport with retries
 

@@ -4,12 +4,11 @@
 from __future__ import annotations
 
 import asyncio
-import warnings
 from typing import Any
 
 import httpx
 
-from .agent_flow import AgentCore, Flow, Request, Sleep, is_loopback
+from .agent_flow import AgentCore, Flow, Request, Sleep
 from .identity import Identity
 from .principal import Principal
 
@@ -32,23 +31,14 @@ class AsyncAgent(AgentCore):
         """`settings`: root_key, call_timeout, ingress_expiry, max_certificate_age,
         verify_query_signatures, retry (a RetryPolicy), node_key_ttl (see AgentCore)."""
         super().__init__(url, identity, **settings)
-        if transport is None and self.url.startswith("http://"):
-            # Plain HTTP never uses TLS: skip loading the CA bundle (tens of ms per process).
-            transport = httpx.AsyncHTTPTransport(verify=False)
         self._http = httpx.AsyncClient(
             timeout=timeout,
             headers={"Content-Type": "application/cbor"},
-            transport=transport,
+            transport=transport or self.plain_http_transport(httpx.AsyncHTTPTransport),
             limits=httpx.Limits(max_connections=max_connections),
         )
-        self._pending_root_key = fetch_root_key or force_fetch_root_key
+        self._pending_root_key = self.wants_root_key(fetch_root_key, force_fetch_root_key)
         self._force = force_fetch_root_key
-        if self._pending_root_key and self._force and not is_loopback(self.url):
-            warnings.warn(
-                f"trusting the root key reported by {self.url}, a remote host: certificates prove nothing"
-                " if that key is forged",
-                stacklevel=2,
-            )
         self._root_key_lock = asyncio.Lock()
 
     async def aclose(self) -> None:
