@@ -257,3 +257,36 @@ def test_a_refused_restore_leaves_the_gap_unmarked(fresh_db):
         db.restore([_record(5_000_000), {"type": "Gap", "id": "bad"}])
     assert dict(db._storage._data) == before
     assert db.deleted_spans(db.type_code("Gap")) == [] and Gap(name="a").id == 1
+
+
+def test_a_dump_page_ends_early_when_its_records_carry_many_link_ids(fresh_db, monkeypatch):
+    from kybra_simple_db import ManyToMany, MemoryMap, dump_restore
+
+    class Label(Entity):
+        name = String()
+        items = ManyToMany("Piece", "labels")
+
+    class Piece(Entity):
+        name = String()
+        labels = ManyToMany("Label", "items")
+
+    monkeypatch.setattr(dump_restore, "MAX_DUMP_LINK_IDS", 10)
+    pieces = [Piece(name=str(i)) for i in range(6)]
+    for i in range(5):
+        label = Label(name=str(i))
+        for piece in pieces:
+            label.items.add(piece)
+    db = Database.get_instance()
+    pages, cursor = [], None
+    while True:
+        records, cursor = db.dump_page(cursor, 100)
+        pages.append(records)
+        if cursor is None:
+            break
+    side = "items" if any("items" in r.get("links", {}) for page in pages for r in page) else "labels"
+    for page in pages:
+        assert sum(len(r.get("links", {}).get(side, [])) for r in page) < 10 + 6
+    before = db.dump_json()
+    copy = Database.init(db_storage=MemoryMap(0, 100, 1000))
+    copy.restore([r for page in pages for r in page])
+    assert copy.dump_json() == before and len(pages) > 2

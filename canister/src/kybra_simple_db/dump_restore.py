@@ -18,6 +18,11 @@ MAX_RESTORE_RECORDS = 1000
 (docs/engine-benchmark.md), so one call stays far below the 40B per-message limit."""
 
 
+MAX_DUMP_LINK_IDS = 5000
+"""A dump page ends after the record that brings its many-to-many link ids to this many, so a page of
+well-linked entities stays small to build and to encode (one entity's own links are not split)."""
+
+
 def _canonical_side(rel) -> bool:
     rev = rel.reverse_relation()
     return (rel.owner.__type_name__, rel.name) <= (rev.owner.__type_name__, rev.name)
@@ -66,6 +71,7 @@ def dump_page(db, cursor, limit: int) -> tuple:
         except ValueError:
             raise ValidationError(f"invalid dump cursor {cursor!r}") from None
     records = []
+    link_ids = 0
     for tc, name in db.stored_types():
         if tc < start_tc:
             continue
@@ -75,7 +81,11 @@ def dump_page(db, cursor, limit: int) -> tuple:
         while True:
             ids, next_id = db.live_walk(tc, after, limit - len(records))
             for eid in ids:
-                records.append(_record(db, tc, name, eid, cls))
+                record = _record(db, tc, name, eid, cls)
+                records.append(record)
+                link_ids += sum(len(linked) for linked in record["links"].values())
+                if link_ids >= MAX_DUMP_LINK_IDS and eid != ids[-1]:
+                    return records, f"{tc}:{eid}"     # the rest of the batch on the next page
             if next_id is None:
                 records.append({"type": name, "max_id": db.counters(tc)[0]})
                 break
