@@ -118,7 +118,7 @@ def test_make_run_reports_a_busy_port_in_one_line(localnet, tmp_path):
     assert result.returncode == 1
     assert (
         result.stderr == f"make run: port {busy.port} on 127.0.0.1 is already in use (another localnet? "
-        "choose another with --port)\n"
+        "choose another with PORT=N)\n"
     )
 
 
