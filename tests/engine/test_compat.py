@@ -430,3 +430,19 @@ def test_a_storage_written_against_the_original_base_class_works():
     assert Note["b"] is note and Note["a"] is None and storage.len() > 0
     _reopen()
     assert Note["b"].title == "b"
+
+
+def test_load_page_and_max_id_by_type_name():
+    class Row(Entity):
+        name = String()
+
+    for i in range(5):
+        Row(name=f"r{i}")
+    Row.load(2).delete()
+    db = Database.get_instance()
+    page = db.load_page("Row", 1, 3)
+    assert [row_id for row_id, _ in page] == ["1", "3", "4"] and page[1][1]["name"] == "r2"
+    assert [row_id for row_id, _ in db.load_page("Row", 4, 10, max_id=4)] == ["4"]
+    assert db.max_id("Row") == 5 and db.load_page("Nothing", 1, 5) == []
+    with pytest.raises(ValueError, match="from_id must be at least 1"):
+        db.load_page("Row", 0, 5)

@@ -154,6 +154,28 @@ class SeedDocuments:
             self.delete(mark)
         return adopted
 
+    def max_id(self, type_name: str) -> int:
+        """The highest id ever given to an entity of `type_name` (0 if none)."""
+        cls = type_registry.find(type_name)
+        return 0 if cls is None else cls.max_id()
+
+    def load_page(self, type_name: str, from_id: int, count: int, max_id: Optional[int] = None) -> list:
+        """ic-python-db's page of stored documents: up to `count` (id, document) pairs of live
+        entities with id >= `from_id` (and <= `max_id` when given), in id order; O(count) reads."""
+        if isinstance(from_id, bool) or not isinstance(from_id, int) or from_id < 1:
+            raise ValidationError("from_id must be at least 1")
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise ValidationError("count must be at least 1")
+        cls = type_registry.find(type_name)
+        if cls is None:
+            return []
+        out = []
+        for entity in cls.load_some(from_id, count):
+            if max_id is not None and entity._eid > max_id:
+                break
+            out.append((entity._id, entity.stored_document(entity._id)))
+        return out
+
     def register_entity_type(self, cls, type_name: Optional[str] = None) -> None:
         """Make `cls` the definition of its type (classes register themselves when defined; this
         re-registers a class after `clear_registry` or a redefinition)."""
