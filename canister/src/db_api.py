@@ -477,27 +477,36 @@ class DbApi(QueryEndpoints):
             first = conditions[0] if conditions else None
             # A caller who may not read every entity scans on past hidden ones (up to MAX_LIST_SCAN), so
             # `next` does not tell a hidden match from no match.
-            scan_left = size if self.access.reads_everything(caller, policy) else api_limits.MAX_LIST_SCAN
+            # After its first page it reads 100 at a time (few engine calls); its `next` is the id of the
+            # last entity it returned (or, past MAX_LIST_SCAN hidden ones with none returned, where the
+            # scan stopped), so the cursor never names a hidden entity.
+            reads_all = self.access.reads_everything(caller, policy)
+            scan_left = size if reads_all else api_limits.MAX_LIST_SCAN
+            chunk = size
             budget = ReplyBudget(api_limits.REPLY_BUDGET)
             items = []
             after = cursor
             while True:
-                records, next_cursor = self.gateway.page(type_name, first, after, size)
-                for position, record in enumerate(records):
+                records, next_cursor = self.gateway.page(type_name, first, after, chunk)
+                if not reads_all:
+                    chunk = max(size, api_limits.MAX_PAGE)   # after the first page: few engine calls
+                for record in records:
                     if len(items) >= size:  # filled part-way through a later page
-                        return {"items": items, "next": self.gateway.cursor_before(records, position)}
+                        return {"items": items, "next": items[-1]["id"]}
                     if any(record["fields"].get(name) != value for name, value in conditions[1:]):
                         continue
                     if not self.access.can_read(caller, policy, record["owner"]):
                         continue
                     entity = self._entity(type_name, record, caller)
                     if not budget.take(entity_size(entity)) and items:
-                        stop = self.gateway.cursor_before(records, position) if position else after
-                        return {"items": items, "next": stop}
+                        return {"items": items, "next": items[-1]["id"]}
                     items.append(entity)
                 scan_left -= len(records)
-                if next_cursor is None or len(items) >= size or scan_left <= 0:
-                    return {"items": items, "next": next_cursor}
+                if next_cursor is None:
+                    return {"items": items, "next": None}
+                if len(items) >= size or scan_left <= 0:
+                    last = items[-1]["id"] if items and not reads_all else next_cursor
+                    return {"items": items, "next": last}
                 after = next_cursor
 
         return self._run(caller, False, action)

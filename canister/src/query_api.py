@@ -162,8 +162,12 @@ class QueryEndpoints:
         items = []
         last = None
         left = QUERY_SCAN_BUDGET
+        chunk = size
         while True:
-            page = self.gateway.query_page(type_name, filters, order, cursor, size, left)
+            page = self.gateway.query_page(type_name, filters, order, cursor, chunk, left)
+            # after the first engine page, pages of 100 at least: an engine call per hidden candidate
+            # would pass the IC's query instruction limit long before the scan budget
+            chunk = max(size, api_limits.MAX_PAGE)
             found, taken, cut = self._readable_items(caller, type_name, page, size - len(items))
             items += found
             last = taken or last

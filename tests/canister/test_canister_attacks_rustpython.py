@@ -1,0 +1,76 @@
+"""Attacks measured on Kybra's own interpreter (localnet's rustpython runtime), where the IC's instruction
+limits apply: a hostile query that makes the canister read past many hidden entities must answer (Ok or
+Err) within the query limit, not trap."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from canister_fixtures import callers, deploy, with_types
+from canister_harness import Rejected, field, field_def, policy, relation_def, text, type_def
+
+from localnet import rustpython_runtime
+from localnet.replica import Replica
+
+pytestmark = pytest.mark.skipif(not rustpython_runtime.available(), reason=rustpython_runtime.SKIP_REASON)
+
+BOARD = type_def("rp::Board", [field_def("title", "Text", high=40)])
+NOTE = type_def(
+    "rp::Note",
+    [field_def("body", "Text", high=40, indexed=True), field_def("n", "Int", indexed=True)],
+    relations=[relation_def("board", "ManyToOne", "rp::Board", "notes")],
+    access=policy(read="Owner"),
+)
+
+
+def test_reading_past_a_thousand_hidden_entities_one_at_a_time_stays_within_the_query_limit():
+    """mallory asks for one entity at a time of an Owner-read type that holds 1,000 of bob's: every
+    query, list, links and audit_query call reads on past them within its scan budget, and answers."""
+    with Replica(runtime="rustpython") as replica:
+        net = with_types(callers(replica, deploy(replica)), [BOARD, NOTE])
+        board = net.mallory.ok("create", "rp::Board", [field("title", text("shared"))])["id"]
+        for batch in range(10):
+            ops = [
+                {
+                    "Create": {
+                        "type_name": "rp::Note",
+                        "fields": [
+                            field("body", text(f"b{n}")),
+                            field("n", {"Int": n}),
+                            field("board", {"Int": board}),
+                        ],
+                    }
+                }
+                for n in range(batch * 100, batch * 100 + 100)
+            ]
+            net.bob.ok("batch", ops)
+        ge = {"field": "n", "op": {"Ge": None}, "values": [{"Int": 0}]}
+        for filters, order in (([], None), ([], {"field": "n", "descending": False}), ([ge], None)):
+            request = {
+                "type_name": "rp::Note",
+                "filters": filters,
+                "order": [] if order is None else [order],
+                "cursor": [],
+                "limit": 1,
+            }
+            try:
+                result = net.mallory.call("query", request)
+            except Rejected as exc:
+                pytest.fail(f"query {filters} {order} trapped: {exc.message}")
+            assert result.get("Err", {}).keys() == {"Limit"} or result["Ok"]["items"] == []
+        assert net.mallory.ok("list", "rp::Note", [], [], 1)["items"] == []
+        assert net.mallory.ok("links", "rp::Board", board, "notes", [], 1)["items"] == []
+        audit = {
+            "start": [],
+            "newest_first": True,
+            "type_name": ["rp::Board"],
+            "id": [],
+            "caller": [],
+            "limit": 1,
+        }
+        assert net.mallory.ok("audit_query", audit)["items"] == []
+        log = replica.log_path(net.cid).read_text()
+        for kind, name, n in re.findall(r"\[instructions\] (\w+) (\w+): (\d+)", log):
+            if name in ("query", "list", "links", "audit_query"):
+                assert int(n) < rustpython_runtime.LIMITS[kind] / 2, (name, n)
