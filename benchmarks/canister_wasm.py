@@ -237,6 +237,7 @@ def cases(restore_data: list[str]) -> list[Case]:
         Case("find (alias)", "find", lambda n, v: (ITEM, f"sku-{n // 2}")),
         Case("get_certified", "get_certified", lambda n, v: (SIGNED, SIGNED_COUNT // 2)),
         Case("find_certified", "find_certified", lambda n, v: (SIGNED, f"signed-{SIGNED_COUNT // 2}")),
+        Case("list_certified (page of 100)", "list_certified", lambda n, v: (SIGNED, None, 100)),
         Case("update (one field)", "update", lambda n, v: (ITEM, n // 2 + v, one_field, None)),
         Case("link", "link", lambda n, v: (TAG, 1, "items", n // 3 + v)),
         Case("unlink", "unlink", lambda n, v: (TAG, 1, "items", n // 3 + v)),
