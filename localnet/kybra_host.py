@@ -20,8 +20,8 @@ from localnet.source_interface import REJECTION_CODES
 from localnet.stable_memory import StableMemory, StableTrap
 
 CYCLES_BALANCE = 3_000_000_000_000  # what a fresh local canister holds; localnet charges no cycles
-# CPython ns to Kybra-RustPython wasm instructions, for performance_counter under CPython: 20.3 over the sum
-# of every endpoint's calls in benchmarks/canister_wasm.py (docs/canister.md)
+# CPython ns to Kybra-RustPython wasm instructions, for performance_counter under CPython: a median of 17 to
+# 20 per call over every endpoint in benchmarks/canister_wasm.py (docs/canister.md)
 INSTRUCTIONS_PER_NS = 20
 STABLE32_LIMIT = 65536  # pages addressable by the 32-bit stable API (4 GiB)
 STABLE64_LIMIT = 6 * 1024 * 1024  # pages (384 GiB): comfortably under the IC's limit
