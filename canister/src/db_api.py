@@ -570,6 +570,11 @@ class DbApi(QueryEndpoints):
         budget = ReplyBudget(api_limits.REPLY_BUDGET)
         results = []
         for position, op in enumerate(ops):
+            if self.meter is not None and self.meter() > api_limits.BATCH_INSTRUCTIONS:
+                raise limit(
+                    "operation " + str(position) + ": the batch has used more than "
+                    + f"{api_limits.BATCH_INSTRUCTIONS:,}" + " instructions; split it"
+                )
             try:
                 result = self._batch_op(caller, op)
             except Exception as exc:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from canister_fixtures import callers, deploy, with_types
+from canister_fixtures import callers, deploy, fingerprint, with_types
 from canister_harness import Rejected, field, field_def, policy, relation_def, text, type_def
 
 from localnet import rustpython_runtime
@@ -74,3 +74,31 @@ def test_reading_past_a_thousand_hidden_entities_one_at_a_time_stays_within_the_
         for kind, name, n in re.findall(r"\[instructions\] (\w+) (\w+): (\d+)", log):
             if name in ("query", "list", "links", "audit_query"):
                 assert int(n) < rustpython_runtime.LIMITS[kind] / 2, (name, n)
+
+
+NAMES = [f"{chr(97 + i % 26)}{i:02d}" + "x" * 37 for i in range(32)]
+WIDE = type_def("rp::Wide", [field_def(n, "Text", high=256, indexed=True) for n in NAMES])
+
+
+def test_a_batch_too_costly_for_one_message_is_a_limit_error_that_changes_nothing():
+    """100 creates of a type at every limit (32 indexed fields of 256 characters) take more than the 40B
+    instructions of an update: the batch answers Limit, before the IC would trap, and writes nothing."""
+    with Replica(runtime="rustpython") as replica:
+        net = with_types(callers(replica, deploy(replica)), [WIDE])
+        ops = [
+            {
+                "Create": {
+                    "type_name": "rp::Wide",
+                    "fields": [field(n, text(f"{k:03d}" + "q" * 253)) for n in NAMES],
+                }
+            }
+            for k in range(100)
+        ]
+        before = fingerprint(net.admin)
+        try:
+            kind, message = net.mallory.err("batch", ops)
+        except Rejected as exc:
+            pytest.fail(f"the batch trapped: {exc.message}")
+        assert kind == "Limit" and "split it" in message
+        assert fingerprint(net.admin) == before
+        assert len(net.mallory.ok("batch", ops[:20])) == 20
