@@ -8,7 +8,7 @@ canister); "chain" holds "first,next,hash of block next-1" so the tip is one rea
 """
 
 import rep_hash
-from stored_values import field_values
+from stored_values import field_values, field_values_hash
 
 BLOCK_TYPE = "simpledb_audit"
 BLOCK_TYPE_URL = "https://github.com/kybra-simple-db/kybra-simple-db/blob/main/docs/canister.md#audit-blocks"
@@ -20,6 +20,33 @@ def _number(value) -> dict:
     if isinstance(value, int) and not isinstance(value, bool):
         return {"Nat": value} if value >= 0 else {"Int": value}
     return {"Text": str(value)}
+
+
+def _number_hash(value) -> bytes:
+    """rep_hash.value_hash(_number(value))."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return rep_hash.nat_hash(value) if value >= 0 else rep_hash.int_hash(value)
+    return rep_hash.text_hash(str(value))
+
+
+_K = rep_hash.key_hash
+_BTYPE_PAIR = _K("btype") + rep_hash.text_hash(BLOCK_TYPE)
+
+
+def block_hash(entry: dict, phash) -> bytes:
+    """rep_hash.value_hash(block_value(entry, phash)), computed without building the Value (the hash of
+    every block appended, so the constant keys' hashes are computed once)."""
+    tx = rep_hash.map_hash([
+        _K("op") + _K(entry["operation"]),  # the cached text hash: these few texts recur
+        _K("caller") + _K(entry["caller"]),
+        _K("type") + _K(entry["type_name"]),
+        _K("id") + _number_hash(entry["id"]),
+        _K("changes") + field_values_hash(entry["changes"], True),
+    ])
+    pairs = [_BTYPE_PAIR, _K("ts") + _number_hash(entry["time"]), _K("tx") + tx]
+    if phash is not None:
+        pairs.append(_K("phash") + rep_hash.blob_hash(phash))
+    return rep_hash.map_hash(pairs)
 
 
 def block_value(entry: dict, phash) -> dict:
@@ -46,7 +73,8 @@ class AuditChain:
     def __init__(self, store):
         self.store = store
 
-    def _state(self):
+    def state(self):
+        """(first, next, hash hex of block next-1), or None before the first append: one read."""
         raw = self.store.get(CHAIN_KEY)
         if raw is None:
             return None
@@ -55,7 +83,7 @@ class AuditChain:
 
     def extent(self):
         """(first, next) block indexes, or None before the first append."""
-        state = self._state()
+        state = self.state()
         return None if state is None else (state[0], state[1])
 
     def block_hash(self, index: int):
@@ -65,27 +93,32 @@ class AuditChain:
     def parent_hash(self, index: int, first: int):
         return None if index <= first else self.block_hash(index - 1)
 
-    def append(self, entries: list, start: int) -> bool:
-        """Chain `entries` (consecutive audit entries from the chain's next index); True if any."""
-        state = self._state()
+    def append(self, entries: list, start: int, state) -> tuple:
+        """Chain `entries` (consecutive audit entries from the chain's next index) onto `state` (as
+        `state()` read it); (the state after, True if any were appended)."""
         first, nxt, last = state if state is not None else (start, start, "")
         if not entries:
             if state is None:
                 self.store.insert(CHAIN_KEY, str(first) + "," + str(nxt) + ",")
-            return False
+            return (first, nxt, last), False
         phash = bytes.fromhex(last) if last else None
         for entry in entries:
             if entry["seq"] != nxt:
                 raise ValueError("audit entries must be chained in order")
-            phash = rep_hash.value_hash(block_value(entry, phash))
+            phash = block_hash(entry, phash)
             self.store.insert("h" + str(nxt), phash.hex())
             nxt += 1
-        self.store.insert(CHAIN_KEY, str(first) + "," + str(nxt) + "," + phash.hex())
-        return True
+        last = phash.hex()
+        self.store.insert(CHAIN_KEY, str(first) + "," + str(nxt) + "," + last)
+        return (first, nxt, last), True
 
-    def tip(self):
-        """(last block index, its hash), or None while the chain is empty."""
-        state = self._state()
+    @staticmethod
+    def tip_of(state):
+        """(last block index, its hash) of a `state()`, or None while the chain is empty."""
         if state is None or state[1] <= state[0]:
             return None
         return state[1] - 1, bytes.fromhex(state[2])
+
+    def tip(self):
+        """(last block index, its hash), or None while the chain is empty."""
+        return self.tip_of(self.state())

@@ -39,10 +39,10 @@ class Certifier:
     def after_update(self, gateway, audit_start: int) -> None:
         """Chain the audit entries written since the chain's end and rehash the certified entities they
         touch; set the new root when anything changed."""
-        extent = self.chain.extent()
-        start = extent[1] if extent is not None else audit_start
+        state = self.chain.state()
+        start = state[1] if state is not None else audit_start
         entries = gateway.audit_since(start)
-        appended = self.chain.append(entries, start)
+        state, appended = self.chain.append(entries, start, state)
         seen = set()
         for entry in entries:
             key = (entry["type_name"], entry["id"])
@@ -53,7 +53,7 @@ class Certifier:
             self.merkle.set_leaf(key[0], key[1], None if record is None else entity_hash(key[0], record))
         changed = self.merkle.flush()
         if appended or changed:
-            self.publish()
+            self.set_certified_data(self.root_digest_at(self.chain.tip_of(state)))
 
     def publish(self) -> None:
         self.set_certified_data(self.root_digest())
@@ -75,7 +75,21 @@ class Certifier:
         return node if tip is None else tree.fork(node, tip)
 
     def root_digest(self) -> bytes:
-        return tree.digest(self._root([tree.PRUNED, self.merkle.digest()], self._tip_nodes()))
+        return self.root_digest_at(self.chain.tip())
+
+    def root_digest_at(self, tip) -> bytes:
+        """The digest of _root([PRUNED, entities digest], tip nodes), from the digests directly."""
+        entities = tree.labeled_digest(ENTITIES, self.merkle.digest())
+        if tip is None:
+            return entities
+        index, block_hash = tip
+        return tree.fork_digest(
+            entities,
+            tree.fork_digest(
+                tree.labeled_digest(LAST_BLOCK_HASH, tree.leaf_digest(block_hash)),
+                tree.labeled_digest(LAST_BLOCK_INDEX, tree.leaf_digest(rep_hash.uleb128(index))),
+            ),
+        )
 
     def _certificate(self) -> bytes:
         certificate = self.data_certificate()

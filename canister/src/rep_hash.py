@@ -40,6 +40,46 @@ def _sha256(data: bytes) -> bytes:
     return hashlib.sha256(data).digest()
 
 
+_KEY_HASHES = {}
+_CACHED_KEYS = 512
+
+
+def key_hash(key: str) -> bytes:
+    """The hash of a Map key (or any Text): cached, since the same few keys recur in every Value."""
+    found = _KEY_HASHES.get(key)
+    if found is None:
+        found = hashlib.sha256(key.encode("utf-8")).digest()
+        if len(_KEY_HASHES) < _CACHED_KEYS and len(key) <= 64:
+            _KEY_HASHES[key] = found
+    return found
+
+
+def text_hash(text: str) -> bytes:
+    """The hash of a Text value."""
+    return hashlib.sha256(text.encode("utf-8")).digest()
+
+
+def blob_hash(data: bytes) -> bytes:
+    """The hash of a Blob value."""
+    return hashlib.sha256(bytes(data)).digest()
+
+
+def nat_hash(value: int) -> bytes:
+    """The hash of a Nat value."""
+    return hashlib.sha256(uleb128(value)).digest()
+
+
+def int_hash(value: int) -> bytes:
+    """The hash of an Int value."""
+    return hashlib.sha256(sleb128(value)).digest()
+
+
+def map_hash(pairs: list) -> bytes:
+    """The hash of a Map given its entries as key hash + value hash (32 + 32 bytes each), in any order."""
+    pairs.sort()
+    return hashlib.sha256(b"".join(pairs)).digest()
+
+
 def value_hash(value: dict) -> bytes:
     """The 32-byte representation-independent hash of a Value."""
     if len(value) != 1:
@@ -57,7 +97,6 @@ def value_hash(value: dict) -> bytes:
         if tag == "Array":
             return _sha256(b"".join(value_hash(item) for item in payload))
         if tag == "Map":
-            pairs = sorted(_sha256(key.encode("utf-8")) + value_hash(item) for key, item in payload)
-            return _sha256(b"".join(pairs))
+            return map_hash([key_hash(key) + value_hash(item) for key, item in payload])
         raise ValueError("unknown Value case " + str(tag))
     raise ValueError("a Value has exactly one case")

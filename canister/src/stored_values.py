@@ -5,7 +5,10 @@ alike: {"Text": Text}, {"Int": Int}, {"Float": Blob (8 bytes, IEEE 754 big-endia
 {"Null": Array []}. Principals are stored (and hashed) as their text, timestamps as integers (ns).
 """
 
+import hashlib
 import struct
+
+import rep_hash
 
 
 def stored_value(stored: object) -> dict:
@@ -30,6 +33,38 @@ def field_values(values: dict, keep_null: bool) -> dict:
             continue
         items.append((name, stored_value(stored)))
     return {"Map": items}
+
+
+def _one_entry_hash(kind: str, value_hash: bytes) -> bytes:
+    return hashlib.sha256(rep_hash.key_hash(kind) + value_hash).digest()
+
+
+_NULL_HASH = _one_entry_hash("Null", hashlib.sha256(b"").digest())
+_BOOL_HASHES = (_one_entry_hash("Bool", rep_hash.nat_hash(0)), _one_entry_hash("Bool", rep_hash.nat_hash(1)))
+
+
+def stored_value_hash(stored: object) -> bytes:
+    """rep_hash.value_hash(stored_value(stored)), without building the Value."""
+    if stored is None:
+        return _NULL_HASH
+    if stored is True or stored is False:
+        return _BOOL_HASHES[1 if stored else 0]
+    if isinstance(stored, int):
+        return _one_entry_hash("Int", rep_hash.int_hash(stored))
+    if isinstance(stored, float):
+        return _one_entry_hash("Float", hashlib.sha256(struct.pack(">d", stored)).digest())
+    return _one_entry_hash("Text", rep_hash.text_hash(str(stored)))
+
+
+def field_values_hash(values: dict, keep_null: bool) -> bytes:
+    """rep_hash.value_hash(field_values(values, keep_null)), without building the Value."""
+    pairs = []
+    for name in values:
+        stored = values[name]
+        if stored is None and not keep_null:
+            continue
+        pairs.append(rep_hash.key_hash(name) + stored_value_hash(stored))
+    return rep_hash.map_hash(pairs)
 
 
 def entity_value(type_name: str, record: dict) -> dict:

@@ -1,0 +1,72 @@
+"""The audit chain's direct block hash and the certifier's direct root digest give exactly the hashes of
+the Values and trees they stand for (blocks already chained must keep their hashes)."""
+
+import math
+import sys
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "canister" / "src"))
+import audit_chain  # noqa: E402
+import ic_hash_tree as tree  # noqa: E402
+import rep_hash  # noqa: E402
+from certification import ENTITIES, LAST_BLOCK_HASH, LAST_BLOCK_INDEX, Certifier  # noqa: E402
+from stored_values import field_values, field_values_hash, stored_value, stored_value_hash  # noqa: E402
+
+STORED = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=False),
+    st.just(math.nan),
+    st.text(max_size=20),
+)
+ENTRY = st.fixed_dictionaries(
+    {
+        "seq": st.integers(min_value=0, max_value=10**6),
+        "time": st.one_of(st.integers(min_value=-5, max_value=2**64), st.text(max_size=5)),
+        "caller": st.text(max_size=70),
+        "operation": st.sampled_from(["create", "update", "delete", "link", "x" * 80]),
+        "type_name": st.text(max_size=30),
+        "id": st.one_of(st.integers(min_value=-(2**40), max_value=2**64), st.none(), st.text(max_size=5)),
+        "changes": st.dictionaries(st.text(max_size=70), STORED, max_size=6),
+    }
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(entry=ENTRY, phash=st.one_of(st.none(), st.binary(min_size=32, max_size=32)))
+def test_block_hash_is_the_hash_of_the_block_value(entry, phash):
+    assert audit_chain.block_hash(entry, phash) == rep_hash.value_hash(audit_chain.block_value(entry, phash))
+
+
+@settings(max_examples=300, deadline=None)
+@given(stored=STORED, values=st.dictionaries(st.text(max_size=10), STORED, max_size=5), keep=st.booleans())
+def test_stored_value_hashes_match_their_values(stored, values, keep):
+    assert stored_value_hash(stored) == rep_hash.value_hash(stored_value(stored))
+    assert field_values_hash(values, keep) == rep_hash.value_hash(field_values(values, keep))
+
+
+class _Merkle:
+    def __init__(self, digest: bytes):
+        self._digest = digest
+
+    def digest(self) -> bytes:
+        return self._digest
+
+
+@given(entities=st.binary(min_size=32, max_size=32), index=st.integers(min_value=0, max_value=2**40),
+       block=st.binary(min_size=32, max_size=32), empty=st.booleans())
+def test_root_digest_is_the_digest_of_the_root_tree(entities, index, block, empty):
+    certifier = Certifier.__new__(Certifier)
+    certifier.merkle = _Merkle(entities)
+    tip = None if empty else (index, block)
+    node = [tree.LABELED, ENTITIES, [tree.PRUNED, entities]]
+    if tip is not None:
+        node = tree.fork(node, tree.fork(
+            [tree.LABELED, LAST_BLOCK_HASH, [tree.LEAF, block]],
+            [tree.LABELED, LAST_BLOCK_INDEX, [tree.LEAF, rep_hash.uleb128(index)]],
+        ))
+    assert certifier.root_digest_at(tip) == tree.digest(node)
