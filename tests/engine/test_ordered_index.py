@@ -3,7 +3,7 @@
 import random
 
 import pytest
-from kybra_simple_db import CountingMap, Database, MemoryMap
+from kybra_simple_db import CountingMap, Database, MemoryMap, ordered_index
 from kybra_simple_db.ordered_index import OrderedIndex, after_key, sort_key, text_prefix
 
 
@@ -32,6 +32,8 @@ def test_walks_match_a_sorted_model_over_random_changes(seed):
                 model.setdefault(sort_key(value, eid), (value, eid))
         if step % 300 == 299:
             assert tree.check() == len(model)
+            for _text, node, keys in ordered_index._CACHE.values():  # keys kept through splices are exact
+                assert keys is None or keys == OrderedIndex._keys(node)
             want = sorted(model)
             assert [sort_key(*e) for e in tree.walk()] == want
             assert [sort_key(*e) for e in tree.walk(descending=True)] == want[::-1]

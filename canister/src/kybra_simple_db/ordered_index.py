@@ -116,12 +116,14 @@ class OrderedIndex:
             _CACHE.clear()
         _CACHE[key] = entry
 
-    def _write(self, nid: int, node, text: str = None) -> None:
+    def _write(self, nid: int, node, text: str = None, keys: list = None) -> None:
+        """Store a node; `keys`, when given, are its sort keys (kept in the cache: recomputing them
+        costs a pass over every entry on the next read)."""
         key = self._node_key(nid)
         if text is None:
             text = index_nodes.encode(node)
         self.db.put(key, text)
-        self._remember(key, [text, _copy(node), None])
+        self._remember(key, [text, _copy(node), keys])
 
     def _fitting(self, node, share: int = 1):
         """The node's text if it fits in `1/share` of a value, else None."""
@@ -169,13 +171,17 @@ class OrderedIndex:
         # the new text is the old one with one entry spliced in (re-encoding a leaf costs far more)
         parts = index_nodes.leaf_parts(text)
         parts.insert(pos, index_nodes.entry_text(value, entity_id))
-        self._store(header, path, nid, leaf, index_nodes.leaf_text(parts))
+        keys = entry_keys[:pos] + [target] + entry_keys[pos:]
+        self._store(header, path, nid, leaf, index_nodes.leaf_text(parts), keys)
         return True
 
-    def _store(self, header: dict, path: list, nid: int, node, text: str) -> None:
-        """Write a grown node (its text given), splitting it (and its parents) while it does not fit."""
-        if not self._fits(text):
-            text = None
+    def _store(self, header: dict, path: list, nid: int, node, text: str, keys: list = None) -> None:
+        """Write a grown node (its text and sort keys given), splitting it (and its parents) while it does
+        not fit."""
+        if self._fits(text):
+            self._write(nid, node, text, keys)
+            return
+        text = None
         while text is None:
             left, separator, right = self._split(node)
             right_nid = header["n"]
@@ -198,7 +204,6 @@ class OrderedIndex:
                 self._write(nid, node, text)
                 self._put_header(header)
                 return
-        self._write(nid, node, text)
 
     def _split(self, node) -> tuple:
         """(left, separator entry, right) halves of a node by size."""
@@ -234,16 +239,18 @@ class OrderedIndex:
         del leaf[pos]
         parts = index_nodes.leaf_parts(text)
         del parts[pos]
-        self._shrink(header, path, nid, leaf, index_nodes.leaf_text(parts))
+        keys = entry_keys[:pos] + entry_keys[pos + 1:]
+        self._shrink(header, path, nid, leaf, index_nodes.leaf_text(parts), keys)
         return True
 
-    def _shrink(self, header: dict, path: list, nid: int, node, text: str) -> None:
-        """Write a node that lost an entry: drop it when empty, merge it into a neighbour when both fit
-        in three quarters of a node, and lower the root while it has a single child."""
+    def _shrink(self, header: dict, path: list, nid: int, node, text: str, keys: list = None) -> None:
+        """Write a node that lost an entry (`keys`: its sort keys, if known): drop it when empty, merge
+        it into a neighbour when both fit in three quarters of a node, and lower the root while it has a
+        single child."""
         while True:
             empty = not node if type(node) is list else not node["c"]
             if not path:
-                self._store_root(header, nid, node, empty, text)
+                self._store_root(header, nid, node, empty, text, keys)
                 return
             parent_nid, parent, pos = path.pop()
             if empty:
@@ -251,7 +258,7 @@ class OrderedIndex:
                 del parent["c"][pos]
                 if parent["s"]:
                     del parent["s"][max(pos - 1, 0)]
-                nid, node, text = parent_nid, parent, None
+                nid, node, text, keys = parent_nid, parent, None, None
                 continue
             if text is None:
                 text = index_nodes.encode(node)
@@ -269,9 +276,9 @@ class OrderedIndex:
                     self.db.delete(self._node_key(right_nid))
                     del parent["c"][left_pos + 1]
                     del parent["s"][sep_at]
-                    nid, node, text = parent_nid, parent, None
+                    nid, node, text, keys = parent_nid, parent, None, None
                     continue
-            self._write(nid, node, text)
+            self._write(nid, node, text, keys)
             return
 
     @staticmethod
@@ -280,13 +287,13 @@ class OrderedIndex:
             return left + right
         return {"s": left["s"] + [separator] + right["s"], "c": left["c"] + right["c"]}
 
-    def _store_root(self, header: dict, nid: int, node, empty: bool, text) -> None:
+    def _store_root(self, header: dict, nid: int, node, empty: bool, text, keys: list = None) -> None:
         if empty:
             self.db.delete(self._node_key(nid))
             self.db.delete(self.prefix)
             return
         if type(node) is list or len(node["c"]) > 1:
-            self._write(nid, node, text)
+            self._write(nid, node, text, keys)
             return
         height = header["h"]
         while type(node) is dict and len(node["c"]) == 1:
