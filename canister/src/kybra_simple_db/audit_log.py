@@ -96,7 +96,15 @@ class AuditLog:
                entity_id, changes: dict) -> None:
         """Stage one entry; on rollback (through `journal`) the sequence number is given back."""
         seq = self.next_seq
-        text = self.entry_text(when, caller, operation, type_name, entity_id, changes)
+        # entry_text's common case, inline (every change of every entity passes here)
+        if type(entity_id) is int and type(changes) is dict and type(when) is int and type(caller) is str:
+            names = _NAMES_JSON.get((caller, operation, type_name))
+            if names is None:
+                names = _names_json(caller, operation, type_name)
+            text = ("[" + str(when) + "," + names + "," + str(entity_id) + ","
+                    + (keys.compact(changes) if changes else "{}") + "]")
+        else:
+            text = self.entry_text(when, caller, operation, type_name, entity_id, changes)
         staged = self.staged
         limit = staged.max_value_size
         if limit is None or len(text) * 4 <= limit:

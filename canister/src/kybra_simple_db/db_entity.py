@@ -366,13 +366,23 @@ class Entity(EntityLinks, IndexedKeys, EntityQueries, EntitySerialization):
         db = self._db
         mark = db.begin()
         try:
-            self._touch()
-            self._assign(name, value, ACTION_MODIFY)
+            # what _touch and _assign do, inline: this is the hot path of every field update
+            data = self._data
+            stored = self._stored
+            db.on_rollback_call(self._restore, (dict(data), stored, dict(self._meta), "live"))
+            cls = type(self)
+            prop = cls.__fields__.get(name)
+            if prop is None:
+                prop = _extra_property(cls, name)
+            label = cls.__type_name__ + "." + name
+            new = prop.validate(value, label)
+            if getattr(cls, "on_event", None) is not None:
+                new = prop.validate(self._hook(name, data.get(name), new, ACTION_MODIFY), label)
+            data[name] = new
             if self._dirty:
                 self._persist("update")
             else:   # only this field can differ from storage
-                new = self._data[name]
-                old = self._stored.get(name, _MISSING)
+                old = stored.get(name, _MISSING)
                 self._persist("update", None, {name: new} if type(old) is not type(new) or old != new else {})
         except BaseException:
             db.end(mark, False)
@@ -422,10 +432,13 @@ class Entity(EntityLinks, IndexedKeys, EntityQueries, EntitySerialization):
             changes.update(extra)
         if not changes:
             return
-        if type(self).__owned__ and operation != "transfer":
+        cls = type(self)
+        if cls.__owned__ and operation != "transfer":
             self._check_owner()
         db = self._db
-        key = keys.doc_key(self._tc, self._eid)
+        tc = self._tc
+        eid = self._eid
+        key = keys.doc_key(tc, eid)
         head = db.get(key)
         if head is None:
             raise NotFoundError(f"{self._type}@{self._id} no longer exists")
@@ -442,11 +455,11 @@ class Entity(EntityLinks, IndexedKeys, EntityQueries, EntitySerialization):
         meta["u"] = caller
         meta["tu"] = now
         db.put_value(key, doc_text(self._data, meta), head)
-        if not db.keyed_fields(type(self), self._tc).isdisjoint(changes):
+        if not db.keyed_fields(cls, tc).isdisjoint(changes):
             self._sync_keys(self._stored, self._data, changes)
-        db.record(operation, type(self).__type_name__, self._eid, changes, now, caller)
+        db.record(operation, cls.__type_name__, eid, changes, now, caller)
         d = self.__dict__
-        d["_stored"] = dict(self._data)
+        d["_stored"] = dict(d["_data"])
         if d["_dirty"]:
             d["_dirty"] = False
 
@@ -836,7 +849,11 @@ class Entity(EntityLinks, IndexedKeys, EntityQueries, EntitySerialization):
         """Delete this entity and what its Cascade relations reach, depth first without recursion:
         each entity's steps are a generator that yields the entities to delete before it goes on."""
         visiting = set()
-        stack = [self._delete_steps(visiting, budget)]
+        steps = self._delete_steps(visiting, budget)
+        child = next(steps, None)
+        if child is None:   # nothing to cascade (the common case): done, without the stack
+            return
+        stack = [steps, child._delete_steps(visiting, budget)]
         while stack:
             child = next(stack[-1], None)
             if child is None:

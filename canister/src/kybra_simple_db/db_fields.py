@@ -113,7 +113,12 @@ class Integer(_Number):
     def check(self, value, label):
         if isinstance(value, bool) or not isinstance(value, int):
             raise ValidationError(f"{label} must be an integer, not {type(value).__name__}")
-        return self.check_range(value, label)
+        # check_range, inline (the common case: in range)
+        low = self.min_value
+        high = self.max_value
+        if (low is not None and value < low) or (high is not None and value > high):
+            return self.check_range(value, label)
+        return value
 
 
 class Float(_Number):

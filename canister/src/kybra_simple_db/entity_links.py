@@ -261,6 +261,11 @@ class EntityLinks:
         return bucket is not None and self._db.bit_test(bucket, tid)
 
     def _linked_ids(self, rel) -> list:
+        return self._linked_ids_upto(rel, None)
+
+    def _linked_ids_upto(self, rel, limit: Optional[int]) -> list:
+        """At most `limit` (None: all) linked ids of `rel`, ascending (reads the id buckets up to the
+        last one returned; one read when the target type's ids all fit in the first bucket)."""
         if not rel.to_many:
             tid = self._data.get(rel.name)
             return [] if tid is None else [tid]
@@ -269,23 +274,16 @@ class EntityLinks:
         if ttc is None:
             return []
         upper = db.counters(ttc)[0]
-        if upper < db.bucket_width:
+        width = db.bucket_width
+        if upper < width:
             text = db.get(keys.link_key(self._tc, self._eid, rel.name, ttc, 0))
-            return bitsets.members(bitsets.decode(text), 0, 1) if text else []
-        ids, _ = db.bit_walk(self._link_bucket(rel), 0, upper, upper + 1, upper + 1)
-        return ids
-
-    def _linked_ids_upto(self, rel, limit: int) -> list:
-        """At most `limit` linked ids of `rel`, ascending (reads the id buckets up to the last one
-        returned)."""
-        if not rel.to_many:
-            tid = self._data.get(rel.name)
-            return [] if tid is None else [tid]
-        bucket = self._link_bucket(rel)
-        if bucket is None:
-            return []
-        upper = self._target_upper(rel)
-        return self._db.bit_walk(bucket, 0, upper, limit, upper // self._db.bucket_width + 1)[0]
+            if not text:
+                return []
+            ids = bitsets.members(bitsets.decode(text), 0, 1)
+            return ids if limit is None or len(ids) <= limit else ids[:limit]
+        if limit is None:
+            return db.bit_walk(self._link_bucket(rel), 0, upper, upper + 1, upper + 1)[0]
+        return db.bit_walk(self._link_bucket(rel), 0, upper, limit, upper // width + 1)[0]
 
     def clear_links(self, relation: str, limit: int = 500) -> int:
         """Unlink up to `limit` entities linked through `relation` (both sides, hooks run, as `unlink`)
