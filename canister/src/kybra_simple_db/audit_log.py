@@ -14,6 +14,7 @@ from .db_errors import StorageLimitError
 from .undo_journal import CALL
 
 _NAMES_JSON = {}
+_COMMON_TYPES = (int, dict, int, str)
 _CACHED_NAMES = 256
 _CACHED_LENGTH = 400
 
@@ -21,7 +22,8 @@ _CACHED_LENGTH = 400
 def _names_json(caller: str, operation: str, type_name: str) -> str:
     """`"caller","operation","type"` as JSON text, cached: the same few combinations recur in almost
     every entry."""
-    text = keys.value_token(caller) + "," + keys.value_token(operation) + "," + keys.value_token(type_name)
+    token = keys.value_token
+    text = token(caller) + "," + token(operation) + "," + token(type_name)
     if len(_NAMES_JSON) < _CACHED_NAMES and len(text) <= _CACHED_LENGTH:
         _NAMES_JSON[(caller, operation, type_name)] = text
     return text
@@ -64,15 +66,8 @@ class AuditLog:
 
     def entry_text(self, time_ns: int, caller: str, operation: str, type_name: str, entity_id: int,
                    changes: dict) -> str:
-        """The compact JSON list `[time, caller, operation, type, id, changes]`, joined from cached
-        pieces (the same text the JSON encoder gives, without its cost on every change)."""
-        # operation and type name are always text here (the engine passes them)
-        if type(entity_id) is int and type(changes) is dict and type(time_ns) is int and type(caller) is str:
-            names = _NAMES_JSON.get((caller, operation, type_name))
-            if names is None:
-                names = _names_json(caller, operation, type_name)
-            return ("[" + str(time_ns) + "," + names + "," + str(entity_id) + ","
-                    + (keys.compact(changes) if changes else "{}") + "]")
+        """The compact JSON list `[time, caller, operation, type, id, changes]` (`append` joins the same
+        text from cached pieces in the common case, without the encoder's cost on every change)."""
         return keys.compact([time_ns, caller, operation, type_name, entity_id, changes])
 
     @staticmethod
@@ -96,8 +91,8 @@ class AuditLog:
                entity_id, changes: dict) -> None:
         """Stage one entry; on rollback (through `journal`) the sequence number is given back."""
         seq = self.next_seq
-        # entry_text's common case, inline (every change of every entity passes here)
-        if type(entity_id) is int and type(changes) is dict and type(when) is int and type(caller) is str:
+        # entry_text, joined from cached pieces in the common case (every change of every entity passes here)
+        if (type(entity_id), type(changes), type(when), type(caller)) == _COMMON_TYPES:
             names = _NAMES_JSON.get((caller, operation, type_name))
             if names is None:
                 names = _names_json(caller, operation, type_name)
