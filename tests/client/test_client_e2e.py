@@ -298,7 +298,8 @@ def test_an_interrupted_import_resumes_with_skip_existing(net, admin_db, types, 
     assert 0 < first < total
     with pytest.raises(ImportFailed, match="skip-existing") as refused:
         copy.import_from(path)
-    assert refused.value.kind == "Conflict" and refused.value.page == cut
+    first_entity_page = next(i for i, line in enumerate(lines) if i and _page_names(line))
+    assert refused.value.kind == "Conflict" and refused.value.page == first_entity_page
     assert copy.import_from(path, skip_existing=True) == total - first
     assert list(copy.dump(page_size=2)) == list(admin_db.dump(page_size=2))
     assert copy.import_from(path, skip_existing=True) == 0
