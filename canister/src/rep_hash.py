@@ -14,14 +14,11 @@ def uleb128(value: int) -> bytes:
     if value < 0:
         raise ValueError("a Nat cannot be negative")
     out = bytearray()
-    while True:
-        byte = value & 0x7F
+    while value > 0x7F:
+        out.append(value & 0x7F | 0x80)
         value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
+    out.append(value)
+    return bytes(out)
 
 
 def sleb128(value: int) -> bytes:

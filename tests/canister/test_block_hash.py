@@ -70,3 +70,11 @@ def test_root_digest_is_the_digest_of_the_root_tree(entities, index, block, empt
             [tree.LABELED, LAST_BLOCK_INDEX, [tree.LEAF, rep_hash.uleb128(index)]],
         ))
     assert certifier.root_digest_at(tip) == tree.digest(node)
+
+
+@given(value=st.integers(min_value=-(2**130), max_value=2**130))
+def test_nat_and_int_hashes_agree_with_the_client(value):
+    from ic_protocol.icrc3_value import value_hash
+
+    kind = "Nat" if value >= 0 else "Int"
+    assert rep_hash.value_hash({kind: value}) == value_hash({kind: value})
