@@ -20,6 +20,15 @@ import ic_hash_tree as tree
 TYPES_KEY = "cert/types"
 FANOUT = 16
 MAX_CERTIFIED_TYPES = 64
+_CACHED_TEXTS = 16
+_PARSED = {}          # stored "cert/types" text -> its parsed state (never changed: each message copies it)
+_DIGESTS = {}         # stored "cert/types" text -> the digest of the `entities` subtree it describes
+
+
+def _remember(cache: dict, text: str, value) -> None:
+    if len(cache) >= _CACHED_TEXTS:
+        cache.clear()
+    cache[text] = value
 
 
 def id_label(entity_id: int) -> bytes:
@@ -66,6 +75,7 @@ class EntityMerkle:
         self.cache = {}
         self.dirty = set()
         self.types = None
+        self.types_text = None  # the stored text `types` equals (None when changed since or absent)
         self.types_dirty = False
 
     # --- state ---
@@ -75,12 +85,22 @@ class EntityMerkle:
         self.cache = {}
         self.dirty = set()
         self.types = None
+        self.types_text = None
         self.types_dirty = False
 
     def _state(self) -> dict:
         if self.types is None:
             raw = self.meta.get(TYPES_KEY)
-            self.types = json.loads(raw) if raw is not None else {"g": 1, "t": {}}
+            self.types_text = raw
+            if raw is None:
+                self.types = {"g": 1, "t": {}}
+            else:
+                parsed = _PARSED.get(raw)
+                if parsed is None:
+                    parsed = json.loads(raw)
+                    _remember(_PARSED, raw, parsed)
+                self.types = dict(parsed)  # a copy: the type entries change in place
+                self.types["t"] = {name: list(info) for name, info in parsed["t"].items()}
         return self.types
 
     def certified(self, type_name: str) -> bool:
@@ -175,7 +195,8 @@ class EntityMerkle:
             else:
                 self.store.remove(key)
         if self.types_dirty:
-            self.meta.insert(TYPES_KEY, json.dumps(self.types, separators=(",", ":"), sort_keys=True))
+            self.types_text = json.dumps(self.types, separators=(",", ":"), sort_keys=True)
+            self.meta.insert(TYPES_KEY, self.types_text)
         self.dirty = set()
         self.types_dirty = False
         return changed
@@ -190,8 +211,18 @@ class EntityMerkle:
         return bytes.fromhex(root) if root else tree.EMPTY_DIGEST
 
     def digest(self) -> bytes:
-        """The digest of the `entities` subtree."""
-        names = self.certified_types()
+        """The digest of the `entities` subtree (cached by the stored text it follows from)."""
+        state = self._state()
+        text = None if self.types_dirty else self.types_text
+        found = None if text is None else _DIGESTS.get(text)
+        if found is None:
+            found = self._digest(state)
+            if text is not None:
+                _remember(_DIGESTS, text, found)
+        return found
+
+    def _digest(self, state: dict) -> bytes:
+        names = sorted(state["t"])
         nodes = [
             [tree.PRUNED, tree.labeled_digest(name.encode("utf-8"), self._root_digest_of(name))]
             for name in names
