@@ -111,7 +111,7 @@ class Integer(_Number):
     kind = "int"
 
     def check(self, value, label):
-        if isinstance(value, bool) or not isinstance(value, int):
+        if type(value) is not int and (isinstance(value, bool) or not isinstance(value, int)):
             raise ValidationError(f"{label} must be an integer, not {type(value).__name__}")
         # check_range, inline (the common case: in range)
         low = self.min_value
