@@ -112,9 +112,9 @@ def measure(n: int, samples: int = SAMPLES) -> dict:
         "id": 1,
         "changes": {"title": "t"},
     }
-    chain.append([entry], 0)
+    chain.append([entry], 0, chain.state())
     chain_store.reset()
-    chain.append([dict(entry, seq=1), dict(entry, seq=2)], 1)
+    chain.append([dict(entry, seq=1), dict(entry, seq=2)], 1, chain.state())  # one message: one state read
     levels = max(1, math.ceil(math.log(n + 1, 16)))
     return {
         "n": n,
