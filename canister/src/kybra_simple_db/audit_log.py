@@ -6,6 +6,7 @@ end with a few `contains_key` probes (O(log n)), and a change costs a single aud
 """
 
 import json
+from json.encoder import encode_basestring as _quote
 from typing import Optional
 
 from . import key_layout as keys
@@ -22,8 +23,11 @@ _CACHED_LENGTH = 400
 def _names_json(caller: str, operation: str, type_name: str) -> str:
     """`"caller","operation","type"` as JSON text, cached: the same few combinations recur in almost
     every entry."""
-    token = keys.value_token
-    text = token(caller) + "," + token(operation) + "," + token(type_name)
+    if type(caller) is str and type(operation) is str and type(type_name) is str:
+        text = _quote(caller) + "," + _quote(operation) + "," + _quote(type_name)   # value_token of text
+    else:
+        token = keys.value_token
+        text = token(caller) + "," + token(operation) + "," + token(type_name)
     if len(_NAMES_JSON) < _CACHED_NAMES and len(text) <= _CACHED_LENGTH:
         _NAMES_JSON[(caller, operation, type_name)] = text
     return text

@@ -442,16 +442,18 @@ class Entity(EntityLinks, IndexedKeys, EntityQueries, EntitySerialization):
         head = db.get(key)
         if head is None:
             raise NotFoundError(f"{self._type}@{self._id} no longer exists")
-        if head.startswith(_VERSION_PREFIX):
-            stored_version = int(head[5:head.index(",", 5)])
-        else:
-            stored_version = json.loads(db.get_value(key, head))["v"]
-        if stored_version != self._meta["v"]:
-            raise ConflictError(f"{self._type}@{self._id} changed since it was loaded")
         meta = self._meta
+        version = meta["v"]
+        if not head.startswith(_VERSION_PREFIX + str(version) + ","):   # else parse it: a conflict or chunks
+            if head.startswith(_VERSION_PREFIX):
+                stored_version = int(head[5:head.index(",", 5)])
+            else:
+                stored_version = json.loads(db.get_value(key, head))["v"]
+            if stored_version != version:
+                raise ConflictError(f"{self._type}@{self._id} changed since it was loaded")
         now = db.now()
         caller = get_caller_id()
-        meta["v"] = stored_version + 1
+        meta["v"] = version + 1
         meta["u"] = caller
         meta["tu"] = now
         db.put_value(key, doc_text(self._data, meta), head)
