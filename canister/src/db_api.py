@@ -21,6 +21,7 @@ from kybra_simple_db.memory_map import MemoryMap
 from query_api import QueryEndpoints
 from reply_budget import ReplyBudget, entity_size
 from restore_rules import RestoreRules, check_nesting
+from scan_pacer import ScanPacer
 from schema_registry import SchemaRegistry
 from undo_map import UndoMap
 from value_codec import ValueCodec, field_map, principal_text, stored_from_value, variant_case
@@ -230,6 +231,10 @@ class DbApi(QueryEndpoints):
                 visible.append(entity_id)
         return visible
 
+    def _spent(self, instructions: int) -> bool:
+        """Whether the current message has used more than `instructions` (False without a meter)."""
+        return self.meter is not None and self.meter() > instructions
+
     def _may_write(self, caller: str, type_name: str, owner: str, action: str) -> bool:
         """The engine's write guard: may `caller` change (or delete) an entity a link or cascade reaches."""
         plain = self.registry.types.get(type_name)
@@ -437,8 +442,10 @@ class DbApi(QueryEndpoints):
         names a hidden entity (past MAX_LIST_SCAN hidden ids, `next` is where the scan stopped)."""
         items = []
         scanned = 0
+        pacer = ScanPacer(self.meter, api_limits.QUERY_INSTRUCTIONS, max(size, api_limits.MAX_PAGE))
         for _ in range(LINK_SCAN_ROUNDS):   # each round reads at most max(size, 100) / 4 + 4 id buckets
-            ids, next_cursor = self.gateway.link_page(type_name, entity_id, relation, cursor, max(size, 100))
+            allowed = max(1, pacer.next_budget())
+            ids, next_cursor = self.gateway.link_page(type_name, entity_id, relation, cursor, allowed)
             visible = set(self._visible_ids(caller, target, ids))
             for target_id in ids:
                 if target_id in visible:
@@ -446,9 +453,10 @@ class DbApi(QueryEndpoints):
                     if len(items) >= size:
                         return {"items": items, "next": target_id}
             scanned += len(ids)
+            spent = pacer.spent(len(ids))
             if next_cursor is None:
                 return {"items": items, "next": None}
-            if scanned >= api_limits.MAX_LIST_SCAN:
+            if scanned >= api_limits.MAX_LIST_SCAN or spent:
                 break
             cursor = next_cursor
         return {"items": items, "next": items[-1] if items else next_cursor}
@@ -484,10 +492,13 @@ class DbApi(QueryEndpoints):
             scan_left = size if reads_all else api_limits.MAX_LIST_SCAN
             chunk = size
             budget = ReplyBudget(api_limits.REPLY_BUDGET)
+            pacer = ScanPacer(self.meter, api_limits.QUERY_INSTRUCTIONS, api_limits.MAX_PAGE)
             items = []
             after = cursor
             while True:
-                records, next_cursor = self.gateway.page(type_name, first, after, chunk)
+                allowed = max(1, min(chunk, pacer.next_budget()))
+                records, next_cursor = self.gateway.page(type_name, first, after, allowed)
+                spent = pacer.spent(len(records))
                 if not reads_all:
                     chunk = max(size, api_limits.MAX_PAGE)   # after the first page: few engine calls
                 for record in records:
@@ -504,7 +515,7 @@ class DbApi(QueryEndpoints):
                 scan_left -= len(records)
                 if next_cursor is None:
                     return {"items": items, "next": None}
-                if len(items) >= size or scan_left <= 0:
+                if len(items) >= size or scan_left <= 0 or spent:
                     last = items[-1]["id"] if items and not reads_all else next_cursor
                     return {"items": items, "next": last}
                 after = next_cursor
@@ -617,7 +628,9 @@ class DbApi(QueryEndpoints):
             budget = ReplyBudget(api_limits.REPLY_BUDGET)
             items = []
             owners = {}
-            for entry in entries:
+            for position, entry in enumerate(entries):
+                if position and not admin and self._spent(api_limits.QUERY_INSTRUCTIONS):
+                    return {"items": items, "next": entry["seq"]}  # ownership reads of large entities
                 if not admin and not self._audit_visible(caller, entry, owners):
                     continue
                 item = self._audit_entry(entry, None if admin else caller)

@@ -211,9 +211,10 @@ class EngineGateway:
         return {"records": [self._record(e) for e in page.items], "next": page.next, "scanned": page.scanned,
                 "complete": page.complete, "cursor_after": page.cursor_after}
 
-    def query_count(self, type_name: str, filters: list, cursor) -> tuple:
-        """(matches counted in this call, cursor to go on or None when complete)."""
-        return self._query(type_name, filters, None).count_page(cursor)
+    def query_count(self, type_name: str, filters: list, cursor, budget: int = None) -> tuple:
+        """(matches counted in this call, cursor to go on or None when complete); `budget` caps the
+        candidates examined (None: the engine's default)."""
+        return self._query(type_name, filters, None).count_page(cursor, budget)
 
     def _query(self, type_name: str, filters: list, order):
         query = self._class(type_name).query()

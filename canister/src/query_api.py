@@ -10,6 +10,7 @@ import api_limits
 import typedef_rules
 from error_map import conflict, forbidden, invalid, limit
 from reply_budget import ReplyBudget, entity_size
+from scan_pacer import ScanPacer
 from value_codec import field_map, principal_text, stored_from_value, variant_case
 
 OPERATORS = {
@@ -29,6 +30,9 @@ QUERY_SCAN_BUDGET = 1000  # candidates examined per `query` call
 AUDIT_SCAN_BUDGET = 2000  # audit entries read per `audit_query` call
 MAX_CURSOR = 2000  # characters of a query cursor
 MAX_REBUILD_PAGE = 200
+QUERY_CHUNK = 50  # candidates per engine call of `query` at most (fewer as the scan pacer says)
+COUNT_CHUNK = 250  # candidates per engine call of `query_count` at most
+COUNT_ROUNDS = 20  # engine calls of one `query_count` (at most 5,000 candidates)
 
 
 class QueryEndpoints:
@@ -122,24 +126,17 @@ class QueryEndpoints:
             if cursor is not None and len(cursor) > MAX_CURSOR:
                 raise invalid("malformed query cursor")
             size = api_limits.page_size(request["limit"])
-            if not self.access.reads_everything(caller, policy):
-                return self._query_own(caller, type_name, filters, order, cursor, size)
-            page = self.gateway.query_page(type_name, filters, order, cursor, size, QUERY_SCAN_BUDGET)
-            items, last, cut = self._readable_items(caller, type_name, page, size)
-            return {
-                "items": items,
-                "next": last if cut else page["next"],
-                "scanned": page["scanned"],
-                "complete": page["complete"],
-            }
+            reads_all = self.access.reads_everything(caller, policy)
+            return self._query_scan(caller, type_name, filters, order, cursor, size, reads_all)
 
         return self._run(caller, False, action)
 
-    def _readable_items(self, caller: str, type_name: str, page: dict, room: int) -> tuple:
-        """(the page's entities the caller may read, at most `room` and within the reply budget; the
-        cursor after the last one taken, or None; whether the page was cut short)."""
+    def _readable_items(self, caller: str, type_name: str, page: dict, room: int, budget: ReplyBudget,
+                        have: int) -> tuple:
+        """(the page's entities the caller may read, at most `room` and within the reply `budget`
+        shared by the call's pages, which hold `have` entities already; the cursor after the last one
+        taken, or None; whether the page was cut short)."""
         policy = self.registry.get(type_name)["policy"]
-        budget = ReplyBudget(api_limits.REPLY_BUDGET)
         items = []
         taken = None
         cut = False
@@ -147,44 +144,57 @@ class QueryEndpoints:
             if not self.access.can_read(caller, policy, record["owner"]):
                 continue
             entity = self._entity(type_name, record, caller)
-            if len(items) >= room or (not budget.take(entity_size(entity)) and items):
+            if len(items) >= room or (not budget.take(entity_size(entity)) and (items or have)):
                 cut = True
                 break
             items.append(entity)
             taken = position
         return items, None if taken is None else page["cursor_after"](taken), cut
 
-    def _query_own(self, caller: str, type_name: str, filters: list, order, cursor, size: int) -> dict:
-        """`query` for a caller who may read only some entities (Owner-read types). It pages on past
-        hidden entities within the scan budget, counts as `scanned` only entities the caller may read,
-        and only ever returns a cursor just after an entity it returned, so neither the reply nor its
-        cursor tells a query matching hidden entities from one matching none."""
+    def _query_scan(self, caller: str, type_name: str, filters: list, order, cursor, size: int,
+                    reads_all: bool) -> dict:
+        """The engine pages of one `query` call: at most QUERY_SCAN_BUDGET candidates, QUERY_CHUNK per
+        engine call, and no new engine call once the message has used QUERY_INSTRUCTIONS (candidates
+        of 64 KB cost ~13M instructions each: 1,000 would pass the 5B query limit).
+        A caller who may read only some entities (Owner-read types) pages on past hidden entities,
+        `scanned` counts only entities it may read, and `next` only ever follows an entity it returned,
+        so neither the reply nor its cursor tells a query matching hidden entities from one matching
+        none; with none found when the budget runs out, it answers Limit."""
+        budget = ReplyBudget(api_limits.REPLY_BUDGET)
         items = []
         last = None
+        scanned = 0
         left = QUERY_SCAN_BUDGET
         chunk = size
+        pacer = ScanPacer(self.meter, api_limits.QUERY_INSTRUCTIONS, QUERY_CHUNK)
         while True:
-            page = self.gateway.query_page(type_name, filters, order, cursor, chunk, left)
-            # after the first engine page, pages of 100 at least: an engine call per hidden candidate
-            # would pass the IC's query instruction limit long before the scan budget
-            chunk = max(size, api_limits.MAX_PAGE)
-            found, taken, cut = self._readable_items(caller, type_name, page, size - len(items))
+            allowed = max(1, pacer.next_budget())
+            page = self.gateway.query_page(type_name, filters, order, cursor, chunk, min(left, allowed))
+            spent = pacer.spent(page["scanned"])
+            found, taken, cut = self._readable_items(caller, type_name, page, size - len(items), budget,
+                                                     len(items))
             items += found
             last = taken or last
-            if cut or (len(items) >= size and page["next"] is not None):
-                return {"items": items, "next": last, "scanned": len(items), "complete": True}
-            if page["next"] is None:
-                return {"items": items, "next": None, "scanned": len(items), "complete": True}
+            scanned += page["scanned"]
             left -= page["scanned"]
-            if not page["complete"] or left <= 0:
+            shown = scanned if reads_all else len(items)
+            if cut or (len(items) >= size and page["next"] is not None):
+                return {"items": items, "next": last, "scanned": shown, "complete": True}
+            if page["next"] is None:
+                return {"items": items, "next": None, "scanned": shown, "complete": True}
+            if left <= 0 or spent:
+                if reads_all:
+                    return {"items": items, "next": page["next"], "scanned": shown, "complete": False}
                 if items:
-                    return {"items": items, "next": last, "scanned": len(items), "complete": False}
+                    return {"items": items, "next": last, "scanned": shown, "complete": False}
                 raise limit(
                     "the query passed "
-                    + str(QUERY_SCAN_BUDGET)
+                    + str(scanned)
                     + " candidates without one the caller may read; narrow it with filters on indexed fields"
                 )
             cursor = page["next"]
+            # after the first engine page of a partial reader, pages of 100: few engine calls
+            chunk = size - len(items) if reads_all else max(size, api_limits.MAX_PAGE)
 
     def query_count(self, caller: str, request: dict) -> dict:
         def action():
@@ -197,8 +207,17 @@ class QueryEndpoints:
             cursor = request["cursor"]
             if cursor is not None and len(cursor) > MAX_CURSOR:
                 raise invalid("malformed query cursor")
-            count, next_cursor = self.gateway.query_count(type_name, filters, cursor)
-            return {"count": count, "next": next_cursor}
+            total = 0
+            pacer = ScanPacer(self.meter, api_limits.QUERY_INSTRUCTIONS, COUNT_CHUNK)
+            for _ in range(COUNT_ROUNDS):
+                allowed = max(1, pacer.next_budget())
+                count, after = self.gateway.query_count(type_name, filters, cursor, allowed)
+                total += count
+                # an engine call that stops early returns a cursor; one that finishes, None
+                if after is None or pacer.spent(allowed):
+                    return {"count": total, "next": after}
+                cursor = after
+            return {"count": total, "next": cursor}
 
         return self._run(caller, False, action)
 
@@ -240,6 +259,8 @@ class QueryEndpoints:
             for entry in self.gateway.audit_scan(request["start"], newest_first):
                 seq = entry["seq"]
                 if read >= AUDIT_SCAN_BUDGET or len(items) >= size:
+                    return {"items": items, "next": seq}
+                if read % 5 == 4 and self._spent(api_limits.QUERY_INSTRUCTIONS):
                     return {"items": items, "next": seq}
                 read += 1
                 if type_name is not None and entry["type_name"] != type_name:

@@ -102,3 +102,49 @@ def test_a_batch_too_costly_for_one_message_is_a_limit_error_that_changes_nothin
         assert kind == "Limit" and "split it" in message
         assert fingerprint(net.admin) == before
         assert len(net.mallory.ok("batch", ops[:20])) == 20
+
+
+HEAVY = type_def("rp::Heavy", [field_def(n, "Text", high=2000) for n in NAMES], access=policy(read="Owner"))
+
+
+def test_scanning_large_entities_answers_within_the_query_limit():
+    """mallory stores 120 entities of 256 KB (32 fields of 2,000 four-byte characters, ~40M instructions
+    to read each) in an Owner-read type. A scan over them (`query`, `query_count` and `list` by the
+    admin, `query` and `list` by bob, who reads past them, and mallory's own `audit` pages, which check
+    that she still owns each entity) stops reading at its instruction budget and answers."""
+    with Replica(runtime="rustpython") as replica:
+        net = with_types(callers(replica, deploy(replica)), [HEAVY])
+        value = "\U0001f600" * 2000
+        for _ in range(20):
+            ops = [
+                {"Create": {"type_name": "rp::Heavy", "fields": [field(n, text(value)) for n in NAMES]}}
+            ] * 6
+            net.mallory.ok("batch", ops)
+        request = {
+            "type_name": "rp::Heavy",
+            "filters": [{"field": NAMES[3], "op": {"Eq": None}, "values": [text("nothing")]}],
+            "order": [],
+            "cursor": [],
+            "limit": 100,
+        }
+        audit = {"start": [], "newest_first": True, "type_name": [], "id": [], "caller": [], "limit": 100}
+        try:
+            page = net.admin.ok("query", request)
+            counted = net.admin.ok("query_count", request)
+            listed = net.admin.ok("list", "rp::Heavy", [], [], 100)
+            hidden = net.bob.call("query", request)
+            unlisted = net.bob.ok("list", "rp::Heavy", [], [], 100)
+            own = net.mallory.ok("audit", 0, [], 100)
+            newest = net.mallory.ok("audit_query", audit)
+        except Rejected as exc:
+            pytest.fail(f"a scan trapped: {exc.message}")
+        assert page["items"] == [] and page["next"] and not page["complete"]
+        assert counted["count"] == 0 and counted["next"]
+        assert listed["items"] and listed["next"]
+        assert hidden.get("Err", {}).keys() == {"Limit"} or hidden["Ok"]["items"] == []
+        assert unlisted["items"] == []
+        assert own["items"] and newest["items"]
+        log = replica.log_path(net.cid).read_text()
+        for kind, name, n in re.findall(r"\[instructions\] (\w+) (\w+): (\d+)", log):
+            if kind == "query":
+                assert int(n) < rustpython_runtime.LIMITS[kind] * 0.8, (name, n)
