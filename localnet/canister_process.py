@@ -496,8 +496,13 @@ def reap_until_done(fd: int, group: int) -> None:
 
 
 def main() -> None:
+    serve_canister(Worker)
+
+
+def serve_canister(worker_class) -> None:
     """This first process only reaps: it is the subreaper of the canister's chain of forks, which runs
-    in its own process group so that it can end all of it and still reap every one."""
+    in its own process group so that it can end all of it and still reap every one. Its child builds
+    `worker_class(conn)` (one per runtime) and serves the replica's messages."""
     fd = int(sys.argv[1])
     _become_subreaper()
     pid = os.fork()
@@ -510,7 +515,7 @@ def main() -> None:
         os.setpgid(0, 0)
     conn = Connection(fd)
     try:
-        worker = Worker(conn)
+        worker = worker_class(conn)
     except Exception as e:
         conn.send(("error", f"{type(e).__name__}: {e}"))
         os._exit(1)

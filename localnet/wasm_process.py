@@ -36,10 +36,9 @@ from localnet.canister_process import (
     EXITING,
     HEARTBEAT_NS,
     TAKE_OVER,
-    _become_subreaper,
     call_outcome,
     outgoing_call,
-    reap_until_done,
+    serve_canister,
     trapped,
 )
 from localnet.kybra_host import Context, KybraHost, Trap
@@ -476,24 +475,7 @@ class WasmWorker:
 
 
 def main() -> None:
-    """As in canister_process: the first process only reaps; its child is the canister."""
-    fd = int(sys.argv[1])
-    _become_subreaper()
-    pid = os.fork()
-    if pid:
-        with contextlib.suppress(OSError):
-            os.setpgid(pid, pid)
-        reap_until_done(fd, pid)
-        os._exit(0)
-    with contextlib.suppress(OSError):
-        os.setpgid(0, 0)
-    conn = Connection(fd)
-    try:
-        worker = WasmWorker(conn)
-    except Exception as e:
-        conn.send(("error", f"{type(e).__name__}: {e}"))
-        os._exit(1)
-    worker.serve()
+    serve_canister(WasmWorker)
 
 
 if __name__ == "__main__":
