@@ -531,7 +531,7 @@ class DbApi(QueryEndpoints):
             self.access.check_type_read(caller, type_name, policy)
             if not self.certifier.merkle.certified(type_name):
                 raise invalid(type_name + " is not certified (set policy.certified when defining it)")
-            records, next_cursor = self.gateway.page(type_name, None, cursor, api_limits.page_size(limit_))
+            records, next_cursor = self._paced_page(type_name, cursor, api_limits.page_size(limit_))
             budget = ReplyBudget(api_limits.REPLY_BUDGET - 200_000)  # room for the witness
             items = []
             for position, record in enumerate(records):
@@ -549,6 +549,18 @@ class DbApi(QueryEndpoints):
             return {"items": items, "next": next_cursor, "witness": witness, "certificate": certificate}
 
         return self._run(caller, False, action)
+
+    def _paced_page(self, type_name: str, cursor, size: int) -> tuple:
+        """(up to `size` records with ids after `cursor`, next cursor), read in engine calls sized by a
+        ScanPacer, so a page of large entities stops (with a cursor) within the query instructions."""
+        pacer = ScanPacer(self.meter, api_limits.QUERY_INSTRUCTIONS, size)
+        records = []
+        while True:
+            allowed = max(1, min(size - len(records), pacer.next_budget()))
+            page, cursor = self.gateway.page(type_name, None, cursor, allowed)
+            records += page
+            if cursor is None or len(records) >= size or pacer.spent(len(page)):
+                return records, cursor
 
     def count(self, caller: str, type_name: str, filters: list) -> dict:
         def action():

@@ -9,6 +9,7 @@ import re
 import pytest
 from canister_fixtures import callers, deploy, fingerprint, with_types
 from canister_harness import Rejected, field, field_def, policy, relation_def, text, type_def
+from test_canister_rustpython import certified_query
 
 from localnet import rustpython_runtime
 from localnet.replica import Replica
@@ -105,21 +106,24 @@ def test_a_batch_too_costly_for_one_message_is_a_limit_error_that_changes_nothin
 
 
 HEAVY = type_def("rp::Heavy", [field_def(n, "Text", high=2000) for n in NAMES], access=policy(read="Owner"))
+PROVEN = type_def(
+    "rp::Proven", [field_def(n, "Text", high=2000) for n in NAMES], access=policy(certified=True)
+)
 
 
 def test_scanning_large_entities_answers_within_the_query_limit():
     """mallory stores 120 entities of 256 KB (32 fields of 2,000 four-byte characters, ~40M instructions
     to read each) in an Owner-read type. A scan over them (`query`, `query_count` and `list` by the
     admin, `query` and `list` by bob, who reads past them, and mallory's own `audit` pages, which check
-    that she still owns each entity) stops reading at its instruction budget and answers."""
+    that she still owns each entity), and a `list_certified` page of such entities, stops reading at its
+    instruction budget and answers."""
     with Replica(runtime="rustpython") as replica:
-        net = with_types(callers(replica, deploy(replica)), [HEAVY])
+        net = with_types(callers(replica, deploy(replica)), [HEAVY, PROVEN])
         value = "\U0001f600" * 2000
-        for _ in range(20):
-            ops = [
-                {"Create": {"type_name": "rp::Heavy", "fields": [field(n, text(value)) for n in NAMES]}}
-            ] * 6
-            net.mallory.ok("batch", ops)
+        for type_name in ("rp::Heavy", "rp::Proven"):
+            for _ in range(20):
+                fields = [field(n, text(value)) for n in NAMES]
+                net.mallory.ok("batch", [{"Create": {"type_name": type_name, "fields": fields}}] * 6)
         request = {
             "type_name": "rp::Heavy",
             "filters": [{"field": NAMES[3], "op": {"Eq": None}, "values": [text("nothing")]}],
@@ -136,6 +140,7 @@ def test_scanning_large_entities_answers_within_the_query_limit():
             unlisted = net.bob.ok("list", "rp::Heavy", [], [], 100)
             own = net.mallory.ok("audit", 0, [], 100)
             newest = net.mallory.ok("audit_query", audit)
+            proven = certified_query(net.anon, "list_certified", "rp::Proven", [], 100)["Ok"]
         except Rejected as exc:
             pytest.fail(f"a scan trapped: {exc.message}")
         assert page["items"] == [] and page["next"] and not page["complete"]
@@ -144,6 +149,7 @@ def test_scanning_large_entities_answers_within_the_query_limit():
         assert hidden.get("Err", {}).keys() == {"Limit"} or hidden["Ok"]["items"] == []
         assert unlisted["items"] == []
         assert own["items"] and newest["items"]
+        assert proven["items"] and proven["next"] == [proven["items"][-1]["id"]]
         log = replica.log_path(net.cid).read_text()
         for kind, name, n in re.findall(r"\[instructions\] (\w+) (\w+): (\d+)", log):
             if kind == "query":
