@@ -17,6 +17,7 @@ from certification import Certifier
 from engine_gateway import EngineGateway
 from error_map import conflict, forbidden, from_exception, invalid, limit, not_found
 from kybra_simple_db import json_text
+from kybra_simple_db.dump_restore import MAX_RESTORE_RECORDS
 from kybra_simple_db.memory_map import MemoryMap
 from query_api import QueryEndpoints
 from reply_budget import ReplyBudget, entity_size
@@ -28,6 +29,7 @@ from value_codec import ValueCodec, field_map, principal_text, stored_from_value
 
 DUMP_FORMAT = "kybra-simple-db-dump/1"
 PRINCIPAL_CACHE_SIZE = 512
+RESTORE_CHUNK = 10  # records written between two reads of the instruction meter by `restore`
 LINK_SCAN_ROUNDS = 20  # link pages (of 100 ids or more) one `links` call reads past hidden ids
 STABLE_COST_FACTOR = 2  # bytes of stable memory per entry ~ 2 x (max key + max value), see IC-FACTS.md
 
@@ -785,7 +787,17 @@ class DbApi(QueryEndpoints):
         rules = RestoreRules(self.registry, self._values, self.principal, now, self.gateway.load)
         checked = [rules.check(record) for record in records]
         self._check_restore_ids(checked)
-        return self.gateway.restore(checked)
+        if len(checked) <= RESTORE_CHUNK or len(checked) > MAX_RESTORE_RECORDS:
+            return self.gateway.restore(checked)   # (the engine refuses a page of too many records)
+        restored = 0
+        for start in range(0, len(checked), RESTORE_CHUNK):
+            if self._spent(api_limits.BATCH_INSTRUCTIONS):
+                raise limit(
+                    f"restore: record {start}: the page has used more than {api_limits.BATCH_INSTRUCTIONS:,} "
+                    "instructions; split it"
+                )
+            restored += self.gateway.restore(checked[start:start + RESTORE_CHUNK])
+        return restored
 
     def _check_restore_ids(self, records: list) -> None:
         """Ids (and end markers) may run ahead of a type's highest id by MAX_RESTORE_ID_GAP at most: the

@@ -4,6 +4,7 @@ Err) within the query limit, not trap."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -154,3 +155,37 @@ def test_scanning_large_entities_answers_within_the_query_limit():
         for kind, name, n in re.findall(r"\[instructions\] (\w+) (\w+): (\d+)", log):
             if kind == "query":
                 assert int(n) < rustpython_runtime.LIMITS[kind] * 0.8, (name, n)
+
+
+def test_a_restore_page_too_costly_for_one_message_is_a_limit_error_that_changes_nothing():
+    """100 records of the type at every limit fit one restore page (820 KB of JSON) but take more than
+    40B instructions to write: the restore answers Limit, before the IC would trap, and writes nothing."""
+    with Replica(runtime="rustpython") as replica:
+        net = with_types(callers(replica, deploy(replica)), [WIDE])
+        owner = net.alice.text
+        records = [
+            {
+                "type": "rp::Wide",
+                "id": k,
+                "fields": {n: f"{k:03d}" + "q" * 253 for n in NAMES},
+                "refs": {},
+                "links": {},
+                "owner": owner,
+                "creator": owner,
+                "updater": owner,
+                "created": 1,
+                "updated": 1,
+                "version": 1,
+            }
+            for k in range(1, 101)
+        ]
+        before = fingerprint(net.admin)
+        page = json.dumps({"format": "kybra-simple-db-dump/1", "records": records})
+        try:
+            kind, message = net.admin.err("restore", page)
+        except Rejected as exc:
+            pytest.fail(f"the restore trapped: {exc.message}")
+        assert kind == "Limit" and "split it" in message
+        assert fingerprint(net.admin) == before
+        page = json.dumps({"format": "kybra-simple-db-dump/1", "records": records[:20]})
+        assert net.admin.ok("restore", page) == 20
