@@ -46,18 +46,24 @@ def trapped(canister_id: bytes, message: str) -> Reject:
     return Reject(5, f"Canister {text} trapped explicitly: {message}", "IC0503")
 
 
+def read_boot(conn: Connection) -> tuple[bytes, Path, Interface, StableMemory]:
+    """The boot message: the canister id, its entry module, that module's interface and its stable
+    memory (empty on a reinstall). Both runtimes' workers start from it."""
+    boot = conn.recv()
+    canister_id: bytes = boot["canister_id"]
+    entry = Path(boot["entry"])
+    iface = read_interface(entry)[0]
+    rows = [] if boot.get("fresh") else read_stable_rows(Path(boot["db"]), canister_id)
+    return canister_id, entry, iface, StableMemory(iface, rows)
+
+
 class Worker:
     """The canister: its module, its host object and stable memory, and the message loop."""
 
     def __init__(self, conn: Connection):
         self.conn = conn
-        boot = conn.recv()
-        self.canister_id: bytes = boot["canister_id"]
-        self.entry = Path(boot["entry"])
+        self.canister_id, self.entry, self.iface, self.memory = read_boot(conn)
         sys.path.insert(0, str(self.entry.parent))
-        self.iface: Interface = read_interface(self.entry)[0]
-        rows = [] if boot.get("fresh") else read_stable_rows(Path(boot["db"]), self.canister_id)
-        self.memory = StableMemory(self.iface, rows)  # fresh: a reinstall starts with empty memory
         self.host = KybraHost(self.iface, self.memory, self.canister_id, sys.stdout)
         builtins._kybra_ic = self.host  # type: ignore[attr-defined]
         self.modules: dict[str, Any] = {}

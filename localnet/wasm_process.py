@@ -31,22 +31,20 @@ from kybra import Principal
 from wasmtime import _ffi as ffi
 
 from localnet import candid_codec, rp_marshal, rustpython_runtime
-from localnet.candid_types import Interface, Method
+from localnet.candid_types import Method
 from localnet.canister_process import (
     EXITING,
     HEARTBEAT_NS,
     TAKE_OVER,
     call_outcome,
     outgoing_call,
+    read_boot,
     serve_canister,
     trapped,
 )
 from localnet.kybra_host import Context, KybraHost, Trap
 from localnet.outcome import Reject, Reply
 from localnet.process_messages import CallOut, Done
-from localnet.source_interface import read_interface
-from localnet.stable_memory import StableMemory
-from localnet.state_store import read_stable_rows
 from localnet.wasi_preview1 import GuestExit, GuestFiles, Wasi, write_to
 
 GUEST = Path(__file__).resolve().parent / "rustpython_guest.py"
@@ -121,12 +119,7 @@ class WasmWorker:
 
     def __init__(self, conn: Connection):
         self.conn = conn
-        boot = conn.recv()
-        self.canister_id: bytes = boot["canister_id"]
-        self.entry = Path(boot["entry"])
-        self.iface: Interface = read_interface(self.entry)[0]
-        rows = [] if boot.get("fresh") else read_stable_rows(Path(boot["db"]), self.canister_id)
-        self.memory = StableMemory(self.iface, rows)  # fresh: a reinstall starts with empty memory
+        self.canister_id, self.entry, self.iface, self.memory = read_boot(conn)
         self.caller: Any = None  # the wasmtime Caller of the host call in progress
         self.host = MeteredHost(self.iface, self.memory, self.canister_id, sys.stdout, meter=self.used)
         self.current: _Message | None = None
