@@ -46,6 +46,21 @@ def trapped(canister_id: bytes, message: str) -> Reject:
     return Reject(5, f"Canister {text} trapped explicitly: {message}", "IC0503")
 
 
+def take_due_timer(timers: dict, time: int) -> tuple[int, Any] | None:
+    """The earliest timer due at `time` as (id, timer), rescheduled if it repeats and dropped if not, or
+    None. Both runtimes call it before forking, so a callback that traps is not retried (as on the IC)."""
+    due = [(t.due, tid) for tid, t in timers.items() if t.due <= time]
+    if not due:
+        return None
+    timer_id = min(due)[1]
+    timer = timers[timer_id]
+    if timer.interval:
+        timer.due = time + timer.interval
+    else:
+        del timers[timer_id]
+    return timer_id, timer
+
+
 def read_boot(conn: Connection) -> tuple[bytes, Path, Interface, StableMemory]:
     """The boot message: the canister id, its entry module, that module's interface and its stable
     memory (empty on a reinstall). Both runtimes' workers start from it."""
@@ -148,15 +163,9 @@ class Worker:
     def take_due_job(self, time: int) -> Any:
         """Before forking, pick the due timer (or heartbeat) and reschedule or drop it in this process, so
         a callback that traps is not retried (as on the IC)."""
-        due = [(t.due, tid) for tid, t in self.host.timers.items() if t.due <= time]
-        if due:
-            timer_id = min(due)[1]
-            timer = self.host.timers[timer_id]
-            if timer.interval:
-                timer.due = time + timer.interval
-            else:
-                del self.host.timers[timer_id]
-            return timer.func
+        taken = take_due_timer(self.host.timers, time)
+        if taken is not None:
+            return taken[1].func
         if self.heartbeat_due is not None and self.heartbeat_due <= time:
             self.heartbeat_due = time + HEARTBEAT_NS
             return "heartbeat"

@@ -40,6 +40,7 @@ from localnet.canister_process import (
     outgoing_call,
     read_boot,
     serve_canister,
+    take_due_timer,
     trapped,
 )
 from localnet.kybra_host import Context, KybraHost, Trap
@@ -261,15 +262,9 @@ class WasmWorker:
     def take_due_job(self, time: int) -> tuple[int, bool] | str | None:
         """The due timer as (id, fires once), else "heartbeat" if due, else None; the timer is dropped or
         rescheduled here, before the fork (as on the IC, a callback that traps is not retried)."""
-        due = [(t.due, tid) for tid, t in self.host.timers.items() if t.due <= time]
-        if due:
-            timer_id = min(due)[1]
-            timer = self.host.timers[timer_id]
-            if timer.interval:
-                timer.due = time + timer.interval
-            else:
-                del self.host.timers[timer_id]
-            return (timer_id, not timer.interval)
+        taken = take_due_timer(self.host.timers, time)
+        if taken is not None:
+            return (taken[0], not taken[1].interval)
         if self.heartbeat_due is not None and self.heartbeat_due <= time:
             self.heartbeat_due = time + HEARTBEAT_NS
             return "heartbeat"

@@ -6,10 +6,9 @@ calls made inside localnet's Candid modules while decoding (counted with a profi
 
 from __future__ import annotations
 
-import sys
-
 import pytest
 
+from benchmarks.candid_budget import calls
 from localnet.candid_decoder import decode_counted
 from localnet.candid_encoder import encode
 from localnet.candid_reader import DECODE_BASE, DECODE_PER_BYTE, BudgetExceeded
@@ -23,25 +22,6 @@ NEAR_MILLION = uleb(999_999)
 VEC_VEC_NULL = b"DIDL\x02\x6d\x01\x6d\x7f\x01\x00\x0a" + NEAR_MILLION * 10
 
 
-def calls_during(fn) -> int:
-    """How many Python functions of localnet's Candid modules run during fn() (a deterministic count)."""
-    count = 0
-
-    def profile(frame, event, arg):
-        nonlocal count
-        if event == "call" and "localnet/candid_" in frame.f_code.co_filename:
-            count += 1
-
-    sys.setprofile(profile)
-    try:
-        fn()
-    except CandidError:
-        pass
-    finally:
-        sys.setprofile(None)
-    return count
-
-
 def quota(message: bytes) -> int:
     return DECODE_BASE + DECODE_PER_BYTE * len(message)
 
@@ -52,7 +32,7 @@ def test_the_42_byte_vec_vec_null_message_is_refused_at_once(types):
     with pytest.raises(BudgetExceeded) as e:
         decode_counted(VEC_VEC_NULL, types, IFACE)
     assert e.value.work <= quota(VEC_VEC_NULL) * 2  # refused when the first inner vector is announced
-    assert calls_during(lambda: decode_counted(VEC_VEC_NULL, types, IFACE)) < 1_000
+    assert calls(lambda: decode_counted(VEC_VEC_NULL, types, IFACE)) < 1_000
 
 
 def test_deeper_zero_sized_nesting_is_refused_as_cheaply():
@@ -69,7 +49,7 @@ def test_deeper_zero_sized_nesting_is_refused_as_cheaply():
     ]:
         with pytest.raises(BudgetExceeded):
             decode_counted(message, types, IFACE)
-        assert calls_during(lambda t=types: decode_counted(message, t, IFACE)) < 1_000
+        assert calls(lambda t=types: decode_counted(message, t, IFACE)) < 1_000
 
 
 def test_a_2_to_the_20_values_record_is_refused_without_visiting_them():
@@ -78,7 +58,7 @@ def test_a_2_to_the_20_values_record_is_refused_without_visiting_them():
     message = b"DIDL" + uleb(len(table)) + b"".join(table) + b"\x01" + sleb(len(table) - 1)
     with pytest.raises(BudgetExceeded):
         decode_counted(message, (), IFACE)
-    assert calls_during(lambda: decode_counted(message, (), IFACE)) < 500
+    assert calls(lambda: decode_counted(message, (), IFACE)) < 500
 
 
 def test_a_400_kb_leb128_integer_is_read_in_linear_time():
@@ -87,12 +67,12 @@ def test_a_400_kb_leb128_integer_is_read_in_linear_time():
     assert len(message) > 150_000
     (value,), _ = decode_counted(message, (NAT,), IFACE)
     assert value == big
-    assert calls_during(lambda: decode_counted(message, (NAT,), IFACE)) < 100
+    assert calls(lambda: decode_counted(message, (NAT,), IFACE)) < 100
     negative = encode((INT,), [-big], IFACE)
     assert decode_counted(negative, (INT,), IFACE)[0] == [-big]
     bomb = b"DIDL\x00\x01\x7d" + b"\x80" * 400_000 + b"\x01"  # 2**2_800_000 as an overlong LEB128
     assert decode_counted(bomb, (NAT,), IFACE)[0] == [1 << 2_800_000]
-    assert calls_during(lambda: decode_counted(bomb, (NAT,), IFACE)) < 100
+    assert calls(lambda: decode_counted(bomb, (NAT,), IFACE)) < 100
 
 
 def test_nested_opt_coercion_does_not_decode_subtrees_twice():
@@ -109,7 +89,7 @@ def test_nested_opt_coercion_does_not_decode_subtrees_twice():
     assert decoded is None
     # Linear: each of the 2,000 rows is read once to skip it, not once per level of opt.
     assert work < 20 * 2_000
-    assert calls_during(lambda: decode_counted(message, (expected,), IFACE)) < 40_000
+    assert calls(lambda: decode_counted(message, (expected,), IFACE)) < 40_000
 
 
 def test_ordinary_large_messages_fit_the_budget():
