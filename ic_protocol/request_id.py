@@ -33,12 +33,19 @@ def hash_value(value: object) -> bytes:
     raise TypeError(f"cannot hash a value of type {type(value).__name__}")
 
 
+def _key_bytes(key: object) -> bytes:
+    """A map key as bytes: text UTF-8, blobs raw (an integer key would be `bytes(n)`, n zero bytes)."""
+    if isinstance(key, str):
+        return key.encode()
+    if isinstance(key, bytes | bytearray | memoryview):
+        return bytes(key)
+    raise TypeError(f"a map key must be text or a blob, not {type(key).__name__}")
+
+
 def hash_map(fields: Mapping) -> bytes:
     """SHA-256 over the sorted `H(key) || H(value)` pairs of a map; None values count as absent."""
     pairs = sorted(
-        _sha256(key.encode() if isinstance(key, str) else bytes(key)) + hash_value(value)
-        for key, value in fields.items()
-        if value is not None
+        _sha256(_key_bytes(key)) + hash_value(value) for key, value in fields.items() if value is not None
     )
     return _sha256(b"".join(pairs))
 

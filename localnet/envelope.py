@@ -21,6 +21,11 @@ _FIELD_TYPES = {
     "arg": bytes,
     "paths": list,
 }
+MAX_NAT64 = 2**64 - 1
+# Bounds of the values a request may carry (the IC's content holds blobs, text, nat64 and read_state paths
+# of at most 1,000 x 127 labels): checked before the request id is hashed, so no value makes it costly.
+MAX_VALUE_DEPTH = 6  # containers nested below the content map (paths need 2)
+MAX_VALUES = 200_000  # values in one content map or delegation
 _REQUIRED = {
     "call": ("canister_id", "method_name", "arg"),
     "query": ("canister_id", "method_name", "arg"),
@@ -61,11 +66,42 @@ def _check_paths(paths: list) -> None:
             raise _bad("read_state path labels must be blobs")
 
 
+def check_hashable(value: object, what: str) -> None:
+    """Refuse what the IC never sends and what would make hashing `value` costly: integers outside
+    nat64, map keys other than text or blobs, nesting past MAX_VALUE_DEPTH (CBOR's value-sharing tags
+    can make a map contain itself) and more than MAX_VALUES values. Iterative: no recursion to exhaust."""
+    pending = [(value, 0)]
+    seen = 0
+    while pending:
+        item, depth = pending.pop()
+        seen += 1
+        if seen > MAX_VALUES:
+            raise _bad(f"{what} holds more than {MAX_VALUES} values")
+        if isinstance(item, bool) or isinstance(item, (bytes, str)) or item is None:
+            continue
+        if isinstance(item, int):
+            if not 0 <= item <= MAX_NAT64:
+                raise _bad(f"{what} holds an integer outside 0..2**64-1 (nat64)")
+            continue
+        if not isinstance(item, (list, dict)):
+            continue  # other CBOR values are refused by the hash with their own message
+        if depth >= MAX_VALUE_DEPTH:
+            raise _bad(f"{what} nests values more than {MAX_VALUE_DEPTH} levels deep")
+        if isinstance(item, dict):
+            if not all(isinstance(key, (str, bytes)) for key in item):
+                raise _bad(f"{what}: map keys must be text or blobs")
+            children = item.values()
+        else:
+            children = item
+        pending.extend((child, depth + 1) for child in children)
+
+
 def _check_content(content: object, request_type: str) -> dict:
     if not isinstance(content, dict):
         raise _bad("the envelope's content must be a map")
     if not all(isinstance(key, str) for key in content):
         raise _bad("the content map's keys must be text")
+    check_hashable(content, "the content")
     for name, kind in _FIELD_TYPES.items():
         value = content.get(name)
         if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
@@ -104,6 +140,8 @@ def parse_envelope(body: bytes, request_type: str) -> Envelope:
     delegation = decoded.get("sender_delegation")
     if delegation is not None and not isinstance(delegation, list):
         raise _bad("envelope field 'sender_delegation' must be an array")
+    if delegation is not None:
+        check_hashable(delegation, "the sender delegation")
     try:
         rid = request_id(content)
     except TypeError as exc:
