@@ -27,8 +27,9 @@ TARGETS = {"update_one_field": 800, "delete": 1200, "page_of_100": 70_000}
 GROWTH_TOLERANCE = 0.05     # counts within 5% at 10x the entities do not "grow"
 
 
-def run_one(package: str, size: int, ours_src: Optional[Path]) -> dict:
-    """One package at one size in a subprocess (a crash becomes an `error` entry)."""
+def run_one(package: str, size: int, ours_src: Optional[Path], profile: str = "") -> dict:
+    """One package at one size in a subprocess (a crash becomes an `error` entry); `profile` names
+    operations whose opcodes are also counted per function."""
     python = sys.executable if package == "ours" else str(ensure_env(package))
     path = [str(ROOT)]
     if package == "ours" and ours_src is not None:
@@ -37,6 +38,8 @@ def run_one(package: str, size: int, ours_src: Optional[Path]) -> dict:
         out = Path(tmp) / "result.json"
         cmd = [python, "-m", "benchmarks.workload.bytecode_run", "--package", package, "--size", str(size),
                "--out", str(out)]
+        if profile:
+            cmd += ["--profile", profile]
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(path), PYTHONHASHSEED="0")
         done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
         if done.returncode != 0 or not out.exists():
@@ -78,14 +81,38 @@ def render(results: list, sizes: list) -> str:
     return "\n".join(lines + errors)
 
 
+def render_profile(result: dict, top: int) -> str:
+    """Each profiled operation's total, then its `top` functions by opcodes (file:function)."""
+    if "error" in result:
+        return f"error: {result['error']}"
+    lines = []
+    for op, functions in result["profile"].items():
+        lines.append(f"{op}: {result['bytecodes'][op]:,} opcodes at {result['size']:,} entities")
+        for name, count in functions[:top]:
+            lines.append(f"  {count:>7,}  {name}")
+    return "\n".join(lines)
+
+
 @click.command()
 @click.option("--sizes", default="1000,10000", help="entity counts, comma-separated")
 @click.option("--packages", default="ours,kybra-simple-db,ic-python-db")
 @click.option("--ours-src", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="measure the engine in this source directory (e.g. an older checkout's canister/src)")
 @click.option("--json", "json_out", type=click.Path(path_type=Path), default=None)
-def main(sizes: str, packages: str, ours_src: Optional[Path], json_out: Optional[Path]) -> None:
+@click.option("--profile", default="", metavar="OPERATIONS",
+              help="instead of the table: our engine's opcodes per function for these operations "
+                   "(comma-separated, e.g. update_one_field,delete) at the first size")
+@click.option("--top", default=30, show_default=True, help="functions listed per profiled operation")
+def main(sizes: str, packages: str, ours_src: Optional[Path], json_out: Optional[Path], profile: str,
+         top: int) -> None:
     size_list = [int(s) for s in sizes.split(",") if s.strip()]
+    if profile:
+        unknown = [op for op in profile.split(",") if op not in OPERATIONS]
+        if unknown:
+            raise click.BadParameter(f"unknown operations {unknown}; choose from {', '.join(OPERATIONS)}")
+        result = run_one("ours", size_list[0], ours_src, profile)
+        click.echo(render_profile(result, top))
+        return
     results = []
     for package in [p.strip() for p in packages.split(",") if p.strip()]:
         for size in size_list:

@@ -28,21 +28,36 @@ PAGE = 100
 STORAGE_CODE = CountingMap.get.__code__.co_filename
 
 
-def count_opcodes(operation: Callable[[], Any]) -> int:
+def count_opcodes(operation: Callable[[], Any], by_function: Optional[dict] = None) -> int:
     """Opcodes executed by `operation()`, without the storage map's own (it stands in for Kybra's
-    StableBTreeMap, which runs natively, not as Python bytecode)."""
+    StableBTreeMap, which runs natively, not as Python bytecode). With `by_function`, each
+    function's opcodes are also added to `by_function["file:function"]` (the profile)."""
     executed = 0
 
     def tracer(frame, event, arg):
         nonlocal executed
         if event == "call":
-            if frame.f_code.co_filename == STORAGE_CODE:
+            code = frame.f_code
+            if code.co_filename == STORAGE_CODE:
                 return None
             frame.f_trace_opcodes = True
             frame.f_trace_lines = False
+            if by_function is not None:
+                return function_tracer(f"{code.co_filename.rsplit('/', 1)[-1]}:{code.co_name}")
         elif event == "opcode":
             executed += 1
         return tracer
+
+    def function_tracer(name: str):
+        by_function.setdefault(name, 0)
+
+        def trace(frame, event, arg):
+            nonlocal executed
+            if event == "opcode":
+                executed += 1
+                by_function[name] += 1
+            return trace
+        return trace
 
     gc.collect()
     gc.disable()
@@ -59,7 +74,17 @@ def mean_of(counts: list) -> int:
     return round(sum(counts) / len(counts))
 
 
-def measure(package: str, size: int) -> dict:
+def measure(package: str, size: int, profile: Optional[dict] = None) -> dict:
+    """Mean opcodes of each operation; with `profile` ({operation: {}}), the named operations' opcodes
+    per function too (the mean over the samples, as the totals)."""
+    profile = profile or {}
+    runs = dict.fromkeys(profile, 0)
+
+    def counted(name: str, operation: Callable[[], Any]) -> int:
+        if name in runs:
+            runs[name] += 1
+        return count_opcodes(operation, profile.get(name))
+
     adapter = ADAPTERS[package]()
     counters = Counters()
     data = CountingMap(counters, MAX_KEY_SIZE, MAX_VALUE_SIZE)
@@ -71,31 +96,37 @@ def measure(package: str, size: int) -> dict:
     middle = size // 2
     samples = range(middle, middle + SAMPLES)
     out = {}
-    out["create"] = mean_of([count_opcodes(lambda i=i: adapter.create_person(size + i))
+    out["create"] = mean_of([counted("create", lambda i=i: adapter.create_person(size + i))
                              for i in range(1, 1 + SAMPLES)])
     cold = []
     for i in samples:
         adapter.reopen()
-        cold.append(count_opcodes(lambda i=i: adapter.get_by_id(i)))
+        cold.append(counted("get_cold", lambda i=i: adapter.get_by_id(i)))
     out["get_cold"] = mean_of(cold)
     alias = []
     for i in samples:
         adapter.reopen()
-        alias.append(count_opcodes(lambda i=i: adapter.get_by_alias(f"person-{i}")))
+        alias.append(counted("get_by_alias", lambda i=i: adapter.get_by_alias(f"person-{i}")))
     out["get_by_alias"] = mean_of(alias)
     adapter.reopen()
     tag = adapter.Tag.load("1")
     people = [adapter.get_by_id(i) for i in samples]
-    out["update_one_field"] = mean_of([count_opcodes(lambda p=p: adapter.update(p, 77)) for p in people])
-    out["link"] = mean_of([count_opcodes(lambda p=p: adapter.link(tag, p)) for p in people])
-    out["unlink"] = mean_of([count_opcodes(lambda p=p: adapter.unlink(tag, p)) for p in people])
-    out["delete"] = mean_of([count_opcodes(lambda p=p: adapter.delete(p)) for p in people])
+    out["update_one_field"] = mean_of([counted("update_one_field", lambda p=p: adapter.update(p, 77))
+                                       for p in people])
+    out["link"] = mean_of([counted("link", lambda p=p: adapter.link(tag, p)) for p in people])
+    out["unlink"] = mean_of([counted("unlink", lambda p=p: adapter.unlink(tag, p)) for p in people])
+    out["delete"] = mean_of([counted("delete", lambda p=p: adapter.delete(p)) for p in people])
     pages = []
     for start in (middle - 2 * PAGE, middle + SAMPLES):
         adapter.reopen()
-        pages.append(count_opcodes(lambda s=start: adapter.page(s, PAGE)))
+        pages.append(counted("page_of_100", lambda s=start: adapter.page(s, PAGE)))
     out["page_of_100"] = mean_of(pages)
-    return {"package": package, "version": adapter.version, "size": size, "bytecodes": out}
+    result = {"package": package, "version": adapter.version, "size": size, "bytecodes": out}
+    if profile:
+        result["profile"] = {op: sorted(((name, round(n / runs[op])) for name, n in counts.items()),
+                                        key=lambda item: -item[1])
+                             for op, counts in profile.items()}
+    return result
 
 
 def main(argv: Optional[list] = None) -> int:
@@ -103,10 +134,12 @@ def main(argv: Optional[list] = None) -> int:
     parser.add_argument("--package", required=True, choices=sorted(ADAPTERS))
     parser.add_argument("--size", type=int, required=True)
     parser.add_argument("--out", required=True)
+    parser.add_argument("--profile", default="", help="operations to profile per function, comma-separated")
     args = parser.parse_args(argv)
     if args.size < 4 * PAGE:
         parser.error(f"--size must be at least {4 * PAGE}")
-    result = measure(args.package, args.size)
+    profile = {op: {} for op in args.profile.split(",") if op}
+    result = measure(args.package, args.size, profile)
     with open(args.out, "w") as out:
         json.dump(result, out)
     return 0

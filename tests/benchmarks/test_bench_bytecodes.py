@@ -32,3 +32,21 @@ def test_ours_is_counted_for_every_operation(tmp_path):
         assert all(count > 0 for count in result["bytecodes"].values())
     assert "page_of_100" in done.stdout and "ours grows?" in done.stdout
     assert "error" in render([{"package": "ours", "size": 400, "error": "boom"}], [400])
+
+
+def test_profile_splits_an_operation_by_function():
+    by_function = {}
+
+    def work():
+        return sorted(str(i) for i in range(20))
+
+    total = count_opcodes(work, by_function)
+    assert total == count_opcodes(work) and sum(by_function.values()) == total
+    assert any(name.endswith(":work") for name in by_function)
+    cmd = [sys.executable, "-m", "benchmarks.bytecodes", "--sizes", "400", "--profile", "update_one_field",
+           "--top", "5"]
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("update_one_field:") and len(lines) == 6
+    assert "db_entity.py:" in done.stdout
