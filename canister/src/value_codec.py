@@ -61,7 +61,7 @@ def stored_from_value(kind: str, value: dict, field: str, max_text: int = api_li
             raise invalid("field " + field + " is outside the Float range") from None
         if math.isnan(payload) or math.isinf(payload):
             raise invalid("field " + field + " must be a finite number")
-        return payload
+        return payload + 0.0  # -0.0 becomes 0.0: equal values get one index and count key
     if kind == "Bool":
         if not isinstance(payload, bool):
             raise invalid("field " + field + " needs a bool")

@@ -18,7 +18,7 @@ from canister_harness import (
     type_def,
     user,
 )
-from test_canister_queries import request
+from test_canister_queries import request, where
 
 BOARD = type_def("rt::Board", [field_def("title", "Text", high=40, indexed=True)])
 NOTE = type_def(
@@ -32,7 +32,8 @@ HANDLE = type_def(
     [field_def("name", "Text", required=True, high=40)],
     relations=[relation_def("holder", "OneToOne", "rt::Board", "handle")],
 )
-TYPES = [BOARD, NOTE, HANDLE]
+GAUGE = type_def("rt::Gauge", [field_def("reading", "Float", indexed=True)])
+TYPES = [BOARD, NOTE, HANDLE, GAUGE]
 
 
 @pytest.fixture(scope="module")
@@ -449,3 +450,17 @@ def test_odd_query_orders_are_answers_or_errors(net, order):
         for cursor in (None, cursor_of("[]")):
             result = caller.call("query", request("rt::Note", order=order, cursor=cursor, limit=0))
             assert "Ok" in result or "Err" in result
+
+
+def test_negative_zero_is_stored_as_zero(net):
+    """-0.0 == 0.0, but `count` kept them apart (1 each) while `list`, `query` and `query_count` matched
+    both: -0.0 is stored as 0.0, so every way of counting agrees."""
+    ids = [net.alice.ok("create", "rt::Gauge", [field("reading", {"Float": v})])["id"] for v in (-0.0, 0.0)]
+    negative = net.alice.ok("get", "rt::Gauge", ids[0])["fields"][0]["value"]["Float"]
+    assert negative == 0.0 and str(negative) == "0.0"
+    for zero in ({"Float": 0.0}, {"Float": -0.0}, {"Int": 0}):
+        assert net.anon.ok("count", "rt::Gauge", [field("reading", zero)]) == 2
+        listed = net.anon.ok("list", "rt::Gauge", [field("reading", zero)], [], 100)["items"]
+        assert [e["id"] for e in listed] == ids
+        counted = net.anon.ok("query_count", request("rt::Gauge", [where("reading", "Eq", zero)], limit=0))
+        assert counted == {"count": 2, "next": []}
