@@ -121,6 +121,7 @@ class Database(SeedDocuments, SchemaUpgrades):
         self.delete_budget = DEFAULT_DELETE_BUDGET
         self.meter = None
         self.meter_limit = None
+        self.step_meter_limit = None
         self._journal = []
         self._after_commit = []
         self._depth = 0
@@ -173,12 +174,14 @@ class Database(SeedDocuments, SchemaUpgrades):
         instead, as SetNull). None (the default) allows everything."""
         self.write_guard = guard
 
-    def set_meter(self, meter, limit: int) -> None:
+    def set_meter(self, meter, limit: int, step_limit: Optional[int] = None) -> None:
         """Bound deletes by instructions too: `meter()` returns the instructions the current message
         has used (the canister passes `ic.performance_counter(0)`); a delete refuses (StorageLimitError,
-        nothing changed) once it passes `limit`. `meter=None` turns it off."""
+        nothing changed) once it passes `limit`, and a step of `delete_in_steps` starts no new unit
+        past `step_limit`. `meter=None` turns it off."""
         self.meter = meter
         self.meter_limit = limit
+        self.step_meter_limit = step_limit
 
     def allows(self, entity, action: str) -> bool:
         guard = self.write_guard

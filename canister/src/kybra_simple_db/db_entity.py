@@ -30,6 +30,7 @@ from .db_errors import (
 )
 from .db_fields import JSON_VALUE, Property
 from .db_relations import Relation
+from .entity_cascade import EntityCascade
 from .entity_keys import IndexedKeys
 from .entity_links import EntityLinks
 from .entity_queries import EntityQueries
@@ -110,7 +111,7 @@ def _reserved_names() -> set:
     return _RESERVED[0]
 
 
-class Entity(EntityLinks, IndexedKeys, EntityQueries, EntitySerialization):
+class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySerialization):
     """Base class of stored entity types; subclass it (or build a class with `type(...)`) to define one.
 
     `__strict__`: True refuses attributes that are not declared fields; False accepts them (stored
@@ -906,15 +907,23 @@ class Entity(EntityLinks, IndexedKeys, EntityQueries, EntitySerialization):
                     self._detach(rel, target)
             if rel.to_many:
                 db.bit_clear_all(self._link_bucket(rel), self._target_upper(rel))
+        self._erase(head)
+
+    def _erase(self, head: str) -> None:
+        """Remove the entity's document (`head`: its stored first value), alias, index and text id
+        keys, count it out of its type and record the delete; its links are the caller's business."""
+        db = self._db
+        tc = self._tc
+        eid = self._eid
         self._drop_keys(self._stored)
         text_id = self._meta.get("i")
         if text_id is not None:
             db.delete(keys.text_id_key(tc, text_id, db.key_limit))
-        db.delete_value(key, head)
+        db.delete_value(keys.doc_key(tc, eid), head)
         max_id, count = db.counters(tc)
         db.set_counters(tc, max_id, count - 1)
         db.mark_deleted(tc, eid, True)
-        db.record("delete", cls.__type_name__, eid, {})
+        db.record("delete", type(self).__type_name__, eid, {})
         self.__dict__["_state"] = "deleted"     # the identity map ignores objects that are not live
 
 
@@ -949,4 +958,4 @@ class DeleteBudget:
         raise StorageLimitError(
             f"deleting {root._type}@{root._id} {why} in one operation (the limit): unlink or delete "
             "linked entities in pages first (Entity.clear_links / delete_linked, or batches of "
-            "unlink/delete calls), then delete it")
+            "unlink/delete calls), then delete it; or delete it in steps (Entity.delete_in_steps)")

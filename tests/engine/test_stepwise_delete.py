@@ -1,0 +1,257 @@
+"""Deletes that continue across operations (`delete_in_steps` / `continue_delete`): any Cascade graph
+(deep chains, wide fans, many links) is deleted in steps of bounded work, each all or nothing, by the
+caller who started it; nothing is left pointing at a deleted entity when the job is done."""
+
+import pytest
+from kybra_simple_db import (
+    ACTION_DELETE,
+    CASCADE,
+    RESTRICT,
+    ConflictError,
+    Database,
+    Entity,
+    ManyToMany,
+    ManyToOne,
+    NotFoundError,
+    OneToMany,
+    OneToOne,
+    String,
+    ValidationError,
+)
+from kybra_simple_db.context import set_caller_id
+from kybra_simple_db.db_errors import UnknownTargetError
+from kybra_simple_db.entity_cascade import block_job, next_queued_job, requeue_job
+
+
+def _node_type():
+    class Node(Entity):
+        label = String()
+        children = OneToMany("Node", "parent", on_delete=CASCADE)
+        parent = ManyToOne("Node", "children")
+
+    return Node
+
+
+def _chain(Node, depth: int):
+    root = Node(label="root")
+    parent = root
+    nodes = [root]
+    for i in range(depth):
+        parent = Node(label=str(i), parent=parent)
+        nodes.append(parent)
+    return nodes
+
+
+def _finish(cls, eid, units, limit=10_000) -> int:
+    """Continue until done; the number of continuations."""
+    steps = 0
+    while True:
+        progress = cls.continue_delete(eid, units)
+        steps += 1
+        if progress["done"]:
+            return steps
+        assert steps < limit
+
+
+def _only_counters_left(storage) -> set:
+    """Keys other than type codes, counters, deleted-id sets and the audit log."""
+    return {k for k in storage._data if not (k.startswith("!t:") or k.startswith("!n:") or k.startswith("!k:")
+                                              or k in ("!meta", "!types") or "#" in k or "-" in k
+                                              or k.startswith("&") or k.startswith("!dq"))}
+
+
+def test_a_chain_of_50_is_deleted_in_many_small_steps(fresh_db):
+    Node = _node_type()
+    _chain(Node, 50)
+    progress = Node.load(1).delete_in_steps(3)
+    assert progress == {"done": False, "deleted": 3, "unlinked": 0, "pending": progress["pending"]}
+    assert Node.load(1) is None and Node.count() == 48      # the root is gone from the first step
+    steps = _finish(Node, 1, 3)
+    assert steps >= 15
+    assert Node.count() == 0
+    assert _only_counters_left(fresh_db._storage) == set()
+    with pytest.raises(NotFoundError):
+        Node.continue_delete(1)
+
+
+def test_small_deletes_finish_in_one_step_and_leave_no_job(fresh_db):
+    Node = _node_type()
+    _chain(Node, 3)
+    assert Node.load(1).delete_in_steps() == {"done": True, "deleted": 4, "unlinked": 0, "pending": 0}
+    assert _only_counters_left(fresh_db._storage) == set()
+    assert next_queued_job(fresh_db) is None
+
+
+def test_a_wide_fan_and_many_set_null_links_are_released_in_steps(fresh_db):
+    class Tag(Entity):
+        label = String()
+        people = ManyToMany("Person", "tags")
+        notes = OneToMany("Note", "tag", on_delete=CASCADE)
+
+    class Person(Entity):
+        name = String()
+
+    class Note(Entity):
+        text = String()
+
+    tag = Tag(label="hub")
+    people = [Person(name=str(i)) for i in range(40)]
+    for person in people:
+        tag.people.add(person)
+    for i in range(30):
+        Note(text=str(i), tag=tag)
+    progress = tag.delete_in_steps(7)
+    assert not progress["done"]
+    _finish(Tag, tag._eid, 7)
+    assert Tag.count() == 0 and Note.count() == 0 and Person.count() == 40
+    assert all(len(Person.load(p._eid).tags) == 0 for p in people)
+    person_docs = str(fresh_db.type_code("Person")) + ":"
+    assert _only_counters_left(fresh_db._storage) == {k for k in fresh_db._storage._data
+                                                       if k.startswith(person_docs)}
+
+
+def test_one_to_one_cascade_chains_and_cycles(fresh_db):
+    class Link(Entity):
+        label = String()
+        next = OneToOne("Link", "prev", on_delete=CASCADE)
+
+    class Ring(Entity):
+        label = String()
+        peers = ManyToMany("Ring", "peers", on_delete=CASCADE)
+
+    links = [Link(label=str(i)) for i in range(20)]
+    for a, b in zip(links, links[1:]):
+        a.next = b
+    links[0].delete_in_steps(2)
+    _finish(Link, links[0]._eid, 2)
+    assert Link.count() == 0
+    rings = [Ring(label=str(i)) for i in range(10)]
+    for a in rings:
+        for b in rings:
+            a.peers.add(b)
+    rings[0].delete_in_steps(4)
+    _finish(Ring, rings[0]._eid, 4)
+    assert Ring.count() == 0
+    assert _only_counters_left(fresh_db._storage) == set()
+
+
+def test_a_step_is_all_or_nothing_and_restrict_stops_only_that_step(fresh_db):
+    class Folder(Entity):
+        name = String()
+        files = OneToMany("File", "folder", on_delete=CASCADE)
+
+    class File(Entity):
+        name = String()
+        locks = ManyToMany("Lock", "files", on_delete=RESTRICT)
+
+    class Lock(Entity):
+        name = String()
+
+    folder = Folder(name="f")
+    files = [File(name=str(i), folder=folder) for i in range(6)]
+    lock = Lock(name="l")
+    files[4].locks.add(lock)
+    # in one step (budget large enough): refused, nothing changed, as delete()
+    before = dict(fresh_db._storage._data)
+    with pytest.raises(ConflictError):
+        Folder.load(folder._eid).delete_in_steps(100)
+    assert dict(fresh_db._storage._data) == before
+    # in small steps: the steps before the locked file stand, the one reaching it is refused whole
+    Folder.load(folder._eid).delete_in_steps(2)
+    with pytest.raises(ConflictError):
+        _finish(Folder, folder._eid, 2)
+    assert File.load(files[4]._eid) is not None
+    File.load(files[4]._eid).locks.remove(lock)
+    _finish(Folder, folder._eid, 2)
+    assert File.count() == 0 and Folder.count() == 0
+
+
+def test_only_the_caller_who_started_a_delete_continues_it(fresh_db):
+    Node = _node_type()
+    set_caller_id("alice")
+    _chain(Node, 20)
+    Node.load(1).delete_in_steps(2)
+    set_caller_id("bob")
+    before = dict(fresh_db._storage._data)
+    with pytest.raises(NotFoundError):
+        Node.continue_delete(1)
+    assert dict(fresh_db._storage._data) == before
+    set_caller_id("alice")
+    _finish(Node, 1, 2)
+    assert Node.count() == 0
+
+
+def test_the_cascade_deletes_only_what_the_write_guard_allows(fresh_db):
+    Node = _node_type()
+    set_caller_id("alice")
+    nodes = _chain(Node, 10)
+    set_caller_id("bob")
+    bobs = Node(label="bob's", parent=Node.load(nodes[5]._eid))
+    set_caller_id("alice")
+    fresh_db.set_write_guard(lambda entity, action: action != ACTION_DELETE or entity._owner == "alice")
+    try:
+        Node.load(1).delete_in_steps(2)
+        _finish(Node, 1, 2)
+    finally:
+        fresh_db.set_write_guard(None)
+    kept = Node.load(bobs._eid)
+    assert Node.count() == 1 and kept is not None and kept.parent is None
+
+
+def test_a_half_deleted_entity_takes_no_new_links_and_new_children_go_too(fresh_db):
+    Node = _node_type()
+    nodes = _chain(Node, 30)
+    Node.load(1).delete_in_steps(3)
+    with pytest.raises(UnknownTargetError):
+        Node(label="late", parent=1)                   # the root is gone: no link to it
+    deep = Node.load(nodes[25]._eid)                   # not reached yet: still live
+    late = Node(label="late child", parent=deep)
+    _finish(Node, 1, 3)
+    assert Node.load(late._eid) is None and Node.count() == 0
+
+
+def test_deleting_twice_and_bad_units(fresh_db):
+    Node = _node_type()
+    _chain(Node, 10)
+    root = Node.load(1)
+    with pytest.raises(ValidationError):
+        root.delete_in_steps(0)
+    root.delete_in_steps(2)
+    with pytest.raises(NotFoundError):
+        root.delete_in_steps(2)
+    with pytest.raises(ValidationError):
+        Node.continue_delete(1, -1)
+    _finish(Node, 1, 2)
+
+
+def test_the_queue_serves_jobs_in_turn_and_blocked_jobs_leave_it(fresh_db):
+    Node = _node_type()
+    set_caller_id("alice")
+    first = _chain(Node, 10)[0]
+    second = _chain(Node, 10)[0]
+    first.delete_in_steps(2)
+    second.delete_in_steps(2)
+    assert next_queued_job(fresh_db) == ("Node", first._eid, "alice")
+    requeue_job(fresh_db, "Node", first._eid)
+    assert next_queued_job(fresh_db) == ("Node", second._eid, "alice")
+    block_job(fresh_db, "Node", second._eid, "a restrict link")
+    assert next_queued_job(fresh_db) == ("Node", first._eid, "alice")
+    _finish(Node, first._eid, 2)
+    assert next_queued_job(fresh_db) is None
+    _finish(Node, second._eid, 2)      # continued by hand, it finishes
+    assert Node.count() == 0
+
+
+def test_the_meter_stops_a_step_after_its_first_unit(fresh_db):
+    Node = _node_type()
+    _chain(Node, 10)
+    used = [10**12]
+    fresh_db.set_meter(lambda: used[0], 2 * 10**12, 1)
+    try:
+        assert Node.load(1).delete_in_steps(100)["deleted"] == 1
+        assert Node.continue_delete(1, 100)["deleted"] == 2
+    finally:
+        fresh_db.set_meter(None, None)
+    assert Database.get_instance() is fresh_db
+    _finish(Node, 1, 100)
+    assert Node.count() == 0
