@@ -171,7 +171,7 @@ class DbApi(QueryEndpoints):
     def _values(self, plain: dict, given: list, creating: bool) -> dict:
         """Stored values for the given `vec Field`, checked against the type's fields."""
         result = {}
-        for name, value in field_map(given).items():
+        for name, value in field_map(given, most=len(plain["fields"])).items():
             field = self.registry.field(plain["name"], name)
             stored = stored_from_value(field["kind"], value, name, int(field["max"] or api_limits.MAX_TEXT))
             if stored is None and field["required"]:
@@ -465,9 +465,9 @@ class DbApi(QueryEndpoints):
 
     def _filters(self, plain: dict, filters: list) -> list:
         """[(field, stored value)] for equality filters; each must be an indexed field."""
-        given = field_map(filters, "filters")
-        if len(given) > api_limits.MAX_FILTERS:
+        if len(filters) > api_limits.MAX_FILTERS:  # before the list is walked: it may be long
             raise limit("at most " + str(api_limits.MAX_FILTERS) + " filters")
+        given = field_map(filters, "filters")
         result = []
         for name, value in given.items():
             field = self.registry.field(plain["name"], name)
@@ -717,7 +717,9 @@ class DbApi(QueryEndpoints):
         budget = ReplyBudget(api_limits.REPLY_BUDGET)
         blocks = []
         left = api_limits.MAX_PAGE
-        for wanted in ranges:
+        for wanted in ranges[: api_limits.MAX_PAGE]:  # each range gives a block at least, or is ignored
+            if left <= 0:
+                break
             start = max(int(wanted["start"]), first)
             end = min(int(wanted["start"]) + int(wanted["length"]), length, start + left)
             if end <= start:

@@ -87,6 +87,9 @@ class QueryEndpoints:
         """(fields, {relation: target id}): `create` may name to-one relations among its fields, with an
         Int id (or Null for none); they are linked in the same call, with the same checks as `link`."""
         relations = {r["name"]: r for r in self.registry.relations(type_name)}
+        most = len(self.registry.get(type_name)["fields"]) + len(relations)
+        if len(fields) > most:  # before the list is walked: it may be long
+            raise invalid("at most " + str(most) + " fields (each name once, and only names the type has)")
         plain_fields = []
         refs = {}
         for item in fields:
@@ -233,7 +236,7 @@ class QueryEndpoints:
         key = stored_from_value(field["kind"], alias_value, alias)
         if key is None:
             raise invalid("the alias value may not be Null")
-        given = field_map(fields)
+        given = field_map(fields, most=len(plain["fields"]) + len(self.registry.relations(type_name)))
         if alias in given and stored_from_value(field["kind"], given[alias], alias) != key:
             raise invalid("field " + alias + " differs from the alias value")
         record = self.gateway.find_alias(type_name, alias, key)

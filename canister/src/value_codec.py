@@ -118,10 +118,13 @@ class ValueCodec:
         return {"Text": str(stored)}
 
 
-def field_map(fields: list, what: str = "fields") -> dict:
-    """`vec Field` as an ordered dict name -> Value; a repeated name is refused."""
+def field_map(fields: list, what: str = "fields", most: int = None) -> dict:
+    """`vec Field` as an ordered dict name -> Value; a repeated name is refused, and so is a list longer
+    than `most` (the names the type has) before it is walked."""
     if not isinstance(fields, list):
         raise invalid(what + " must be a list")
+    if most is not None and len(fields) > most:
+        raise invalid("at most " + str(most) + " " + what + " (each name once, and only names the type has)")
     result = {}
     for item in fields:
         name = item["name"]
