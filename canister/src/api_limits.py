@@ -22,6 +22,7 @@ MAX_TYPEDEF_JSON = 16_000  # bytes of one stored type definition (meta map value
 MAX_DUMP_DATA = 1_000_000  # characters of JSON in one dump page
 MAX_RESTORE_DATA = 1_500_000  # characters of JSON accepted by one restore call
 DELETE_INSTRUCTIONS = 30_000_000_000  # a delete (with its cascades) stops with Limit past this, below 40B
+DELETE_STEP_INSTRUCTIONS = 15_000_000_000  # a step of a stepwise delete starts no new entity past this
 QUERY_INSTRUCTIONS = 3_000_000_000  # scanning queries start no more reads past this (5B query limit)
 BATCH_INSTRUCTIONS = 30_000_000_000  # a batch starts no operation past this (one takes far less than 10B)
 MAX_RESTORE_ID_GAP = 10_000_000  # how far a restored id may run ahead of its type's highest id

@@ -39,10 +39,12 @@ class DbApi(QueryEndpoints):
     post_upgrade, or the first message after a localnet restart)."""
 
     def __init__(self, maps: dict, clock, principal, set_certified_data=None, data_certificate=None,
-                 meter=None):
+                 meter=None, set_timer=None):
         self.maps = maps
         self.clock = clock
         self.meter = meter   # instructions used by the current message (ic.performance_counter(0))
+        self.set_timer = set_timer   # set_timer(): a timer that soon calls continue_deletes (ic.set_timer)
+        self.timer_armed = False
         self.principal = principal
         self.set_certified_data = set_certified_data or (lambda data: None)
         self.data_certificate = data_certificate or (lambda: None)
@@ -69,7 +71,9 @@ class DbApi(QueryEndpoints):
         )
         self.gateway.set_write_guard(self._may_write)
         if self.meter is not None:
-            self.gateway.set_meter(self.meter, api_limits.DELETE_INSTRUCTIONS)
+            self.gateway.set_meter(
+                self.meter, api_limits.DELETE_INSTRUCTIONS, api_limits.DELETE_STEP_INSTRUCTIONS
+            )
         cert_map = self.maps["cert"][0] if "cert" in self.maps else MemoryMap()
         self.certifier = Certifier(cert_map, self.meta, self.set_certified_data, self.data_certificate)
         self._load_registries()
@@ -94,6 +98,9 @@ class DbApi(QueryEndpoints):
         self.gateway = None
         self.start()
         self.certifier.publish()
+        self.timer_armed = False     # timers do not survive an upgrade: set one again for queued deletes
+        if self.gateway.delete_jobs_queued():
+            self._arm_timer()
 
     # --- plumbing ---
 
@@ -399,11 +406,56 @@ class DbApi(QueryEndpoints):
         return self._entity(type_name, record)
 
     def delete(self, caller: str, type_name: str, entity_id: int) -> dict:
-        return self._run(caller, True, self._delete, caller, type_name, entity_id)
+        return self._run(caller, True, self._delete_in_steps, caller, type_name, entity_id)
 
     def _delete(self, caller: str, type_name: str, entity_id: int) -> None:
+        """A batch's Delete: one all-or-nothing delete, refused (Limit) past the delete budget."""
         self._writable(caller, type_name, entity_id, "delete")
         self.gateway.delete(type_name, entity_id)
+
+    def _delete_in_steps(self, caller: str, type_name: str, entity_id: int) -> None:
+        """The entity is deleted in this message; a cascade too large for it goes on in later messages
+        (a timer, or `delete_continue`), each deleting only what the caller may delete."""
+        self._writable(caller, type_name, entity_id, "delete")
+        if not self.gateway.delete_in_steps(type_name, entity_id)["done"]:
+            self._arm_timer()
+
+    def delete_continue(self, caller: str, type_name: str, entity_id: int) -> dict:
+        """One more step of the caller's own stepwise delete of that entity: {done, deleted, pending};
+        NotFound when none is under way for this caller (finished, never started, or another's)."""
+
+        def action():
+            self.registry.get(type_name)
+            progress = self.gateway.continue_delete(type_name, entity_id)
+            if not progress["done"]:
+                self._arm_timer()
+            return {"done": progress["done"], "deleted": progress["deleted"], "pending": progress["pending"]}
+
+        return self._run(caller, True, action)
+
+    def continue_deletes(self) -> None:
+        """The timer's work: one step of the oldest queued stepwise delete, run as the caller who
+        started it (so it deletes only what that caller may delete); a step that fails (a Restrict
+        link, a hook) takes its job off the queue until its caller continues it by hand. The timer is
+        set again while jobs remain."""
+        self.start()
+        self.timer_armed = False
+        job = self.gateway.next_delete_job()
+        if job is not None:
+            type_name, entity_id, caller = job
+            result = self._run(caller, True, self.gateway.continue_delete, type_name, entity_id)
+            if "Err" in result:
+                (reason,) = result["Err"].values()
+                self.gateway.block_delete_job(type_name, entity_id, reason)
+            else:
+                self.gateway.requeue_delete_job(type_name, entity_id)
+        if self.gateway.delete_jobs_queued():
+            self._arm_timer()
+
+    def _arm_timer(self) -> None:
+        if self.set_timer is not None and not self.timer_armed:
+            self.set_timer()
+            self.timer_armed = True
 
     def link(self, caller: str, type_name: str, entity_id: int, relation: str, target_id: int) -> dict:
         return self._run(caller, True, self._link, caller, type_name, entity_id, relation, target_id, True)

@@ -25,6 +25,7 @@ from kybra_simple_db import (
     Principal,
     String,
     Timestamp,
+    entity_cascade,
     find_type,
     get_caller_id,
 )
@@ -83,9 +84,10 @@ class EngineGateway:
     def transaction(self):
         return self.db.transaction()
 
-    def set_meter(self, meter, limit: int) -> None:
-        """Deletes refuse (Limit, nothing changed) once the message has used `limit` instructions."""
-        self.db.set_meter(meter, limit)
+    def set_meter(self, meter, limit: int, step_limit: int = None) -> None:
+        """Deletes refuse (Limit, nothing changed) once the message has used `limit` instructions; a
+        step of a stepwise delete starts no new unit past `step_limit`."""
+        self.db.set_meter(meter, limit, step_limit)
 
     def set_write_guard(self, may_write) -> None:
         """`may_write(caller, type_name, owner, action) -> bool` ("modify" or "delete") is asked for every
@@ -155,6 +157,28 @@ class EngineGateway:
 
     def delete(self, type_name: str, entity_id: int) -> None:
         self._entity(type_name, entity_id).delete()
+
+    def delete_in_steps(self, type_name: str, entity_id: int) -> dict:
+        """Delete now; a cascade too large for this message is left as a job ({"done", "deleted",
+        "unlinked", "pending"})."""
+        return self._entity(type_name, entity_id).delete_in_steps()
+
+    def continue_delete(self, type_name: str, entity_id: int) -> dict:
+        """One more step of the current caller's stepwise delete of that entity (NotFound: none)."""
+        return self._class(type_name).continue_delete(entity_id)
+
+    def next_delete_job(self):
+        """(type name, id, caller) of the oldest queued stepwise delete, or None."""
+        return entity_cascade.next_queued_job(self.db)
+
+    def requeue_delete_job(self, type_name: str, entity_id: int) -> None:
+        entity_cascade.requeue_job(self.db, type_name, entity_id)
+
+    def block_delete_job(self, type_name: str, entity_id: int, reason: str) -> None:
+        entity_cascade.block_job(self.db, type_name, entity_id, reason)
+
+    def delete_jobs_queued(self) -> bool:
+        return entity_cascade.jobs_queued(self.db)
 
     def transfer(self, type_name: str, entity_id: int, owner: str) -> dict:
         entity = self._entity(type_name, entity_id)

@@ -152,6 +152,17 @@ class TypeDef(Record):
     policy: Policy
 
 
+class DeleteProgress(Record):
+    done: bool
+    deleted: nat64
+    pending: nat64
+
+
+class DeleteProgressResult(Variant, total=False):
+    Ok: DeleteProgress
+    Err: Error
+
+
 class EntityPage(Record):
     items: Vec[Entity]
     next: Opt[nat64]
@@ -461,6 +472,7 @@ api = DbApi(
     set_certified_data=ic.set_certified_data,
     data_certificate=ic.data_certificate,
     meter=lambda: ic.performance_counter(0),
+    set_timer=lambda: ic.set_timer(0, continue_deletes),
 )
 
 
@@ -540,6 +552,16 @@ def find_certified(type_name: text, alias: text) -> CertifiedEntityResult:
 @update
 def delete(type_name: text, id: nat64) -> UnitResult:
     return api.delete(caller_text(), type_name, id)
+
+
+@update
+def delete_continue(type_name: text, id: nat64) -> DeleteProgressResult:
+    return api.delete_continue(caller_text(), type_name, id)
+
+
+def continue_deletes() -> void:
+    """Timer callback: one step of the oldest queued stepwise delete (sets the next timer itself)."""
+    api.continue_deletes()
 
 
 @update

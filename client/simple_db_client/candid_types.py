@@ -209,6 +209,9 @@ CertifiedPage = Types.Record(
 )
 CertifiedPageResult = _result(CertifiedPage)
 
+DeleteProgress = Types.Record({"done": Types.Bool, "deleted": Types.Nat64, "pending": Types.Nat64})
+DeleteProgressResult = _result(DeleteProgress)
+
 # ICRC-3
 ICRC3Value = Types.Rec()
 ICRC3Value.fill(
@@ -258,6 +261,7 @@ METHODS: dict[str, tuple[list, object, str]] = {
     "find_certified": ([Text, Text], CertifiedEntityResult, "query"),
     "update": ([Text, Nat64, Types.Vec(Field), OptNat64], EntityResult, "update"),
     "delete": ([Text, Nat64], UnitResult, "update"),
+    "delete_continue": ([Text, Nat64], DeleteProgressResult, "update"),
     "link": ([Text, Nat64, Text, Nat64], UnitResult, "update"),
     "unlink": ([Text, Nat64, Text, Nat64], UnitResult, "update"),
     "links": ([Text, Nat64, Text, OptNat64, Nat32], IdPageResult, "query"),

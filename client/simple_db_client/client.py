@@ -212,7 +212,17 @@ class SimpleDB(QueryMethods):
         )
 
     def delete(self, type_name: str, id: int) -> None:
+        """Delete an entity. A cascade too large for one message goes on in the background after this
+        returns (the entity itself is gone already); `delete_continue` carries it on by hand."""
         self._ok("delete", type_name, id)
+
+    def delete_continue(self, type_name: str, id: int) -> dict[str, Any]:
+        """One more step of your own delete whose cascade goes on across messages:
+        {"done": bool, "deleted": n, "pending": n}. NotFoundError when none is under way for you
+        (it finished, or was never started by you)."""
+        progress = self._ok("delete_continue", type_name, id)
+        return {"done": bool(progress["done"]), "deleted": int(progress["deleted"]),
+                "pending": int(progress["pending"])}
 
     def link(self, type_name: str, id: int, relation: str, target_id: int) -> None:
         self._ok("link", type_name, id, relation, target_id)

@@ -1,5 +1,6 @@
-"""A delete that would touch too many linked entities answers Limit and changes nothing; the paged way
-(batches of deletes or unlinks, paging with `links`) then works. Service layer (db_api) on memory maps."""
+"""A batch's Delete that would touch too many linked entities answers Limit and changes nothing; the paged
+way (batches of deletes or unlinks, paging with `links`) then works (the `delete` endpoint itself goes on
+across messages instead: test_canister_stepwise_deletes.py). Service layer (db_api) on memory maps."""
 
 import sys
 import time
@@ -55,7 +56,7 @@ def test_a_cascade_past_the_budget_is_a_limit_error_then_batches_finish_it():
     for note in notes:
         assert api.link(ADMIN, "t::Note", note, "doc", doc) == {"Ok": None}
     before = _stored(maps)
-    result = api.delete(ADMIN, "t::Doc", doc)
+    result = api.batch(ADMIN, [{"Delete": {"type_name": "t::Doc", "id": doc}}])
     assert "Limit" in result["Err"] and "linked entities" in result["Err"]["Limit"]
     assert _stored(maps) == before
     page = api.links(ADMIN, "t::Doc", doc, "notes", None, 3)["Ok"]
@@ -65,7 +66,8 @@ def test_a_cascade_past_the_budget_is_a_limit_error_then_batches_finish_it():
     assert api.count(ADMIN, "t::Note", [])["Ok"] == 0
 
 
-def test_the_instruction_meter_stops_a_delete_before_the_message_limit():
+def test_the_instruction_meter_stops_a_delete_before_the_message_limit(monkeypatch):
+    monkeypatch.setattr(db_api.api_limits, "BATCH_INSTRUCTIONS", 2 * 10**12)  # the delete's own check
     used = [0]
     api, maps = _service(meter=lambda: used[0])
     doc = _create(api, "t::Doc", title="d")
@@ -73,8 +75,8 @@ def test_the_instruction_meter_stops_a_delete_before_the_message_limit():
     assert api.link(ADMIN, "t::Note", note, "doc", doc) == {"Ok": None}
     used[0] = 10**12
     before = _stored(maps)
-    result = api.delete(ADMIN, "t::Doc", doc)
-    assert "instructions" in result["Err"]["Limit"]
+    result = api.batch(ADMIN, [{"Delete": {"type_name": "t::Doc", "id": doc}}])
+    assert "instructions" in result["Err"]["Limit"] and "Doc" in result["Err"]["Limit"]
     assert _stored(maps) == before
     used[0] = 0
     assert api.delete(ADMIN, "t::Doc", doc) == {"Ok": None}

@@ -97,7 +97,7 @@ def test_doc_examples_run_in_order(icp, tmp_path):
                 assert problem is None, f"{command} {problem}:\n{result.stdout}"
     service = (ROOT / "canister" / "simple_db.did").read_text().split("service : {")[1]
     did_methods = set(re.findall(r'^\s+"?(\w+)"? :', service, re.M))
-    assert len(did_methods) == 34 and did_methods <= methods
+    assert len(did_methods) == 35 and did_methods <= methods
 
 
 def test_dfx_json_matches_the_deployment_described():

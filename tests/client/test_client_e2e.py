@@ -131,6 +131,8 @@ def test_create_get_update_delete_with_every_value_kind(net, types):
         db.delete(types("Person"), created.id)
         with pytest.raises(NotFound):
             db.get(types("Person"), created.id)
+        with pytest.raises(NotFound):   # the delete finished in its message: nothing to continue
+            db.delete_continue(types("Person"), created.id)
 
 
 def test_identical_updates_are_both_executed(net, types):

@@ -33,10 +33,11 @@ class DeleteJob:
     """One job's stack, read lazily from the top: an operation reads only the entries it works on
     and writes back only what it changed (`save`)."""
 
-    def __init__(self, db, key: str, record: dict):
+    def __init__(self, db, key: str, record: dict, fresh: bool = False):
         self.db = db
         self.key = key
         self.record = record
+        self.fresh = fresh             # started by this operation: nothing of it is stored yet
         self.stored = record["n"]      # entries in storage when loaded
         self.base = record["n"]        # entries below `base` are untouched by this operation
         self.top = []                  # the entries above `base`, in memory
@@ -51,14 +52,11 @@ class DeleteJob:
     def start(cls, db, type_name: str, entity_id: int, caller: str) -> "DeleteJob":
         """A new job in memory (written by `save` only if the delete does not finish at once)."""
         record = {"c": caller, "n": 0, "d": 0, "u": 0, "q": None, "b": None}
-        return cls(db, job_key(type_name, entity_id), record)
+        return cls(db, job_key(type_name, entity_id), record, True)
 
     @property
     def caller(self) -> str:
         return self.record["c"]
-
-    def is_new(self) -> bool:
-        return self.db.get(self.key) is None
 
     def peek(self) -> Optional[list]:
         """The entry on top of the stack (read from storage when memory holds none), or None."""
@@ -98,7 +96,7 @@ class DeleteJob:
         for position in range(size, self.stored):
             db.delete(self._entry_key(position))
         if size == 0:
-            if self.stored or not self.is_new():
+            if not self.fresh:
                 db.delete(self.key)
             return
         self.record["n"] = size
@@ -107,6 +105,7 @@ class DeleteJob:
         db.put(self.key, json_text.dumps(self.record))
         self.stored = self.base = size
         self.top = []
+        self.fresh = False
 
     def block(self, reason: str) -> None:
         """Take the job off the queue until it is continued by hand (a step failed: a Restrict link,

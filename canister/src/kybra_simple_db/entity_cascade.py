@@ -205,7 +205,8 @@ def _release_links(db: Database, job: DeleteJob, entry: list, budget: StepBudget
                     entry[4] = next_cursor    # a run of empty buckets: counted as a unit
                     budget.take()
                 return
-            db.bit_clear_all(bucket, upper)
+            if ids or after:
+                db.bit_clear_all(bucket, upper)
         index += 1
         after = 0
         entry[3] = index
