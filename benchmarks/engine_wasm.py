@@ -56,20 +56,24 @@ def describe(row: dict[str, Any]) -> str:
 @click.option("--n", default=1000, show_default=True, help="entities stored before measuring")
 @click.option("--samples", default=50, show_default=True, help="operations averaged per figure")
 @click.option("--growth", is_flag=True, help="also the growth cases (100,000 links, 10,000-deep cascade)")
+@click.option("--steps", is_flag=True, help="only the deletes continued across messages (chain, links)")
 @click.option("--links", default=100_000, show_default=True)
 @click.option("--depth", default=10_000, show_default=True)
 @click.option("--budget", default=0, help="delete budget for the growth cases (0: the engine's default)")
 @click.option("--count-size", default=20_000, show_default=True, help="entities for the filtered count")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), help="write the rows as JSON too")
-def main(n: int, samples: int, growth: bool, links: int, depth: int, budget: int, count_size: int,
-         json_out: str | None) -> None:
+def main(n: int, samples: int, growth: bool, steps: bool, links: int, depth: int, budget: int,
+         count_size: int, json_out: str | None) -> None:
     if runtime_dir() is None:
         print(f"engine_wasm: Kybra's RustPython runtime not found (set ${RUNTIME_ENV}); skipped.")
         return
-    rows = run_case("basic", n, samples) + run_case("service", n, samples)
+    rows = [] if steps and not growth else run_case("basic", n, samples) + run_case("service", n, samples)
     if growth:
         rows += run_case("gap", 10_000_000) + run_case("count", count_size)
         rows += run_case("links", links, budget) + run_case("cascade", depth, budget)
+    if growth or steps:
+        rows += run_case("cascade_steps", depth, budget) + run_case("service_cascade_steps", depth)
+        rows += run_case("links_steps", links, budget)
     print(f"Wasm instructions per operation under Kybra's RustPython ({n} entities stored; "
           f"IC limits: update {UPDATE_LIMIT / 1e9:.0f}B, query {QUERY_LIMIT / 1e9:.0f}B)")
     for row in rows:

@@ -177,6 +177,124 @@ def cascade_chain(depth: int, budget: int) -> None:
     assert Node.count() == 0
 
 
+STEP_LIMIT = 15_000_000_000      # the canister's api_limits.DELETE_STEP_INSTRUCTIONS
+DELETE_LIMIT = 30_000_000_000
+
+
+class MessageMeter:
+    """`ic.performance_counter(0)` of a message: instructions since `start()`."""
+
+    def __init__(self):
+        self.began = fuel()
+
+    def start(self) -> None:
+        self.began = fuel()
+
+    def __call__(self) -> int:
+        return fuel() - self.began
+
+
+def run_messages(op: str, meter: MessageMeter, first, more, done, **extra) -> None:
+    """Call `first()`, then `more()` until `done(result)`, each call one message; emits the messages'
+    average, the worst one and how many there were."""
+    total = worst = messages = 0
+    step = first
+    while True:
+        meter.start()
+        spent, result = once(step)
+        messages += 1
+        total += spent
+        worst = max(worst, spent)
+        if done(result):
+            break
+        step = more
+    emit(op, total, messages, messages=messages, worst=worst, **extra)
+
+
+def links_in_steps(links: int, budget: int) -> None:
+    """The delete of an entity with `links` ManyToMany links, continued across messages with the
+    canister's per-message bounds (delete_budget units, no new unit past 15B)."""
+    db = fresh_db()
+    db.delete_budget = budget or db.delete_budget
+    meter = MessageMeter()
+    db.set_meter(meter, DELETE_LIMIT, STEP_LIMIT)
+    tag = Tag(label="hub")
+    with db.transaction():
+        for i in range(1, links + 1):
+            tag.people.add(Person(name="p-" + str(i), age=1, city="c"))
+    run_messages("delete_in_steps_links", meter, tag.delete_in_steps,
+                 lambda: Tag.continue_delete(tag.id), lambda p: p["done"], links=links,
+                 units=db.delete_budget)
+    assert Tag.count() == 0 and Person.count() == links
+
+
+def chain_in_steps(depth: int, budget: int) -> None:
+    """The delete of the root of a `depth`-deep Cascade chain, continued across messages."""
+    db = fresh_db()
+    db.delete_budget = budget or db.delete_budget
+    meter = MessageMeter()
+    db.set_meter(meter, DELETE_LIMIT, STEP_LIMIT)
+    root = Node(label="root")
+    parent = root
+    with db.transaction():
+        for i in range(depth):
+            parent = Node(label="n" + str(i), parent=parent)
+    run_messages("delete_in_steps_chain", meter, root.delete_in_steps,
+                 lambda: Node.continue_delete(root.id), lambda p: p["done"], depth=depth,
+                 units=db.delete_budget)
+    assert Node.count() == 0
+
+
+def service_chain_in_steps(depth: int) -> None:
+    """The canister's `delete` of the root of a `depth`-deep Cascade chain (db_api over in-memory maps,
+    certified-data upkeep included), carried on by its timer callback, one message per call."""
+    import db_api
+    from principal import Principal
+
+    fresh_db()
+    maps = {"db": (MemoryMap(0, 128, 1024), 128, 1024), "audit": (MemoryMap(1, 80, 1024), 80, 1024),
+            "meta": (MemoryMap(2, 128, 16384), 128, 16384), "cert": (MemoryMap(3, 128, 1100), 128, 1100)}
+    meter = MessageMeter()
+    timers = []
+    api = db_api.DbApi(maps, clock=lambda: 1_700_000_000_000_000_000, principal=Principal.from_str,
+                       meter=meter, set_timer=lambda: timers.append(1))
+    api.install(ADMIN)
+    typedef = {"name": "bench::Node", "alias": None,
+               "fields": [{"name": "label", "kind": {"Text": None}, "required": False, "default": None,
+                           "min": None, "max": 50.0, "indexed": False}],
+               "relations": [{"name": "parent", "kind": {"ManyToOne": None}, "target": "bench::Node",
+                              "reverse": "children", "on_delete": {"Cascade": None}}],
+               "policy": {"read": {"Public": None}, "create": {"Anyone": None}, "modify": {"Owner": None},
+                          "delete": {"Owner": None}}}
+    assert api.define_type(ADMIN, typedef, False) == {"Ok": None}
+    for start in range(0, depth + 1, 100):
+        ops = []
+        for i in range(start, min(start + 100, depth + 1)):
+            fields = [{"name": "label", "value": {"Text": "n" + str(i)}}]
+            if i:
+                fields.append({"name": "parent", "value": {"Int": i}})
+            ops.append({"Create": {"type_name": "bench::Node", "fields": fields}})
+        meter.start()
+        assert "Ok" in api.batch(ADMIN, ops)
+
+    def delete():
+        assert api.delete(ADMIN, "bench::Node", 1) == {"Ok": None}
+        return len(timers)
+
+    def timer():
+        api.continue_deletes()
+        return len(timers)
+
+    ran = [0]
+
+    def done(armed: int) -> bool:
+        ran[0] += 1
+        return armed < ran[0]    # no timer left to run
+
+    run_messages("service_delete_in_steps_chain", meter, delete, timer, done, depth=depth)
+    assert api.count(ADMIN, "bench::Node", [])["Ok"] == 0
+
+
 def restore_gap(gap: int) -> None:
     """Restoring one record `gap` ids past a type's highest id, and a page across that gap."""
     db = fresh_db()
@@ -261,6 +379,12 @@ def main() -> None:
         many_links(int(ARGS[1]), int(ARGS[2]))
     elif ARGS[0] == "cascade":
         cascade_chain(int(ARGS[1]), int(ARGS[2]))
+    elif ARGS[0] == "links_steps":
+        links_in_steps(int(ARGS[1]), int(ARGS[2]))
+    elif ARGS[0] == "cascade_steps":
+        chain_in_steps(int(ARGS[1]), int(ARGS[2]))
+    elif ARGS[0] == "service_cascade_steps":
+        service_chain_in_steps(int(ARGS[1]))
 
 
 main()
