@@ -3,7 +3,9 @@
 Kybra's RustPython writes a format of its own (not CPython's): a type byte, then for `int` a signed i32
 byte count (its sign is the number's) and the magnitude little-endian, for `str`/`bytes` a u32 length
 and the bytes, for tuple/list/set/frozenset/dict a u32 count and the items, `float` as f64.
-A `Principal` crosses as a frozenset holding its bytes (Candid values never contain frozensets).
+A `Principal` crosses as a frozenset holding its text (Candid values never contain frozensets): Kybra
+converts principals between Rust and Python through their text (`Principal.from_str` into Python, the
+object's `to_str()` out of it), so the guest pays for the same Python calls as on the IC.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ def _dump(v: Any, out: bytearray) -> None:
         raw = bytes(v)
         out += b"s" + struct.pack("<I", len(raw)) + raw
     elif isinstance(v, Principal):
-        _dump(frozenset((v.bytes,)), out)
+        _dump(frozenset((v.to_str(),)), out)
     elif isinstance(v, dict):
         out += b"{" + struct.pack("<I", len(v))
         for k, x in v.items():
@@ -108,7 +110,10 @@ def _load(b: memoryview, i: int) -> tuple[Any, int]:
     if code == b"<":
         return set(items), i
     if code == b">":
-        if len(items) == 1 and isinstance(items[0], bytes):
-            return Principal(bytes=items[0]), i
+        if len(items) == 1 and isinstance(items[0], str):
+            try:
+                return Principal.from_str(items[0]), i
+            except Exception as e:  # kybra's from_str raises plain Exceptions (and binascii errors)
+                raise MarshalError(f"could not convert value to Principal: {e}") from None
         return frozenset(items), i
     raise MarshalError(f"bad data from the guest: type code {code!r}")

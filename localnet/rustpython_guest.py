@@ -4,7 +4,9 @@ It installs the `_kybra_ic` stand-in that Kybra's `ic` API and `StableBTreeMap` 
 it asks for a command, executes it in the canister's modules and sends the result with the next request.
 Host and guest talk through WASI fd 0 (`localnet/wasi_preview1.py`): a request is written as one
 `marshal` blob and the reply read back. Values cross as `marshal` data; a `Principal` crosses as a
-frozenset holding its bytes (Candid values never contain frozensets). Python 3.10 syntax, stdlib only.
+frozenset holding its text (Candid values never contain frozensets), made and read as Kybra's Rust glue
+does on the IC: `Principal.from_str(text)` into Python, the object's `to_str()` out of it.
+Python 3.10 syntax, stdlib only.
 """
 
 import builtins
@@ -17,16 +19,12 @@ class _Trap(BaseException):
     """A trap reported by the host (`ic.trap`, an oversize stable value...): ends the message."""
 
 
-_principal_class = None
-
-
-def _principal(raw):
-    global _principal_class
-    if _principal_class is None:
-        from kybra import Principal
-
-        _principal_class = Principal
-    return _principal_class(bytes=raw)
+def _principal(text):
+    """A Principal for the canister, made as Kybra's Rust glue makes one: it runs
+    `from kybra import Principal; Principal` as a block, then calls `Principal.from_str(text)`."""
+    scope = {"__builtins__": builtins}
+    exec("from kybra import Principal as _P", scope)
+    return scope["_P"].from_str(text)
 
 
 def _from_host(v):
@@ -52,10 +50,56 @@ def _to_host(v):
         return tuple(_to_host(x) for x in v)
     if t in (str, int, bool, float, bytes) or v is None:
         return v
-    raw = getattr(v, "bytes", None)
-    if type(raw) is bytes and getattr(v, "isPrincipal", False):
-        return frozenset((raw,))
+    if getattr(v, "isPrincipal", False) is True:
+        return frozenset((v.to_str(),))  # Kybra converts a Principal to Rust by calling its to_str()
     return v
+
+
+def _along(v, plan):
+    """`v` with the Principals on the paths of `plan` converted for the host (localnet/principal_paths.py
+    describes plans); the containers on those paths are copied, nothing else is touched."""
+    kind = plan[0]
+    t = type(v)
+    if kind == "r":
+        if t is not dict:
+            return v
+        out = v
+        for name, sub in plan[1].items():
+            if name in v:
+                x = v[name]
+                y = _along(x, sub)
+                if y is not x:
+                    if out is v:
+                        out = dict(v)
+                    out[name] = y
+        return out
+    if kind == "v":
+        if t is list:
+            return [_along(x, plan[1]) for x in v]
+        return tuple(_along(x, plan[1]) for x in v) if t is tuple else v
+    if kind == "o":
+        return v if v is None else _along(v, plan[1])
+    if kind == "t":
+        if t is not tuple and t is not list:
+            return v
+        out = list(v)
+        for i, sub in plan[1]:
+            if i < len(out):
+                out[i] = _along(out[i], sub)
+        return out if t is list else tuple(out)
+    return _to_host(v)  # "P" (a principal) or "W" (a recursive type): as the full walk does
+
+
+def _reply(result):
+    """The `next` request carrying `result`; a returned value is converted along the reply's plan."""
+    plan = _plan[0]
+    if plan is not None and result[0] == "return":
+        _plan[0] = None
+        value = result[1]
+        converted = _along(value, plan)
+        if converted is not value:
+            result = ("return", converted)
+    return ("next", result)
 
 
 def _dumps(v):
@@ -138,6 +182,7 @@ _modules = []
 _timers = {}  # timer id -> the callback (ic.set_timer); the host schedules them
 _suspended = {}  # call id -> the generator stack of an async method awaiting a call
 _next_call = [0]
+_plan = [None]  # the reply plan of the method being called (sent with its command)
 
 
 def _drive(stack, send):
@@ -190,7 +235,8 @@ def _execute(command):
             if type(value).__name__ == "generator":
                 return _drive([value], None)
             return ("return", None)
-        _, guard, module, name, args, bad_args = command
+        _, guard, module, name, args, bad_args, principals, plan = command
+        _plan[0] = plan
         if guard is not None:
             verdict = _function(module, guard)()
             if isinstance(verdict, dict) and "Err" in verdict:
@@ -199,7 +245,7 @@ def _execute(command):
             raise _Trap(bad_args)
         if name is None:
             return ("return", None)
-        value = _function(module, name)(*_from_host(args))
+        value = _function(module, name)(*(_from_host(args) if principals else args))
         if type(value).__name__ == "generator":
             return _drive([value], None)
         return ("return", value)
@@ -216,7 +262,7 @@ def main():
     result = None
     while True:
         try:
-            command = _request(("next", result))
+            command = _request(_reply(result))
         except (ValueError, NotImplementedError) as e:
             command = _request(("next", ("trap", "the result cannot be sent to the host: " + str(e))))
         result = _execute(command)

@@ -30,7 +30,7 @@ import wasmtime
 from kybra import Principal
 from wasmtime import _ffi as ffi
 
-from localnet import candid_codec, rp_marshal, rustpython_runtime
+from localnet import candid_codec, principal_paths, rp_marshal, rustpython_runtime
 from localnet.candid_types import Method
 from localnet.canister_process import (
     EXITING,
@@ -293,7 +293,7 @@ class WasmWorker:
                     candid_codec.decode(arg, (), self.iface)  # type: ignore[arg-type]
                 except candid_codec.CandidError as e:
                     bad = f"invalid {name} argument: {e}"
-            return ("call", None, self.entry.stem, None, [], bad)
+            return ("call", None, self.entry.stem, None, [], bad, False, None)
         return self.call_command(method, arg, f"invalid {name} argument")
 
     def call_command(self, method: Method, arg: bytes | None, what: str) -> tuple:
@@ -304,7 +304,11 @@ class WasmWorker:
                 args = candid_codec.decode(arg, method.params, self.iface)
             except candid_codec.CandidError as e:
                 bad = f"{what}: {e}"
-        return ("call", method.guard, method.module, method.name, args, bad)
+        # the guest converts Principals in the arguments only when there are some, and in the reply only
+        # where its type can hold one (principal_paths)
+        plan = principal_paths.reply_plan(self.iface, method.returns)
+        return ("call", method.guard, method.module, method.name, args, bad,
+                principal_paths.holds_principal(args), plan)
 
     def begin(self, msg: tuple) -> tuple:
         """Set up the message's context and fuel; the guest's first command for it."""
@@ -334,7 +338,7 @@ class WasmWorker:
             if job == "heartbeat":
                 first = self.lifecycle_call("heartbeat")
             elif job is None:
-                first = ("call", None, self.entry.stem, None, [], None)
+                first = ("call", None, self.entry.stem, None, [], None, False, None)
             else:
                 first = ("fire", *job)
         elif op == "resume":  # the answer to a call an async method awaits: its continuation

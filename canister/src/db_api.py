@@ -122,6 +122,7 @@ class DbApi(QueryEndpoints):
             with self.gateway.as_user(caller), self.gateway.transaction():
                 result = action(*args)
         except Exception as exc:
+            self.gateway.release()
             changed = self.meta.rollback()
             if changed or generation != self.registry.generation:
                 self._load_registries()
@@ -129,6 +130,7 @@ class DbApi(QueryEndpoints):
         self.meta.commit()
         # outside the try: a failure here is a bug and must trap, so the IC rolls the message back
         self.certifier.after_update(self.gateway, audit_start)
+        self.gateway.release()
         return {"Ok": result}
 
     def _entity(self, type_name: str, record: dict, caller: str = None) -> dict:
@@ -217,7 +219,7 @@ class DbApi(QueryEndpoints):
         entities the caller may not read are answered as absent."""
         plain = self.registry.get(type_name)
         policy = plain["policy"]
-        record = self.gateway.load(type_name, entity_id)
+        record = self.gateway.load_for_change(type_name, entity_id)
         if record is not None and self.access.may_write(caller, policy, action, record["owner"]):
             return record
         if policy["read"] == "Admins" and not self.access.is_admin(caller):

@@ -75,6 +75,13 @@ class EngineGateway:
             audit_max_key_size=audit_sizes[0],
             audit_max_value_size=audit_sizes[1],
         )
+        # The engine's identity map holds entities weakly and a record drops its entity: without a hold,
+        # checking then changing an entity (update, link, transfer, delete) would read and parse it twice.
+        self._held = None
+
+    def release(self) -> None:
+        """End of an update: let go of the entity held by `load_for_change`."""
+        self._held = None
 
     # --- context ---
 
@@ -147,6 +154,13 @@ class EngineGateway:
 
     def load(self, type_name: str, entity_id: int):
         entity = self._class(type_name).load(entity_id)
+        return None if entity is None else self._record(entity)
+
+    def load_for_change(self, type_name: str, entity_id: int):
+        """`load` of an entity the update is about to change: kept until `release` (the end of the
+        update), so the change finds it in the engine's identity map instead of reading it again."""
+        entity = self._class(type_name).load(entity_id)
+        self._held = entity
         return None if entity is None else self._record(entity)
 
     def create(self, type_name: str, values: dict) -> dict:

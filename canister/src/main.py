@@ -7,6 +7,7 @@ The `query` and `update` endpoints are defined last: defining them rebinds the m
 `update`, so any later `@query` / `@update` would decorate with the endpoint instead of Kybra's decorator.
 """
 
+import known_principals
 from audit_chain import BLOCK_TYPE, BLOCK_TYPE_URL
 from db_api import DbApi
 from error_map import ApiError
@@ -465,10 +466,11 @@ STABLE_MAPS = {
     "cert": (cert_storage, 128, 1100),
 }
 
+known_principals.install()  # before any message: Kybra's glue parses incoming principals with from_str
 api = DbApi(
     STABLE_MAPS,
     clock=ic.time,
-    principal=Principal.from_str,
+    principal=known_principals.from_text,
     set_certified_data=ic.set_certified_data,
     data_certificate=ic.data_certificate,
     meter=lambda: ic.performance_counter(0),
