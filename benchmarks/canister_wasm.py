@@ -317,13 +317,24 @@ def instructions(log: Path, seen: int) -> tuple[dict[str, int], int]:
     return counts, len(text)
 
 
-def measure_size(n: int, progress: bool) -> list[dict[str, Any]]:
+def selected(all_cases: list[Case], only: str | None) -> list[Case]:
+    """The cases whose method is in the comma-separated `only` (all of them without it)."""
+    if not only:
+        return all_cases
+    methods = {m.strip() for m in only.split(",")}
+    unknown = methods - {c.method for c in all_cases}
+    if unknown:
+        raise click.BadParameter(f"no case for {', '.join(sorted(unknown))}", param_hint="--only")
+    return [c for c in all_cases if c.method in methods]
+
+
+def measure_size(n: int, progress: bool, only: str | None = None) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="canister-wasm-") as tmp:
         state = Path(tmp)
         cid, canister = build_state(state, n, progress)
         restore_data = [dump_page_for_restore(canister, n, v) for v in range(4)]
-        all_cases = cases(restore_data)
+        all_cases = selected(cases(restore_data), only)
         with Replica(state, runtime="rustpython") as replica:
             log = replica.log_path(cid)
             counts, seen = instructions(log, 0)
@@ -361,7 +372,7 @@ def measure_size(n: int, progress: bool) -> list[dict[str, Any]]:
                     }
                 )
         covered = {c.method for c in all_cases} | {"install", "before_upgrade", "after_upgrade"}
-        for name in IFACE.methods:
+        for name in [] if only else IFACE.methods:
             if name not in covered:
                 rows.append(
                     {"name": name, "method": name, "kind": IFACE.methods[name].kind, "instructions": None}
@@ -429,7 +440,8 @@ def render(results: dict[int, list[dict[str, Any]]]) -> str:
 @click.command()
 @click.option("--sizes", default="1000,100000", show_default=True, help="Entity counts, comma-separated.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Also write the figures as JSON.")
-def main(sizes: str, json_out: str | None) -> None:
+@click.option("--only", help="Only these methods, comma-separated (e.g. create,get,update): a quick look.")
+def main(sizes: str, json_out: str | None, only: str | None) -> None:
     """Print the wasm instructions of every endpoint at each size, next to the IC's limits."""
     if not rustpython_runtime.available():
         click.echo(f"canister_wasm: skipped. {rustpython_runtime.HOW_TO_GET}")
@@ -437,7 +449,7 @@ def main(sizes: str, json_out: str | None) -> None:
     results = {}
     for n in (int(s) for s in sizes.split(",")):
         started = time.time()
-        results[n] = measure_size(n, progress=n >= 10_000)
+        results[n] = measure_size(n, progress=n >= 10_000, only=only)
         click.echo(f"  {n:,} entities measured in {time.time() - started:.0f} s", err=True)
     if json_out:
         Path(json_out).write_text(json.dumps({str(k): v for k, v in results.items()}, indent=1))

@@ -11,7 +11,9 @@ from kybra import Principal
 
 MEMO_SIZE = 1024  # distinct principal texts kept (the memo starts over when full)
 
-_parse = Principal.from_str  # kybra's own parser: the checksum and the canonical form are checked once
+# kybra's own parser (the checksum and the canonical form are checked once per text); found on an earlier
+# from_text when this module is imported again in the same process (tests, benchmarks), so memos never chain
+_parse = getattr(Principal.from_str, "kybra_parse", Principal.from_str)
 _memo = {}
 
 
@@ -39,5 +41,5 @@ def from_text(text: str) -> Principal:
 
 def install() -> None:
     """Route kybra's `Principal.from_str` (which Kybra's glue calls for every incoming principal) here."""
-    if Principal.from_str is not from_text:
-        Principal.from_str = staticmethod(from_text)
+    from_text.kybra_parse = _parse
+    Principal.from_str = staticmethod(from_text)
