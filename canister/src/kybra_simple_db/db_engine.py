@@ -17,7 +17,7 @@ from .identity_map import IdentityMap
 from .memory_map import MemoryMap
 from .schema_check import SchemaUpgrades
 from .seed_documents import SeedDocuments
-from .staged_store import StagedMap
+from .staged_store import StagedMap, cut, nested_mark
 from .storage_contract import declared_limit
 from .system_time import SystemTime
 from .undo_journal import CALL, rollback
@@ -206,9 +206,16 @@ class Database(SeedDocuments, SchemaUpgrades):
 
     def begin(self) -> int:
         """Open an all-or-nothing unit (what `operation()` does, without a context manager object);
-        returns the mark to pass to `end`."""
-        self._depth += 1
-        return len(self._journal)
+        returns the mark to pass to `end`. A nested unit notes where the staged writes stand, so its
+        rollback drops what it staged first (the outermost one discards all of them instead)."""
+        depth = self._depth
+        self._depth = depth + 1
+        journal = self._journal
+        mark = len(journal)
+        if depth:
+            stages = self._stages
+            journal.append((CALL, cut, (stages, nested_mark(stages))))
+        return mark
 
     def end(self, mark: int, ok: bool) -> None:
         """Close the unit opened at `mark`: undo it unless `ok`; the outermost unit commits."""

@@ -21,28 +21,28 @@ def type_code_key(type_name: str) -> str:
 
 
 def type_name_key(tc: int) -> str:
-    return "!n:" + str(tc)
+    return f"!n:{tc}"
 
 
 def key_schema_key(tc: int) -> str:
     """The type's alias/index generations (see Database.sync_key_schema)."""
-    return "!k:" + str(tc)
+    return f"!k:{tc}"
 
 
 def counter_key(tc: int) -> str:
-    return str(tc) + "#"
+    return f"{tc}#"
 
 
 def doc_key(tc: int, entity_id: int) -> str:
-    return str(tc) + ":" + str(entity_id)
+    return f"{tc}:{entity_id}"
 
 
 def chunk_key(key: str, index: int) -> str:
-    return key + CHUNK_MARK + str(index)
+    return f"{key}{CHUNK_MARK}{index}"
 
 
 def deleted_key(tc: int, bucket: int) -> str:
-    return str(tc) + "-" + str(bucket)
+    return f"{tc}-{bucket}"
 
 
 COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
@@ -123,7 +123,7 @@ def alias_key(tc: int, field: str, value, limit: int, gen: int = 0) -> str:
 
 def pending_key(tc: int, bucket: int) -> str:
     """Ids of a type's entities that hold relations waiting for their targets (deserialize)."""
-    return str(tc) + "%" + str(bucket)
+    return f"{tc}%{bucket}"
 
 
 def text_id_key(tc: int, text_id: str, limit: int) -> str:
@@ -147,8 +147,8 @@ def value_count_key(tc: int, field: str, value, limit: int, gen: int = 0) -> str
 
 
 def link_key(tc: int, entity_id: int, relation: str, target_tc: int, bucket: int) -> str:
-    return str(tc) + ">" + str(entity_id) + "." + relation + "." + str(target_tc) + "/" + str(bucket)
+    return f"{tc}>{entity_id}.{relation}.{target_tc}/{bucket}"
 
 
 def audit_key(prefix: str, seq: int) -> str:
-    return prefix + str(seq)
+    return f"{prefix}{seq}"

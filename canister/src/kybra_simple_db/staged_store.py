@@ -1,14 +1,17 @@
 """Staged writes over a StableBTreeMap-like map: reads see pending writes, commit applies them all.
 
 This is how every engine operation is all-or-nothing: writes are collected (sizes checked at once),
-and only reach storage when the outermost operation or transaction commits.
+and only reach storage when the outermost operation or transaction commits. A nested unit that
+rolls back alone undoes its writes in two ways: a key it stages for the first time is cut off the
+end of the pending writes (a dict keeps insertion order; `nested_mark` noted where they ended), and
+only a key staged before gets an undo-journal entry with its earlier pending value (most writes of
+an operation are first writes, so most need no journal entry).
 """
 
 from typing import Optional
 
 from .db_errors import StorageLimitError
 
-_MISSING = object()
 NO_LIMIT = 1 << 62
 
 
@@ -46,19 +49,19 @@ class StagedMap:
         if len(value) > self.value_chars and len(value.encode("utf-8")) > self.max_value_size:
             raise StorageLimitError(f"value for {key[:40]!r} exceeds {self.max_value_size} bytes")
         pending = self.pending
-        journal.append((self, key, pending.get(key, _MISSING)))
+        if key in pending:      # staged before: a nested unit rolling back restores that value
+            journal.append((self, key, pending[key]))
         pending[key] = value
 
     def delete(self, key: str, journal: list) -> None:
         pending = self.pending
-        journal.append((self, key, pending.get(key, _MISSING)))
+        if key in pending:
+            journal.append((self, key, pending[key]))
         pending[key] = None
 
     def undo(self, key: str, previous) -> None:
-        if previous is _MISSING:
-            self.pending.pop(key, None)
-        else:
-            self.pending[key] = previous
+        """Give `key` back the pending value it had (a journal entry of `put` or `delete`)."""
+        self.pending[key] = previous
 
     def commit(self) -> None:
         pending = self.pending
@@ -76,3 +79,17 @@ class StagedMap:
     def discard(self) -> None:
         if self.pending:
             self.pending = {}
+
+
+def nested_mark(stages: tuple) -> tuple:
+    """How many keys each map has pending when a nested unit begins (what `cut` goes back to)."""
+    return tuple([len(staged.pending) for staged in stages])
+
+
+def cut(stages: tuple, mark: tuple) -> None:
+    """Drop the keys staged for the first time since `nested_mark` gave `mark` (a nested unit's
+    rollback; the journal has restored the keys staged before by then)."""
+    for staged, size in zip(stages, mark):
+        pending = staged.pending
+        while len(pending) > size:
+            pending.popitem()
