@@ -36,15 +36,17 @@ def _names_json(caller: str, operation: str, type_name: str) -> str:
 class AuditLog:
     """Structured audit entries: (seq, time ns, caller, operation, type, id, changed fields).
 
-    Owns its keys: appends (inside the database's current operation, via its undo journal), reads
-    and prunes them. `shared` is True when the entries live under `prefix` in the data map itself.
+    Owns its keys: appends (inside the database's current operation, via its undo journal, the same
+    list for the database's lifetime), reads and prunes them. `shared` is True when the entries live
+    under `prefix` in the data map itself.
     """
 
-    def __init__(self, staged, prefix: str, enabled: bool, shared: bool = False):
+    def __init__(self, staged, prefix: str, enabled: bool, shared: bool = False, journal: Optional[list] = None):
         self.staged = staged
         self.prefix = prefix
         self.enabled = enabled
         self.shared = shared
+        self.journal = [] if journal is None else journal     # the database's undo journal
         self.min_seq = int(staged.get(prefix + keys.AUDIT_MIN) or 0)
         self.next_seq = self._find_end(self.min_seq)
 
@@ -91,24 +93,24 @@ class AuditLog:
         """Number of entries currently kept (after pruning)."""
         return self.next_seq - self.min_seq
 
-    def append(self, journal: list, when: int, caller: str, operation: str, type_name: str,
-               entity_id, changes: dict) -> None:
-        """Stage one entry; on rollback (through `journal`) the sequence number is given back."""
+    def append(self, operation: str, type_name: str, entity_id, changes: dict, when: int, caller: str) -> None:
+        """Stage one entry (none while audit is off); on rollback the sequence number is given back.
+        Entities call this directly (`Database.record` fills in the time and caller first)."""
+        if not self.enabled:
+            return
+        journal = self.journal
         seq = self.next_seq
         # entry_text, joined from cached pieces in the common case (every change of every entity passes here)
         if (type(entity_id), type(changes), type(when), type(caller)) == _COMMON_TYPES:
             names = _NAMES_JSON.get((caller, operation, type_name))
             if names is None:
                 names = _names_json(caller, operation, type_name)
-            text = ("[" + str(when) + "," + names + "," + str(entity_id) + ","
-                    + (keys.compact(changes) if changes else "{}") + "]")
+            text = f"[{when},{names},{entity_id},{keys.compact(changes) if changes else '{}'}]"
         else:
             text = self.entry_text(when, caller, operation, type_name, entity_id, changes)
         staged = self.staged
-        limit = staged.max_value_size
-        if limit is None or len(text) * 4 <= limit:
-            staged.put(self.prefix + str(seq), text, journal)
-        else:
+        if not staged.put_whole(f"{self.prefix}{seq}", text, journal):
+            limit = staged.max_value_size
             if len(text.encode("utf-8")) > limit:
                 if not self.shared:
                     text = self._names_only(when, caller, operation, type_name, entity_id, changes, limit)
@@ -151,8 +153,9 @@ class AuditLog:
                 out.append(entry)
         return out, (end if end < self.next_seq else None)
 
-    def prune(self, journal: list, before: int) -> int:
+    def prune(self, before: int) -> int:
         """Stage the removal of entries with seq < `before`; returns how many are removed."""
+        journal = self.journal
         before = min(int(before), self.next_seq)
         old_min = self.min_seq
         if before <= old_min:

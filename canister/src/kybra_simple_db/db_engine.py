@@ -17,7 +17,7 @@ from .identity_map import IdentityMap
 from .memory_map import MemoryMap
 from .schema_check import SchemaUpgrades
 from .seed_documents import SeedDocuments
-from .staged_store import StagedMap, cut, nested_mark
+from .staged_store import StagedMap, commit, cut, discard, nested_mark
 from .storage_contract import declared_limit
 from .system_time import SystemTime
 from .undo_journal import CALL, rollback
@@ -102,6 +102,7 @@ class Database(SeedDocuments, SchemaUpgrades):
         value_limit = _limit(max_value_size, db_storage, "max_value_size", DEFAULT_MAX_VALUE_SIZE)
         self.key_limit = key_limit if key_limit is not None else 10_000
         self.value_limit = value_limit
+        self._journal = []      # the undo journal of the current operation (emptied, never replaced)
         self._data = StagedMap(db_storage, key_limit, value_limit)
         if type(self).get is Database.get:
             self.get = self._data.get   # the same read, one interpreted call fewer (every operation reads)
@@ -111,10 +112,10 @@ class Database(SeedDocuments, SchemaUpgrades):
                 db_audit, _limit(audit_max_key_size, db_audit, "max_key_size", DEFAULT_MAX_KEY_SIZE),
                 _limit(audit_max_value_size, db_audit, "max_value_size", DEFAULT_MAX_VALUE_SIZE))
             self._stages = (self._data, audit_map)
-            self.audit = AuditLog(audit_map, "", self._audit_enabled)
+            self.audit = AuditLog(audit_map, "", self._audit_enabled, journal=self._journal)
         else:
             self._stages = (self._data,)
-            self.audit = AuditLog(self._data, "&", self._audit_enabled, shared=True)
+            self.audit = AuditLog(self._data, "&", self._audit_enabled, shared=True, journal=self._journal)
         self._audit_storage = db_audit
         self._clock = clock or system_clock()
         self._deleted_spans = {}
@@ -122,7 +123,6 @@ class Database(SeedDocuments, SchemaUpgrades):
         self.meter = None
         self.meter_limit = None
         self.step_meter_limit = None
-        self._journal = []
         self._after_commit = []
         self._depth = 0
         self._type_codes = {}
@@ -219,22 +219,20 @@ class Database(SeedDocuments, SchemaUpgrades):
 
     def end(self, mark: int, ok: bool) -> None:
         """Close the unit opened at `mark`: undo it unless `ok`; the outermost unit commits."""
-        self._depth -= 1
+        depth = self._depth - 1
+        self._depth = depth
         if not ok:
             rollback(self._journal, mark)
-        if self._depth == 0:
-            self._journal = []
+        if depth == 0:
+            self._journal.clear()
             if ok:
                 try:
-                    for staged in self._stages:
-                        staged.commit()     # commit empties the staged writes
+                    commit(self._stages)
                     return
                 except BaseException:
-                    for staged in self._stages:
-                        staged.discard()
+                    discard(self._stages)
                     raise
-            for staged in self._stages:
-                staged.discard()
+            discard(self._stages)
 
     def on_rollback(self, undo) -> None:
         """Register `undo()` to restore in-memory state if the current operation rolls back."""
@@ -265,12 +263,10 @@ class Database(SeedDocuments, SchemaUpgrades):
 
     def put_value(self, key: str, text: str, old_head: Optional[str] = None) -> None:
         """Store `text`, split across keys if it exceeds the value size; stale chunks are removed."""
-        limit = self.value_limit
-        if (old_head is None or not old_head.startswith(keys.CHUNK_MARK)) and (
-                limit is None or len(text) * 4 <= limit) and not text.startswith(keys.CHUNK_MARK):
-            self._data.put(key, text, self._journal)     # the common case, without a further call
-            return
-        value_chunks.write(self._data, self._journal, key, text, limit, old_head)
+        if (old_head is None or not old_head.startswith(keys.CHUNK_MARK)) and not text.startswith(
+                keys.CHUNK_MARK) and self._data.put_whole(key, text, self._journal):
+            return      # the common case: one value, no chunks before or now
+        value_chunks.write(self._data, self._journal, key, text, self.value_limit, old_head)
 
     def delete_value(self, key: str, old_head: Optional[str]) -> None:
         if old_head is not None and not old_head.startswith(keys.CHUNK_MARK):
@@ -680,14 +676,13 @@ class Database(SeedDocuments, SchemaUpgrades):
     def record(self, operation: str, type_name: str, entity_id, changes: dict, when: int = None,
                caller: str = None) -> None:
         """Append an audit entry (when audit is enabled) inside the current operation."""
-        log = self.audit
-        if not log.enabled:
+        if not self.audit.enabled:
             return
         if when is None:
             when = self.now()
         if caller is None:
             caller = get_caller_id()
-        log.append(self._journal, when, caller, operation, type_name, entity_id, changes)
+        self.audit.append(operation, type_name, entity_id, changes, when, caller)
 
     def audit_entries(self, from_seq: int = 0, limit: int = 100) -> tuple:
         """Structured entries with seq >= from_seq (at most `limit`), and the next seq or None."""
@@ -724,7 +719,7 @@ class Database(SeedDocuments, SchemaUpgrades):
     def prune_audit(self, before: int) -> int:
         """Remove audit entries with seq < `before`; returns how many were removed."""
         with self.operation():
-            return self.audit.prune(self._journal, before)
+            return self.audit.prune(before)
 
     # ----- whole-database operations ---------------------------------------------------------------
 

@@ -384,7 +384,8 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
                 self._persist("update")
             else:   # only this field can differ from storage
                 old = stored.get(name, _MISSING)
-                self._persist("update", None, {name: new} if type(old) is not type(new) or old != new else {})
+                if type(old) is not type(new) or old != new:
+                    self._write_document("update", {name: new})
         except BaseException:
             db.end(mark, False)
             raise
@@ -431,8 +432,12 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
             changes = self._changes()
         if extra:
             changes.update(extra)
-        if not changes:
-            return
+        if changes:
+            self._write_document(operation, changes)
+
+    def _write_document(self, operation: str, changes: dict) -> None:
+        """Write the changed document (`changes`: the fields that differ from storage, not empty):
+        version +1, updater and time; then alias and index keys, and the audit entry."""
         cls = type(self)
         if cls.__owned__ and operation != "transfer":
             self._check_owner()
@@ -460,7 +465,7 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
         db.put_value(key, doc_text(self._data, meta), head)
         if not db.keyed_fields(cls, tc).isdisjoint(changes):
             self._sync_keys(self._stored, self._data, changes)
-        db.record(operation, cls.__type_name__, eid, changes, now, caller)
+        db.audit.append(operation, cls.__type_name__, eid, changes, now, caller)
         d = self.__dict__
         d["_stored"] = dict(d["_data"])
         if d["_dirty"]:
@@ -543,7 +548,7 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
                 rel = cls.__relations__.get(name)
                 if rel is not None and rel.to_many:
                     changes[name] = self._linked_ids(rel)
-            db.record("create", cls.__type_name__, eid, changes, now, caller)
+            db.audit.append("create", cls.__type_name__, eid, changes, now, caller)
             d["_stored"] = dict(self._data)
             d["_state"] = "live"
 
@@ -923,7 +928,7 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
         max_id, count = db.counters(tc)
         db.set_counters(tc, max_id, count - 1)
         db.mark_deleted(tc, eid, True)
-        db.record("delete", type(self).__type_name__, eid, {})
+        db.audit.append("delete", type(self).__type_name__, eid, {}, db.now(), get_caller_id())
         self.__dict__["_state"] = "deleted"     # the identity map ignores objects that are not live
 
 

@@ -53,6 +53,19 @@ class StagedMap:
             journal.append((self, key, pending[key]))
         pending[key] = value
 
+    def put_whole(self, key: str, value: str, journal: list) -> bool:
+        """Stage `value` if it surely fits in one stored value (True); else stage nothing (False), and
+        the caller splits it over several keys (value_chunks)."""
+        if len(value) > self.value_chars:
+            return False
+        if len(key) > self.key_chars:
+            self.check_key(key)
+        pending = self.pending
+        if key in pending:
+            journal.append((self, key, pending[key]))
+        pending[key] = value
+        return True
+
     def delete(self, key: str, journal: list) -> None:
         pending = self.pending
         if key in pending:
@@ -62,23 +75,6 @@ class StagedMap:
     def undo(self, key: str, previous) -> None:
         """Give `key` back the pending value it had (a journal entry of `put` or `delete`)."""
         self.pending[key] = previous
-
-    def commit(self) -> None:
-        pending = self.pending
-        self.pending = {}
-        raw = self.raw
-        for key, value in pending.items():
-            if value is None:
-                try:
-                    raw.remove(key)
-                except KeyError:    # the original's storages raise for an absent key
-                    pass
-            else:
-                raw.insert(key, value)
-
-    def discard(self) -> None:
-        if self.pending:
-            self.pending = {}
 
 
 def nested_mark(stages: tuple) -> tuple:
@@ -93,3 +89,27 @@ def cut(stages: tuple, mark: tuple) -> None:
         pending = staged.pending
         while len(pending) > size:
             pending.popitem()
+
+
+def commit(stages: tuple) -> None:
+    """Apply every map's pending writes to its storage (the outermost unit's success), emptying them."""
+    for staged in stages:
+        pending = staged.pending
+        if pending:
+            staged.pending = {}
+            raw = staged.raw
+            for key, value in pending.items():
+                if value is None:
+                    try:
+                        raw.remove(key)
+                    except KeyError:    # the original's storages raise for an absent key
+                        pass
+                else:
+                    raw.insert(key, value)
+
+
+def discard(stages: tuple) -> None:
+    """Drop every map's pending writes (the outermost unit rolled back, or its commit failed)."""
+    for staged in stages:
+        if staged.pending:
+            staged.pending = {}
