@@ -41,7 +41,8 @@ class AuditLog:
     under `prefix` in the data map itself.
     """
 
-    def __init__(self, staged, prefix: str, enabled: bool, shared: bool = False, journal: Optional[list] = None):
+    def __init__(self, staged, prefix: str, enabled: bool, shared: bool = False,
+                 journal: Optional[list] = None):
         self.staged = staged
         self.prefix = prefix
         self.enabled = enabled
@@ -93,7 +94,7 @@ class AuditLog:
         """Number of entries currently kept (after pruning)."""
         return self.next_seq - self.min_seq
 
-    def append(self, operation: str, type_name: str, entity_id, changes: dict, when: int, caller: str) -> None:
+    def append(self, operation: str, type_name: str, entity_id, changes: dict, when: int, caller) -> None:
         """Stage one entry (none while audit is off); on rollback the sequence number is given back.
         Entities call this directly (`Database.record` fills in the time and caller first)."""
         if not self.enabled:
