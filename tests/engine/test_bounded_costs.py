@@ -290,3 +290,19 @@ def test_a_dump_page_ends_early_when_its_records_carry_many_link_ids(fresh_db, m
     copy = Database.init(db_storage=MemoryMap(0, 100, 1000))
     copy.restore([r for page in pages for r in page])
     assert copy.dump_json() == before and len(pages) > 2
+
+
+def test_deletes_beside_a_restored_gap_keep_counts_and_spans(fresh_db):
+    db = Database.get_instance()
+    Gap = _gap_type()
+    near = Gap(name="near")
+    db.restore([_record(1_000_000)])
+    spans = db.deleted_spans(db.type_code("Gap"))
+    assert spans
+    Gap.load(1_000_000).delete()
+    near.delete()
+    assert Gap.count() == 0 and Gap.instances() == [] and Gap.load(1_000_000) is None
+    Database.init(db_storage=db._storage)              # counts and spans as stored
+    db = Database.get_instance()
+    assert Gap.count() == 0 and db.deleted_spans(db.type_code("Gap")) == spans
+    assert Gap(name="again").id == 1_000_001 and Gap.count() == 1

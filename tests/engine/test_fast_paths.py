@@ -91,3 +91,46 @@ def test_deleted_entity_leaves_no_alias_and_audits_the_delete():
     deleted = [e for e in entries if e["operation"] == "delete"]
     assert deleted and deleted[0]["type"] == "Person" and deleted[0]["id"] == 1
     assert deleted[0]["changes"] == {}
+
+
+def test_bit_changes_give_the_canonical_bucket_text():
+    from kybra_simple_db import bitsets
+
+    for bits in (0, 1, 0b1000, 0xF0F, 1 << 40, (1 << 45) - 1):
+        text = bitsets.encode(bits)
+        for offset in range(48):
+            for present in (True, False):
+                new = bits | (1 << offset) if present else bits & ~(1 << offset)
+                assert bitsets.change(text, offset, present) == (bitsets.encode(new), new != bits)
+
+
+def test_audit_entries_of_any_shape_are_the_compact_json_list(fresh_db):
+    db = Database.get_instance()
+    cases = [
+        ("op", "T", 12, {"a": 1}, 5, "caller"),            # the engine's own shape
+        ("op", "T", "12", {"a": 1}, 5, "caller"),          # a text id (the seed API's documents)
+        ("op", "T", 12, ["not", "a dict"], 5, "caller"),
+        ("op", "T", 12, None, 5, "caller"),
+        ("op", "T", 12, {}, 1.5, "caller"),
+        ("op", "T", 12, {}, True, "caller"),
+        ("op", "T", 12, {}, 5, ["not", "text"]),
+    ]
+    for operation, type_name, entity_id, changes, when, caller in cases:
+        with db.operation():
+            db.record(operation, type_name, entity_id, changes, when, caller)
+        seq = db.next_audit_seq() - 1
+        text = db.audit.staged.get(db.audit.key(seq))
+        assert text == keys.compact([when, caller, operation, type_name, entity_id, changes])
+
+
+def test_an_int_subclass_as_a_custom_id_is_stored_as_a_plain_int(fresh_db):
+    class Code(int):
+        pass
+
+    class Coded(Entity):
+        name = String()
+
+    item = Coded(_id=Code(7), name="x")
+    assert type(item.id) is int and item.id == 7 and item._id == "7"
+    entries, _ = Database.get_instance().audit_entries(0, 100)
+    assert entries[-1]["id"] == 7

@@ -15,7 +15,8 @@ from .db_errors import StorageLimitError
 from .undo_journal import CALL
 
 _NAMES_JSON = {}
-_COMMON_TYPES = (int, dict, int, str)
+ENGINE_TYPES = (int, dict, int)
+"""Types of (entity id, changes, time) in the entries of the engine's own changes (see `append`)."""
 _CACHED_NAMES = 256
 _CACHED_LENGTH = 400
 
@@ -94,21 +95,24 @@ class AuditLog:
         """Number of entries currently kept (after pruning)."""
         return self.next_seq - self.min_seq
 
-    def append(self, operation: str, type_name: str, entity_id, changes: dict, when: int, caller) -> None:
+    def append(self, operation: str, type_name: str, entity_id: int, changes: dict, when: int, caller,
+               text: Optional[str] = None) -> None:
         """Stage one entry (none while audit is off); on rollback the sequence number is given back.
-        Entities call this directly (`Database.record` fills in the time and caller first)."""
+        Entities call this for their own changes (`entity_id` the storage id, `changes` a dict, `when`
+        an int of ns): the text is joined from cached pieces. `Database.record` passes any other
+        entry with its `text` (`entry_text`)."""
         if not self.enabled:
             return
         journal = self.journal
         seq = self.next_seq
-        # entry_text, joined from cached pieces in the common case (every change of every entity passes here)
-        if (type(entity_id), type(changes), type(when), type(caller)) == _COMMON_TYPES:
-            names = _NAMES_JSON.get((caller, operation, type_name))
-            if names is None:
-                names = _names_json(caller, operation, type_name)
-            text = f"[{when},{names},{entity_id},{keys.compact(changes) if changes else '{}'}]"
-        else:
-            text = self.entry_text(when, caller, operation, type_name, entity_id, changes)
+        if text is None:
+            if type(caller) is str:
+                names = _NAMES_JSON.get((caller, operation, type_name))
+                if names is None:
+                    names = _names_json(caller, operation, type_name)
+                text = f"[{when},{names},{entity_id},{keys.compact(changes) if changes else '{}'}]"
+            else:
+                text = self.entry_text(when, caller, operation, type_name, entity_id, changes)
         staged = self.staged
         if not staged.put_whole(f"{self.prefix}{seq}", text, journal):
             limit = staged.max_value_size

@@ -29,18 +29,20 @@ def test(text, offset: int) -> bool:
 
 def change(text, offset: int, present: bool):
     """The bucket's text with bit `offset` set or cleared: (new text or None when empty, changed)."""
-    text = text or ""
     digit = offset >> 2
-    if digit >= len(text):
-        if not present:
-            return (text or None), False
-        text = text + "0" * (digit + 1 - len(text))
-    old = int(text[digit], 16)
-    new = (old | (1 << (offset & 3))) if present else (old & ~(1 << (offset & 3)))
-    if new == old:
+    bit = 1 << (offset & 3)
+    if text and digit < len(text):
+        old = int(text[digit], 16)
+        new = old | bit if present else old & ~bit
+        if new == old:
+            return text, False
+        text = text[:digit] + _HEX[new] + text[digit + 1:]
+        if present:
+            return text, True
+        return (text.rstrip("0") or None), True     # no trailing zeros: a cleared last digit goes
+    if not present:
         return (text or None), False
-    text = text[:digit] + _HEX[new] + text[digit + 1:]
-    return (text.rstrip("0") or None), True
+    return (text or "").ljust(digit, "0") + _HEX[bit], True
 
 
 def members(bits: int, base: int, start: int = 0) -> list:

@@ -10,7 +10,7 @@ from typing import Optional
 
 from . import bitsets, type_registry, value_chunks
 from . import key_layout as keys
-from .audit_log import AuditLog
+from .audit_log import ENGINE_TYPES, AuditLog
 from .context import CallerScope, get_caller_id
 from .db_errors import NotFoundError, StorageLimitError, ValidationError
 from .identity_map import IdentityMap
@@ -469,13 +469,35 @@ class Database(SeedDocuments, SchemaUpgrades):
         return cached
 
     def set_counters(self, tc: int, max_id: int, count: int) -> None:
-        previous = self._counters.get(tc) or self.counters(tc)
-        self._write_counters(tc, max_id, count, self._deleted_spans.get(tc))
-        self._counters[tc] = (max_id, count)
-        self._journal.append((CALL, self._counters.__setitem__, (tc, previous)))
+        counters = self._counters
+        previous = counters.get(tc) or self.counters(tc)      # loads the deleted spans too
+        self._write_counters(tc, max_id, count, self._deleted_spans[tc])
+        counters[tc] = (max_id, count)
+        self._journal.append((CALL, counters.__setitem__, (tc, previous)))
+
+    def count_deleted(self, tc: int, entity_id: int) -> None:
+        """A live entity of the type was deleted: its count goes down by one and its id joins the
+        deleted set (`set_counters` and `mark_deleted` in one step, as every delete needs both)."""
+        counters = self._counters
+        previous = counters.get(tc) or self.counters(tc)      # loads the deleted spans too
+        max_id, count = previous
+        if self._deleted_spans[tc]:     # rare (a restore into a large id gap): the general steps
+            self.set_counters(tc, max_id, count - 1)
+            self.mark_deleted(tc, entity_id, True)
+            return
+        data = self._data
+        journal = self._journal
+        data.put(keys.counter_key(tc), f"{max_id},{count - 1}", journal)
+        counters[tc] = (max_id, count - 1)
+        journal.append((CALL, counters.__setitem__, (tc, previous)))
+        bucket, offset = divmod(entity_id, self.bucket_width)
+        key = keys.deleted_key(tc, bucket)
+        text, changed = bitsets.change(data.get(key), offset, True)
+        if changed:     # (a set bit never leaves the bucket empty)
+            data.put(key, text, journal)
 
     def _write_counters(self, tc: int, max_id: int, count: int, spans) -> None:
-        text = str(max_id) + "," + str(count)
+        text = f"{max_id},{count}"
         if spans:
             text += "," + ";".join(str(first) + "-" + str(last) for first, last in spans)
         self._data.put(keys.counter_key(tc), text, self._journal)
@@ -676,13 +698,18 @@ class Database(SeedDocuments, SchemaUpgrades):
     def record(self, operation: str, type_name: str, entity_id, changes: dict, when: int = None,
                caller: str = None) -> None:
         """Append an audit entry (when audit is enabled) inside the current operation."""
-        if not self.audit.enabled:
+        log = self.audit
+        if not log.enabled:
             return
         if when is None:
             when = self.now()
         if caller is None:
             caller = get_caller_id()
-        self.audit.append(operation, type_name, entity_id, changes, when, caller)
+        if (type(entity_id), type(changes), type(when)) == ENGINE_TYPES:
+            log.append(operation, type_name, entity_id, changes, when, caller)
+        else:
+            log.append(operation, type_name, entity_id, changes, when, caller,
+                       log.entry_text(when, caller, operation, type_name, entity_id, changes))
 
     def audit_entries(self, from_seq: int = 0, limit: int = 100) -> tuple:
         """Structured entries with seq >= from_seq (at most `limit`), and the next seq or None."""

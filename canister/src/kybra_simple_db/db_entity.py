@@ -925,9 +925,7 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
         if text_id is not None:
             db.delete(keys.text_id_key(tc, text_id, db.key_limit))
         db.delete_value(keys.doc_key(tc, eid), head)
-        max_id, count = db.counters(tc)
-        db.set_counters(tc, max_id, count - 1)
-        db.mark_deleted(tc, eid, True)
+        db.count_deleted(tc, eid)
         db.audit.append("delete", type(self).__type_name__, eid, {}, db.now(), get_caller_id())
         self.__dict__["_state"] = "deleted"     # the identity map ignores objects that are not live
 

@@ -8,6 +8,7 @@ from typing import Optional
 
 from . import bitsets, type_registry
 from . import key_layout as keys
+from .context import get_caller_id
 from .db_constants import ACTION_CREATE, ACTION_DELETE, ACTION_MODIFY
 from .db_errors import (
     NotFoundError,
@@ -356,7 +357,8 @@ class EntityLinks:
             if rev.to_many:
                 db.bit_update(target._link_bucket(rev, create=True), self._eid, True)
                 if not creating:
-                    db.record("link", self._type, self._eid, {rel.name: target._eid})
+                    db.audit.append("link", self._type, self._eid, {rel.name: target._eid}, db.now(),
+                                    get_caller_id())
             else:
                 old_parent = target._data.get(rev.name)
                 if old_parent is not None and old_parent != self._eid:
@@ -430,7 +432,8 @@ class EntityLinks:
                 rev = rel.reverse_relation()
                 if rev.to_many:
                     self._detach(rel, target)
-                    db.record("unlink", self._type, self._eid, {rel.name: tid})
+                    db.audit.append("unlink", self._type, self._eid, {rel.name: tid}, db.now(),
+                                    get_caller_id())
                 elif target._data.get(rev.name) == self._eid:
                     self._guard(target)
                     target._touch()

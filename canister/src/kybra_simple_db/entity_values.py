@@ -8,7 +8,7 @@ def normalize_id(value) -> Optional[int]:
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return value if value > 0 else None
+        return int(value) if value > 0 else None     # a plain int (not a subclass) as the storage id
     if isinstance(value, str) and 0 < len(value) <= 19 and value.isascii() and value.isdigit():
         number = int(value)
         return number if number > 0 else None
