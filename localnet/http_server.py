@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import re
+import socket
 import sys
+import time
 import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -14,6 +17,33 @@ from localnet.http_error import HttpError
 _CANISTER = re.compile(r"^/api/v(\d)/canister/([a-z0-9-]+)/(query|call|read_state)$")
 _SUBNET = re.compile(r"^/api/v(\d)/subnet/([a-z0-9-]+)/read_state$")
 _VERSIONS = {"query": {"2", "3"}, "call": {"2", "3", "4"}, "read_state": {"2", "3"}}
+IDLE_TIMEOUT_S = 120  # seconds a keep-alive connection may wait for its next request
+# Seconds a request may take to arrive whole, from its first byte: the socket timeout alone restarts with
+# every byte received, so a client trickling a request (a byte a minute) would hold its thread forever.
+REQUEST_DEADLINE_S = 60
+
+
+class _DeadlineReader(io.RawIOBase):
+    """The connection's reads, each bounded by the current request's deadline (none while idle)."""
+
+    def __init__(self, sock: socket.socket):
+        self.sock = sock
+        self.deadline: float | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        timeout = float(IDLE_TIMEOUT_S)
+        if self.deadline is not None:
+            timeout = min(timeout, self.deadline - time.monotonic())
+            if timeout <= 0:
+                raise TimeoutError("the request did not arrive within its deadline")
+        self.sock.settimeout(timeout)
+        read = self.sock.recv_into(buffer)
+        if self.deadline is None and read:
+            self.deadline = time.monotonic() + REQUEST_DEADLINE_S  # the request has started
+        return read
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -21,9 +51,27 @@ class _Handler(BaseHTTPRequestHandler):
     # One buffered write per reply and no Nagle delay: otherwise each reply waits ~40 ms for an ACK.
     wbufsize = 1 << 16
     disable_nagle_algorithm = True
-    timeout = 120  # seconds a connection may sit idle or half-sent before it is closed
+    timeout = IDLE_TIMEOUT_S
     server_version = "localnet"
     server: LocalHttpServer
+
+    def setup(self) -> None:
+        super().setup()
+        self._reader = _DeadlineReader(self.connection)
+        self.rfile = io.BufferedReader(self._reader)
+
+    def handle_one_request(self) -> None:
+        self._reader.deadline = None  # idle until the next request's first byte
+        try:
+            started = self.rfile.peek(1)  # waits for that byte under the idle timeout
+        except OSError:  # idle too long, or the client went away
+            started = b""
+        if not started:
+            self.close_connection = True
+            return
+        if self._reader.deadline is None:  # the request was already buffered behind the previous one
+            self._reader.deadline = time.monotonic() + REQUEST_DEADLINE_S
+        super().handle_one_request()
 
     def log_message(self, format: str, *args) -> None:
         if self.server.verbose:
@@ -49,7 +97,14 @@ class _Handler(BaseHTTPRequestHandler):
         if int(length) > MAX_BODY_BYTES:
             self.close_connection = True
             raise HttpError(413, f"request body larger than {MAX_BODY_BYTES} bytes")
-        return self.rfile.read(int(length))
+        try:
+            body = self.rfile.read(int(length))
+        except OSError:  # the deadline passed (TimeoutError) or the client went away
+            body = b""
+        if len(body) < int(length):
+            self.close_connection = True
+            raise HttpError(408, "the request body did not arrive within the request's deadline")
+        return body
 
     def _dispatch(self, handle) -> None:
         try:
@@ -102,6 +157,7 @@ class LocalHttpServer(ThreadingHTTPServer):
 
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 128  # the listen backlog: with 5, a burst of connections waited 1 s for a SYN retry
 
     def __init__(self, address: tuple[str, int], gateway: Gateway, verbose: bool = False):
         self.gateway = gateway

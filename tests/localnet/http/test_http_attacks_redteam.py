@@ -4,9 +4,12 @@ before any work grows with them, never stall the server or answer 500."""
 
 from __future__ import annotations
 
+import socket
 import sys
+import time
 
 import cbor2
+import httpx
 import pytest
 from fake_replica import FakeReplica
 from signing_kit import Signer, content, envelope
@@ -109,3 +112,69 @@ def test_ordinary_requests_still_pass():
     body = content("query", signer, CANISTER, nonce=b"n" * 32)
     assert GATEWAY.query(CANISTER, envelope(body, signer))
     assert hash_map({"paths": [[b"time"], [b"request_status", b"x" * 32]]})
+
+
+# --- slow requests: a connection that sends a request bit by bit is closed once the request's deadline
+# passes (the socket timeout alone restarts with every byte, so a trickle held a thread forever) ---
+
+
+HEAD_OF_100 = b"POST /api/v2/canister/aaaaa-aa/query HTTP/1.1\r\nContent-Length: 100\r\n\r\n"
+
+
+@pytest.fixture
+def slow_net(localnet, monkeypatch):
+    from localnet import http_server
+
+    monkeypatch.setattr(http_server, "REQUEST_DEADLINE_S", 0.5)
+    return localnet({"counter": "counter.py"}, replica_factory=FakeReplica)
+
+
+def _address(net) -> tuple[str, int]:
+    host, port = net.url.removeprefix("http://").split(":")
+    return host, int(port)
+
+
+def _closed_within(sock: socket.socket, seconds: float, trickle: bytes = b"") -> bytes:
+    """Send `trickle` one byte per 50 ms (none if empty) and collect what the server sends until it
+    closes the connection; AssertionError if it is still open after `seconds`."""
+    sock.settimeout(0.05)
+    received = b""
+    deadline = time.monotonic() + seconds
+    for i in range(int(seconds / 0.05)):
+        try:
+            if trickle:
+                sock.send(trickle[i % len(trickle) : i % len(trickle) + 1])
+            chunk = sock.recv(65536)
+            if not chunk:
+                return received
+            received += chunk
+        except TimeoutError:
+            continue
+        except (BrokenPipeError, ConnectionResetError):
+            return received
+        if time.monotonic() > deadline:
+            break
+    raise AssertionError(f"the connection was still open after {seconds} s: {received!r}")
+
+
+def test_a_trickled_request_head_is_cut_off_at_the_deadline(slow_net):
+    with socket.create_connection(_address(slow_net)) as sock:
+        sock.sendall(b"POST /api/v2/canister/aaaaa-aa/query HTTP/1.1\r\n")
+        _closed_within(sock, 3, trickle=b"X-Slow: " + b"a" * 200)
+
+
+def test_a_partial_body_is_answered_408_at_the_deadline(slow_net):
+    with socket.create_connection(_address(slow_net)) as sock:
+        sock.sendall(HEAD_OF_100 + b"0123456789")
+        answer = _closed_within(sock, 3)
+    assert answer.startswith(b"HTTP/1.1 408"), answer
+    with socket.create_connection(_address(slow_net)) as sock:
+        sock.sendall(HEAD_OF_100)
+        assert _closed_within(sock, 3, trickle=b"0123456789").startswith(b"HTTP/1.1 408")
+
+
+def test_a_slow_client_does_not_delay_others(slow_net):
+    with socket.create_connection(_address(slow_net)) as sock:
+        sock.sendall(HEAD_OF_100 + b"0")
+        with httpx.Client(base_url=slow_net.url, timeout=5) as client:
+            assert client.get("/api/v2/status").status_code == 200
