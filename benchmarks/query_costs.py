@@ -18,13 +18,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "canister" / "sr
 from kybra_simple_db import Database, Entity, Float, Integer, MemoryMap, String, type_registry  # noqa: E402
 from kybra_simple_db.ordered_keys import tree  # noqa: E402
 
-INDEXED_FIELDS = 3
-_COUNT_KEY = re.compile(r"^[0-9]+=")
+FIELDS = ("name", "age", "score")
+INDEXED_FIELDS = len(FIELDS)
+# ordered-index nodes `<tc>^<field>...`; value counts: count trees `<tc>+<field>...` (value_counts.py) and
+# per-value count keys `<tc>=<field>...` (long Text values, and indexes stored before count trees)
+_INDEX_KEY = re.compile(r"^[0-9]+([\^=+])([A-Za-z_][A-Za-z0-9_]*)")
 
 
 class KeyCountingMap(MemoryMap):
-    """A MemoryMap that counts reads and writes; writes to ordered-index nodes and to per-value count
-    keys (`<tc>=<field>...`, kept next to each ordered index for O(1) equality counts) apart."""
+    """A MemoryMap that counts reads and writes, and the writes of each indexed field's B+tree nodes
+    and value counts apart."""
 
     def __init__(self, **sizes):
         super().__init__(**sizes)
@@ -33,8 +36,15 @@ class KeyCountingMap(MemoryMap):
     def reset(self) -> None:
         self.reads = 0
         self.writes = 0
-        self.index_writes = 0
-        self.count_writes = 0
+        self.field_writes = {}      # (field, "index" or "count") -> writes
+
+    @property
+    def index_writes(self) -> int:
+        return sum(n for (_, kind), n in self.field_writes.items() if kind == "index")
+
+    @property
+    def count_writes(self) -> int:
+        return sum(n for (_, kind), n in self.field_writes.items() if kind == "count")
 
     def get(self, key):
         self.reads += 1
@@ -46,10 +56,10 @@ class KeyCountingMap(MemoryMap):
 
     def _wrote(self, key: str) -> None:
         self.writes += 1
-        if "^" in key:
-            self.index_writes += 1
-        elif _COUNT_KEY.match(key):
-            self.count_writes += 1
+        found = _INDEX_KEY.match(key)
+        if found:
+            slot = (found.group(2), "index" if found.group(1) == "^" else "count")
+            self.field_writes[slot] = self.field_writes.get(slot, 0) + 1
 
     def insert(self, key, value):
         self._wrote(key)
@@ -77,6 +87,11 @@ def _row(rng: random.Random, i: int) -> dict:
             "city": f"c{i % 50}"}
 
 
+def _per_op(field_writes: dict, field: str, ops: int) -> tuple:
+    """(B+tree node writes, value count writes) of `field` per operation."""
+    return field_writes.get((field, "index"), 0) / ops, field_writes.get((field, "count"), 0) / ops
+
+
 def _cold_reads(storage: KeyCountingMap, Person, fn) -> tuple:
     Database.init(db_storage=storage, audit_enabled=False)
     Person.count()
@@ -99,6 +114,7 @@ def measure(n: int, seed: int = 7) -> dict:
         Person(**_row(rng, i))
     create_index_writes = storage.index_writes
     create_count_writes = storage.count_writes
+    create_fields = dict(storage.field_writes)
     tail_reads = storage.reads - tail_reads
     db = Database.get_instance()
     tc = db.type_code("Person")
@@ -112,6 +128,15 @@ def measure(n: int, seed: int = 7) -> dict:
                               "score": rng.random() * 1000})
     update_index_writes = storage.index_writes
     update_count_writes = storage.count_writes
+    update_fields = dict(storage.field_writes)
+    by_field = {f: {"create": _per_op(create_fields, f, n), "update": _per_op(update_fields, f, updates)}
+                for f in FIELDS}
+    sample = Person.load(n // 2)
+    count_by = {}
+    for field in FIELDS:
+        value = getattr(sample, field)
+        reads, _, counted = _cold_reads(storage, Person, lambda f=field, v=value: Person.count_by(f, v))
+        count_by[field] = (value, counted, reads)
     pages = {
         "age >= 50 order by age, page of 100": Person.query().where(age__gte=50).order_by("age"),
         "order by -score, page of 100": Person.query().order_by("-score"),
@@ -140,6 +165,8 @@ def measure(n: int, seed: int = 7) -> dict:
         "index_writes_per_field_update": update_index_writes / (updates * INDEXED_FIELDS),
         "count_writes_per_field_create": create_count_writes / (n * INDEXED_FIELDS),
         "count_writes_per_field_update": update_count_writes / (updates * INDEXED_FIELDS),
+        "by_field": by_field,
+        "count_by": count_by,
         "reads_per_create_last_tenth": tail_reads / tail,
         "pages": page_reads,
         "count_between": (count_reads, counted, calls),
@@ -153,11 +180,18 @@ def render(result: dict) -> str:
              "   (target <= 3)",
              f"  index writes per indexed field per update: {result['index_writes_per_field_update']:.3f}"
              "   (target <= 3)",
-             "  plus per-value count writes per indexed field: "
+             "  plus value count writes per indexed field: "
              f"{result['count_writes_per_field_create']:.3f} per create, "
              f"{result['count_writes_per_field_update']:.3f} per update",
-             "  storage reads per create (last tenth, all 3 trees): "
-             f"{result['reads_per_create_last_tenth']:.2f}   (O(log n): 1 + height per tree)"]
+             "  writes by field, B+tree nodes + value counts (target <= 3 per create or update):"]
+    for field, costs in result["by_field"].items():
+        (ci, cc), (ui, uc) = costs["create"], costs["update"]
+        lines.append(f"    {field}: create {ci:.2f} + {cc:.2f} = {ci + cc:.2f}, update {ui:.2f} + {uc:.2f} = "
+                     f"{ui + uc:.2f}")
+    lines.append("  storage reads per create (last tenth, all 3 trees): "
+                 f"{result['reads_per_create_last_tenth']:.2f}   (O(log n): 1 + height per tree)")
+    for field, (value, counted, reads) in result["count_by"].items():
+        lines.append(f"  count_by({field!r}, {value!r}) = {counted}: {reads} reads (cold)   (O(log n))")
     for label, (reads, second, items, items2, writes) in result["pages"].items():
         lines.append(f"  {label}: {reads} reads for {items} items, next page {second} reads for "
                      f"{items2} items, {writes} writes   (target <= 120 reads)")

@@ -42,6 +42,15 @@ def _limit(declared, storage, attribute: str, fallback: int):
     return declared - ENCODING_MARGIN
 
 
+def _with_count_modes(schema: dict, counted, tallied) -> None:
+    """Record which ordered indexes count their values (since their creation): "c" with a count key per
+    value (indexes stored before value_counts.py), "v" with value_counts.py."""
+    if counted:
+        schema["c"] = list(counted)
+    if tallied:
+        schema["v"] = list(tallied)
+
+
 def system_clock():
     """The default clock, nanoseconds since the epoch: `time.time_ns` where the runtime has it (Kybra's
     RustPython does not), else `time.time()` scaled (microsecond resolution)."""
@@ -322,20 +331,24 @@ class Database(SeedDocuments, SchemaUpgrades):
             self._keyed[tc] = (cls, names)
         return names
 
-    def counted_indexes(self, cls, tc: int):
-        """Names ("^field") of the type's ordered indexes that keep a count per value."""
+    def count_mode(self, cls, tc: int, name: str) -> Optional[str]:
+        """How the ordered index `name` ("^field") counts its values: "v" (stored counts of the values
+        with many entries: value_counts.py), "c" (a count key per value, as stored before) or None."""
         self.key_generations(cls, tc)
-        return self._key_schemas[tc][1].get("c", ())
-
-    def value_count_generation(self, cls, tc: int, field: str) -> Optional[int]:
-        """The generation of `field`'s ordered index when it keeps an exact count per value (created
-        since counts exist, and not pending a rebuild), else None."""
-        gen = self.key_generations(cls, tc).get("^" + field)
         schema = self._key_schemas[tc][1]
+        if name in schema.get("v", ()):
+            return "v"
+        return "c" if name in schema.get("c", ()) else None
+
+    def value_count_generation(self, cls, tc: int, field: str) -> Optional[tuple]:
+        """(generation, count mode) of `field`'s ordered index when it counts its values exactly
+        (created since counts exist, and not pending a rebuild), else None."""
+        gen = self.key_generations(cls, tc).get("^" + field)
         name = "^" + field
-        if gen is None or name not in schema.get("c", ()) or name in schema.get("p", ()):
+        mode = self.count_mode(cls, tc, name)
+        if gen is None or mode is None or name in self._key_schemas[tc][1].get("p", ()):
             return None
-        return gen
+        return gen, mode
 
     def add_to_count(self, key: str, delta: int) -> None:
         """Add `delta` to the counter stored under `key` (removed at zero)."""
@@ -378,26 +391,27 @@ class Database(SeedDocuments, SchemaUpgrades):
                 gens.update({name: 0 for name in indexed})
                 pending = ["^" + name for name in indexed]
             schema = {"n": 1, "k": gens}
-            counted = [name for name in wanted if name[0] == "^"]
+            counted = []
+            tallied = [name for name in wanted if name[0] == "^"]
         else:
             kept = stored["k"]
             gens = {name: gen for name, gen in kept.items() if name in wanted or name in indexed}
             pending = [name for name in stored.get("p", ()) if name in gens]
             counted = [name for name in stored.get("c", ()) if name in gens]
+            tallied = [name for name in stored.get("v", ()) if name in gens]
             following = stored["n"]
             for name in wanted:
                 if name not in gens:
                     gens[name] = following
                     following += 1
                     if name[0] == "^":
-                        counted.append(name)
+                        tallied.append(name)
                         if self.counters(tc)[1] > 0:
                             pending.append(name)
             schema = {"n": following, "k": gens}
         if pending:
             schema["p"] = pending
-        if counted:
-            schema["c"] = counted   # ordered indexes that keep a count per value (since their creation)
+        _with_count_modes(schema, counted, tallied)
         self._save_key_schema(tc, cls, schema, stored, head, previous)
         return tc
 
@@ -430,8 +444,7 @@ class Database(SeedDocuments, SchemaUpgrades):
         gens = {name: gen for name, gen in stored["k"].items()
                 if name[0] in "^@" or "^" + name not in stored["k"]}
         schema = {"n": stored["n"], "k": gens}
-        if stored.get("c"):
-            schema["c"] = stored["c"]
+        _with_count_modes(schema, stored.get("c"), stored.get("v"))
         if schema != stored:
             self._save_key_schema(tc, entry[0], schema, stored, self.get(keys.key_schema_key(tc)), entry)
 

@@ -33,8 +33,9 @@ class IndexedKeys:
                 old = before.get(field)
                 new = after.get(field)
                 if differs(old, new):
-                    moved = ordered_keys.move_entry(db, tc, field, gen, eid, old, new)
-                    if name in db.counted_indexes(cls, tc):
+                    mode = db.count_mode(cls, tc, name)
+                    moved = ordered_keys.move_entry(db, tc, field, gen, eid, old, new, mode == "v")
+                    if mode == "c":
                         self._count_move(field, gen, old, new, moved)
                 continue
             alias = name[1:] if name[0] == "@" else None
@@ -72,8 +73,9 @@ class IndexedKeys:
             if name[0] == "^":
                 old = before.get(name[1:])
                 if old is not None:
-                    moved = ordered_keys.move_entry(db, tc, name[1:], gen, self._eid, old, None)
-                    if name in db.counted_indexes(type(self), tc):
+                    mode = db.count_mode(type(self), tc, name)
+                    moved = ordered_keys.move_entry(db, tc, name[1:], gen, self._eid, old, None, mode == "v")
+                    if mode == "c":
                         self._count_move(name[1:], gen, old, None, moved)
                 continue
             if name[0] == "@":
@@ -86,8 +88,9 @@ class IndexedKeys:
                 db.bit_update(self._index_bucket(name, old, gen), self._eid, False)
 
     def _count_move(self, field: str, gen: int, old, new, moved: tuple) -> None:
-        """Keep the per-value counts of an ordered index in step with the entries `move_entry` moved
-        ((removed, inserted): a rebuild re-inserting an existing entry counts nothing)."""
+        """Keep the count keys per value of an index stored before value_counts.py (count mode "c") in
+        step with the entries `move_entry` moved ((removed, inserted): a rebuild re-inserting an existing
+        entry counts nothing)."""
         db = self._db
         removed, inserted = moved
         if removed:

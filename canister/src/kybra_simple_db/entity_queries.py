@@ -4,12 +4,13 @@ A mixin of `Entity`; every page reads O(limit) keys (one per bucket of ids plus 
 """
 
 from . import key_layout as keys
-from . import type_registry
+from . import type_registry, value_counts
 from .db_engine import Database
 from .db_errors import ValidationError
 from .entity_query import Query
 from .entity_values import differs
 from .link_view import drain
+from .ordered_keys import tree
 
 
 class EntityQueries:
@@ -98,16 +99,20 @@ class EntityQueries:
 
     @classmethod
     def count_by(cls, field: str, value) -> int:
-        """How many entities have indexed `field` == `value`: one read of the value's count kept beside
-        the ordered index (an index stored before counts existed counts its entries, or reads one key per
-        bucket of ids for an equality index of the older layout)."""
+        """How many entities have indexed `field` == `value` in O(log n) reads: the value's stored count
+        or, for a value with few entities, its entries in the ordered index (value_counts.py); an index
+        stored before counts existed counts its entries, or reads one key per bucket of ids for an
+        equality index of the older layout."""
         value = cls._indexed(field, value)
         db = Database.get_instance()
         tc = db.type_code(cls.__type_name__)
         if tc is None:
             return 0
-        gen = db.value_count_generation(cls, tc, field)
-        if gen is not None:
+        counted = db.value_count_generation(cls, tc, field)
+        if counted is not None:
+            gen, mode = counted
+            if mode == "v":
+                return value_counts.count(db, tree(db, tc, field, gen), tc, field, gen, value)
             text = db.get(keys.value_count_key(tc, field, value, db.key_limit, gen))
             return int(text) if text else 0
         if field not in db.key_generations(cls, tc):

@@ -142,8 +142,16 @@ def ordered_key(tc: int, field: str, gen: int = 0) -> str:
 
 
 def value_count_key(tc: int, field: str, value, limit: int, gen: int = 0) -> str:
-    """How many entities hold `value` in the ordered index of `field` (exact values: long ones hashed)."""
+    """How many entities hold `value` in the ordered index of `field` (exact values: long ones hashed):
+    every value of an index in the key schema's "c" list, only long Text values (that the index shortens)
+    of one in its "v" list (see value_counts.py)."""
     return fit(str(tc) + "=" + field + _generation(gen), value_token(value), limit)
+
+
+def value_counts_key(tc: int, field: str, gen: int = 0) -> str:
+    """The per-field B+tree of counts of the values with many entries (see value_counts.py): header key;
+    its nodes are this key + "." + node number."""
+    return str(tc) + "+" + field + _generation(gen)
 
 
 def link_key(tc: int, entity_id: int, relation: str, target_tc: int, bucket: int) -> str:

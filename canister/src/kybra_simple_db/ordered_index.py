@@ -68,6 +68,7 @@ class OrderedIndex:
         self.limit = limit
         self.text_bytes = max(16, limit // 4 - 32)
         self._header = None
+        self._touched = None    # sort keys of the leaf the last insert or remove changed
 
     # ----- storage --------------------------------------------------------------------------------
 
@@ -161,6 +162,7 @@ class OrderedIndex:
             header = {"r": 1, "n": 2, "h": 1}
             self._put_header(header)
             self._write(1, [[value, entity_id]])
+            self._touched = None
             return True
         target = sort_key(value, entity_id)
         path, nid, leaf, entry_keys, text = self._descend(header, target)
@@ -172,6 +174,7 @@ class OrderedIndex:
         parts = index_nodes.leaf_parts(text)
         parts.insert(pos, index_nodes.entry_text(value, entity_id))
         keys = entry_keys[:pos] + [target] + entry_keys[pos:]
+        self._touched = keys
         self._store(header, path, nid, leaf, index_nodes.leaf_text(parts), keys)
         return True
 
@@ -240,6 +243,7 @@ class OrderedIndex:
         parts = index_nodes.leaf_parts(text)
         del parts[pos]
         keys = entry_keys[:pos] + entry_keys[pos + 1:]
+        self._touched = keys
         self._shrink(header, path, nid, leaf, index_nodes.leaf_text(parts), keys)
         return True
 
@@ -304,6 +308,29 @@ class OrderedIndex:
         header["r"] = nid
         header["h"] = height
         self._put_header(header)
+
+    def run_in_leaf(self, value) -> Optional[int]:
+        """How many entries of `value` (in indexed form) the leaf changed by the last insert or remove
+        holds when entries of other values surround them there (so no other leaf holds any), else None."""
+        entry_keys = self._touched
+        if not entry_keys:
+            return None
+        first = bisect_left(entry_keys, sort_key(value))
+        end = bisect_left(entry_keys, after_key(value), first)
+        if first == 0 or end == len(entry_keys):
+            return None
+        return end - first
+
+    def count_value(self, value, limit: int) -> int:
+        """How many entries `value` (in indexed form) has, counting at most `limit` (reads one descent
+        and the leaves holding them)."""
+        wanted = sort_key(value)
+        total = 0
+        for entry in self.walk(wanted):
+            if total == limit or sort_key(entry[0]) != wanted:
+                break
+            total += 1
+        return total
 
     # ----- walks ----------------------------------------------------------------------------------
 

@@ -1,6 +1,7 @@
 """Upkeep of an entity's entries in the ordered indexes of its type (one B+tree per indexed field)."""
 
 from . import key_layout as keys
+from . import value_counts
 from .ordered_index import OrderedIndex
 
 
@@ -9,10 +10,15 @@ def tree(db, tc: int, field: str, gen: int) -> OrderedIndex:
     return OrderedIndex(db, keys.ordered_key(tc, field, gen))
 
 
-def move_entry(db, tc: int, field: str, gen: int, entity_id: int, old, new) -> tuple:
-    """Move the entity's entry from value `old` to value `new` (None: no entry) in one operation;
-    returns (an entry was removed, an entry was inserted)."""
+def move_entry(db, tc: int, field: str, gen: int, entity_id: int, old, new, tally: bool = False) -> tuple:
+    """Move the entity's entry from value `old` to value `new` (None: no entry) in one operation, with
+    the value counts of value_counts.py when `tally`; returns (an entry was removed, an entry was
+    inserted)."""
     index = tree(db, tc, field, gen)
     removed = old is not None and index.remove(old, entity_id)
+    if removed and tally:
+        value_counts.entry_moved(db, index, tc, field, gen, old, -1)
     inserted = new is not None and index.insert(new, entity_id)
+    if inserted and tally:
+        value_counts.entry_moved(db, index, tc, field, gen, new, 1)
     return removed, inserted

@@ -1,0 +1,122 @@
+"""Exact counts per value of an ordered index, stored only for values that have many entries.
+
+A "light" value (fewer than HEAVY entries) is counted from its entries in the field's B+tree: one
+descent and a leaf or two. A value reaching HEAVY entries becomes "heavy": its count goes into a small
+per-field B+tree keyed by value (header `<tc>+<field>[!<gen>]`, nodes as in ordered_index.py), and
+leaves it again when it falls under LIGHT (the gap keeps a value near the threshold from moving in and
+out on every change). A field's heavy values share few count nodes (one for up to about a hundred of
+them), so an update moving an entity between two heavy values rewrites one count node (the staged write
+set coalesces both changes) and a change to a light value writes no count at all. Long Text values,
+which the B+tree keeps as a prefix, are counted exactly under their own key (key_layout.value_count_key).
+
+Invariants: a value in the count tree has its exact count there and at least LIGHT entries; any other
+value has fewer than HEAVY entries. Every change runs inside the entity's operation (all-or-nothing).
+"""
+
+from bisect import bisect_left
+from typing import Optional
+
+from . import index_nodes
+from . import key_layout as keys
+from .ordered_index import OrderedIndex, rank
+
+HEAVY = 64      # a light value reaching this many entries gets a stored count
+LIGHT = 32      # a heavy value falling under this many entries loses it
+
+
+class CountTree(OrderedIndex):
+    """A B+tree of [value, count] entries ordered by value alone (one entry per value)."""
+
+    @staticmethod
+    def _keys(node) -> list:
+        entries = node if type(node) is list else node["s"]
+        return [(rank(v), v) for v, _ in entries]
+
+    def get(self, value) -> Optional[int]:
+        """The stored count of `value`, None when it has none."""
+        header = self.header()
+        if not header["r"]:
+            return None
+        target = (rank(value), value)
+        leaf, entry_keys = self._descend(header, target)[2:4]
+        pos = bisect_left(entry_keys, target)
+        return leaf[pos][1] if pos < len(entry_keys) and entry_keys[pos] == target else None
+
+    def set(self, value, count: Optional[int]) -> None:
+        """Store `count` for `value` (None: forget it)."""
+        header = self.header()
+        if not header["r"]:
+            if count is not None:
+                header = {"r": 1, "n": 2, "h": 1}
+                self._put_header(header)
+                self._write(1, [[value, count]])
+            return
+        target = (rank(value), value)
+        path, nid, leaf, entry_keys, text = self._descend(header, target)
+        pos = bisect_left(entry_keys, target)
+        found = pos < len(entry_keys) and entry_keys[pos] == target
+        parts = index_nodes.leaf_parts(text)
+        if count is None:
+            if found:
+                del leaf[pos]
+                del parts[pos]
+                self._shrink(header, path, nid, leaf, index_nodes.leaf_text(parts),
+                             entry_keys[:pos] + entry_keys[pos + 1:])
+            return
+        entry = index_nodes.entry_text(value, count)
+        if found:
+            leaf[pos] = [value, count]
+            parts[pos] = entry
+            self._store(header, path, nid, leaf, index_nodes.leaf_text(parts), entry_keys)
+            return
+        leaf.insert(pos, [value, count])
+        parts.insert(pos, entry)
+        self._store(header, path, nid, leaf, index_nodes.leaf_text(parts),
+                    entry_keys[:pos] + [target] + entry_keys[pos:])
+
+    def items(self) -> list:
+        """Every [value, count] in value order (reads every node: for tests and operators)."""
+        return [list(entry) for entry in self.walk()]
+
+
+def count_tree(db, tc: int, field: str, gen: int) -> CountTree:
+    return CountTree(db, keys.value_counts_key(tc, field, gen))
+
+
+def _exact_key(db, index: OrderedIndex, tc: int, field: str, gen: int, value) -> Optional[str]:
+    """The per-value count key of a Text value the index shortens, else None."""
+    if type(value) is str and len(index.key(value)) < len(value):
+        return keys.value_count_key(tc, field, value, db.key_limit, gen)
+    return None
+
+
+def entry_moved(db, index: OrderedIndex, tc: int, field: str, gen: int, value, delta: int) -> None:
+    """Keep the counts in step right after `index` inserted (delta 1) or removed (delta -1) an entry of
+    `value`."""
+    exact = _exact_key(db, index, tc, field, gen, value)
+    if exact is not None:
+        db.add_to_count(exact, delta)
+        return
+    run = index.run_in_leaf(value)
+    # all of the value's entries are in that leaf: few enough that it cannot be heavy (see invariants)
+    if run is not None and (run <= LIGHT if delta > 0 else run + 1 < LIGHT):
+        return
+    counts = count_tree(db, tc, field, gen)
+    stored = counts.get(value)
+    if stored is not None:
+        after = stored + delta
+        counts.set(value, after if after >= LIGHT else None)
+    elif delta > 0:
+        found = index.count_value(value, HEAVY)
+        if found >= HEAVY:
+            counts.set(value, found)
+
+
+def count(db, index: OrderedIndex, tc: int, field: str, gen: int, value) -> int:
+    """How many entries `value` has: its stored count, or its entries counted (fewer than HEAVY)."""
+    exact = _exact_key(db, index, tc, field, gen, value)
+    if exact is not None:
+        text = db.get(exact)
+        return int(text) if text else 0
+    stored = count_tree(db, tc, field, gen).get(value)
+    return stored if stored is not None else index.count_value(value, HEAVY)

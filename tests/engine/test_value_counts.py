@@ -1,0 +1,190 @@
+"""Counts per value of an ordered index (value_counts.py): `count_by` equals what a plain Python model
+counts after random creates, updates, deletes, rolled-back transactions, rebuilds and re-opens, with
+values crossing the stored-count thresholds both ways; stored data written with a count key per value
+(before count trees) keeps counting right after the upgrade."""
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from kybra_simple_db import Database, Entity, Integer, MemoryMap, String, type_registry, value_counts
+from kybra_simple_db.ordered_keys import tree
+
+LONG = "long-" + "z" * 40       # the index keeps Text this long as a prefix: counted under its own key
+LABELS = ["a", "b", LONG + "1", LONG + "2"]
+SIZES = st.integers(min_value=0, max_value=3)
+IDS = st.integers(min_value=1, max_value=40)
+OPS = st.one_of(
+    st.tuples(st.just("create"), SIZES, st.sampled_from(LABELS), st.integers(min_value=1, max_value=8)),
+    st.tuples(st.just("update"), IDS, SIZES, st.sampled_from(LABELS)),
+    st.tuples(st.just("move_all"), SIZES, SIZES),
+    st.tuples(st.just("delete"), IDS),
+    st.tuples(st.just("failed_tx"), IDS, SIZES),
+    st.tuples(st.just("reinit")),
+    st.tuples(st.just("rebuild")),
+)
+
+
+@pytest.fixture
+def small_thresholds(monkeypatch):
+    """Thresholds of a few entries, so short sequences cross them both ways."""
+    monkeypatch.setattr(value_counts, "HEAVY", 6)
+    monkeypatch.setattr(value_counts, "LIGHT", 3)
+
+
+def _define():
+    type_registry.clear()
+
+    class Item(Entity):
+        size = Integer(indexed=True)
+        label = String(indexed=True)
+
+    return Item
+
+
+def _apply(Item, db, model: dict, op: tuple) -> None:
+    kind = op[0]
+    if kind == "create":
+        with db.transaction():
+            for _ in range(op[3]):
+                model[Item(size=op[1], label=op[2]).id] = {"size": op[1], "label": op[2]}
+    elif kind == "update" and op[1] in model:
+        Item.load(op[1]).update_fields({"size": op[2], "label": op[3]})
+        model[op[1]] = {"size": op[2], "label": op[3]}
+    elif kind == "move_all":
+        with db.transaction():
+            for eid, fields in model.items():
+                if fields["size"] == op[1]:
+                    Item.load(eid).size = op[2]
+                    fields["size"] = op[2]
+    elif kind == "delete" and op[1] in model:
+        Item.load(op[1]).delete()
+        del model[op[1]]
+    elif kind == "failed_tx":
+        with pytest.raises(RuntimeError), db.transaction():
+            Item(size=op[2], label="a")
+            if op[1] in model:
+                Item.load(op[1]).update_fields({"size": op[2], "label": "b"})
+            raise RuntimeError("roll back")
+    elif kind == "rebuild":
+        cursor = Item.rebuild_keys(None, 7)
+        while cursor is not None:
+            cursor = Item.rebuild_keys(cursor, 7)
+
+
+def _check(Item, db, model: dict) -> None:
+    for field, values in (("size", range(4)), ("label", LABELS)):
+        want = {v: sum(1 for f in model.values() if f[field] == v) for v in values}
+        assert {v: Item.count_by(field, v) for v in values} == want, field
+        tc = db.type_code("Item")
+        gen = db.key_generations(Item, tc)["^" + field]
+        stored = dict((v, c) for v, c in value_counts.count_tree(db, tc, field, gen).items())
+        index = tree(db, tc, field, gen)
+        for value, count in want.items():       # the invariants value_counts relies on
+            if type(value) is str and len(index.key(value)) < len(value):
+                assert value not in stored      # counted under its own key
+            elif value in stored:
+                assert stored[value] == count and count >= value_counts.LIGHT
+            else:
+                assert count < value_counts.HEAVY
+        assert index.check() == len(model)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                 HealthCheck.function_scoped_fixture])
+@given(st.lists(OPS, min_size=1, max_size=25), st.sampled_from([60, 200, 1000]))
+def test_counts_match_a_model_across_thresholds(small_thresholds, ops, value_size):
+    storage = MemoryMap(max_key_size=100, max_value_size=value_size)
+    db = Database.init(db_storage=storage, audit_enabled=False)
+    Item = _define()
+    model = {}
+    for op in ops:
+        if op[0] == "reinit":
+            db = Database.init(db_storage=storage, audit_enabled=False)
+            Item = _define()
+        else:
+            _apply(Item, db, model, op)
+        _check(Item, db, model)
+
+
+def test_a_value_crossing_the_thresholds_gets_and_loses_its_stored_count():
+    db = Database.init(db_storage=MemoryMap(max_key_size=100, max_value_size=1000), audit_enabled=False)
+    Item = _define()
+    tc = db.type_code("Item")
+    counts = value_counts.count_tree(db, tc, "size", db.key_generations(Item, tc)["^size"])
+    items = [Item(size=7, label="a") for _ in range(value_counts.HEAVY - 1)]
+    assert counts.items() == [] and Item.count_by("size", 7) == value_counts.HEAVY - 1
+    items.append(Item(size=7, label="a"))
+    assert counts.items() == [[7, value_counts.HEAVY]]
+    moved = []
+    while len(items) > value_counts.LIGHT:      # 7 keeps its stored count down to LIGHT entries
+        items[-1].size = 8
+        moved.append(items.pop())
+    assert counts.items() == [[7, value_counts.LIGHT]]
+    items[-1].size = 8                          # under LIGHT: 7 is counted from its entries again
+    moved.append(items.pop())
+    assert counts.items() == []
+    while len(moved) < value_counts.HEAVY:
+        moved.append(Item(size=8, label="b"))
+    assert counts.items() == [[8, value_counts.HEAVY]]
+    items.pop().delete()
+    assert Item.count_by("size", 7) == value_counts.LIGHT - 2 and Item.count_by("size", 9) == 0
+    assert Item.count_by("size", 8) == value_counts.HEAVY
+
+
+def test_an_update_between_two_heavy_values_writes_one_count_node():
+    storage = MemoryMap(max_key_size=100, max_value_size=1000)
+    db = Database.init(db_storage=storage, audit_enabled=False)
+    Item = _define()
+    with db.transaction():
+        items = [Item(size=i % 2, label="a") for i in range(4 * value_counts.HEAVY)]
+    before = dict(storage._data)
+    items[0].size = 1
+    changed = [k for k, v in storage._data.items() if before.get(k) != v]
+    assert len([k for k in changed if "+size" in k]) == 1
+    assert Item.count_by("size", 0) == 2 * value_counts.HEAVY - 1
+    assert Item.count_by("size", 1) == 2 * value_counts.HEAVY + 1
+
+
+def test_data_with_a_count_key_per_value_counts_right_after_the_upgrade():
+    """A map written by the engine before count trees (every value's count under its own key, key
+    schema "c"): counts stay exact through further changes, and a field indexed later uses count trees."""
+    saved = json.loads((Path(__file__).parent / "data" / "counts_per_value_keys.json").read_text())
+    storage = MemoryMap(max_key_size=saved["max_key_size"], max_value_size=saved["max_value_size"])
+    storage._data.update(saved["map"])
+    db = Database.init(db_storage=storage, audit_enabled=False)
+    Item = _define()
+    model = {item.id: {"size": item.size, "label": item.label} for item in Item.instances()}
+    assert len(model) == 280 and Item.count_by("size", 0) >= value_counts.HEAVY
+    _check_counts(Item, model)
+    for eid in sorted(model)[:30]:
+        _apply(Item, db, model, ("update", eid, eid % 3, LABELS[eid % 4]))
+    _apply(Item, db, model, ("create", 0, "b", 5))
+    _apply(Item, db, model, ("delete", sorted(model)[-1]))
+    _check_counts(Item, model)
+    assert json.loads(storage.get("!k:1"))["c"] == ["^size", "^label"]
+
+    type_registry.clear()
+
+    class Item(Entity):     # noqa: F811 (the same type, with one more indexed field)
+        size = Integer(indexed=True)
+        label = String(indexed=True)
+        rank = Integer(indexed=True)
+
+    Database.init(db_storage=storage, audit_enabled=False)
+    cursor = Item.rebuild_keys(None, 50)
+    while cursor is not None:
+        cursor = Item.rebuild_keys(cursor, 50)
+    for eid in sorted(model)[:70]:
+        Item.load(eid).rank = 1
+    assert Item.count_by("rank", 1) == 70
+    assert json.loads(storage.get("!k:1"))["v"] == ["^rank"]
+    _check_counts(Item, model)
+
+
+def _check_counts(Item, model: dict) -> None:
+    for field, values in (("size", range(40)), ("label", LABELS)):
+        for value in values:
+            assert Item.count_by(field, value) == sum(1 for f in model.values() if f[field] == value)
