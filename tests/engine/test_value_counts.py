@@ -4,12 +4,14 @@ values crossing the stored-count thresholds both ways; stored data written with 
 (before count trees) keeps counting right after the upgrade."""
 
 import json
+import random
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kybra_simple_db import Database, Entity, Integer, MemoryMap, String, type_registry, value_counts
+from kybra_simple_db.ordered_index import OrderedIndex
 from kybra_simple_db.ordered_keys import tree
 
 LONG = "long-" + "z" * 40       # the index keeps Text this long as a prefix: counted under its own key
@@ -188,3 +190,27 @@ def _check_counts(Item, model: dict) -> None:
     for field, values in (("size", range(40)), ("label", LABELS)):
         for value in values:
             assert Item.count_by(field, value) == sum(1 for f in model.values() if f[field] == value)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_entries_of_a_value_are_counted_alike_from_the_root_and_from_the_changed_leaf(seed):
+    """The B+tree's two ways of counting a value's entries (used by count_by, and right after an
+    insert) agree with a model, whatever leaves and levels a value's entries span."""
+    rng = random.Random(seed)
+    db = Database(db_storage=MemoryMap(max_key_size=100, max_value_size=80))
+    index = OrderedIndex(db, "1^x")
+    model = {}
+    for _ in range(1500):
+        value = rng.choice([rng.randint(0, 6), rng.randint(0, 400)])
+        eid = rng.randint(1, 10_000)
+        with db.operation():
+            if rng.random() < 0.3 and model:
+                gone = rng.choice(sorted(model))
+                assert index.remove(*gone)
+                del model[gone]
+            if index.insert(value, eid):
+                model[(value, eid)] = True
+                want = sum(1 for v, _ in model if v == value)
+                assert index.count_near_change(value, 10_000) == want
+                assert index.count_near_change(value, 5) == min(want, 5)
+                assert index.count_value(value, 10_000) == want

@@ -10,7 +10,6 @@ from .db_errors import ValidationError
 from .entity_query import Query
 from .entity_values import differs
 from .link_view import drain
-from .ordered_keys import tree
 
 
 class EntityQueries:
@@ -112,7 +111,7 @@ class EntityQueries:
         if counted is not None:
             gen, mode = counted
             if mode == "v":
-                return value_counts.count(db, tree(db, tc, field, gen), tc, field, gen, value)
+                return value_counts.count(db, tc, field, gen, value)
             text = db.get(keys.value_count_key(tc, field, value, db.key_limit, gen))
             return int(text) if text else 0
         if field not in db.key_generations(cls, tc):

@@ -69,6 +69,7 @@ class OrderedIndex:
         self.text_bytes = max(16, limit // 4 - 32)
         self._header = None
         self._touched = None    # sort keys of the leaf the last insert or remove changed
+        self._path = None       # the inner nodes above it after an insert that split nothing, else None
 
     # ----- storage --------------------------------------------------------------------------------
 
@@ -163,6 +164,7 @@ class OrderedIndex:
             self._put_header(header)
             self._write(1, [[value, entity_id]])
             self._touched = None
+            self._path = None
             return True
         target = sort_key(value, entity_id)
         path, nid, leaf, entry_keys, text = self._descend(header, target)
@@ -175,7 +177,9 @@ class OrderedIndex:
         parts.insert(pos, index_nodes.entry_text(value, entity_id))
         keys = entry_keys[:pos] + [target] + entry_keys[pos:]
         self._touched = keys
+        following = header["n"]
         self._store(header, path, nid, leaf, index_nodes.leaf_text(parts), keys)
+        self._path = path if header["n"] == following else None     # a split moved entries
         return True
 
     def _store(self, header: dict, path: list, nid: int, node, text: str, keys: list = None) -> None:
@@ -244,6 +248,7 @@ class OrderedIndex:
         del parts[pos]
         keys = entry_keys[:pos] + entry_keys[pos + 1:]
         self._touched = keys
+        self._path = None
         self._shrink(header, path, nid, leaf, index_nodes.leaf_text(parts), keys)
         return True
 
@@ -315,21 +320,87 @@ class OrderedIndex:
         entry_keys = self._touched
         if not entry_keys:
             return None
-        first = bisect_left(entry_keys, sort_key(value))
-        end = bisect_left(entry_keys, after_key(value), first)
-        if first == 0 or end == len(entry_keys):
+        low = (_RANKS[type(value)], value)
+        first = bisect_left(entry_keys, low)
+        if first == 0:
             return None
-        return end - first
+        end = bisect_left(entry_keys, (low[0], value, ID_CEILING), first)
+        return None if end == len(entry_keys) else end - first
 
     def count_value(self, value, limit: int) -> int:
         """How many entries `value` (in indexed form) has, counting at most `limit` (reads one descent
-        and the leaves holding them)."""
-        wanted = sort_key(value)
+        and the leaves holding them; bisects each leaf's sort keys)."""
+        header = self.header()
+        if not header["r"]:
+            return 0
+        low = sort_key(value)
+        high = after_key(value)
+        stack = []
+        node, node_keys = self.read_keyed(header["r"], False)
+        while type(node) is dict:
+            pos = bisect_right(node_keys, low)
+            stack.append([node, pos])
+            node, node_keys = self.read_keyed(node["c"][pos], False)
+        first = bisect_left(node_keys, low)
         total = 0
-        for entry in self.walk(wanted):
-            if total == limit or sort_key(entry[0]) != wanted:
-                break
-            total += 1
+        while True:
+            end = bisect_left(node_keys, high, first)
+            total += end - first
+            if end < len(node_keys) or total >= limit:
+                return min(total, limit)
+            while stack and stack[-1][1] + 1 >= len(stack[-1][0]["c"]):
+                stack.pop()
+            if not stack:
+                return total
+            frame = stack[-1]
+            frame[1] += 1
+            node, node_keys = self.read_keyed(frame[0]["c"][frame[1]], False)
+            while type(node) is dict:
+                stack.append([node, 0])
+                node, node_keys = self.read_keyed(node["c"][0], False)
+            first = 0
+
+    def count_near_change(self, value, limit: int) -> int:
+        """`count_value` right after an insert of `value`: from the leaf it changed and its neighbours
+        (no descent from the root)."""
+        entry_keys = self._touched
+        if entry_keys is None or self._path is None:
+            return self.count_value(value, limit)
+        low = sort_key(value)
+        high = after_key(value)
+        first = bisect_left(entry_keys, low)
+        end = bisect_left(entry_keys, high, first)
+        total = end - first
+        if first == 0:
+            total += self._count_beside(low, high, -1, limit - total)
+        if end == len(entry_keys) and total < limit:
+            total += self._count_beside(low, high, 1, limit - total)
+        return min(total, limit)
+
+    def _count_beside(self, low: tuple, high: tuple, step: int, limit: int) -> int:
+        """Entries between `low` and `high` in the leaves after (step 1) or before (step -1) the one the
+        last insert changed, up to the first leaf that holds others too, counting at most `limit`."""
+        stack = [[node, pos] for _nid, node, pos in self._path]
+        total = 0
+        while total < limit:
+            while stack and not 0 <= stack[-1][1] + step < len(stack[-1][0]["c"]):
+                stack.pop()
+            if not stack:
+                return total
+            frame = stack[-1]
+            frame[1] += step
+            node, node_keys = self.read_keyed(frame[0]["c"][frame[1]], False)
+            while type(node) is dict:
+                pos = 0 if step > 0 else len(node["c"]) - 1
+                stack.append([node, pos])
+                node, node_keys = self.read_keyed(node["c"][pos], False)
+            if step > 0:
+                inside = bisect_left(node_keys, high)
+            else:
+                inside = len(node_keys) - bisect_left(node_keys, low)
+            total += inside
+            if inside < len(node_keys):
+                return total
         return total
 
     # ----- walks ----------------------------------------------------------------------------------

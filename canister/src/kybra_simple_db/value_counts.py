@@ -34,37 +34,53 @@ class CountTree(OrderedIndex):
 
     def get(self, value) -> Optional[int]:
         """The stored count of `value`, None when it has none."""
+        found = self._find(value)
+        return found[3][found[6]][1] if found is not None and found[7] else None
+
+    def add(self, value, delta: int, floor: int) -> bool:
+        """Add `delta` to the stored count of `value` (one descent), forgetting it when it falls under
+        `floor`; False (nothing changed) when `value` has no stored count."""
+        found = self._find(value)
+        if found is None or not found[7]:
+            return False
+        after = found[3][found[6]][1] + delta
+        self._change(found, value, after if after >= floor else None)
+        return True
+
+    def set(self, value, count: Optional[int]) -> None:
+        """Store `count` for `value` (None: forget it)."""
+        found = self._find(value)
+        if found is None:
+            if count is not None:
+                self._put_header({"r": 1, "n": 2, "h": 1})
+                self._write(1, [[value, count]])
+            return
+        self._change(found, value, count)
+
+    def _find(self, value) -> Optional[tuple]:
+        """(header, path, leaf nid, leaf, its sort keys, its text, position, present) of `value`'s place
+        in its leaf, None in an empty tree."""
         header = self.header()
         if not header["r"]:
             return None
         target = (rank(value), value)
-        leaf, entry_keys = self._descend(header, target)[2:4]
-        pos = bisect_left(entry_keys, target)
-        return leaf[pos][1] if pos < len(entry_keys) and entry_keys[pos] == target else None
-
-    def set(self, value, count: Optional[int]) -> None:
-        """Store `count` for `value` (None: forget it)."""
-        header = self.header()
-        if not header["r"]:
-            if count is not None:
-                header = {"r": 1, "n": 2, "h": 1}
-                self._put_header(header)
-                self._write(1, [[value, count]])
-            return
-        target = (rank(value), value)
         path, nid, leaf, entry_keys, text = self._descend(header, target)
         pos = bisect_left(entry_keys, target)
-        found = pos < len(entry_keys) and entry_keys[pos] == target
+        present = pos < len(entry_keys) and entry_keys[pos] == target
+        return header, path, nid, leaf, entry_keys, text, pos, present
+
+    def _change(self, found: tuple, value, count: Optional[int]) -> None:
+        header, path, nid, leaf, entry_keys, text, pos, present = found
         parts = index_nodes.leaf_parts(text)
         if count is None:
-            if found:
+            if present:
                 del leaf[pos]
                 del parts[pos]
                 self._shrink(header, path, nid, leaf, index_nodes.leaf_text(parts),
                              entry_keys[:pos] + entry_keys[pos + 1:])
             return
         entry = index_nodes.entry_text(value, count)
-        if found:
+        if present:
             leaf[pos] = [value, count]
             parts[pos] = entry
             self._store(header, path, nid, leaf, index_nodes.leaf_text(parts), entry_keys)
@@ -72,7 +88,7 @@ class CountTree(OrderedIndex):
         leaf.insert(pos, [value, count])
         parts.insert(pos, entry)
         self._store(header, path, nid, leaf, index_nodes.leaf_text(parts),
-                    entry_keys[:pos] + [target] + entry_keys[pos:])
+                    entry_keys[:pos] + [(rank(value), value)] + entry_keys[pos:])
 
     def items(self) -> list:
         """Every [value, count] in value order (reads every node: for tests and operators)."""
@@ -93,30 +109,29 @@ def _exact_key(db, index: OrderedIndex, tc: int, field: str, gen: int, value) ->
 def entry_moved(db, index: OrderedIndex, tc: int, field: str, gen: int, value, delta: int) -> None:
     """Keep the counts in step right after `index` inserted (delta 1) or removed (delta -1) an entry of
     `value`."""
-    exact = _exact_key(db, index, tc, field, gen, value)
-    if exact is not None:
-        db.add_to_count(exact, delta)
-        return
+    if type(value) is str and len(value) * 4 > index.text_bytes:
+        exact = _exact_key(db, index, tc, field, gen, value)
+        if exact is not None:
+            db.add_to_count(exact, delta)
+            return
     run = index.run_in_leaf(value)
     # all of the value's entries are in that leaf: few enough that it cannot be heavy (see invariants)
     if run is not None and (run <= LIGHT if delta > 0 else run + 1 < LIGHT):
         return
     counts = count_tree(db, tc, field, gen)
-    stored = counts.get(value)
+    if not counts.add(value, delta, LIGHT) and delta > 0 and index.count_near_change(value, HEAVY) >= HEAVY:
+        counts.set(value, HEAVY)
+
+
+def count(db, tc: int, field: str, gen: int, value) -> int:
+    """How many entries `value` has in the ordered index of `field`: its stored count, or its entries
+    counted (fewer than HEAVY)."""
+    stored = CountTree(db, keys.value_counts_key(tc, field, gen)).get(value)
     if stored is not None:
-        after = stored + delta
-        counts.set(value, after if after >= LIGHT else None)
-    elif delta > 0:
-        found = index.count_value(value, HEAVY)
-        if found >= HEAVY:
-            counts.set(value, found)
-
-
-def count(db, index: OrderedIndex, tc: int, field: str, gen: int, value) -> int:
-    """How many entries `value` has: its stored count, or its entries counted (fewer than HEAVY)."""
+        return stored
+    index = OrderedIndex(db, keys.ordered_key(tc, field, gen))
     exact = _exact_key(db, index, tc, field, gen, value)
     if exact is not None:
         text = db.get(exact)
         return int(text) if text else 0
-    stored = count_tree(db, tc, field, gen).get(value)
-    return stored if stored is not None else index.count_value(value, HEAVY)
+    return index.count_value(value, HEAVY)
