@@ -214,3 +214,20 @@ def test_entries_of_a_value_are_counted_alike_from_the_root_and_from_the_changed
                 assert index.count_near_change(value, 10_000) == want
                 assert index.count_near_change(value, 5) == min(want, 5)
                 assert index.count_value(value, 10_000) == want
+
+
+def test_a_query_count_of_one_value_reads_its_count_in_one_call():
+    from kybra_simple_db import CountingMap
+
+    storage = CountingMap(MemoryMap(max_key_size=100, max_value_size=1000))
+    db = Database.init(db_storage=storage, audit_enabled=False)
+    Item = _define()
+    with db.transaction():
+        for i in range(6000):       # more matches than one count_page call walks (COUNT_BUDGET)
+            Item(size=i % 3 if i < 600 else 1, label="a" if i < 10 else "b")
+    storage.reset()
+    assert Item.query().where(size=1).count_page() == (5600, None)
+    assert Item.query().where(size__in=[1, 2, 1, 7]).count_page() == (5600 + 200, None)
+    assert Item.query().where(label="a").count_page() == (10, None)
+    assert storage.reads <= 30
+    assert Item.query().where(size__gte=1).count() == 5800      # ranges walk the index as before
