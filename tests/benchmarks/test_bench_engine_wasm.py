@@ -19,7 +19,8 @@ OPS = {"create", "get", "get_by_alias", "update_loaded", "get_and_update", "link
        "service_create",
        "service_get", "service_update", "service_count_filtered", "delete_with_links_refused",
        "clear_links_page", "delete_after_clear_links", "cascade_chain_refused", "cascade_chain_delete",
-       "restore_across_id_gap", "page_across_id_gap", "count_filtered_at_size"}
+       "restore_across_id_gap", "page_across_id_gap", "count_filtered_at_size", "delete_in_steps_chain",
+       "service_delete_in_steps_chain", "delete_in_steps_links"}
 
 pytestmark = pytest.mark.skipif(runtime_dir() is None,
                                 reason="Kybra's RustPython runtime not on this machine")

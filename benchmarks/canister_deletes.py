@@ -1,0 +1,124 @@
+"""Deletes of any size on Kybra's RustPython, message by message: `python -m benchmarks.canister_deletes`.
+
+Two states are built quickly under CPython in this process (as benchmarks.canister_wasm does): a
+`depth`-deep Cascade chain (`bench::Node`, each node's `parent` Cascade) and a hub linked by `links`
+leaves (`bench::Leaf.hub`, SetNull: each leaf's reference is cleared). A localnet Replica with the
+rustpython runtime then restarts on each state, with its clock under the benchmark's control; the
+root (the hub) is deleted with `delete`, and the canister's own timer carries the rest on, one
+message per step (`tick`). Printed: the number of messages, the worst message and the total, in wasm
+instructions from localnet's log, next to the 40B update limit. Slow (minutes); not part of
+`make test`. Without the runtime on this machine it says so and exits 0.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+import time
+from pathlib import Path
+
+import click
+
+from benchmarks.canister_wasm import ADMIN, ENTRY, IFACE, CpythonCanister, field_def, type_def
+from localnet import candid_codec, rustpython_runtime
+from localnet.replica import Replica
+from localnet.state_store import StateStore
+
+NODE, HUB, LEAF = "bench::Node", "bench::Hub", "bench::Leaf"
+LINE = re.compile(r"\[instructions\] (\w+) (\w+): (\d+)")
+UPDATE_LIMIT = 40_000_000_000
+
+
+def _relation(name: str, kind: str, target: str, reverse: str, on_delete: str) -> dict:
+    return {"name": name, "kind": {kind: None}, "target": target, "reverse": reverse,
+            "on_delete": {on_delete: None}}
+
+
+TYPES = [
+    type_def(NODE, [field_def("label", "Text")], relations=[_relation("parent", "ManyToOne", NODE,
+                                                                      "children", "Cascade")]),
+    type_def(HUB, [field_def("label", "Text")]),
+    type_def(LEAF, [field_def("label", "Text")], relations=[_relation("hub", "ManyToOne", HUB,
+                                                                      "leaves", "SetNull")]),
+]
+
+
+def _created(type_name: str, label: str, ref: tuple | None) -> dict:
+    fields = [{"name": "label", "value": {"Text": label}}]
+    if ref is not None:
+        fields.append({"name": ref[0], "value": {"Int": ref[1]}})
+    return {"Create": {"type_name": type_name, "fields": fields}}
+
+
+def build_state(state: Path, kind: str, size: int) -> tuple[bytes, int]:
+    """A fresh simple_db holding the chain ("chain") or the hub and its leaves ("links"), committed to
+    `state`; (canister id, id of the entity to delete)."""
+    with Replica(state) as replica:
+        cid = replica.deploy("simple_db", ENTRY, controllers=[ADMIN.bytes])
+    canister = CpythonCanister(state / "localnet.sqlite3", cid)
+    for typedef in TYPES:
+        assert canister.call("update", "define_type", (typedef, False)) == {"Ok": None}
+    if kind == "chain":
+        ops = [_created(NODE, "n" + str(i), ("parent", i) if i else None) for i in range(size + 1)]
+    else:
+        assert "Ok" in canister.call("update", "create", (HUB, [{"name": "label", "value": {"Text": "hub"}}]))
+        ops = [_created(LEAF, "l" + str(i), ("hub", 1)) for i in range(size)]
+    for start in range(0, len(ops), 100):
+        result = canister.call("update", "batch", (ops[start:start + 100],))
+        assert "Ok" in result, result
+    store = StateStore(state / "localnet.sqlite3")
+    store.commit(cid, canister.memory.take_writes(), time_ns=canister.time)
+    store.close()
+    return cid, 1
+
+
+def delete_across_messages(kind: str, size: int) -> dict:
+    """Delete the root of the state on the rustpython runtime; the figures of every message."""
+    type_name = NODE if kind == "chain" else HUB
+    with tempfile.TemporaryDirectory(prefix="canister-deletes-") as tmp:
+        state = Path(tmp)
+        cid, root = build_state(state, kind, size)
+        with Replica(state, runtime="rustpython") as replica:
+            replica.set_time(replica.time_ns())
+            log = replica.log_path(cid)
+            seen = len(log.read_text())
+            method = IFACE.methods["delete"]
+            arg = candid_codec.encode(method.params, [type_name, root], IFACE)
+            outcome = replica.update(cid, "delete", arg, ADMIN.bytes)
+            reply = candid_codec.decode(outcome.arg, method.returns, IFACE)
+            assert reply == [{"Ok": None}], reply
+            while replica.tick():
+                pass
+            text = log.read_text()[seen:]
+            counts = [int(m.group(3)) for m in LINE.finditer(text) if m.group(1) != "query"]
+            count = IFACE.methods["count"]
+            left = replica.query(cid, "count", candid_codec.encode(count.params, [type_name, []], IFACE),
+                                 ADMIN.bytes)
+            remaining = candid_codec.decode(left.arg, count.returns, IFACE)[0]
+    return {"case": kind, "size": size, "messages": len(counts), "worst": max(counts), "total": sum(counts),
+            "first": counts[0], "remaining": remaining}
+
+
+@click.command()
+@click.option("--depth", default=10_000, show_default=True, help="depth of the Cascade chain (0: skip)")
+@click.option("--links", default=100_000, show_default=True, help="leaves linked to the hub (0: skip)")
+def main(depth: int, links: int) -> None:
+    """Print messages, worst and total wasm instructions of deleting each state's root."""
+    if not rustpython_runtime.available():
+        click.echo(f"canister_deletes: skipped. {rustpython_runtime.HOW_TO_GET}")
+        return
+    click.echo("simple_db `delete` carried on by its timer, on Kybra's RustPython (localnet runtime)")
+    for kind, size in (("chain", depth), ("links", links)):
+        if size <= 0:
+            continue
+        started = time.time()
+        row = delete_across_messages(kind, size)
+        what = f"{size:,}-deep Cascade chain" if kind == "chain" else f"hub with {size:,} SetNull links"
+        click.echo(f"  {what}: {row['messages']} messages, worst {row['worst'] / 1e9:.2f}B "
+                   f"({row['worst'] / UPDATE_LIMIT:.0%} of 40B), first {row['first'] / 1e9:.2f}B, "
+                   f"total {row['total'] / 1e9:.1f}B; left afterwards: {row['remaining']} "
+                   f"({time.time() - started:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
