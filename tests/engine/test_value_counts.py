@@ -98,17 +98,23 @@ def _check(Item, db, model: dict) -> None:
                                                                  HealthCheck.function_scoped_fixture])
 @given(st.lists(OPS, min_size=1, max_size=25), st.sampled_from([60, 200, 1000]))
 def test_counts_match_a_model_across_thresholds(small_thresholds, ops, value_size):
-    storage = MemoryMap(max_key_size=100, max_value_size=value_size)
+    _replay(MemoryMap(max_key_size=100, max_value_size=value_size), {}, ops, _check)
+
+
+def _replay(storage: MemoryMap, model: dict, ops: list, check=None) -> tuple:
+    """Apply `ops` (re-opening the database on "reinit") and `check` after each; (db, Item) at the end."""
     db = Database.init(db_storage=storage, audit_enabled=False)
     Item = _define()
-    model = {}
+    model.update({item.id: {"size": item.size, "label": item.label} for item in Item.instances()})
     for op in ops:
         if op[0] == "reinit":
             db = Database.init(db_storage=storage, audit_enabled=False)
             Item = _define()
         else:
             _apply(Item, db, model, op)
-        _check(Item, db, model)
+        if check is not None:
+            check(Item, db, model)
+    return db, Item
 
 
 def test_a_value_crossing_the_thresholds_gets_and_loses_its_stored_count():
@@ -150,23 +156,43 @@ def test_an_update_between_two_heavy_values_writes_one_count_node():
     assert Item.count_by("size", 1) == 2 * value_counts.HEAVY + 1
 
 
-def test_data_with_a_count_key_per_value_counts_right_after_the_upgrade():
-    """A map written by the engine before count trees (every value's count under its own key, key
-    schema "c"): counts stay exact through further changes, and a field indexed later uses count trees."""
+def _saved_map() -> MemoryMap:
+    """A map written by the engine before count trees: every value's count under its own key, key
+    schema "c" (tests/engine/data/counts_per_value_keys.json says which commit wrote it)."""
     saved = json.loads((Path(__file__).parent / "data" / "counts_per_value_keys.json").read_text())
     storage = MemoryMap(max_key_size=saved["max_key_size"], max_value_size=saved["max_value_size"])
     storage._data.update(saved["map"])
+    return storage
+
+
+def _size_keys(storage: MemoryMap) -> set:
+    return {key for key in storage._data if key.startswith("1=size=")}
+
+
+def test_data_with_a_count_key_per_value_counts_right_after_the_upgrade():
+    """Counts of an index stored with a count key per value stay exact through further changes; each
+    value's key goes (into the count tree when the value has many entities) on its first change; a
+    field indexed later uses count trees."""
+    storage = _saved_map()
     db = Database.init(db_storage=storage, audit_enabled=False)
     Item = _define()
     model = {item.id: {"size": item.size, "label": item.label} for item in Item.instances()}
     assert len(model) == 280 and Item.count_by("size", 0) >= value_counts.HEAVY
     _check_counts(Item, model)
+    assert "1=size=0" in _size_keys(storage)
     for eid in sorted(model)[:30]:
         _apply(Item, db, model, ("update", eid, eid % 3, LABELS[eid % 4]))
     _apply(Item, db, model, ("create", 0, "b", 5))
     _apply(Item, db, model, ("delete", sorted(model)[-1]))
     _check_counts(Item, model)
     assert json.loads(storage.get("!k:1"))["c"] == ["^size", "^label"]
+    tc = db.type_code("Item")
+    sizes = value_counts.count_tree(db, tc, "size", 0).items()
+    assert [0, Item.count_by("size", 0)] in sizes and "1=size=0" not in _size_keys(storage)
+    assert not _size_keys(storage) & {"1=size=1", "1=size=2"}
+    before = dict(storage._data)
+    Item.load(sorted(model)[5]).size = 0 if model[sorted(model)[5]]["size"] else 1
+    assert len([k for k, v in storage._data.items() if before.get(k) != v]) <= 3 + 2   # + document, counter
 
     type_registry.clear()
 
@@ -183,7 +209,28 @@ def test_data_with_a_count_key_per_value_counts_right_after_the_upgrade():
         Item.load(eid).rank = 1
     assert Item.count_by("rank", 1) == 70
     assert json.loads(storage.get("!k:1"))["v"] == ["^rank"]
+    model[sorted(model)[5]]["size"] = Item.load(sorted(model)[5]).size
     _check_counts(Item, model)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                 HealthCheck.function_scoped_fixture])
+@given(st.lists(OPS, min_size=1, max_size=15))
+def test_counts_of_an_upgraded_index_match_a_model(small_thresholds, ops):
+    storage = _saved_map()
+    model = {}
+    db, Item = _replay(storage, model, ops)
+    _check_counts(Item, model)
+    tc = db.type_code("Item")
+    stored = dict((v, c) for v, c in value_counts.count_tree(db, tc, "size", 0).items())
+    for value in range(40):
+        want = sum(1 for f in model.values() if f["size"] == value)
+        if "1=size=" + str(value) in storage._data:
+            assert value not in stored and int(storage.get("1=size=" + str(value))) == want
+        elif value in stored:
+            assert stored[value] == want and want >= value_counts.LIGHT
+        else:
+            assert want < value_counts.HEAVY
 
 
 def _check_counts(Item, model: dict) -> None:

@@ -33,10 +33,7 @@ class IndexedKeys:
                 old = before.get(field)
                 new = after.get(field)
                 if differs(old, new):
-                    mode = db.count_mode(cls, tc, name)
-                    moved = ordered_keys.move_entry(db, tc, field, gen, eid, old, new, mode == "v")
-                    if mode == "c":
-                        self._count_move(field, gen, old, new, moved)
+                    ordered_keys.move_entry(db, tc, field, gen, eid, old, new, db.count_mode(cls, tc, name))
                 continue
             alias = name[1:] if name[0] == "@" else None
             if alias is not None:
@@ -73,10 +70,8 @@ class IndexedKeys:
             if name[0] == "^":
                 old = before.get(name[1:])
                 if old is not None:
-                    mode = db.count_mode(type(self), tc, name)
-                    moved = ordered_keys.move_entry(db, tc, name[1:], gen, self._eid, old, None, mode == "v")
-                    if mode == "c":
-                        self._count_move(name[1:], gen, old, None, moved)
+                    ordered_keys.move_entry(db, tc, name[1:], gen, self._eid, old, None,
+                                            db.count_mode(type(self), tc, name))
                 continue
             if name[0] == "@":
                 old = before.get(name[1:])
@@ -86,17 +81,6 @@ class IndexedKeys:
             old = before.get(name)
             if old is not None:
                 db.bit_update(self._index_bucket(name, old, gen), self._eid, False)
-
-    def _count_move(self, field: str, gen: int, old, new, moved: tuple) -> None:
-        """Keep the count keys per value of an index stored before value_counts.py (count mode "c") in
-        step with the entries `move_entry` moved ((removed, inserted): a rebuild re-inserting an existing
-        entry counts nothing)."""
-        db = self._db
-        removed, inserted = moved
-        if removed:
-            db.add_to_count(keys.value_count_key(self._tc, field, old, db.key_limit, gen), -1)
-        if inserted:
-            db.add_to_count(keys.value_count_key(self._tc, field, new, db.key_limit, gen), 1)
 
     def _index_bucket(self, field: str, value, gen: int):
         tc = self._tc

@@ -3,7 +3,6 @@
 A mixin of `Entity`; every page reads O(limit) keys (one per bucket of ids plus one per entity).
 """
 
-from . import key_layout as keys
 from . import type_registry, value_counts
 from .db_engine import Database
 from .db_errors import ValidationError
@@ -110,10 +109,7 @@ class EntityQueries:
         counted = db.value_count_generation(cls, tc, field)
         if counted is not None:
             gen, mode = counted
-            if mode == "v":
-                return value_counts.count(db, tc, field, gen, value)
-            text = db.get(keys.value_count_key(tc, field, value, db.key_limit, gen))
-            return int(text) if text else 0
+            return value_counts.count(db, tc, field, gen, value, mode == "c")
         if field not in db.key_generations(cls, tc):
             return cls.query().where(field, "==", value).count()
         bucket = cls._probe(db, tc, field, value)

@@ -106,13 +106,23 @@ def _exact_key(db, index: OrderedIndex, tc: int, field: str, gen: int, value) ->
     return None
 
 
-def entry_moved(db, index: OrderedIndex, tc: int, field: str, gen: int, value, delta: int) -> None:
+def entry_moved(db, index: OrderedIndex, tc: int, field: str, gen: int, value, delta: int,
+                keyed: bool = False) -> None:
     """Keep the counts in step right after `index` inserted (delta 1) or removed (delta -1) an entry of
-    `value`."""
+    `value`. `keyed`: the index was stored with a count key per value (key schema "c"); a value that
+    still has its key is moved over to the count tree (or to no stored count) on this first change."""
     if type(value) is str and len(value) * 4 > index.text_bytes:
         exact = _exact_key(db, index, tc, field, gen, value)
         if exact is not None:
             db.add_to_count(exact, delta)
+            return
+    if keyed:
+        key = keys.value_count_key(tc, field, value, db.key_limit, gen)
+        text = db.get(key)
+        if text is not None:
+            db.delete(key)
+            if int(text) + delta >= HEAVY:
+                count_tree(db, tc, field, gen).set(value, int(text) + delta)
             return
     run = index.run_in_leaf(value)
     # all of the value's entries are in that leaf: few enough that it cannot be heavy (see invariants)
@@ -123,15 +133,15 @@ def entry_moved(db, index: OrderedIndex, tc: int, field: str, gen: int, value, d
         counts.set(value, HEAVY)
 
 
-def count(db, tc: int, field: str, gen: int, value) -> int:
-    """How many entries `value` has in the ordered index of `field`: its stored count, or its entries
-    counted (fewer than HEAVY)."""
-    stored = CountTree(db, keys.value_counts_key(tc, field, gen)).get(value)
-    if stored is not None:
-        return stored
+def count(db, tc: int, field: str, gen: int, value, keyed: bool = False) -> int:
+    """How many entries `value` has in the ordered index of `field`: its count key (long Text, or, when
+    `keyed`, a value not changed since an index stored with a count key per value was upgraded), its
+    stored count, or its entries counted (fewer than HEAVY)."""
     index = OrderedIndex(db, keys.ordered_key(tc, field, gen))
     exact = _exact_key(db, index, tc, field, gen, value)
-    if exact is not None:
-        text = db.get(exact)
-        return int(text) if text else 0
-    return index.count_value(value, HEAVY)
+    if exact is not None or keyed:
+        text = db.get(exact or keys.value_count_key(tc, field, value, db.key_limit, gen))
+        if exact is not None or text is not None:
+            return int(text) if text else 0
+    stored = CountTree(db, keys.value_counts_key(tc, field, gen)).get(value)
+    return stored if stored is not None else index.count_value(value, HEAVY)
