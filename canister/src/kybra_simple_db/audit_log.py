@@ -128,16 +128,24 @@ class AuditLog:
     def _names_only(self, when: int, caller: str, operation: str, type_name: str, entity_id,
                     changes: dict, limit: int) -> str:
         """An entry too large for the audit map keeps the changed fields' names without values (marked
-        `_truncated`): as many names as fit, in order, so any type within the limits can be audited."""
+        `_truncated`): as many names as fit, in order, so any type within the limits can be audited. The
+        count that fits is found by halving: a few encodings (dropping one name at a time was quadratic)."""
         names = list(changes)
-        while True:
+
+        def text_of(count: int) -> str:
             short = {"_truncated": True}
-            for name in names:
+            for name in names[:count]:
                 short[name] = None
-            text = self.entry_text(when, caller, operation, type_name, entity_id, short)
-            if not names or len(text.encode("utf-8")) <= limit:
-                return text
-            names.pop()
+            return self.entry_text(when, caller, operation, type_name, entity_id, short)
+
+        low, high = 0, len(names)  # text_of(low) is the fallback; the answer lies in [low, high]
+        while low < high:
+            mid = (low + high + 1) // 2
+            if len(text_of(mid).encode("utf-8")) <= limit:
+                low = mid
+            else:
+                high = mid - 1
+        return text_of(low)
 
     def read(self, seq: int) -> Optional[dict]:
         """The entry `seq` as a dict, or None when it was pruned or never written."""
