@@ -9,6 +9,7 @@ import json
 
 import api_limits
 import audit_chain
+import dump_pages
 import models
 import typedef_rules
 from access_policy import AccessPolicy
@@ -17,7 +18,7 @@ from certification import Certifier
 from engine_gateway import EngineGateway
 from error_map import conflict, forbidden, from_exception, invalid, limit, not_found
 from kybra_simple_db import json_text
-from kybra_simple_db.dump_restore import MAX_RESTORE_RECORDS
+from kybra_simple_db.dump_restore import MAX_DUMP_LINK_IDS, MAX_RESTORE_LINK_IDS, MAX_RESTORE_RECORDS
 from kybra_simple_db.memory_map import MemoryMap
 from query_api import QueryEndpoints
 from reply_budget import ReplyBudget, entity_size
@@ -27,7 +28,6 @@ from schema_registry import SchemaRegistry
 from undo_map import UndoMap
 from value_codec import ValueCodec, field_map, principal_text, stored_from_value, variant_case
 
-DUMP_FORMAT = "kybra-simple-db-dump/1"
 PRINCIPAL_CACHE_SIZE = 512
 RESTORE_CHUNK = 10  # records written between two reads of the instruction meter by `restore`
 LINK_SCAN_ROUNDS = 20  # link pages (of 100 ids or more) one `links` call reads past hidden ids
@@ -798,7 +798,7 @@ class DbApi(QueryEndpoints):
             self.access.require_admin(caller, "dump")
             size = api_limits.page_size(limit_)
             records, next_cursor = self.gateway.dump_page(cursor, size, api_limits.MAX_DUMP_DATA)
-            page = {"format": DUMP_FORMAT, "records": records}
+            page = {"format": dump_pages.page_format(records), "records": records}
             if cursor is None:
                 page["schema"] = [
                     plain for plain in self.registry.all() if plain["name"] not in self.registry.python_names
@@ -819,8 +819,12 @@ class DbApi(QueryEndpoints):
             page = json_text.loads(data)   # linear on Kybra's RustPython, where json.loads is not
         except (ValueError, RecursionError):
             raise invalid("restore data is not JSON") from None
-        if not isinstance(page, dict) or page.get("format") != DUMP_FORMAT:
-            raise invalid("restore data is not a " + DUMP_FORMAT + " page")
+        records = dump_pages.check_format(page)
+        if dump_pages.link_ids(records) > MAX_RESTORE_LINK_IDS:
+            raise limit(
+                "a restore page holds at most " + str(MAX_RESTORE_LINK_IDS) + " link ids (a dump page "
+                "holds at most " + str(MAX_DUMP_LINK_IDS) + "): split it with continuation records"
+            )
         schema = page.get("schema", [])
         if not isinstance(schema, list):
             raise invalid("the schema of a restore page must be a list")
@@ -836,9 +840,6 @@ class DbApi(QueryEndpoints):
                 self.registry.define(plain, False)
             elif existing != plain:
                 raise conflict("type " + plain["name"] + " exists with another definition")
-        records = page.get("records")
-        if not isinstance(records, list):
-            raise invalid("restore data has no records list")
         now = int(self.clock())
         rules = RestoreRules(self.registry, self._values, self.principal, now, self.gateway.load)
         checked = [rules.check(record) for record in records]

@@ -3,8 +3,10 @@
 Each record's fields pass the checks `create` applies (kinds, ranges, lengths, bounds, required fields
 and defaults), and the metadata only restore may set is checked too: ids, owners, creators and updaters
 (canonical principal text; never the anonymous principal as owner), times (nat64, created <= updated
-<= now), versions (1 ... 2^64-1), refs and links (relations of the type, ids in range). JSON nesting is
-bounded before parsing, so no page can make the parser (or a later read) recurse deeply.
+<= now), versions (1 ... 2^64-1), refs and links (relations of the type, ids in range). A continuation
+record (`links_of`, dump format /2) holds nothing but links of that kind; the engine takes it only for
+an entity whose restored record announced `more_links`. JSON nesting is bounded before parsing, so no
+page can make the parser (or a later read) recurse deeply.
 """
 
 import api_limits
@@ -12,6 +14,7 @@ import typedef_rules
 from admin_registry import ANONYMOUS
 from error_map import ApiError, conflict, invalid
 
+CONTINUATION_KEYS = ("type", "links_of", "links", "more_links")
 MAX_DEPTH = 8  # a dump page nests 6 deep at most (page, schema, type, fields, field, value)
 # JSON text outside strings, other than brackets: deleted before the brackets are walked
 _NOT_BRACKETS = str.maketrans("", "", "0123456789,:.-+eEtrufalsnNIiy \t\n\r")
@@ -64,6 +67,8 @@ class RestoreRules:
         if not isinstance(record, dict) or not isinstance(record.get("type"), str):
             raise invalid("restore: each record must be an object with a type")
         plain = self.registry.get(record["type"])
+        if "links_of" in record:
+            return self._continuation(plain, record)
         if "id" not in record and "max_id" in record:
             _int(record["max_id"], "max_id", 0, api_limits.MAX_INT)
             return record
@@ -80,7 +85,9 @@ class RestoreRules:
         except ApiError as error:
             error.message = "restore: " + label + ": " + error.message
             raise
+        self._refs(plain, record, label)
         self._links(plain, record, label)
+        self._more_links(record, label)
         self._partners(plain, record, label)
         owner = self._principal(record.get("owner"), "owner of " + label)
         if owner == ANONYMOUS:
@@ -106,13 +113,29 @@ class RestoreRules:
             raise invalid("restore: " + what + " is not a principal's text form")
         return text
 
-    def _links(self, plain: dict, record: dict, label: str) -> None:
+    def _continuation(self, plain: dict, record: dict) -> dict:
+        """A record that goes on with the links of an entity restored from an earlier record (the engine
+        takes it only for an entity whose record announced `more_links`, past the links it has)."""
+        label = record["type"] + " " + str(record.get("links_of"))[:30]
+        for key in record:
+            if key not in CONTINUATION_KEYS:
+                raise invalid("restore: the continuation of " + label + " holds only links, not "
+                              + str(key)[:80])
+        _int(record["links_of"], "links_of of " + label, 1, api_limits.MAX_INT)
+        self._links(plain, record, label)
+        self._more_links(record, label)
+        return record
+
+    def _refs(self, plain: dict, record: dict, label: str) -> None:
         kinds = {r["name"]: r["kind"] for r in self.registry.relations(plain["name"])}
         for name, target in _mapping(record.get("refs"), "refs of " + label).items():
             if kinds.get(name) not in typedef_rules.TO_ONE:
                 raise invalid("restore: " + plain["name"] + " has no to-one relation " + str(name)[:80])
             if target is not None:
                 _int(target, "ref " + name + " of " + label, 1, api_limits.MAX_INT)
+
+    def _links(self, plain: dict, record: dict, label: str) -> None:
+        kinds = {r["name"]: r["kind"] for r in self.registry.relations(plain["name"])}
         for name, ids in _mapping(record.get("links"), "links of " + label).items():
             if kinds.get(name) != "ManyToMany":
                 # a dump lists many-to-many links only; one-to-many sets come back from the refs
@@ -120,7 +143,13 @@ class RestoreRules:
             if not isinstance(ids, list):
                 raise invalid("restore: links " + name + " of " + label + " must be a list")
             for target in ids:
-                _int(target, "a link " + name + " of " + label, 1, api_limits.MAX_INT)
+                if type(target) is not int or target < 1 or target > api_limits.MAX_INT:
+                    _int(target, "a link " + name + " of " + label, 1, api_limits.MAX_INT)
+
+    @staticmethod
+    def _more_links(record: dict, label: str) -> None:
+        if not isinstance(record.get("more_links", False), bool):
+            raise invalid("restore: more_links of " + label + " must be true or false")
 
     def _partners(self, plain: dict, record: dict, label: str) -> None:
         """A OneToOne ref to an entity that exists already must be that entity's ref back (as a dump

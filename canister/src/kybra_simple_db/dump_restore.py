@@ -5,22 +5,36 @@ A record keeps everything needed to rebuild the entity exactly: id, field values
 timestamps and version. After the last entity of a type comes `{"type", "max_id"}`, so ids of
 deleted entities are not given out again after a restore. Restore is the only path that may set
 those.
+
+A page carries a bounded number of link ids whatever one entity holds: a record whose links do not fit
+says `"more_links": true`, and the rest follow on the next pages in continuation records
+`{"type", "links_of": id, "links"}` (the last one without `more_links`); the page's cursor
+`tc:id:relation:after` points inside the entity's links. Restore takes a continuation only for an entity
+restored from a record that announced it, and only past the links restored so far (`<tc>*<id>` keeps
+that position until the last continuation).
 """
 
 
 from . import json_text, type_registry
 from . import key_layout as keys
 from .db_entity import doc_text
-from .db_errors import ConflictError, StorageLimitError, ValidationError
+from .db_errors import ConflictError, NotFoundError, StorageLimitError, ValidationError
 
 MAX_RESTORE_RECORDS = 1000
 """Records per restore call: about 4M wasm instructions each under Kybra's RustPython
 (docs/engine-benchmark.md), so one call stays far below the 40B per-message limit."""
 
+MAX_RESTORE_LINK_IDS = 20_000
+"""Many-to-many link ids per restore call (both sides are written for each: about 0.5M wasm
+instructions per id under Kybra's RustPython, benchmarks/engine_wasm.py --dump-links)."""
 
 MAX_DUMP_LINK_IDS = 5000
-"""A dump page ends after the record that brings its many-to-many link ids to this many, so a page of
-well-linked entities stays small to build and to encode (one entity's own links are not split)."""
+"""Link ids per dump page: a record whose links do not fit goes on in continuation records on the next
+pages, so a page stays small to build, encode and restore however many links one entity has."""
+
+MAX_DUMP_LINK_BUCKETS = 4000
+"""Id buckets of links one dump page reads (each 2,048 ids wide, read even when empty: about 0.15M
+wasm instructions each under Kybra's RustPython), so sparse links into a type with many ids page too."""
 
 
 def _canonical_side(rel) -> bool:
@@ -28,12 +42,64 @@ def _canonical_side(rel) -> bool:
     return (rel.owner.__type_name__, rel.name) <= (rev.owner.__type_name__, rev.name)
 
 
-def _record(db, tc: int, type_name: str, eid: int, cls) -> dict:
+def _dumped_relations(cls) -> list:
+    """Names of the many-to-many relations whose links a record of `cls` lists (each pair from one
+    side), in the order a dump walks them."""
+    names = []
+    for name, rel in cls.__relations__.items():
+        if rel.to_many and rel.target_cls is not None:
+            rev = rel.reverse_relation()
+            if rev.to_many and _canonical_side(rel):
+                names.append(name)
+    return sorted(names)
+
+
+class _Page:
+    """The records of one dump page and what it may still carry: records, link ids, id-bucket reads."""
+
+    def __init__(self, limit: int):
+        self.records = []
+        self.limit = limit
+        self.ids = MAX_DUMP_LINK_IDS
+        self.buckets = MAX_DUMP_LINK_BUCKETS
+
+    def full(self) -> bool:
+        return len(self.records) >= self.limit or self.ids <= 0 or self.buckets <= 0
+
+
+def _walk_links(entity, cls, page: _Page, start) -> tuple:
+    """The entity's dumped links from `start` ((relation, link id after which to go on), or None for
+    all) as far as the page allows: ({relation: ids}, None when they are all in, else where to go on)."""
+    links = {}
+    eid = entity._eid
+    for name in _dumped_relations(cls):
+        after = 0
+        if start is not None:
+            if name < start[0]:
+                continue
+            if name == start[0]:
+                after = start[1]
+        rel = cls.__relations__[name]
+        rev = rel.reverse_relation()
+        if rel is rev or (rel.owner is rev.owner and rel.name == rev.name):
+            after = max(after, eid - 1)     # a symmetric relation: each pair once, from its lower id
+        while after is not None:
+            if page.ids <= 0 or page.buckets <= 0:
+                return links, (name, after)
+            ids, after, reads = entity.link_walk(name, after, page.ids, page.buckets)
+            page.ids -= len(ids)
+            page.buckets -= reads
+            if ids:
+                links.setdefault(name, []).extend(ids)
+    return links, None
+
+
+def _record(db, tc: int, type_name: str, eid: int, cls, page: _Page) -> tuple:
+    """(the entity's record, None or where its links go on when they do not all fit the page)."""
     doc = json_text.decode_record(db.get_value(keys.doc_key(tc, eid)))
     stored = doc["f"]
     fields = {}
     refs = {}
-    links = {}
     relations = cls.__relations__ if cls is not None else {}
     for name, value in stored.items():
         rel = relations.get(name)
@@ -41,60 +107,95 @@ def _record(db, tc: int, type_name: str, eid: int, cls) -> dict:
             refs[name] = value
         elif cls is None or name in cls.__fields__:
             fields[name] = value
-    if cls is not None:
-        entity = cls.load(eid)
-        for name, rel in relations.items():
-            if not rel.to_many or rel.target_cls is None:
-                continue
-            rev = rel.reverse_relation()
-            if not rev.to_many or not _canonical_side(rel):
-                continue
-            ids = entity.linked_ids(name)
-            if rel is rev or (rel.owner is rev.owner and rel.name == rev.name):
-                ids = [i for i in ids if i >= eid]
-            if ids:
-                links[name] = ids
-    return {"type": type_name, "id": eid, "fields": fields, "refs": refs, "links": links,
-            "owner": doc["o"], "creator": doc["c"], "updater": doc["u"], "created": doc["tc"],
-            "updated": doc["tu"], "version": doc["v"]}
+    links, position = {}, None
+    entity = cls.by_storage_id(eid) if cls is not None else None
+    if entity is not None:
+        links, position = _walk_links(entity, cls, page, None)
+    record = {"type": type_name, "id": eid, "fields": fields, "refs": refs, "links": links,
+              "owner": doc["o"], "creator": doc["c"], "updater": doc["u"], "created": doc["tc"],
+              "updated": doc["tu"], "version": doc["v"]}
+    if position is not None:
+        record["more_links"] = True
+    return record, position
+
+
+def _continuation(type_name: str, cls, eid: int, start: tuple, page: _Page):
+    """Append the record that goes on with entity `eid`'s links from `start`; None when they are all
+    in, else where to go on. An entity deleted since the previous page ends its links here."""
+    entity = cls.by_storage_id(eid)
+    links, position = ({}, None) if entity is None else _walk_links(entity, cls, page, start)
+    record = {"type": type_name, "links_of": eid, "links": links}
+    if position is not None:
+        record["more_links"] = True
+    page.records.append(record)
+    return position
+
+
+def _number(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise ValueError(text)
+    return value
+
+
+def _cursor(cursor) -> tuple:
+    """(type code, id after which the page starts, None), or inside an entity's links (type code,
+    entity id, (relation, link id after which they go on))."""
+    if not cursor:
+        return 1, 0, None
+    parts = cursor.split(":") if isinstance(cursor, str) else ()
+    try:
+        if len(parts) == 2:
+            return _number(parts[0]), _number(parts[1]), None
+        if len(parts) == 4 and parts[2] and parts[1] != "0":
+            return _number(parts[0]), _number(parts[1]), (parts[2], _number(parts[3]))
+    except ValueError:
+        pass
+    raise ValidationError(f"invalid dump cursor {str(cursor)[:80]!r}")
+
+
+def _position(tc: int, eid: int, position: tuple) -> str:
+    return f"{tc}:{eid}:{position[0]}:{position[1]}"
 
 
 def dump_page(db, cursor, limit: int) -> tuple:
-    """(records, next cursor or None): entities in (type code, id) order after `cursor` ("tc:id")."""
+    """(records, next cursor or None): entities in (type code, id) order after `cursor`, at most
+    `limit` of them (and a type's end marker), MAX_DUMP_LINK_IDS link ids and MAX_DUMP_LINK_BUCKETS
+    id-bucket reads; an entity whose links do not fit goes on in continuation records."""
     if isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0:
         raise ValidationError("limit must be a positive integer")
-    start_tc, after = 1, 0
-    if cursor:
-        try:
-            a, b = cursor.split(":")
-            start_tc, after = int(a), int(b)
-        except ValueError:
-            raise ValidationError(f"invalid dump cursor {cursor!r}") from None
-    records = []
-    link_ids = 0
+    start_tc, after, resume = _cursor(cursor)
+    page = _Page(limit)
     for tc, name in db.stored_types():
         if tc < start_tc:
             continue
         if tc > start_tc:
-            after = 0
+            after, resume = 0, None
         cls = type_registry.find(name)
+        if resume is not None and cls is not None:
+            if resume[0] not in _dumped_relations(cls):
+                raise ValidationError(f"invalid dump cursor {cursor[:80]!r}: {name} has no such links")
+            position = _continuation(name, cls, after, resume, page)
+            if position is not None:
+                return page.records, _position(tc, after, position)
         while True:
-            ids, next_id = db.live_walk(tc, after, limit - len(records))
+            if page.full():
+                return page.records, f"{tc}:{after}"
+            ids, next_id = db.live_walk(tc, after, limit - len(page.records))
             for eid in ids:
-                record = _record(db, tc, name, eid, cls)
-                records.append(record)
-                link_ids += sum(len(linked) for linked in record["links"].values())
-                if link_ids >= MAX_DUMP_LINK_IDS and eid != ids[-1]:
-                    return records, f"{tc}:{eid}"     # the rest of the batch on the next page
+                record, position = _record(db, tc, name, eid, cls, page)
+                page.records.append(record)
+                if position is not None:
+                    return page.records, _position(tc, eid, position)
+                if page.full() and (eid != ids[-1] or next_id is not None):
+                    return page.records, f"{tc}:{eid}"
             if next_id is None:
-                records.append({"type": name, "max_id": db.counters(tc)[0]})
+                page.records.append({"type": name, "max_id": db.counters(tc)[0]})
                 break
             after = next_id
-            if len(records) >= limit:
-                return records, f"{tc}:{after}"
-        if len(records) >= limit:
-            return records, f"{tc + 1}:0"
-    return records, None
+        if page.full():
+            return page.records, f"{tc + 1}:0"
+    return page.records, None
 
 
 def _int(value, what: str) -> int:
@@ -109,10 +210,56 @@ def _text(value, what: str) -> str:
     return value
 
 
+def _ids(ids, what: str) -> list:
+    """A list of non-negative integer ids (the message is built only for a bad one)."""
+    if not isinstance(ids, list):
+        raise ValidationError(f"restore: links of {what} must be a list")
+    for tid in ids:
+        if type(tid) is not int or tid < 0:
+            _int(tid, what)
+    return ids
+
+
+def _links(cls, record: dict, label: str) -> list:
+    """The record's (relation, ids) pairs by relation name, each a to-many relation of `cls`."""
+    links = record.get("links") or {}
+    if not isinstance(links, dict):
+        raise ValidationError(f"restore: links of {label} must be an object")
+    pairs = []
+    for name in sorted(links):
+        rel = cls.__relations__.get(name)
+        if rel is None or not rel.to_many:
+            raise ValidationError(f"restore: {cls.__type_name__} has no to-many relation {name!r}")
+        pairs.append((name, _ids(links[name], label + "." + name)))
+    return pairs
+
+
+def _more_links(record: dict) -> bool:
+    more = record.get("more_links", False)
+    if not isinstance(more, bool):
+        raise ValidationError("restore: more_links must be true or false")
+    return more
+
+
+def _await_links(db, key: str, pairs: list, more: bool, position: str = None) -> None:
+    """Keep (or drop, after the last continuation) how far an entity's restored links got."""
+    current = db.get(key)
+    if more:
+        for name, ids in pairs:
+            if ids:
+                position = name + "," + str(ids[-1])
+        db.put(key, position or ",0")
+    elif current is not None:
+        db.delete_value(key, current)
+
+
 def _restore_one(db, record: dict) -> None:
     if not isinstance(record, dict):
         raise ValidationError("restore: each record must be a dict")
     cls = type_registry.get(_text(record.get("type"), "type"))
+    if "links_of" in record:
+        _restore_continuation(db, cls, record)
+        return 0
     if "id" not in record and "max_id" in record:
         _restore_max_id(db, cls, _int(record["max_id"], "max_id"))
         return 0
@@ -140,6 +287,8 @@ def _restore_one(db, record: dict) -> None:
     meta = {"o": _text(record.get("owner"), "owner"), "c": _text(record.get("creator"), "creator"),
             "u": _text(record.get("updater"), "updater"), "tc": _int(record.get("created"), "created"),
             "tu": _int(record.get("updated"), "updated"), "v": _int(record.get("version"), "version")}
+    pairs = _links(cls, record, label)
+    more = _more_links(record)
     tc = db.type_code(cls.__type_name__, create=True)
     key = keys.doc_key(tc, eid)
     if db.get(key) is not None:
@@ -155,15 +304,44 @@ def _restore_one(db, record: dict) -> None:
     db.put_value(key, text)
     entity = cls.adopt_stored(db, tc, eid, text)
     entity.restore_reverse_links()
-    for name, ids in (record.get("links") or {}).items():
-        rel = cls.__relations__.get(name)
-        if rel is None or not rel.to_many:
-            raise ValidationError(f"restore: {cls.__type_name__} has no to-many relation {name!r}")
-        if not isinstance(ids, list):
-            raise ValidationError(f"restore: links of {label}.{name} must be a list")
-        entity.restore_links(name, [_int(tid, label + "." + name) for tid in ids], True)
+    for name, ids in pairs:
+        entity.restore_links(name, ids, True)
+    _await_links(db, keys.awaited_links_key(tc, eid), pairs, more)
     db.record("restore", cls.__type_name__, eid, fields)
     return 1
+
+
+def _restore_continuation(db, cls, record: dict) -> None:
+    """More links of an entity restored from an earlier record that announced them (`more_links`),
+    each past the links restored so far; anything else is refused."""
+    unknown = set(record) - {"type", "links_of", "links", "more_links"}
+    if unknown:
+        raise ValidationError(f"restore: a continuation record holds only links, not {sorted(unknown)[0]!r}")
+    eid = _int(record.get("links_of"), "links_of")
+    label = f"{cls.__type_name__}@{eid}"
+    pairs = _links(cls, record, label)
+    more = _more_links(record)
+    tc = db.type_code(cls.__type_name__)
+    entity = None if tc is None or eid == 0 else cls.by_storage_id(eid)
+    if entity is None:
+        raise NotFoundError(f"restore: links continue {label}, which does not exist")
+    key = keys.awaited_links_key(tc, eid)
+    position = db.get(key)
+    if position is None:
+        raise ConflictError(f"restore: {label} awaits no more links (they were restored in full, or it "
+                            "was not restored from a dump record with more_links)")
+    done_name, _, done_id = position.partition(",")
+    done_id = int(done_id)
+    for name, ids in pairs:
+        for index in range(1, len(ids)):
+            if ids[index] <= ids[index - 1]:
+                raise ValidationError(f"restore: links of {label}.{name} must be ascending")
+        if ids and (name < done_name or (name == done_name and ids[0] <= done_id)):
+            upto = str(done_id) if name == done_name else "the last"
+            raise ConflictError(f"restore: links of {label}.{name} up to {upto} are restored already")
+    for name, ids in pairs:
+        entity.restore_links(name, ids, True)
+    _await_links(db, key, pairs, more, position)
 
 
 def _restore_max_id(db, cls, max_id: int) -> None:
@@ -182,6 +360,14 @@ def restore(db, records: list) -> int:
     if len(records) > MAX_RESTORE_RECORDS:
         raise StorageLimitError(f"restore takes at most {MAX_RESTORE_RECORDS} records per call "
                                 f"(got {len(records)}): split the page")
+    link_ids = 0
+    for record in records:
+        links = record.get("links") if isinstance(record, dict) else None
+        if isinstance(links, dict):
+            link_ids += sum(len(ids) for ids in links.values() if isinstance(ids, list))
+    if link_ids > MAX_RESTORE_LINK_IDS:
+        raise StorageLimitError(f"restore takes at most {MAX_RESTORE_LINK_IDS} link ids per call "
+                                f"(got {link_ids}): split the page")
     restored = 0
     with db.operation():
         for record in records:

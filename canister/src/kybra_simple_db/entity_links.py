@@ -232,14 +232,31 @@ class EntityLinks:
         `both_sides`), without hooks, audit or version changes."""
         rel = self._relation(relation)
         db = self._db
-        bucket = self._link_bucket(rel, create=True)
+        db.bit_add_all(self._link_bucket(rel, create=True), ids)
         rev = rel.reverse_relation()
+        if not (both_sides and rev.to_many):
+            return
+        target_tc = db.type_code(rel.target_cls.__type_name__, create=True)
+        tc, eid, name = self._tc, self._eid, rev.name
+        bucket, offset = divmod(eid, db.bucket_width)
         for tid in ids:
-            db.bit_update(bucket, tid, True)
-            if both_sides and rev.to_many:
-                target_tc = db.type_code(rel.target_cls.__type_name__, create=True)
-                db.bit_update(lambda b, t=target_tc, v=tid: keys.link_key(t, v, rev.name, self._tc, b),
-                              self._eid, True)
+            db.bit_set(keys.link_key(target_tc, tid, name, tc, bucket), offset, True)
+
+    def link_walk(self, relation: str, after: int, limit: int, max_buckets: int) -> tuple:
+        """Ids linked through the to-many `relation` after `after`, ascending: at most `limit`, reading
+        at most `max_buckets` id buckets; (ids, next cursor or None at the end, buckets read)."""
+        bucket = self._link_bucket(self._relation(relation))
+        if bucket is None:
+            return [], None, 0
+        reads = [0]
+
+        def counted(number: int) -> str:
+            reads[0] += 1
+            return bucket(number)
+
+        ids, after = self._db.bit_walk(counted, after, self._target_upper(self._relation(relation)), limit,
+                                       max_buckets)
+        return ids, after, reads[0]
 
     def restore_reverse_links(self) -> None:
         """Trusted restore: add this entity to the to-many reverse sets of its to-one links."""

@@ -158,5 +158,10 @@ def link_key(tc: int, entity_id: int, relation: str, target_tc: int, bucket: int
     return f"{tc}>{entity_id}.{relation}.{target_tc}/{bucket}"
 
 
+def awaited_links_key(tc: int, entity_id: int) -> str:
+    """An entity restored from a dump record whose links continue in later records: how far they got."""
+    return f"{tc}*{entity_id}"
+
+
 def audit_key(prefix: str, seq: int) -> str:
     return f"{prefix}{seq}"
