@@ -15,6 +15,11 @@ if TYPE_CHECKING:
 
 FORMAT = "kybra-simple-db-dump"
 VERSION = 1
+PAGE_FORMAT = "kybra-simple-db-dump/1"
+CONTINUED_PAGE_FORMAT = "kybra-simple-db-dump/2"  # /1 plus an entity's links continued on later pages
+MAX_PAGE_LINK_IDS = 5000
+"""Link ids per restore page when the client splits a page: what a dump page holds at most (a canister
+restores 20,000); a page of an older dump with a heavily linked entity is restored in such pieces."""
 
 
 class DumpFileError(ValueError):
@@ -98,16 +103,108 @@ def _exists(db: SimpleDB, record: dict) -> bool:
     return True
 
 
+def _continued(db: SimpleDB, record: dict) -> bool:
+    """Whether a continuation record's links are in the canister already: pages are restored whole, so
+    its first link tells (an entity missing or a malformed record: False, the canister names it)."""
+    for name, ids in sorted((record.get("links") or {}).items()):
+        if isinstance(ids, list) and ids and isinstance(ids[0], int) and ids[0] > 0:
+            try:
+                page = db.links_page(record["type"], record["links_of"], name, ids[0] - 1, 1)
+            except (CanisterError, TypeError, ValueError):
+                return False
+            return page.items[:1] == [ids[0]]
+    return False
+
+
+def _present(db: SimpleDB, record) -> bool:
+    if not isinstance(record, dict):
+        return False
+    if "id" in record:
+        return _exists(db, record)
+    return "links_of" in record and _continued(db, record)
+
+
 def _without_existing(db: SimpleDB, data: str) -> tuple[str | None, int]:
-    """The page without the entities the canister already holds (None if nothing is left), and how
-    many were left out."""
+    """The page without the entities the canister already holds, nor the continued links it has (None
+    if nothing is left), and how many records were left out."""
     page = json.loads(data)
     records = page.get("records") or []
-    missing = [r for r in records if not (isinstance(r, dict) and "id" in r and _exists(db, r))]
-    skipped = len(records) - len(missing)
-    if not any(isinstance(r, dict) and "id" in r for r in missing):
+    missing = [r for r in records if not _present(db, r)]
+    skipped = sum(1 for r in records if isinstance(r, dict) and "id" in r) - sum(
+        1 for r in missing if isinstance(r, dict) and "id" in r
+    )
+    if not any(isinstance(r, dict) and ("id" in r or "links_of" in r) for r in missing):
         return None, skipped
     return json.dumps(dict(page, records=missing)), skipped
+
+
+def _link_count(record) -> int:
+    links = record.get("links") if isinstance(record, dict) else None
+    if not isinstance(links, dict):
+        return 0
+    return sum(len(ids) for ids in links.values() if isinstance(ids, list))
+
+
+def _pieces(record: dict, room: int, max_ids: int) -> list[dict]:
+    """A record whose links do not fit `room`: the record with the first of them (`more_links`), then
+    continuation records of at most `max_ids` ids each; the last keeps the record's own `more_links`."""
+    ids = [(name, i) for name in sorted(record["links"]) for i in sorted(set(record["links"][name]))]
+    eid = record.get("links_of", record.get("id"))
+    out, start, size = [], 0, room
+    while start < len(ids) or not out:
+        links: dict = {}
+        for name, i in ids[start : start + size]:
+            links.setdefault(name, []).append(i)
+        if out:
+            piece = {"type": record["type"], "links_of": eid, "links": links}
+        else:
+            piece = dict(record, links=links)
+        piece.pop("more_links", None)
+        start += size
+        if start < len(ids) or record.get("more_links"):
+            piece["more_links"] = True
+        out.append(piece)
+        size = max_ids
+    return out
+
+
+def split_page(data: str, max_ids: int | None = None) -> list[str]:
+    """The page itself when its records carry at most `max_ids` link ids; else pages that carry at most
+    `max_ids` each, in order, an entity whose links do not fit going on in continuation records (format
+    /2). Pages this client exports never need it; a page of an older dump with an entity of many links
+    is restored so."""
+    max_ids = max_ids or MAX_PAGE_LINK_IDS
+    try:
+        page = json.loads(data)
+        records = page["records"]
+        if sum(_link_count(r) for r in records) <= max_ids:
+            return [data]
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return [data]  # the canister names what is wrong with it
+    pieces: list[list[dict]] = [[]]
+    room = max_ids
+    for record in records:
+        count = _link_count(record)
+        if count > room and count and all(isinstance(ids, list) for ids in record["links"].values()):
+            parts = _pieces(record, room, max_ids)  # two or more: the first fills this piece
+            pieces[-1].append(parts[0])
+            pieces.extend([part] for part in parts[1:])
+            room = max_ids - _link_count(parts[-1])
+        else:
+            pieces[-1].append(record)
+            room -= count
+        if room <= 0:
+            pieces.append([])
+            room = max_ids
+    out = []
+    for number, part in enumerate(p for p in pieces if p):
+        continued = any(isinstance(r, dict) and ("links_of" in r or "more_links" in r) for r in part)
+        tag = CONTINUED_PAGE_FORMAT if continued else page.get("format", PAGE_FORMAT)
+        piece = {"format": tag, "records": part}
+        if number == 0 and "schema" in page:
+            piece["schema"] = page["schema"]
+        out.append(json.dumps(piece))
+    return out
 
 
 def import_pages(
@@ -122,19 +219,27 @@ def import_pages(
     has (`on_skip` gets how many), so an interrupted import can simply be run again."""
     restored = 0
     for number, data in enumerate(pages, start=1):
-        try:
+        count = 0
+        for piece in split_page(data):
             try:
-                count = db.restore(data)
-            except Conflict:
-                if not skip_existing:
-                    raise
-                remaining, skipped = _without_existing(db, data)
-                if on_skip:
-                    on_skip(skipped)
-                count = 0 if remaining is None else db.restore(remaining)
-        except CanisterError as exc:
-            raise ImportFailed(number, restored, exc) from exc
+                count += _restore_piece(db, piece, skip_existing, on_skip)
+            except CanisterError as exc:
+                raise ImportFailed(number, restored + count, exc) from exc
         restored += count
         if on_page:
             on_page(count)
     return restored
+
+
+def _restore_piece(
+    db: SimpleDB, data: str, skip_existing: bool, on_skip: Callable[[int], None] | None
+) -> int:
+    try:
+        return db.restore(data)
+    except Conflict:
+        if not skip_existing:
+            raise
+        remaining, skipped = _without_existing(db, data)
+        if on_skip:
+            on_skip(skipped)
+        return 0 if remaining is None else db.restore(remaining)
