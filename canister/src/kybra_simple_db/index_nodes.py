@@ -54,21 +54,32 @@ def _entries_text(entries: list) -> str:
 def _parse_entries(text: str) -> list:
     if not text:
         return []
-    out = []
-    for part in text.split(_ENTRY):
-        cut = part.rindex(_FIELD)
-        tag = part[0]
-        raw = part[1:cut]
-        if tag == "s":
-            value = _unescape(raw)
-        elif tag == "i":
-            value = int(raw)
-        elif tag == "f":
-            value = float(raw)
-        else:
-            value = tag == "t"
-        out.append([value, int(part[cut + 1:])])
-    return out
+    return [parse_entry(part) for part in text.split(_ENTRY)]
+
+
+def parse_entry(part: str) -> list:
+    """[value, id] of one entry's text."""
+    cut = part.rindex(_FIELD)
+    tag = part[0]
+    raw = part[1:cut]
+    if tag == "s":
+        value = _unescape(raw)
+    elif tag == "i":
+        value = int(raw)
+    elif tag == "f":
+        value = float(raw)
+    else:
+        value = tag == "t"
+    return [value, int(part[cut + 1:])]
+
+
+def split_node(text: str) -> tuple:
+    """(entry texts, child numbers as texts or None for a leaf) of a node, its entries left unparsed
+    (a read that needs a few of them parses only those: see OrderedIndex.count_value)."""
+    if text[0] == "L":
+        return (text[1:].split(_ENTRY) if len(text) > 1 else []), None
+    separators, _, children = text[1:].partition(_CHILDREN)
+    return (separators.split(_ENTRY) if separators else []), children.split(",")
 
 
 def leaf_parts(text: str) -> list:

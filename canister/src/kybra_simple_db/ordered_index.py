@@ -328,37 +328,88 @@ class OrderedIndex:
         return None if end == len(entry_keys) else end - first
 
     def count_value(self, value, limit: int) -> int:
-        """How many entries `value` (in indexed form) has, counting at most `limit` (reads one descent
-        and the leaves holding them; bisects each leaf's sort keys)."""
-        header = self.header()
-        if not header["r"]:
-            return 0
+        """How many entries `value` (in indexed form) has, counting at most `limit`: one descent and the
+        leaves holding them (see `_node_view`)."""
         low = sort_key(value)
         high = after_key(value)
-        stack = []
-        node, node_keys = self.read_keyed(header["r"], False)
-        while type(node) is dict:
-            pos = bisect_right(node_keys, low)
-            stack.append([node, pos])
-            node, node_keys = self.read_keyed(node["c"][pos], False)
-        first = bisect_left(node_keys, low)
+        found = self._leaf_view(low)
+        if found is None:
+            return 0
+        stack, view = found
+        first = self._position(view, low)
         total = 0
         while True:
-            end = bisect_left(node_keys, high, first)
+            end = self._position(view, high, first)
             total += end - first
-            if end < len(node_keys) or total >= limit:
+            if end < len(view[1]) or total >= limit:
                 return min(total, limit)
-            while stack and stack[-1][1] + 1 >= len(stack[-1][0]["c"]):
+            while stack and stack[-1][1] + 1 >= len(stack[-1][0]):
                 stack.pop()
             if not stack:
                 return total
             frame = stack[-1]
             frame[1] += 1
-            node, node_keys = self.read_keyed(frame[0]["c"][frame[1]], False)
-            while type(node) is dict:
-                stack.append([node, 0])
-                node, node_keys = self.read_keyed(node["c"][0], False)
+            view = self._node_view(int(frame[0][frame[1]]))
+            while view[2] is not None:
+                stack.append([view[2], 0])
+                view = self._node_view(int(view[2][0]))
             first = 0
+
+    def _leaf_view(self, target: tuple) -> Optional[tuple]:
+        """(stack of [children, position] of the inner nodes, view of the leaf) where `target` belongs,
+        None in an empty tree."""
+        header = self.header()
+        if not header["r"]:
+            return None
+        stack = []
+        view = self._node_view(header["r"])
+        while view[2] is not None:
+            pos = self._position(view, target, 0, True)
+            stack.append([view[2], pos])
+            view = self._node_view(int(view[2][pos]))
+        return stack, view
+
+    def _node_view(self, nid: int) -> tuple:
+        """(sort keys, entries, children or None) of a node for a search that changes nothing: the cached
+        decoded node when the cache holds its stored text, else its entry texts left unparsed (keys
+        None: `_position` parses only the few a binary search needs), as a query on a cold heap finds
+        it."""
+        key = self._node_key(nid)
+        text = self.db.get(key)
+        if text is None:
+            raise LookupError(f"index node {key} is missing")
+        cached = _CACHE.get(key)
+        if cached is not None and cached[0] == text:
+            if cached[2] is None:
+                cached[2] = self._keys(cached[1])
+            node = cached[1]
+            return (cached[2], node, None) if type(node) is list else (cached[2], node["s"], node["c"])
+        parts, children = index_nodes.split_node(text)
+        return None, parts, children
+
+    @staticmethod
+    def entry_at(view: tuple, pos: int) -> list:
+        """[value, id] at `pos` of a node view."""
+        return view[1][pos] if view[0] is not None else index_nodes.parse_entry(view[1][pos])
+
+    def _position(self, view: tuple, target: tuple, lo: int = 0, right: bool = False) -> int:
+        """bisect_left (bisect_right if `right`) of `target` among a node view's sort keys."""
+        if view[0] is not None:
+            return bisect_right(view[0], target, lo) if right else bisect_left(view[0], target, lo)
+        parts = view[1]
+        hi = len(parts)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            key = self._entry_key(*index_nodes.parse_entry(parts[mid]))
+            if key < target or (right and key == target):
+                lo = mid + 1
+            else:
+                hi = mid
+        return lo
+
+    @staticmethod
+    def _entry_key(value, entity_id: int) -> tuple:
+        return (_RANKS[type(value)], value, entity_id)
 
     def count_near_change(self, value, limit: int) -> int:
         """`count_value` right after an insert of `value`: from the leaf it changed and its neighbours

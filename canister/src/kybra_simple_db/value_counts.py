@@ -32,10 +32,23 @@ class CountTree(OrderedIndex):
         entries = node if type(node) is list else node["s"]
         return [(rank(v), v) for v, _ in entries]
 
+    @staticmethod
+    def _entry_key(value, count: int) -> tuple:
+        return (rank(value), value)
+
     def get(self, value) -> Optional[int]:
-        """The stored count of `value`, None when it has none."""
-        found = self._find(value)
-        return found[3][found[6]][1] if found is not None and found[7] else None
+        """The stored count of `value`, None when it has none (parses only the entries a binary search
+        needs)."""
+        target = (rank(value), value)
+        found = self._leaf_view(target)
+        if found is None:
+            return None
+        view = found[1]
+        pos = self._position(view, target)
+        if pos == len(view[1]):
+            return None
+        stored, count = self.entry_at(view, pos)
+        return count if (rank(stored), stored) == target else None
 
     def add(self, value, delta: int, floor: int) -> bool:
         """Add `delta` to the stored count of `value` (one descent), forgetting it when it falls under
