@@ -3,8 +3,10 @@
 Runs benchmarks/engine_wasm_guest.py inside the interpreter (benchmarks/wasm_meter.py) and prints
 one line per operation with its wasm instructions, next to the IC's per-message limits and the
 targets of issue 14. `--growth` adds the cases that used to grow with the data (a delete with
-100,000 links, a 10,000-deep cascade chain, ...); they take minutes. Without the runtime on this
-machine it says so and exits 0.
+100,000 links, a 10,000-deep cascade chain, ...); they take minutes. `--dump-links N` runs the
+canister's `dump` and `restore` of a group with N ManyToMany links, page by page (pages, the average
+and the worst page against the query / update limit; with --growth, after the growth cases). Without
+the runtime on this machine it says so and exits 0.
 """
 
 import json
@@ -42,7 +44,11 @@ def run_case(*args: Any) -> list[dict[str, Any]]:
 
 def describe(row: dict[str, Any]) -> str:
     figure = row["instructions"]
-    extra = ", ".join(f"{k}={v}" for k, v in row.items() if k not in ("op", "instructions", "samples"))
+    extra = ", ".join(f"{k}={v}" for k, v in row.items()
+                      if k not in ("op", "instructions", "samples", "worst", "limit"))
+    if "worst" in row and "limit" in row:
+        worst, limit = row["worst"], row["limit"]
+        extra += f", worst {worst / 1e6:,.1f}M = {worst / limit:.2%} of {limit / 1e9:.0f}B"
     target = TARGETS.get(row["op"])
     verdict = ""
     if target is not None:
@@ -61,20 +67,26 @@ def describe(row: dict[str, Any]) -> str:
 @click.option("--depth", default=10_000, show_default=True)
 @click.option("--budget", default=0, help="delete budget for the growth cases (0: the engine's default)")
 @click.option("--count-size", default=20_000, show_default=True, help="entities for the filtered count")
+@click.option("--dump-links", default=0,
+              help="dump and restore a group with this many links, page by page (alone: only this case)")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), help="write the rows as JSON too")
 def main(n: int, samples: int, growth: bool, steps: bool, links: int, depth: int, budget: int,
-         count_size: int, json_out: str | None) -> None:
+         count_size: int, dump_links: int, json_out: str | None) -> None:
     if runtime_dir() is None:
         print(f"engine_wasm: Kybra's RustPython runtime not found (set ${RUNTIME_ENV}); skipped.")
         return
-    rows = [] if steps and not growth else run_case("basic", n, samples) + run_case("service", n, samples)
+    only = (steps or dump_links) and not growth
+    rows = [] if only else run_case("basic", n, samples) + run_case("service", n, samples)
     if growth:
         rows += run_case("gap", 10_000_000) + run_case("count", count_size)
         rows += run_case("links", links, budget) + run_case("cascade", depth, budget)
     if growth or steps:
         rows += run_case("cascade_steps", depth, budget) + run_case("service_cascade_steps", depth)
         rows += run_case("links_steps", links, budget)
-    print(f"Wasm instructions per operation under Kybra's RustPython ({n} entities stored; "
+    if dump_links:
+        rows += run_case("dump_links", dump_links)
+    stored = "" if only else f"{n} entities stored; "
+    print(f"Wasm instructions per operation under Kybra's RustPython ({stored}"
           f"IC limits: update {UPDATE_LIMIT / 1e9:.0f}B, query {QUERY_LIMIT / 1e9:.0f}B)")
     for row in rows:
         print("  " + describe(row))

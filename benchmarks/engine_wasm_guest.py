@@ -295,6 +295,94 @@ def service_chain_in_steps(depth: int) -> None:
     assert api.count(ADMIN, "bench::Node", [])["Ok"] == 0
 
 
+def _links_service(meter):
+    """The canister's service layer on fresh in-memory maps, with g::Person and g::Group (its
+    `members` is the side a dump lists)."""
+    import db_api
+    from principal import Principal
+
+    fresh_db()
+    maps = {"db": (MemoryMap(0, 128, 1024), 128, 1024), "audit": (MemoryMap(1, 80, 1024), 80, 1024),
+            "meta": (MemoryMap(2, 128, 16384), 128, 16384), "cert": (MemoryMap(3, 128, 1100), 128, 1100)}
+    api = db_api.DbApi(maps, clock=lambda: 1_700_000_000_000_000_000, principal=Principal.from_str,
+                       meter=meter)
+    api.install(ADMIN)
+    return api
+
+
+def _hub_with_links(api, targets: int, ids) -> int:
+    """A group linked to `ids` of g::Person, whose ids run to `targets` (an end marker: the targets are
+    ids, not documents, and only the group's side is written: a dump reads only that side)."""
+    from kybra_simple_db import type_registry
+
+    text = {"name": "name", "kind": {"Text": None}, "required": False, "default": None, "min": None,
+            "max": 50.0, "indexed": False}
+    for typedef in ({"name": "g::Person", "fields": [text], "relations": []},
+                    {"name": "g::Group", "fields": [text], "relations": [
+                        {"name": "members", "kind": {"ManyToMany": None}, "target": "g::Person",
+                         "reverse": "groups", "on_delete": {"SetNull": None}}]}):
+        typedef.update(alias=None, policy={"read": {"Public": None}, "create": {"Anyone": None},
+                                           "modify": {"Owner": None}, "delete": {"Owner": None}})
+        assert api.define_type(ADMIN, typedef, False) == {"Ok": None}
+    group = api.create(ADMIN, "g::Group", [{"name": "name", "value": {"Text": "hub"}}])["Ok"]["id"]
+    db = Database.get_instance()
+    with db.transaction():
+        db.restore([{"type": "g::Person", "max_id": targets}])
+        hub = type_registry.get("g::Group").load(group)
+        for start in range(0, len(ids), 50_000):
+            hub.restore_links("members", ids[start:start + 50_000], False)
+    return group
+
+
+def _dump_pages(api, meter, op: str, **extra) -> list:
+    """Every dump page, one message each; emits their average, the worst and how many."""
+    pages, cursor, total, worst = [], None, 0, 0
+    while True:
+        meter.start()
+        spent, reply = once(lambda after=cursor: api.dump(ADMIN, after, 100))
+        assert "Ok" in reply, reply
+        total += spent
+        worst = max(worst, spent)
+        pages.append(reply["Ok"]["data"])
+        cursor = reply["Ok"]["next"]
+        if cursor is None:
+            break
+    emit(op, total, len(pages), pages=len(pages), worst=worst, limit=QUERY_LIMIT,
+         largest_page_chars=max(len(data) for data in pages), **extra)
+    return pages
+
+
+def service_dump_links(links: int) -> None:
+    """The canister's `dump` and `restore` (db_api over in-memory maps) of a group with `links`
+    ManyToMany links, page by page into a fresh canister, each page one message; then the dump of a
+    group linked sparsely into a type of 10,000,000 ids (empty id buckets are read too)."""
+    from kybra_simple_db import type_registry
+
+    meter = MessageMeter()
+    type_registry.clear()       # only the canister's types (this module's are none of its business)
+    api = _links_service(meter)
+    group = _hub_with_links(api, links, list(range(1, links + 1)))
+    pages = _dump_pages(api, meter, "service_dump_links_page", links=links)
+    api = _links_service(meter)
+    total = worst = 0
+    for data in pages:
+        meter.start()
+        spent, reply = once(lambda page=data: api.restore(ADMIN, page))
+        assert "Ok" in reply, reply
+        total += spent
+        worst = max(worst, spent)
+    emit("service_restore_links_page", total, len(pages), links=links, pages=len(pages), worst=worst,
+         limit=UPDATE_LIMIT)
+    assert type_registry.get("g::Group").load(group).link_count("members") == links
+    api = _links_service(meter)
+    _hub_with_links(api, 10_000_000, [1, 5_000_000, 10_000_000])
+    _dump_pages(api, meter, "service_dump_sparse_links_page", links=3, target_ids=10_000_000)
+
+
+QUERY_LIMIT = 5_000_000_000
+UPDATE_LIMIT = 40_000_000_000
+
+
 def restore_gap(gap: int) -> None:
     """Restoring one record `gap` ids past a type's highest id, and a page across that gap."""
     db = fresh_db()
@@ -385,6 +473,8 @@ def main() -> None:
         chain_in_steps(int(ARGS[1]), int(ARGS[2]))
     elif ARGS[0] == "service_cascade_steps":
         service_chain_in_steps(int(ARGS[1]))
+    elif ARGS[0] == "dump_links":
+        service_dump_links(int(ARGS[1]))
 
 
 main()

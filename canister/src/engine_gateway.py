@@ -329,14 +329,16 @@ class EngineGateway:
     # --- export ---
 
     def dump_page(self, cursor, size: int, max_chars: int) -> tuple:
-        """Records after `cursor` whose JSON fits `max_chars`: the page shrinks until it does."""
+        """Records after `cursor` whose JSON fits `max_chars`: the page shrinks, in proportion to how much
+        it is over (one retry as a rule, each rebuilding the page), until it does."""
         while True:
             records, next_cursor = self.db.dump_page(cursor, size)
-            if len(json.dumps(records, separators=(",", ":"))) <= max_chars:
+            chars = len(json.dumps(records, separators=(",", ":")))
+            if chars <= max_chars:
                 return records, next_cursor
             if size == 1:
                 raise limit("one entity is too large for a dump page")
-            size = max(1, size // 2)
+            size = max(1, min(size // 2, size * max_chars // chars * 9 // 10))
 
     def restore(self, records: list) -> int:
         return self.db.restore(records)

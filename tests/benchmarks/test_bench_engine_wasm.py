@@ -20,7 +20,8 @@ OPS = {"create", "get", "get_by_alias", "update_loaded", "get_and_update", "link
        "service_get", "service_update", "service_count_filtered", "delete_with_links_refused",
        "clear_links_page", "delete_after_clear_links", "cascade_chain_refused", "cascade_chain_delete",
        "restore_across_id_gap", "page_across_id_gap", "count_filtered_at_size", "delete_in_steps_chain",
-       "service_delete_in_steps_chain", "delete_in_steps_links"}
+       "service_delete_in_steps_chain", "delete_in_steps_links", "service_dump_links_page",
+       "service_restore_links_page", "service_dump_sparse_links_page"}
 
 pytestmark = pytest.mark.skipif(runtime_dir() is None,
                                 reason="Kybra's RustPython runtime not on this machine")
@@ -30,7 +31,7 @@ def test_every_operation_has_a_figure(tmp_path):
     out = tmp_path / "rows.json"
     cmd = [sys.executable, "-m", "benchmarks.engine_wasm", "--n", "60", "--samples", "2", "--growth",
            "--links", "60", "--depth", "50", "--budget", "20",
-           "--count-size", "50", "--json", str(out)]
+           "--count-size", "50", "--dump-links", "60", "--json", str(out)]
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr + done.stdout
     rows = json.loads(out.read_text())
