@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from kybra.compiler.custom_modules.principal import Principal
-from kybra_simple_db import MemoryMap, dump_restore
+from kybra_simple_db import MemoryMap, dump_restore, type_registry
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "canister" / "src"))
 import db_api  # noqa: E402 - the canister's own module, found on its source path
@@ -31,6 +31,7 @@ PERSON = {"name": "g::Person", "fields": [TEXT], "alias": None, "policy": OPEN, 
 
 
 def _service():
+    type_registry.clear()  # entity classes other tests of this process defined are not this canister's
     maps = {"db": (MemoryMap(0, 128, 1024), 128, 1024), "audit": (MemoryMap(1, 80, 1024), 80, 1024),
             "meta": (MemoryMap(2, 128, 16384), 128, 16384), "cert": (MemoryMap(3, 128, 1100), 128, 1100)}
     api = db_api.DbApi(maps, clock=time.time_ns, principal=Principal.from_str)
