@@ -23,6 +23,7 @@ from kybra_simple_db import (
     String,
     json_text,
 )
+from kybra_simple_db.dump_restore import MAX_RESTORE_LINK_IDS
 
 ARGS = os.environ.get("KRP_ARGS", "").split()
 fuel = time.monotonic_ns
@@ -377,6 +378,26 @@ def service_dump_links(links: int) -> None:
     api = _links_service(meter)
     _hub_with_links(api, 10_000_000, [1, 5_000_000, 10_000_000])
     _dump_pages(api, meter, "service_dump_sparse_links_page", links=3, target_ids=10_000_000)
+    restore_sparse_links(meter, min(links, MAX_RESTORE_LINK_IDS))
+
+
+def restore_sparse_links(meter, count: int) -> None:
+    """A restore page of `count` link ids of 18 digits, each in a bucket of its own on both sides: at
+    the cap (20,000), the costliest page the cap lets through."""
+    import json as plain_json
+
+    api = _links_service(meter)
+    _hub_with_links(api, 1, [1])
+    step = 10**13
+    record = {"type": "g::Group", "id": 2, "fields": {}, "refs": {}, "owner": ADMIN, "creator": ADMIN,
+              "updater": ADMIN, "created": 1, "updated": 1, "version": 1,
+              "links": {"members": [10**17 + i * step for i in range(count)]}}
+    data = plain_json.dumps({"format": "kybra-simple-db-dump/1", "records": [record]})
+    meter.start()
+    spent, reply = once(lambda: api.restore(ADMIN, data))
+    assert reply == {"Ok": 1}, reply
+    emit("service_restore_page_sparse_links", spent, links=count, chars=len(data),
+         worst=spent, limit=UPDATE_LIMIT)
 
 
 QUERY_LIMIT = 5_000_000_000

@@ -19,7 +19,7 @@ PAGE_FORMAT = "kybra-simple-db-dump/1"
 CONTINUED_PAGE_FORMAT = "kybra-simple-db-dump/2"  # /1 plus an entity's links continued on later pages
 MAX_PAGE_LINK_IDS = 5000
 """Link ids per restore page when the client splits a page: what a dump page holds at most (a canister
-restores 20,000); a page of an older dump with a heavily linked entity is restored in such pieces."""
+restores 10,000); a page of an older dump with a heavily linked entity is restored in such pieces."""
 
 
 class DumpFileError(ValueError):

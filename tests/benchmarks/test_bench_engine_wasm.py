@@ -21,7 +21,8 @@ OPS = {"create", "get", "get_by_alias", "update_loaded", "get_and_update", "link
        "clear_links_page", "delete_after_clear_links", "cascade_chain_refused", "cascade_chain_delete",
        "restore_across_id_gap", "page_across_id_gap", "count_filtered_at_size", "delete_in_steps_chain",
        "service_delete_in_steps_chain", "delete_in_steps_links", "service_dump_links_page",
-       "service_restore_links_page", "service_dump_sparse_links_page"}
+       "service_restore_links_page", "service_dump_sparse_links_page",
+       "service_restore_page_sparse_links"}
 
 pytestmark = pytest.mark.skipif(runtime_dir() is None,
                                 reason="Kybra's RustPython runtime not on this machine")

@@ -229,3 +229,13 @@ def test_hostile_dump_cursors_are_refused(fresh_db, cursor):
     _hub(3)
     with pytest.raises(dump_restore.ValidationError):
         fresh_db.dump_page(cursor, 10)
+
+
+def test_a_record_and_its_continuations_may_share_one_restore_call(fresh_db):
+    Group, _ = _types()
+    record = {"type": "Group", "id": 1, "fields": {"label": "g"}, "refs": {}, "links": {"members": [1]},
+              "owner": "o", "creator": "o", "updater": "o", "created": 1, "updated": 1, "version": 1,
+              "more_links": True}
+    assert fresh_db.restore([{"type": "Person", "max_id": 20}, record, _more([2, 3], True), _more([4])]) == 1
+    assert Group.load(1).members.ids() == [1, 2, 3, 4]
+    assert fresh_db.get(f"{fresh_db.type_code('Group')}*1") is None

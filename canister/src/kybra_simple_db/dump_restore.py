@@ -24,9 +24,10 @@ MAX_RESTORE_RECORDS = 1000
 """Records per restore call: about 4M wasm instructions each under Kybra's RustPython
 (docs/engine-benchmark.md), so one call stays far below the 40B per-message limit."""
 
-MAX_RESTORE_LINK_IDS = 20_000
-"""Many-to-many link ids per restore call (both sides are written for each: about 0.5M wasm
-instructions per id under Kybra's RustPython, benchmarks/engine_wasm.py --dump-links)."""
+MAX_RESTORE_LINK_IDS = 10_000
+"""Many-to-many link ids per restore call: both sides are written for each, 0.5M (ids in few buckets)
+to 0.9M (each in a bucket of its own) wasm instructions per id through the canister under Kybra's
+RustPython (benchmarks/engine_wasm.py --dump-links), so a page at the cap takes under a quarter of 40B."""
 
 MAX_DUMP_LINK_IDS = 5000
 """Link ids per dump page: a record whose links do not fit goes on in continuation records on the next
