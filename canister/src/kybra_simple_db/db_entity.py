@@ -451,10 +451,11 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
         meta = self._meta
         version = meta["v"]
         if not head.startswith(_VERSION_PREFIX + str(version) + ","):   # else parse it: a conflict or chunks
-            if head.startswith(_VERSION_PREFIX):
-                stored_version = int(head[5:head.index(",", 5)])
+            text = head if head.startswith(_VERSION_PREFIX) else db.get_value(key, head)
+            if text.startswith(_VERSION_PREFIX):    # documents are written version first (doc_text)
+                stored_version = int(text[5:text.index(",", 5)])
             else:
-                stored_version = json.loads(db.get_value(key, head))["v"]
+                stored_version = json.loads(text)["v"]
             if stored_version != version:
                 raise ConflictError(f"{self._type}@{self._id} changed since it was loaded")
         now = db.now()
