@@ -103,37 +103,13 @@ def _exists(db: SimpleDB, record: dict) -> bool:
     return True
 
 
-def _continued(db: SimpleDB, record: dict) -> bool:
-    """Whether a continuation record's links are in the canister already: pages are restored whole, so
-    its first link tells (an entity missing or a malformed record: False, the canister names it)."""
-    for name, ids in sorted((record.get("links") or {}).items()):
-        if isinstance(ids, list) and ids and isinstance(ids[0], int) and ids[0] > 0:
-            try:
-                page = db.links_page(record["type"], record["links_of"], name, ids[0] - 1, 1)
-            except (CanisterError, TypeError, ValueError):
-                return False
-            return page.items[:1] == [ids[0]]
-    return False
-
-
-def _present(db: SimpleDB, record) -> bool:
-    if not isinstance(record, dict):
-        return False
-    if "id" in record:
-        return _exists(db, record)
-    return "links_of" in record and _continued(db, record)
-
-
-def _without_existing(db: SimpleDB, data: str) -> tuple[str | None, int]:
-    """The page without the entities the canister already holds, nor the continued links it has (None
-    if nothing is left), and how many records were left out."""
-    page = json.loads(data)
+def _without_existing(db: SimpleDB, page: dict) -> tuple[str | None, int]:
+    """The page without the entities the canister already holds (None if none is left to restore),
+    and how many were left out."""
     records = page.get("records") or []
-    missing = [r for r in records if not _present(db, r)]
-    skipped = sum(1 for r in records if isinstance(r, dict) and "id" in r) - sum(
-        1 for r in missing if isinstance(r, dict) and "id" in r
-    )
-    if not any(isinstance(r, dict) and ("id" in r or "links_of" in r) for r in missing):
+    missing = [r for r in records if not (isinstance(r, dict) and "id" in r and _exists(db, r))]
+    skipped = len(records) - len(missing)
+    if not any(isinstance(r, dict) and "id" in r for r in missing):
         return None, skipped
     return json.dumps(dict(page, records=missing)), skipped
 
@@ -234,12 +210,26 @@ def import_pages(
 def _restore_piece(
     db: SimpleDB, data: str, skip_existing: bool, on_skip: Callable[[int], None] | None
 ) -> int:
+    """Restore one page; with `skip_existing`, a page refused for a used id is restored without the
+    entities the canister holds, then each of its continuation records on its own: one refused as a
+    `Conflict` has its links in already (or goes on with an entity that was there before, skipped
+    like it)."""
     try:
         return db.restore(data)
     except Conflict:
         if not skip_existing:
             raise
-        remaining, skipped = _without_existing(db, data)
-        if on_skip:
-            on_skip(skipped)
-        return 0 if remaining is None else db.restore(remaining)
+    page = json.loads(data)
+    records = page.get("records") or []
+    continuations = [r for r in records if isinstance(r, dict) and "links_of" in r]
+    rest = [r for r in records if not (isinstance(r, dict) and "links_of" in r)]
+    remaining, skipped = _without_existing(db, dict(page, records=rest))
+    if on_skip:
+        on_skip(skipped)
+    restored = 0 if remaining is None else db.restore(remaining)
+    for record in continuations:
+        try:
+            db.restore(json.dumps({"format": CONTINUED_PAGE_FORMAT, "records": [record]}))
+        except Conflict:
+            continue
+    return restored

@@ -31,12 +31,13 @@ def source(net, tmp_path_factory):
     net.localnet.deploy("simple_db_small_pages", entry, controllers=[net.admin.principal.bytes])
     cid = net.localnet.canister_id("simple_db_small_pages")
     with net.client(net.admin, canister_id=cid) as db:
-        db.define_type(TypeDef("g::Person", [FieldDef("name", "Text")]))
-        db.define_type(TypeDef("g::Group", [FieldDef("name", "Text")],
-                               relations=[RelationDef("members", "ManyToMany", "g::Person", "groups")]))
-        db.batch([Create("g::Person", {"name": f"p{i}"}) for i in range(LINKS)])
+        # the group's type comes first, so its links are dumped (and restored) before the people
+        db.define_type(TypeDef("g::Group", [FieldDef("name", "Text")]))
+        db.define_type(TypeDef("g::Person", [FieldDef("name", "Text")],
+                               relations=[RelationDef("groups", "ManyToMany", "g::Group", "members")]))
         group = db.create("g::Group", name="hub").id
-        db.batch([Link("g::Group", group, "members", person) for person in range(1, LINKS + 1)])
+        db.batch([Create("g::Person", {"name": f"p{i}"}) for i in range(LINKS)])
+        db.batch([Link("g::Person", person, "groups", group) for person in range(1, LINKS + 1)])
     return cid
 
 
@@ -80,9 +81,9 @@ def test_an_import_cut_between_continuations_resumes_with_skip_existing(net, sou
     partial = tmp_path / "partial.jsonl"
     partial.write_text("\n".join(lines[:cut]) + "\n")    # up to the first continuation, inclusive
     copy = net.fresh_canister()
-    _simpledb(net, copy, "import", str(partial))
+    first = json.loads(_simpledb(net, copy, "import", str(partial), "--json"))["entities"]
     summary = json.loads(_simpledb(net, copy, "import", str(path), "--skip-existing", "--json"))
-    assert summary["entities"] == 0 and summary["skipped"] == LINKS + 1
+    assert first >= 1 and summary["entities"] == LINKS + 1 - first and summary["skipped"] == first
     with net.client(net.admin, canister_id=copy) as db:
         assert list(db.links("g::Group", 1, "members")) == list(range(1, LINKS + 1))
 
@@ -101,7 +102,7 @@ def test_a_page_with_more_link_ids_than_a_restore_takes_is_imported_in_pieces(ne
             whole.pop("more_links")
     people = [r for r in records if r["type"] == "g::Person"]
     schema = _pages(path)[0]["schema"]
-    old = {"format": "kybra-simple-db-dump/1", "schema": schema, "records": people + [whole]}
+    old = {"format": "kybra-simple-db-dump/1", "schema": schema, "records": [whole] + people}
     older = tmp_path / "older.jsonl"
     older.write_text(lines[0] + "\n" + json.dumps({"data": json.dumps(old)}) + "\n")
     monkeypatch.setattr(dump_file, "MAX_PAGE_LINK_IDS", 8)

@@ -7,10 +7,12 @@ from kybra_simple_db import Database, Entity, ManyToMany, MemoryMap, String, dum
 
 def _types() -> tuple:
     """Group.members is the side a dump lists ("Group" < "Person")."""
+    from kybra_simple_db import OneToMany
 
     class Group(Entity):
         label = String()
         members = ManyToMany("Person", "groups")
+        leads = OneToMany("Person", "led_by")
 
     class Person(Entity):
         name = String()
@@ -156,6 +158,7 @@ def test_continuations_add_links_in_order_and_the_last_one_closes_the_entity(fre
     (_more([3], owner="mallory"), "ValidationError"),
     (_more([3], id=1), "ValidationError"),
     ({"type": "Group", "links_of": 1, "links": {"label": [3]}}, "ValidationError"),
+    ({"type": "Group", "links_of": 1, "links": {"leads": [3]}}, "ValidationError"),   # one-to-many
     ({"type": "Group", "links_of": 1, "links": {"nope": [3]}}, "ValidationError"),
     ({"type": "Group", "links_of": 1, "links": [3]}, "ValidationError"),
     ({"type": "Group", "links_of": 2, "links": {"members": [3]}}, "NotFoundError"),

@@ -334,6 +334,9 @@ def _restore_continuation(db, cls, record: dict) -> None:
     done_name, _, done_id = position.partition(",")
     done_id = int(done_id)
     for name, ids in pairs:
+        if not cls.__relations__[name].reverse_relation().to_many:
+            raise ValidationError(f"restore: {cls.__type_name__}.{name} is not many-to-many: a continuation "
+                                  "carries many-to-many links only")
         for index in range(1, len(ids)):
             if ids[index] <= ids[index - 1]:
                 raise ValidationError(f"restore: links of {label}.{name} must be ascending")
