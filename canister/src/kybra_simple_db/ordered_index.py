@@ -335,7 +335,7 @@ class OrderedIndex:
         found = self._leaf_view(low)
         if found is None:
             return 0
-        stack, view = found
+        stack, view = found[0], found[1]
         first = self._position(view, low)
         total = 0
         while True:
@@ -356,24 +356,25 @@ class OrderedIndex:
             first = 0
 
     def _leaf_view(self, target: tuple) -> Optional[tuple]:
-        """(stack of [children, position] of the inner nodes, view of the leaf) where `target` belongs,
-        None in an empty tree."""
+        """(stack of [children, position] of the inner nodes, view of the leaf, its node number) where
+        `target` belongs, None in an empty tree."""
         header = self.header()
         if not header["r"]:
             return None
         stack = []
-        view = self._node_view(header["r"])
+        nid = header["r"]
+        view = self._node_view(nid)
         while view[2] is not None:
             pos = self._position(view, target, 0, True)
             stack.append([view[2], pos])
-            view = self._node_view(int(view[2][pos]))
-        return stack, view
+            nid = int(view[2][pos])
+            view = self._node_view(nid)
+        return stack, view, nid
 
     def _node_view(self, nid: int) -> tuple:
-        """(sort keys, entries, children or None) of a node for a search that changes nothing: the cached
-        decoded node when the cache holds its stored text, else its entry texts left unparsed (keys
-        None: `_position` parses only the few a binary search needs), as a query on a cold heap finds
-        it."""
+        """(sort keys, entries, children or None, stored text) of a node for a search: the cached decoded
+        node when the cache holds its stored text, else its entry texts left unparsed (keys None:
+        `_position` parses only the few a binary search needs), as a query on a cold heap finds it."""
         key = self._node_key(nid)
         text = self.db.get(key)
         if text is None:
@@ -383,9 +384,11 @@ class OrderedIndex:
             if cached[2] is None:
                 cached[2] = self._keys(cached[1])
             node = cached[1]
-            return (cached[2], node, None) if type(node) is list else (cached[2], node["s"], node["c"])
+            if type(node) is list:
+                return cached[2], node, None, text
+            return cached[2], node["s"], node["c"], text
         parts, children = index_nodes.split_node(text)
-        return None, parts, children
+        return None, parts, children, text
 
     @staticmethod
     def entry_at(view: tuple, pos: int) -> list:
@@ -430,7 +433,8 @@ class OrderedIndex:
 
     def _count_beside(self, low: tuple, high: tuple, step: int, limit: int) -> int:
         """Entries between `low` and `high` in the leaves after (step 1) or before (step -1) the one the
-        last insert changed, up to the first leaf that holds others too, counting at most `limit`."""
+        last insert changed, up to the first leaf that holds others too, counting at most `limit`
+        (neighbours are searched, not decoded: see `_node_view`)."""
         stack = [[node, pos] for _nid, node, pos in self._path]
         total = 0
         while total < limit:
@@ -440,17 +444,17 @@ class OrderedIndex:
                 return total
             frame = stack[-1]
             frame[1] += step
-            node, node_keys = self.read_keyed(frame[0]["c"][frame[1]], False)
-            while type(node) is dict:
-                pos = 0 if step > 0 else len(node["c"]) - 1
-                stack.append([node, pos])
-                node, node_keys = self.read_keyed(node["c"][pos], False)
+            view = self._node_view(int(frame[0]["c"][frame[1]]))
+            while view[2] is not None:
+                pos = 0 if step > 0 else len(view[2]) - 1
+                stack.append([{"c": view[2]}, pos])
+                view = self._node_view(int(view[2][pos]))
             if step > 0:
-                inside = bisect_left(node_keys, high)
+                inside = self._position(view, high)
             else:
-                inside = len(node_keys) - bisect_left(node_keys, low)
+                inside = len(view[1]) - self._position(view, low)
             total += inside
-            if inside < len(node_keys):
+            if inside < len(view[1]):
                 return total
         return total
 

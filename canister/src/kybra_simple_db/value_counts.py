@@ -51,14 +51,40 @@ class CountTree(OrderedIndex):
         return count if (rank(stored), stored) == target else None
 
     def add(self, value, delta: int, floor: int) -> bool:
-        """Add `delta` to the stored count of `value` (one descent), forgetting it when it falls under
-        `floor`; False (nothing changed) when `value` has no stored count."""
-        found = self._find(value)
-        if found is None or not found[7]:
+        """Add `delta` to the stored count of `value`, forgetting it when it falls under `floor`; False
+        (nothing changed) when `value` has no stored count. The common case rewrites one entry of the
+        leaf's text in place (no decoded copy of the leaf); a removal or a leaf that would outgrow its
+        value goes through the tree's split and merge."""
+        target = (rank(value), value)
+        found = self._leaf_view(target)
+        if found is None:
             return False
-        after = found[3][found[6]][1] + delta
-        self._change(found, value, after if after >= floor else None)
+        view = found[1]
+        pos = self._position(view, target)
+        if pos == len(view[1]):
+            return False
+        stored, count = self.entry_at(view, pos)
+        if (rank(stored), stored) != target:
+            return False
+        after = count + delta
+        parts = index_nodes.leaf_parts(view[3])
+        parts[pos] = index_nodes.entry_text(value, after)
+        text = index_nodes.leaf_text(parts)
+        if after < floor or not self._fits(text):
+            self._change(self._find(value), value, after if after >= floor else None)
+            return True
+        self._replace(found[2], text, view, pos, [value, after])
         return True
+
+    def _replace(self, nid: int, text: str, view: tuple, pos: int, entry: list) -> None:
+        """Store leaf `nid`'s new text, the viewed one with the entry at `pos` replaced by `entry` (the
+        same value: its sort key is unchanged); the cache keeps the decoded leaf if it had it."""
+        key = self._node_key(nid)
+        self.db.put(key, text)
+        if view[0] is not None:
+            entries = list(view[1])
+            entries[pos] = entry
+            self._remember(key, [text, entries, view[0]])
 
     def set(self, value, count: Optional[int]) -> None:
         """Store `count` for `value` (None: forget it)."""
