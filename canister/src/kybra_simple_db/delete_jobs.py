@@ -3,7 +3,7 @@
 A job is named by the entity it deletes (the root). `!dj:<type>:<id>` holds who started it, what it
 has done and the size of its stack; `!ds:<type>:<id>/<depth>` hold the stack, the cascade frontier
 still to do: `["D", type, id]` (a live entity the cascade reached, to delete) or
-`["C", type, id, relation index, cursor]` (an entity already deleted whose to-many links are still
+`["C", type, id, relation name, cursor]` (an entity already deleted whose to-many links are still
 being released). `!dq` ("head,tail") and `!dq:<n>` (a job key) queue the jobs, oldest first, for
 whoever carries them on in the background. Every read and write goes through the database's staged
 store, so a job changes with the operation that changes it, or not at all.

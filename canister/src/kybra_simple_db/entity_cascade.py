@@ -131,7 +131,7 @@ class EntityCascade:
         budget.deleted += 1
         if many:
             budget.gone[(cls.__type_name__, eid)] = self
-            job.push(["C", cls.__type_name__, eid, 0, 0])
+            job.push(["C", cls.__type_name__, eid, "", 0])
 
     def _linked_to(self, rel, other_id: int) -> bool:
         """Whether this entity's side of `rel` holds `other_id`."""
@@ -172,16 +172,21 @@ def _run_steps(db: Database, job: DeleteJob, budget: StepBudget, first: bool = T
 
 
 def _release_links(db: Database, job: DeleteJob, entry: list, budget: StepBudget) -> None:
-    """Release the to-many links of a deleted entity (entry ["C", type, id, relation index, cursor]),
+    """Release the to-many links of a deleted entity (entry ["C", type, id, relation name, cursor]),
     relation by relation, ids in ascending order from the cursor; returns when the budget is spent or
     a cascade put more work on top of the stack."""
-    _, type_name, eid, index, after = entry
+    _, type_name, eid, current, after = entry
     cls = type_registry.find(type_name)
     tc = db.type_code(type_name)
     relations = [] if cls is None else [
         type_registry.resolved(cls, name) for name, rel in cls.__relations__.items()
         if rel.to_many and rel.target_cls is not None]
+    names = [rel.name for rel in relations]
+    index = names.index(current) if current in names else 0     # by name: the schema may change between steps
+    if current not in names:
+        after = 0
     while index < len(relations):
+        entry[3] = names[index]
         rel = relations[index]
         ttc = db.type_code(rel.target_cls.__type_name__)
         if ttc is not None:
@@ -209,7 +214,6 @@ def _release_links(db: Database, job: DeleteJob, entry: list, budget: StepBudget
                 db.bit_clear_all(bucket, upper)
         index += 1
         after = 0
-        entry[3] = index
         entry[4] = 0
     job.pop()
 
