@@ -25,7 +25,7 @@ from localnet.replica import Replica
 from localnet.state_store import StateStore
 
 NODE, HUB, LEAF = "bench::Node", "bench::Hub", "bench::Leaf"
-LINE = re.compile(r"\[instructions\] (\w+) (\w+): (\d+)")
+LINE = re.compile(r"\[instructions\] (\w+) (\S+): (\d+)")   # a timer logs method <timer>
 UPDATE_LIMIT = 40_000_000_000
 BUILD_BATCH = 25    # creates per batch while building (localnet's CPython meter is the wall clock: keep
                     # each message short on a busy machine)
