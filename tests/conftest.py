@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
@@ -14,6 +15,25 @@ from localnet import LocalNet
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_ICP = REPO / ".tools/node_modules/@icp-sdk/icp-cli-linux-x64/bin/icp"
+CANISTER_SOURCE = str(REPO / "canister" / "src")
+
+
+def _canister_modules() -> dict:
+    return {name: module for name, module in sys.modules.items()
+            if (getattr(module, "__file__", None) or "").startswith(CANISTER_SOURCE)}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_copy_of_the_canister_modules() -> Iterator[None]:
+    """benchmarks.canister_wasm.CpythonCanister imports the canister afresh (it drops the canister/src
+    modules from sys.modules, the engine's included); after each test module the modules from before
+    are put back, so the tests that follow keep using the one copy of kybra_simple_db they imported."""
+    before = _canister_modules()
+    yield
+    for name in _canister_modules():
+        if name not in before:
+            del sys.modules[name]
+    sys.modules.update(before)
 
 
 @pytest.fixture
