@@ -69,9 +69,10 @@ def describe(row: dict[str, Any]) -> str:
 @click.option("--count-size", default=20_000, show_default=True, help="entities for the filtered count")
 @click.option("--dump-links", default=0,
               help="dump and restore a group with this many links, page by page (alone: only this case)")
+@click.option("--dump-cap", default=0, help="link ids per dump page for --dump-links (0: the engine's 5,000)")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), help="write the rows as JSON too")
 def main(n: int, samples: int, growth: bool, steps: bool, links: int, depth: int, budget: int,
-         count_size: int, dump_links: int, json_out: str | None) -> None:
+         count_size: int, dump_links: int, dump_cap: int, json_out: str | None) -> None:
     if runtime_dir() is None:
         print(f"engine_wasm: Kybra's RustPython runtime not found (set ${RUNTIME_ENV}); skipped.")
         return
@@ -84,7 +85,7 @@ def main(n: int, samples: int, growth: bool, steps: bool, links: int, depth: int
         rows += run_case("cascade_steps", depth, budget) + run_case("service_cascade_steps", depth)
         rows += run_case("links_steps", links, budget)
     if dump_links:
-        rows += run_case("dump_links", dump_links)
+        rows += run_case("dump_links", dump_links, dump_cap)
     stored = "" if only else f"{n} entities stored; "
     print(f"Wasm instructions per operation under Kybra's RustPython ({stored}"
           f"IC limits: update {UPDATE_LIMIT / 1e9:.0f}B, query {QUERY_LIMIT / 1e9:.0f}B)")

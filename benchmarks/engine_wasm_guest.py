@@ -353,12 +353,14 @@ def _dump_pages(api, meter, op: str, **extra) -> list:
     return pages
 
 
-def service_dump_links(links: int) -> None:
+def service_dump_links(links: int, cap: int = 0) -> None:
     """The canister's `dump` and `restore` (db_api over in-memory maps) of a group with `links`
     ManyToMany links, page by page into a fresh canister, each page one message; then the dump of a
     group linked sparsely into a type of 10,000,000 ids (empty id buckets are read too)."""
-    from kybra_simple_db import type_registry
+    from kybra_simple_db import dump_restore, type_registry
 
+    if cap:
+        dump_restore.MAX_DUMP_LINK_IDS = cap      # (smoke runs: continuation records at a tiny size)
     meter = MessageMeter()
     type_registry.clear()       # only the canister's types (this module's are none of its business)
     api = _links_service(meter)
@@ -495,7 +497,7 @@ def main() -> None:
     elif ARGS[0] == "service_cascade_steps":
         service_chain_in_steps(int(ARGS[1]))
     elif ARGS[0] == "dump_links":
-        service_dump_links(int(ARGS[1]))
+        service_dump_links(int(ARGS[1]), int(ARGS[2]) if len(ARGS) > 2 else 0)
 
 
 main()

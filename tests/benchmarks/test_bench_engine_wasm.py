@@ -32,9 +32,11 @@ def test_every_operation_has_a_figure(tmp_path):
     out = tmp_path / "rows.json"
     cmd = [sys.executable, "-m", "benchmarks.engine_wasm", "--n", "60", "--samples", "2", "--growth",
            "--links", "60", "--depth", "50", "--budget", "20",
-           "--count-size", "50", "--dump-links", "60", "--json", str(out)]
+           "--count-size", "50", "--dump-links", "60", "--dump-cap", "25", "--json", str(out)]
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr + done.stdout
     rows = json.loads(out.read_text())
     assert OPS <= {row["op"] for row in rows}
     assert all(row["instructions"] > 0 for row in rows)
+    dumped = next(row for row in rows if row["op"] == "service_dump_links_page")
+    assert dumped["pages"] >= 3        # 60 links, 25 a page: continuation records, restored page by page
