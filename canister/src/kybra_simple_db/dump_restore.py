@@ -244,13 +244,14 @@ def _more_links(record: dict) -> bool:
 
 def _await_links(db, key: str, pairs: list, more: bool, position: str = None) -> None:
     """Keep (or drop, after the last continuation) how far an entity's restored links got."""
-    current = db.get(key)
     if more:
         for name, ids in pairs:
             if ids:
                 position = name + "," + str(ids[-1])
         db.put(key, position or ",0")
-    elif current is not None:
+        return
+    current = db.get(key)
+    if current is not None:
         db.delete_value(key, current)
 
 
@@ -295,6 +296,7 @@ def _restore_one(db, record: dict) -> None:
     if db.get(key) is not None:
         raise ConflictError(f"restore: {label} already exists")
     max_id, count = db.counters(tc)
+    reused = eid <= max_id      # an id given out before: it may have awaited links then
     if eid > max_id:
         db.mark_range_deleted(tc, max_id + 1, eid - 1)
         max_id = eid
@@ -307,7 +309,8 @@ def _restore_one(db, record: dict) -> None:
     entity.restore_reverse_links()
     for name, ids in pairs:
         entity.restore_links(name, ids, True)
-    _await_links(db, keys.awaited_links_key(tc, eid), pairs, more)
+    if more or reused:
+        _await_links(db, keys.awaited_links_key(tc, eid), pairs, more)
     db.record("restore", cls.__type_name__, eid, fields)
     return 1
 
