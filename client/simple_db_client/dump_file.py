@@ -121,6 +121,14 @@ def _link_count(record) -> int:
     return sum(len(ids) for ids in links.values() if isinstance(ids, list))
 
 
+def _plain_links(record: dict) -> bool:
+    """Whether every link of the record is an int in a list (only such a record is split; the canister
+    names what is wrong with any other)."""
+    return all(
+        isinstance(ids, list) and all(type(i) is int for i in ids) for ids in record["links"].values()
+    )
+
+
 def _pieces(record: dict, room: int, max_ids: int) -> list[dict]:
     """A record whose links do not fit `room`: the record with the first of them (`more_links`), then
     continuation records of at most `max_ids` ids each; the last keeps the record's own `more_links`."""
@@ -161,7 +169,7 @@ def split_page(data: str, max_ids: int | None = None) -> list[str]:
     room = max_ids
     for record in records:
         count = _link_count(record)
-        if count > room and count and all(isinstance(ids, list) for ids in record["links"].values()):
+        if count > room and _plain_links(record):
             parts = _pieces(record, room, max_ids)  # two or more: the first fills this piece
             pieces[-1].append(parts[0])
             pieces.extend([part] for part in parts[1:])

@@ -31,6 +31,8 @@ def test_a_page_within_the_bound_is_kept_as_it_is():
     assert split_page(data, 3) == [data]
     assert split_page("not json", 3) == ["not json"]
     assert split_page(json.dumps({"records": "x"}), 3) == [json.dumps({"records": "x"})]
+    odd = json.dumps({"format": "kybra-simple-db-dump/1", "records": [_record(1, {"a": [{}, [], 3, 4]})]})
+    assert split_page(odd, 3) == [odd]      # not split: the canister names what is wrong with it
 
 
 def test_records_are_split_in_order_within_the_bound():
