@@ -386,6 +386,19 @@ def delete(ctx: click.Context, type_name: str, entity_id: int) -> None:
     emit(ctx, {"deleted": {"type": type_name, "id": entity_id}}, f"deleted {type_name} #{entity_id}")
 
 
+@cli.command("delete-continue")
+@click.argument("type_name", metavar="TYPE")
+@click.argument("entity_id", metavar="ID", type=click.IntRange(min=0))
+@json_option
+@click.pass_context
+def delete_continue(ctx: click.Context, type_name: str, entity_id: int) -> None:
+    """One more step of your delete of TYPE #ID whose cascade goes on across messages (exit 3 when none
+    of yours is under way: it finished, or was never started by you)."""
+    progress = ctx.obj.db().delete_continue(type_name, entity_id)
+    state = "done" if progress["done"] else f"{progress['pending']} pending"
+    emit(ctx, progress, f"{type_name} #{entity_id}: {state}, {progress['deleted']} deleted")
+
+
 @cli.command()
 @click.argument("type_name", metavar="TYPE")
 @click.argument("entity_id", metavar="ID", type=click.IntRange(min=0))

@@ -146,6 +146,7 @@ def test_entity_commands(run, namespace, tmp_path):
     assert json.loads(run("transfer", task, str(child), str(heir), "--json"))["owner"] == str(heir)
     assert json.loads(run("delete", task, tid, "--json")) == {"deleted": {"type": task, "id": int(tid)}}
     run("get", task, tid, code=3)
+    run("delete-continue", task, tid, code=3)     # finished in its message: nothing to continue
     audit = json.loads(run("audit", "--json"))
     mine = [a for a in audit if a["type_name"] == task]
     assert [a["operation"] for a in mine][:3] == ["create", "update", "create"]
