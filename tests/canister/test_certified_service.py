@@ -428,3 +428,19 @@ def test_upserts_are_certified_like_creates_and_updates(svc):
     svc.api.upsert(ALICE, "c::Doc", {"Text": "u-1"}, [{"name": "n", "value": {"Int": 2}}])
     fields = {f["name"]: f["value"] for f in verify(svc, "c::Doc", entity_id)["fields"]}
     assert fields["n"] == {"Int": 2}
+
+
+def test_a_delete_carried_across_messages_keeps_the_certified_tree_exact():
+    svc = Service()
+    assert svc.api.define_type(ADMIN, tree_type(), False) == {"Ok": None}
+    svc.api.gateway.db.delete_budget = 3
+    ids = [svc.api.create(ALICE, "c::Tree", [text("root")])["Ok"]["id"]]
+    for i in range(20):
+        ids.append(svc.api.create(ALICE, "c::Tree", [text("n" + str(i))])["Ok"]["id"])
+        assert svc.api.link(ALICE, "c::Tree", ids[-1], "parent", ids[-2]) == {"Ok": None}
+    assert svc.api.delete(ALICE, "c::Tree", ids[0]) == {"Ok": None}
+    _check_against_scratch(svc, ids[-1])        # between steps: proofs hold for what is left
+    while not svc.api.delete_continue(ALICE, "c::Tree", ids[0])["Ok"]["done"]:
+        _check_against_scratch(svc, ids[-1])
+    _check_against_scratch(svc, ids[-1])
+    assert all(verify(svc, "c::Tree", i) is None for i in ids)
