@@ -74,7 +74,7 @@ def _stored(maps) -> dict:
 
 
 def _job_keys(maps) -> list:
-    return [k for k in maps["db"][0]._data if k.startswith("!dj:") or k.startswith("!ds:")]
+    return [k for k in maps["db"][0]._data if k[:4] in ("!dj:", "!ds:", "!dh:")]
 
 
 def _count(api) -> int:

@@ -255,3 +255,19 @@ def test_the_meter_stops_a_step_after_its_first_unit(fresh_db):
     assert Database.get_instance() is fresh_db
     _finish(Node, 1, 100)
     assert Node.count() == 0
+
+
+def test_restore_refuses_the_id_of_an_entity_whose_links_are_still_being_released(fresh_db):
+    Node = _node_type()
+    _chain(Node, 20)
+    Node.load(1).delete_in_steps(3)
+    held = [int(k.rpartition(":")[2]) for k in fresh_db._storage._data if k.startswith("!dh:")][0]
+    assert Node.load(held) is None      # deleted, its children link still being released
+    record = {"type": "Node", "id": held, "fields": {"label": "again"}, "owner": "o", "creator": "o",
+              "updater": "o", "created": 1, "updated": 1, "version": 1}
+    before = dict(fresh_db._storage._data)
+    with pytest.raises(ConflictError, match="being deleted"):
+        fresh_db.restore([record])
+    assert dict(fresh_db._storage._data) == before
+    _finish(Node, 1, 3)
+    assert fresh_db.restore([record]) == 1 and Node.load(held).label == "again"

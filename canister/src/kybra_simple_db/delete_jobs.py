@@ -5,7 +5,8 @@ has done and the size of its stack; `!ds:<type>:<id>/<depth>` hold the stack, th
 still to do: `["D", type, id]` (a live entity the cascade reached, to delete) or
 `["C", type, id, relation name, cursor]` (an entity already deleted whose to-many links are still
 being released). `!dq` ("head,tail") and `!dq:<n>` (a job key) queue the jobs, oldest first, for
-whoever carries them on in the background. Every read and write goes through the database's staged
+whoever carries them on in the background; `!dh:<type>:<id>` marks the id of a deleted entity whose
+links a job still releases. Every read and write goes through the database's staged
 store, so a job changes with the operation that changes it, or not at all.
 """
 
@@ -16,6 +17,7 @@ from . import json_text
 JOB = "!dj:"
 STACK = "!ds:"
 QUEUE = "!dq"
+HELD = "!dh:"       # an entity already deleted whose links a job still releases: its id is not free
 QUEUE_SCAN = 100    # stale queue entries one `next_queued` call drops at most
 
 
@@ -119,6 +121,20 @@ class DeleteJob:
 
     def _entry_key(self, position: int) -> str:
         return STACK + self.key[len(JOB):] + "/" + str(position)
+
+
+def hold(db, type_name: str, entity_id: int) -> None:
+    """Mark the id of a deleted entity whose links are still being released (restore must not reuse it:
+    the job would release the new entity's links)."""
+    db.put(HELD + type_name + ":" + str(entity_id), "1")
+
+
+def release(db, type_name: str, entity_id: int) -> None:
+    db.delete(HELD + type_name + ":" + str(entity_id))
+
+
+def held(db, type_name: str, entity_id: int) -> bool:
+    return db.get(HELD + type_name + ":" + str(entity_id)) is not None
 
 
 def _queue_ends(db) -> list:

@@ -15,7 +15,7 @@ that position until the last continuation).
 """
 
 
-from . import json_text, type_registry
+from . import delete_jobs, json_text, type_registry
 from . import key_layout as keys
 from .db_entity import doc_text
 from .db_errors import ConflictError, NotFoundError, StorageLimitError, ValidationError
@@ -295,6 +295,8 @@ def _restore_one(db, record: dict) -> None:
     key = keys.doc_key(tc, eid)
     if db.get(key) is not None:
         raise ConflictError(f"restore: {label} already exists")
+    if delete_jobs.held(db, cls.__type_name__, eid):
+        raise ConflictError(f"restore: {label} is being deleted (its delete goes on); restore it after that")
     max_id, count = db.counters(tc)
     reused = eid <= max_id      # an id given out before: it may have awaited links then
     if eid > max_id:

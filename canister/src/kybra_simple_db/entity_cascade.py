@@ -132,6 +132,7 @@ class EntityCascade:
         if many:
             budget.gone[(cls.__type_name__, eid)] = self
             job.push(["C", cls.__type_name__, eid, "", 0])
+            delete_jobs.hold(db, cls.__type_name__, eid)
 
     def _linked_to(self, rel, other_id: int) -> bool:
         """Whether this entity's side of `rel` holds `other_id`."""
@@ -192,7 +193,7 @@ def _release_links(db: Database, job: DeleteJob, entry: list, budget: StepBudget
         if ttc is not None:
             bucket = _link_bucket(tc, eid, rel.name, ttc)
             upper = db.counters(ttc)[0]
-            want = max(1, min(budget.left, RELEASE_PAGE))
+            want = min(max(budget.left, 1), RELEASE_PAGE) + 1    # one more: to see the last id as last
             ids, next_cursor = db.bit_walk(bucket, after, upper, want, want // 4 + 4)
             last = index == len(relations) - 1
             for position, tid in enumerate(ids):
@@ -201,6 +202,7 @@ def _release_links(db: Database, job: DeleteJob, entry: list, budget: StepBudget
                 if final:
                     db.bit_clear_all(bucket, upper)
                     job.pop()
+                    delete_jobs.release(db, type_name, eid)
                 size = job.size()
                 _release_one(db, job, budget, rel, type_name, eid, tid)
                 if final or job.size() > size or budget.spent():
@@ -216,6 +218,7 @@ def _release_links(db: Database, job: DeleteJob, entry: list, budget: StepBudget
         after = 0
         entry[4] = 0
     job.pop()
+    delete_jobs.release(db, type_name, eid)
 
 
 def _release_one(db: Database, job: DeleteJob, budget: StepBudget, rel, type_name: str, eid: int,
