@@ -335,7 +335,7 @@ class OrderedIndex:
         found = self._leaf_view(low)
         if found is None:
             return 0
-        stack, view = found[0], found[1]
+        stack, view = found
         first = self._position(view, low)
         total = 0
         while True:
@@ -356,25 +356,24 @@ class OrderedIndex:
             first = 0
 
     def _leaf_view(self, target: tuple) -> Optional[tuple]:
-        """(stack of [children, position] of the inner nodes, view of the leaf, its node number) where
-        `target` belongs, None in an empty tree."""
+        """(stack of [children, position] of the inner nodes, view of the leaf) where `target` belongs,
+        None in an empty tree."""
         header = self.header()
         if not header["r"]:
             return None
         stack = []
-        nid = header["r"]
-        view = self._node_view(nid)
+        view = self._node_view(header["r"])
         while view[2] is not None:
             pos = self._position(view, target, 0, True)
             stack.append([view[2], pos])
-            nid = int(view[2][pos])
-            view = self._node_view(nid)
-        return stack, view, nid
+            view = self._node_view(int(view[2][pos]))
+        return stack, view
 
     def _node_view(self, nid: int) -> tuple:
-        """(sort keys, entries, children or None, stored text) of a node for a search: the cached decoded
-        node when the cache holds its stored text, else its entry texts left unparsed (keys None:
-        `_position` parses only the few a binary search needs), as a query on a cold heap finds it."""
+        """(sort keys, entries, children or None) of a node for a search that changes nothing: the cached
+        decoded node when the cache holds its stored text, else its entry texts left unparsed (keys
+        None: `_position` parses only the few a binary search needs), as a query on a cold heap finds
+        it."""
         key = self._node_key(nid)
         text = self.db.get(key)
         if text is None:
@@ -384,11 +383,9 @@ class OrderedIndex:
             if cached[2] is None:
                 cached[2] = self._keys(cached[1])
             node = cached[1]
-            if type(node) is list:
-                return cached[2], node, None, text
-            return cached[2], node["s"], node["c"], text
+            return (cached[2], node, None) if type(node) is list else (cached[2], node["s"], node["c"])
         parts, children = index_nodes.split_node(text)
-        return None, parts, children, text
+        return None, parts, children
 
     @staticmethod
     def entry_at(view: tuple, pos: int) -> list:

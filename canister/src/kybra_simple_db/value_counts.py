@@ -13,7 +13,7 @@ Invariants: a value in the count tree has its exact count there and at least LIG
 value has fewer than HEAVY entries. Every change runs inside the entity's operation (all-or-nothing).
 """
 
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from typing import Optional
 
 from . import index_nodes
@@ -53,38 +53,33 @@ class CountTree(OrderedIndex):
     def add(self, value, delta: int, floor: int) -> bool:
         """Add `delta` to the stored count of `value`, forgetting it when it falls under `floor`; False
         (nothing changed) when `value` has no stored count. The common case rewrites one entry of the
-        leaf's text in place (no decoded copy of the leaf); a removal or a leaf that would outgrow its
+        leaf's text in place (the cached leaf is not copied); a removal or a leaf that would outgrow its
         value goes through the tree's split and merge."""
+        header = self.header()
+        if not header["r"]:
+            return False
         target = (rank(value), value)
-        found = self._leaf_view(target)
-        if found is None:
+        nid = header["r"]
+        node, node_keys = self.read_keyed(nid, False)      # decoded and cached: the next change reuses it
+        while type(node) is dict:
+            nid = node["c"][bisect_right(node_keys, target)]
+            node, node_keys = self.read_keyed(nid, False)
+        pos = bisect_left(node_keys, target)
+        if pos == len(node_keys) or node_keys[pos] != target:
             return False
-        view = found[1]
-        pos = self._position(view, target)
-        if pos == len(view[1]):
-            return False
-        stored, count = self.entry_at(view, pos)
-        if (rank(stored), stored) != target:
-            return False
-        after = count + delta
-        parts = index_nodes.leaf_parts(view[3])
+        after = node[pos][1] + delta
+        parts = index_nodes.leaf_parts(self._last_text)
         parts[pos] = index_nodes.entry_text(value, after)
         text = index_nodes.leaf_text(parts)
         if after < floor or not self._fits(text):
             self._change(self._find(value), value, after if after >= floor else None)
             return True
-        self._replace(found[2], text, view, pos, [value, after])
-        return True
-
-    def _replace(self, nid: int, text: str, view: tuple, pos: int, entry: list) -> None:
-        """Store leaf `nid`'s new text, the viewed one with the entry at `pos` replaced by `entry` (the
-        same value: its sort key is unchanged); the cache keeps the decoded leaf if it had it."""
+        entries = list(node)
+        entries[pos] = [value, after]
         key = self._node_key(nid)
         self.db.put(key, text)
-        if view[0] is not None:
-            entries = list(view[1])
-            entries[pos] = entry
-            self._remember(key, [text, entries, view[0]])
+        self._remember(key, [text, entries, node_keys])
+        return True
 
     def set(self, value, count: Optional[int]) -> None:
         """Store `count` for `value` (None: forget it)."""
