@@ -259,7 +259,7 @@ class DbApi(QueryEndpoints):
             plain = typedef_rules.normalize(typedef)
             old = self.registry.types.get(plain["name"])
             self._certification_change(old, plain)
-            self._check_certified_refs(plain)
+            self._check_certified_refs([plain])
             self.registry.define(plain, force)
 
         return self._run(caller, True, action)
@@ -292,13 +292,14 @@ class DbApi(QueryEndpoints):
                     + " (certified entities would no longer match their hashes)"
                 )
 
-    def _check_certified_refs(self, plain: dict) -> None:
-        """With `plain` defined, every to-one relation of a certified type (declared, or the reverse of
+    def _check_certified_refs(self, plains: list) -> None:
+        """With `plains` defined, every to-one relation of a certified type (declared, or the reverse of
         one declared elsewhere) points at a Public-read type: refs are part of the certified hash, so
         they must be visible to every caller. Checked before anything is defined (bounded: the types'
         relations, at most 100 x 16)."""
         types = dict(self.registry.types)
-        types[plain["name"]] = plain
+        for plain in plains:
+            types[plain["name"]] = plain
         certified = set(self.certifier.merkle.certified_types())
         for name, typedef in types.items():
             for r in typedef["relations"]:
@@ -828,6 +829,7 @@ class DbApi(QueryEndpoints):
         schema = page.get("schema", [])
         if not isinstance(schema, list):
             raise invalid("the schema of a restore page must be a list")
+        new = []
         for position, raw in enumerate(schema):
             try:
                 plain = typedef_rules.normalize(typedef_rules.to_candid(raw, self.codec))
@@ -836,10 +838,12 @@ class DbApi(QueryEndpoints):
             existing = self.registry.types.get(plain["name"])
             if existing is None:
                 self._certification_change(None, plain)
-                self._check_certified_refs(plain)
-                self.registry.define(plain, False)
+                new.append(plain)
             elif existing != plain:
                 raise conflict("type " + plain["name"] + " exists with another definition")
+        if new:  # checked and defined together: one by one was quadratic in the types' relations
+            self._check_certified_refs(new)
+            self.registry.define_many(new)
         now = int(self.clock())
         rules = RestoreRules(self.registry, self._values, self.principal, now, self.gateway.load)
         checked = [rules.check(record) for record in records]

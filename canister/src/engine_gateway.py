@@ -15,6 +15,7 @@ from kybra_simple_db import (
     SET_NULL,
     Boolean,
     Database,
+    DefinitionBatch,
     Entity,
     Float,
     Integer,
@@ -106,6 +107,10 @@ class EngineGateway:
         self.db.set_write_guard(guard)
 
     # --- schema ---
+
+    def defining_many(self):
+        """A block in which several types are (re)defined and their relations resolved once, at its end."""
+        return DefinitionBatch()
 
     def define(self, plain: dict, relations: list, hook) -> None:
         """(Re)define the engine class of a type: its fields, alias and effective relations."""

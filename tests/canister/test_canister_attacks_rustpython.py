@@ -207,3 +207,66 @@ def test_updating_a_large_entity_costs_about_what_creating_it_costs():
         created = _instructions(replica, net.cid, "create")
         net.mallory.ok("update", "rp::Heavy", made["id"], [field(NAMES[0], text("b"))], [])
         assert _instructions(replica, net.cid, "update") < 2 * created
+
+
+def _hub_schema(types: int) -> list:
+    """Plain type definitions: one hub and `types` types with 16 OneToOne relations to it each (1,568
+    reverse relations on the hub at 98), every name at its 40-character limit."""
+
+    def text_field(name: str) -> dict:
+        return {
+            "name": name,
+            "kind": "Text",
+            "required": False,
+            "default": None,
+            "min": None,
+            "max": 2000.0,
+            "indexed": False,
+        }
+
+    public = {"read": "Public", "create": "Anyone", "modify": "Owner", "delete": "Owner"}
+    schema = [
+        {"name": "hub::Hub", "fields": [text_field("x")], "alias": None, "relations": [], "policy": public}
+    ]
+    for k in range(types):
+        relations = [
+            {
+                "name": f"r{i:02d}" + "y" * 37,
+                "kind": "OneToOne",
+                "target": "hub::Hub",
+                "reverse": f"b{k:02d}{i:02d}" + "z" * 35,
+                "on_delete": "SetNull",
+            }
+            for i in range(16)
+        ]
+        schema.append(
+            {
+                "name": f"s{k:02d}" + "n" * 37 + "::" + "T" * 40,
+                "fields": [text_field("y")],
+                "alias": None,
+                "relations": relations,
+                "policy": public,
+            }
+        )
+    return schema
+
+
+def test_a_restored_schema_at_the_type_limits_is_defined_in_one_message():
+    """The first page of a dump carries the whole schema. With 99 types, 98 of them pointing 16 relations
+    each at one hub, restoring it passed the 40B instruction limit (each type defined on its own re-built
+    the hub and re-resolved every relation: quadratic), so such a database could not be copied. The
+    types are now checked and built together; the upgrade that reloads them stays far below its limit,
+    and creating a hub (its audit entry names 1,568 relations) works."""
+    with Replica(runtime="rustpython") as replica:
+        net = callers(replica, deploy(replica))
+        page = json.dumps({"format": "kybra-simple-db-dump/1", "schema": _hub_schema(98), "records": []})
+        try:
+            assert net.admin.ok("restore", page) == 0
+        except Rejected as exc:
+            pytest.fail(f"the restore trapped: {exc.message}")
+        assert _instructions(replica, net.cid, "restore") < 20_000_000_000
+        assert len(net.anon.call("schema")) == 100
+        deploy(replica)  # an upgrade: post_upgrade rebuilds every engine class
+        assert _instructions(replica, net.cid, "post_upgrade") < 30_000_000_000
+        assert net.alice.ok("create", "hub::Hub", [field("x", text("a"))])["id"] == 1
+        assert _instructions(replica, net.cid, "create") < 4_000_000_000

@@ -5,6 +5,9 @@ take the message past the IC's instruction limits in the canister's code."""
 
 from __future__ import annotations
 
+import builtins
+import sys
+
 import pytest
 from canister_fixtures import deploy
 from canister_harness import ReplicaCaller, field, field_def, text, type_def
@@ -24,12 +27,22 @@ THING = type_def(
 
 @pytest.fixture(scope="module")
 def canister():
-    with Replica() as replica:
-        cid = deploy(replica, ADMIN)
-        admin = ReplicaCaller(replica, cid, Principal(ADMIN.bytes))
-        assert admin.call("define_type", THING, False) == {"Ok": None}
-        admin.ok("create", "vec::Thing", [field("name", text("one"))])
-        yield CpythonCanister(replica.db_path, cid)
+    """The canister imported in this process (CpythonCanister re-imports its modules); the modules, path
+    and `ic` stand-in of the tests that run after are put back."""
+    modules, path, ic = dict(sys.modules), list(sys.path), getattr(builtins, "_kybra_ic", None)
+    try:
+        with Replica() as replica:
+            cid = deploy(replica, ADMIN)
+            admin = ReplicaCaller(replica, cid, Principal(ADMIN.bytes))
+            assert admin.call("define_type", THING, False) == {"Ok": None}
+            admin.ok("create", "vec::Thing", [field("name", text("one"))])
+            yield CpythonCanister(replica.db_path, cid)
+    finally:
+        for name in [name for name in sys.modules if name not in modules]:
+            del sys.modules[name]
+        sys.modules.update(modules)
+        sys.path[:] = path
+        builtins._kybra_ic = ic
 
 
 def fields(n: int) -> list:

@@ -33,6 +33,7 @@ from .memory_map import CountingMap, MemoryMap, MemoryStorage
 from .mixins import TimestampedMixin
 from .storage_contract import KeyValueMap, Storage
 from .system_time import SystemTime
+from .type_registry import Batch as DefinitionBatch
 from .type_registry import all_types as registered_types
 from .type_registry import find as find_type
 
@@ -43,6 +44,6 @@ __all__ = [
     "Float", "HookRejected", "Integer", "KeyValueMap", "LinkSet", "ManyToMany", "ManyToOne", "MemoryMap",
     "MemoryStorage", "NotFoundError", "OneToMany", "OneToOne", "PermissionDenied", "Principal", "Property",
     "Query", "QueryPage", "Relation", "Storage", "StorageLimitError", "String", "SystemTime", "Timestamp",
-    "TimestampedMixin", "ValidationError", "find_type",
+    "TimestampedMixin", "ValidationError", "find_type", "DefinitionBatch",
     "get_caller_id", "normalize_id", "registered_types", "set_caller_id",
 ]

@@ -9,15 +9,32 @@ from .db_relations import RELATION_KINDS
 
 _classes = {}
 _listeners = []
+_batches = [0]    # open `Batch` blocks: classes registered inside are resolved when the last one ends
+
+
+class Batch:
+    """`with Batch():` defines several classes and resolves their relations once, at the end: resolving
+    after each class walks every relation each time, quadratic when many types are defined together (a
+    canister's whole schema at start, or a restored one). Relations stay unresolved inside the block."""
+
+    def __enter__(self) -> "Batch":
+        _batches[0] += 1
+        return self
+
+    def __exit__(self, *exc) -> None:
+        _batches[0] -= 1
+        if not _batches[0]:
+            resolve_all()
 
 
 def register(cls) -> None:
-    """Make `cls` the definition of its type name and re-resolve every relation."""
+    """Make `cls` the definition of its type name and re-resolve every relation (unless in a Batch)."""
     previous = _classes.get(cls.__type_name__)
     _classes[cls.__type_name__] = cls
     _families.clear()
     try:
-        resolve_all()
+        if not _batches[0]:
+            resolve_all()
         for listener in _listeners:
             listener(cls.__type_name__, previous)
     except Exception:
@@ -25,7 +42,8 @@ def register(cls) -> None:
             del _classes[cls.__type_name__]
         else:
             _classes[cls.__type_name__] = previous
-        resolve_all()
+        if not _batches[0]:
+            resolve_all()
         raise
 
 
