@@ -3,7 +3,7 @@
 import random
 
 import pytest
-from kybra_simple_db import CountingMap, Database, MemoryMap, ordered_index
+from kybra_simple_db import CountingMap, Database, MemoryMap, index_nodes, ordered_index
 from kybra_simple_db.ordered_index import OrderedIndex, after_key, sort_key, text_prefix
 
 
@@ -32,9 +32,10 @@ def test_walks_match_a_sorted_model_over_random_changes(seed):
                 model.setdefault(sort_key(value, eid), (value, eid))
         if step % 300 == 299:
             assert tree.check() == len(model)
-            for key, (_text, node, keys) in ordered_index._CACHE.items():  # keys kept through splices
+            for key, (text, node, keys) in ordered_index._CACHE.items():  # keys kept through splices
                 if "+" not in key:                                          # are exact (not count trees)
                     assert keys is None or keys == OrderedIndex._keys(node)
+                    assert node == index_nodes.decode(text)     # cached nodes are never changed in place
             want = sorted(model)
             assert [sort_key(*e) for e in tree.walk()] == want
             assert [sort_key(*e) for e in tree.walk(descending=True)] == want[::-1]

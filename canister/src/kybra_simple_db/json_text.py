@@ -72,7 +72,15 @@ def _encode(value, sort_keys: bool, depth: int) -> str:
             for key, item in items:
                 if type(key) is not str:
                     return (_CANONICAL if sort_keys else _COMPACT).encode(value)
-                parts.append(_encode_string(key) + ":" + _encode(item, sort_keys, depth + 1))
+                kind = type(item)
+                if kind is str:     # the common values without a further call
+                    parts.append(_encode_string(key) + ":" + _encode_string(item))
+                elif kind is int:
+                    parts.append(_encode_string(key) + ":" + int.__repr__(item))
+                elif item is None:
+                    parts.append(_encode_string(key) + ":null")
+                else:
+                    parts.append(_encode_string(key) + ":" + _encode(item, sort_keys, depth + 1))
             return "{" + ",".join(parts) + "}"
         if kind is list or kind is tuple:
             return "[" + ",".join([_encode(item, sort_keys, depth + 1) for item in value]) + "]"
@@ -81,6 +89,11 @@ def _encode(value, sort_keys: bool, depth: int) -> str:
 
 def encode(value, sort_keys: bool = False) -> str:
     """Compact JSON text of `value` (no spaces, UTF-8 kept); keys sorted if `sort_keys`."""
+    kind = type(value)
+    if kind is str:     # text and ints (most document entries) without a further call
+        return _encode_string(value)
+    if kind is int:
+        return int.__repr__(value)
     return _encode(value, sort_keys, 0)
 
 

@@ -18,6 +18,9 @@ class MemoryMap:
         self.memory_id = memory_id
         self.max_key_size = max_key_size
         self.max_value_size = max_value_size
+        # text of at most this many characters fits whatever it holds (4 UTF-8 bytes per character)
+        self._key_chars = (1 << 62) if max_key_size is None else max_key_size // 4
+        self._value_chars = (1 << 62) if max_value_size is None else max_value_size // 4
         self._data = {}
 
     def _check(self, key: str, value: Optional[str]) -> None:
@@ -37,9 +40,12 @@ class MemoryMap:
         return self._data.get(key)
 
     def insert(self, key: str, value: str) -> Optional[str]:
-        self._check(key, value)
-        previous = self._data.get(key)
-        self._data[key] = value
+        if (type(key) is not str or type(value) is not str or len(key) > self._key_chars
+                or len(value) > self._value_chars):
+            self._check(key, value)     # only text that might not fit is measured in bytes
+        data = self._data
+        previous = data.get(key)
+        data[key] = value
         return previous
 
     def remove(self, key: str) -> Optional[str]:

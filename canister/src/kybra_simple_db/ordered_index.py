@@ -120,12 +120,13 @@ class OrderedIndex:
 
     def _write(self, nid: int, node, text: str = None, keys: list = None) -> None:
         """Store a node; `keys`, when given, are its sort keys (kept in the cache: recomputing them
-        costs a pass over every entry on the next read)."""
+        costs a pass over every entry on the next read). The cache keeps `node` itself: nobody changes
+        it afterwards (changes start from a copy, as `insert` and `remove` do)."""
         key = self._node_key(nid)
         if text is None:
             text = index_nodes.encode(node)
         self.db.put(key, text)
-        self._remember(key, [text, _copy(node), keys])
+        self._remember(key, [text, node, keys])
 
     def _fitting(self, node, share: int = 1):
         """The node's text if it fits in `1/share` of a value, else None."""
@@ -144,15 +145,15 @@ class OrderedIndex:
 
     def _descend(self, header: dict, target: tuple) -> tuple:
         """(path of (nid, inner node, child position), leaf nid, leaf, leaf keys, leaf text) for the leaf
-        holding `target`."""
+        holding `target`. The nodes are the cache's: copy one before changing it."""
         path = []
         nid = header["r"]
-        node, node_keys = self.read_keyed(nid)
+        node, node_keys = self.read_keyed(nid, False)
         while type(node) is dict:
             pos = bisect_right(node_keys, target)
             path.append((nid, node, pos))
             nid = node["c"][pos]
-            node, node_keys = self.read_keyed(nid)
+            node, node_keys = self.read_keyed(nid, False)
         return path, nid, node, node_keys, self._last_text
 
     def insert(self, value, entity_id: int) -> bool:
@@ -171,6 +172,7 @@ class OrderedIndex:
         pos = bisect_left(entry_keys, target)
         if pos < len(entry_keys) and entry_keys[pos] == target:
             return False
+        leaf = list(leaf)
         leaf.insert(pos, [value, entity_id])
         # the new text is the old one with one entry spliced in (re-encoding a leaf costs far more)
         parts = index_nodes.leaf_parts(text)
@@ -204,6 +206,7 @@ class OrderedIndex:
                 self._put_header(header)
                 return
             nid, node, pos = path.pop()
+            node = _copy(node)
             node["s"].insert(pos, separator)
             node["c"].insert(pos + 1, right_nid)
             text = self._fitting(node)
@@ -243,7 +246,7 @@ class OrderedIndex:
         pos = bisect_left(entry_keys, target)
         if pos >= len(entry_keys) or entry_keys[pos] != target:
             return False
-        del leaf[pos]
+        leaf = leaf[:pos] + leaf[pos + 1:]
         parts = index_nodes.leaf_parts(text)
         del parts[pos]
         keys = entry_keys[:pos] + entry_keys[pos + 1:]
@@ -264,6 +267,7 @@ class OrderedIndex:
             parent_nid, parent, pos = path.pop()
             if empty:
                 self.db.delete(self._node_key(nid))
+                parent = _copy(parent)      # the cache's node: changed as a copy
                 del parent["c"][pos]
                 if parent["s"]:
                     del parent["s"][max(pos - 1, 0)]
@@ -283,6 +287,7 @@ class OrderedIndex:
                 if _size(merged_text) * 4 <= self.limit * 3:
                     self._write(left_nid, merged, merged_text)
                     self.db.delete(self._node_key(right_nid))
+                    parent = _copy(parent)
                     del parent["c"][left_pos + 1]
                     del parent["s"][sep_at]
                     nid, node, text, keys = parent_nid, parent, None, None
