@@ -96,7 +96,7 @@ def test_escaped_quotes_and_backslashes():
 
 
 def _workload(storage_factory):
-    from kybra_simple_db import Database, Entity, Float, Integer, String, type_registry
+    from kybra_simple_db import Database, Entity, Float, Integer, ManyToMany, String, type_registry
 
     type_registry.clear()
     storage = storage_factory()
@@ -108,9 +108,15 @@ def _workload(storage_factory):
         size = Integer(indexed=True)
         ratio = Float()
         note = String(indexed=True)
+        tags = ManyToMany("Tag", "items")
+
+    class Tag(Entity):
+        label = String()
+        items = ManyToMany("Item", "tags")
 
     a = Item(name='a "quoted" \\ name é', size=3, ratio=0.1, note="x\ny")
     Item(name="b", size=3, ratio=None, note=None)
+    Item(name="c", size=5, tags=[Tag(label="t")])      # the audit entry holds the links too
     a.size = 4
     loaded = {(i.name, i.size, i.ratio, i.note) for i in Item.instances()}
     return dict(storage._data), loaded, Item.count_by("size", 3)

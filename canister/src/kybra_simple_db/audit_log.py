@@ -96,11 +96,11 @@ class AuditLog:
         return self.next_seq - self.min_seq
 
     def append(self, operation: str, type_name: str, entity_id: int, changes: dict, when: int, caller,
-               text: Optional[str] = None) -> None:
+               text: Optional[str] = None, changes_text: Optional[str] = None) -> None:
         """Stage one entry (none while audit is off); on rollback the sequence number is given back.
         Entities call this for their own changes (`entity_id` the storage id, `changes` a dict, `when`
-        an int of ns): the text is joined from cached pieces. `Database.record` passes any other
-        entry with its `text` (`entry_text`)."""
+        an int of ns): the text is joined from cached pieces (and `changes_text`, `changes` as JSON
+        when the caller has it). `Database.record` passes any other entry with its `text`."""
         if not self.enabled:
             return
         journal = self.journal
@@ -110,7 +110,9 @@ class AuditLog:
                 names = _NAMES_JSON.get((caller, operation, type_name))
                 if names is None:
                     names = _names_json(caller, operation, type_name)
-                text = f"[{when},{names},{entity_id},{keys.compact(changes) if changes else '{}'}]"
+                if changes_text is None:
+                    changes_text = keys.compact(changes) if changes else "{}"
+                text = f"[{when},{names},{entity_id},{changes_text}]"
             else:
                 text = self.entry_text(when, caller, operation, type_name, entity_id, changes)
         staged = self.staged

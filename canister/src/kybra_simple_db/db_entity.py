@@ -49,11 +49,14 @@ _NAMESPACE_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123
 OPTIONAL_META = ("i", "sv", "x", "p")   # text id, schema version (when not 1), ad-hoc and pending relations
 
 
-def doc_text(data: dict, meta: dict) -> str:
+def doc_text(data: dict, meta: dict, fields_text: Optional[str] = None) -> str:
     """The stored document: version first (so a version check needs no JSON parse), then fields
-    and metadata (and the optional entries, only when present)."""
+    and metadata (and the optional entries, only when present). `fields_text`: `data` as JSON text,
+    when the caller has it already (used where json has no C encoder)."""
     if not keys.NATIVE_JSON:
-        text = ('{"v":' + int.__repr__(meta["v"]) + ',"f":' + json_text.encode(data) + ',"o":'
+        if fields_text is None:
+            fields_text = json_text.encode(data)
+        text = ('{"v":' + int.__repr__(meta["v"]) + ',"f":' + fields_text + ',"o":'
                 + json_text.encode(meta["o"]) + ',"c":' + json_text.encode(meta["c"]) + ',"u":'
                 + json_text.encode(meta["u"]) + ',"tc":' + json_text.encode(meta["tc"]) + ',"tu":'
                 + json_text.encode(meta["tu"]))
@@ -411,9 +414,6 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
 
     # ----- persistence -----------------------------------------------------------------------------
 
-    def _doc_text(self) -> str:
-        return doc_text(self._data, self._meta)
-
     def _changes(self) -> dict:
         stored = self._stored
         out = {}
@@ -542,14 +542,18 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
             for name, value in kwargs.items():
                 if name in cls.__relations__:
                     self._set_relation(name, value)
-            db.put_value(keys.doc_key(tc, eid), self._doc_text())
-            self._sync_keys({}, self._data)
-            changes = dict(self._data)
+            data = self._data
+            # without json's C encoder the fields are encoded once, for the document and the audit entry
+            fields_text = None if keys.NATIVE_JSON else json_text.encode(data)
+            db.put_value(keys.doc_key(tc, eid), doc_text(data, meta, fields_text))
+            self._sync_keys({}, data)
+            changes = dict(data)
             for name in kwargs:
                 rel = cls.__relations__.get(name)
                 if rel is not None and rel.to_many:
                     changes[name] = self._linked_ids(rel)
-            db.audit.append("create", cls.__type_name__, eid, changes, now, caller)
+                    fields_text = None      # the entry holds more than the document's fields
+            db.audit.append("create", cls.__type_name__, eid, changes, now, caller, changes_text=fields_text)
             d["_stored"] = dict(self._data)
             d["_state"] = "live"
 

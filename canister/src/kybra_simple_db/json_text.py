@@ -62,29 +62,34 @@ def _encode(value, sort_keys: bool, depth: int) -> str:
         return _float(value)
     if depth < _MAX_DEPTH:
         if kind is dict:
-            parts = []
-            items = value.items()
-            if sort_keys:
-                for key in value:
-                    if type(key) is not str:
-                        return _CANONICAL.encode(value)
-                items = sorted(items)
-            for key, item in items:
-                if type(key) is not str:
-                    return (_CANONICAL if sort_keys else _COMPACT).encode(value)
-                kind = type(item)
-                if kind is str:     # the common values without a further call
-                    parts.append(_encode_string(key) + ":" + _encode_string(item))
-                elif kind is int:
-                    parts.append(_encode_string(key) + ":" + int.__repr__(item))
-                elif item is None:
-                    parts.append(_encode_string(key) + ":null")
-                else:
-                    parts.append(_encode_string(key) + ":" + _encode(item, sort_keys, depth + 1))
-            return "{" + ",".join(parts) + "}"
+            return _encode_dict(value, sort_keys, depth)
         if kind is list or kind is tuple:
             return "[" + ",".join([_encode(item, sort_keys, depth + 1) for item in value]) + "]"
     return (_CANONICAL if sort_keys else _COMPACT).encode(value)
+
+
+def _encode_dict(value: dict, sort_keys: bool, depth: int) -> str:
+    """`value` (a dict) as a JSON object; keys other than text go to json itself."""
+    parts = []
+    items = value.items()
+    if sort_keys:
+        for key in value:
+            if type(key) is not str:
+                return _CANONICAL.encode(value)
+        items = sorted(items)
+    for key, item in items:
+        if type(key) is not str:
+            return (_CANONICAL if sort_keys else _COMPACT).encode(value)
+        kind = type(item)
+        if kind is str:     # the common values without a further call
+            parts.append(_encode_string(key) + ":" + _encode_string(item))
+        elif kind is int:
+            parts.append(_encode_string(key) + ":" + int.__repr__(item))
+        elif item is None:
+            parts.append(_encode_string(key) + ":null")
+        else:
+            parts.append(_encode_string(key) + ":" + _encode(item, sort_keys, depth + 1))
+    return "{" + ",".join(parts) + "}"
 
 
 def encode(value, sort_keys: bool = False) -> str:
@@ -94,6 +99,8 @@ def encode(value, sort_keys: bool = False) -> str:
         return _encode_string(value)
     if kind is int:
         return int.__repr__(value)
+    if kind is dict:
+        return _encode_dict(value, sort_keys, 0)
     return _encode(value, sort_keys, 0)
 
 
