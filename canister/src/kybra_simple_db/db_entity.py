@@ -345,24 +345,32 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
     def _get_field(self, name):
         return self._data.get(name)
 
-    def _assign(self, name: str, value, action: str) -> None:
-        """Validate, pass through the hook, validate again and set in memory (no write)."""
+    def _assign(self, values: dict, action: str, skip=()) -> None:
+        """Validate each value (field name -> value), pass it through the hook, validate it again and
+        set it in memory (no write); names in `skip` (the relations, at create) are left out."""
         cls = type(self)
-        prop = cls.__fields__.get(name)
-        if prop is None:
-            prop = _extra_property(cls, name)
-        label = cls.__type_name__ + "." + name
-        value = prop.validate(value, label)
-        if getattr(cls, "on_event", None) is not None:
-            value = prop.validate(self._hook(name, self._data.get(name), value, action), label)
-        self._data[name] = value
+        fields = cls.__fields__
+        type_name = cls.__type_name__
+        hooked = getattr(cls, "on_event", None) is not None
+        data = self._data
+        for name, value in values.items():
+            if name in skip:
+                continue
+            prop = fields.get(name)
+            if prop is None:
+                prop = _extra_property(cls, name)
+            label = type_name + "." + name
+            value = prop.validate(value, label)
+            if hooked:
+                value = prop.validate(self._hook(name, data.get(name), value, action), label)
+            data[name] = value
 
     def _set_field(self, name: str, value) -> None:
         if self._state == "creating":
-            self._assign(name, value, ACTION_CREATE)
+            self._assign({name: value}, ACTION_CREATE)
             return
         if self._do_not_save:
-            self._assign(name, value, ACTION_MODIFY)
+            self._assign({name: value}, ACTION_MODIFY)
             self.__dict__["_dirty"] = True      # written by the next save, with every other change
             return
         if self._state != "live":
@@ -407,8 +415,7 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
                 raise ConflictError(f"{self._type}@{self._id} is at version {self.version}, "
                                     f"not {expected_version}")
             self._touch()
-            for name, value in values.items():
-                self._assign(name, value, ACTION_MODIFY)
+            self._assign(values, ACTION_MODIFY)
             self._persist("update")
         return self
 
@@ -497,8 +504,13 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
         self._init_state(db, "creating")
         custom_id = kwargs.pop("_id", None) if "_id" in kwargs else None
         kwargs.pop("_loaded", None)
+        fields = cls.__fields__
+        relations = cls.__relations__
+        linked = []     # relations given: set once the entity has its id
         for name in kwargs:
-            if name not in cls.__fields__ and name not in cls.__relations__ and not (
+            if name in relations:
+                linked.append(name)
+            elif name not in fields and not (
                     cls.__open__ and name not in _reserved_names() and not name.startswith("_")):
                 raise ValidationError(f"{cls.__type_name__} has no field {name!r}")
         with db.operation():
@@ -521,41 +533,39 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
             d["_id"] = text_id
             d["_eid"] = eid
             d["_meta"] = meta
-            for name, prop in cls.__fields__.items():
-                self._data[name] = prop.default
-            for name, rel in cls.__relations__.items():
+            data = self._data
+            for name, prop in fields.items():
+                data[name] = prop.default
+            for name, rel in relations.items():
                 if not rel.to_many:
-                    self._data[name] = None
-            for name, value in kwargs.items():
-                if name not in cls.__relations__:
-                    self._assign(name, value, ACTION_CREATE)
-            for name, prop in cls.__fields__.items():
-                if prop.required and self._data.get(name) is None:
+                    data[name] = None
+            self._assign(kwargs, ACTION_CREATE, relations)
+            for name, prop in fields.items():
+                if prop.required and data.get(name) is None:
                     raise ValidationError(f"{cls.__type_name__}.{name} is required")
             db.set_counters(tc, max(eid, max_id), count + 1)
             db.identity.put((tc, eid), self)
-
-            def undo():
-                db.identity.drop((tc, eid))
-                d["_state"] = "failed"
-            db.on_rollback(undo)
-            for name, value in kwargs.items():
-                if name in cls.__relations__:
-                    self._set_relation(name, value)
-            data = self._data
+            db.on_rollback_call(self._creation_failed, ())
+            for name in linked:
+                self._set_relation(name, kwargs[name])
             # without json's C encoder the fields are encoded once, for the document and the audit entry
             fields_text = None if keys.NATIVE_JSON else json_text.encode(data)
             db.put_value(keys.doc_key(tc, eid), doc_text(data, meta, fields_text))
             self._sync_keys({}, data)
             changes = dict(data)
-            for name in kwargs:
-                rel = cls.__relations__.get(name)
-                if rel is not None and rel.to_many:
+            for name in linked:
+                rel = relations[name]
+                if rel.to_many:
                     changes[name] = self._linked_ids(rel)
                     fields_text = None      # the entry holds more than the document's fields
             db.audit.append("create", cls.__type_name__, eid, changes, now, caller, changes_text=fields_text)
-            d["_stored"] = dict(self._data)
+            d["_stored"] = dict(data)
             d["_state"] = "live"
+
+    def _creation_failed(self) -> None:
+        """The create rolled back: the object is no longer the entity's (it never existed)."""
+        self._db.identity.drop((self._tc, self._eid))
+        self.__dict__["_state"] = "failed"
 
     @classmethod
     def _claim_id(cls, db: Database, tc: int, custom_id, max_id: int) -> tuple:
