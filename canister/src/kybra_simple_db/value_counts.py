@@ -105,6 +105,7 @@ class CountTree(OrderedIndex):
 
     def _change(self, found: tuple, value, count: Optional[int]) -> None:
         header, path, nid, leaf, entry_keys, text, pos, present = found
+        leaf = list(leaf)       # the cache's node (see OrderedIndex._descend): changed as a copy
         parts = index_nodes.leaf_parts(text)
         if count is None:
             if present:
