@@ -271,3 +271,26 @@ def test_restore_refuses_the_id_of_an_entity_whose_links_are_still_being_release
     assert dict(fresh_db._storage._data) == before
     _finish(Node, 1, 3)
     assert fresh_db.restore([record]) == 1 and Node.load(held).label == "again"
+
+
+def test_link_sets_over_many_id_buckets_are_released_and_removed(fresh_db):
+    from kybra_simple_db import MemoryMap
+
+    db = Database.init(db_storage=MemoryMap(memory_id=1, max_key_size=100, max_value_size=100))
+    assert db.bucket_width <= 256
+
+    class Hub(Entity):
+        label = String()
+        members = ManyToMany("Member", "hubs")
+
+    class Member(Entity):
+        label = String()
+
+    hub = Hub(label="h")
+    members = [Member(label=str(i)) for i in range(700)]
+    for member in members[::3]:
+        hub.members.add(member)
+    hub.delete_in_steps(17)
+    _finish(Hub, hub._eid, 17)
+    assert all(len(Member.load(m._eid).hubs) == 0 for m in members[::3])
+    assert not [k for k in db._storage._data if ">" in k and k.startswith(str(db.type_code("Hub")))]

@@ -175,7 +175,8 @@ def _run_steps(db: Database, job: DeleteJob, budget: StepBudget, first: bool = T
 def _release_links(db: Database, job: DeleteJob, entry: list, budget: StepBudget) -> None:
     """Release the to-many links of a deleted entity (entry ["C", type, id, relation name, cursor]),
     relation by relation, ids in ascending order from the cursor; returns when the budget is spent or
-    a cascade put more work on top of the stack."""
+    a cascade put more work on top of the stack. The id buckets the cursor has passed are removed as
+    it goes (never more than the walk read), so a sparse id range costs bounded work per step too."""
     _, type_name, eid, current, after = entry
     cls = type_registry.find(type_name)
     tc = db.type_code(type_name)
@@ -186,6 +187,7 @@ def _release_links(db: Database, job: DeleteJob, entry: list, budget: StepBudget
     index = names.index(current) if current in names else 0     # by name: the schema may change between steps
     if current not in names:
         after = 0
+    width = db.bucket_width
     while index < len(relations):
         entry[3] = names[index]
         rel = relations[index]
@@ -193,6 +195,7 @@ def _release_links(db: Database, job: DeleteJob, entry: list, budget: StepBudget
         if ttc is not None:
             bucket = _link_bucket(tc, eid, rel.name, ttc)
             upper = db.counters(ttc)[0]
+            first = (after + 1) // width
             want = min(max(budget.left, 1), RELEASE_PAGE) + 1    # one more: to see the last id as last
             ids, next_cursor = db.bit_walk(bucket, after, upper, want, want // 4 + 4)
             last = index == len(relations) - 1
@@ -200,25 +203,36 @@ def _release_links(db: Database, job: DeleteJob, entry: list, budget: StepBudget
                 entry[4] = tid
                 final = last and next_cursor is None and position == len(ids) - 1
                 if final:
-                    db.bit_clear_all(bucket, upper)
+                    _drop_buckets(db, bucket, first, upper // width + 1)
                     job.pop()
                     delete_jobs.release(db, type_name, eid)
                 size = job.size()
                 _release_one(db, job, budget, rel, type_name, eid, tid)
-                if final or job.size() > size or budget.spent():
+                if final:
+                    return
+                if job.size() > size or budget.spent():
+                    _drop_buckets(db, bucket, first, (tid + 1) // width)
                     return
             if next_cursor is not None:
                 if not ids:
                     entry[4] = next_cursor    # a run of empty buckets: counted as a unit
                     budget.take()
+                _drop_buckets(db, bucket, first, (entry[4] + 1) // width)
                 return
-            if ids or after:
-                db.bit_clear_all(bucket, upper)
+            _drop_buckets(db, bucket, first, upper // width + 1)
         index += 1
         after = 0
         entry[4] = 0
     job.pop()
     delete_jobs.release(db, type_name, eid)
+
+
+def _drop_buckets(db: Database, bucket, start: int, end: int) -> None:
+    """Remove the stored id buckets start..end-1 of a deleted entity's link set (those the walk passed)."""
+    for number in range(start, end):
+        key = bucket(number)
+        if db.get(key) is not None:
+            db.delete(key)
 
 
 def _release_one(db: Database, job: DeleteJob, budget: StepBudget, rel, type_name: str, eid: int,
