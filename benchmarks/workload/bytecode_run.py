@@ -129,16 +129,29 @@ def measure(package: str, size: int, profile: Optional[dict] = None) -> dict:
     return result
 
 
+def without_c_json() -> None:
+    """Make our engine encode and decode as it does where json has no C accelerators (Kybra's
+    RustPython): there every bytecode of json_text counts, which CPython's C encoder hides."""
+    from kybra_simple_db import key_layout
+
+    key_layout._FAST = None
+    key_layout.NATIVE_JSON = False
+
+
 def main(argv: Optional[list] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--package", required=True, choices=sorted(ADAPTERS))
     parser.add_argument("--size", type=int, required=True)
     parser.add_argument("--out", required=True)
     parser.add_argument("--profile", default="", help="operations to profile per function, comma-separated")
+    parser.add_argument("--rustpython-json", action="store_true",
+                        help="our engine without json's C encoder, the path it takes on Kybra's RustPython")
     args = parser.parse_args(argv)
     if args.size < 4 * PAGE:
         parser.error(f"--size must be at least {4 * PAGE}")
     profile = {op: {} for op in args.profile.split(",") if op}
+    if args.rustpython_json:
+        without_c_json()
     result = measure(args.package, args.size, profile)
     with open(args.out, "w") as out:
         json.dump(result, out)

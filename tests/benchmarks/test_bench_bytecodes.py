@@ -50,3 +50,15 @@ def test_profile_splits_an_operation_by_function():
     lines = done.stdout.splitlines()
     assert lines[0].startswith("update_one_field:") and len(lines) == 6
     assert "db_entity.py:" in done.stdout
+
+
+def test_the_rustpython_json_path_counts_json_texts_bytecodes():
+    def run(*extra):
+        cmd = [sys.executable, "-m", "benchmarks.bytecodes", "--packages", "ours", "--sizes", "400",
+               "--profile", "create", *extra]
+        done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    assert "json_text.py:" not in run()
+    assert "json_text.py:" in run("--rustpython-json")
