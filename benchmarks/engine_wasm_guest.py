@@ -180,6 +180,7 @@ def cascade_chain(depth: int, budget: int) -> None:
 
 STEP_LIMIT = 15_000_000_000      # the canister's api_limits.DELETE_STEP_INSTRUCTIONS
 DELETE_LIMIT = 30_000_000_000
+UPDATE_LIMIT = 40_000_000_000     # the IC's limit of one update message
 
 
 class MessageMeter:
@@ -209,7 +210,7 @@ def run_messages(op: str, meter: MessageMeter, first, more, done, **extra) -> No
         if done(result):
             break
         step = more
-    emit(op, total, messages, messages=messages, worst=worst, **extra)
+    emit(op, total, messages, messages=messages, worst=worst, limit=UPDATE_LIMIT, **extra)
 
 
 def links_in_steps(links: int, budget: int) -> None:
