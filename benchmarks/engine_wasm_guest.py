@@ -180,7 +180,6 @@ def cascade_chain(depth: int, budget: int) -> None:
 
 STEP_LIMIT = 15_000_000_000      # the canister's api_limits.DELETE_STEP_INSTRUCTIONS
 DELETE_LIMIT = 30_000_000_000
-UPDATE_LIMIT = 40_000_000_000     # the IC's limit of one update message
 
 
 class MessageMeter:
