@@ -294,3 +294,13 @@ def test_link_sets_over_many_id_buckets_are_released_and_removed(fresh_db):
     _finish(Hub, hub._eid, 17)
     assert all(len(Member.load(m._eid).hubs) == 0 for m in members[::3])
     assert not [k for k in db._storage._data if ">" in k and k.startswith(str(db.type_code("Hub")))]
+
+
+def test_the_cascade_reaches_entities_with_caller_chosen_text_ids(fresh_db):
+    Node = _node_type()
+    root = Node(label="root")
+    named = Node(_id="peter", label="named", parent=root)
+    Node(label="below", parent=named)
+    root.delete_in_steps(1)
+    _finish(Node, root._eid, 1)
+    assert Node.count() == 0 and Node.load("peter") is None

@@ -165,7 +165,7 @@ def _run_steps(db: Database, job: DeleteJob, budget: StepBudget, first: bool = T
         if entry[0] == "D":
             job.pop()
             cls = type_registry.find(entry[1])
-            target = None if cls is None else cls.load(entry[2])
+            target = None if cls is None else cls.by_storage_id(entry[2])
             if target is not None and db.allows(target, ACTION_DELETE):
                 target._delete_alone(job, budget)
         else:
@@ -241,7 +241,7 @@ def _release_one(db: Database, job: DeleteJob, budget: StepBudget, rel, type_nam
     Cascade the caller may delete) or drop the deleted entity from its side (SetNull)."""
     if tid == eid and rel.target_cls.__type_name__ == type_name:
         return      # a link to itself went with the entity
-    target = rel.target_cls.load(tid)
+    target = rel.target_cls.by_storage_id(tid)     # (an entity with a caller-chosen text id too)
     rev = rel.reverse_relation()
     if target is None or not target._linked_to(rev, eid):
         return      # gone, or the link was already released from its side
