@@ -304,3 +304,11 @@ def test_the_cascade_reaches_entities_with_caller_chosen_text_ids(fresh_db):
     root.delete_in_steps(1)
     _finish(Node, root._eid, 1)
     assert Node.count() == 0 and Node.load("peter") is None
+
+
+def test_a_one_operation_delete_reaches_text_id_entities_too(fresh_db):
+    Node = _node_type()
+    root = Node(label="root")
+    Node(_id="peter", label="named", parent=root)
+    root.delete()
+    assert Node.count() == 0 and Node.load("peter") is None

@@ -917,7 +917,7 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
                 budget.tick()
                 if (ttc, tid) in visiting:
                     continue
-                target = rel.target_cls.load(tid)
+                target = rel.target_cls.by_storage_id(tid)     # text-id entities too
                 if target is None:
                     continue
                 if rel.on_delete == CASCADE and db.allows(target, ACTION_DELETE):
