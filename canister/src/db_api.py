@@ -242,6 +242,10 @@ class DbApi(QueryEndpoints):
                 visible.append(entity_id)
         return visible
 
+    def _page_budget(self, room: int = api_limits.REPLY_BUDGET) -> ReplyBudget:
+        """The budget of a query page: `room` bytes of reply, and the message's instructions."""
+        return ReplyBudget(room, self.meter, api_limits.REPLY_INSTRUCTIONS)
+
     def _spent(self, instructions: int) -> bool:
         """Whether the current message has used more than `instructions` (False without a meter)."""
         return self.meter is not None and self.meter() > instructions
@@ -548,7 +552,7 @@ class DbApi(QueryEndpoints):
             reads_all = self.access.reads_everything(caller, policy)
             scan_left = size if reads_all else api_limits.MAX_LIST_SCAN
             chunk = size
-            budget = ReplyBudget(api_limits.REPLY_BUDGET)
+            budget = self._page_budget()
             pacer = ScanPacer(self.meter, api_limits.QUERY_INSTRUCTIONS, api_limits.MAX_PAGE)
             items = []
             after = cursor
@@ -589,7 +593,7 @@ class DbApi(QueryEndpoints):
             if not self.certifier.merkle.certified(type_name):
                 raise invalid(type_name + " is not certified (set policy.certified when defining it)")
             records, next_cursor = self._paced_page(type_name, cursor, api_limits.page_size(limit_))
-            budget = ReplyBudget(api_limits.REPLY_BUDGET - 200_000)  # room for the witness
+            budget = self._page_budget(api_limits.REPLY_BUDGET - 200_000)  # room for the witness
             items = []
             for position, record in enumerate(records):
                 entity = self._entity(type_name, record)
@@ -694,7 +698,7 @@ class DbApi(QueryEndpoints):
             size = api_limits.page_size(limit_)
             entries, next_seq = self.gateway.audit_page(start, end, size)
             admin = self.access.is_admin(caller)
-            budget = ReplyBudget(api_limits.REPLY_BUDGET)
+            budget = self._page_budget()
             items = []
             owners = {}
             for position, entry in enumerate(entries):
@@ -769,7 +773,7 @@ class DbApi(QueryEndpoints):
             raise forbidden("icrc3_get_blocks is for admins: the log holds every owner's changes")
         extent = self.certifier.chain.extent() or (0, 0)
         first, length = extent
-        budget = ReplyBudget(api_limits.REPLY_BUDGET)
+        budget = self._page_budget()
         blocks = []
         left = api_limits.MAX_PAGE
         for wanted in ranges[: api_limits.MAX_PAGE]:  # each range gives a block at least, or is ignored

@@ -163,7 +163,7 @@ class QueryEndpoints:
         `scanned` counts only entities it may read, and `next` only ever follows an entity it returned,
         so neither the reply nor its cursor tells a query matching hidden entities from one matching
         none; with none found when the budget runs out, it answers Limit."""
-        budget = ReplyBudget(api_limits.REPLY_BUDGET)
+        budget = self._page_budget()
         items = []
         last = None
         scanned = 0
@@ -255,7 +255,7 @@ class QueryEndpoints:
             entity_id = request["id"]
             who = None if request["caller"] is None else principal_text(request["caller"])
             newest_first = request["newest_first"]
-            budget = ReplyBudget(api_limits.REPLY_BUDGET)
+            budget = self._page_budget()
             items = []
             owners = {}
             read = 0

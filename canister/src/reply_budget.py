@@ -2,14 +2,18 @@
 
 
 class ReplyBudget:
-    """A byte allowance consumed item by item."""
+    """A byte allowance consumed item by item; with a `meter`, also the message's instructions: a page
+    of entities that are costly to build (many relations, short names) stops before the query limit."""
 
-    def __init__(self, limit: int):
+    def __init__(self, limit: int, meter=None, instructions: int = 0):
         self.left = limit
+        self.meter = meter
+        self.instructions = instructions
 
     def take(self, size: int) -> bool:
-        """Consume `size` bytes; False (consuming nothing) when they do not fit."""
-        if size > self.left:
+        """Consume `size` bytes; False (consuming nothing) when they do not fit, or when the message has
+        used its instructions."""
+        if size > self.left or (self.meter is not None and self.meter() > self.instructions):
             return False
         self.left -= size
         return True

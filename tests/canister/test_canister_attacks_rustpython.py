@@ -209,9 +209,12 @@ def test_updating_a_large_entity_costs_about_what_creating_it_costs():
         assert _instructions(replica, net.cid, "update") < 2 * created
 
 
-def _hub_schema(types: int) -> list:
+DUMP = "kybra-simple-db-dump/1"
+
+
+def _hub_schema(types: int, short: bool = False) -> list:
     """Plain type definitions: one hub and `types` types with 16 OneToOne relations to it each (1,568
-    reverse relations on the hub at 98), every name at its 40-character limit."""
+    reverse relations on the hub at 98), every name at its 40-character limit (or as short as can be)."""
 
     def text_field(name: str) -> dict:
         return {
@@ -231,17 +234,17 @@ def _hub_schema(types: int) -> list:
     for k in range(types):
         relations = [
             {
-                "name": f"r{i:02d}" + "y" * 37,
+                "name": f"r{i}" if short else f"r{i:02d}" + "y" * 37,
                 "kind": "OneToOne",
                 "target": "hub::Hub",
-                "reverse": f"b{k:02d}{i:02d}" + "z" * 35,
+                "reverse": f"b{k}_{i}" if short else f"b{k:02d}{i:02d}" + "z" * 35,
                 "on_delete": "SetNull",
             }
             for i in range(16)
         ]
         schema.append(
             {
-                "name": f"s{k:02d}" + "n" * 37 + "::" + "T" * 40,
+                "name": f"s{k}::T" if short else f"s{k:02d}" + "n" * 37 + "::" + "T" * 40,
                 "fields": [text_field("y")],
                 "alias": None,
                 "relations": relations,
@@ -259,7 +262,7 @@ def test_a_restored_schema_at_the_type_limits_is_defined_in_one_message():
     and creating a hub (its audit entry names 1,568 relations) works."""
     with Replica(runtime="rustpython") as replica:
         net = callers(replica, deploy(replica))
-        page = json.dumps({"format": "kybra-simple-db-dump/1", "schema": _hub_schema(98), "records": []})
+        page = json.dumps({"format": DUMP, "schema": _hub_schema(98), "records": []})
         try:
             assert net.admin.ok("restore", page) == 0
         except Rejected as exc:
@@ -270,3 +273,32 @@ def test_a_restored_schema_at_the_type_limits_is_defined_in_one_message():
         assert _instructions(replica, net.cid, "post_upgrade") < 30_000_000_000
         assert net.alice.ok("create", "hub::Hub", [field("x", text("a"))])["id"] == 1
         assert _instructions(replica, net.cid, "create") < 4_000_000_000
+
+
+def test_a_page_of_entities_costly_to_build_stops_before_the_query_limit():
+    """A hub that 1,568 to-one relations with short names point at replies with 1,568 refs of a few
+    bytes each: about 0.5B instructions to build, so the 1.8 MB reply budget let a `list` or `query` page
+    of 30 hubs pass the 5B query limit (anyone may call them on a Public-read type). A page now takes
+    no more items once the message has used 3.5B instructions; its `next` goes on from there."""
+    with Replica(runtime="rustpython") as replica:
+        net = callers(replica, deploy(replica))
+        schema = _hub_schema(98, short=True)
+        assert net.admin.ok("restore", json.dumps({"format": DUMP, "schema": schema, "records": []})) == 0
+        for _ in range(3):
+            net.bob.ok("batch", [{"Create": {"type_name": "hub::Hub", "fields": []}}] * 10)
+        request = {"type_name": "hub::Hub", "filters": [], "order": [], "cursor": [], "limit": 100}
+        seen, cursor = [], []
+        try:
+            while True:
+                listed = net.anon.ok("list", "hub::Hub", [], cursor, 100)
+                assert _instructions(replica, net.cid, "list") < 4_500_000_000
+                seen += [e["id"] for e in listed["items"]]
+                if not listed["next"]:
+                    break
+                cursor = listed["next"]
+            queried = net.anon.ok("query", request)
+        except Rejected as exc:
+            pytest.fail(f"a page trapped: {exc.message}")
+        assert seen == list(range(1, 31))
+        assert queried["items"] and queried["next"]
+        assert _instructions(replica, net.cid, "query") < 4_500_000_000
