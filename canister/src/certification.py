@@ -41,7 +41,7 @@ class Certifier:
         touch; set the new root when anything changed."""
         state = self.chain.state()
         start = state[1] if state is not None else audit_start
-        entries = gateway.audit_since(start)
+        entries = gateway.recorded_since(start)
         state, appended = self.chain.append(entries, start, state)
         seen = set()
         for entry in entries:

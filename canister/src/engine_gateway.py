@@ -8,6 +8,7 @@ definitions (typedef_rules), so the rest of the canister never touches engine ob
 import json
 import math
 
+from audit_capture import AuditCapture
 from error_map import limit, not_found
 from kybra_simple_db import (
     CASCADE,
@@ -79,10 +80,12 @@ class EngineGateway:
         # The engine's identity map holds entities weakly and a record drops its entity: without a hold,
         # checking then changing an entity (update, link, transfer, delete) would read and parse it twice.
         self._held = None
+        self.capture = AuditCapture(self.db, audit_sizes[1])
 
     def release(self) -> None:
-        """End of an update: let go of the entity held by `load_for_change`."""
+        """End of an update: let go of the entity held by `load_for_change` and of the audit entries kept."""
         self._held = None
+        self.capture.clear()
 
     # --- context ---
 
@@ -319,6 +322,12 @@ class EngineGateway:
     def audit_next(self) -> int:
         """The sequence number the next audit entry will get."""
         return self.db.next_audit_seq()
+
+    def recorded_since(self, start: int) -> list:
+        """`audit_since(start)` for the entries of the current update, from the copies kept as they were
+        recorded when there are copies of all of them (see audit_capture)."""
+        entries = self.capture.since(start, self.db.next_audit_seq())
+        return self.audit_since(start) if entries is None else entries
 
     def audit_since(self, start: int) -> list:
         """Every audit entry with seq >= start (the entries of the current message, for certification)."""

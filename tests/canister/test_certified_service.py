@@ -444,3 +444,46 @@ def test_a_delete_carried_across_messages_keeps_the_certified_tree_exact():
         _check_against_scratch(svc, ids[-1])
     _check_against_scratch(svc, ids[-1])
     assert all(verify(svc, "c::Tree", i) is None for i in ids)
+
+def _chain_verifies(svc) -> None:
+    result = svc.api.icrc3_get_blocks(ADMIN, [{"start": 0, "length": 100}])
+    blocks = [(b["id"], b["block"]) for b in result["blocks"]]
+    verify_chain(blocks, *verify_tip(svc.api.icrc3_get_tip_certificate(), CANISTER, KEYS.root_key_der))
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "plain",
+        "é ünïcode ✓ 𝄞",
+        "tab\tnew\nline\x00nul \"quote\" back\\slash",
+        "x" * 300,            # an entry near the audit map's 1,024-byte values
+        "é" * 600,            # more than 1,024 bytes: the audit keeps the field names only
+        "\u2028" * 170 + "x" * 30,
+        "",
+    ],
+)
+def test_blocks_chained_from_the_entries_as_recorded_match_the_stored_entries(svc, title):
+    """Certification hashes each audit entry as the engine recorded it (audit_capture) instead of reading
+    it back; the chain must verify against the blocks built from the stored entries, whatever the text."""
+    created = svc.api.create(ALICE, "c::Plain", [text(title), {"name": "n", "value": {"Int": -(2**62)}}])
+    entity_id = created["Ok"]["id"]
+    assert "Ok" in svc.api.update(ALICE, "c::Plain", entity_id, [text(title + "!")], None)
+    assert "Ok" in svc.api.update(ALICE, "c::Plain", entity_id, [{"name": "n", "value": {"Null": None}}], None)
+    assert "Ok" in svc.api.create(ALICE, "c::Doc", [text(title[:200])])
+    _chain_verifies(svc)
+
+
+def test_entries_of_a_refused_batch_are_not_chained(svc):
+    """A batch that fails part-way rolls back: no block may be chained from the entries it recorded."""
+    def good(title):
+        return {"Create": {"type_name": "c::Doc", "fields": [text(title)]}}
+
+    bad = {"Update": {"type_name": "c::Doc", "id": 999, "fields": [text("x")], "expected_version": None}}
+    before = svc.api.icrc3_get_blocks(ADMIN, [{"start": 0, "length": 100}])["log_length"]
+    assert "Err" in svc.api.batch(ALICE, [good("a"), good("b"), bad])
+    assert svc.api.icrc3_get_blocks(ADMIN, [{"start": 0, "length": 100}])["log_length"] == before
+    assert "Ok" in svc.api.batch(ALICE, [good("c"), good("d")])
+    assert "Ok" in svc.api.transfer(ALICE, "c::Doc", 1, Principal.from_str(ADMIN))
+    assert "Ok" in svc.api.delete(ADMIN, "c::Doc", 1)
+    _chain_verifies(svc)

@@ -1,0 +1,83 @@
+"""The audit entries of the current update as the engine stores them, kept as they are recorded.
+
+Certification hashes every audit entry an update appends. Reading them back costs a stable read and a
+JSON parse each (pure Python on Kybra's RustPython), so the gateway routes the engine's one door for
+audit entries, `Database.record`, through here and keeps a copy. A copy is used only when the stored
+entry is sure to equal it (plain values, a text too short to be truncated to the audit map's value
+size); it is dropped if the engine's operation rolls back, and any entry without a copy is read back.
+"""
+
+from kybra_simple_db import get_caller_id
+
+_INFINITY = float("inf")
+_NUMBER = 24  # bytes at most of an int below 2**64 or a float in JSON text
+_FRAME = 64   # bytes of the entry's JSON text besides its values: brackets, quotes, commas
+
+
+class AuditCapture:
+    """Wraps `db.record`; `since(start, end)` gives the entries start <= seq < end if all were kept."""
+
+    def __init__(self, db, max_value_size):
+        self.db = db
+        self.limit = max_value_size
+        self.entries = {}
+        self._record = db.record
+        db.record = self.record
+
+    def clear(self) -> None:
+        self.entries = {}
+
+    def record(self, operation: str, type_name: str, entity_id, changes: dict, when: int = None,
+               caller: str = None) -> None:
+        """`Database.record`, keeping a copy of the entry it appends."""
+        db = self.db
+        if when is None:
+            when = db.now()
+        if caller is None:
+            caller = get_caller_id()
+        seq = db.next_audit_seq()
+        self._record(operation, type_name, entity_id, changes, when, caller)
+        if type(changes) is dict:
+            self.entries[seq] = (when, caller, operation, type_name, entity_id, dict(changes))
+            db.on_rollback_call(self.entries.pop, (seq, None))
+
+    def since(self, start: int, end: int):
+        """The entries start <= seq < end in order (dicts as the audit log reads them), or None when one
+        of them was not kept or might not be stored exactly as kept."""
+        out = []
+        for seq in range(start, end):
+            kept = self.entries.get(seq)
+            if kept is None:
+                return None
+            when, caller, operation, type_name, entity_id, changes = kept
+            if type(when) is not int or type(caller) is not str or type(operation) is not str:
+                return None
+            if type(type_name) is not str or (type(entity_id) is not int and type(entity_id) is not str):
+                return None
+            texts = [caller, operation, type_name, str(entity_id), str(when)]
+            numbers = 0
+            for name, value in changes.items():
+                if type(name) is not str:
+                    return None
+                texts.append(name)
+                kind = type(value)
+                if kind is str:
+                    texts.append(value)
+                elif kind is int:
+                    if not -(2**63) <= value < 2**64:
+                        return None
+                    numbers += 1
+                elif kind is float:
+                    if value != value or value == _INFINITY or value == -_INFINITY:
+                        return None
+                    numbers += 1
+                elif value is not None and kind is not bool:
+                    return None
+            joined = "".join(texts)
+            per_char = 2 if joined.isascii() and joined.isprintable() else 6  # an escape at worst
+            size = _FRAME + 6 * len(changes) + len(joined) * per_char + numbers * _NUMBER
+            if self.limit is not None and size > self.limit:
+                return None
+            out.append({"seq": seq, "time": when, "caller": caller, "operation": operation,
+                        "type_name": type_name, "id": entity_id, "changes": changes})
+        return out
