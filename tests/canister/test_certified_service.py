@@ -469,7 +469,8 @@ def test_blocks_chained_from_the_entries_as_recorded_match_the_stored_entries(sv
     created = svc.api.create(ALICE, "c::Plain", [text(title), {"name": "n", "value": {"Int": -(2**62)}}])
     entity_id = created["Ok"]["id"]
     assert "Ok" in svc.api.update(ALICE, "c::Plain", entity_id, [text(title + "!")], None)
-    assert "Ok" in svc.api.update(ALICE, "c::Plain", entity_id, [{"name": "n", "value": {"Null": None}}], None)
+    cleared = [{"name": "n", "value": {"Null": None}}]
+    assert "Ok" in svc.api.update(ALICE, "c::Plain", entity_id, cleared, None)
     assert "Ok" in svc.api.create(ALICE, "c::Doc", [text(title[:200])])
     _chain_verifies(svc)
 
