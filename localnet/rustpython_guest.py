@@ -87,7 +87,11 @@ def _along(v, plan):
             if i < len(out):
                 out[i] = _along(out[i], sub)
         return out if t is list else tuple(out)
-    return _to_host(v)  # "P" (a principal) or "W" (a recursive type): as the full walk does
+    if kind == "P":
+        if getattr(v, "isPrincipal", False) is True:
+            return frozenset((v.to_str(),))  # as _to_host converts one
+        return v
+    return _to_host(v)  # "W": a recursive type, walked whole
 
 
 def _reply(result):

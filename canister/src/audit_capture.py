@@ -9,8 +9,8 @@ size); it is dropped if the engine's operation rolls back, and any entry without
 
 from kybra_simple_db import get_caller_id
 
-_INFINITY = float("inf")
-_NUMBER = 24  # bytes at most of an int below 2**64 or a float in JSON text
+_LOW, _HIGH = -(2**63), 2**64  # numbers of at most _NUMBER bytes in JSON
+_NUMBER = 24  # bytes at most of a number between _LOW and _HIGH (int or float) in JSON text
 _FRAME = 64   # bytes of the entry's JSON text besides its values: brackets, quotes, commas
 
 
@@ -50,25 +50,20 @@ class AuditCapture:
             if kept is None:
                 return None
             when, caller, operation, type_name, entity_id, changes = kept
-            if type(when) is not int or type(caller) is not str or type(operation) is not str:
+            if type(when) is not int or (type(entity_id) is not int and type(entity_id) is not str):
                 return None
-            if type(type_name) is not str or (type(entity_id) is not int and type(entity_id) is not str):
+            try:   # caller, operation, type and the field names must be texts
+                joined = "".join([caller, operation, type_name, str(entity_id), str(when)] + list(changes))
+            except TypeError:
                 return None
-            texts = [caller, operation, type_name, str(entity_id), str(when)]
+            texts = [joined]
             numbers = 0
-            for name, value in changes.items():
-                if type(name) is not str:
-                    return None
-                texts.append(name)
+            for value in changes.values():
                 kind = type(value)
                 if kind is str:
                     texts.append(value)
-                elif kind is int:
-                    if not -(2**63) <= value < 2**64:
-                        return None
-                    numbers += 1
-                elif kind is float:
-                    if value != value or value == _INFINITY or value == -_INFINITY:
+                elif kind is int or kind is float:
+                    if not _LOW <= value < _HIGH:   # also false for NaN and the infinities
                         return None
                     numbers += 1
                 elif value is not None and kind is not bool:

@@ -6,6 +6,8 @@ update that appends audit entries, `after_update` chains them, rehashes the cert
 name and sets the new root, all in the same message (a trap rolls all of it back).
 """
 
+import hashlib
+
 import ic_hash_tree as tree
 import rep_hash
 from audit_chain import AuditChain
@@ -15,6 +17,11 @@ from stored_values import entity_value
 ENTITIES = b"entities"
 LAST_BLOCK_HASH = b"last_block_hash"
 LAST_BLOCK_INDEX = b"last_block_index"
+# the bytes hashed before a labeled subtree's or a leaf's content (ic_hash_tree.labeled_digest / leaf_digest)
+_LAST_HASH_PREFIX = tree.labeled_prefix(LAST_BLOCK_HASH)
+_LAST_INDEX_PREFIX = tree.labeled_prefix(LAST_BLOCK_INDEX)
+_LEAF_PREFIX = tree.leaf_prefix()
+_ENTITIES_DIGEST = {}  # entities subtree digest -> its labeled digest under "entities"
 
 
 def entity_hash(type_name: str, record: dict) -> bytes:
@@ -78,18 +85,22 @@ class Certifier:
         return self.root_digest_at(self.chain.tip())
 
     def root_digest_at(self, tip) -> bytes:
-        """The digest of _root([PRUNED, entities digest], tip nodes), from the digests directly."""
-        entities = tree.labeled_digest(ENTITIES, self.merkle.digest())
+        """The digest of _root([PRUNED, entities digest], tip nodes), from the digests directly (the
+        subtree digests inlined: this runs in every update)."""
+        digest = self.merkle.digest()
+        entities = _ENTITIES_DIGEST.get(digest)
+        if entities is None:
+            entities = tree.labeled_digest(ENTITIES, digest)
+            _ENTITIES_DIGEST.clear()  # one entry: the entities digest changes only with certified entities
+            _ENTITIES_DIGEST[digest] = entities
         if tip is None:
             return entities
         index, block_hash = tip
-        return tree.fork_digest(
-            entities,
-            tree.fork_digest(
-                tree.labeled_digest(LAST_BLOCK_HASH, tree.leaf_digest(block_hash)),
-                tree.labeled_digest(LAST_BLOCK_INDEX, tree.leaf_digest(rep_hash.uleb128(index))),
-            ),
-        )
+        sha256 = hashlib.sha256
+        last_hash = sha256(_LAST_HASH_PREFIX + sha256(_LEAF_PREFIX + block_hash).digest()).digest()
+        leaf = sha256(_LEAF_PREFIX + rep_hash.uleb128(index)).digest()
+        last_index = sha256(_LAST_INDEX_PREFIX + leaf).digest()
+        return tree.fork_digest(entities, tree.fork_digest(last_hash, last_index))
 
     def _certificate(self) -> bytes:
         certificate = self.data_certificate()

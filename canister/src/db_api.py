@@ -138,10 +138,17 @@ class DbApi(QueryEndpoints):
         may not read shows as unlinked (so refs reveal no hidden ids)."""
         plain = self.registry.get(type_name)
         values = record["fields"]
-        fields = [
-            {"name": f["name"], "value": self.codec.value(f["kind"], values.get(f["name"]))}
-            for f in plain["fields"]
-        ]
+        value = self.codec.value
+        fields = []
+        for f in plain["fields"]:  # Text and Int inline: one call fewer per field on every entity reply
+            name, kind = f["name"], f["kind"]
+            stored = values.get(name)
+            if kind == "Text" and type(stored) is str:
+                fields.append({"name": name, "value": {"Text": stored}})
+            elif kind == "Int" and type(stored) is int:
+                fields.append({"name": name, "value": {"Int": stored}})
+            else:
+                fields.append({"name": name, "value": value(kind, stored)})
         refs = []
         for r in self.registry.relations(type_name):
             if r["kind"] in typedef_rules.TO_ONE:
@@ -155,9 +162,9 @@ class DbApi(QueryEndpoints):
             "id": record["id"],
             "fields": fields,
             "refs": refs,
-            "owner": self._principal(record["owner"]),
-            "creator": self._principal(record["creator"]),
-            "updater": self._principal(record["updater"]),
+            "owner": self.principal_cache.get(record["owner"]) or self._principal(record["owner"]),
+            "creator": self.principal_cache.get(record["creator"]) or self._principal(record["creator"]),
+            "updater": self.principal_cache.get(record["updater"]) or self._principal(record["updater"]),
             "created_at": record["created_at"],
             "updated_at": record["updated_at"],
             "version": record["version"],

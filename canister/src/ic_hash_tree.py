@@ -24,6 +24,16 @@ EMPTY_DIGEST = hashlib.sha256(_EMPTY_SEP).digest()
 EMPTY_NODE = [EMPTY]
 
 
+def labeled_prefix(label: bytes) -> bytes:
+    """What labeled_digest(label, d) hashes before d (for callers that hash the bytes themselves)."""
+    return _LABELED_SEP + label
+
+
+def leaf_prefix() -> bytes:
+    """What leaf_digest(v) hashes before v."""
+    return _LEAF_SEP
+
+
 def fork_digest(left: bytes, right: bytes) -> bytes:
     return hashlib.sha256(_FORK_SEP + left + right).digest()
 
