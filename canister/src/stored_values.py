@@ -56,15 +56,30 @@ def stored_value_hash(stored: object) -> bytes:
     return _one_entry_hash("Text", rep_hash.text_hash(str(stored)))
 
 
+_TEXT_KEY = rep_hash.key_hash("Text")
+_INT_KEY = rep_hash.key_hash("Int")
+
+
 def field_values_hash(values: dict, keep_null: bool) -> bytes:
-    """rep_hash.value_hash(field_values(values, keep_null)), without building the Value."""
+    """rep_hash.value_hash(field_values(values, keep_null)), without building the Value (Text and Int
+    values hashed inline: every audit block and certified entity passes here)."""
+    sha256 = hashlib.sha256
+    key_hash = rep_hash.key_hash
     pairs = []
     for name in values:
         stored = values[name]
-        if stored is None and not keep_null:
+        kind = type(stored)
+        if kind is str:
+            value_hash = sha256(_TEXT_KEY + sha256(stored.encode("utf-8")).digest()).digest()
+        elif kind is int:
+            value_hash = sha256(_INT_KEY + sha256(rep_hash.sleb128(stored)).digest()).digest()
+        elif stored is None and not keep_null:
             continue
-        pairs.append(rep_hash.key_hash(name) + stored_value_hash(stored))
-    return rep_hash.map_hash(pairs)
+        else:
+            value_hash = stored_value_hash(stored)
+        pairs.append(key_hash(name) + value_hash)
+    pairs.sort()
+    return sha256(b"".join(pairs)).digest()
 
 
 def entity_value(type_name: str, record: dict) -> dict:
