@@ -2,12 +2,10 @@
 
 Certification hashes every audit entry an update appends. Reading them back costs a stable read and a
 JSON parse each (pure Python on Kybra's RustPython), so the gateway routes the engine's one door for
-audit entries, `Database.record`, through here and keeps a copy. A copy is used only when the stored
-entry is sure to equal it (plain values, a text too short to be truncated to the audit map's value
+audit entries, its audit log's `append`, through here and keeps a copy. A copy is used only when the
+stored entry is sure to equal it (plain values, a text too short to be truncated to the audit map's value
 size); it is dropped if the engine's operation rolls back, and any entry without a copy is read back.
 """
-
-from kybra_simple_db import get_caller_id
 
 _LOW, _HIGH = -(2**63), 2**64  # numbers of at most _NUMBER bytes in JSON
 _NUMBER = 24  # bytes at most of a number between _LOW and _HIGH (int or float) in JSON text
@@ -15,31 +13,28 @@ _FRAME = 64   # bytes of the entry's JSON text besides its values: brackets, quo
 
 
 class AuditCapture:
-    """Wraps `db.record`; `since(start, end)` gives the entries start <= seq < end if all were kept."""
+    """Wraps `db.audit.append`; `since(start, end)` gives the entries start <= seq < end if all were kept."""
 
     def __init__(self, db, max_value_size):
         self.db = db
+        self.log = db.audit
         self.limit = max_value_size
         self.entries = {}
-        self._record = db.record
-        db.record = self.record
+        self._append = self.log.append
+        self.log.append = self.append
 
     def clear(self) -> None:
         self.entries = {}
 
-    def record(self, operation: str, type_name: str, entity_id, changes: dict, when: int = None,
-               caller: str = None) -> None:
-        """`Database.record`, keeping a copy of the entry it appends."""
-        db = self.db
-        if when is None:
-            when = db.now()
-        if caller is None:
-            caller = get_caller_id()
-        seq = db.next_audit_seq()
-        self._record(operation, type_name, entity_id, changes, when, caller)
-        if type(changes) is dict:
+    def append(self, operation: str, type_name: str, entity_id, changes: dict, when: int, caller,
+               text=None) -> None:
+        """The audit log's `append`, keeping a copy of the entry it stages."""
+        log = self.log
+        seq = log.next_seq
+        self._append(operation, type_name, entity_id, changes, when, caller, text)
+        if type(changes) is dict and log.next_seq == seq + 1:
             self.entries[seq] = (when, caller, operation, type_name, entity_id, dict(changes))
-            db.on_rollback_call(self.entries.pop, (seq, None))
+            self.db.on_rollback_call(self.entries.pop, (seq, None))
 
     def since(self, start: int, end: int):
         """The entries start <= seq < end in order (dicts as the audit log reads them), or None when one
