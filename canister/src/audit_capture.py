@@ -7,9 +7,9 @@ stored entry is sure to equal it (plain values, a text too short to be truncated
 size); it is dropped if the engine's operation rolls back, and any entry without a copy is read back.
 """
 
-_LOW, _HIGH = -(2**63), 2**64  # numbers of at most _NUMBER bytes in JSON
-_NUMBER = 24  # bytes at most of a number between _LOW and _HIGH (int or float) in JSON text
-_FRAME = 64   # bytes of the entry's JSON text besides its values: brackets, quotes, commas
+_PLAIN = frozenset((str, int, float, bool, type(None)))  # values JSON gives back exactly (finite floats)
+_INFINITY = float("inf")
+_FRAME = 16   # bytes the entry's JSON text may have beyond its repr's bound (quotes around names)
 
 
 class AuditCapture:
@@ -45,29 +45,26 @@ class AuditCapture:
             if kept is None:
                 return None
             when, caller, operation, type_name, entity_id, changes = kept
-            if type(when) is not int or (type(entity_id) is not int and type(entity_id) is not str):
+            if type(when) is not int or type(entity_id) is not int or type(caller) is not str:
+                return None   # not an entity's own entry: read back
+            if type(operation) is not str or type(type_name) is not str or not all(map(_is_str, changes)):
                 return None
-            try:   # caller, operation, type and the field names must be texts
-                joined = "".join([caller, operation, type_name, str(entity_id), str(when)] + list(changes))
-            except TypeError:
+            kinds = set(map(type, changes.values()))
+            if not kinds <= _PLAIN or (float in kinds and not all(map(_finite, changes.values()))):
                 return None
-            texts = [joined]
-            numbers = 0
-            for value in changes.values():
-                kind = type(value)
-                if kind is str:
-                    texts.append(value)
-                elif kind is int or kind is float:
-                    if not _LOW <= value < _HIGH:   # also false for NaN and the infinities
-                        return None
-                    numbers += 1
-                elif value is not None and kind is not bool:
-                    return None
-            joined = "".join(texts)
-            per_char = 2 if joined.isascii() and joined.isprintable() else 6  # an escape at worst
-            size = _FRAME + 6 * len(changes) + len(joined) * per_char + numbers * _NUMBER
-            if self.limit is not None and size > self.limit:
+            # the entry's JSON text has at most as many characters as its repr, escapes aside (a control
+            # character: 6 for repr's 4); its UTF-8 at most 4 bytes a character
+            shown = repr(kept)
+            if self.limit is not None and len(shown) * (2 if shown.isascii() else 4) + _FRAME > self.limit:
                 return None
             out.append({"seq": seq, "time": when, "caller": caller, "operation": operation,
                         "type_name": type_name, "id": entity_id, "changes": changes})
         return out
+
+
+def _is_str(name) -> bool:
+    return type(name) is str
+
+
+def _finite(value) -> bool:
+    return type(value) is not float or (value == value and -_INFINITY < value < _INFINITY)
