@@ -118,9 +118,9 @@ class AuditChain:
             if entry["seq"] != nxt:
                 raise ValueError("audit entries must be chained in order")
             phash = block_hash(entry, phash)
-            self.store.insert("h" + str(nxt), phash.hex())
+            last = phash.hex()
+            self.store.insert("h" + str(nxt), last)
             nxt += 1
-        last = phash.hex()
         self.store.insert(CHAIN_KEY, str(first) + "," + str(nxt) + "," + last)
         return (first, nxt, last), True
 
