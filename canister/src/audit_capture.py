@@ -26,12 +26,12 @@ class AuditCapture:
     def clear(self) -> None:
         self.entries = {}
 
-    def append(self, operation: str, type_name: str, entity_id, changes: dict, when: int, caller,
-               text=None) -> None:
-        """The audit log's `append`, keeping a copy of the entry it stages."""
+    def append(self, operation: str, type_name: str, entity_id, changes: dict, when: int, caller, *more,
+               **extra) -> None:
+        """The audit log's `append` (whatever else it takes is passed on), keeping a copy of the entry."""
         log = self.log
         seq = log.next_seq
-        self._append(operation, type_name, entity_id, changes, when, caller, text)
+        self._append(operation, type_name, entity_id, changes, when, caller, *more, **extra)
         if type(changes) is dict and log.next_seq == seq + 1:
             self.entries[seq] = (when, caller, operation, type_name, entity_id, dict(changes))
             self.db.on_rollback_call(self.entries.pop, (seq, None))
