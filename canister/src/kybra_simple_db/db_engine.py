@@ -42,11 +42,14 @@ def _limit(declared, storage, attribute: str, fallback: int):
     return declared - ENCODING_MARGIN
 
 
-def _with_count_modes(schema: dict, counted, tallied) -> None:
+def _with_count_modes(schema: dict, counted, tallied, reached=None) -> None:
     """Record which ordered indexes count their values (since their creation): "c" with a count key per
-    value (indexes stored before value_counts.py), "v" with value_counts.py."""
+    value (indexes stored before value_counts.py, moving to count trees), "v" with value_counts.py; and
+    "m", the id a `rebuild_keys` pass from the first id has reached while "c" indexes remain."""
     if counted:
         schema["c"] = list(counted)
+        if reached is not None:
+            schema["m"] = reached
     if tallied:
         schema["v"] = list(tallied)
 
@@ -411,7 +414,7 @@ class Database(SeedDocuments, SchemaUpgrades):
             schema = {"n": following, "k": gens}
         if pending:
             schema["p"] = pending
-        _with_count_modes(schema, counted, tallied)
+        _with_count_modes(schema, counted, tallied, None if stored is None else stored.get("m"))
         self._save_key_schema(tc, cls, schema, stored, head, previous)
         return tc
 
@@ -435,16 +438,32 @@ class Database(SeedDocuments, SchemaUpgrades):
         self.key_generations(cls, tc)
         return tuple(self._key_schemas[tc][1].get("p", ()))
 
-    def finish_key_rebuild(self, cls, tc: int) -> None:
-        """After `rebuild_keys` went over every entity: pending ordered indexes are ready and equality
-        indexes of the older layout are no longer kept."""
+    def advance_key_rebuild(self, cls, tc: int, start, reached: int) -> None:
+        """After a `rebuild_keys` page from `start` to `reached`: remember how far a pass from the first id
+        has come, while indexes with a count key per value remain (see finish_key_rebuild)."""
+        self.key_generations(cls, tc)
+        entry = self._key_schemas[tc]
+        stored = entry[1]
+        if stored.get("c") and (not start or stored.get("m") == start):
+            schema = dict(stored)
+            schema["m"] = reached
+            self._save_key_schema(tc, entry[0], schema, stored, self.get(keys.key_schema_key(tc)), entry)
+
+    def finish_key_rebuild(self, cls, tc: int, start=None) -> None:
+        """After `rebuild_keys` went over every entity (its last page began at `start`): pending ordered
+        indexes are ready and equality indexes of the older layout are no longer kept. When the pages
+        went over every id from the first one, indexes with a count key per value have moved every
+        value's key over (value_counts.fold_key) and count with count trees alone from now on."""
         self.key_generations(cls, tc)
         entry = self._key_schemas[tc]
         stored = entry[1]
         gens = {name: gen for name, gen in stored["k"].items()
                 if name[0] in "^@" or "^" + name not in stored["k"]}
         schema = {"n": stored["n"], "k": gens}
-        _with_count_modes(schema, stored.get("c"), stored.get("v"))
+        counted, tallied = stored.get("c"), stored.get("v")
+        if counted and (not start or stored.get("m") == start):
+            counted, tallied = None, list(tallied or ()) + list(counted)
+        _with_count_modes(schema, counted, tallied)
         if schema != stored:
             self._save_key_schema(tc, entry[0], schema, stored, self.get(keys.key_schema_key(tc)), entry)
 

@@ -102,15 +102,18 @@ class IndexedKeys:
     @classmethod
     def rebuild_keys(cls, cursor=None, limit: int = 200):
         """Re-create alias and index entries for one page of entities (after a schema change made a
-        field the alias or indexed); returns the next cursor, None when done (then pending ordered
-        indexes are ready: see Database.sync_key_schema). Idempotent."""
+        field the alias or indexed, or to move counts kept with a key per value to count trees); returns
+        the next cursor, None when done (then pending ordered indexes are ready: see
+        Database.sync_key_schema and finish_key_rebuild). Idempotent."""
         db = Database.get_instance()
         with db.operation():
+            start = cursor
             items, cursor = cls.page(cursor, limit)
             for entity in items:
                 entity._sync_keys({}, entity._data)
-            if cursor is None:
-                tc = db.type_code(cls.__type_name__)
-                if tc is not None:
-                    db.finish_key_rebuild(cls, tc)
+            tc = db.type_code(cls.__type_name__)
+            if tc is not None and cursor is None:
+                db.finish_key_rebuild(cls, tc, start)
+            elif tc is not None:
+                db.advance_key_rebuild(cls, tc, start, cursor)
         return cursor

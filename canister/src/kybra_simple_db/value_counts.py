@@ -151,14 +151,8 @@ def entry_moved(db, index: OrderedIndex, tc: int, field: str, gen: int, value, d
         if exact is not None:
             db.add_to_count(exact, delta)
             return
-    if keyed:
-        key = keys.value_count_key(tc, field, value, db.key_limit, gen)
-        text = db.get(key)
-        if text is not None:
-            db.delete(key)
-            if int(text) + delta >= HEAVY:
-                count_tree(db, tc, field, gen).set(value, int(text) + delta)
-            return
+    if keyed and fold_key(db, index, tc, field, gen, value, delta):
+        return
     run = index.run_in_leaf(value)
     # all of the value's entries are in that leaf: few enough that it cannot be heavy (see invariants)
     if run is not None and (run <= LIGHT if delta > 0 else run + 1 < LIGHT):
@@ -166,6 +160,22 @@ def entry_moved(db, index: OrderedIndex, tc: int, field: str, gen: int, value, d
     counts = count_tree(db, tc, field, gen)
     if not counts.add(value, delta, LIGHT) and delta > 0 and index.count_near_change(value, HEAVY) >= HEAVY:
         counts.set(value, HEAVY)
+
+
+def fold_key(db, index: OrderedIndex, tc: int, field: str, gen: int, value, delta: int = 0) -> bool:
+    """Move the count key of `value` in an index stored with one per value (key schema "c") to the
+    count tree (when the value has HEAVY entries or more, `delta` included) or drop it (the value is
+    light); False when it has no such key (moved already, or a long Text value, which keeps it)."""
+    if _exact_key(db, index, tc, field, gen, value) is not None:
+        return False
+    key = keys.value_count_key(tc, field, value, db.key_limit, gen)
+    text = db.get(key)
+    if text is None:
+        return False
+    db.delete(key)
+    if int(text) + delta >= HEAVY:
+        count_tree(db, tc, field, gen).set(value, int(text) + delta)
+    return True
 
 
 def count(db, tc: int, field: str, gen: int, value, keyed: bool = False) -> int:
