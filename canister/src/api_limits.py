@@ -24,6 +24,9 @@ MAX_RESTORE_DATA = 1_500_000  # characters of JSON accepted by one restore call
 DELETE_INSTRUCTIONS = 30_000_000_000  # a delete (with its cascades) stops with Limit past this, below 40B
 DELETE_STEP_INSTRUCTIONS = 15_000_000_000  # a step of a stepwise delete starts no new entity past this
 QUERY_INSTRUCTIONS = 3_000_000_000  # scanning queries start no more reads past this (5B query limit)
+# A dump page reads no more records past this: encoding them (twice: to size the page, then the reply)
+# costs about as much again as reading them under Kybra's RustPython.
+DUMP_INSTRUCTIONS = 1_500_000_000
 # A query page takes no more items once the message has used this many: an entity of a type that 1,568
 # to-one relations point at takes ~0.5B instructions to build under Kybra's RustPython.
 REPLY_INSTRUCTIONS = 3_500_000_000

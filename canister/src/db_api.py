@@ -809,7 +809,9 @@ class DbApi(QueryEndpoints):
         def action():
             self.access.require_admin(caller, "dump")
             size = api_limits.page_size(limit_)
-            records, next_cursor = self.gateway.dump_page(cursor, size, api_limits.MAX_DUMP_DATA)
+            records, next_cursor = self.gateway.dump_page(
+                cursor, size, api_limits.MAX_DUMP_DATA, lambda: self._spent(api_limits.DUMP_INSTRUCTIONS)
+            )
             page = {"format": dump_pages.page_format(records), "records": records}
             if cursor is None:
                 page["schema"] = [

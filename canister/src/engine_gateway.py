@@ -342,11 +342,12 @@ class EngineGateway:
 
     # --- export ---
 
-    def dump_page(self, cursor, size: int, max_chars: int) -> tuple:
+    def dump_page(self, cursor, size: int, max_chars: int, stop=None) -> tuple:
         """Records after `cursor` whose JSON fits `max_chars`: the page shrinks, in proportion to how much
-        it is over (one retry as a rule, each rebuilding the page), until it does."""
+        it is over (one retry as a rule, each rebuilding the page), until it does. `stop()` true ends a
+        page after the record just read (the message's instructions), retries included."""
         while True:
-            records, next_cursor = self.db.dump_page(cursor, size)
+            records, next_cursor = self.db.dump_page(cursor, size, stop)
             chars = len(json.dumps(records, separators=(",", ":")))
             if chars <= max_chars:
                 return records, next_cursor

@@ -278,14 +278,18 @@ def test_a_restored_schema_at_the_type_limits_is_defined_in_one_message():
 def test_a_page_of_entities_costly_to_build_stops_before_the_query_limit():
     """A hub that 1,568 to-one relations with short names point at replies with 1,568 refs of a few
     bytes each: about 0.5B instructions to build, so the 1.8 MB reply budget let a `list` or `query` page
-    of 30 hubs pass the 5B query limit (anyone may call them on a Public-read type). A page now takes
-    no more items once the message has used 3.5B instructions; its `next` goes on from there."""
+    of 30 hubs pass the 5B query limit (anyone may call them on a Public-read type), and a dump page of
+    them too. A page now takes no more items once the message has used 3.5B instructions (a dump page
+    reads no more records past 1.5B: encoding them costs as much again); its `next` goes on from there."""
     with Replica(runtime="rustpython") as replica:
         net = callers(replica, deploy(replica))
         schema = _hub_schema(98, short=True)
+        value = "\U0001f600" * 2000
         assert net.admin.ok("restore", json.dumps({"format": DUMP, "schema": schema, "records": []})) == 0
         for _ in range(3):
-            net.bob.ok("batch", [{"Create": {"type_name": "hub::Hub", "fields": []}}] * 10)
+            net.bob.ok(
+                "batch", [{"Create": {"type_name": "hub::Hub", "fields": [field("x", text(value))]}}] * 10
+            )
         request = {"type_name": "hub::Hub", "filters": [], "order": [], "cursor": [], "limit": 100}
         seen, cursor = [], []
         try:
@@ -302,3 +306,19 @@ def test_a_page_of_entities_costly_to_build_stops_before_the_query_limit():
         assert seen == list(range(1, 31))
         assert queried["items"] and queried["next"]
         assert _instructions(replica, net.cid, "query") < 4_500_000_000
+        dumped, cursor = [], []
+        while True:  # a dump page (records of ~0.4B instructions each to read) stops reading at 1.5B
+            try:
+                page = net.admin.ok("dump", cursor, 100)
+            except Rejected as exc:
+                pytest.fail(f"a dump page trapped: {exc.message}")
+            assert _instructions(replica, net.cid, "dump") < 4_000_000_000
+            dumped += [
+                r["id"]
+                for r in json.loads(page["data"])["records"]
+                if r.get("type") == "hub::Hub" and "id" in r
+            ]
+            if not page["next"]:
+                break
+            cursor = page["next"]
+        assert dumped == list(range(1, 31))
