@@ -6,6 +6,8 @@ Plain form: {"name", "fields": [{"name", "kind", "required", "default", "min", "
 variant cases as strings and defaults in their stored form (value_codec).
 """
 
+import math
+
 import api_limits
 from error_map import invalid, limit
 from value_codec import KINDS, stored_from_value, variant_case
@@ -110,6 +112,11 @@ def _field(raw: dict, alias: object) -> dict:
             raise invalid("field " + name + ": min and max must be finite")
     if low is not None and high is not None and low > high:
         raise invalid("field " + name + ": min is greater than max")
+    if kind == "Text" and high < 0:
+        raise invalid("field " + name + ": max length must not be negative")
+    whole = kind in ("Text", "Int", "Timestamp")  # lengths, integers and nanoseconds are whole numbers
+    if whole and low is not None and high is not None and math.ceil(low) > math.floor(high):
+        raise invalid("field " + name + ": no value fits (no whole number lies between min and max)")
     field = {
         "name": name,
         "kind": kind,

@@ -464,3 +464,19 @@ def test_negative_zero_is_stored_as_zero(net):
         assert [e["id"] for e in listed] == ids
         counted = net.anon.ok("query_count", request("rt::Gauge", [where("reading", "Eq", zero)], limit=0))
         assert counted == {"count": 2, "next": []}
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        field_def("t", "Text", high=-1),
+        field_def("t", "Text", low=0.5, high=0.7),
+        field_def("i", "Int", low=0.5, high=0.7),
+        field_def("s", "Timestamp", low=1.2, high=1.9),
+    ],
+)
+def test_a_field_no_value_can_fit_is_refused(net, bad):
+    """A Text field of max length -1, or an Int field between 0.5 and 0.7, took no value at all (every
+    create giving it was Invalid): the definition is refused instead."""
+    kind, message = refused(net, net.admin, "define_type", type_def("rt::Empty", [bad]), False)
+    assert kind == "Invalid" and bad["name"] in message
