@@ -20,8 +20,10 @@ from localnet.source_interface import REJECTION_CODES
 from localnet.stable_memory import StableMemory, StableTrap
 
 CYCLES_BALANCE = 3_000_000_000_000  # what a fresh local canister holds; localnet charges no cycles
-# CPython ns to Kybra-RustPython wasm instructions, for performance_counter under CPython: a median of 17 to
-# 20 per call over every endpoint in benchmarks/canister_wasm.py (docs/canister.md)
+# CPU ns of the message's process to Kybra-RustPython wasm instructions, for performance_counter under
+# CPython: a median of 17 to 20 per call over every endpoint in benchmarks/canister_wasm.py
+# (docs/canister.md).
+# CPU time, not the wall clock, so a loaded machine does not make a message look more expensive.
 INSTRUCTIONS_PER_NS = 20
 STABLE32_LIMIT = 65536  # pages addressable by the 32-bit stable API (4 GiB)
 STABLE64_LIMIT = 6 * 1024 * 1024  # pages (384 GiB): comfortably under the IC's limit
@@ -51,7 +53,7 @@ class Context:
     data_certificate: bytes | None = None
     reject_code: int = 0
     reject_message: str = ""
-    started_ns: int = field(default_factory=_time.perf_counter_ns)
+    started_ns: int = field(default_factory=_time.process_time_ns)
 
 
 @dataclass
@@ -150,7 +152,7 @@ class KybraHost:
         return self._c().reject_message
 
     def performance_counter(self, counter_type: int) -> int:
-        return (_time.perf_counter_ns() - self._c().started_ns) * INSTRUCTIONS_PER_NS
+        return (_time.process_time_ns() - self._c().started_ns) * INSTRUCTIONS_PER_NS
 
     # -- cycles (not charged on localnet) -----------------------------------------------------------------
 
