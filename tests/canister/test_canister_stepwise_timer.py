@@ -32,6 +32,8 @@ def test_the_timer_finishes_a_cascade_past_one_message():
         left = net.admin.ok("count", "t::Node", [])
         assert 0 < left < FAN
         assert net.bob.err("delete_continue", "t::Node", root)[0] == "NotFound"
-        assert replica.advance_time(1_000_000_000) >= 1
-        assert net.admin.ok("count", "t::Node", []) == 0
+        ran = 0
+        while replica.advance_time(1_000_000_000):     # each due timer is one message; it sets the next
+            ran += 1
+        assert ran >= 1 and net.admin.ok("count", "t::Node", []) == 0
         assert net.alice.err("delete_continue", "t::Node", root)[0] == "NotFound"
