@@ -161,8 +161,15 @@ class EngineGateway:
         return entity
 
     def load(self, type_name: str, entity_id: int):
-        entity = self._class(type_name).load(entity_id)
-        return None if entity is None else self._record(entity)
+        """The record of an entity, or None (made from its document alone when the engine holds no object
+        for it: a read needs none)."""
+        view = self._class(type_name).stored_view(entity_id)
+        if view is None:
+            return None
+        eid, values, refs, meta = view
+        return {"id": eid, "fields": values, "refs": refs, "owner": meta["o"], "creator": meta["c"],
+                "updater": meta["u"], "created_at": meta["tc"], "updated_at": meta["tu"],
+                "version": meta["v"]}
 
     def load_for_change(self, type_name: str, entity_id: int):
         """`load` of an entity the update is about to change: kept until `release` (the end of the

@@ -30,6 +30,7 @@ from .db_errors import (
 )
 from .db_fields import JSON_VALUE, Property
 from .db_relations import Relation
+from .doc_reader import read_doc
 from .entity_cascade import EntityCascade
 from .entity_keys import IndexedKeys
 from .entity_links import EntityLinks
@@ -79,7 +80,7 @@ def _parse_doc(text: str) -> dict:
     without `json.loads`' whitespace checks; any other text still goes through `json.loads`. Without
     json's C accelerators, json_text's flat-record decoder does the same in far fewer steps."""
     if not keys.NATIVE_JSON:
-        return json_text.decode_record(text)
+        return read_doc(text)
     try:
         doc, end = _RAW_DECODE(text)
     except ValueError:
@@ -693,6 +694,33 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
         if entity is not None and "i" in entity._meta:
             return None     # this storage id belongs to an entity with a text id
         return entity
+
+    @classmethod
+    def stored_view(cls, entity_id) -> Optional[tuple]:
+        """(id, field values, to-one relation ids, metadata) of the entity `load(entity_id)` gives, as its
+        `id`, `values()`, `refs()` and document entries "v", "o", "c", "u", "tc", "tu"; or None. A read
+        that keeps no object need not make one: an int id not in the identity map is read from its
+        document alone."""
+        db = Database.get_instance()
+        tc = db.type_code(cls.__type_name__)
+        if (tc is not None and type(entity_id) is int and entity_id > 0 and not cls.__special__
+                and db.identity.get((tc, entity_id)) is None):
+            text = db.get_value(keys.doc_key(tc, entity_id))
+            if text is None:
+                return None
+            doc = _parse_doc(text)
+            if len(doc) == 7:       # no optional entries (a text id, a schema version...)
+                stored = doc["f"]
+                values = {name: stored.get(name, prop.default) for name, prop in cls.__fields__.items()}
+                refs = {name: stored.get(name) for name, rel in cls.__relations__.items() if not rel.to_many}
+                return entity_id, values, refs, doc
+        entity = cls.load(entity_id)
+        if entity is None:
+            return None
+        m = entity._meta
+        meta = {"v": m.get("v"), "o": m.get("o"), "c": m.get("c"), "u": m.get("u"), "tc": m.get("tc"),
+                "tu": m.get("tu")}
+        return entity._eid, entity.values(), entity.refs(), meta
 
     @classmethod
     def by_storage_id(cls, eid: int) -> Optional["Entity"]:

@@ -284,7 +284,8 @@ class _Shape(Exception):
     """The text is not a flat record: decode it the general way."""
 
 
-def _record_scalar(token: str):
+def record_scalar(token: str):
+    """The value of a number or literal token of text `encode` wrote (ValueError or IndexError if none)."""
     if token.isdigit() and (token[0] != "0" or len(token) == 1):
         return int(token)
     value = _LITERALS.get(token, _fail)
@@ -329,7 +330,7 @@ def _flat(pieces: list, count: int) -> dict:
             token = after.rstrip(",}")
             if token[:1] != ":":
                 raise _Shape()
-            target[key] = _record_scalar(token[1:])
+            target[key] = record_scalar(token[1:])
             after = after[len(token):]
             index += 2
         if after == ",":
