@@ -34,10 +34,17 @@ class AccessPolicy:
             return True
         return rule == "Owner" and caller != ANONYMOUS and caller == owner
 
-    def check_type_read(self, caller: str, type_name: str, policy: dict) -> None:
-        """Refuse a type whose entities only admins read (whether or not the asked entity exists)."""
-        if policy["read"] == "Admins" and not self.is_admin(caller):
+    def check_type_read(self, caller: str, type_name: str, policy: dict) -> bool:
+        """Refuse a type whose entities only admins read (whether or not the asked entity exists);
+        True when the caller reads every entity of the type (as `reads_everything`)."""
+        rule = policy["read"]
+        if rule == "Public":
+            return True
+        if self.is_admin(caller):
+            return True
+        if rule == "Admins":
             raise forbidden("no read access to " + type_name)
+        return False
 
     def reads_everything(self, caller: str, policy: dict) -> bool:
         """True when the caller may read every entity of a type (so counts and filters may be shown)."""
