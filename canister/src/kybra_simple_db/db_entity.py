@@ -8,7 +8,7 @@ Every public method is one all-or-nothing operation of the database.
 import json
 from typing import Optional
 
-from . import json_text, type_registry
+from . import json_text, relation_union, type_registry
 from . import key_layout as keys
 from .context import get_caller_id
 from .db_constants import (
@@ -132,6 +132,7 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
     __fields__ = {}
     __indexed__ = []
     __relations__ = {}
+    __unions__ = {}         # relations to several types (relation_union.py), by declared name
 
     # ----- class definition ------------------------------------------------------------------------
 
@@ -148,6 +149,8 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
         relations = {}
         for klass in reversed(cls.__mro__):
             for name, value in list(klass.__dict__.items()):
+                if isinstance(value, relation_union.UnionAttribute):
+                    value = value.relation      # a base class's relation to several types
                 if isinstance(value, Property):
                     fields[name] = value
                     relations.pop(name, None)
@@ -167,12 +170,16 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
             if not rel.reverse.isidentifier() or rel.reverse.startswith("_"):
                 raise ValidationError(f"{cls.__type_name__}.{rel.name}: invalid reverse name {rel.reverse!r}")
             rel.owner = cls
+        unions = relation_union.expand(relations)
         alias = getattr(cls, "__alias__", None)
         if alias is not None and alias not in fields:
             raise ValidationError(f"{cls.__type_name__}: __alias__ {alias!r} is not a field")
         cls.__fields__ = fields
         cls.__indexed__ = [name for name, prop in fields.items() if prop.indexed]
         cls.__relations__ = relations
+        cls.__unions__ = unions
+        for name, rel in unions.items():
+            setattr(cls, name, relation_union.UnionAttribute(rel))
         strict = cls.__dict__.get("__strict__")
         if strict is None:
             strict = bool(fields or relations) or any(
@@ -200,7 +207,7 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
             "namespace": cls.__namespace__,
             "alias": cls.__alias__,
             "fields": [prop.describe() for prop in cls.__fields__.values()],
-            "relations": [rel.describe() for rel in cls.__relations__.values()],
+            "relations": [rel.describe() for rel in relation_union.declared(cls)],
         }
 
     # ----- instance state ----------------------------------------------------------------------------
@@ -223,7 +230,7 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
         cls = type(self)
         if name in cls.__fields__:
             self._set_field(name, value)        # what the field's descriptor does, one call sooner
-        elif name.startswith("_") or name in cls.__relations__:
+        elif name.startswith("_") or name in cls.__relations__ or name in cls.__unions__:
             object.__setattr__(self, name, value)
         elif cls.__open__ and name not in _reserved_names():
             self._set_field(name, value)
@@ -513,7 +520,9 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
                 linked.append(name)
             elif name not in fields and not (
                     cls.__open__ and name not in _reserved_names() and not name.startswith("_")):
-                raise ValidationError(f"{cls.__type_name__} has no field {name!r}")
+                if name not in cls.__unions__:
+                    raise ValidationError(f"{cls.__type_name__} has no field {name!r}")
+                linked.append(name)     # a relation to several types
         with db.operation():
             tc = db.type_code(cls.__type_name__, create=True)
             max_id, count = db.counters(tc)
@@ -540,7 +549,7 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
             for name, rel in relations.items():
                 if not rel.to_many:
                     data[name] = None
-            self._assign(kwargs, ACTION_CREATE, relations)
+            self._assign(kwargs, ACTION_CREATE, linked)
             for name, prop in fields.items():
                 if prop.required and data.get(name) is None:
                     raise ValidationError(f"{cls.__type_name__}.{name} is required")
@@ -548,15 +557,18 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
             db.identity.put((tc, eid), self)
             db.on_rollback_call(self._creation_failed, ())
             for name in linked:
-                self._set_relation(name, kwargs[name])
+                self._set_any_relation(name, kwargs[name])
             # without json's C encoder the fields are encoded once, for the document and the audit entry
             fields_text = None if keys.NATIVE_JSON else json_text.encode(data)
             db.put_value(keys.doc_key(tc, eid), doc_text(data, meta, fields_text))
             self._sync_keys({}, data)
             changes = dict(data)
             for name in linked:
-                rel = relations[name]
-                if rel.to_many:
+                rel = relations.get(name)
+                if rel is None:     # a relation to several types: its parts' links
+                    changes.update(relation_union.link_changes(self, cls.__unions__[name]))
+                    fields_text = None
+                elif rel.to_many:
                     changes[name] = self._linked_ids(rel)
                     fields_text = None      # the entry holds more than the document's fields
             db.audit.append("create", cls.__type_name__, eid, changes, now, caller, changes_text=fields_text)

@@ -6,7 +6,7 @@ A mixin of `Entity`. To-one links live in the entity's document; to-many links i
 
 from typing import Optional
 
-from . import bitsets, type_registry
+from . import bitsets, relation_union, type_registry
 from . import key_layout as keys
 from .context import get_caller_id
 from .db_constants import ACTION_CREATE, ACTION_DELETE, ACTION_MODIFY
@@ -96,17 +96,39 @@ class EntityLinks:
             else:
                 self._link(rel, self._resolve_target(rel, value))
 
+    def _set_any_relation(self, name: str, value) -> None:
+        """Assign the relation `name`, declared for one type or several (a create's, a restore's)."""
+        union = type(self).__unions__.get(name)
+        if union is not None:
+            relation_union.assign(self, union, value)
+        else:
+            self._set_relation(name, value)
+
     def link(self, relation: str, target) -> bool:
         """Link `target` (an entity or its id) through `relation`; False if it was already linked."""
-        self._check_live()
         rel = self._relation(relation)
+        if rel.parts:
+            self._check_live()
+            return relation_union.link(self, rel, target)
+        return self.link_through(rel, target)
+
+    def link_through(self, rel, target) -> bool:
+        """`link` through the resolved one-type relation `rel` (a `LinkSet` holds it)."""
+        self._check_live()
         with self._db.operation():
             return self._link(rel, self._resolve_target(rel, target))
 
     def unlink(self, relation: str, target) -> bool:
         """Remove the link to `target` (entity or id); False if there was none."""
-        self._check_live()
         rel = self._relation(relation)
+        if rel.parts:
+            self._check_live()
+            return relation_union.unlink(self, rel, target)
+        return self.unlink_through(rel, target)
+
+    def unlink_through(self, rel, target) -> bool:
+        """`unlink` through the resolved one-type relation `rel` (a `LinkSet` holds it)."""
+        self._check_live()
         tid = target._eid if isinstance(target, EntityLinks) else normalize_id(target)
         if tid is None:
             raise ValidationError(f"invalid id {target!r}")
@@ -121,6 +143,8 @@ class EntityLinks:
         after = 0 if cursor is None else cursor
         if isinstance(after, bool) or not isinstance(after, int) or after < 0:
             raise ValidationError("cursor must be a non-negative integer id")
+        if rel.parts:
+            return relation_union.links(self, rel, cursor, limit)
         if not rel.to_many:
             tid = self._data.get(relation)
             return ([tid] if tid is not None and tid > after else []), None
@@ -131,6 +155,8 @@ class EntityLinks:
 
     def has_link(self, relation: str, target) -> bool:
         rel = self._relation(relation)
+        if rel.parts:
+            return relation_union.has_link(self, rel, target)
         tid = target._eid if isinstance(target, EntityLinks) else normalize_id(target)
         return tid is not None and self._has_link(rel, tid)
 
@@ -139,24 +165,25 @@ class EntityLinks:
     def add_relation(self, from_rel: str, to_rel: str, other: "EntityLinks") -> None:
         """Link `other`: through the declared relation `from_rel` if there is one, else as an ad-hoc
         relation named `from_rel` here and `to_rel` on `other` (kept in both documents)."""
-        if from_rel in type(self).__relations__:
+        if from_rel in type(self).__relations__ or from_rel in type(self).__unions__:
             self.link(from_rel, other)
             return
         self._adhoc(from_rel, to_rel, other, True)
 
     def remove_relation(self, from_rel: str, to_rel: str, other: "EntityLinks") -> None:
         """Undo `add_relation`."""
-        if from_rel in type(self).__relations__:
+        if from_rel in type(self).__relations__ or from_rel in type(self).__unions__:
             self.unlink(from_rel, other)
             return
         self._adhoc(from_rel, to_rel, other, False)
 
     def get_relations(self, relation_name: str, entity_type: Optional[str] = None) -> list:
         """Entities linked through `relation_name` (declared or ad-hoc), optionally of one type."""
-        if relation_name in type(self).__relations__:
+        cls = type(self)
+        rel = cls.__relations__.get(relation_name) or cls.__unions__.get(relation_name)
+        if rel is not None:
             value = getattr(self, relation_name)
-            found = list(value) if type(self).__relations__[relation_name].to_many else (
-                [] if value is None else [value])
+            found = list(value) if rel.to_many else ([] if value is None else [value])
         else:
             found = []
             for type_name, text_id in (self._meta.get("x") or {}).get(relation_name, []):
@@ -207,7 +234,8 @@ class EntityLinks:
     def _relations(self) -> dict:
         """The original's view of an entity's relations: {name: [linked entities]} (reads them)."""
         out = {}
-        for name in list(type(self).__relations__) + list(self._meta.get("x") or {}):
+        names = [rel.name for rel in relation_union.declared(type(self))]
+        for name in names + list(self._meta.get("x") or {}):
             found = self.get_relations(name)
             if found:
                 out[name] = found
@@ -216,6 +244,8 @@ class EntityLinks:
     def link_count(self, relation: str) -> int:
         """How many entities are linked through `relation` (reads one key per bucket of ids)."""
         rel = self._relation(relation)
+        if rel.parts:
+            return relation_union.link_count(self, rel)
         if not rel.to_many:
             return 0 if self._data.get(relation) is None else 1
         bucket = self._link_bucket(rel)
@@ -225,7 +255,10 @@ class EntityLinks:
 
     def linked_ids(self, relation: str) -> list:
         """Every id linked through `relation`, ascending (whole-relation read)."""
-        return self._linked_ids(self._relation(relation))
+        rel = self._relation(relation)
+        if rel.parts:
+            return relation_union.linked_ids(self, rel)
+        return self._linked_ids(rel)
 
     def restore_links(self, relation: str, ids: list, both_sides: bool) -> None:
         """Trusted restore: set the to-many links to `ids` (and the reverse side's sets when
@@ -311,6 +344,8 @@ class EntityLinks:
         self._check_live()
         if isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0:
             raise ValidationError("limit must be a positive integer")
+        if rel.parts:
+            return relation_union.bounded(self, rel, "clear_links", limit)
         with self._db.operation():
             ids = self._linked_ids_upto(rel, limit)
             for tid in ids:
@@ -325,6 +360,8 @@ class EntityLinks:
         self._check_live()
         if isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0:
             raise ValidationError("limit must be a positive integer")
+        if rel.parts:
+            return relation_union.bounded(self, rel, "delete_linked", limit)
         deleted = 0
         with self._db.operation():
             for tid in self._linked_ids_upto(rel, limit):
@@ -351,10 +388,10 @@ class EntityLinks:
                                    "caller may not modify")
 
     def _hook_link(self, rel, target, old, new, action: str) -> None:
-        self._hook(rel.name, old, new, action)
+        self._hook(rel.public, old, new, action)
         rev = rel.reverse_relation()
         if target is not self or rev is not rel:
-            target._hook(rev.name, old and self, new and self, ACTION_MODIFY)
+            target._hook(rev.public, old and self, new and self, ACTION_MODIFY)
 
     def _link(self, rel, target) -> bool:
         db = self._db
@@ -377,6 +414,8 @@ class EntityLinks:
                     db.audit.append("link", self._type, self._eid, {rel.name: target._eid}, db.now(),
                                     get_caller_id())
             else:
+                if rev.union is not None:
+                    relation_union.leave_others(target, rev)
                 old_parent = target._data.get(rev.name)
                 if old_parent is not None and old_parent != self._eid:
                     ttc = db.type_code(self._type)
@@ -401,6 +440,8 @@ class EntityLinks:
         if rev.to_many:
             db.bit_update(target._link_bucket(rev, create=True), self._eid, True)
         elif target is not self or rev is not rel:
+            if rev.union is not None:
+                relation_union.leave_others(target, rev)
             partner = target._data.get(rev.name)
             if partner is not None and partner != self._eid:
                 previous = rev.target_cls.load(partner)

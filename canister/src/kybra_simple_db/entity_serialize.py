@@ -8,7 +8,7 @@ targets do not exist yet stay pending, stored with the entity, until `resolve_pe
 """
 
 from . import key_layout as keys
-from . import type_registry
+from . import relation_union, type_registry
 from .context import get_caller_id
 from .db_engine import Database
 from .db_errors import NotFoundError, PermissionDenied, ValidationError
@@ -56,7 +56,12 @@ class EntitySerialization:
             ids = self._linked_ids(rel)
             if not ids:
                 continue
-            out[name] = [str(i) for i in ids] if rel.to_many else str(ids[0])
+            if rel.union is None:
+                out[name] = [str(i) for i in ids] if rel.to_many else str(ids[0])
+            elif rel.to_many:
+                out[rel.union] = out.get(rel.union, []) + [str(i) for i in ids]
+            else:
+                out[rel.union] = str(ids[0])    # a relation to several types, as declared
         for name, refs in (self._meta.get("x") or {}).items():
             if refs:
                 out[name] = [ref[1] for ref in refs]
@@ -87,15 +92,16 @@ class EntitySerialization:
             existing = cls.by_alias(data[cls.__alias__])
         caller = get_caller_id()
         for meta_name in ("owner", "creator"):
-            if meta_name in data and (meta_name in cls.__fields__) is False:
+            if meta_name in data and meta_name not in cls.__fields__ and meta_name not in cls.__relations__ \
+                    and meta_name not in cls.__unions__:
                 current = existing.meta()[meta_name] if existing is not None else caller
                 if data[meta_name] != current:
                     raise PermissionDenied(f"deserialize cannot set {meta_name} (use Database.restore)")
         fields = {}
         relations = {}
         for name, value in data.items():
-            if name.startswith("_") or name in cls.__relations__:
-                if name in cls.__relations__ and value is not None:
+            if name.startswith("_") or name in cls.__relations__ or name in cls.__unions__:
+                if (name in cls.__relations__ or name in cls.__unions__) and value is not None:
                     relations[name] = value
                 continue
             prop = cls.__fields__.get(name)
@@ -123,7 +129,7 @@ class EntitySerialization:
         waiting = dict(self._meta.get("p") or {})
         for name, value in relations.items():
             if self._relation_ready(name, value):
-                self._set_relation(name, value)
+                self._set_any_relation(name, value)
                 waiting.pop(name, None)
             else:
                 waiting[name] = value
@@ -131,6 +137,8 @@ class EntitySerialization:
 
     def _relation_ready(self, name: str, value) -> bool:
         rel = self._relation(name)
+        if rel.parts:
+            return relation_union.ready(self, rel, value)
         values = value if isinstance(value, list) else [value]
         for item in values:
             if not isinstance(item, EntitySerialization) and rel.target_cls[item] is None:
@@ -179,7 +187,7 @@ class EntitySerialization:
                         except NotFoundError:
                             ready = False
                         if ready:
-                            entity._set_relation(name, value)
+                            entity._set_any_relation(name, value)
                             del waiting[name]
                             linked += 1
                     entity._store_pending(waiting)

@@ -1,4 +1,5 @@
-"""`LinkSet`: the value of a to-many relation attribute, reading links page by page from storage."""
+"""`LinkSet`: the value of a to-many relation attribute, reading links page by page from storage
+(`UnionLinks` for a relation to several types)."""
 
 
 def drain(fetch, size: int) -> list:
@@ -59,10 +60,38 @@ class LinkSet:
         return NotImplemented
 
     def add(self, target) -> bool:
+        return self.entity.link_through(self.relation, target)
+
+    def remove(self, target) -> bool:
+        return self.entity.unlink_through(self.relation, target)
+
+    def __repr__(self) -> str:
+        return f"<links {self.entity!r}.{self.relation.name}: {self.ids()[:10]}>"
+
+
+class UnionLinks(LinkSet):
+    """The value of a to-many relation to several types: the union of its one-type parts' links,
+    iterated type by type in the declared order (pages give ids, as `Entity.links` does)."""
+
+    def __init__(self, entity, relation, parts):
+        super().__init__(entity, relation)
+        self.sets = [LinkSet(entity, part) for part in parts]
+
+    def __contains__(self, other) -> bool:
+        return any(other in links for links in self.sets)
+
+    def __iter__(self):
+        for links in self.sets:
+            yield from links
+
+    def __len__(self) -> int:
+        return sum(len(links) for links in self.sets)
+
+    def __bool__(self) -> bool:
+        return any(self.sets)
+
+    def add(self, target) -> bool:
         return self.entity.link(self.relation.name, target)
 
     def remove(self, target) -> bool:
         return self.entity.unlink(self.relation.name, target)
-
-    def __repr__(self) -> str:
-        return f"<links {self.entity!r}.{self.relation.name}: {self.ids()[:10]}>"

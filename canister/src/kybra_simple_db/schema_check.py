@@ -12,7 +12,7 @@ import hashlib
 import json
 from typing import Any, Optional
 
-from . import type_registry
+from . import relation_union, type_registry
 
 _BOUNDS = ("min_length", "max_length", "min_value", "max_value")
 
@@ -80,11 +80,13 @@ def build_schema(entity_types: dict[str, Any]) -> dict[str, Any]:
         entry = {"version": cls.__version__,
                  "fields": {name: build_field_descriptor(prop) for name, prop in cls.__fields__.items()},
                  "relationships": {}}
-        for name, rel in cls.__relations__.items():
+        for rel in relation_union.declared(cls):
             if rel.implicit:
                 continue
-            entry["relationships"][name] = {"type": rel.kind, "target": rel.target, "inverse": rel.reverse,
-                                            "many": rel.to_many, "kind": "relationship"}
+            target = list(rel.targets) if rel.targets is not None else rel.target
+            entry["relationships"][rel.name] = {"type": rel.kind, "target": target,
+                                                "inverse": rel.public_reverse(), "many": rel.to_many,
+                                                "kind": "relationship"}
         if _has_custom_migrate(cls):
             entry["has_migrate"] = True
         out[type_name] = entry

@@ -96,10 +96,27 @@ def lookup(name: str, namespace):
     return short[0] if len(short) == 1 else None
 
 
+def _union_part(target, name: str, owner):
+    """The name of the part linking `owner` when `name` is a relation to several types on `target`."""
+    union = target.__unions__.get(name)
+    if union is None:
+        return None
+    for part_name in union.parts:
+        if lookup(target.__relations__[part_name].target, target.__namespace__) is owner:
+            return part_name
+    raise ValidationError(f"{target.__type_name__}.{name} does not list {owner.__type_name__} among its "
+                          "targets")
+
+
 def _attach_reverse(rel, owner) -> None:
     target = rel.target_cls
+    part = _union_part(target, rel.reverse, owner)
+    if part is not None:
+        rel.reverse = part      # the declared reverse is a relation to several types: link its part
     existing = target.__relations__.get(rel.reverse)
     if existing is not None and not existing.implicit:
+        if rel.union is not None and existing.reverse == rel.union:
+            existing.reverse = rel.name     # it names the relation to several types: link this part
         if existing.kind != rel.reverse_kind:
             raise ValidationError(
                 f"{owner.__type_name__}.{rel.name} ({rel.kind}) needs {target.__type_name__}.{rel.reverse} "
@@ -156,6 +173,9 @@ def resolved(cls, name: str):
     """The relation `name` of `cls`, checked to have a defined target."""
     rel = cls.__relations__.get(name)
     if rel is None:
+        rel = cls.__unions__.get(name)       # a relation to several types: its parts are checked on use
+        if rel is not None:
+            return rel
         raise NotFoundError(f"{cls.__type_name__} has no relation {name!r}")
     if rel.target_cls is None or _classes.get(rel.target_cls.__type_name__) is not rel.target_cls:
         resolve_all()
