@@ -346,3 +346,10 @@ def test_dump_and_restore_keep_the_links_of_every_listed_type(fresh_db):
     assert Asset["car"].owner is Organization["acme"] and Asset["bike"].owner is User["alice"]
     assert list(Folder.load("1").members) == [User["alice"], Organization["acme"]]
     assert list(Organization["acme"].folders) == [Folder.load("1")]
+
+
+def test_refs_name_the_declared_to_one_relation():
+    User, Organization, Asset, _ = _define()
+    acme = Organization(title="acme")
+    assert Asset(label="car", owner=acme).refs() == {"owner": acme._eid}
+    assert Asset(label="van").refs() == {"owner": None}

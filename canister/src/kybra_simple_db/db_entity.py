@@ -295,8 +295,9 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
 
     def refs(self) -> dict:
         """To-one relations: relation name -> linked id or None."""
-        return {name: self._data.get(name) for name, rel in type(self).__relations__.items()
-                if not rel.to_many}
+        cls = type(self)
+        out = {name: self._data.get(name) for name, rel in cls.__relations__.items() if not rel.to_many}
+        return relation_union.public_refs(self, out) if cls.__unions__ else out
 
     def is_live(self) -> bool:
         return self._state == "live"

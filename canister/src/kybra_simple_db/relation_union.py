@@ -70,6 +70,17 @@ def link_changes(entity, union) -> dict:
     return dict((part.name, entity._linked_ids(part)) for part in parts(entity, union) if part.to_many)
 
 
+def public_refs(entity, refs: dict) -> dict:
+    """`refs` (to-one relation name -> linked id) with each to-one relation to several types under
+    its declared name instead of its parts' names."""
+    for name, union in type(entity).__unions__.items():
+        if union.to_many:
+            continue
+        linked = [refs.pop(part_name, None) for part_name in union.parts]
+        refs[name] = next((tid for tid in linked if tid is not None), None)
+    return refs
+
+
 def parts(entity, union) -> list:
     """The parts of `union` whose target type is defined."""
     cls = type(entity)
