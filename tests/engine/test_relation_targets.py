@@ -353,3 +353,10 @@ def test_refs_name_the_declared_to_one_relation():
     acme = Organization(title="acme")
     assert Asset(label="car", owner=acme).refs() == {"owner": acme._eid}
     assert Asset(label="van").refs() == {"owner": None}
+
+
+def test_a_part_name_too_long_for_a_storage_key_is_refused_at_definition():
+    with pytest.raises(ValidationError, match="longer than 60"):
+        class Thing(Entity):
+            a_rather_long_relation_name_for_this = ManyToOne(
+                ["Thing", "AnotherQuiteLongTypeNameForTesting"], "things")

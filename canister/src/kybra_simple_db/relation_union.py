@@ -27,6 +27,11 @@ class UnionAttribute:
         assign(obj, self.relation, value)
 
 
+# a part's name goes into its link keys ("<tc>><id>.<name>.<tc>/<bucket>"): at most 60 characters keeps
+# them within the 100 bytes of a StableBTreeMap key, as the 40-character limit of a declared name does
+MAX_PART_NAME = 60
+
+
 def expand(relations: dict) -> dict:
     """Replace each relation to several types in `relations` (in place, keeping the order) by its
     parts; returns the declared relations so replaced, by name."""
@@ -42,6 +47,9 @@ def expand(relations: dict) -> dict:
         names = []
         for target in rel.targets:
             part_name = name + "__" + target.replace("::", "__")
+            if len(part_name) > MAX_PART_NAME:
+                raise ValidationError(f"relation {name}: the name {part_name!r} of its part linking {target} "
+                                      f"is longer than {MAX_PART_NAME} characters (shorten the names)")
             if part_name in relations or part_name in dict(items):
                 raise ValidationError(f"relation {name}: the name {part_name!r} of its part linking "
                                       f"{target} is taken")
