@@ -56,6 +56,14 @@ def _property(field: dict):
     return Timestamp(min_value=0 if low is None else low, max_value=high, **common)
 
 
+def _as_record(view: tuple) -> dict:
+    """The plain record of an engine entity's `view()` (or `stored_view`)."""
+    eid, values, refs, meta = view
+    get = meta.get
+    return {"id": eid, "fields": values, "refs": refs, "owner": get("o"), "creator": get("c"),
+            "updater": get("u"), "created_at": get("tc"), "updated_at": get("tu"), "version": get("v")}
+
+
 def _hook_method(hook):
     def on_event(entity, field_name, old_value, new_value, action):
         return hook(entity, field_name, old_value, new_value, action)
@@ -141,18 +149,7 @@ class EngineGateway:
     # --- records ---
 
     def _record(self, entity) -> dict:
-        meta = entity.meta()
-        return {
-            "id": entity.id,
-            "fields": entity.values(),
-            "refs": entity.refs(),
-            "owner": meta["owner"],
-            "creator": meta["creator"],
-            "updater": meta["updater"],
-            "created_at": meta["created"],
-            "updated_at": meta["updated"],
-            "version": meta["version"],
-        }
+        return _as_record(entity.view())
 
     def _entity(self, type_name: str, entity_id: int):
         entity = self._class(type_name).load(entity_id)
@@ -164,12 +161,7 @@ class EngineGateway:
         """The record of an entity, or None (made from its document alone when the engine holds no object
         for it: a read needs none)."""
         view = self._class(type_name).stored_view(entity_id)
-        if view is None:
-            return None
-        eid, values, refs, meta = view
-        return {"id": eid, "fields": values, "refs": refs, "owner": meta["o"], "creator": meta["c"],
-                "updater": meta["u"], "created_at": meta["tc"], "updated_at": meta["tu"],
-                "version": meta["v"]}
+        return None if view is None else _as_record(view)
 
     def load_for_change(self, type_name: str, entity_id: int):
         """`load` of an entity the update is about to change: kept until `release` (the end of the

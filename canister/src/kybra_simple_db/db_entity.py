@@ -299,6 +299,20 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
         out = {name: self._data.get(name) for name, rel in cls.__relations__.items() if not rel.to_many}
         return relation_union.public_refs(self, out) if cls.__unions__ else out
 
+    def view(self) -> tuple:
+        """(id, field values, to-one relation ids, metadata document) in one call: `id`, `values()`,
+        `refs()` and the stored "v", "o", "c", "u", "tc", "tu" (read them, do not change them)."""
+        data = self._data
+        cls = type(self)
+        values = {}
+        for name in cls.__fields__:
+            values[name] = data.get(name)
+        refs = {}
+        for name, rel in cls.__relations__.items():
+            if not rel.to_many:
+                refs[name] = data.get(name)
+        return self._eid, values, refs, self._meta
+
     def is_live(self) -> bool:
         return self._state == "live"
 
@@ -710,10 +724,8 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
 
     @classmethod
     def stored_view(cls, entity_id) -> Optional[tuple]:
-        """(id, field values, to-one relation ids, metadata) of the entity `load(entity_id)` gives, as its
-        `id`, `values()`, `refs()` and document entries "v", "o", "c", "u", "tc", "tu"; or None. A read
-        that keeps no object need not make one: an int id not in the identity map is read from its
-        document alone."""
+        """The `view()` of the entity `load(entity_id)` gives, or None. A read that keeps no object need
+        not make one: an int id not in the identity map is read from its document alone."""
         db = Database.get_instance()
         tc = db.type_code(cls.__type_name__)
         if (tc is not None and type(entity_id) is int and entity_id > 0 and not cls.__special__
@@ -724,16 +736,16 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
             doc = _parse_doc(text)
             if len(doc) == 7:       # no optional entries (a text id, a schema version...)
                 stored = doc["f"]
-                values = {name: stored.get(name, prop.default) for name, prop in cls.__fields__.items()}
-                refs = {name: stored.get(name) for name, rel in cls.__relations__.items() if not rel.to_many}
+                values = {}
+                for name, prop in cls.__fields__.items():
+                    values[name] = stored.get(name, prop.default)
+                refs = {}
+                for name, rel in cls.__relations__.items():
+                    if not rel.to_many:
+                        refs[name] = stored.get(name)
                 return entity_id, values, refs, doc
         entity = cls.load(entity_id)
-        if entity is None:
-            return None
-        m = entity._meta
-        meta = {"v": m.get("v"), "o": m.get("o"), "c": m.get("c"), "u": m.get("u"), "tc": m.get("tc"),
-                "tu": m.get("tu")}
-        return entity._eid, entity.values(), entity.refs(), meta
+        return None if entity is None else entity.view()
 
     @classmethod
     def by_storage_id(cls, eid: int) -> Optional["Entity"]:
