@@ -7,7 +7,8 @@ stored entry is sure to equal it (plain values, a text too short to be truncated
 size); it is dropped if the engine's operation rolls back, and any entry without a copy is read back.
 """
 
-_PLAIN = frozenset((str, int, float, bool, type(None)))  # values JSON gives back exactly (finite floats)
+_PLAIN = frozenset((str, int, float, bool, type(None)))
+_STR = frozenset((str,))  # values JSON gives back exactly (finite floats)
 _INFINITY = float("inf")
 _FRAME = 16   # bytes the entry's JSON text may have beyond its repr's bound (quotes around names)
 
@@ -47,7 +48,9 @@ class AuditCapture:
             when, caller, operation, type_name, entity_id, changes = kept
             if type(when) is not int or type(entity_id) is not int or type(caller) is not str:
                 return None   # not an entity's own entry: read back
-            if type(operation) is not str or type(type_name) is not str or not all(map(_is_str, changes)):
+            if type(operation) is not str or type(type_name) is not str:
+                return None
+            if not set(map(type, changes)) <= _STR:
                 return None
             kinds = set(map(type, changes.values()))
             if not kinds <= _PLAIN or (float in kinds and not all(map(_finite, changes.values()))):
@@ -60,10 +63,6 @@ class AuditCapture:
             out.append({"seq": seq, "time": when, "caller": caller, "operation": operation,
                         "type_name": type_name, "id": entity_id, "changes": changes})
         return out
-
-
-def _is_str(name) -> bool:
-    return type(name) is str
 
 
 def _finite(value) -> bool:

@@ -32,6 +32,7 @@ def _number_hash(value) -> bytes:
 
 
 _K = rep_hash.key_hash
+_CACHED = rep_hash.cached_key_hash
 uleb128 = rep_hash.uleb128
 _BTYPE_PAIR = _K("btype") + rep_hash.text_hash(BLOCK_TYPE)
 _OP, _CALLER, _TYPE, _ID, _CHANGES = _K("op"), _K("caller"), _K("type"), _K("id"), _K("changes")
@@ -44,10 +45,11 @@ def block_hash(entry: dict, phash) -> bytes:
     RustPython each call saved is some 20,000 instructions)."""
     sha256 = hashlib.sha256
     entity_id, time = entry["id"], entry["time"]
+    operation, caller, type_name = entry["operation"], entry["caller"], entry["type_name"]
     tx = [
-        _OP + _K(entry["operation"]),  # the cached text hash: these few texts recur
-        _CALLER + _K(entry["caller"]),
-        _TYPE + _K(entry["type_name"]),
+        _OP + (_CACHED(operation) or _K(operation)),  # the cached text hash: these few texts recur
+        _CALLER + (_CACHED(caller) or _K(caller)),
+        _TYPE + (_CACHED(type_name) or _K(type_name)),
         _ID + (sha256(uleb128(entity_id)).digest() if type(entity_id) is int and entity_id >= 0
                else _number_hash(entity_id)),
         _CHANGES + field_values_hash(entry["changes"], True),

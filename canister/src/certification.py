@@ -21,6 +21,7 @@ LAST_BLOCK_INDEX = b"last_block_index"
 _LAST_HASH_PREFIX = tree.labeled_prefix(LAST_BLOCK_HASH)
 _LAST_INDEX_PREFIX = tree.labeled_prefix(LAST_BLOCK_INDEX)
 _LEAF_PREFIX = tree.leaf_prefix()
+_FORK_PREFIX = tree.fork_prefix()
 _ENTITIES_DIGEST = {}  # entities subtree digest -> its labeled digest under "entities"
 
 
@@ -60,7 +61,8 @@ class Certifier:
             self.merkle.set_leaf(key[0], key[1], None if record is None else entity_hash(key[0], record))
         changed = self.merkle.flush()
         if appended or changed:
-            self.set_certified_data(self.root_digest_at(self.chain.tip_of(state)))
+            tip = (state[1] - 1, bytes.fromhex(state[2])) if state[1] > state[0] else None   # chain.tip_of
+            self.set_certified_data(self.root_digest_at(tip))
 
     def publish(self) -> None:
         self.set_certified_data(self.root_digest())
@@ -100,7 +102,9 @@ class Certifier:
         last_hash = sha256(_LAST_HASH_PREFIX + sha256(_LEAF_PREFIX + block_hash).digest()).digest()
         leaf = sha256(_LEAF_PREFIX + rep_hash.uleb128(index)).digest()
         last_index = sha256(_LAST_INDEX_PREFIX + leaf).digest()
-        return tree.fork_digest(entities, tree.fork_digest(last_hash, last_index))
+        # tree.fork_digest(entities, tree.fork_digest(last_hash, last_index)), inlined
+        tip_digest = sha256(_FORK_PREFIX + last_hash + last_index).digest()
+        return sha256(_FORK_PREFIX + entities + tip_digest).digest()
 
     def _certificate(self) -> bytes:
         certificate = self.data_certificate()

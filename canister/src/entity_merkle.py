@@ -74,7 +74,8 @@ class EntityMerkle:
         self.meta = meta
         self.cache = {}
         self.dirty = set()
-        self.types = None
+        self.types = None       # this message's copy of the types record, made by `_state` to change it
+        self.stored = None      # the types record as stored (shared across messages: never changed)
         self.types_text = None  # the stored text `types` equals (None when changed since or absent)
         self.types_dirty = False
 
@@ -85,26 +86,40 @@ class EntityMerkle:
         self.cache = {}
         self.dirty = set()
         self.types = None
+        self.stored = None
         self.types_text = None
         self.types_dirty = False
 
-    def _state(self) -> dict:
-        if self.types is None:
+    def _stored(self) -> dict:
+        """The types record as stored, read once per message (the parse is shared: never change it)."""
+        if self.stored is None:
             raw = self.meta.get(TYPES_KEY)
             self.types_text = raw
             if raw is None:
-                self.types = {"g": 1, "t": {}}
+                parsed = {"g": 1, "t": {}}
             else:
                 parsed = _PARSED.get(raw)
                 if parsed is None:
                     parsed = json.loads(raw)
                     _remember(_PARSED, raw, parsed)
-                self.types = dict(parsed)  # a copy: the type entries change in place
-                self.types["t"] = {name: list(info) for name, info in parsed["t"].items()}
+            self.stored = parsed
+        return self.stored
+
+    def _state(self) -> dict:
+        """The types record to change: this message's copy (the type entries change in place)."""
+        if self.types is None:
+            parsed = self._stored()
+            self.types = dict(parsed)
+            self.types["t"] = {name: list(info) for name, info in parsed["t"].items()}
         return self.types
 
+    def _view(self) -> dict:
+        """The types record to read: the copy if this message made one, else the stored one."""
+        return self.types if self.types is not None else self._stored()
+
     def certified(self, type_name: str) -> bool:
-        return type_name in self._state()["t"]
+        types = self.types if self.types is not None else self.stored   # (every update asks: no call)
+        return type_name in (types if types is not None else self._stored())["t"]
 
     def certified_types(self) -> list:
         return sorted(self._state()["t"])
@@ -207,12 +222,12 @@ class EntityMerkle:
         return [tree.LABELED, type_name.encode("utf-8"), subtree]
 
     def _root_digest_of(self, type_name: str) -> bytes:
-        root = self._state()["t"][type_name][2]
+        root = self._view()["t"][type_name][2]
         return bytes.fromhex(root) if root else tree.EMPTY_DIGEST
 
     def digest(self) -> bytes:
         """The digest of the `entities` subtree (cached by the stored text it follows from)."""
-        state = self._state()
+        state = self._view()
         text = None if self.types_dirty else self.types_text
         found = None if text is None else _DIGESTS.get(text)
         if found is None:

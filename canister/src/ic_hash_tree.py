@@ -29,6 +29,11 @@ def labeled_prefix(label: bytes) -> bytes:
     return _LABELED_SEP + label
 
 
+def fork_prefix() -> bytes:
+    """What fork_digest(l, r) hashes before l + r."""
+    return _FORK_SEP
+
+
 def leaf_prefix() -> bytes:
     """What leaf_digest(v) hashes before v."""
     return _LEAF_SEP

@@ -39,6 +39,8 @@ def _sha256(data: bytes) -> bytes:
 
 _KEY_HASHES = {}
 _CACHED_KEYS = 512
+cached_key_hash = _KEY_HASHES.get
+"""`cached_key_hash(key) or key_hash(key)` is key_hash(key) with no Python call when it is cached."""
 
 
 def key_hash(key: str) -> bytes:

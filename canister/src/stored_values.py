@@ -65,6 +65,7 @@ def field_values_hash(values: dict, keep_null: bool) -> bytes:
     values hashed inline: every audit block and certified entity passes here)."""
     sha256 = hashlib.sha256
     key_hash = rep_hash.key_hash
+    cached = rep_hash.cached_key_hash
     pairs = []
     for name in values:
         stored = values[name]
@@ -77,7 +78,7 @@ def field_values_hash(values: dict, keep_null: bool) -> bytes:
             continue
         else:
             value_hash = stored_value_hash(stored)
-        pairs.append(key_hash(name) + value_hash)
+        pairs.append((cached(name) or key_hash(name)) + value_hash)
     pairs.sort()
     return sha256(b"".join(pairs)).digest()
 
