@@ -360,3 +360,16 @@ def test_a_part_name_too_long_for_a_storage_key_is_refused_at_definition():
         class Thing(Entity):
             a_rather_long_relation_name_for_this = ManyToOne(
                 ["Thing", "AnotherQuiteLongTypeNameForTesting"], "things")
+
+
+def test_view_and_stored_view_show_the_refs_and_values_of_a_union_relation():
+    User, Organization, Asset, _ = _define()
+    acme = Organization(title="acme")
+    car = Asset(label="car", owner=acme)
+    expected = (car.id, car.values(), car.refs())
+    assert car.view()[:3] == expected
+    assert Asset.stored_view(car.id)[:3] == expected
+    eid = car.id
+    del car
+    gc.collect()
+    assert Asset.stored_view(eid)[:3] == expected

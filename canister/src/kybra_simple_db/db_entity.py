@@ -311,6 +311,8 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
         for name, rel in cls.__relations__.items():
             if not rel.to_many:
                 refs[name] = data.get(name)
+        if cls.__unions__:
+            refs = relation_union.public_refs(self, refs)
         return self._eid, values, refs, self._meta
 
     def is_live(self) -> bool:
@@ -729,7 +731,7 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
         db = Database.get_instance()
         tc = db.type_code(cls.__type_name__)
         if (tc is not None and type(entity_id) is int and entity_id > 0 and not cls.__special__
-                and db.identity.get((tc, entity_id)) is None):
+                and not cls.__unions__ and db.identity.get((tc, entity_id)) is None):
             text = db.get_value(keys.doc_key(tc, entity_id))
             if text is None:
                 return None
