@@ -90,6 +90,28 @@ def test_custom_ids_numeric_and_text():
     assert peter is not None and numbered is not None
 
 
+def test_entities_with_text_ids_are_found_through_links_queries_and_cascades_after_an_upgrade():
+    class Team(Entity):
+        members = OneToMany("Member", "team")
+        lead = OneToOne("Member", "leads", on_delete="cascade")
+
+    class Member(Entity):
+        name = String(indexed=True)
+        age = Integer()
+
+    peter = Member(_id="peter", name="p", age=3)
+    other = Member(name="q", age=4)
+    team = Team(members=[peter, other], lead=peter)
+    _reopen()
+    team = Team.load(team._id)
+    assert [m._id for m in team.members] == ["peter", other._id]
+    assert team.lead._id == "peter" and Member["peter"].team._id == team._id
+    assert [m._id for m in Member.query().where(age__gte=0).page(10).items] == ["peter", other._id]
+    assert Member.find_by("name", "p")[0][0]._id == "peter"
+    team.delete_in_steps()
+    assert Member.load("peter") is None and Member.count() == 1
+
+
 def test_deserialize_keeps_ids_and_resolves_pending_relations_in_any_order():
     class Parent(Entity):
         name = String()

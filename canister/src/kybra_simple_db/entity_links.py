@@ -48,7 +48,7 @@ class EntityLinks:
         target_id = self._data.get(name)
         if target_id is None:
             return None
-        return rel.target_cls.load(target_id)
+        return rel.target_cls.by_storage_id(target_id)
 
     def _resolve_target(self, rel, value) -> "EntityLinks":
         if isinstance(value, EntityLinks):
@@ -378,7 +378,7 @@ class EntityLinks:
         (so a self-link changes one document once, whatever the identity map holds)."""
         if tid == self._eid and rel.target_cls.__type_name__ == self._type:
             return self
-        return rel.target_cls.load(tid)
+        return rel.target_cls.by_storage_id(tid)
 
     def _guard(self, other: Optional["EntityLinks"]) -> None:
         """Refuse (PermissionDenied) a link change that would rewrite `other`'s document when the
@@ -433,7 +433,7 @@ class EntityLinks:
             self._guard(target)
             partner = target._data.get(rev.name)
             if partner is not None and partner != self._eid:
-                self._guard(rev.target_cls.load(partner))
+                self._guard(rev.target_cls.by_storage_id(partner))
         self._hook_link(rel, target, old, target, action)
         if old is not None:
             self._detach(rel, old)
@@ -444,7 +444,7 @@ class EntityLinks:
                 relation_union.leave_others(target, rev)
             partner = target._data.get(rev.name)
             if partner is not None and partner != self._eid:
-                previous = rev.target_cls.load(partner)
+                previous = rev.target_cls.by_storage_id(partner)
                 if previous is not None:
                     previous._touch()
                     previous._data[rel.name] = None

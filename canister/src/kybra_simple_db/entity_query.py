@@ -284,7 +284,7 @@ class Query:
                 return items, last, False, scanned
             scanned += 1
             last = position
-            entity = cls.load(eid)
+            entity = cls.by_storage_id(eid)
             if entity is not None and all(matches(getattr(entity, field), op, operand)
                                           for field, op, operand in filters):
                 items.append(entity)
@@ -326,7 +326,7 @@ class Query:
             if index_only:
                 total += 1
                 continue
-            entity = self.cls.load(eid)
+            entity = self.cls.by_storage_id(eid)
             if entity is not None and all(matches(getattr(entity, f), op, v) for f, op, v in self.filters):
                 total += 1
         return total, None

@@ -39,7 +39,7 @@ class LinkSet:
         while True:
             ids, cursor = self.page(cursor, 200)
             for tid in ids:
-                target = target_cls.load(tid)
+                target = target_cls.by_storage_id(tid)
                 if target is not None:
                     yield target
             if cursor is None:
