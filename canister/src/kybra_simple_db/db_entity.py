@@ -30,7 +30,6 @@ from .db_errors import (
 )
 from .db_fields import JSON_VALUE, Property
 from .db_relations import Relation
-from .doc_reader import read_doc
 from .entity_cascade import EntityCascade
 from .entity_keys import IndexedKeys
 from .entity_links import EntityLinks
@@ -80,7 +79,7 @@ def _parse_doc(text: str) -> dict:
     without `json.loads`' whitespace checks; any other text still goes through `json.loads`. Without
     json's C accelerators, json_text's flat-record decoder does the same in far fewer steps."""
     if not keys.NATIVE_JSON:
-        return read_doc(text)
+        return json_text.decode_record(text)
     try:
         doc, end = _RAW_DECODE(text)
     except ValueError:

@@ -1,11 +1,12 @@
-"""doc_reader.read_doc gives json.loads of any document text: the engine's layout by position, the rest
-through json_text (escapes, nested values, optional entries, null owners, malformed numbers)."""
+"""json_text.decode_record (how the engine reads its documents without json's C accelerators) gives
+json.loads of any document text: the engine's layout, escapes, nested values, optional entries, null
+owners, malformed numbers."""
 
 import json
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from kybra_simple_db.doc_reader import read_doc
+from kybra_simple_db.json_text import decode_record
 from test_json_text import COMPACT, same
 
 scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text())
@@ -19,11 +20,11 @@ stamps = st.one_of(st.integers(min_value=0), st.floats(), st.none(), st.text(max
 @given(st.one_of(st.integers(min_value=0), st.text(max_size=2)),
        st.dictionaries(st.text(), field_values, max_size=5), meta_text, meta_text, meta_text, stamps, stamps,
        st.dictionaries(st.sampled_from(["i", "sv", "x", "p"]), scalars, max_size=2))
-def test_read_doc_matches_json(version, fields, owner, creator, updater, created, updated, extra):
+def test_decode_record_matches_json(version, fields, owner, creator, updater, created, updated, extra):
     doc = {"v": version, "f": fields, "o": owner, "c": creator, "u": updater, "tc": created, "tu": updated}
     doc.update(extra)
     text = COMPACT.encode(doc)
-    assert same(read_doc(text), json.loads(text))
+    assert same(decode_record(text), json.loads(text))
 
 
 def test_engine_layout_and_near_misses():
@@ -40,18 +41,5 @@ def test_engine_layout_and_near_misses():
             expected = json.loads(text)
         except ValueError:
             continue
-        assert same(read_doc(text), expected), text
+        assert same(decode_record(text), expected), text
 
-
-def test_engine_documents_take_the_positional_path(monkeypatch):
-    from kybra_simple_db import doc_reader
-
-    def refuse(text):
-        raise AssertionError("decoded the general way: " + text)
-
-    monkeypatch.setattr(doc_reader.json_text, "decode_record", refuse)
-    for text in ('{"v":3,"f":{"name":"a:b,c","qty":-12,"ok":true,"x":1.5,"n":null,"s":""},"o":"aaa-b",'
-                 '"c":"c","u":"","tc":1796574328708192993,"tu":1796574328708192994}',
-                 '{"v":1,"f":{"a":1},"o":"a","c":"b","u":"c","tc":1,"tu":2}',
-                 '{"v":1,"f":{"a":"x"},"o":"a","c":"b","u":"c","tc":1,"tu":2}'):
-        assert read_doc(text) == json.loads(text)
