@@ -1,8 +1,8 @@
 """The audit entries of the current update as the engine stores them, kept as they are recorded.
 
 Certification hashes every audit entry an update appends. Reading them back costs a stable read and a
-JSON parse each (pure Python on Kybra's RustPython), so the gateway routes the engine's one door for
-audit entries, its audit log's `append`, through here and keeps a copy. A copy is used only when the
+JSON parse each (pure Python on Kybra's RustPython), so the gateway listens to the engine's one door for
+audit entries (its audit log's listener) and keeps a copy. A copy is used only when the
 stored entry is sure to equal it (plain values, a text too short to be truncated to the audit map's value
 size); it is dropped if the engine's operation rolls back, and any entry without a copy is read back.
 """
@@ -14,26 +14,20 @@ _FRAME = 16   # bytes the entry's JSON text may have beyond its repr's bound (qu
 
 
 class AuditCapture:
-    """Wraps `db.audit.append`; `since(start, end)` gives the entries start <= seq < end if all were kept."""
+    """Listens to `db.audit`; `since(start, end)` gives the entries start <= seq < end if all were kept."""
 
     def __init__(self, db, max_value_size):
         self.db = db
-        self.log = db.audit
         self.limit = max_value_size
         self.entries = {}
-        self._append = self.log.append
-        self.log.append = self.append
+        db.audit.set_listener(self.keep)
 
     def clear(self) -> None:
         self.entries = {}
 
-    def append(self, operation: str, type_name: str, entity_id, changes: dict, when: int, caller, *more,
-               **extra) -> None:
-        """The audit log's `append` (whatever else it takes is passed on), keeping a copy of the entry."""
-        log = self.log
-        seq = log.next_seq
-        self._append(operation, type_name, entity_id, changes, when, caller, *more, **extra)
-        if type(changes) is dict and log.next_seq == seq + 1:
+    def keep(self, seq: int, operation: str, type_name: str, entity_id, changes, when: int, caller) -> None:
+        """The audit log's listener: a copy of entry `seq`, dropped if the operation rolls back."""
+        if type(changes) is dict:
             self.entries[seq] = (when, caller, operation, type_name, entity_id, dict(changes))
             self.db.on_rollback_call(self.entries.pop, (seq, None))
 

@@ -51,6 +51,12 @@ class AuditLog:
         self.journal = [] if journal is None else journal     # the database's undo journal
         self.min_seq = int(staged.get(prefix + keys.AUDIT_MIN) or 0)
         self.next_seq = self._find_end(self.min_seq)
+        self.listener = None
+
+    def set_listener(self, listener) -> None:
+        """`listener(seq, operation, type_name, entity_id, changes, when, caller)` hears of every entry
+        staged from then on, as `append` was given it (a certifier keeps copies instead of reading back)."""
+        self.listener = listener
 
     def _has(self, seq: int) -> bool:
         return self.staged.contains(keys.audit_key(self.prefix, seq))
@@ -126,6 +132,8 @@ class AuditLog:
             value_chunks.write(staged, journal, self.key(seq), text, limit)
         self.next_seq = seq + 1
         journal.append((CALL, setattr, (self, "next_seq", seq)))
+        if self.listener is not None:
+            self.listener(seq, operation, type_name, entity_id, changes, when, caller)
 
     def _names_only(self, when: int, caller: str, operation: str, type_name: str, entity_id,
                     changes: dict, limit: int) -> str:
