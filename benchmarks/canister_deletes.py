@@ -19,37 +19,35 @@ from pathlib import Path
 
 import click
 
-from benchmarks.canister_wasm import ADMIN, ENTRY, IFACE, CpythonCanister, field_def, type_def
+from benchmarks.canister_wasm import (
+    ADMIN,
+    ENTRY,
+    HUB,
+    HUB_DEF,
+    IFACE,
+    LEAF,
+    LEAF_DEF,
+    CpythonCanister,
+    created,
+    field_def,
+    relation,
+    type_def,
+)
 from localnet import candid_codec, rustpython_runtime
 from localnet.replica import Replica
 from localnet.state_store import StateStore
 
-NODE, HUB, LEAF = "bench::Node", "bench::Hub", "bench::Leaf"
+NODE = "bench::Node"
 LINE = re.compile(r"\[instructions\] (\w+) (\S+): (\d+)")   # a timer logs method <timer>
 UPDATE_LIMIT = 40_000_000_000
 BUILD_BATCH = 25    # creates per batch while building (localnet's CPython meter is the wall clock: keep
                     # each message short on a busy machine)
-
-
-def _relation(name: str, kind: str, target: str, reverse: str, on_delete: str) -> dict:
-    return {"name": name, "kind": {kind: None}, "target": target, "reverse": reverse,
-            "on_delete": {on_delete: None}}
-
-
 TYPES = [
-    type_def(NODE, [field_def("label", "Text")], relations=[_relation("parent", "ManyToOne", NODE,
-                                                                      "children", "Cascade")]),
-    type_def(HUB, [field_def("label", "Text")]),
-    type_def(LEAF, [field_def("label", "Text")], relations=[_relation("hub", "ManyToOne", HUB,
-                                                                      "leaves", "SetNull")]),
+    type_def(NODE, [field_def("label", "Text")], relations=[relation("parent", "ManyToOne", NODE,
+                                                                     "children", "Cascade")]),
+    HUB_DEF,
+    LEAF_DEF,
 ]
-
-
-def _created(type_name: str, label: str, ref: tuple | None) -> dict:
-    fields = [{"name": "label", "value": {"Text": label}}]
-    if ref is not None:
-        fields.append({"name": ref[0], "value": {"Int": ref[1]}})
-    return {"Create": {"type_name": type_name, "fields": fields}}
 
 
 def build_state(state: Path, kind: str, size: int) -> tuple[bytes, int]:
@@ -61,10 +59,10 @@ def build_state(state: Path, kind: str, size: int) -> tuple[bytes, int]:
     for typedef in TYPES:
         assert canister.call("update", "define_type", (typedef, False)) == {"Ok": None}
     if kind == "chain":
-        ops = [_created(NODE, "n" + str(i), ("parent", i) if i else None) for i in range(size + 1)]
+        ops = [created(NODE, "n" + str(i), ("parent", i) if i else None) for i in range(size + 1)]
     else:
         assert "Ok" in canister.call("update", "create", (HUB, [{"name": "label", "value": {"Text": "hub"}}]))
-        ops = [_created(LEAF, "l" + str(i), ("hub", 1)) for i in range(size)]
+        ops = [created(LEAF, "l" + str(i), ("hub", 1)) for i in range(size)]
     for start in range(0, len(ops), BUILD_BATCH):
         result = canister.call("update", "batch", (ops[start:start + BUILD_BATCH],))
         assert "Ok" in result, result

@@ -31,6 +31,7 @@ from typing import Any
 
 import click
 from kybra import Principal
+from kybra_simple_db.db_engine import DEFAULT_DELETE_BUDGET
 
 from localnet import candid_codec, rustpython_runtime
 from localnet.kybra_host import INSTRUCTIONS_PER_NS, Context, KybraHost
@@ -48,8 +49,11 @@ ADMIN = Principal(bytes=hashlib.sha224(b"bench-admin").digest() + b"\x02")
 OTHER = Principal(bytes=hashlib.sha224(b"bench-other").digest() + b"\x02")
 CERTIFICATE = b"certificate"  # what the HTTP side passes to queries (the canister only passes it on)
 ITEM, TAG, SIGNED = "bench::Item", "bench::Tag", "bench::Signed"
+HUB, LEAF = "bench::Hub", "bench::Leaf"
 SIGNED_COUNT = 100  # entities of the certified type
 TAGGED = 200  # items linked to tag 1
+DELETE_SHARE = DEFAULT_DELETE_BUDGET  # linked entities one message of a stepwise delete releases at most
+HUB_LEAVES = 3 * DELETE_SHARE + 500  # a delete and two continuations each release a full share, some is left
 LINE = re.compile(r"\[instructions\] (\w+) (\w+): (\d+)")
 
 
@@ -112,6 +116,24 @@ TAG_DEF = type_def(
 
 
 SIGNED_DEF = type_def(SIGNED, [field_def("sku", "Text")], alias="sku", certified=True)
+
+
+def relation(name: str, kind: str, target: str, reverse: str, on_delete: str) -> dict:
+    return {"name": name, "kind": {kind: None}, "target": target, "reverse": reverse,
+            "on_delete": {on_delete: None}}
+
+
+HUB_DEF = type_def(HUB, [field_def("label", "Text")])
+LEAF_DEF = type_def(LEAF, [field_def("label", "Text")],
+                    relations=[relation("hub", "ManyToOne", HUB, "leaves", "SetNull")])
+
+
+def created(type_name: str, label: str, ref: tuple | None) -> dict:
+    """A batch `Create` of an entity with a `label` and, with `ref` (relation, id), a to-one link."""
+    fields = [{"name": "label", "value": {"Text": label}}]
+    if ref is not None:
+        fields.append({"name": ref[0], "value": {"Int": ref[1]}})
+    return {"Create": {"type_name": type_name, "fields": fields}}
 
 
 def item_fields(i: int) -> list:
@@ -206,6 +228,8 @@ class Case:
     name: str
     method: str
     args: Callable[[int, int], tuple]
+    # run once on each backend before the case's calls, given `call(method, args)` (an update as the admin)
+    prepare: Callable[[Callable[[str, tuple], Any]], None] | None = None
 
 
 def dump_page_for_restore(canister: CpythonCanister, n: int, v: int) -> str:
@@ -280,11 +304,20 @@ def cases(restore_data: list[str]) -> list[Case]:
         Case("add_admin", "add_admin", lambda n, v: (principal(v),)),
         Case("admins", "admins", lambda n, v: ()),
         Case("remove_admin", "remove_admin", lambda n, v: (principal(v),)),
+        Case(f"delete_continue (a step of {DELETE_SHARE:,} SetNull unlinks)", "delete_continue",
+             lambda n, v: (HUB, 1), prepare=start_hub_delete),
     ]
 
 
-def build_state(state: Path, n: int, progress: bool) -> tuple[bytes, CpythonCanister]:
-    """simple_db with `n` items and a tag linked to TAGGED of them, built under CPython in this process."""
+def start_hub_delete(call: Callable[[str, tuple], Any]) -> None:
+    """Delete the hub (its first step releases one share of its HUB_LEAVES links): a job is left that
+    every `delete_continue` of the case carries on by a full step."""
+    assert call("delete", (HUB, 1)) == {"Ok": None}
+
+
+def build_state(state: Path, n: int, progress: bool, hub: bool = False) -> tuple[bytes, CpythonCanister]:
+    """simple_db with `n` items and a tag linked to TAGGED of them (with `hub`, also a hub linked by
+    HUB_LEAVES leaves), built under CPython in this process."""
     with Replica(state) as replica:
         cid = replica.deploy("simple_db", ENTRY, controllers=[ADMIN.bytes])
     canister = CpythonCanister(state / "localnet.sqlite3", cid)
@@ -305,10 +338,23 @@ def build_state(state: Path, n: int, progress: bool) -> tuple[bytes, CpythonCani
     step = max(1, n // TAGGED)
     for i in range(1, n + 1, step):
         canister.call("update", "link", (TAG, 1, "items", i))
+    if hub:
+        add_hub(canister)
     store = StateStore(state / "localnet.sqlite3")
     store.commit(cid, canister.memory.take_writes(), time_ns=canister.time)
     store.close()
     return cid, canister
+
+
+def add_hub(canister: CpythonCanister) -> None:
+    """bench::Hub 1 with HUB_LEAVES bench::Leaf entities referring to it (SetNull: a delete clears them)."""
+    for typedef in (HUB_DEF, LEAF_DEF):
+        assert canister.call("update", "define_type", (typedef, False)) == {"Ok": None}
+    assert "Ok" in canister.call("update", "batch", ([created(HUB, "hub", None)],))
+    leaves = [created(LEAF, f"l{i}", ("hub", 1)) for i in range(HUB_LEAVES)]
+    for start in range(0, HUB_LEAVES, 100):
+        result = canister.call("update", "batch", (leaves[start:start + 100],))
+        assert "Ok" in result, result
 
 
 def instructions(log: Path, seen: int) -> tuple[dict[str, int], int]:
@@ -332,10 +378,13 @@ def measure_size(n: int, progress: bool, only: str | None = None) -> list[dict[s
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="canister-wasm-") as tmp:
         state = Path(tmp)
-        cid, canister = build_state(state, n, progress)
+        all_cases = selected(cases(["{}"] * 4), only)
+        hub = any(c.prepare is start_hub_delete for c in all_cases)
+        cid, canister = build_state(state, n, progress, hub)
         restore_data = [dump_page_for_restore(canister, n, v) for v in range(4)]
         all_cases = selected(cases(restore_data), only)
         with Replica(state, runtime="rustpython") as replica:
+            replica.set_time(replica.time_ns())  # timers fire only when told: a queued delete waits
             log = replica.log_path(cid)
             counts, seen = instructions(log, 0)
             rows.append(
@@ -349,6 +398,10 @@ def measure_size(n: int, progress: bool, only: str | None = None) -> list[dict[s
             for case in all_cases:
                 method = IFACE.methods[case.method]
                 call = replica.query if method.kind == "query" else replica.update
+                if case.prepare is not None:
+                    case.prepare(lambda name, args: replica_update(replica, cid, name, args))
+                    case.prepare(lambda name, args: canister.call("update", name, args))
+                    counts, seen = instructions(log, seen)
                 runs = []
                 for v in (0, 1):  # the first call after the restart, then a warm one
                     arg = candid_codec.encode(method.params, list(case.args(n, v)), IFACE)
@@ -378,6 +431,15 @@ def measure_size(n: int, progress: bool, only: str | None = None) -> list[dict[s
                     {"name": name, "method": name, "kind": IFACE.methods[name].kind, "instructions": None}
                 )
     return rows
+
+
+def replica_update(replica: Replica, cid: bytes, method: str, args: tuple) -> Any:
+    """The decoded reply of update `method` called as the admin on the replica's canister."""
+    types = IFACE.methods[method]
+    outcome = replica.update(cid, method, candid_codec.encode(types.params, list(args), IFACE), ADMIN.bytes)
+    if isinstance(outcome, Reject):
+        return outcome
+    return candid_codec.decode(outcome.arg, types.returns, IFACE)[0]
 
 
 def failed(method: Any, outcome: Any) -> bool:

@@ -35,4 +35,5 @@ def test_there_is_a_case_for_the_endpoints_of_main_py():
         "batch",
         "dump",
         "restore",
+        "delete_continue",
     } <= covered
