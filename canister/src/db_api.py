@@ -25,9 +25,11 @@ from reply_budget import ReplyBudget, entity_size
 from restore_rules import RestoreRules, check_nesting
 from scan_pacer import ScanPacer
 from schema_registry import SchemaRegistry
+from type_shapes import TypeShape
 from undo_map import UndoMap
 from value_codec import ValueCodec, field_map, principal_text, stored_from_value, variant_case
 
+_UNCHECKED = object()  # `_values`: no stored form yet (the value is not one taken inline)
 PRINCIPAL_CACHE_SIZE = 512
 RESTORE_CHUNK = 10  # records written between two reads of the instruction meter by `restore`
 LINK_SCAN_ROUNDS = 20  # link pages (of 100 ids or more) one `links` call reads past hidden ids
@@ -106,21 +108,31 @@ class DbApi(QueryEndpoints):
 
     def _run(self, caller: str, write: bool, action, *args) -> dict:
         """`{"Ok": action(*args)}` run as `caller`, or `{"Err": Error}`; writes run in a transaction."""
-        self.start()
+        if self.gateway is None:
+            self.start()
         self.certifier.begin()
+        gateway = self.gateway
         if not write:
             try:
-                with self.gateway.as_user(caller):
+                scope = gateway.enter(caller, False)
+                try:
                     return {"Ok": action(*args)}
+                finally:
+                    gateway.leave(scope, True)
             except Exception as exc:
                 return {"Err": _error_or_raise(exc)}
         self.meta.begin()
         generation = self.registry.generation
-        audit_start = self.gateway.audit_next()
+        audit_start = gateway.audit_next()
         try:
             self.access.require_signed_in(caller)
-            with self.gateway.as_user(caller), self.gateway.transaction():
+            scope = gateway.enter(caller, True)
+            try:
                 result = action(*args)
+            except BaseException:
+                gateway.leave(scope, False)
+                raise
+            gateway.leave(scope, True)
         except Exception as exc:
             self.gateway.release()
             changed = self.meta.rollback()
@@ -133,17 +145,16 @@ class DbApi(QueryEndpoints):
         self.gateway.release()
         return {"Ok": result}
 
-    def _entity(self, type_name: str, record: dict, caller: str = None, plain: dict = None) -> dict:
-        """The Candid Entity of an engine record (of a type whose definition is `plain`, if given); with
+    def _entity(self, type_name: str, record: dict, caller: str = None, shape: TypeShape = None) -> dict:
+        """The Candid Entity of an engine record (of a type whose TypeShape is `shape`, if given); with
         `caller`, a to-one ref to an entity the caller may not read shows as unlinked (so refs reveal no
         hidden ids)."""
-        if plain is None:
-            plain = self.registry.get(type_name)
+        if shape is None:
+            shape = self.registry.shape(type_name)
         values = record["fields"]
         value = self.codec.value
         fields = []
-        for f in plain["fields"]:  # Text and Int inline: one call fewer per field on every entity reply
-            name, kind = f["name"], f["kind"]
+        for name, kind in shape.reply_fields:  # Text and Int inline: one call fewer per field on every reply
             stored = values.get(name)
             if kind == "Text" and type(stored) is str:
                 fields.append({"name": name, "value": {"Text": stored}})
@@ -152,21 +163,21 @@ class DbApi(QueryEndpoints):
             else:
                 fields.append({"name": name, "value": value(kind, stored)})
         refs = []
-        for r in self.registry.relations(type_name):
-            if r["kind"] in typedef_rules.TO_ONE:
-                target_id = record["refs"].get(r["name"])
-                if caller is not None and target_id is not None:
-                    target_id = self._visible_ids(caller, r["target"], [target_id])
-                    target_id = target_id[0] if target_id else None
-                refs.append({"relation": r["name"], "target_type": r["target"], "target_id": target_id})
+        for relation, target in shape.to_one:
+            target_id = record["refs"].get(relation)
+            if caller is not None and target_id is not None:
+                target_id = self._visible_ids(caller, target, [target_id])
+                target_id = target_id[0] if target_id else None
+            refs.append({"relation": relation, "target_type": target, "target_id": target_id})
+        cache = self.principal_cache
         return {
             "type_name": type_name,
             "id": record["id"],
             "fields": fields,
             "refs": refs,
-            "owner": self.principal_cache.get(record["owner"]) or self._principal(record["owner"]),
-            "creator": self.principal_cache.get(record["creator"]) or self._principal(record["creator"]),
-            "updater": self.principal_cache.get(record["updater"]) or self._principal(record["updater"]),
+            "owner": cache.get(record["owner"]) or self._principal(record["owner"]),
+            "creator": cache.get(record["creator"]) or self._principal(record["creator"]),
+            "updater": cache.get(record["updater"]) or self._principal(record["updater"]),
             "created_at": record["created_at"],
             "updated_at": record["updated_at"],
             "version": record["version"],
@@ -186,24 +197,46 @@ class DbApi(QueryEndpoints):
             self.principal_cache[text] = found
         return found
 
-    def _values(self, plain: dict, given: list, creating: bool) -> dict:
-        """Stored values for the given `vec Field`, checked against the type's fields."""
+    def _values(self, plain: dict, given: list, creating: bool, shape: TypeShape = None) -> dict:
+        """Stored values for the given `vec Field`, checked against the type's fields (`shape`: the
+        type's TypeShape, if the caller has it). A Text or Int value that passes every check is taken
+        inline; anything else goes through `stored_from_value` and `check_bounds`, which say what is
+        wrong with it."""
+        if shape is None:
+            shape = self.registry.shape(plain["name"])
+        checks = shape.checks
         result = {}
-        for name, value in field_map(given, most=len(plain["fields"])).items():
-            field = self.registry.field(plain["name"], name)
-            stored = stored_from_value(field["kind"], value, name, int(field["max"] or api_limits.MAX_TEXT))
-            if stored is None and field["required"]:
-                raise invalid("field " + name + " is required")
-            if stored is not None:
-                typedef_rules.check_bounds(field, stored)
+        for name, value in field_map(given, most=shape.field_count).items():
+            check = checks.get(name)
+            if check is None:
+                self.registry.field(shape.name, name)  # raises: the type has no such field
+            field, kind, longest, low, high = check
+            stored = _UNCHECKED
+            if type(value) is dict and len(value) == 1:
+                payload = value.get(kind, _UNCHECKED)
+                if kind == "Text":
+                    if type(payload) is str and len(payload) <= longest:
+                        stored = payload
+                elif kind == "Int":
+                    if type(payload) is int and api_limits.MIN_INT <= payload <= api_limits.MAX_INT:
+                        stored = payload
+            if stored is _UNCHECKED:
+                stored = stored_from_value(kind, value, name, longest)
+            if stored is None:
+                if field["required"]:
+                    raise invalid("field " + name + " is required")
+            elif low is not None or high is not None:
+                size = len(stored) if kind == "Text" else stored
+                if (low is not None and size < low) or (high is not None and size > high):
+                    typedef_rules.check_bounds(field, stored)
             result[name] = stored
         if creating:
-            for field in plain["fields"]:
-                if field["name"] not in result or result[field["name"]] is None:
-                    if field["default"] is not None:
-                        result[field["name"]] = field["default"]
-                    elif field["required"]:
-                        raise invalid("field " + field["name"] + " is required")
+            for name, default, required in shape.fills:
+                if result.get(name) is None:
+                    if default is not None:
+                        result[name] = default
+                    elif required:
+                        raise invalid("field " + name + " is required")
         return result
 
     def _load(self, type_name: str, entity_id: int) -> dict:
@@ -212,24 +245,26 @@ class DbApi(QueryEndpoints):
             raise _absent(type_name, entity_id)
         return record
 
-    def _readable(self, caller: str, type_name: str, entity_id: int, plain: dict = None) -> dict:
+    def _readable(self, caller: str, type_name: str, entity_id: int, shape: TypeShape = None) -> dict:
         """The record if the caller may read it. An entity the caller may not read is answered exactly
         as an absent one, so its existence does not leak (Admins-read types refuse non-admins first)."""
-        if plain is None:
-            plain = self.registry.get(type_name)
-        policy = plain["policy"]
+        if shape is None:
+            shape = self.registry.shape(type_name)
+        policy = shape.policy
         everything = self.access.check_type_read(caller, type_name, policy)
         record = self.gateway.load(type_name, entity_id)
         if record is None or not (everything or self.access.can_read(caller, policy, record["owner"])):
             raise _absent(type_name, entity_id)
         return record
 
-    def _writable(self, caller: str, type_name: str, entity_id: int, action: str) -> dict:
-        """The record if the caller may `action` it. A refusal never tells a caller who may not read
-        the entity whether it exists: Admins-read types answer non-admins Forbidden either way, other
-        entities the caller may not read are answered as absent."""
-        plain = self.registry.get(type_name)
-        policy = plain["policy"]
+    def _writable(self, caller: str, type_name: str, entity_id: int, action: str,
+                  policy: dict = None) -> dict:
+        """The record if the caller may `action` it (`policy`: the type's, if the caller has it). A
+        refusal never tells a caller who may not read the entity whether it exists: Admins-read types
+        answer non-admins Forbidden either way, other entities the caller may not read are answered as
+        absent."""
+        if policy is None:
+            policy = self.registry.get(type_name)["policy"]
         record = self.gateway.load_for_change(type_name, entity_id)
         if record is not None and self.access.may_write(caller, policy, action, record["owner"]):
             return record
@@ -340,13 +375,13 @@ class DbApi(QueryEndpoints):
         return self._run(caller, True, self._create, caller, type_name, fields)
 
     def _create(self, caller: str, type_name: str, fields: list) -> dict:
-        plain = self.registry.get(type_name)
-        self.access.check_create(caller, type_name, plain["policy"])
-        fields, refs = self._split_refs(type_name, fields)
-        record = self.gateway.create(type_name, self._values(plain, fields, True))
+        shape = self.registry.shape(type_name)
+        self.access.check_create(caller, type_name, shape.policy)
+        fields, refs = self._split_refs(shape, fields)
+        record = self.gateway.create(type_name, self._values(shape.plain, fields, True, shape))
         if refs:
             record = self._set_refs(caller, type_name, record["id"], refs)
-        return self._entity(type_name, record)
+        return self._entity(type_name, record, None, shape)
 
     def get(self, caller: str, type_name: str, entity_id: int) -> dict:
         """Run without `_run`'s caller scope: a get writes nothing, and neither its read nor its reply asks
@@ -354,9 +389,9 @@ class DbApi(QueryEndpoints):
         if self.gateway is None:
             self.start()
         try:
-            plain = self.registry.get(type_name)
-            return {"Ok": self._entity(type_name, self._readable(caller, type_name, entity_id, plain), caller,
-                                       plain)}
+            shape = self.registry.shape(type_name)
+            return {"Ok": self._entity(type_name, self._readable(caller, type_name, entity_id, shape), caller,
+                                       shape)}
         except Exception as exc:
             return {"Err": _error_or_raise(exc)}
 
@@ -411,8 +446,8 @@ class DbApi(QueryEndpoints):
         return self._run(caller, True, self._update, caller, type_name, entity_id, fields, expected_version)
 
     def _update(self, caller: str, type_name: str, entity_id: int, fields: list, expected_version) -> dict:
-        plain = self.registry.get(type_name)
-        record = self._writable(caller, type_name, entity_id, "modify")
+        shape = self.registry.shape(type_name)
+        record = self._writable(caller, type_name, entity_id, "modify", shape.policy)
         if expected_version is not None and expected_version != record["version"]:
             raise conflict(
                 type_name
@@ -423,10 +458,10 @@ class DbApi(QueryEndpoints):
                 + ", not "
                 + str(expected_version)
             )
-        values = self._values(plain, fields, False)
+        values = self._values(shape.plain, fields, False, shape)
         if values:
             record = self.gateway.update(type_name, entity_id, values)
-        return self._entity(type_name, record)
+        return self._entity(type_name, record, None, shape)
 
     def delete(self, caller: str, type_name: str, entity_id: int) -> dict:
         return self._run(caller, True, self._delete_in_steps, caller, type_name, entity_id)

@@ -30,6 +30,7 @@ from kybra_simple_db import (
     entity_cascade,
     find_type,
     get_caller_id,
+    set_caller_id,
 )
 
 ON_DELETE = {"SetNull": SET_NULL, "Cascade": CASCADE, "Restrict": RESTRICT}
@@ -88,11 +89,15 @@ class EngineGateway:
         # The engine's identity map holds entities weakly and a record drops its entity: without a hold,
         # checking then changing an entity (update, link, transfer, delete) would read and parse it twice.
         self._held = None
+        self._held_type = None
+        self._held_id = None
         self.capture = AuditCapture(self.db, audit_sizes[1])
 
     def release(self) -> None:
         """End of an update: let go of the entity held by `load_for_change` and of the audit entries kept."""
         self._held = None
+        self._held_type = None
+        self._held_id = None
         self.capture.clear()
 
     # --- context ---
@@ -102,6 +107,24 @@ class EngineGateway:
 
     def transaction(self):
         return self.db.transaction()
+
+    def enter(self, caller: str, transaction: bool) -> tuple:
+        """Start running as `caller`, in one engine transaction if `transaction`; `leave` ends it. What
+        `with as_user(caller), transaction():` does, in two calls instead of about fifteen (a call costs
+        about 9,000 instructions on Kybra's RustPython)."""
+        previous = get_caller_id()
+        set_caller_id(caller)
+        return previous, self.db.begin() if transaction else None
+
+    def leave(self, scope: tuple, ok: bool) -> None:
+        """End what `enter` started: commit its transaction if `ok` (else roll it back), then restore
+        the previous caller (also when the commit fails)."""
+        previous, mark = scope
+        try:
+            if mark is not None:
+                self.db.end(mark, ok)
+        finally:
+            set_caller_id(previous)
 
     def set_meter(self, meter, limit: int, step_limit: int = None) -> None:
         """Deletes refuse (Limit, nothing changed) once the message has used `limit` instructions; a
@@ -152,6 +175,9 @@ class EngineGateway:
         return _as_record(entity.view())
 
     def _entity(self, type_name: str, entity_id: int):
+        held = self._held   # the entity `load_for_change` just loaded: what loading it again would give
+        if held is not None and entity_id == self._held_id and type_name == self._held_type:
+            return held
         entity = self._class(type_name).load(entity_id)
         if entity is None:
             raise not_found(type_name + " " + str(entity_id) + " does not exist")
@@ -168,13 +194,15 @@ class EngineGateway:
         update), so the change finds it in the engine's identity map instead of reading it again."""
         entity = self._class(type_name).load(entity_id)
         self._held = entity
-        return None if entity is None else self._record(entity)
+        self._held_type = type_name
+        self._held_id = entity_id
+        return None if entity is None else _as_record(entity.view())
 
     def create(self, type_name: str, values: dict) -> dict:
-        return self._record(self._class(type_name).create(values))
+        return _as_record(self._class(type_name).create(values).view())
 
     def update(self, type_name: str, entity_id: int, values: dict) -> dict:
-        return self._record(self._entity(type_name, entity_id).update_fields(values))
+        return _as_record(self._entity(type_name, entity_id).update_fields(values).view())
 
     def delete(self, type_name: str, entity_id: int) -> None:
         self._entity(type_name, entity_id).delete()

@@ -83,11 +83,12 @@ class QueryEndpoints:
 
     # --- to-one relations set by create ---
 
-    def _split_refs(self, type_name: str, fields: list) -> tuple:
+    def _split_refs(self, shape, fields: list) -> tuple:
         """(fields, {relation: target id}): `create` may name to-one relations among its fields, with an
-        Int id (or Null for none); they are linked in the same call, with the same checks as `link`."""
-        relations = {r["name"]: r for r in self.registry.relations(type_name)}
-        most = len(self.registry.get(type_name)["fields"]) + len(relations)
+        Int id (or Null for none); they are linked in the same call, with the same checks as `link`.
+        `shape` is the type's TypeShape."""
+        relations = shape.relations
+        most = shape.most_given
         if len(fields) > most:  # before the list is walked: it may be long
             raise invalid("at most " + str(most) + " fields (each name once, and only names the type has)")
         plain_fields = []

@@ -11,6 +11,7 @@ import json
 import api_limits
 import typedef_rules
 from error_map import conflict, invalid, limit, not_found
+from type_shapes import TypeShape
 
 TYPES_KEY = "types"
 TYPE_PREFIX = "type/"
@@ -28,6 +29,7 @@ class SchemaRegistry:
         self.hooks = {}
         self.generation = 0  # bumped on every change, so a failed message knows to rebuild the heap view
         self.relation_cache = {}
+        self.shapes = {}
         for plain, hook in python_types:
             self.types[plain["name"]] = plain
             self.order.append(plain["name"])
@@ -56,6 +58,15 @@ class SchemaRegistry:
         if plain is None:
             raise not_found("unknown type " + str(name)[:100])
         return plain
+
+    def shape(self, name: str) -> TypeShape:
+        """The TypeShape of `name` (NotFound as `get`), built once per schema generation."""
+        found = self.shapes.get(name)
+        if found is not None and found.generation == self.generation:
+            return found
+        found = TypeShape(self.get(name), self.relations(name), self.generation)
+        self.shapes[name] = found
+        return found
 
     def all(self) -> list:
         return [self.types[name] for name in self.order]

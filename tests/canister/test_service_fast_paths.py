@@ -1,0 +1,149 @@
+"""The service layer's per-type shapes and inline checks (type_shapes.py, DbApi._values, the gateway's
+held entity) answer exactly as the plain per-field path did: same stored values, same errors, and schema
+changes seen at once. Service layer (db_api) on memory maps."""
+
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from kybra.compiler.custom_modules.principal import Principal
+from kybra_simple_db import MemoryMap
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "canister" / "src"))
+import api_limits  # noqa: E402 - the canister's own modules, found on its source path
+import db_api  # noqa: E402
+import typedef_rules  # noqa: E402
+from error_map import ApiError, invalid  # noqa: E402
+from value_codec import field_map, stored_from_value  # noqa: E402
+
+ADMIN = "evvln-dkyvs-32ztg-old72-roktw-evvu5-ycxvb-nvzcb-ygwyk-bl7u4-fqe"
+ALICE = "rrkah-fqaaa-aaaaa-aaaaq-cai"
+OPEN = {"read": {"Public": None}, "create": {"Anyone": None}, "modify": {"Owner": None},
+        "delete": {"Owner": None}}
+TYPE = "fast::Thing"
+
+
+def _def(name: str, kind: str, low=None, high=None, required=False, default=None) -> dict:
+    return {"name": name, "kind": {kind: None}, "required": required, "default": default, "min": low,
+            "max": high, "indexed": False}
+
+
+FIELDS = [
+    _def("title", "Text", low=2.0, high=12.0, required=True),
+    _def("note", "Text", default={"Text": "none"}),
+    _def("qty", "Int", low=-5.0, high=50.0, default={"Int": 1}),
+    _def("big", "Int"),
+    _def("price", "Float", low=0.0, high=99.5),
+    _def("flag", "Bool", default={"Bool": False}),
+    _def("who", "Principal"),
+    _def("at", "Timestamp", low=10.0),
+]
+
+
+def _service():
+    maps = {"db": (MemoryMap(0, 128, 1024), 128, 1024), "audit": (MemoryMap(1, 80, 1024), 80, 1024),
+            "meta": (MemoryMap(2, 128, 16384), 128, 16384), "cert": (MemoryMap(3, 128, 1100), 128, 1100)}
+    api = db_api.DbApi(maps, clock=time.time_ns, principal=Principal.from_str)
+    api.install(ADMIN)
+    typedef = {"name": TYPE, "fields": FIELDS, "alias": None, "relations": [], "policy": OPEN}
+    assert api.define_type(ADMIN, typedef, False) == {"Ok": None}
+    return api
+
+
+def reference_values(api, plain: dict, given: list, creating: bool) -> dict:
+    """`DbApi._values` as it was written before the shapes: one registry lookup and conversion per field."""
+    result = {}
+    for name, value in field_map(given, most=len(plain["fields"])).items():
+        field = api.registry.field(plain["name"], name)
+        stored = stored_from_value(field["kind"], value, name, int(field["max"] or api_limits.MAX_TEXT))
+        if stored is None and field["required"]:
+            raise invalid("field " + name + " is required")
+        if stored is not None:
+            typedef_rules.check_bounds(field, stored)
+        result[name] = stored
+    if creating:
+        for field in plain["fields"]:
+            if field["name"] not in result or result[field["name"]] is None:
+                if field["default"] is not None:
+                    result[field["name"]] = field["default"]
+                elif field["required"]:
+                    raise invalid("field " + field["name"] + " is required")
+    return result
+
+
+def _outcome(function, *args):
+    try:
+        return "ok", function(*args)
+    except ApiError as exc:
+        return "error", exc.variant()
+    except Exception as exc:  # noqa: BLE001 - a bug in either path must show up the same way
+        return "raised", type(exc).__name__, str(exc)
+
+
+PAYLOADS = st.one_of(
+    st.none(), st.booleans(), st.integers(min_value=-(2**64), max_value=2**64),
+    st.sampled_from([-5, -6, 50, 51, 0, 10, 9, 2**63 - 1, -(2**63), 2**63]),
+    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=14),
+    st.sampled_from(["", "a", "ab", "x" * 12, "x" * 13, "x" * 2001, ALICE]),
+)
+TAGS = st.sampled_from(["Text", "Int", "Float", "Bool", "Principal", "Timestamp", "Null", "Other"])
+VALUE = st.one_of(
+    st.builds(lambda tag, payload: {tag: payload}, TAGS, PAYLOADS),
+    st.just({}), st.just({"Text": "ab", "Int": 3}), st.just("Text"), st.just(None),
+)
+NAMES = st.sampled_from([f["name"] for f in FIELDS] + ["colour"])
+GIVEN = st.lists(st.builds(lambda name, value: {"name": name, "value": value}, NAMES, VALUE), max_size=10)
+
+
+@pytest.fixture(scope="module")
+def svc():
+    return _service()
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(given_fields=GIVEN, creating=st.booleans())
+def test_values_answer_as_the_per_field_path(svc, given_fields, creating):
+    plain = svc.registry.get(TYPE)
+    fast = _outcome(svc._values, plain, given_fields, creating)
+    assert fast == _outcome(reference_values, svc, plain, given_fields, creating)
+
+
+def test_a_schema_change_is_seen_by_the_next_message():
+    api = _service()
+    long_title = [{"name": "title", "value": {"Text": "x" * 20}}]
+    assert "Invalid" in api.create(ALICE, TYPE, long_title)["Err"]
+    wider = [dict(FIELDS[0], max=30.0)] + FIELDS[1:] + [_def("extra", "Int", default={"Int": 7})]
+    typedef = {"name": TYPE, "fields": wider, "alias": None, "relations": [], "policy": OPEN}
+    assert api.define_type(ADMIN, typedef, False) == {"Ok": None}
+    created = api.create(ALICE, TYPE, long_title)["Ok"]
+    assert {"name": "extra", "value": {"Int": 7}} in created["fields"]
+    assert [f["name"] for f in created["fields"]] == [f["name"] for f in wider]
+
+
+def test_a_failed_definition_leaves_the_shapes_of_the_old_schema():
+    api = _service()
+    title = [{"name": "title", "value": {"Text": "hello"}}]
+    assert "Ok" in api.create(ALICE, TYPE, title)
+    narrower = [dict(FIELDS[0], max=3.0)] + FIELDS[1:]
+    typedef = {"name": TYPE, "fields": narrower, "alias": None, "relations": [], "policy": OPEN}
+    assert "Conflict" in api.define_type(ADMIN, typedef, False)["Err"]   # destructive without force
+    assert "Ok" in api.create(ALICE, TYPE, title)
+
+
+def test_a_batch_changes_and_deletes_the_entity_it_names_each_time():
+    api = _service()
+    made = api.create(ALICE, TYPE, [{"name": "title", "value": {"Text": "first"}}])["Ok"]
+    qty = [{"name": "qty", "value": {"Int": 3}}]
+    change = {"Update": {"type_name": TYPE, "id": made["id"], "fields": qty, "expected_version": None}}
+    delete = {"Delete": {"type_name": TYPE, "id": made["id"]}}
+    more = [{"name": "qty", "value": {"Int": 4}}]
+    again = {"Update": {"type_name": TYPE, "id": made["id"], "fields": more, "expected_version": 2}}
+    results = api.batch(ALICE, [change, again])["Ok"]
+    assert [r["Entity"]["version"] for r in results] == [2, 3]
+    before = api.get(ALICE, TYPE, made["id"])["Ok"]
+    refused = api.batch(ALICE, [change, delete, change])
+    assert "NotFound" in refused["Err"] and "operation 2" in refused["Err"]["NotFound"]
+    assert api.get(ALICE, TYPE, made["id"])["Ok"] == before
