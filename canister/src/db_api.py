@@ -492,10 +492,10 @@ class DbApi(QueryEndpoints):
         return self._run(caller, True, action)
 
     def continue_deletes(self) -> None:
-        """The timer's work: one step of the oldest queued stepwise delete, run as the caller who
-        started it (so it deletes only what that caller may delete); a step that fails (a Restrict
-        link, a hook) takes its job off the queue until its caller continues it by hand. The timer is
-        set again while jobs remain."""
+        """The timer's work: one step of the queued stepwise delete whose turn it is (callers in turn,
+        each its oldest job first), run as the caller who started it (so it deletes only what that
+        caller may delete); a step that fails (a Restrict link, a hook) takes its job off the queue
+        until its caller continues it by hand. The timer is set again while jobs remain."""
         self.start()
         self.timer_armed = False
         job = self.gateway.next_delete_job()

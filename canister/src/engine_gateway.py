@@ -217,7 +217,7 @@ class EngineGateway:
         return self._class(type_name).continue_delete(entity_id)
 
     def next_delete_job(self):
-        """(type name, id, caller) of the oldest queued stepwise delete, or None."""
+        """(type name, id, caller) of the queued stepwise delete whose turn it is, or None."""
         return entity_cascade.next_queued_job(self.db)
 
     def requeue_delete_job(self, type_name: str, entity_id: int) -> None:

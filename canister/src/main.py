@@ -562,7 +562,7 @@ def delete_continue(type_name: text, id: nat64) -> DeleteProgressResult:
 
 
 def continue_deletes() -> void:
-    """Timer callback: one step of the oldest queued stepwise delete (sets the next timer itself)."""
+    """Timer callback: one step of a queued stepwise delete, callers in turn (sets the next timer itself)."""
     api.continue_deletes()
 
 

@@ -17,9 +17,12 @@ from kybra_simple_db import (
     OneToOne,
     String,
     ValidationError,
+    delete_jobs,
+    json_text,
 )
 from kybra_simple_db.context import set_caller_id
 from kybra_simple_db.db_errors import UnknownTargetError
+from kybra_simple_db.delete_jobs import DeleteJob
 from kybra_simple_db.entity_cascade import block_job, next_queued_job, requeue_job
 
 
@@ -312,3 +315,120 @@ def test_a_one_operation_delete_reaches_text_id_entities_too(fresh_db):
     Node(_id="peter", label="named", parent=root)
     root.delete()
     assert Node.count() == 0 and Node.load("peter") is None
+
+
+def _background_step(db, cls, units: int = 2):
+    """What the canister's timer does once: a step of the queued job whose turn it is, run as the caller
+    who started it, then that job to the back of its caller's queue; (caller, id) served, or None."""
+    job = next_queued_job(db)
+    if job is None:
+        return None
+    type_name, eid, caller = job
+    set_caller_id(caller)
+    cls.continue_delete(eid, units)
+    requeue_job(db, type_name, eid)
+    return caller, eid
+
+
+def _queue_keys(storage) -> set:
+    return {k for k in storage._data if k.startswith("!dq")}
+
+
+def _finish_steps_alone(Node, units: int = 2) -> int:
+    """The background steps a delete of a fresh 10-chain takes when nobody else has one queued."""
+    set_caller_id("carol")
+    root = _chain(Node, 10)[0]
+    root.delete_in_steps(units)
+    steps = 1
+    while DeleteJob.load(Database.get_instance(), "Node", root._eid) is not None:
+        steps += 1
+        Node.continue_delete(root._eid, units)
+    return steps
+
+
+def test_the_background_serves_callers_in_turn_not_jobs(fresh_db):
+    """Fairness: a caller with many queued deletes gets one background step in turn with a caller who has
+    one, so bob's delete is not held up behind alice's whole queue."""
+    Node = _node_type()
+    set_caller_id("alice")
+    alices = [_chain(Node, 10)[0] for _ in range(5)]
+    for root in alices:
+        root.delete_in_steps(2)
+    set_caller_id("bob")
+    bobs = _chain(Node, 10)[0]
+    bobs.delete_in_steps(2)
+    served = [_background_step(fresh_db, Node) for _ in range(6)]
+    assert [caller for caller, _ in served] == ["alice", "bob"] * 3
+    assert [eid for caller, eid in served if caller == "alice"] == [root._eid for root in alices[:3]]
+    picks = 6
+    while DeleteJob.load(fresh_db, "Node", bobs._eid) is not None:
+        assert _background_step(fresh_db, Node)[0] in ("alice", "bob")
+        picks += 1
+    bob_steps = _finish_steps_alone(Node)
+    assert picks <= 2 * bob_steps    # every other step is bob's, whatever alice has queued
+    while _background_step(fresh_db, Node) is not None:
+        pass
+    assert Node.count() == 0
+    assert _queue_keys(fresh_db._storage) == {"!dq"} and next_queued_job(fresh_db) is None
+
+
+def test_a_caller_whose_jobs_all_finished_or_were_blocked_leaves_the_ring(fresh_db):
+    Node = _node_type()
+    set_caller_id("alice")
+    first, second = _chain(Node, 10)[0], _chain(Node, 10)[0]
+    first.delete_in_steps(2)
+    second.delete_in_steps(2)
+    set_caller_id("bob")
+    bobs = _chain(Node, 10)[0]
+    bobs.delete_in_steps(2)
+    set_caller_id("alice")
+    _finish(Node, first._eid, 2)        # by hand: its queue entry is stale
+    block_job(fresh_db, "Node", second._eid, "a restrict link")
+    assert next_queued_job(fresh_db) == ("Node", bobs._eid, "bob")      # alice's stale entries dropped
+    assert not any(k.startswith("!dqc:alice") for k in fresh_db._storage._data)
+    set_caller_id("alice")
+    assert Node.continue_delete(second._eid, 2)["done"] is False     # continued by hand: queued again
+    assert next_queued_job(fresh_db) == ("Node", bobs._eid, "bob")
+    assert next_queued_job(fresh_db) == ("Node", second._eid, "alice")
+
+
+def test_jobs_of_the_older_single_queue_join_their_callers_queues(fresh_db):
+    """A state written before the queue was per caller (`!dq:<n>` held job keys): its jobs are still
+    carried on, in turn."""
+    Node = _node_type()
+    set_caller_id("alice")
+    first, second = _chain(Node, 10)[0], _chain(Node, 10)[0]
+    first.delete_in_steps(2)
+    set_caller_id("bob")
+    second.delete_in_steps(2)
+    with fresh_db.operation():
+        for key in _queue_keys(fresh_db._storage):
+            fresh_db.delete(key)
+        for position, root in enumerate((first, second)):
+            key = delete_jobs.job_key("Node", root._eid)
+            record = json_text.loads(fresh_db.get(key))
+            record["q"] = position
+            fresh_db.put(key, json_text.dumps(record))
+            fresh_db.put("!dq:" + str(position), key)
+        fresh_db.put("!dq", "0,2")
+    assert next_queued_job(fresh_db) == ("Node", first._eid, "alice")
+    while _background_step(fresh_db, Node) is not None:
+        pass
+    assert Node.count() == 0 and _queue_keys(fresh_db._storage) == {"!dq"}
+
+
+def test_one_pick_drops_a_bounded_number_of_stale_entries(fresh_db):
+    Node = _node_type()
+    set_caller_id("alice")
+    roots = [_chain(Node, 3)[0] for _ in range(delete_jobs.QUEUE_SCAN + 20)]
+    for root in roots:
+        root.delete_in_steps(1)
+    set_caller_id("bob")
+    bobs = _chain(Node, 3)[0]
+    bobs.delete_in_steps(1)
+    set_caller_id("alice")
+    for root in roots:
+        _finish(Node, root._eid, 50)
+    assert next_queued_job(fresh_db) is None        # the scan ran out in alice's stale entries
+    assert delete_jobs.queued(fresh_db)
+    assert next_queued_job(fresh_db) == ("Node", bobs._eid, "bob")

@@ -4,10 +4,14 @@ A job is named by the entity it deletes (the root). `!dj:<type>:<id>` holds who 
 has done and the size of its stack; `!ds:<type>:<id>/<depth>` hold the stack, the cascade frontier
 still to do: `["D", type, id]` (a live entity the cascade reached, to delete) or
 `["C", type, id, relation name, cursor]` (an entity already deleted whose to-many links are still
-being released). `!dq` ("head,tail") and `!dq:<n>` (a job key) queue the jobs, oldest first, for
-whoever carries them on in the background; `!dh:<type>:<id>` marks the id of a deleted entity whose
-links a job still releases. Every read and write goes through the database's staged
-store, so a job changes with the operation that changes it, or not at all.
+being released). `!dh:<type>:<id>` marks the id of a deleted entity whose links a job still releases.
+
+Whoever carries the jobs on in the background serves the callers who started them in turn, not the jobs:
+`!dq` ("head,tail") and `!dq:<n>` (a caller) are the ring of callers with queued jobs;
+`!dqc:<caller>` ("head,tail,ring position") and `!dqj:<n>:<caller>` (a job key) are that caller's own
+queue, oldest first. So a caller with a thousand queued deletes gets one background step in turn with
+a caller who has one, not a thousand. Every read and write goes through the database's staged store,
+so a job changes with the operation that changes it, or not at all.
 """
 
 from typing import Optional
@@ -17,8 +21,10 @@ from . import json_text
 JOB = "!dj:"
 STACK = "!ds:"
 QUEUE = "!dq"
+CALLER_QUEUE = "!dqc:"
+CALLER_JOB = "!dqj:"
 HELD = "!dh:"       # an entity already deleted whose links a job still releases: its id is not free
-QUEUE_SCAN = 100    # stale queue entries one `next_queued` call drops at most
+QUEUE_SCAN = 100    # stale queue entries (of callers and of jobs) one `next_queued` call drops at most
 
 
 def job_key(type_name: str, entity_id: int) -> str:
@@ -103,7 +109,7 @@ class DeleteJob:
             return
         self.record["n"] = size
         if self.record["q"] is None and self.record["b"] is None:
-            self.record["q"] = enqueue(db, self.key)
+            self.record["q"] = enqueue(db, self.key, self.caller)
         db.put(self.key, json_text.dumps(self.record))
         self.stored = self.base = size
         self.top = []
@@ -137,51 +143,131 @@ def held(db, type_name: str, entity_id: int) -> bool:
     return db.get(HELD + type_name + ":" + str(entity_id)) is not None
 
 
-def _queue_ends(db) -> list:
-    text = db.get(QUEUE)
+def _ends(db, key: str) -> list:
+    """The integers stored comma-separated under `key` (the ends of a queue), or [0, 0]."""
+    text = db.get(key)
     return [0, 0] if text is None else [int(part) for part in text.split(",")]
 
 
-def enqueue(db, key: str) -> int:
-    """Append job `key` to the queue; its position."""
-    head, tail = _queue_ends(db)
-    db.put(QUEUE + ":" + str(tail), key)
-    db.put(QUEUE, str(head) + "," + str(tail + 1))
-    return tail
+def _ring_entry(position: int) -> str:
+    return QUEUE + ":" + str(position)
+
+
+def _job_entry(caller: str, position: int) -> str:
+    return CALLER_JOB + str(position) + ":" + caller
+
+
+def _put_caller(db, caller: str, head: int, tail: int, ring: int) -> None:
+    db.put(CALLER_QUEUE + caller, str(head) + "," + str(tail) + "," + str(ring))
+
+
+def _caller_fields(db, caller: Optional[str]) -> Optional[list]:
+    """[head, tail, ring position] of `caller`'s queue, or None when it is not on the ring."""
+    text = None if caller is None else db.get(CALLER_QUEUE + caller)
+    return None if text is None else [int(part) for part in text.split(",")]
+
+
+def enqueue(db, key: str, caller: str) -> int:
+    """Append job `key` to the queue of `caller` (who joins the back of the ring of callers if not on
+    it); the job's position in that queue."""
+    head, tail = _ends(db, QUEUE)
+    position, joined = _append(db, key, caller, tail)
+    if joined:
+        db.put(QUEUE, str(head) + "," + str(tail + 1))
+    return position
+
+
+def _append(db, key: str, caller: str, ring_tail: int) -> tuple:
+    """(Position of job `key` appended to `caller`'s queue, whether the caller joined the ring at
+    `ring_tail`: the caller of the ring's end is the caller's to write)."""
+    fields = _caller_fields(db, caller)
+    head, tail, ring = (0, 0, None) if fields is None else fields
+    db.put(_job_entry(caller, tail), key)
+    if ring is None:
+        ring = ring_tail
+        db.put(_ring_entry(ring), caller)
+    _put_caller(db, caller, head, tail + 1, ring)
+    return tail, fields is None
 
 
 def next_queued(db) -> Optional[str]:
-    """The key of the oldest queued job, dropping queue entries of finished or blocked jobs (at most
-    QUEUE_SCAN per call); None when none is found."""
-    head, tail = _queue_ends(db)
-    start = head
-    while head < tail and head - start < QUEUE_SCAN:
-        key = db.get(QUEUE + ":" + str(head))
-        text = None if key is None else db.get(key)
-        if text is not None and json_text.loads(text)["q"] == head:
-            break
-        db.delete(QUEUE + ":" + str(head))
+    """The key of the oldest queued job of the caller whose turn it is; that caller goes to the back of
+    the ring, so the next call serves the next caller. Drops the entries of finished or blocked jobs and
+    of callers with none left (at most QUEUE_SCAN); None when no job is found."""
+    head, tail = _ends(db, QUEUE)
+    ends = (head, tail)
+    room = QUEUE_SCAN
+    found = None
+    while head < tail and room > 0 and found is None:
+        caller = db.get(_ring_entry(head))
+        if caller is not None and caller.startswith(JOB):     # an entry of the older queue of jobs
+            tail += _requeue_older(db, caller, head, tail)
+            caller = None
+        fields = _caller_fields(db, caller)
+        if fields is not None and fields[2] == head:
+            first, end, _ = fields
+            found, first, room = _oldest_job(db, caller, first, end, room)
+            if found is not None:
+                db.put(_ring_entry(tail), caller)      # the caller served goes to the back of the ring
+                _put_caller(db, caller, first, end, tail)
+                tail += 1
+            elif first < end:
+                _put_caller(db, caller, first, end, head)      # the scan ran out: it keeps its turn
+                break
+            else:
+                db.delete(CALLER_QUEUE + caller)      # no job left: the caller leaves the ring
+        else:
+            room -= 1       # a stale ring entry
+        db.delete(_ring_entry(head))
         head += 1
-    if head != start:
+    if (head, tail) != ends:
         db.put(QUEUE, str(head) + "," + str(tail))
-    return key if head < tail and head - start < QUEUE_SCAN else None
+    return found
+
+
+def _oldest_job(db, caller: str, head: int, end: int, room: int) -> tuple:
+    """(The oldest live job key in positions head..end-1 of `caller`'s queue or None, the new head, the
+    room left): the stale entries before it are dropped, at most `room`."""
+    while head < end and room > 0:
+        key = db.get(_job_entry(caller, head))
+        text = None if key is None else db.get(key)
+        if text is not None:
+            record = json_text.loads(text)
+            if record["q"] == head and record["c"] == caller:
+                return key, head, room
+        db.delete(_job_entry(caller, head))
+        head += 1
+        room -= 1
+    return None, head, room
+
+
+def _requeue_older(db, key: str, position: int, ring_tail: int) -> int:
+    """Job `key`, which the older queue of jobs held at ring `position`, joins its caller's queue if it
+    is still queued; 1 if its caller joined the ring at `ring_tail`, else 0."""
+    text = db.get(key)
+    record = None if text is None else json_text.loads(text)
+    if record is None or record["q"] != position:
+        return 0
+    record["q"], joined = _append(db, key, record["c"], ring_tail)
+    db.put(key, json_text.dumps(record))
+    return int(joined)
 
 
 def requeue(db, key: str) -> None:
-    """Move job `key` to the back of the queue (after the background gave it one step), so jobs
-    share the background steps in turn."""
+    """Move job `key` to the back of its caller's queue (after the background gave it one step), so a
+    caller's own jobs share its turns."""
     text = db.get(key)
     if text is None:
         return
     record = json_text.loads(text)
     if record["q"] is None:
         return
-    db.delete(QUEUE + ":" + str(record["q"]))
-    record["q"] = enqueue(db, key)
+    db.delete(_job_entry(record["c"], record["q"]))
+    record["q"] = enqueue(db, key, record["c"])
     db.put(key, json_text.dumps(record))
 
 
 def queued(db) -> bool:
     """Whether the queue may hold a job (cheap: one read)."""
-    head, tail = _queue_ends(db)
+    head, tail = _ends(db, QUEUE)
     return head < tail

@@ -260,7 +260,8 @@ def _link_bucket(tc: int, eid: int, name: str, ttc: int):
 
 
 def next_queued_job(db: Database) -> Optional[tuple]:
-    """(type name, id, caller) of the oldest queued stepwise delete, or None; drops finished ones."""
+    """(type name, id, caller) of the queued stepwise delete whose turn it is (callers are served in
+    turn, each its oldest job; delete_jobs.next_queued), or None; drops finished ones."""
     with db.operation():
         key = delete_jobs.next_queued(db)
     if key is None:
@@ -271,7 +272,7 @@ def next_queued_job(db: Database) -> Optional[tuple]:
 
 
 def requeue_job(db: Database, type_name: str, eid: int) -> None:
-    """Send the job to the back of the queue (after one background step)."""
+    """Send the job to the back of its caller's queue (after one background step)."""
     with db.operation():
         delete_jobs.requeue(db, delete_jobs.job_key(type_name, eid))
 
