@@ -118,6 +118,11 @@ def _workload(storage_factory):
     Item(name="b", size=3, ratio=None, note=None)
     Item(name="c", size=5, tags=[Tag(label="t")])      # the audit entry holds the links too
     a.size = 4
+    with Database.get_instance().as_user('bob "b" é'):     # another updater, quoted in the document
+        a.update_fields({"size": 6, "note": "n"})
+        Item.load(2).update_fields({"ratio": 2.5})
+    a.set_owner("carol")
+    a.update_fields({"name": "a2"})
     loaded = {(i.name, i.size, i.ratio, i.note) for i in Item.instances()}
     return dict(storage._data), loaded, Item.count_by("size", 3)
 

@@ -68,6 +68,11 @@ def _encode(value, sort_keys: bool, depth: int) -> str:
     return (_CANONICAL if sort_keys else _COMPACT).encode(value)
 
 
+_KEY_HEADS = {}
+"""`"key":` of the keys met (field names recur in every document and audit entry)."""
+_KEY_HEADS_MAX = 1024
+
+
 def _encode_dict(value: dict, sort_keys: bool, depth: int) -> str:
     """`value` (a dict) as a JSON object; keys other than text go to json itself."""
     parts = []
@@ -77,18 +82,24 @@ def _encode_dict(value: dict, sort_keys: bool, depth: int) -> str:
             if type(key) is not str:
                 return _CANONICAL.encode(value)
         items = sorted(items)
+    heads = _KEY_HEADS
     for key, item in items:
-        if type(key) is not str:
-            return (_CANONICAL if sort_keys else _COMPACT).encode(value)
+        head = heads.get(key)   # (only text keys are kept)
+        if head is None:
+            if type(key) is not str:
+                return (_CANONICAL if sort_keys else _COMPACT).encode(value)
+            head = _encode_string(key) + ":"
+            if len(heads) < _KEY_HEADS_MAX and len(key) <= 64:
+                heads[key] = head
         kind = type(item)
         if kind is str:     # the common values without a further call
-            parts.append(_encode_string(key) + ":" + _encode_string(item))
+            parts.append(head + _encode_string(item))
         elif kind is int:
-            parts.append(_encode_string(key) + ":" + int.__repr__(item))
+            parts.append(head + int.__repr__(item))
         elif item is None:
-            parts.append(_encode_string(key) + ":null")
+            parts.append(head + "null")
         else:
-            parts.append(_encode_string(key) + ":" + _encode(item, sort_keys, depth + 1))
+            parts.append(head + _encode(item, sort_keys, depth + 1))
     return "{" + ",".join(parts) + "}"
 
 
