@@ -115,6 +115,32 @@ def test_the_timer_carries_a_delete_on_as_the_caller_who_started_it():
     assert timers.armed == runs
 
 
+def _timer_runs_until_done(api, maps, timers, root: int) -> int:
+    """Timer messages run until the delete of `root` has no job left (the timer runs while it is set)."""
+    runs = 0
+    while f"!dj:t::Node:{root}" in maps["db"][0]._data:
+        assert timers.armed > 0
+        api.continue_deletes()
+        runs += 1
+    return runs
+
+
+def test_the_timer_serves_callers_in_turn_so_one_callers_many_deletes_do_not_hold_up_another():
+    api, maps, timers = _service(units=3)
+    alone = _chain(api, BOB, 12)[0]
+    assert api.delete(BOB, "t::Node", alone) == {"Ok": None}
+    steps = _timer_runs_until_done(api, maps, timers, alone)     # bob's delete with nobody else's queued
+    alices = [_chain(api, ALICE, 12)[0] for _ in range(4)]
+    for root in alices:
+        assert api.delete(ALICE, "t::Node", root) == {"Ok": None}
+    bobs = _chain(api, BOB, 12)[0]
+    assert api.delete(BOB, "t::Node", bobs) == {"Ok": None}
+    assert steps >= 3 and _timer_runs_until_done(api, maps, timers, bobs) <= 2 * steps
+    while timers.armed and _job_keys(maps):
+        api.continue_deletes()
+    assert _count(api) == 0 and _job_keys(maps) == []
+
+
 def test_another_owner_cannot_continue_or_take_over_a_delete():
     api, maps, _ = _service(units=3)
     nodes = _chain(api, ALICE, 20)

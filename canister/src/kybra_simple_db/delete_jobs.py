@@ -193,7 +193,8 @@ def _append(db, key: str, caller: str, ring_tail: int) -> tuple:
 def next_queued(db) -> Optional[str]:
     """The key of the oldest queued job of the caller whose turn it is; that caller goes to the back of
     the ring, so the next call serves the next caller. Drops the entries of finished or blocked jobs and
-    of callers with none left (at most QUEUE_SCAN); None when no job is found."""
+    of callers with none left (at most QUEUE_SCAN: a caller whose stale entries outlast the scan goes to
+    the back too, the rest dropped in its later turns); None when no job is found."""
     head, tail = _ends(db, QUEUE)
     ends = (head, tail)
     room = QUEUE_SCAN
@@ -207,13 +208,10 @@ def next_queued(db) -> Optional[str]:
         if fields is not None and fields[2] == head:
             first, end, _ = fields
             found, first, room = _oldest_job(db, caller, first, end, room)
-            if found is not None:
-                db.put(_ring_entry(tail), caller)      # the caller served goes to the back of the ring
+            if first < end:     # served, or the scan ran out in its queue: to the back of the ring
+                db.put(_ring_entry(tail), caller)
                 _put_caller(db, caller, first, end, tail)
                 tail += 1
-            elif first < end:
-                _put_caller(db, caller, first, end, head)      # the scan ran out: it keeps its turn
-                break
             else:
                 db.delete(CALLER_QUEUE + caller)      # no job left: the caller leaves the ring
         else:
