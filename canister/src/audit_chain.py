@@ -15,6 +15,7 @@ from stored_values import field_values, field_values_hash
 BLOCK_TYPE = "simpledb_audit"
 BLOCK_TYPE_URL = "https://github.com/kybra-simple-db/kybra-simple-db/blob/main/docs/canister.md#audit-blocks"
 CHAIN_KEY = "chain"
+_UNREAD = ("unread",)   # AuditChain.known before the chain's state was read
 
 
 def _number(value) -> dict:
@@ -32,35 +33,40 @@ def _number_hash(value) -> bytes:
 
 
 _K = rep_hash.key_hash
-_CACHED = rep_hash.cached_key_hash
 uleb128 = rep_hash.uleb128
-_BTYPE_PAIR = _K("btype") + rep_hash.text_hash(BLOCK_TYPE)
-_OP, _CALLER, _TYPE, _ID, _CHANGES = _K("op"), _K("caller"), _K("type"), _K("id"), _K("changes")
-_TS, _TX, _PHASH = _K("ts"), _K("tx"), _K("phash")
+# A Map's pairs are sorted by their bytes, and the key hashes (their first 32 bytes) differ: the order of
+# a block's pairs is the order of its keys' hashes, fixed (btype, tx, ts, phash; in tx: op, type, caller,
+# id, changes), so the pairs are joined in that order without a sort.
+_BTYPE_TX = _K("btype") + rep_hash.text_hash(BLOCK_TYPE) + _K("tx")
+_TS, _PHASH, _ID, _CHANGES = _K("ts"), _K("phash"), _K("id"), _K("changes")
+_NAMES = {}          # (operation, type, caller) -> the tx Map's pairs op, type and caller, then id's key
+_CACHED_NAMES = 256
+
+
+def _names_pairs(operation: str, type_name: str, caller: str) -> bytes:
+    """The op, type and caller pairs of a block's tx Map and the key of its id (cached: few recur)."""
+    found = _K("op") + _K(operation) + _K("type") + _K(type_name) + _K("caller") + _K(caller) + _ID
+    if len(_NAMES) >= _CACHED_NAMES:
+        _NAMES.clear()
+    _NAMES[(operation, type_name, caller)] = found
+    return found
 
 
 def block_hash(entry: dict, phash) -> bytes:
     """rep_hash.value_hash(block_value(entry, phash)), computed without building the Value: every block
-    appended is hashed here, so the keys' hashes are constants and the Map hashes are inlined (on Kybra's
-    RustPython each call saved is some 20,000 instructions)."""
+    appended is hashed here, so the keys' hashes are constants, the pairs' order is fixed and the Map
+    hashes are inlined (on Kybra's RustPython each call saved is some 10,000 instructions)."""
     sha256 = hashlib.sha256
     entity_id, time = entry["id"], entry["time"]
     operation, caller, type_name = entry["operation"], entry["caller"], entry["type_name"]
-    tx = [
-        _OP + (_CACHED(operation) or _K(operation)),  # the cached text hash: these few texts recur
-        _CALLER + (_CACHED(caller) or _K(caller)),
-        _TYPE + (_CACHED(type_name) or _K(type_name)),
-        _ID + (sha256(uleb128(entity_id)).digest() if type(entity_id) is int and entity_id >= 0
-               else _number_hash(entity_id)),
-        _CHANGES + field_values_hash(entry["changes"], True),
-    ]
-    tx.sort()
+    names = _NAMES.get((operation, type_name, caller)) or _names_pairs(operation, type_name, caller)
+    id_hash = (sha256(uleb128(entity_id)).digest() if type(entity_id) is int and entity_id >= 0
+               else _number_hash(entity_id))
+    tx = sha256(names + id_hash + _CHANGES + field_values_hash(entry["changes"], True)).digest()
     time_hash = sha256(uleb128(time)).digest() if type(time) is int and time >= 0 else _number_hash(time)
-    pairs = [_BTYPE_PAIR, _TS + time_hash, _TX + sha256(b"".join(tx)).digest()]
-    if phash is not None:
-        pairs.append(_PHASH + sha256(phash).digest())
-    pairs.sort()
-    return sha256(b"".join(pairs)).digest()
+    if phash is None:
+        return sha256(_BTYPE_TX + tx + _TS + time_hash).digest()
+    return sha256(_BTYPE_TX + tx + _TS + time_hash + _PHASH + sha256(phash).digest()).digest()
 
 
 def block_value(entry: dict, phash) -> dict:
@@ -82,18 +88,31 @@ def block_value(entry: dict, phash) -> dict:
 
 
 class AuditChain:
-    """Block hashes and the chain's extent, in the certification map."""
+    """Block hashes and the chain's extent, in the certification map. The state is kept in the heap once
+    read or written: only `append` writes it, and a message that traps loses its heap changes with its
+    writes (the IC's rule), so the heap's copy is the stored state."""
 
     def __init__(self, store):
         self.store = store
+        self.known = _UNREAD     # (first, next, hash hex of block next-1) as stored (None: not stored)
+        self.last_hash = None    # the hash of block next-1 of `known` as bytes (None while empty)
 
     def state(self):
-        """(first, next, hash hex of block next-1), or None before the first append: one read."""
-        raw = self.store.get(CHAIN_KEY)
-        if raw is None:
-            return None
-        first, nxt, last = raw.split(",")
-        return int(first), int(nxt), last
+        """(first, next, hash hex of block next-1), or None before the first append: at most one read."""
+        known = self.known
+        if known is _UNREAD:
+            raw = self.store.get(CHAIN_KEY)
+            if raw is None:
+                self.known = None
+                return None
+            first, nxt, last = raw.split(",")
+            known = self._remember(int(first), int(nxt), last, bytes.fromhex(last) if last else None)
+        return known
+
+    def _remember(self, first: int, nxt: int, last: str, last_hash) -> tuple:
+        self.known = (first, nxt, last)
+        self.last_hash = last_hash
+        return self.known
 
     def extent(self):
         """(first, next) block indexes, or None before the first append."""
@@ -109,30 +128,28 @@ class AuditChain:
 
     def append(self, entries: list, start: int, state) -> tuple:
         """Chain `entries` (consecutive audit entries from the chain's next index) onto `state` (as
-        `state()` read it); (the state after, True if any were appended)."""
+        `state()` gave it); (the state after, True if any were appended)."""
         first, nxt, last = state if state is not None else (start, start, "")
         if not entries:
             if state is None:
                 self.store.insert(CHAIN_KEY, str(first) + "," + str(nxt) + ",")
-            return (first, nxt, last), False
-        phash = bytes.fromhex(last) if last else None
+                return self._remember(first, nxt, last, None), False
+            return state, False
+        phash = self.last_hash if state is self.known else (bytes.fromhex(last) if last else None)
+        insert = self.store.insert
         for entry in entries:
             if entry["seq"] != nxt:
                 raise ValueError("audit entries must be chained in order")
             phash = block_hash(entry, phash)
             last = phash.hex()
-            self.store.insert("h" + str(nxt), last)
+            insert("h" + str(nxt), last)
             nxt += 1
-        self.store.insert(CHAIN_KEY, str(first) + "," + str(nxt) + "," + last)
-        return (first, nxt, last), True
-
-    @staticmethod
-    def tip_of(state):
-        """(last block index, its hash) of a `state()`, or None while the chain is empty."""
-        if state is None or state[1] <= state[0]:
-            return None
-        return state[1] - 1, bytes.fromhex(state[2])
+        insert(CHAIN_KEY, str(first) + "," + str(nxt) + "," + last)
+        return self._remember(first, nxt, last, phash), True
 
     def tip(self):
         """(last block index, its hash), or None while the chain is empty."""
-        return self.tip_of(self.state())
+        state = self.state()
+        if state is None or state[1] <= state[0]:
+            return None
+        return state[1] - 1, self.last_hash

@@ -47,21 +47,24 @@ class Certifier:
     def after_update(self, gateway, audit_start: int) -> None:
         """Chain the audit entries written since the chain's end and rehash the certified entities they
         touch; set the new root when anything changed."""
-        state = self.chain.state()
+        chain = self.chain
+        state = chain.state()
         start = state[1] if state is not None else audit_start
         entries = gateway.recorded_since(start)
-        state, appended = self.chain.append(entries, start, state)
-        seen = set()
-        for entry in entries:
-            key = (entry["type_name"], entry["id"])
-            if key in seen or not self.merkle.certified(key[0]):
-                continue
-            seen.add(key)
-            record = gateway.load(key[0], key[1])
-            self.merkle.set_leaf(key[0], key[1], None if record is None else entity_hash(key[0], record))
-        changed = self.merkle.flush()
-        if appended or changed:
-            tip = (state[1] - 1, bytes.fromhex(state[2])) if state[1] > state[0] else None   # chain.tip_of
+        state, appended = chain.append(entries, start, state)
+        merkle = self.merkle
+        certified = merkle.certified_names()
+        if certified:
+            seen = set()
+            for entry in entries:
+                key = (entry["type_name"], entry["id"])
+                if key in seen or key[0] not in certified:
+                    continue
+                seen.add(key)
+                record = gateway.load(key[0], key[1])
+                merkle.set_leaf(key[0], key[1], None if record is None else entity_hash(key[0], record))
+        if merkle.flush() or appended:
+            tip = (state[1] - 1, chain.last_hash) if state[1] > state[0] else None   # chain.tip()
             self.set_certified_data(self.root_digest_at(tip))
 
     def publish(self) -> None:

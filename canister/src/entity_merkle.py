@@ -22,7 +22,7 @@ FANOUT = 16
 MAX_CERTIFIED_TYPES = 64
 _CACHED_TEXTS = 16
 _PARSED = {}          # stored "cert/types" text -> its parsed state (never changed: each message copies it)
-_DIGESTS = {}         # stored "cert/types" text -> the digest of the `entities` subtree it describes
+_DIGESTS = {}         # stored "cert/types" text (None: none stored) -> the digest of its `entities` subtree
 
 
 def _remember(cache: dict, text: str, value) -> None:
@@ -82,12 +82,12 @@ class EntityMerkle:
     # --- state ---
 
     def reset(self) -> None:
-        """Forget cached nodes (at the start of every message: storage is the truth)."""
+        """Forget cached nodes and this message's changes (at the start of every message: storage is the
+        truth). The types record as stored stays: only `flush` writes it, and a message that traps loses
+        its heap changes with its writes (the IC's rule), so the heap's copy is the stored record."""
         self.cache = {}
         self.dirty = set()
         self.types = None
-        self.stored = None
-        self.types_text = None
         self.types_dirty = False
 
     def _stored(self) -> dict:
@@ -120,6 +120,11 @@ class EntityMerkle:
     def certified(self, type_name: str) -> bool:
         types = self.types if self.types is not None else self.stored   # (every update asks: no call)
         return type_name in (types if types is not None else self._stored())["t"]
+
+    def certified_names(self) -> dict:
+        """The certified types' names as the keys of a dict (read it, never change it)."""
+        types = self.types if self.types is not None else self.stored
+        return (types if types is not None else self._stored())["t"]
 
     def certified_types(self) -> list:
         return sorted(self._state()["t"])
@@ -202,7 +207,8 @@ class EntityMerkle:
 
     def flush(self) -> bool:
         """Write the changed nodes and type roots; True if anything was written."""
-        changed = bool(self.dirty) or self.types_dirty
+        if not self.dirty and not self.types_dirty:
+            return False
         for key in sorted(self.dirty):
             slots = self.cache[key]
             if any(slots):
@@ -212,9 +218,10 @@ class EntityMerkle:
         if self.types_dirty:
             self.types_text = json.dumps(self.types, separators=(",", ":"), sort_keys=True)
             self.meta.insert(TYPES_KEY, self.types_text)
+            self.stored, self.types = self.types, None   # what is stored now; a later change copies it
         self.dirty = set()
         self.types_dirty = False
-        return changed
+        return True
 
     # --- digests and witnesses ---
 
@@ -227,13 +234,15 @@ class EntityMerkle:
 
     def digest(self) -> bytes:
         """The digest of the `entities` subtree (cached by the stored text it follows from)."""
-        state = self._view()
-        text = None if self.types_dirty else self.types_text
-        found = None if text is None else _DIGESTS.get(text)
+        if self.types_dirty:
+            return self._digest(self.types)
+        if self.stored is None:
+            self._stored()
+        text = self.types_text
+        found = _DIGESTS.get(text)
         if found is None:
-            found = self._digest(state)
-            if text is not None:
-                _remember(_DIGESTS, text, found)
+            found = self._digest(self._view())
+            _remember(_DIGESTS, text, found)
         return found
 
     def _digest(self, state: dict) -> bytes:

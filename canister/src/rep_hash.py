@@ -8,29 +8,67 @@ hash(key) + hash(value) over its entries.
 
 import hashlib
 
+# LEB128 without a Python loop per byte (each loop step costs some 12,000 instructions on Kybra's
+# RustPython): up to 3 bytes are joined from tables; longer numbers have their 7-bit groups spread to
+# one per byte by three (up to 8 groups) or four (up to 16) shift-and-mask steps, then the continuation
+# bits are set from a table.
+_BYTES = tuple(bytes((b,)) for b in range(128))
+_MORE = tuple(bytes((b | 0x80,)) for b in range(128))   # a byte with the continuation bit
+_CONT = tuple(sum(0x80 << 8 * i for i in range(n - 1)) for n in range(17))   # n bytes: all but the last
+_LOW28, _HIGH28 = 0xFFFFFFF, 0xFFFFFFF << 28
+_KEEP14, _MOVE14 = 0x00003FFF00003FFF, 0x0FFFC0000FFFC000
+_KEEP7, _MOVE7 = 0x007F007F007F007F, 0x3F803F803F803F80
+_LOW56, _HIGH56 = (1 << 56) - 1, ((1 << 56) - 1) << 56
+_KEEP28W, _MOVE28W = _LOW28 | _LOW28 << 64, _HIGH28 | _HIGH28 << 64
+_KEEP14W, _MOVE14W = _KEEP14 | _KEEP14 << 64, _MOVE14 | _MOVE14 << 64
+_KEEP7W, _MOVE7W = _KEEP7 | _KEEP7 << 64, _MOVE7 | _MOVE7 << 64
 
-def uleb128(value: int) -> bytes:
-    """Unsigned LEB128 of a natural number."""
-    if value < 0:
-        raise ValueError("a Nat cannot be negative")
+
+def _groups(value: int, count: int) -> bytes:
+    """The `count` 7-bit groups of `value` (0 <= value < 2**(7 * count)) as LEB128 bytes."""
+    if count <= 3:
+        if count == 1:
+            return _BYTES[value]
+        if count == 2:
+            return _MORE[value & 0x7F] + _BYTES[value >> 7]
+        return _MORE[value & 0x7F] + _MORE[value >> 7 & 0x7F] + _BYTES[value >> 14]
+    if count <= 8:
+        x = (value & _LOW28) | ((value & _HIGH28) << 4)
+        x = (x & _KEEP14) | ((x & _MOVE14) << 2)
+        x = (x & _KEEP7) | ((x & _MOVE7) << 1)
+        return (x | _CONT[count]).to_bytes(count, "little")
+    if count <= 16:
+        x = (value & _LOW56) | ((value & _HIGH56) << 8)
+        x = (x & _KEEP28W) | ((x & _MOVE28W) << 4)
+        x = (x & _KEEP14W) | ((x & _MOVE14W) << 2)
+        x = (x & _KEEP7W) | ((x & _MOVE7W) << 1)
+        return (x | _CONT[count]).to_bytes(count, "little")
     out = bytearray()
-    while value > 0x7F:
+    for _ in range(count - 1):
         out.append(value & 0x7F | 0x80)
         value >>= 7
     out.append(value)
     return bytes(out)
 
 
+def uleb128(value: int) -> bytes:
+    """Unsigned LEB128 of a natural number."""
+    if value < 0x4000:
+        if value >= 0x80:
+            return _MORE[value & 0x7F] + _BYTES[value >> 7]
+        if value < 0:
+            raise ValueError("a Nat cannot be negative")
+        return _BYTES[value]
+    return _groups(value, (value.bit_length() + 6) // 7)
+
+
 def sleb128(value: int) -> bytes:
-    """Signed LEB128 of an integer."""
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        done = (value == 0 and not byte & 0x40) or (value == -1 and byte & 0x40)
-        out.append(byte if done else byte | 0x80)
-        if done:
-            return bytes(out)
+    """Signed LEB128 of an integer: the two's complement in enough 7-bit groups that the last group's
+    top bit is the sign."""
+    if -0x40 <= value < 0x40:
+        return _BYTES[value & 0x7F]
+    count = ((value if value >= 0 else ~value).bit_length() + 7) // 7
+    return _groups(value & ((1 << 7 * count) - 1), count)
 
 
 def _sha256(data: bytes) -> bytes:

@@ -79,6 +79,8 @@ def field_values_hash(values: dict, keep_null: bool) -> bytes:
         else:
             value_hash = stored_value_hash(stored)
         pairs.append((cached(name) or key_hash(name)) + value_hash)
+    if len(pairs) == 1:
+        return sha256(pairs[0]).digest()
     pairs.sort()
     return sha256(b"".join(pairs)).digest()
 

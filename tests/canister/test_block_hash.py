@@ -78,3 +78,19 @@ def test_nat_and_int_hashes_agree_with_the_client(value):
 
     kind = "Nat" if value >= 0 else "Int"
     assert rep_hash.value_hash({kind: value}) == value_hash({kind: value})
+
+
+def test_leb128_at_every_group_boundary_agrees_with_the_client():
+    """rep_hash's LEB128 joins short numbers from tables and spreads longer ones by masks: check every
+    width around each 7-bit group and power of two, on both signs."""
+    from ic_protocol.icrc3_value import value_hash
+
+    edges = {0, 1}
+    for bits in range(1, 160):
+        for base in (1 << bits, 1 << (7 * (bits // 7)) if bits >= 7 else 1):
+            edges.update((base - 2, base - 1, base, base + 1))
+    for value in sorted(edges):
+        for signed in (value, -value):
+            kind = "Nat" if signed >= 0 else "Int"
+            assert rep_hash.value_hash({kind: signed}) == value_hash({kind: signed}), signed
+            assert rep_hash.value_hash({"Int": signed}) == value_hash({"Int": signed}), signed
