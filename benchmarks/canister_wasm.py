@@ -330,6 +330,8 @@ def build_state(state: Path, n: int, progress: bool, hub: bool = False) -> tuple
         for i in range(1, SIGNED_COUNT + 1)
     ]
     assert "Ok" in canister.call("update", "batch", (signed,))
+    if hub:     # before the items: the newest audit entries stay the items' and the tag's, as without it
+        add_hub(canister)
     for start in range(1, n + 1, 100):
         result = canister.call("update", "batch", (creates(start, min(100, n + 1 - start)),))
         assert "Ok" in result, result
@@ -338,8 +340,6 @@ def build_state(state: Path, n: int, progress: bool, hub: bool = False) -> tuple
     step = max(1, n // TAGGED)
     for i in range(1, n + 1, step):
         canister.call("update", "link", (TAG, 1, "items", i))
-    if hub:
-        add_hub(canister)
     store = StateStore(state / "localnet.sqlite3")
     store.commit(cid, canister.memory.take_writes(), time_ns=canister.time)
     store.close()
