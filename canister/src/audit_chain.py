@@ -4,7 +4,9 @@ Block i is Map {btype, ts, phash (absent in the first block), tx: {op, caller, t
 is hashed with the representation-independent hash. Appending hashes only the new entries and stores one
 hash per block ("h<i>"), so a block's `phash` is one read and survives pruning of older entries. The
 chain starts at `first`: the audit sequence number at which this canister began chaining (0 on a new
-canister); "chain" holds "first,next,hash of block next-1" so the tip is one read.
+canister); "chain" holds "first,next,hash of block next-1" as of when the chain started (versions before
+kept it current with a second write per message); the state is then kept in the heap, found again after
+an upgrade by probing the block hashes after the index "chain" names.
 """
 
 import hashlib
@@ -98,7 +100,9 @@ class AuditChain:
         self.last_hash = None    # the hash of block next-1 of `known` as bytes (None while empty)
 
     def state(self):
-        """(first, next, hash hex of block next-1), or None before the first append: at most one read."""
+        """(first, next, hash hex of block next-1), or None before the first append. Read once per heap:
+        "chain" is written when the chain starts (older versions rewrote it in every append), the blocks
+        after the index it names are found by probing their hashes (O(log n) reads, after an upgrade)."""
         known = self.known
         if known is _UNREAD:
             raw = self.store.get(CHAIN_KEY)
@@ -106,8 +110,30 @@ class AuditChain:
                 self.known = None
                 return None
             first, nxt, last = raw.split(",")
-            known = self._remember(int(first), int(nxt), last, bytes.fromhex(last) if last else None)
+            nxt = int(nxt)
+            end = self._end(nxt)
+            if end != nxt:
+                last = self.store.get("h" + str(end - 1))
+            known = self._remember(int(first), end, last, bytes.fromhex(last) if last else None)
         return known
+
+    def _end(self, low: int) -> int:
+        """The first index from `low` on without a stored block hash (hashes are stored contiguously from
+        the chain's first index and never removed)."""
+        has = self.store.contains_key
+        if not has("h" + str(low)):
+            return low
+        step, high = 1, low + 1
+        while has("h" + str(high)):
+            low, step = high, step * 2
+            high = low + step
+        while high - low > 1:
+            middle = (low + high) // 2
+            if has("h" + str(middle)):
+                low = middle
+            else:
+                high = middle
+        return high
 
     def _remember(self, first: int, nxt: int, last: str, last_hash) -> tuple:
         self.known = (first, nxt, last)
@@ -144,7 +170,8 @@ class AuditChain:
             last = phash.hex()
             insert("h" + str(nxt), last)
             nxt += 1
-        insert(CHAIN_KEY, str(first) + "," + str(nxt) + "," + last)
+        if state is None:   # the chain starts: later appends only add block hashes (see `state`)
+            insert(CHAIN_KEY, str(first) + "," + str(nxt) + "," + last)
         return self._remember(first, nxt, last, phash), True
 
     def tip(self):

@@ -1,0 +1,60 @@
+"""The audit chain's state: kept in the heap, written once when the chain starts, and found again from
+storage by a fresh heap (after an upgrade), also from the "chain" record older versions kept current."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "canister" / "src"))
+import audit_chain  # noqa: E402
+from kybra_simple_db import MemoryMap  # noqa: E402
+from kybra_simple_db.memory_map import CountingMap  # noqa: E402
+
+
+def _entry(seq: int) -> dict:
+    return {"seq": seq, "time": 10 + seq, "caller": "c", "operation": "update", "type_name": "t::T",
+            "id": seq, "changes": {"n": seq}}
+
+
+def _grow(chain, start: int, counts: list) -> None:
+    """Append `counts[i]` entries in message i, from audit seq `start`."""
+    seq = start
+    for count in counts:
+        state = chain.state()
+        chain.append([_entry(s) for s in range(seq, seq + count)], start, state)
+        seq += count
+
+
+def test_a_fresh_heap_finds_the_chain_end_and_tip():
+    for counts in ([1], [1, 1], [3, 1, 4, 1, 5], [1] * 37, [200, 1, 1]):
+        store = MemoryMap()
+        chain = audit_chain.AuditChain(store)
+        _grow(chain, 7, counts)
+        fresh = audit_chain.AuditChain(store)
+        assert fresh.state() == chain.state() == (7, 7 + sum(counts), chain.state()[2])
+        assert fresh.tip() == chain.tip() == (6 + sum(counts), bytes.fromhex(chain.state()[2]))
+        assert fresh.tip()[1] == fresh.block_hash(6 + sum(counts))
+
+
+def test_the_chain_record_of_older_versions_is_read():
+    """Older versions rewrote "chain" as first,next,last hash in every message: read as the state."""
+    store = MemoryMap()
+    chain = audit_chain.AuditChain(store)
+    _grow(chain, 0, [2, 3])
+    first, nxt, last = chain.state()
+    store.insert(audit_chain.CHAIN_KEY, f"{first},{nxt},{last}")
+    assert audit_chain.AuditChain(store).state() == (0, 5, last)
+    store.insert(audit_chain.CHAIN_KEY, f"{first},3,{chain.block_hash(2).hex()}")   # any earlier point
+    assert audit_chain.AuditChain(store).state() == (0, 5, last)
+
+
+def test_an_append_writes_one_hash_per_block_and_reads_nothing():
+    store = CountingMap(MemoryMap())
+    chain = audit_chain.AuditChain(store)
+    _grow(chain, 0, [1])
+    store.reset()
+    _grow(chain, 1, [2])
+    assert (store.writes, store.reads) == (2, 0)
+    empty = audit_chain.AuditChain(CountingMap(MemoryMap()))
+    state, appended = empty.append([], 4, empty.state())
+    assert state == (4, 4, "") and not appended and empty.tip() is None
+    assert audit_chain.AuditChain(empty.store).state() == (4, 4, "")
