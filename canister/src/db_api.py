@@ -29,7 +29,7 @@ from type_shapes import TypeShape
 from undo_map import UndoMap
 from value_codec import ValueCodec, field_map, principal_text, stored_from_value, variant_case
 
-_UNCHECKED = object()  # `_values`: no stored form yet (the value is not one taken inline)
+_UNCHECKED = object()  # `_values`: the value has no payload of the field's kind
 PRINCIPAL_CACHE_SIZE = 512
 RESTORE_CHUNK = 10  # records written between two reads of the instruction meter by `restore`
 LINK_SCAN_ROUNDS = 20  # link pages (of 100 ids or more) one `links` call reads past hidden ids
@@ -199,36 +199,40 @@ class DbApi(QueryEndpoints):
 
     def _values(self, plain: dict, given: list, creating: bool, shape: TypeShape = None) -> dict:
         """Stored values for the given `vec Field`, checked against the type's fields (`shape`: the
-        type's TypeShape, if the caller has it). A Text or Int value that passes every check is taken
-        inline; anything else goes through `stored_from_value` and `check_bounds`, which say what is
-        wrong with it."""
+        type's TypeShape, if the caller has it). A Text or Int value within the bounds its TypeShape
+        precomputed is taken inline; anything else goes through `stored_from_value` and `check_bounds`,
+        which say what is wrong with it."""
         if shape is None:
             shape = self.registry.shape(plain["name"])
         checks = shape.checks
+        most = shape.field_count
+        if type(given) is not list or len(given) > most:
+            field_map(given, most=most)  # raises (unless a list subclass): what field_map refuses first
         result = {}
-        for name, value in field_map(given, most=shape.field_count).items():
+        for item in given:
+            name = item["name"]
+            value = item["value"]
             check = checks.get(name)
-            if check is None:
+            if check is None or name in result:
+                field_map(given, most=most)  # raises if a name is repeated (refused before any value)
                 self.registry.field(shape.name, name)  # raises: the type has no such field
-            field, kind, longest, low, high = check
-            stored = _UNCHECKED
+            field, kind, low, high, longest = check
             if type(value) is dict and len(value) == 1:
                 payload = value.get(kind, _UNCHECKED)
                 if kind == "Text":
-                    if type(payload) is str and len(payload) <= longest:
-                        stored = payload
-                elif kind == "Int":
-                    if type(payload) is int and api_limits.MIN_INT <= payload <= api_limits.MAX_INT:
-                        stored = payload
-            if stored is _UNCHECKED:
-                stored = stored_from_value(kind, value, name, longest)
+                    if type(payload) is str and low <= len(payload) <= high:
+                        result[name] = payload
+                        continue
+                elif kind == "Int" and type(payload) is int and low <= payload <= high:
+                    result[name] = payload
+                    continue
+            field_map(given, most=most)  # a name repeated later in the list is refused before this value
+            stored = stored_from_value(kind, value, name, longest)
             if stored is None:
                 if field["required"]:
                     raise invalid("field " + name + " is required")
-            elif low is not None or high is not None:
-                size = len(stored) if kind == "Text" else stored
-                if (low is not None and size < low) or (high is not None and size > high):
-                    typedef_rules.check_bounds(field, stored)
+            else:
+                typedef_rules.check_bounds(field, stored)
             result[name] = stored
         if creating:
             for name, default, required in shape.fills:
@@ -259,7 +263,8 @@ class DbApi(QueryEndpoints):
 
     def _writable(self, caller: str, type_name: str, entity_id: int, action: str,
                   policy: dict = None) -> dict:
-        """The record if the caller may `action` it (`policy`: the type's, if the caller has it). A
+        """The entity's owner and version ({"owner", "version", ...}) if the caller may `action` it
+        (`policy`: the type's, if the caller has it); the gateway holds the entity for the change. A
         refusal never tells a caller who may not read the entity whether it exists: Admins-read types
         answer non-admins Forbidden either way, other entities the caller may not read are answered as
         absent."""
@@ -447,20 +452,19 @@ class DbApi(QueryEndpoints):
 
     def _update(self, caller: str, type_name: str, entity_id: int, fields: list, expected_version) -> dict:
         shape = self.registry.shape(type_name)
-        record = self._writable(caller, type_name, entity_id, "modify", shape.policy)
-        if expected_version is not None and expected_version != record["version"]:
+        meta = self._writable(caller, type_name, entity_id, "modify", shape.policy)
+        if expected_version is not None and expected_version != meta["version"]:
             raise conflict(
                 type_name
                 + " "
                 + str(entity_id)
                 + " is at version "
-                + str(record["version"])
+                + str(meta["version"])
                 + ", not "
                 + str(expected_version)
             )
         values = self._values(shape.plain, fields, False, shape)
-        if values:
-            record = self.gateway.update(type_name, entity_id, values)
+        record = self.gateway.update(type_name, entity_id, values) if values else self.gateway.held_record()
         return self._entity(type_name, record, None, shape)
 
     def delete(self, caller: str, type_name: str, entity_id: int) -> dict:

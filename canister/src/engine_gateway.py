@@ -190,13 +190,19 @@ class EngineGateway:
         return None if view is None else _as_record(view)
 
     def load_for_change(self, type_name: str, entity_id: int):
-        """`load` of an entity the update is about to change: kept until `release` (the end of the
-        update), so the change finds it in the engine's identity map instead of reading it again."""
+        """The owner and version of an entity the update is about to change (the engine's `meta()`:
+        {"owner", "version", ...}), or None. The entity is kept until `release` (the end of the update),
+        so the change finds it in the engine's identity map instead of reading it again, and
+        `held_record` gives its record without one (a record costs ~0.15M instructions)."""
         entity = self._class(type_name).load(entity_id)
         self._held = entity
         self._held_type = type_name
         self._held_id = entity_id
-        return None if entity is None else _as_record(entity.view())
+        return None if entity is None else entity.meta()
+
+    def held_record(self) -> dict:
+        """The record of the entity the last `load_for_change` found (what `load` gives for it)."""
+        return _as_record(self._held.view())
 
     def create(self, type_name: str, values: dict) -> dict:
         return _as_record(self._class(type_name).create(values).view())

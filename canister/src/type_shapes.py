@@ -7,10 +7,10 @@ definition (and calling a lookup per field) in every create, update and get was 
 them.
 """
 
+import math
+
 import api_limits
 import typedef_rules
-
-BOUNDED_KINDS = ("Text",) + typedef_rules.ORDERED_KINDS  # kinds whose min/max `check_bounds` applies
 
 
 class TypeShape:
@@ -23,13 +23,8 @@ class TypeShape:
         self.policy = plain["policy"]
         fields = plain["fields"]
         self.field_count = len(fields)
-        # name -> (field, kind, longest text, min, max): what `DbApi._values` checks a given value against
-        self.checks = {}
-        for f in fields:
-            kind = f["kind"]
-            longest = int(f["max"] or api_limits.MAX_TEXT) if kind == "Text" else api_limits.MAX_TEXT
-            low, high = (f["min"], f["max"]) if kind in BOUNDED_KINDS else (None, None)
-            self.checks[f["name"]] = (f, kind, longest, low, high)
+        # name -> (field, kind, low, high, longest text): see `_checks`
+        self.checks = {f["name"]: _checks(f) for f in fields}
         self.reply_fields = [(f["name"], f["kind"]) for f in fields]
         # (name, default, required) of the fields a create may have to fill in (or refuse without)
         self.fills = [
@@ -40,3 +35,18 @@ class TypeShape:
         self.relations = {r["name"]: r for r in relations}
         self.to_one = [(r["name"], r["target"]) for r in relations if r["kind"] in typedef_rules.TO_ONE]
         self.most_given = len(fields) + len(self.relations)  # names a create may give: fields and relations
+
+
+def _checks(field: dict) -> tuple:
+    """(field, kind, low, high, longest text) for `DbApi._values`. A Text value whose length, or an Int
+    value that, lies in [low, high] passes every check of the field (its kind's range, min and max);
+    `longest` is the length `stored_from_value` allows a Text value."""
+    kind, low, high = field["kind"], field["min"], field["max"]
+    longest = int(high or api_limits.MAX_TEXT) if kind == "Text" else api_limits.MAX_TEXT
+    if kind == "Text":
+        return (field, kind, 0 if low is None else math.ceil(low),
+                longest if high is None else min(longest, math.floor(high)), longest)
+    if kind == "Int":
+        return (field, kind, api_limits.MIN_INT if low is None else max(api_limits.MIN_INT, math.ceil(low)),
+                api_limits.MAX_INT if high is None else min(api_limits.MAX_INT, math.floor(high)), longest)
+    return field, kind, None, None, longest

@@ -35,6 +35,9 @@ FIELDS = [
     _def("title", "Text", low=2.0, high=12.0, required=True),
     _def("note", "Text", default={"Text": "none"}),
     _def("qty", "Int", low=-5.0, high=50.0, default={"Int": 1}),
+    _def("code", "Text", low=2.5, high=4.0),
+    _def("tenth", "Int", low=-5.5, high=50.5),
+    _def("empty", "Text", high=0.0),
     _def("big", "Int"),
     _def("price", "Float", low=0.0, high=99.5),
     _def("flag", "Bool", default={"Bool": False}),
@@ -87,7 +90,7 @@ PAYLOADS = st.one_of(
     st.none(), st.booleans(), st.integers(min_value=-(2**64), max_value=2**64),
     st.sampled_from([-5, -6, 50, 51, 0, 10, 9, 2**63 - 1, -(2**63), 2**63]),
     st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=14),
-    st.sampled_from(["", "a", "ab", "x" * 12, "x" * 13, "x" * 2001, ALICE]),
+    st.sampled_from(["", "a", "ab", "abc", "abcd", "abcde", "x" * 12, "x" * 13, "x" * 2001, ALICE]),
 )
 TAGS = st.sampled_from(["Text", "Int", "Float", "Bool", "Principal", "Timestamp", "Null", "Other"])
 VALUE = st.one_of(
@@ -95,7 +98,7 @@ VALUE = st.one_of(
     st.just({}), st.just({"Text": "ab", "Int": 3}), st.just("Text"), st.just(None),
 )
 NAMES = st.sampled_from([f["name"] for f in FIELDS] + ["colour"])
-GIVEN = st.lists(st.builds(lambda name, value: {"name": name, "value": value}, NAMES, VALUE), max_size=10)
+GIVEN = st.lists(st.builds(lambda name, value: {"name": name, "value": value}, NAMES, VALUE), max_size=12)
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +106,7 @@ def svc():
     return _service()
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(given_fields=GIVEN, creating=st.booleans())
 def test_values_answer_as_the_per_field_path(svc, given_fields, creating):
     plain = svc.registry.get(TYPE)
