@@ -4,7 +4,8 @@ parsing, string key tokens, and an identity map that forgets dropped objects."""
 import gc
 import json
 
-from kybra_simple_db import Database, Entity, String, identity_map
+import pytest
+from kybra_simple_db import ConflictError, CountingMap, Database, Entity, MemoryMap, String, identity_map
 from kybra_simple_db import key_layout as keys
 from kybra_simple_db.audit_log import AuditLog
 from kybra_simple_db.db_entity import _parse_doc
@@ -134,3 +135,29 @@ def test_an_int_subclass_as_a_custom_id_is_stored_as_a_plain_int(fresh_db):
     assert type(item.id) is int and item.id == 7 and item._id == "7"
     entries, _ = Database.get_instance().audit_entries(0, 100)
     assert entries[-1]["id"] == 7
+
+
+def test_a_write_reuses_the_loaded_document_only_while_storage_cannot_have_changed(fresh_db):
+    """An update does not read the document again when nothing was committed or rolled back since the
+    load; a document another engine object changed in between is still refused (stale version)."""
+    storage = CountingMap(MemoryMap(max_key_size=100, max_value_size=1000))
+    Database.init(db_storage=storage)
+
+    class Note(Entity):
+        text = String()
+
+    Note(text="a")
+    Note(text="b")
+    fresh = Note.load(1)
+    storage.reset()
+    fresh.text = "a2"           # loaded, nothing settled since: no read
+    assert (storage.reads, storage.writes) == (0, 2)
+    stale = Note.load(2)
+    Database.init(db_storage=storage)      # a second engine over the same storage changes note 2
+    Note.load(2).text = "b2"
+    with pytest.raises(ConflictError):
+        stale.text = "b3"
+    with pytest.raises(ConflictError):     # and inside a transaction that rolls back, too
+        with stale._db.transaction():
+            stale.text = "b4"
+    assert Note.load(2).text == "b2" and Note.load(2).version == 2

@@ -118,6 +118,8 @@ class Database(SeedDocuments, SchemaUpgrades):
         self._data = StagedMap(db_storage, key_limit, value_limit)
         if type(self).get is Database.get:
             self.get = self._data.get   # the same read, one interpreted call fewer (every operation reads)
+        if type(self).get_known is Database.get_known:
+            self.get_known = self._data.get_known
         self._audit_enabled = bool(audit_enabled)
         if db_audit is not None:
             audit_map = StagedMap(
@@ -258,6 +260,11 @@ class Database(SeedDocuments, SchemaUpgrades):
 
     def get(self, key: str) -> Optional[str]:
         return self._data.get(key)
+
+    def get_known(self, key: str, known: Optional[str], read_at: int) -> Optional[str]:
+        """`get(key)` without a storage read when `known` is what it gave at `read_at` and nothing was
+        committed or rolled back since (staged_store.SETTLED)."""
+        return self._data.get_known(key, known, read_at)
 
     def contains(self, key: str) -> bool:
         return self._data.contains(key)

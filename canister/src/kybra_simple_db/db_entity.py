@@ -36,6 +36,7 @@ from .entity_links import EntityLinks
 from .entity_queries import EntityQueries
 from .entity_serialize import EntitySerialization
 from .entity_values import differs, normalize_id
+from .staged_store import SETTLED
 
 _MISSING = object()
 _RAW_DECODE = json.JSONDecoder().raw_decode
@@ -515,12 +516,13 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
         tc = self._tc
         eid = self._eid
         key = keys.doc_key(tc, eid)
-        head = db.get(key)
+        d = self.__dict__
+        head = db.get_known(key, d.get("_head"), d.get("_read_at"))    # the document as loaded, if unchanged
         if head is None:
             raise NotFoundError(f"{self._type}@{self._id} no longer exists")
         meta = self._meta
         version = meta["v"]
-        if not head.startswith(_VERSION_PREFIX + str(version) + ","):   # else parse it: a conflict or chunks
+        if not head.startswith(f'{{"v":{version},'):   # else parse it: a conflict or chunks
             text = head if head.startswith(_VERSION_PREFIX) else db.get_value(key, head)
             if text.startswith(_VERSION_PREFIX):    # documents are written version first (doc_text)
                 stored_version = int(text[5:text.index(",", 5)])
@@ -537,7 +539,6 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
         if not db.keyed_fields(cls, tc).isdisjoint(changes):
             self._sync_keys(self._stored, self._data, changes)
         db.audit.append(operation, cls.__type_name__, eid, changes, now, caller)
-        d = self.__dict__
         d["_stored"] = dict(d["_data"])
         if d["_dirty"]:
             d["_dirty"] = False
@@ -672,7 +673,8 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
     # ----- load and query ------------------------------------------------------------------------
 
     @classmethod
-    def _hydrate(cls, db: Database, tc: int, eid: int, text: str) -> "Entity":
+    def _hydrate(cls, db: Database, tc: int, eid: int, text: str, head: Optional[str] = None) -> "Entity":
+        """The object of the document `text` (`head`: the value read from storage, when it is `text`)."""
         doc = _parse_doc(text)
         obj = cls.__new__(cls)
         stored = doc.pop("f")
@@ -691,7 +693,7 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
         obj.__dict__.update({"_db": db, "_state": "live", "_data": data, "_stored": stored, "_meta": doc,
                              "_hooking": set(), "_do_not_save": False, "_dirty": False,
                              "_id": doc.get("i") or str(eid),
-                             "_eid": eid, "_tc": tc})
+                             "_eid": eid, "_tc": tc, "_head": head, "_read_at": SETTLED[0]})
         return obj
 
     @classmethod
@@ -733,10 +735,14 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
         entity = db.identity.get((tc, eid))
         if entity is not None and type(entity) is cls and entity._state == "live":
             return entity
-        text = db.get_value(keys.doc_key(tc, eid))
-        if text is None:
+        key = keys.doc_key(tc, eid)
+        head = db.get(key)
+        if head is None:
             return None
-        entity = cls._hydrate(db, tc, eid, text)
+        if head.startswith(keys.CHUNK_MARK):
+            entity = cls._hydrate(db, tc, eid, db.get_value(key, head))
+        else:   # stored whole: a write of this object may skip reading it again (_write_document)
+            entity = cls._hydrate(db, tc, eid, head, head)
         db.identity.put((tc, eid), entity)
         return entity
 

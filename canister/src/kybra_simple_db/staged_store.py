@@ -13,6 +13,10 @@ from typing import Optional
 from .db_errors import StorageLimitError
 
 NO_LIMIT = 1 << 62
+SETTLED = [0]
+"""How many times any map's pending writes were applied or dropped in this process (commit, discard,
+cut). While it stays the same, a value read from storage under a key not pending is still what storage
+holds: no engine wrote storage since (see `get_known`)."""
 
 
 class StagedMap:
@@ -31,6 +35,16 @@ class StagedMap:
         pending = self.pending
         if key in pending:
             return pending[key]
+        return self.raw.get(key)
+
+    def get_known(self, key: str, known: Optional[str], read_at: int) -> Optional[str]:
+        """`get(key)`, given `known`, the value storage held under `key` when `SETTLED[0]` was `read_at`
+        (None if not known): without reading storage again while nothing was applied or dropped since."""
+        pending = self.pending
+        if key in pending:
+            return pending[key]
+        if known is not None and read_at == SETTLED[0]:
+            return known
         return self.raw.get(key)
 
     def contains(self, key: str) -> bool:
@@ -86,6 +100,7 @@ def nested_mark(stages: tuple) -> tuple:
 def cut(stages: tuple, mark: tuple) -> None:
     """Drop the keys staged for the first time since `nested_mark` gave `mark` (a nested unit's
     rollback; the journal has restored the keys staged before by then)."""
+    SETTLED[0] += 1
     for staged, size in zip(stages, mark):
         pending = staged.pending
         while len(pending) > size:
@@ -94,6 +109,7 @@ def cut(stages: tuple, mark: tuple) -> None:
 
 def commit(stages: tuple) -> None:
     """Apply every map's pending writes to its storage (the outermost unit's success), emptying them."""
+    SETTLED[0] += 1
     for staged in stages:
         pending = staged.pending
         if pending:
@@ -111,6 +127,7 @@ def commit(stages: tuple) -> None:
 
 def discard(stages: tuple) -> None:
     """Drop every map's pending writes (the outermost unit rolled back, or its commit failed)."""
+    SETTLED[0] += 1
     for staged in stages:
         if staged.pending:
             staged.pending = {}
