@@ -99,7 +99,7 @@ def _parse_doc(text: str) -> dict:
     without `json.loads`' whitespace checks; any other text still goes through `json.loads`. Without
     json's C accelerators, json_text's flat-record decoder does the same in far fewer steps."""
     if not keys.NATIVE_JSON:
-        return json_text.decode_record(text)
+        return _read_document(text)
     try:
         doc, end = _RAW_DECODE(text)
     except ValueError:
@@ -107,6 +107,58 @@ def _parse_doc(text: str) -> dict:
     if end != len(text) or type(doc) is not dict:
         return json.loads(text)
     return doc
+
+
+def _read_document(text: str) -> dict:
+    """`json_text.decode_record(text)` in fewer steps for the layout `doc_text` writes without optional
+    entries and with flat fields: the version, the fields and the five metadata entries are taken from
+    the text split at its quotes, after checking its beginning and end are exactly that layout (any
+    other text, or one with escapes, goes to `decode_record`)."""
+    if "\\" in text:
+        return json_text.decode_record(text)
+    pieces = text.split('"')
+    try:
+        owner, creator, updater = pieces[-14], pieces[-10], pieces[-6]
+        created, updated, version = pieces[-3][1:-1], pieces[-1][1:-1], pieces[2][1:-1]
+        if (not (created + updated + version).isdigit() or created[0] == "0" or updated[0] == "0"
+                or version[0] == "0" or not text.startswith(f'{{"v":{version},"f":{{') or not text.endswith(
+                    f',"o":"{owner}","c":"{creator}","u":"{updater}","tc":{created},"tu":{updated}}}')):
+            return json_text.decode_record(text)
+        fields = {}
+        index = 5
+        last = len(pieces) - 16     # where "o" stands
+        if pieces[4] != ":{":
+            if pieces[4] != ":{}," or last != 5:
+                return json_text.decode_record(text)
+        else:
+            scalar = json_text.record_scalar
+            while True:
+                key = pieces[index]
+                after = pieces[index + 1]
+                if after == ":":    # a string
+                    fields[key] = pieces[index + 2]
+                    after = pieces[index + 3]
+                    index += 4
+                    if after == ",":
+                        continue
+                    if after == "}," and index == last:
+                        break
+                    return json_text.decode_record(text)
+                index += 2
+                if after[-1] != "," or after[0] != ":":    # a number or literal, then "," or "},"
+                    return json_text.decode_record(text)
+                token = after[1:-1]
+                if token[-1] == "}":
+                    if index != last:
+                        return json_text.decode_record(text)
+                    token = token[:-1]
+                    fields[key] = int(token) if token.isdigit() and token[0] != "0" else scalar(token)
+                    break
+                fields[key] = int(token) if token.isdigit() and token[0] != "0" else scalar(token)
+        return {"v": int(version), "f": fields, "o": owner, "c": creator, "u": updater, "tc": int(created),
+                "tu": int(updated)}
+    except (ValueError, IndexError):
+        return json_text.decode_record(text)
 
 
 def _check_name(owner: str, name: str, what: str) -> None:
