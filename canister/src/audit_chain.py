@@ -12,7 +12,7 @@ an upgrade by probing the block hashes after the index "chain" names.
 import hashlib
 
 import rep_hash
-from stored_values import field_values, field_values_hash
+from stored_values import field_values, plain_values_hash
 
 BLOCK_TYPE = "simpledb_audit"
 BLOCK_TYPE_URL = "https://github.com/kybra-simple-db/kybra-simple-db/blob/main/docs/canister.md#audit-blocks"
@@ -25,13 +25,6 @@ def _number(value) -> dict:
     if isinstance(value, int) and not isinstance(value, bool):
         return {"Nat": value} if value >= 0 else {"Int": value}
     return {"Text": str(value)}
-
-
-def _number_hash(value) -> bytes:
-    """rep_hash.value_hash(_number(value))."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return rep_hash.nat_hash(value) if value >= 0 else rep_hash.int_hash(value)
-    return rep_hash.text_hash(str(value))
 
 
 _K = rep_hash.key_hash
@@ -54,21 +47,37 @@ def _names_pairs(operation: str, type_name: str, caller: str) -> bytes:
     return found
 
 
-def block_hash(entry: dict, phash) -> bytes:
-    """rep_hash.value_hash(block_value(entry, phash)), computed without building the Value: every block
-    appended is hashed here, so the keys' hashes are constants, the pairs' order is fixed and the Map
-    hashes are inlined (on Kybra's RustPython each call saved is some 10,000 instructions)."""
+def copy_block_hash(copy: tuple, phash):
+    """The hash of the block of an entry given as a copy (time, caller, operation, type name, id, changes)
+    when the entry stored from it is sure to equal the copy: texts for the names, natural numbers for the
+    time and id, plain changes (stored_values.plain_values_hash); else None. Every block appended is
+    hashed here, without building its Value: the keys' hashes are constants, the pairs' order is fixed
+    and the Map hashes are inlined (on Kybra's RustPython each call saved is some 10,000 instructions)."""
+    time, caller, operation, type_name, entity_id, changes = copy
+    try:
+        names = _NAMES.get((operation, type_name, caller))
+    except TypeError:   # an unhashable name: not an entry of the engine's
+        return None
+    if names is None:
+        if type(operation) is not str or type(type_name) is not str or type(caller) is not str:
+            return None
+        names = _names_pairs(operation, type_name, caller)
+    if type(entity_id) is not int or entity_id < 0 or type(time) is not int or time < 0:
+        return None
+    changes_hash = plain_values_hash(changes, True) if type(changes) is dict else None
+    if changes_hash is None:
+        return None
     sha256 = hashlib.sha256
-    entity_id, time = entry["id"], entry["time"]
-    operation, caller, type_name = entry["operation"], entry["caller"], entry["type_name"]
-    names = _NAMES.get((operation, type_name, caller)) or _names_pairs(operation, type_name, caller)
-    id_hash = (sha256(uleb128(entity_id)).digest() if type(entity_id) is int and entity_id >= 0
-               else _number_hash(entity_id))
-    tx = sha256(names + id_hash + _CHANGES + field_values_hash(entry["changes"], True)).digest()
-    time_hash = sha256(uleb128(time)).digest() if type(time) is int and time >= 0 else _number_hash(time)
-    if phash is None:
-        return sha256(_BTYPE_TX + tx + _TS + time_hash).digest()
-    return sha256(_BTYPE_TX + tx + _TS + time_hash + _PHASH + sha256(phash).digest()).digest()
+    tx = sha256(names + sha256(uleb128(entity_id)).digest() + _CHANGES + changes_hash).digest()
+    pairs = _BTYPE_TX + tx + _TS + sha256(uleb128(time)).digest()
+    return sha256(pairs if phash is None else pairs + _PHASH + sha256(phash).digest()).digest()
+
+
+def block_hash(entry: dict, phash) -> bytes:
+    """rep_hash.value_hash(block_value(entry, phash)), directly for the entries of the engine's changes."""
+    found = copy_block_hash((entry["time"], entry["caller"], entry["operation"], entry["type_name"],
+                             entry["id"], entry["changes"]), phash)
+    return found if found is not None else rep_hash.value_hash(block_value(entry, phash))
 
 
 def block_value(entry: dict, phash) -> dict:
@@ -155,24 +164,48 @@ class AuditChain:
     def append(self, entries: list, start: int, state) -> tuple:
         """Chain `entries` (consecutive audit entries from the chain's next index) onto `state` (as
         `state()` gave it); (the state after, True if any were appended)."""
-        first, nxt, last = state if state is not None else (start, start, "")
-        if not entries:
-            if state is None:
-                self.store.insert(CHAIN_KEY, str(first) + "," + str(nxt) + ",")
-                return self._remember(first, nxt, last, None), False
-            return state, False
-        phash = self.last_hash if state is self.known else (bytes.fromhex(last) if last else None)
-        insert = self.store.insert
+        nxt = state[1] if state is not None else start
+        phash = self._last_of(state)
+        hashes = []
         for entry in entries:
-            if entry["seq"] != nxt:
+            if entry["seq"] != nxt + len(hashes):
                 raise ValueError("audit entries must be chained in order")
             phash = block_hash(entry, phash)
-            last = phash.hex()
+            hashes.append(phash)
+        return self._write(hashes, start, state)
+
+    def append_copies(self, copies: list, start: int, state):
+        """`append` for copies of the entries (see copy_block_hash), or None, with nothing written, when
+        one of them might not equal its stored entry (then append the stored entries)."""
+        phash = self.last_hash if state is self.known else self._last_of(state)
+        hashes = []
+        for copy in copies:
+            phash = copy_block_hash(copy, phash)
+            if phash is None:
+                return None
+            hashes.append(phash)
+        return self._write(hashes, start, state)
+
+    def _last_of(self, state):
+        if state is self.known:
+            return self.last_hash
+        return bytes.fromhex(state[2]) if state is not None and state[2] else None
+
+    def _write(self, hashes: list, start: int, state) -> tuple:
+        """Store the hashes of the blocks after `state`; (the state after, True if any)."""
+        first, nxt, last = state if state is not None else (start, start, "")
+        insert = self.store.insert
+        for block in hashes:
+            last = block.hex()
             insert("h" + str(nxt), last)
             nxt += 1
         if state is None:   # the chain starts: later appends only add block hashes (see `state`)
             insert(CHAIN_KEY, str(first) + "," + str(nxt) + "," + last)
-        return self._remember(first, nxt, last, phash), True
+        elif not hashes:
+            return state, False
+        self.known = state = (first, nxt, last)
+        self.last_hash = hashes[-1] if hashes else None
+        return state, bool(hashes)
 
     def tip(self):
         """(last block index, its hash), or None while the chain is empty."""

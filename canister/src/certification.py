@@ -22,7 +22,6 @@ _LAST_HASH_PREFIX = tree.labeled_prefix(LAST_BLOCK_HASH)
 _LAST_INDEX_PREFIX = tree.labeled_prefix(LAST_BLOCK_INDEX)
 _LEAF_PREFIX = tree.leaf_prefix()
 _FORK_PREFIX = tree.fork_prefix()
-_ENTITIES_DIGEST = {}  # entities subtree digest -> its labeled digest under "entities"
 
 
 def entity_hash(type_name: str, record: dict) -> bytes:
@@ -37,6 +36,7 @@ class Certifier:
         self.merkle = EntityMerkle(store, meta)
         self.set_certified_data = set_certified_data
         self.data_certificate = data_certificate
+        self.entities = None   # the labeled digest of `entities` as of the last update's root (heap only)
 
     def begin(self) -> None:
         """Start of a message: drop node caches (a failed message may have left some)."""
@@ -50,22 +50,39 @@ class Certifier:
         chain = self.chain
         state = chain.state()
         start = state[1] if state is not None else audit_start
-        entries = gateway.recorded_since(start)
-        state, appended = chain.append(entries, start, state)
-        merkle = self.merkle
-        certified = merkle.certified_names()
+        copies = gateway.copies_since(start)
+        done = None if copies is None else chain.append_copies(copies, start, state)
+        if done is None:   # an entry without an exact copy: chain the entries as stored
+            entries = gateway.audit_since(start)
+            done = chain.append(entries, start, state)
+            copies = [(None, None, None, entry["type_name"], entry["id"]) for entry in entries]
+        state, appended = done
+        certified = self.merkle.certified_names()
         if certified:
-            seen = set()
-            for entry in entries:
-                key = (entry["type_name"], entry["id"])
-                if key in seen or key[0] not in certified:
-                    continue
+            touched = []
+            for copy in copies:
+                if copy[3] in certified:
+                    touched.append((copy[3], copy[4]))
+            if touched:
+                self._rehash(gateway, touched)
+        changed = self.merkle.flush()
+        if changed or appended:
+            if changed or self.entities is None:
+                self.entities = self._entities_digest()
+            if state[1] > state[0]:
+                self.set_certified_data(self._root_digest(self.entities, state[1] - 1, chain.last_hash))
+            else:
+                self.set_certified_data(self.entities)
+
+    def _rehash(self, gateway, touched: list) -> None:
+        """Put the hashes of the certified entities (type, id) an update touched into the tree."""
+        merkle = self.merkle
+        seen = set()
+        for key in touched:
+            if key not in seen:
                 seen.add(key)
                 record = gateway.load(key[0], key[1])
                 merkle.set_leaf(key[0], key[1], None if record is None else entity_hash(key[0], record))
-        if merkle.flush() or appended:
-            tip = (state[1] - 1, chain.last_hash) if state[1] > state[0] else None   # chain.tip()
-            self.set_certified_data(self.root_digest_at(tip))
 
     def publish(self) -> None:
         self.set_certified_data(self.root_digest())
@@ -90,24 +107,24 @@ class Certifier:
         return self.root_digest_at(self.chain.tip())
 
     def root_digest_at(self, tip) -> bytes:
-        """The digest of _root([PRUNED, entities digest], tip nodes), from the digests directly (the
-        subtree digests inlined: this runs in every update)."""
-        digest = self.merkle.digest()
-        entities = _ENTITIES_DIGEST.get(digest)
-        if entities is None:
-            entities = tree.labeled_digest(ENTITIES, digest)
-            _ENTITIES_DIGEST.clear()  # one entry: the entities digest changes only with certified entities
-            _ENTITIES_DIGEST[digest] = entities
-        if tip is None:
-            return entities
-        index, block_hash = tip
+        """The digest of _root([PRUNED, entities digest], tip nodes), from the digests directly."""
+        entities = self._entities_digest()
+        return entities if tip is None else self._root_digest(entities, tip[0], tip[1])
+
+    def _entities_digest(self) -> bytes:
+        """The digest of the `entities` label over the certified-entity trees."""
+        return tree.labeled_digest(ENTITIES, self.merkle.digest())
+
+    @staticmethod
+    def _root_digest(entities: bytes, index: int, block_hash: bytes) -> bytes:
+        """The root digest over the entities digest and the tip (the subtree digests inlined: this runs
+        in every update)."""
         sha256 = hashlib.sha256
         last_hash = sha256(_LAST_HASH_PREFIX + sha256(_LEAF_PREFIX + block_hash).digest()).digest()
         leaf = sha256(_LEAF_PREFIX + rep_hash.uleb128(index)).digest()
-        last_index = sha256(_LAST_INDEX_PREFIX + leaf).digest()
         # tree.fork_digest(entities, tree.fork_digest(last_hash, last_index)), inlined
-        tip_digest = sha256(_FORK_PREFIX + last_hash + last_index).digest()
-        return sha256(_FORK_PREFIX + entities + tip_digest).digest()
+        tip = sha256(_FORK_PREFIX + last_hash + sha256(_LAST_INDEX_PREFIX + leaf).digest()).digest()
+        return sha256(_FORK_PREFIX + entities + tip).digest()
 
     def _certificate(self) -> bytes:
         certificate = self.data_certificate()

@@ -91,7 +91,7 @@ class EngineGateway:
         self._held = None
         self._held_type = None
         self._held_id = None
-        self.capture = AuditCapture(self.db, audit_sizes[1])
+        self.capture = AuditCapture(self.db)
 
     def release(self) -> None:
         """End of an update: let go of the entity held by `load_for_change` and of the audit entries kept."""
@@ -356,11 +356,10 @@ class EngineGateway:
         """The sequence number the next audit entry will get."""
         return self.db.next_audit_seq()
 
-    def recorded_since(self, start: int) -> list:
-        """`audit_since(start)` for the entries of the current update, from the copies kept as they were
-        recorded when there are copies of all of them (see audit_capture)."""
-        entries = self.capture.since(start, self.db.next_audit_seq())
-        return self.audit_since(start) if entries is None else entries
+    def copies_since(self, start: int):
+        """Copies of the audit entries from `start` on, as the current update recorded them (see
+        audit_capture), or None when one of them was not kept (then read them with `audit_since`)."""
+        return self.capture.kept(start, self.db.next_audit_seq())
 
     def audit_since(self, start: int) -> list:
         """Every audit entry with seq >= start (the entries of the current message, for certification)."""

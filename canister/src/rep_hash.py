@@ -59,7 +59,14 @@ def uleb128(value: int) -> bytes:
         if value < 0:
             raise ValueError("a Nat cannot be negative")
         return _BYTES[value]
-    return _groups(value, (value.bit_length() + 6) // 7)
+    count = (value.bit_length() + 6) // 7
+    if 8 < count <= 16:   # times in ns (9 groups), inline
+        x = (value & _LOW56) | ((value & _HIGH56) << 8)
+        x = (x & _KEEP28W) | ((x & _MOVE28W) << 4)
+        x = (x & _KEEP14W) | ((x & _MOVE14W) << 2)
+        x = (x & _KEEP7W) | ((x & _MOVE7W) << 1)
+        return (x | _CONT[count]).to_bytes(count, "little")
+    return _groups(value, count)
 
 
 def sleb128(value: int) -> bytes:
@@ -75,19 +82,20 @@ def _sha256(data: bytes) -> bytes:
     return hashlib.sha256(data).digest()
 
 
-_KEY_HASHES = {}
+KEY_HASHES = {}
+"""Text -> its hash, for the keys `key_hash` has seen (read it, never change it): `KEY_HASHES[key]` in a
+try, or `cached_key_hash(key) or key_hash(key)`, is key_hash(key) with no Python call when cached."""
 _CACHED_KEYS = 512
-cached_key_hash = _KEY_HASHES.get
-"""`cached_key_hash(key) or key_hash(key)` is key_hash(key) with no Python call when it is cached."""
+cached_key_hash = KEY_HASHES.get
 
 
 def key_hash(key: str) -> bytes:
     """The hash of a Map key (or any Text): cached, since the same few keys recur in every Value."""
-    found = _KEY_HASHES.get(key)
+    found = KEY_HASHES.get(key)
     if found is None:
         found = hashlib.sha256(key.encode("utf-8")).digest()
-        if len(_KEY_HASHES) < _CACHED_KEYS and len(key) <= 64:
-            _KEY_HASHES[key] = found
+        if len(KEY_HASHES) < _CACHED_KEYS and len(key) <= 64:
+            KEY_HASHES[key] = found
     return found
 
 

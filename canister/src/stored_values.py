@@ -58,31 +58,56 @@ def stored_value_hash(stored: object) -> bytes:
 
 _TEXT_KEY = rep_hash.key_hash("Text")
 _INT_KEY = rep_hash.key_hash("Int")
+_INFINITY = float("inf")
+_KEY_HASHES = rep_hash.KEY_HASHES
+_sleb128 = rep_hash.sleb128
 
 
-def field_values_hash(values: dict, keep_null: bool) -> bytes:
-    """rep_hash.value_hash(field_values(values, keep_null)), without building the Value (Text and Int
-    values hashed inline: every audit block and certified entity passes here)."""
+def plain_values_hash(values: dict, keep_null: bool):
+    """rep_hash.value_hash(field_values(values, keep_null)) when the names are texts and the values plain
+    (str, int, bool, None or a finite float: what JSON gives back exactly), computed without building the
+    Value (every audit block and certified entity passes here: Text and Int values and cached key hashes
+    inline, no list for a single pair); None for any other dict."""
     sha256 = hashlib.sha256
-    key_hash = rep_hash.key_hash
-    cached = rep_hash.cached_key_hash
-    pairs = []
+    first = pairs = None
     for name in values:
         stored = values[name]
         kind = type(stored)
         if kind is str:
             value_hash = sha256(_TEXT_KEY + sha256(stored.encode("utf-8")).digest()).digest()
         elif kind is int:
-            value_hash = sha256(_INT_KEY + sha256(rep_hash.sleb128(stored)).digest()).digest()
-        elif stored is None and not keep_null:
-            continue
-        else:
+            value_hash = sha256(_INT_KEY + sha256(_sleb128(stored)).digest()).digest()
+        elif stored is None:
+            if not keep_null:
+                continue
+            value_hash = _NULL_HASH
+        elif kind is bool or (kind is float and -_INFINITY < stored < _INFINITY):
             value_hash = stored_value_hash(stored)
-        pairs.append((cached(name) or key_hash(name)) + value_hash)
-    if len(pairs) == 1:
-        return sha256(pairs[0]).digest()
+        else:
+            return None
+        try:
+            pair = _KEY_HASHES[name] + value_hash
+        except KeyError:
+            if type(name) is not str:
+                return None
+            pair = rep_hash.key_hash(name) + value_hash
+        if first is None:
+            first = pair
+        elif pairs is None:
+            pairs = [first, pair]
+        else:
+            pairs.append(pair)
+    if pairs is None:
+        return sha256(b"" if first is None else first).digest()
     pairs.sort()
     return sha256(b"".join(pairs)).digest()
+
+
+def field_values_hash(values: dict, keep_null: bool) -> bytes:
+    """rep_hash.value_hash(field_values(values, keep_null)), without building the Value when the values
+    are plain (see plain_values_hash)."""
+    found = plain_values_hash(values, keep_null)
+    return found if found is not None else rep_hash.value_hash(field_values(values, keep_null))
 
 
 def entity_value(type_name: str, record: dict) -> dict:

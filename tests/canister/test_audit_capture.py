@@ -1,72 +1,79 @@
-"""audit_capture's bound: an entry's JSON text never has more bytes than the bound its repr gives, so an
-entry the certifier hashes from its copy is never one the audit log truncated; copies with values JSON
-would not give back exactly are not used."""
+"""Chaining from copies: audit_capture keeps a copy of each entry the audit log stored with its values,
+and audit_chain hashes a copy only when the entry stored from it is sure to be equal, so a block hashed
+from a copy is the block of the stored entry; any other copy is declined (the entry is read back)."""
 
 import json
+import math
 import sys
 from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from kybra_simple_db import Database, Entity, MemoryMap, String
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "canister" / "src"))
 import audit_capture  # noqa: E402
+import audit_chain  # noqa: E402
 
 plain = st.one_of(
     st.text(),
-    st.integers(min_value=-(2**63), max_value=2**64),
+    st.integers(min_value=-(2**80), max_value=2**80),
     st.floats(allow_nan=False, allow_infinity=False),
     st.booleans(),
     st.none(),
 )
 
 
+def _stored(copy: tuple) -> dict:
+    """The entry as the audit log reads it back from the JSON text it stored."""
+    when, caller, operation, type_name, entity_id, changes = json.loads(
+        json.dumps(list(copy), separators=(",", ":"), ensure_ascii=False)
+    )
+    return {"seq": 0, "time": when, "caller": caller, "operation": operation, "type_name": type_name,
+            "id": entity_id, "changes": changes}
+
+
 @settings(max_examples=300, deadline=None)
 @given(
     st.integers(min_value=0, max_value=2**64),
-    st.text(),
+    st.text(max_size=70),
     st.text(max_size=10),
     st.text(max_size=40),
     st.integers(min_value=0, max_value=2**64),
     st.dictionaries(st.text(max_size=20), plain, max_size=6),
+    st.one_of(st.none(), st.binary(min_size=32, max_size=32)),
 )
-def test_the_json_text_of_an_entry_fits_the_bound_of_its_repr(when, caller, operation, type_name, entity_id,
-                                                              changes):
-    text = json.dumps([when, caller, operation, type_name, entity_id, changes], separators=(",", ":"),
-                      ensure_ascii=False)
-    bound = audit_capture.entry_bound(caller, operation, type_name, changes)
-    assert len(text.encode("utf-8", "surrogatepass")) <= bound
+def test_a_block_hashed_from_a_copy_is_the_block_of_the_stored_entry(when, caller, operation, type_name,
+                                                                     entity_id, changes, phash):
+    copy = (when, caller, operation, type_name, entity_id, changes)
+    assert audit_chain.copy_block_hash(copy, phash) == audit_chain.block_hash(_stored(copy), phash)
 
 
-def test_a_copy_with_an_odd_value_is_not_used():
-    class Log:
-        next_seq = 0
+def test_copies_that_might_not_equal_their_stored_entry_are_declined():
+    good = (5, "caller", "update", "t::T", 1, {"a": 1, "b": "x", "c": None, "d": True, "e": 1.5})
+    assert audit_chain.copy_block_hash(good, None) is not None
+    for changes in ({"a": [1, 2]}, {"a": math.nan}, {"a": -math.inf}, {1: "a"}, {"a": b"x"}, {"a": {}}):
+        assert audit_chain.copy_block_hash(good[:5] + (changes,), None) is None, changes
+    for index, odd in ((0, -1), (0, "5"), (1, None), (1, ["x"]), (2, 3), (3, None), (4, -1), (4, "7"),
+                       (4, True), (5, None), (5, [("a", 1)])):
+        copy = good[:index] + (odd,) + good[index + 1:]
+        assert audit_chain.copy_block_hash(copy, None) is None, (index, odd)
 
-        def set_listener(self, listener):
-            self.listener = listener
 
-        def append(self, operation, type_name, entity_id, changes, when, caller):
-            self.next_seq += 1
-            self.listener(self.next_seq - 1, operation, type_name, entity_id, changes, when, caller)
+def test_only_entries_stored_with_their_values_are_kept():
+    """The audit log tells its listener when an entry was too large and kept only the names."""
+    audit = MemoryMap(max_key_size=40, max_value_size=120)
+    db = Database.init(db_storage=MemoryMap(max_key_size=100, max_value_size=1000), db_audit=audit)
+    capture = audit_capture.AuditCapture(db)
 
-    class Db:
-        audit = Log()
+    class Note(Entity):
+        text = String()
 
-        def on_rollback_call(self, function, args):
-            pass
-
-    capture = audit_capture.AuditCapture(Db(), 1024)
-    Db.audit.append("update", "t::T", 1, {"a": 1}, 5, "caller")
-    assert capture.since(0, 1)[0]["changes"] == {"a": 1}
-    Db.audit.append("update", "t::T", 1, {"a": [1, 2]}, 5, "caller")
-    Db.audit.append("update", "t::T", 1, {"a": float("nan")}, 5, "caller")
-    Db.audit.append("update", "t::T", 1, {"a": "é" * 300}, 5, "caller")
-    Db.audit.append("update", "t::T", 1, {1: "a"}, 5, "caller")
-    Db.audit.append("update", "t::T", 1, {"a": float("-inf")}, 5, "caller")
-    Db.audit.append("update", "t::T", 10**20, {"a": 1}, 5, "caller")
-    for seq in range(1, 7):
-        assert capture.since(seq, seq + 1) is None
-    plain = {"a": 1.5, "b": True, "c": None, "d": "x", "e": -(2**70)}
-    Db.audit.append("update", "t::T", 10**20 - 1, plain, 5, "caller")
-    assert capture.since(7, 8)[0]["changes"] == plain
-    assert capture.since(0, 9) is None  # seq 8 was never appended
+    start = db.next_audit_seq()
+    Note(text="short")
+    Note(text="x" * 500)
+    kept = capture.kept(start, start + 1)
+    assert len(kept) == 1 and kept[0][5] == {"text": "short"}
+    assert capture.kept(start, start + 2) is None
+    assert db.audit_entries(start + 1, 1)[0][0]["changes"] == {"_truncated": True, "text": None}
+    db.clear()

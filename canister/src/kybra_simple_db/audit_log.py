@@ -55,7 +55,8 @@ class AuditLog:
 
     def set_listener(self, listener) -> None:
         """`listener(seq, operation, type_name, entity_id, changes, when, caller)` hears of every entry
-        staged from then on, as `append` was given it (a certifier keeps copies instead of reading back)."""
+        staged from then on, as `append` was given it, but with `changes` None when the entry was too
+        large and keeps only the names (a certifier keeps copies instead of reading back)."""
         self.listener = listener
 
     def _has(self, seq: int) -> bool:
@@ -127,6 +128,7 @@ class AuditLog:
             if len(text.encode("utf-8")) > limit:
                 if not self.shared:
                     text = self._names_only(when, caller, operation, type_name, entity_id, changes, limit)
+                    changes = None   # the listener hears that the values were not stored
                     if len(text) * 4 > limit and len(text.encode("utf-8")) > limit:
                         raise StorageLimitError("audit entry too large for the audit map's value size")
             value_chunks.write(staged, journal, self.key(seq), text, limit)
