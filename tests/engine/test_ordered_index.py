@@ -32,10 +32,12 @@ def test_walks_match_a_sorted_model_over_random_changes(seed):
                 model.setdefault(sort_key(value, eid), (value, eid))
         if step % 300 == 299:
             assert tree.check() == len(model)
-            for key, (text, node, keys) in ordered_index._CACHE.items():  # keys kept through splices
-                if "+" not in key:                                          # are exact (not count trees)
+            for key, (text, node, keys, parts, children) in ordered_index._CACHE.items():
+                if "+" not in key:      # keys kept through splices are exact (not count trees)
                     assert keys is None or keys == OrderedIndex._keys(node)
-                    assert node == index_nodes.decode(text)     # cached nodes are never changed in place
+                # cached nodes and entry texts are never changed in place
+                assert node is None or node == index_nodes.decode(text)
+                assert parts is None or (parts, children) == index_nodes.split_node(text)
             want = sorted(model)
             assert [sort_key(*e) for e in tree.walk()] == want
             assert [sort_key(*e) for e in tree.walk(descending=True)] == want[::-1]
@@ -127,3 +129,77 @@ def test_node_text_round_trips_every_kind_and_the_separator_characters():
     assert index_nodes.decode(index_nodes.encode(inner)) == inner
     assert index_nodes.decode(index_nodes.encode([])) == []
     assert index_nodes.stored_size("a\x1eé") == 1 + 2 + 2
+
+
+_TRICKY = ["", "a", "ab", "a\x1e", "a\x1d", "a\x05", "a ", "a\x1fb", "ab\x1c", "b", "é", "a\U0001f600", "s"]
+
+
+def _tricky_value(rng):
+    return rng.choice([rng.choice(_TRICKY), rng.choice(_TRICKY) + rng.choice(_TRICKY), rng.randint(-3, 3),
+                       float(rng.randint(-3, 3)), rng.random() < .5, -0.0, rng.randint(0, 3) + .5])
+
+
+def _run_changes(seed: int, cold: bool) -> list:
+    db, tree = _tree(120)
+    rng = random.Random(seed)
+    model = {}
+    snapshots = []
+    for _ in range(400):
+        if cold:
+            ordered_index._CACHE.clear()    # a cold heap: nodes read as entry texts, not decoded
+        with db.operation():
+            if model and rng.random() < 0.35:
+                key = rng.choice(sorted(model))
+                assert tree.remove(*model.pop(key))
+            else:
+                value, eid = _tricky_value(rng), rng.randint(1, 60)
+                inserted = tree.insert(value, eid)
+                assert inserted == (sort_key(value, eid) not in model)
+                model.setdefault(sort_key(value, eid), (value, eid))
+                if inserted:
+                    want = sum(1 for k in model if k[:2] == sort_key(value))
+                    assert tree.count_near_change(value, 1000) == want
+        snapshots.append(dict(db._storage._data))
+    assert tree.check() == len(model)
+    assert [sort_key(*e) for e in tree.walk()] == sorted(model)
+    return snapshots
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_changes_on_a_cold_heap_store_what_changes_on_decoded_nodes_store(seed):
+    """An insert on nodes read as entry texts (a cold heap) writes byte for byte what it writes on decoded
+    cached nodes, and counts a value's entries alike, for every kind of value and text with the
+    separator and escape characters, values that extend others, and equal Int and Float values."""
+    assert _run_changes(seed, True) == _run_changes(seed, False)
+
+
+def test_a_text_search_over_entry_texts_agrees_with_parsing_them():
+    rng = random.Random(7)
+    db, tree = _tree()
+    for _ in range(300):
+        entries = sorted({(v, rng.randint(1, 5)) for v in (_tricky_value(rng) for _ in range(12))},
+                         key=lambda e: sort_key(*e))
+        parts = [index_nodes.entry_text(v, i) for v, i in entries]
+        value = rng.choice(_TRICKY + [e[0] for e in entries if type(e[0]) is str])
+        if min(value, default=" ") < " ":
+            continue
+        for target in (sort_key(value), sort_key(value, rng.randint(0, 6)), after_key(value)):
+            keys = [sort_key(*e) for e in entries]
+            for right in (False, True):
+                parsed = tree._position((None, parts), target, 0, right)
+                assert parsed == tree._position((keys, None), target, 0, right)
+
+
+def test_equal_int_and_float_values_are_one_value_in_a_leaf_read_as_text():
+    db, tree = _tree(1000)
+    with db.operation():
+        for i, value in enumerate([0, 1, 1.0, 2, -0.0, 0.0, 3]):
+            tree.insert(value, i + 1)
+    ordered_index._CACHE.clear()
+    with db.operation():
+        assert tree.insert(1.0, 9)
+        assert tree.run_in_leaf(1.0) == 3
+        assert tree.insert(0, 10)
+        assert tree.run_in_leaf(0) is None            # the first entries of the leaf: may go on before it
+        assert tree.count_near_change(0, 100) == 4
+        assert not tree.insert(1.0, 2) and not tree.insert(1, 3)

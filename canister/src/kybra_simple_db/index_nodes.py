@@ -15,6 +15,9 @@ _ESCAPES = ((_ESCAPE, _ESCAPE + "0"), (_ENTRY, _ESCAPE + "1"), (_FIELD, _ESCAPE 
             (_CHILDREN, _ESCAPE + "3"))
 _PLAIN_CHARS = 0x20       # separators are below: text without such characters needs no escaping
 _PLAIN = chr(_PLAIN_CHARS)
+ENTRY = _ENTRY            # between a node's entry texts
+FIELD = _FIELD            # between an entry text's value and its id (or count)
+PLAIN = _PLAIN            # text of characters from here up is stored as it is
 
 
 def _escape(text: str) -> str:
@@ -89,6 +92,44 @@ def leaf_parts(text: str) -> list:
 
 def leaf_text(parts: list) -> str:
     return "L" + _ENTRY.join(parts)
+
+
+def parts_text(parts: list, children) -> str:
+    """The text of a node given as entry texts and, for an inner node, child numbers as texts (a leaf:
+    None); what `encode` gives for the decoded node."""
+    if children is None:
+        return "L" + _ENTRY.join(parts)
+    return "I" + _ENTRY.join(parts) + _CHILDREN + ",".join(children)
+
+
+def value_prefixes(value) -> tuple:
+    """The texts every entry of `value` starts with (its tag, value and field separator), one per stored
+    form of an equal value: an integral number is found as Int and as Float (1 == 1.0, 0 == -0.0)."""
+    kind = type(value)
+    if kind is str or kind is bool:
+        return (entry_text(value, ""),)
+    if kind is float:
+        if value != value or value in (_INF, -_INF):
+            return ("f" + repr(value) + _FIELD,)
+        if value.is_integer():
+            return ("i" + str(int(value)) + _FIELD,) + _float_forms(value)
+        return _float_forms(value)
+    if kind is int:
+        try:
+            as_float = float(value)
+        except OverflowError:
+            return ("i" + str(value) + _FIELD,)
+        return ("i" + str(value) + _FIELD,) + (_float_forms(as_float) if as_float == value else ())
+    raise TypeError(f"{kind.__name__} values cannot be indexed in order")
+
+
+_INF = float("inf")
+
+
+def _float_forms(value: float) -> tuple:
+    if value == 0:
+        return ("f0.0" + _FIELD, "f-0.0" + _FIELD)
+    return ("f" + repr(value) + _FIELD,)
 
 
 def encode(node) -> str:

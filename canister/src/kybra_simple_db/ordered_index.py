@@ -42,8 +42,9 @@ def after_key(value) -> tuple:
 
 
 text_prefix = index_nodes.text_prefix
-_CACHE = {}             # node key -> [stored text, decoded node, its sort keys]: decoding costs more than
-                        # comparing texts
+_CACHE = {}             # node key -> [stored text, decoded node or None, its sort keys or None, entry texts
+                        # or None, child numbers as texts (None: a leaf)]: decoding costs more than comparing
+                        # texts, and an insert needs only the entry texts (see `_entry`)
 _CACHE_SIZE = 1024        # decoded nodes kept (a few MB of heap at most)
 
 
@@ -68,7 +69,8 @@ class OrderedIndex:
         self.limit = limit
         self.text_bytes = max(16, limit // 4 - 32)
         self._header = None
-        self._touched = None    # sort keys of the leaf the last insert or remove changed
+        self._touched = None    # (entry texts, sort keys or None, text) of the leaf the last insert or
+                                # remove changed
         self._path = None       # the inner nodes above it after an insert that split nothing, else None
 
     # ----- storage --------------------------------------------------------------------------------
@@ -98,15 +100,10 @@ class OrderedIndex:
 
     def read_keyed(self, nid: int, copy: bool = True) -> tuple:
         """(node, sort keys of its entries or separators); the keys are shared: do not change them."""
-        key = self._node_key(nid)
-        text = self.db.get(key)
-        if text is None:
-            raise LookupError(f"index node {key} is missing")
-        cached = _CACHE.get(key)
-        if cached is None or cached[0] != text:
-            node = index_nodes.decode(text)
-            cached = [text, node, None]
-            self._remember(key, cached)
+        cached = self._cached(nid)
+        text = cached[0]
+        if cached[1] is None:
+            cached[1] = index_nodes.decode(text)
         if cached[2] is None:
             cached[2] = self._keys(cached[1])
         self._last_text = text
@@ -126,7 +123,67 @@ class OrderedIndex:
         if text is None:
             text = index_nodes.encode(node)
         self.db.put(key, text)
-        self._remember(key, [text, node, keys])
+        self._remember(key, [text, node, keys, None, None])
+
+    def _entry(self, nid: int) -> list:
+        """The cache's entry of node `nid` with its entry texts and child numbers filled in (the node is
+        not decoded: a change that splices one entry and a binary search that parses a few need no more;
+        see `_search`). Shared: do not change it."""
+        cached = self._cached(nid)
+        if cached[3] is None:
+            cached[3], cached[4] = index_nodes.split_node(cached[0])
+        return cached
+
+    def _cached(self, nid: int) -> list:
+        """The cache's entry of node `nid` for its stored text (a new, empty one when the text changed)."""
+        key = self._node_key(nid)
+        text = self.db.get(key)
+        if text is None:
+            raise LookupError(f"index node {key} is missing")
+        cached = _CACHE.get(key)
+        if cached is None or cached[0] != text:
+            cached = [text, None, None, None, None]
+            self._remember(key, cached)
+        return cached
+
+    def _search(self, cached: list, target: tuple, right: bool = False) -> int:
+        """bisect_left (bisect_right if `right`) of `target` in a cache entry (see `_entry`): with its sort
+        keys when it has them, else parsing only the entries a binary search visits."""
+        entry_keys = cached[2]
+        if entry_keys is None and cached[1] is not None:
+            entry_keys = cached[2] = self._keys(cached[1])
+        if entry_keys is not None:
+            return bisect_right(entry_keys, target) if right else bisect_left(entry_keys, target)
+        return self._position((None, cached[3]), target, 0, right)
+
+    def _locate(self, header: dict, target: tuple) -> tuple:
+        """(path of (nid, cache entry, child position) of the inner nodes, leaf nid, the leaf's cache
+        entry) for `target` (see `_entry`)."""
+        path = []
+        nid = header["r"]
+        cached = self._entry(nid)
+        while cached[4] is not None:
+            pos = self._search(cached, target, True)
+            path.append((nid, cached, pos))
+            nid = int(cached[4][pos])
+            cached = self._entry(nid)
+        return path, nid, cached
+
+    def _key_at(self, cached: list, pos: int) -> tuple:
+        """The sort key of entry `pos` of a cache entry (parsed when it has no keys)."""
+        if cached[2] is not None:
+            return cached[2][pos]
+        return self._entry_key(*index_nodes.parse_entry(cached[3][pos]))
+
+    def _write_parts(self, nid: int, parts: list, children, node=None, keys: list = None,
+                     text: str = None) -> None:
+        """Store a node given as entry texts (and child numbers as texts for an inner node); `node` and
+        `keys`, when known, are its decoded form and sort keys, `text` its text."""
+        if text is None:
+            text = index_nodes.parts_text(parts, children)
+        key = self._node_key(nid)
+        self.db.put(key, text)
+        self._remember(key, [text, node, keys, parts, children])
 
     def _fitting(self, node, share: int = 1):
         """The node's text if it fits in `1/share` of a value, else None."""
@@ -157,7 +214,9 @@ class OrderedIndex:
         return path, nid, node, node_keys, self._last_text
 
     def insert(self, value, entity_id: int) -> bool:
-        """Add the entry (value, id); False if it is already there."""
+        """Add the entry (value, id); False if it is already there. The leaf's text gets the entry spliced
+        in among its entry texts: nothing is decoded (under Kybra's RustPython decoding a full leaf costs
+        about 3M instructions, a binary search over its texts a few hundred thousand)."""
         value = self.key(value)
         header = self.header()
         if not header["r"]:
@@ -168,25 +227,75 @@ class OrderedIndex:
             self._path = None
             return True
         target = sort_key(value, entity_id)
-        path, nid, leaf, entry_keys, text = self._descend(header, target)
-        pos = bisect_left(entry_keys, target)
-        if pos < len(entry_keys) and entry_keys[pos] == target:
+        path, nid, cached = self._locate(header, target)
+        pos = self._search(cached, target)
+        parts = cached[3]
+        entry = index_nodes.entry_text(value, entity_id)
+        if pos < len(parts) and (parts[pos] == entry or (
+                type(value) is not str and self._key_at(cached, pos) == target)):   # 1 == 1.0
             return False
-        leaf = list(leaf)
-        leaf.insert(pos, [value, entity_id])
-        # the new text is the old one with one entry spliced in (re-encoding a leaf costs far more)
-        parts = index_nodes.leaf_parts(text)
-        parts.insert(pos, index_nodes.entry_text(value, entity_id))
-        keys = entry_keys[:pos] + [target] + entry_keys[pos:]
-        self._touched = keys
+        parts = parts[:pos] + [entry] + parts[pos:]
+        node = keys = None
+        if cached[2] is not None:       # decoded already: kept decoded (the next change reuses its keys)
+            node = cached[1][:pos] + [[value, entity_id]] + cached[1][pos:]
+            keys = cached[2][:pos] + [target] + cached[2][pos:]
         following = header["n"]
-        self._store(header, path, nid, leaf, index_nodes.leaf_text(parts), keys)
+        text = self._store_parts(header, path, nid, parts, None, node, keys)
+        self._touched = (parts, keys, text)
         self._path = path if header["n"] == following else None     # a split moved entries
         return True
 
+    def _store_parts(self, header: dict, path: list, nid: int, parts: list, children, node=None,
+                     keys: list = None) -> None:
+        """Write a grown node given as entry texts (`children`: its child numbers as texts, None for a
+        leaf), splitting it (and its parents) while it does not fit; `node` and `keys`: its decoded form
+        and sort keys when known (cached with it). Returns its text (before any split)."""
+        text = index_nodes.parts_text(parts, children)
+        if self._fits(text):
+            self._write_parts(nid, parts, children, node, keys, text)
+            return text
+        while True:
+            left, separator, right, left_children, right_children = self._split_parts(parts, children)
+            right_nid = header["n"]
+            header["n"] = right_nid + 1
+            self._write_parts(nid, left, left_children)
+            self._write_parts(right_nid, right, right_children)
+            if not path:
+                root = header["n"]
+                header["n"] = root + 1
+                header["r"] = root
+                header["h"] += 1
+                self._write_parts(root, [separator], [str(nid), str(right_nid)])
+                self._put_header(header)
+                return text
+            nid, cached, pos = path.pop()
+            parts = cached[3][:pos] + [separator] + cached[3][pos:]
+            children = cached[4][:pos + 1] + [str(right_nid)] + cached[4][pos + 1:]
+            if self._fits(index_nodes.parts_text(parts, children)):
+                self._write_parts(nid, parts, children)
+                self._put_header(header)
+                return text
+
+    @staticmethod
+    def _split_parts(parts: list, children) -> tuple:
+        """(left, separator, right, left children, right children) halves of a node's entry texts by size
+        (the cut `_split` makes on the decoded node)."""
+        half = sum([_size(part) + 1 for part in parts]) // 2
+        total = 0
+        cut = 1
+        for i, part in enumerate(parts):
+            total += _size(part) + 1
+            if total >= half:
+                cut = i + 1
+                break
+        cut = min(max(cut, 1), len(parts) - 1)
+        if children is None:
+            return parts[:cut], parts[cut], parts[cut:], None, None
+        return parts[:cut], parts[cut], parts[cut + 1:], children[:cut + 1], children[cut + 1:]
+
     def _store(self, header: dict, path: list, nid: int, node, text: str, keys: list = None) -> None:
-        """Write a grown node (its text and sort keys given), splitting it (and its parents) while it does
-        not fit."""
+        """Write a grown decoded node (its text and sort keys given), splitting it (and its parents) while
+        it does not fit (`path`: (nid, decoded inner node, child position) as `_descend` gives it)."""
         if self._fits(text):
             self._write(nid, node, text, keys)
             return
@@ -250,7 +359,7 @@ class OrderedIndex:
         parts = index_nodes.leaf_parts(text)
         del parts[pos]
         keys = entry_keys[:pos] + entry_keys[pos + 1:]
-        self._touched = keys
+        self._touched = (parts, keys, index_nodes.leaf_text(parts))
         self._path = None
         self._shrink(header, path, nid, leaf, index_nodes.leaf_text(parts), keys)
         return True
@@ -322,15 +431,29 @@ class OrderedIndex:
     def run_in_leaf(self, value) -> Optional[int]:
         """How many entries of `value` (in indexed form) the leaf changed by the last insert or remove
         holds when entries of other values surround them there (so no other leaf holds any), else None."""
-        entry_keys = self._touched
-        if not entry_keys:
+        run = self._run(value)
+        if run is None or run[1] or run[2]:
             return None
-        low = (_RANKS[type(value)], value)
-        first = bisect_left(entry_keys, low)
-        if first == 0:
+        return run[0]
+
+    def _run(self, value) -> Optional[tuple]:
+        """(entries of `value`, whether they begin the leaf, whether they end it) in the leaf the last insert
+        or remove changed (None: no such leaf, or an empty one). Without its sort keys the leaf's text is
+        searched for the texts every entry of `value` starts with (nothing is parsed)."""
+        touched = self._touched
+        if touched is None or not touched[0]:
             return None
-        end = bisect_left(entry_keys, (low[0], value, ID_CEILING), first)
-        return None if end == len(entry_keys) else end - first
+        parts, entry_keys, text = touched
+        if entry_keys is not None:
+            first = bisect_left(entry_keys, sort_key(value))
+            end = bisect_left(entry_keys, after_key(value), first)
+            return end - first, first == 0, end == len(entry_keys)
+        starts = index_nodes.value_prefixes(value)
+        head = parts[0].startswith(starts)
+        total = 1 if head else 0
+        for start in starts:
+            total += text.count(index_nodes.ENTRY + start)
+        return total, head, parts[-1].startswith(starts)
 
     def count_value(self, value, limit: int) -> int:
         """How many entries `value` (in indexed form) has, counting at most `limit`: one descent and the
@@ -376,21 +499,16 @@ class OrderedIndex:
 
     def _node_view(self, nid: int) -> tuple:
         """(sort keys, entries, children or None) of a node for a search that changes nothing: the cached
-        decoded node when the cache holds its stored text, else its entry texts left unparsed (keys
-        None: `_position` parses only the few a binary search needs), as a query on a cold heap finds
-        it."""
-        key = self._node_key(nid)
-        text = self.db.get(key)
-        if text is None:
-            raise LookupError(f"index node {key} is missing")
-        cached = _CACHE.get(key)
-        if cached is not None and cached[0] == text:
+        decoded node when the cache holds its stored text decoded, else its entry texts left unparsed
+        (keys None: `_position` parses only the few a binary search needs), as a query on a cold heap
+        finds it."""
+        cached = self._entry(nid)
+        node = cached[1]
+        if node is not None:
             if cached[2] is None:
-                cached[2] = self._keys(cached[1])
-            node = cached[1]
+                cached[2] = self._keys(node)
             return (cached[2], node, None) if type(node) is list else (cached[2], node["s"], node["c"])
-        parts, children = index_nodes.split_node(text)
-        return None, parts, children
+        return None, cached[3], cached[4]
 
     @staticmethod
     def entry_at(view: tuple, pos: int) -> list:
@@ -398,15 +516,46 @@ class OrderedIndex:
         return view[1][pos] if view[0] is not None else index_nodes.parse_entry(view[1][pos])
 
     def _position(self, view: tuple, target: tuple, lo: int = 0, right: bool = False) -> int:
-        """bisect_left (bisect_right if `right`) of `target` among a node view's sort keys."""
+        """bisect_left (bisect_right if `right`) of `target` among a node view's sort keys (entry texts
+        are parsed as the search visits them; a Text target is compared with them as text)."""
         if view[0] is not None:
             return bisect_right(view[0], target, lo) if right else bisect_left(view[0], target, lo)
         parts = view[1]
         hi = len(parts)
+        value = target[1]
+        if type(value) is str and (not value or min(value) >= index_nodes.PLAIN):
+            return self._text_position(parts, target, lo, hi, right)
         while lo < hi:
             mid = (lo + hi) // 2
             key = self._entry_key(*index_nodes.parse_entry(parts[mid]))
             if key < target or (right and key == target):
+                lo = mid + 1
+            else:
+                hi = mid
+        return lo
+
+    def _text_position(self, parts: list, target: tuple, lo: int, hi: int, right: bool) -> int:
+        """`_position` of a Text target without characters below " " (which text stores unescaped): an
+        entry text "s<value>\x1f<id>" orders against it as the text "s<target>\x1f" does, except where its
+        value is the target's followed by more (then it is after), and entries of Bool and numbers are
+        before; only an entry of the target's value is parsed (its id or count)."""
+        value = target[1]
+        stem = "s" + value
+        whole = stem + index_nodes.FIELD
+        cut = len(whole)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            part = parts[mid]
+            if part.startswith(whole):
+                key = self._entry_key(value, int(part[cut:]))
+                before = key < target or (right and key == target)
+            elif part[0] != "s":
+                before = True
+            elif part.startswith(stem):
+                before = False
+            else:
+                before = part < whole
+            if before:
                 lo = mid + 1
             else:
                 hi = mid
@@ -419,17 +568,15 @@ class OrderedIndex:
     def count_near_change(self, value, limit: int) -> int:
         """`count_value` right after an insert of `value`: from the leaf it changed and its neighbours
         (no descent from the root)."""
-        entry_keys = self._touched
-        if entry_keys is None or self._path is None:
+        run = self._run(value)
+        if run is None or self._path is None:
             return self.count_value(value, limit)
+        total, head, tail = run
         low = sort_key(value)
         high = after_key(value)
-        first = bisect_left(entry_keys, low)
-        end = bisect_left(entry_keys, high, first)
-        total = end - first
-        if first == 0:
+        if head:
             total += self._count_beside(low, high, -1, limit - total)
-        if end == len(entry_keys) and total < limit:
+        if tail and total < limit:
             total += self._count_beside(low, high, 1, limit - total)
         return min(total, limit)
 
@@ -437,19 +584,19 @@ class OrderedIndex:
         """Entries between `low` and `high` in the leaves after (step 1) or before (step -1) the one the
         last insert changed, up to the first leaf that holds others too, counting at most `limit`
         (neighbours are searched, not decoded: see `_node_view`)."""
-        stack = [[node, pos] for _nid, node, pos in self._path]
+        stack = [[cached[4], pos] for _nid, cached, pos in self._path]
         total = 0
         while total < limit:
-            while stack and not 0 <= stack[-1][1] + step < len(stack[-1][0]["c"]):
+            while stack and not 0 <= stack[-1][1] + step < len(stack[-1][0]):
                 stack.pop()
             if not stack:
                 return total
             frame = stack[-1]
             frame[1] += step
-            view = self._node_view(int(frame[0]["c"][frame[1]]))
+            view = self._node_view(int(frame[0][frame[1]]))
             while view[2] is not None:
                 pos = 0 if step > 0 else len(view[2]) - 1
-                stack.append([{"c": view[2]}, pos])
+                stack.append([view[2], pos])
                 view = self._node_view(int(view[2][pos]))
             if step > 0:
                 inside = self._position(view, high)

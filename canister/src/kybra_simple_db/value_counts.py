@@ -13,7 +13,7 @@ Invariants: a value in the count tree has its exact count there and at least LIG
 value has fewer than HEAVY entries. Every change runs inside the entity's operation (all-or-nothing).
 """
 
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
 from typing import Optional
 
 from . import index_nodes
@@ -52,33 +52,30 @@ class CountTree(OrderedIndex):
 
     def add(self, value, delta: int, floor: int) -> bool:
         """Add `delta` to the stored count of `value`, forgetting it when it falls under `floor`; False
-        (nothing changed) when `value` has no stored count. The common case rewrites one entry of the
-        leaf's text in place (the cached leaf is not copied); a removal or a leaf that would outgrow its
+        (nothing changed) when `value` has no stored count. The common case replaces one entry text of the
+        leaf (nothing else is decoded: see OrderedIndex._entry); a removal or a leaf that would outgrow its
         value goes through the tree's split and merge."""
         header = self.header()
         if not header["r"]:
             return False
         target = (rank(value), value)
-        nid = header["r"]
-        node, node_keys = self.read_keyed(nid, False)      # decoded and cached: the next change reuses it
-        while type(node) is dict:
-            nid = node["c"][bisect_right(node_keys, target)]
-            node, node_keys = self.read_keyed(nid, False)
-        pos = bisect_left(node_keys, target)
-        if pos == len(node_keys) or node_keys[pos] != target:
+        _path, nid, cached = self._locate(header, target)
+        pos = self._search(cached, target)
+        parts = cached[3]
+        if pos == len(parts):
             return False
-        after = node[pos][1] + delta
-        parts = index_nodes.leaf_parts(self._last_text)
-        parts[pos] = index_nodes.entry_text(value, after)
-        text = index_nodes.leaf_text(parts)
-        if after < floor or not self._fits(text):
+        stored, count = index_nodes.parse_entry(parts[pos])
+        if (rank(stored), stored) != target:
+            return False
+        after = count + delta
+        parts = parts[:pos] + [index_nodes.entry_text(value, after)] + parts[pos + 1:]
+        if after < floor or not self._fits(index_nodes.leaf_text(parts)):
             self._change(self._find(value), value, after if after >= floor else None)
             return True
-        entries = list(node)
-        entries[pos] = [value, after]
-        key = self._node_key(nid)
-        self.db.put(key, text)
-        self._remember(key, [text, entries, node_keys])
+        node = None
+        if cached[2] is not None:
+            node = cached[1][:pos] + [[value, after]] + cached[1][pos + 1:]
+        self._write_parts(nid, parts, None, node, cached[2])
         return True
 
     def set(self, value, count: Optional[int]) -> None:
