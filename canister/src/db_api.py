@@ -108,10 +108,11 @@ class DbApi(QueryEndpoints):
 
     def _run(self, caller: str, write: bool, action, *args) -> dict:
         """`{"Ok": action(*args)}` run as `caller`, or `{"Err": Error}`; writes run in a transaction."""
-        if self.gateway is None:
-            self.start()
-        self.certifier.begin()
         gateway = self.gateway
+        if gateway is None:
+            self.start()
+            gateway = self.gateway
+        self.certifier.begin()
         if not write:
             try:
                 scope = gateway.enter(caller, False)
@@ -121,11 +122,12 @@ class DbApi(QueryEndpoints):
                     gateway.leave(scope, True)
             except Exception as exc:
                 return {"Err": _error_or_raise(exc)}
-        self.meta.begin()
+        meta = self.meta
+        meta.begin()
         generation = self.registry.generation
-        audit_start = gateway.audit_next()
         try:
-            self.access.require_signed_in(caller)
+            if caller == ANONYMOUS:
+                self.access.require_signed_in(caller)  # raises Unauthenticated
             scope = gateway.enter(caller, True)
             try:
                 result = action(*args)
@@ -134,15 +136,15 @@ class DbApi(QueryEndpoints):
                 raise
             gateway.leave(scope, True)
         except Exception as exc:
-            self.gateway.release()
-            changed = self.meta.rollback()
+            gateway.release()
+            changed = meta.rollback()
             if changed or generation != self.registry.generation:
                 self._load_registries()
             return {"Err": _error_or_raise(exc)}
-        self.meta.commit()
+        meta.commit()
         # outside the try: a failure here is a bug and must trap, so the IC rolls the message back
-        self.certifier.after_update(self.gateway, audit_start)
-        self.gateway.release()
+        self.certifier.after_update(gateway, scope[2])
+        gateway.release()
         return {"Ok": result}
 
     def _entity(self, type_name: str, record: dict, caller: str = None, shape: TypeShape = None) -> dict:
@@ -152,7 +154,6 @@ class DbApi(QueryEndpoints):
         if shape is None:
             shape = self.registry.shape(type_name)
         values = record["fields"]
-        value = self.codec.value
         fields = []
         for name, kind in shape.reply_fields:  # Text and Int inline: one call fewer per field on every reply
             stored = values.get(name)
@@ -161,7 +162,7 @@ class DbApi(QueryEndpoints):
             elif kind == "Int" and type(stored) is int:
                 fields.append({"name": name, "value": {"Int": stored}})
             else:
-                fields.append({"name": name, "value": value(kind, stored)})
+                fields.append({"name": name, "value": self.codec.value(kind, stored)})
         refs = []
         for relation, target in shape.to_one:
             target_id = record["refs"].get(relation)
@@ -255,7 +256,7 @@ class DbApi(QueryEndpoints):
         if shape is None:
             shape = self.registry.shape(type_name)
         policy = shape.policy
-        everything = self.access.check_type_read(caller, type_name, policy)
+        everything = policy["read"] == "Public" or self.access.check_type_read(caller, type_name, policy)
         record = self.gateway.load(type_name, entity_id)
         if record is None or not (everything or self.access.can_read(caller, policy, record["owner"])):
             raise _absent(type_name, entity_id)

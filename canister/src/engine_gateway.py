@@ -94,10 +94,9 @@ class EngineGateway:
         self.capture = AuditCapture(self.db)
 
     def release(self) -> None:
-        """End of an update: let go of the entity held by `load_for_change` and of the audit entries kept."""
+        """End of an update: let go of the entity held by `load_for_change` and of the audit entries kept
+        (`_held_type` and `_held_id` name the held entity and mean nothing without it)."""
         self._held = None
-        self._held_type = None
-        self._held_id = None
         self.capture.clear()
 
     # --- context ---
@@ -111,15 +110,19 @@ class EngineGateway:
     def enter(self, caller: str, transaction: bool) -> tuple:
         """Start running as `caller`, in one engine transaction if `transaction`; `leave` ends it. What
         `with as_user(caller), transaction():` does, in two calls instead of about fifteen (a call costs
-        about 9,000 instructions on Kybra's RustPython)."""
+        about 9,000 instructions on Kybra's RustPython). Returns the scope for `leave`: (previous caller,
+        transaction mark or None, the sequence number the transaction's first audit entry gets)."""
         previous = get_caller_id()
         set_caller_id(caller)
-        return previous, self.db.begin() if transaction else None
+        if not transaction:
+            return previous, None, None
+        db = self.db
+        return previous, db.begin(), db.next_audit_seq()
 
     def leave(self, scope: tuple, ok: bool) -> None:
         """End what `enter` started: commit its transaction if `ok` (else roll it back), then restore
         the previous caller (also when the commit fails)."""
-        previous, mark = scope
+        previous, mark, _ = scope
         try:
             if mark is not None:
                 self.db.end(mark, ok)
@@ -351,10 +354,6 @@ class EngineGateway:
 
     def audit_length(self) -> int:
         return self.db.audit_length()
-
-    def audit_next(self) -> int:
-        """The sequence number the next audit entry will get."""
-        return self.db.next_audit_seq()
 
     def copies_since(self, start: int):
         """Copies of the audit entries from `start` on, as the current update recorded them (see

@@ -60,13 +60,18 @@ class SchemaRegistry:
         return plain
 
     def shape(self, name: str) -> TypeShape:
-        """The TypeShape of `name` (NotFound as `get`), built once per schema generation."""
+        """The TypeShape of `name` (NotFound as `get`), built once per schema generation (`_changed`
+        drops them all)."""
         found = self.shapes.get(name)
-        if found is not None and found.generation == self.generation:
-            return found
-        found = TypeShape(self.get(name), self.relations(name), self.generation)
-        self.shapes[name] = found
+        if found is None:
+            found = TypeShape(self.get(name), self.relations(name))
+            self.shapes[name] = found
         return found
+
+    def _changed(self) -> None:
+        """A new schema generation: relations are derived again, shapes built again."""
+        self.generation += 1
+        self.shapes = {}
 
     def all(self) -> list:
         return [self.types[name] for name in self.order]
@@ -136,7 +141,7 @@ class SchemaRegistry:
         if len(encoded) > api_limits.MAX_TYPEDEF_JSON:
             raise limit("type definition of " + name + " is too large")
         previous = self.types.get(name)
-        self.generation += 1
+        self._changed()
         self.types[name] = plain
         if previous is None:
             self.order.append(name)
@@ -160,7 +165,7 @@ class SchemaRegistry:
         one type passed the IC's 40B instructions in one restore). Writes meta last."""
         added = []
         encoded = {}
-        self.generation += 1
+        self._changed()
         try:
             for plain in plains:
                 name = plain["name"]
@@ -186,7 +191,7 @@ class SchemaRegistry:
                 for type_name in [n for n in self.order if n in touched]:
                     self._build(type_name)
         except Exception:  # the new generation makes the failed message rebuild the engine classes
-            self.generation += 1
+            self._changed()
             for name in added:
                 del self.types[name]
                 self.order.remove(name)
@@ -197,7 +202,7 @@ class SchemaRegistry:
         self.meta.insert(TYPES_KEY, json.dumps(runtime, separators=(",", ":")))
 
     def _forget(self, name: str, previous: object) -> None:
-        self.generation += 1
+        self._changed()
         if previous is None:
             del self.types[name]
             self.order.remove(name)
