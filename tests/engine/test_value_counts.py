@@ -320,3 +320,38 @@ def test_a_query_count_of_one_value_reads_its_count_in_one_call():
     assert Item.query().where(label="a").count_page() == (10, None)
     assert storage.reads <= 30
     assert Item.query().where(size__gte=1).count() == 5800      # ranges walk the index as before
+
+
+def _count_changes(cold: bool) -> list:
+    db = Database(db_storage=MemoryMap(max_key_size=100, max_value_size=120))
+    counts = value_counts.CountTree(db, "1+x")
+    rng = random.Random(11)
+    model = {}
+    snapshots = []
+    values = ["", "a", "ab", "a\x1e", "a ", "b", "é", 3, 3.0, True] + ["v" + str(i) for i in range(30)]
+    for _ in range(600):
+        if cold:
+            ordered_index._CACHE.clear()
+        value = rng.choice(values)
+        key = value_counts.rank(value), value
+        with db.operation():
+            if key in model:
+                delta = rng.choice([-3, 1, 2, 500])
+                assert counts.add(value, delta, 5)
+                model[key] = model[key] + delta
+                if model[key] < 5:
+                    del model[key]
+            else:
+                assert not counts.add(value, 1, 5)
+                model[key] = rng.randint(5, 99)
+                counts.set(value, model[key])
+        snapshots.append(dict(db._storage._data))
+    stored = sorted((value_counts.rank(v), v, c) for v, c in counts.items())
+    assert stored == sorted(k + (c,) for k, c in model.items())
+    return snapshots
+
+
+def test_count_changes_on_a_cold_heap_store_what_they_store_on_decoded_nodes():
+    """A stored count changed in the leaf's text (a cold heap) is stored byte for byte as on decoded
+    nodes, through splits and merges, for Text with separators, prefixes of others, and numbers."""
+    assert _count_changes(True) == _count_changes(False)

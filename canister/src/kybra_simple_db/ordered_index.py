@@ -156,18 +156,17 @@ class OrderedIndex:
             return bisect_right(entry_keys, target) if right else bisect_left(entry_keys, target)
         return self._position((None, cached[3]), target, 0, right)
 
-    def _locate(self, header: dict, target: tuple) -> tuple:
+    def _locate(self, header: dict, target: tuple, leaf_parts: bool = True) -> tuple:
         """(path of (nid, cache entry, child position) of the inner nodes, leaf nid, the leaf's cache
-        entry) for `target` (see `_entry`)."""
+        entry) for `target` (see `_entry`; the leaf's entry texts only if `leaf_parts`)."""
         path = []
         nid = header["r"]
-        cached = self._entry(nid)
-        while cached[4] is not None:
+        for _ in range(header["h"] - 1):
+            cached = self._entry(nid)
             pos = self._search(cached, target, True)
             path.append((nid, cached, pos))
             nid = int(cached[4][pos])
-            cached = self._entry(nid)
-        return path, nid, cached
+        return path, nid, (self._entry(nid) if leaf_parts else self._cached(nid))
 
     def _key_at(self, cached: list, pos: int) -> tuple:
         """The sort key of entry `pos` of a cache entry (parsed when it has no keys)."""

@@ -59,7 +59,10 @@ class CountTree(OrderedIndex):
         if not header["r"]:
             return False
         target = (rank(value), value)
-        _path, nid, cached = self._locate(header, target)
+        plain = type(value) is str and (not value or min(value) >= index_nodes.PLAIN)
+        _path, nid, cached = self._locate(header, target, not plain)
+        if plain:
+            return self._add_in_text(nid, cached[0], value, delta, floor)
         pos = self._search(cached, target)
         parts = cached[3]
         if pos == len(parts):
@@ -76,6 +79,28 @@ class CountTree(OrderedIndex):
         if cached[2] is not None:
             node = cached[1][:pos] + [[value, after]] + cached[1][pos + 1:]
         self._write_parts(nid, parts, None, node, cached[2])
+        return True
+
+    def _add_in_text(self, nid: int, text: str, value: str, delta: int, floor: int) -> bool:
+        """`add` for a Text value stored unescaped, in the text of the leaf where its entry belongs: the
+        entry "s<value>\x1f<count>" is found and its count replaced without splitting the leaf."""
+        whole = "s" + value + index_nodes.FIELD
+        if text.startswith(whole, 1):
+            start = 1 + len(whole)
+        else:
+            start = text.find(index_nodes.ENTRY + whole)
+            if start < 0:
+                return False
+            start += 1 + len(whole)
+        end = text.find(index_nodes.ENTRY, start)
+        if end < 0:
+            end = len(text)
+        after = int(text[start:end]) + delta
+        text = text[:start] + str(after) + text[end:]
+        if after < floor or not self._fits(text):
+            self._change(self._find(value), value, after if after >= floor else None)
+            return True
+        self._write(nid, None, text)
         return True
 
     def set(self, value, count: Optional[int]) -> None:
