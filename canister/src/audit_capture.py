@@ -31,6 +31,9 @@ class AuditCapture:
         """The copies (time, caller, operation, type name, id, changes) of the entries start <= seq < end
         in order, or None when one of them was not kept."""
         entries = self.entries
+        if end == start + 1:   # most updates
+            copy = entries.get(start)
+            return None if copy is None else [copy]
         out = []
         for seq in range(start, end):
             copy = entries.get(seq)

@@ -58,3 +58,29 @@ def test_an_append_writes_one_hash_per_block_and_reads_nothing():
     state, appended = empty.append([], 4, empty.state())
     assert state == (4, 4, "") and not appended and empty.tip() is None
     assert audit_chain.AuditChain(empty.store).state() == (4, 4, "")
+
+
+def _copy(entry: dict) -> tuple:
+    return (entry["time"], entry["caller"], entry["operation"], entry["type_name"], entry["id"],
+            entry["changes"])
+
+
+def test_copies_chain_like_the_stored_entries():
+    """append_copies (one copy inline, several in a loop) stores what append stores; a copy that may not
+    equal its stored entry makes it write nothing."""
+    by_entries, by_copies = audit_chain.AuditChain(MemoryMap()), audit_chain.AuditChain(MemoryMap())
+    seq = 3
+    for count in (1, 1, 3, 1, 2):
+        entries = [_entry(s) for s in range(seq, seq + count)]
+        for chain, items in ((by_entries, entries), (by_copies, [_copy(e) for e in entries])):
+            state = chain.state()
+            step = chain.append if chain is by_entries else chain.append_copies
+            assert step(items, 3, state) == (chain.state(), True)
+        seq += count
+    assert by_copies.state() == by_entries.state() and by_copies.tip() == by_entries.tip()
+    assert list(by_copies.store.items()) == list(by_entries.store.items())
+    odd = _copy(_entry(seq))[:5] + ({"n": float("nan")},)
+    for copies in ([odd], [_copy(_entry(seq)), odd]):
+        before = list(by_copies.store.items())
+        assert by_copies.append_copies(copies, 3, by_copies.state()) is None
+        assert list(by_copies.store.items()) == before and by_copies.state() == by_entries.state()
