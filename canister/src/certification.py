@@ -12,7 +12,7 @@ import ic_hash_tree as tree
 import rep_hash
 from audit_chain import AuditChain
 from entity_merkle import EntityMerkle
-from stored_values import entity_value
+from stored_values import entity_hash
 
 ENTITIES = b"entities"
 LAST_BLOCK_HASH = b"last_block_hash"
@@ -22,10 +22,6 @@ _LAST_HASH_PREFIX = tree.labeled_prefix(LAST_BLOCK_HASH)
 _LAST_INDEX_PREFIX = tree.labeled_prefix(LAST_BLOCK_INDEX)
 _LEAF_PREFIX = tree.leaf_prefix()
 _FORK_PREFIX = tree.fork_prefix()
-
-
-def entity_hash(type_name: str, record: dict) -> bytes:
-    return rep_hash.value_hash(entity_value(type_name, record))
 
 
 class Certifier:

@@ -13,7 +13,9 @@ holds {"g": next generation, "t": {type: [generation, height, root digest hex]}}
 when a type turns certification on, so nodes left from an earlier time are never read.
 """
 
+import hashlib
 import json
+from json.encoder import encode_basestring_ascii as _quote
 
 import ic_hash_tree as tree
 
@@ -23,12 +25,39 @@ MAX_CERTIFIED_TYPES = 64
 _CACHED_TEXTS = 16
 _PARSED = {}          # stored "cert/types" text -> its parsed state (never changed: each message copies it)
 _DIGESTS = {}         # stored "cert/types" text (None: none stored) -> the digest of its `entities` subtree
+_QUOTED = {}          # type name -> its JSON string (ASCII, as json.dumps writes it)
+_FORK_PREFIX = tree.fork_prefix()
+_TREES = {}           # node key -> (its slots, its fork tree) for the nodes changed last (see set_leaf)
+_CACHED_TREES = 1024
 
 
 def _remember(cache: dict, text: str, value) -> None:
     if len(cache) >= _CACHED_TEXTS:
         cache.clear()
     cache[text] = value
+
+
+def types_text(types: dict) -> str:
+    """json.dumps(types, separators=(",", ":"), sort_keys=True), joined directly for the record's own
+    shape {"g": int, "t": {name: [int, int, hex digits]}} (the encoder costs about a million
+    instructions on Kybra's RustPython, and the record is rewritten by every certified change)."""
+    entries = types["t"]
+    if len(types) != 2 or type(types.get("g")) is not int or type(entries) is not dict:
+        return json.dumps(types, separators=(",", ":"), sort_keys=True)
+    parts = []
+    for name in sorted(entries):
+        info = entries[name]
+        if (type(name) is not str or type(info) is not list or len(info) != 3 or type(info[0]) is not int
+                or type(info[1]) is not int or type(info[2]) is not str
+                or not (info[2].isalnum() or not info[2]) or not info[2].isascii()):   # JSON as it is
+            return json.dumps(types, separators=(",", ":"), sort_keys=True)
+        quoted = _QUOTED.get(name)
+        if quoted is None:
+            if len(_QUOTED) >= 2 * MAX_CERTIFIED_TYPES:
+                _QUOTED.clear()
+            quoted = _QUOTED[name] = _quote(name)
+        parts.append(quoted + ":[" + str(info[0]) + "," + str(info[1]) + ',"' + info[2] + '"]')
+    return '{"g":' + str(types["g"]) + ',"t":{' + ",".join(parts) + "}}"
 
 
 def id_label(entity_id: int) -> bytes:
@@ -48,6 +77,27 @@ def _combine(children: list) -> list:
                 joined.append(tree.fork(left, right))
         children = joined
     return children[0]
+
+
+def _slot_digests(level: int, index: int, slots: list) -> list:
+    """The digests of a node's 16 slots (None = empty): labeled leaves at level 1, child digests above."""
+    if level == 1:
+        base = index * FANOUT
+        return [
+            tree.labeled_digest(id_label(base + i), tree.leaf_digest(bytes.fromhex(s))) if s else None
+            for i, s in enumerate(slots)
+        ]
+    return [bytes.fromhex(s) if s else None for s in slots]
+
+
+def _fork_tree(digests: list) -> list:
+    """The forks over 16 slot digests as `_fold` joins them, in heap order: position p joins 2p and
+    2p + 1, the slots at 16..31, the node's digest at 1 (None where all below are empty)."""
+    forks = [None] * FANOUT + digests
+    for position in range(FANOUT - 1, 0, -1):
+        left, right = forks[2 * position], forks[2 * position + 1]
+        forks[position] = right if left is None else left if right is None else tree.fork_digest(left, right)
+    return forks
 
 
 def _fold(digests: list):
@@ -161,15 +211,37 @@ class EntityMerkle:
         return slots
 
     def _node_digest(self, level: int, index: int, slots: list):
-        if level == 1:
-            base = index * FANOUT
-            digests = [
-                tree.labeled_digest(id_label(base + i), tree.leaf_digest(bytes.fromhex(s))) if s else None
-                for i, s in enumerate(slots)
-            ]
+        return _fold(_slot_digests(level, index, slots))
+
+    def _changed_node_digest(self, key: str, level: int, index: int, old: list, slots: list, slot: int):
+        """The digest of node `key` whose `slots` differ from `old` in `slot` only: 5 hashes on the path
+        through its fork tree, which is kept in the heap for the nodes changed last (built from `old`
+        when it is not)."""
+        cached = _TREES.get(key)
+        if cached is not None and cached[0] == old:
+            forks = cached[1][:]
         else:
-            digests = [bytes.fromhex(s) if s else None for s in slots]
-        return _fold(digests)
+            forks = _fork_tree(_slot_digests(level, index, old))
+        value = slots[slot]
+        position = FANOUT + slot
+        if not value:
+            forks[position] = None
+        elif level == 1:
+            forks[position] = tree.labeled_digest(id_label(index * FANOUT + slot),
+                                                  tree.leaf_digest(bytes.fromhex(value)))
+        else:
+            forks[position] = bytes.fromhex(value)
+        position //= 2
+        sha256 = hashlib.sha256
+        while position:   # the forks above it, as _fork_tree joins them (tree.fork_digest inlined)
+            left, right = forks[2 * position], forks[2 * position + 1]
+            forks[position] = (right if left is None else left if right is None
+                               else sha256(_FORK_PREFIX + left + right).digest())
+            position //= 2
+        if len(_TREES) >= _CACHED_TREES:
+            _TREES.clear()
+        _TREES[key] = (slots, forks)
+        return forks[1]
 
     def set_leaf(self, type_name: str, entity_id: int, leaf) -> None:
         """Put (or, with leaf None, remove) the hash of entity `entity_id`; rehashes one path."""
@@ -189,18 +261,20 @@ class EntityMerkle:
             info[1] = height
             self.types_dirty = True
         value = leaf.hex() if leaf is not None else ""
+        prefix = "n" + str(info[0]) + ":" + type_name + ":"   # self._key's, once
         for level in range(1, height + 1):
             index = entity_id // FANOUT**level
             slot = (entity_id // FANOUT ** (level - 1)) % FANOUT
-            key = self._key(type_name, level, index)
+            key = prefix + str(level) + ":" + str(index)
             slots = self._slots(key)
             if slots[slot] == value:
                 return
+            old = slots
             slots = slots[:]
             slots[slot] = value
             self.cache[key] = slots
             self.dirty.add(key)
-            node = self._node_digest(level, index, slots)
+            node = self._changed_node_digest(key, level, index, old, slots, slot)
             value = node.hex() if node is not None else ""
         info[2] = value
         self.types_dirty = True
@@ -216,7 +290,7 @@ class EntityMerkle:
             else:
                 self.store.remove(key)
         if self.types_dirty:
-            self.types_text = json.dumps(self.types, separators=(",", ":"), sort_keys=True)
+            self.types_text = types_text(self.types)
             self.meta.insert(TYPES_KEY, self.types_text)
             self.stored, self.types = self.types, None   # what is stored now; a later change copies it
         self.dirty = set()
@@ -246,12 +320,14 @@ class EntityMerkle:
         return found
 
     def _digest(self, state: dict) -> bytes:
-        names = sorted(state["t"])
-        nodes = [
-            [tree.PRUNED, tree.labeled_digest(name.encode("utf-8"), self._root_digest_of(name))]
-            for name in names
-        ]
-        return tree.digest(tree.balanced(nodes))
+        """The digest of the balanced forks over the labeled type roots (tree.balanced's shape)."""
+        entries = state["t"]
+        digests = []
+        for name in sorted(entries):
+            root = entries[name][2]
+            digests.append(tree.labeled_digest(name.encode("utf-8"),
+                                               bytes.fromhex(root) if root else tree.EMPTY_DIGEST))
+        return _balanced_digest(digests)
 
     def leaf(self, type_name: str, entity_id: int):
         """The stored hash of an entity, or None."""
@@ -349,6 +425,14 @@ class EntityMerkle:
                 label = name.encode("utf-8")
                 nodes.append([tree.PRUNED, tree.labeled_digest(label, self._root_digest_of(name))])
         return _combine_list(nodes)
+
+
+def _balanced_digest(digests: list) -> bytes:
+    """tree.digest(tree.balanced(nodes)) for nodes with these digests (none of them empty)."""
+    if len(digests) <= 1:
+        return digests[0] if digests else tree.EMPTY_DIGEST
+    middle = len(digests) // 2
+    return tree.fork_digest(_balanced_digest(digests[:middle]), _balanced_digest(digests[middle:]))
 
 
 def _combine_list(nodes: list) -> list:

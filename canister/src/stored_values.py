@@ -61,6 +61,7 @@ _INT_KEY = rep_hash.key_hash("Int")
 _INFINITY = float("inf")
 _KEY_HASHES = rep_hash.KEY_HASHES
 _sleb128 = rep_hash.sleb128
+_uleb128 = rep_hash.uleb128
 
 
 def plain_values_hash(values: dict, keep_null: bool):
@@ -131,3 +132,66 @@ def entity_value(type_name: str, record: dict) -> dict:
             ("version", {"Nat": record["version"] or 0}),
         ]
     }
+
+
+# An entity's Map pairs in the order of their keys' hashes (a Map's pairs sort by them: see audit_chain)
+_UPDATER, _UPDATED_AT, _TYPE_NAME, _OWNER, _VERSION, _ID, _CREATOR, _FIELDS, _REFS, _CREATED_AT = (
+    rep_hash.key_hash(name) for name in ("updater", "updated_at", "type_name", "owner", "version", "id",
+                                         "creator", "fields", "refs", "created_at")
+)
+_EMPTY_MAP_HASH = hashlib.sha256(b"").digest()
+
+
+def entity_hash(type_name: str, record: dict) -> bytes:
+    """rep_hash.value_hash(entity_value(type_name, record)), without building the Value when its parts
+    are plain (texts, natural numbers, plain field values): every certified change hashes its entity."""
+    found = _plain_entity_hash(type_name, record)
+    return found if found is not None else rep_hash.value_hash(entity_value(type_name, record))
+
+
+def _plain_entity_hash(type_name: str, record: dict):
+    sha256 = hashlib.sha256
+    owner, creator, updater = record["owner"] or "", record["creator"] or "", record["updater"] or ""
+    entity_id, version = record["id"], record["version"] or 0
+    created, updated = record["created_at"] or 0, record["updated_at"] or 0
+    if type(owner) is not str or type(creator) is not str or type(updater) is not str:
+        return None
+    if type(type_name) is not str:
+        return None
+    for number in (entity_id, version, created, updated):
+        if type(number) is not int or number < 0:
+            return None
+    fields = plain_values_hash(record["fields"], False)
+    refs = _refs_hash(record["refs"])
+    if fields is None or refs is None:
+        return None
+    owner_hash = sha256(owner.encode("utf-8")).digest()
+    creator_hash = owner_hash if creator == owner else sha256(creator.encode("utf-8")).digest()
+    updater_hash = owner_hash if updater == owner else sha256(updater.encode("utf-8")).digest()
+    created_hash = sha256(_uleb128(created)).digest()
+    updated_hash = created_hash if updated == created else sha256(_uleb128(updated)).digest()
+    try:
+        type_hash = _KEY_HASHES[type_name]
+    except KeyError:
+        type_hash = rep_hash.key_hash(type_name)
+    return sha256(
+        _UPDATER + updater_hash + _UPDATED_AT + updated_hash + _TYPE_NAME + type_hash + _OWNER + owner_hash
+        + _VERSION + sha256(_uleb128(version)).digest() + _ID + sha256(_uleb128(entity_id)).digest()
+        + _CREATOR + creator_hash + _FIELDS + fields + _REFS + refs + _CREATED_AT + created_hash
+    ).digest()
+
+
+def _refs_hash(refs: dict):
+    """The hash of the refs Map (name -> Nat of each set target), or None for an odd target."""
+    pairs = []
+    for name in refs:
+        target = refs[name]
+        if target is None:
+            continue
+        if type(target) is not int or target < 0 or type(name) is not str:
+            return None
+        pairs.append(rep_hash.key_hash(name) + hashlib.sha256(_uleb128(target)).digest())
+    if not pairs:
+        return _EMPTY_MAP_HASH
+    pairs.sort()
+    return hashlib.sha256(b"".join(pairs)).digest()

@@ -13,7 +13,14 @@ import audit_chain  # noqa: E402
 import ic_hash_tree as tree  # noqa: E402
 import rep_hash  # noqa: E402
 from certification import ENTITIES, LAST_BLOCK_HASH, LAST_BLOCK_INDEX, Certifier  # noqa: E402
-from stored_values import field_values, field_values_hash, stored_value, stored_value_hash  # noqa: E402
+from stored_values import (  # noqa: E402
+    entity_hash,
+    entity_value,
+    field_values,
+    field_values_hash,
+    stored_value,
+    stored_value_hash,
+)
 
 STORED = st.one_of(
     st.none(),
@@ -94,3 +101,47 @@ def test_leb128_at_every_group_boundary_agrees_with_the_client():
             kind = "Nat" if signed >= 0 else "Int"
             assert rep_hash.value_hash({kind: signed}) == value_hash({kind: signed}), signed
             assert rep_hash.value_hash({"Int": signed}) == value_hash({"Int": signed}), signed
+
+
+NUMBER = st.one_of(st.none(), st.integers(min_value=0, max_value=2**64), st.just(0))
+RECORD = st.fixed_dictionaries(
+    {
+        "id": st.integers(min_value=0, max_value=2**64),
+        "fields": st.dictionaries(st.text(max_size=12), STORED, max_size=5),
+        "refs": st.dictionaries(st.text(max_size=12), st.one_of(st.none(), st.integers(0, 2**40)),
+                                max_size=3),
+        "owner": st.one_of(st.none(), st.sampled_from(["", "aaaaa-aa", "2vxsx-fae"]), st.text(max_size=63)),
+        "creator": st.one_of(st.none(), st.sampled_from(["", "aaaaa-aa", "2vxsx-fae"])),
+        "updater": st.one_of(st.none(), st.sampled_from(["", "aaaaa-aa", "2vxsx-fae"])),
+        "created_at": NUMBER,
+        "updated_at": NUMBER,
+        "version": NUMBER,
+    }
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(type_name=st.text(max_size=30), record=RECORD)
+def test_entity_hash_is_the_hash_of_the_entity_value(type_name, record):
+    assert entity_hash(type_name, record) == rep_hash.value_hash(entity_value(type_name, record))
+
+
+def test_entity_hash_of_odd_records_follows_the_value():
+    record = {"id": 3, "fields": {"a": 1}, "refs": {}, "owner": "o", "creator": "o", "updater": "u",
+              "created_at": 5, "updated_at": 5, "version": 1}
+    for change in ({"owner": 7}, {"version": True}, {"fields": {"a": [1]}}, {"refs": {"r": "x"}},
+                   {"fields": {"a": math.nan}}, {"refs": {"r": 4, "s": None, "t": 2}}):
+        odd = dict(record, **change)
+        assert _outcome(entity_hash, odd) == _outcome(_value_hash_of_entity, odd), change
+
+
+def _value_hash_of_entity(type_name: str, record: dict) -> bytes:
+    return rep_hash.value_hash(entity_value(type_name, record))
+
+
+def _outcome(function, record: dict):
+    """The hash, or the kind of error (the Value of an odd record may not hash at all)."""
+    try:
+        return function("t::T", record)
+    except (TypeError, AttributeError, ValueError) as exc:
+        return type(exc)

@@ -1,0 +1,73 @@
+"""entity_merkle's shortcuts give what the plain computations give: the types record's text is the JSON
+encoder's, and a node's digest from its fork tree kept in the heap is the digest from all its slots, also
+when two trees with the same node keys change in turn (the kept forks belong to the slots they came from)."""
+
+import json
+import random
+import sys
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from kybra_simple_db import MemoryMap
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "canister" / "src"))
+import entity_merkle  # noqa: E402
+
+HEX = st.text(alphabet="0123456789abcdef", max_size=64)
+INFO = st.lists(st.one_of(st.integers(0, 2**40), HEX), min_size=3, max_size=3)
+ENTRY = st.tuples(st.integers(0, 2**40), st.integers(1, 16), HEX)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.integers(0, 2**40),
+    st.dictionaries(st.text(max_size=20), ENTRY, max_size=5),
+)
+def test_the_types_text_is_the_json_encoders(generation, types):
+    record = {"g": generation, "t": {name: list(info) for name, info in types.items()}}
+    assert entity_merkle.types_text(record) == json.dumps(record, separators=(",", ":"), sort_keys=True)
+
+
+@given(st.dictionaries(st.text(max_size=5), INFO, max_size=3),
+       st.one_of(st.integers(0, 9), st.text(max_size=3)))
+def test_odd_types_records_are_written_by_the_encoder(types, generation):
+    odd_root = {"g": 1, "t": {"a": [1, 1, "Z"]}}
+    for record in ({"g": generation, "t": types}, {"g": 1, "t": types, "x": 1}, odd_root):
+        assert entity_merkle.types_text(record) == json.dumps(record, separators=(",", ":"), sort_keys=True)
+
+
+def _digest_from_scratch(merkle, type_name: str) -> bytes:
+    merkle.reset()
+    entity_merkle._DIGESTS.clear()
+    entity_merkle._PARSED.clear()
+    info = merkle._state()["t"][type_name]
+
+    def node(level: int, index: int):
+        slots = merkle._slots(merkle._key(type_name, level, index))
+        if level == 1:
+            return entity_merkle._fold(entity_merkle._slot_digests(1, index, slots))
+        below = [node(level - 1, index * 16 + i) if s else None for i, s in enumerate(slots)]
+        return entity_merkle._fold(below)
+
+    top = node(info[1], 0)
+    assert (top.hex() if top is not None else "") == info[2]
+    return top
+
+
+def test_kept_fork_trees_give_the_digest_of_all_slots():
+    rng = random.Random(5)
+    merkles = [entity_merkle.EntityMerkle(MemoryMap(), MemoryMap()) for _ in range(2)]
+    for merkle in merkles:
+        merkle.enable("t::T")
+        merkle.flush()
+    for step in range(300):
+        merkle = merkles[rng.randrange(2)]
+        merkle.reset()
+        entity_id = rng.randrange(600)
+        leaf = None if rng.random() < 0.2 else rng.randbytes(32)
+        merkle.set_leaf("t::T", entity_id, leaf)
+        merkle.flush()
+        if step % 50 == 49:
+            for each in merkles:
+                _digest_from_scratch(each, "t::T")
