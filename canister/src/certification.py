@@ -53,15 +53,17 @@ class Certifier:
             done = chain.append(entries, start, state)
             copies = [(None, None, None, entry["type_name"], entry["id"]) for entry in entries]
         state, appended = done
-        certified = self.merkle.certified_names()
+        merkle = self.merkle
+        certified = merkle.certified_names()
+        touched = []
         if certified:
-            touched = []
             for copy in copies:
                 if copy[3] in certified:
                     touched.append((copy[3], copy[4]))
             if touched:
                 self._rehash(gateway, touched)
-        changed = self.merkle.flush()
+        # only a rehash or a type turning certification on or off changes the tree
+        changed = merkle.flush() if touched or merkle.types_dirty else False
         if changed or appended:
             if changed or self.entities is None:
                 self.entities = self._entities_digest()
