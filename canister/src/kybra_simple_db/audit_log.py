@@ -9,8 +9,8 @@ import json
 from json.encoder import encode_basestring as _quote
 from typing import Optional
 
+from . import json_text, value_chunks
 from . import key_layout as keys
-from . import value_chunks
 from .db_errors import StorageLimitError
 from .undo_journal import CALL
 
@@ -118,7 +118,12 @@ class AuditLog:
                 if names is None:
                     names = _names_json(caller, operation, type_name)
                 if changes_text is None:
-                    changes_text = keys.compact(changes) if changes else "{}"
+                    if not changes:
+                        changes_text = "{}"
+                    elif keys.NATIVE_JSON or type(changes) is not dict:
+                        changes_text = keys.compact(changes)
+                    else:   # the same text, two calls sooner
+                        changes_text = json_text.encode_dict(changes)
                 text = f"[{when},{names},{entity_id},{changes_text}]"
             else:
                 text = self.entry_text(when, caller, operation, type_name, entity_id, changes)
