@@ -373,8 +373,9 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
     def view(self) -> tuple:
         """(id, field values, to-one relation ids, metadata document) in one call: `id`, `values()`,
         `refs()` and the stored "v", "o", "c", "u", "tc", "tu" (read them, do not change them)."""
-        data = self._data
-        cls = type(self)
+        d = self.__dict__     # (one attribute read: each costs about as much as a call on RustPython)
+        data = d["_data"]
+        cls = self.__class__
         values = {}
         for name in cls.__fields__:
             values[name] = data.get(name)
@@ -384,7 +385,7 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
                 refs[name] = data.get(name)
         if cls.__unions__:
             refs = relation_union.public_refs(self, refs)
-        return self._eid, values, refs, self._meta
+        return d["_eid"], values, refs, d["_meta"]
 
     def is_live(self) -> bool:
         return self._state == "live"
@@ -500,22 +501,22 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
 
     def update_fields(self, values: dict, expected_version: Optional[int] = None) -> "Entity":
         """Set several fields in one change (one version step); refuses a stale `expected_version`."""
-        if self._state != "live":
+        d = self.__dict__     # (entity attributes read from it: each attribute read costs about a call)
+        if d["_state"] != "live":
             self._check_live()
-        cls = type(self)
+        cls = self.__class__
         fields = cls.__fields__
         for name in values:
             if name not in fields and not (cls.__open__ and name not in _reserved_names()
                                            and not name.startswith("_")):
                 raise ValidationError(f"{cls.__type_name__} has no field {name!r}")
-        db = self._db
+        db = d["_db"]
         mark = db.begin()
         try:
             # what `with operation()`, _touch and _persist do, inline: the hot path of every update
             if expected_version is not None and expected_version != self.version:
                 raise ConflictError(f"{self._type}@{self._id} is at version {self.version}, "
                                     f"not {expected_version}")
-            d = self.__dict__
             db.on_rollback_call(self._restore,
                                 (dict(d["_data"]), d["_stored"], dict(d["_meta"]), d["_state"]))
             self._assign(values, ACTION_MODIFY)
@@ -562,18 +563,18 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
     def _write_document(self, operation: str, changes: dict) -> None:
         """Write the changed document (`changes`: the fields that differ from storage, not empty):
         version +1, updater and time; then alias and index keys, and the audit entry."""
-        cls = type(self)
+        cls = self.__class__
         if cls.__owned__ and operation != "transfer":
             self._check_owner()
-        db = self._db
-        tc = self._tc
-        eid = self._eid
+        d = self.__dict__     # (entity attributes read from it: each attribute read costs about a call)
+        db = d["_db"]
+        tc = d["_tc"]
+        eid = d["_eid"]
         key = keys.doc_key(tc, eid)
-        d = self.__dict__
         head = db.get_known(key, d.get("_head"), d.get("_read_at"))    # the document as loaded, if unchanged
         if head is None:
             raise NotFoundError(f"{self._type}@{self._id} no longer exists")
-        meta = self._meta
+        meta = d["_meta"]
         version = meta["v"]
         if not head.startswith(f'{{"v":{version},'):   # else parse it: a conflict or chunks
             text = head if head.startswith(_VERSION_PREFIX) else db.get_value(key, head)
@@ -588,11 +589,12 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
         meta["v"] = version + 1
         meta["u"] = caller
         meta["tu"] = now
-        db.put_value(key, doc_text(self._data, meta), head)
+        data = d["_data"]
+        db.put_value(key, doc_text(data, meta), head)
         if not db.keyed_fields(cls, tc).isdisjoint(changes):
-            self._sync_keys(self._stored, self._data, changes)
+            self._sync_keys(d["_stored"], data, changes)
         db.audit.append(operation, cls.__type_name__, eid, changes, now, caller)
-        d["_stored"] = dict(d["_data"])
+        d["_stored"] = dict(data)
         if d["_dirty"]:
             d["_dirty"] = False
 
