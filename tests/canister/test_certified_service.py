@@ -502,3 +502,21 @@ def test_common_updates_are_chained_without_reading_their_entries_back(svc, monk
     assert reads == []
     monkeypatch.undo()
     _chain_verifies(svc)
+
+
+def test_an_upgrade_finds_the_chain_tip_and_keeps_the_root(svc):
+    """The chain's state and the tree's records live in the heap once read or written; a fresh heap (an
+    upgrade) finds them in storage again: the same root, and later blocks chain onto the same tip."""
+    created = svc.api.create(ALICE, "c::Doc", [text("a")])["Ok"]
+    for i in range(5):
+        assert "Ok" in svc.api.update(ALICE, "c::Doc", created["id"], [text("v" + str(i))], None)
+        assert "Ok" in svc.api.create(ALICE, "c::Plain", [text("p" + str(i))])
+    before = svc.certified_data
+    tip = svc.api.icrc3_get_tip_certificate()
+    svc.api.after_upgrade()
+    assert svc.certified_data == before
+    assert svc.api.icrc3_get_tip_certificate()["hash_tree"] == tip["hash_tree"]
+    assert "Ok" in svc.api.update(ALICE, "c::Doc", created["id"], [text("after")], None)
+    assert "Ok" in svc.api.delete(ALICE, "c::Plain", 2)
+    _chain_verifies(svc)
+    verify(svc, "c::Doc", created["id"])
