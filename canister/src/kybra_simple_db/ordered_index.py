@@ -535,26 +535,31 @@ class OrderedIndex:
 
     def _text_position(self, parts: list, target: tuple, lo: int, hi: int, right: bool) -> int:
         """`_position` of a Text target without characters below " " (which text stores unescaped): an
-        entry text "s<value>\x1f<id>" orders against it as the text "s<target>\x1f" does, except where its
-        value is the target's followed by more (then it is after), and entries of Bool and numbers are
-        before; only an entry of the target's value is parsed (its id or count)."""
+        entry text "s<value>\\x1f<id>" orders against it as the text "s<target>\\x1f" does, except where
+        its value is the target's followed by more (then it is after), and entries of Bool and numbers
+        are before; only an entry of the target's value is parsed (its id or count). The place text
+        order gives (a native bisect: right for a new largest id) is taken when its two neighbours
+        confirm it, else the entries are searched."""
         value = target[1]
         stem = "s" + value
         whole = stem + index_nodes.FIELD
         cut = len(whole)
+        entry_key = self._entry_key
+
+        def before(part: str) -> bool:
+            if part.startswith(whole):
+                key = entry_key(value, int(part[cut:]))
+                return key < target or (right and key == target)
+            if part[0] != "s":
+                return True
+            return False if part.startswith(stem) else part < whole
+
+        guess = bisect_left(parts, whole if len(target) == 2 and not right else stem + " ", lo, hi)
+        if (guess == lo or before(parts[guess - 1])) and (guess == hi or not before(parts[guess])):
+            return guess        # the one place where the (sorted) entries turn from before to after
         while lo < hi:
             mid = (lo + hi) // 2
-            part = parts[mid]
-            if part.startswith(whole):
-                key = self._entry_key(value, int(part[cut:]))
-                before = key < target or (right and key == target)
-            elif part[0] != "s":
-                before = True
-            elif part.startswith(stem):
-                before = False
-            else:
-                before = part < whole
-            if before:
+            if before(parts[mid]):
                 lo = mid + 1
             else:
                 hi = mid
