@@ -69,8 +69,7 @@ class OrderedIndex:
         self.limit = limit
         self.text_bytes = max(16, limit // 4 - 32)
         self._header = None
-        self._touched = None    # (entry texts, sort keys or None, text) of the leaf the last insert or
-                                # remove changed
+        self._touched = None    # (text, sort keys or None) of the leaf the last insert or remove changed
         self._path = None       # the inner nodes above it after an insert that split nothing, else None
 
     # ----- storage --------------------------------------------------------------------------------
@@ -226,7 +225,15 @@ class OrderedIndex:
             self._path = None
             return True
         target = sort_key(value, entity_id)
-        path, nid, cached = self._locate(header, target)
+        plain = type(value) is str and (not value or min(value) >= index_nodes.PLAIN)
+        path, nid, cached = self._locate(header, target, not plain)
+        following = header["n"]
+        if plain:
+            appended = self._append_in_text(header, path, nid, cached, value, entity_id)
+            if appended is not None:
+                self._path = path if header["n"] == following else None
+                return appended
+            cached = self._entry(nid)
         pos = self._search(cached, target)
         parts = cached[3]
         entry = index_nodes.entry_text(value, entity_id)
@@ -238,10 +245,41 @@ class OrderedIndex:
         if cached[2] is not None:       # decoded already: kept decoded (the next change reuses its keys)
             node = cached[1][:pos] + [[value, entity_id]] + cached[1][pos:]
             keys = cached[2][:pos] + [target] + cached[2][pos:]
-        following = header["n"]
         text = self._store_parts(header, path, nid, parts, None, node, keys)
-        self._touched = (parts, keys, text)
+        self._touched = (text, keys)
         self._path = path if header["n"] == following else None     # a split moved entries
+        return True
+
+    def _append_in_text(self, header: dict, path: list, nid: int, cached: list, value: str,
+                        entity_id: int) -> Optional[bool]:
+        """`insert` of a Text value stored unescaped after the last of its entries in the leaf's text,
+        when the leaf has entries of it and the last has a smaller id (a new entity's): the entry is
+        spliced into the text without splitting it. None when that is not the case (nothing done)."""
+        text = cached[0]
+        whole = "s" + value + index_nodes.FIELD
+        start = text.rfind(index_nodes.ENTRY + whole) + 1
+        if not start:
+            if not text.startswith(whole, 1):
+                return None
+            start = 1
+        end = text.find(index_nodes.ENTRY, start)
+        if end < 0:
+            end = len(text)
+        last = int(text[start + len(whole):end])
+        if last >= entity_id:
+            return False if last == entity_id else None
+        entry = index_nodes.ENTRY + whole + str(entity_id)
+        text = text[:end] + entry + text[end:]
+        node = keys = None
+        if cached[2] is not None:       # decoded already: kept decoded (the next change reuses its keys)
+            pos = text.count(index_nodes.ENTRY, 0, end) + 1
+            node = cached[1][:pos] + [[value, entity_id]] + cached[1][pos:]
+            keys = cached[2][:pos] + [sort_key(value, entity_id)] + cached[2][pos:]
+        if self._fits(text):
+            self._write(nid, node, text, keys)
+        else:
+            self._store_parts(header, path, nid, index_nodes.leaf_parts(text), None)
+        self._touched = (text, keys)
         return True
 
     def _store_parts(self, header: dict, path: list, nid: int, parts: list, children, node=None,
@@ -358,7 +396,7 @@ class OrderedIndex:
         parts = index_nodes.leaf_parts(text)
         del parts[pos]
         keys = entry_keys[:pos] + entry_keys[pos + 1:]
-        self._touched = (parts, keys, index_nodes.leaf_text(parts))
+        self._touched = (index_nodes.leaf_text(parts), keys)
         self._path = None
         self._shrink(header, path, nid, leaf, index_nodes.leaf_text(parts), keys)
         return True
@@ -440,19 +478,23 @@ class OrderedIndex:
         or remove changed (None: no such leaf, or an empty one). Without its sort keys the leaf's text is
         searched for the texts every entry of `value` starts with (nothing is parsed)."""
         touched = self._touched
-        if touched is None or not touched[0]:
+        if touched is None or touched[0] == "L":
             return None
-        parts, entry_keys, text = touched
+        text, entry_keys = touched
         if entry_keys is not None:
             first = bisect_left(entry_keys, sort_key(value))
             end = bisect_left(entry_keys, after_key(value), first)
             return end - first, first == 0, end == len(entry_keys)
-        starts = index_nodes.value_prefixes(value)
-        head = parts[0].startswith(starts)
-        total = 1 if head else 0
-        for start in starts:
-            total += text.count(index_nodes.ENTRY + start)
-        return total, head, parts[-1].startswith(starts)
+        if type(value) is str and (not value or min(value) >= index_nodes.PLAIN):
+            starts = "s" + value + index_nodes.FIELD        # the one text its entries start with
+            total = text.count(index_nodes.ENTRY + starts)
+        else:
+            starts = index_nodes.value_prefixes(value)
+            total = 0
+            for start in starts:
+                total += text.count(index_nodes.ENTRY + start)
+        head = text.startswith(starts, 1)
+        return total + head, head, text.startswith(starts, max(text.rfind(index_nodes.ENTRY) + 1, 1))
 
     def count_value(self, value, limit: int) -> int:
         """How many entries `value` (in indexed form) has, counting at most `limit`: one descent and the
