@@ -46,6 +46,7 @@ _CACHE = {}             # node key -> [stored text, decoded node or None, its so
                         # or None, child numbers as texts (None: a leaf)]: decoding costs more than comparing
                         # texts, and an insert needs only the entry texts (see `_entry`)
 _CACHE_SIZE = 1024        # decoded nodes kept (a few MB of heap at most)
+_HEADERS = {}             # header text -> (root, next node number, height)
 
 
 def _size(text: str) -> int:
@@ -81,11 +82,17 @@ class OrderedIndex:
         return value
 
     def header(self) -> dict:
+        """{"r": root node, "n": next node number, "h": height} (a new dict the caller may change)."""
         text = self.db.get(self.prefix)
         if not text:
             return {"r": 0, "n": 1, "h": 0}
-        root, following, height = text.split(",")
-        return {"r": int(root), "n": int(following), "h": int(height)}
+        parsed = _HEADERS.get(text)
+        if parsed is None:
+            if len(_HEADERS) >= _CACHE_SIZE:
+                _HEADERS.clear()
+            root, following, height = text.split(",")
+            parsed = _HEADERS[text] = (int(root), int(following), int(height))
+        return {"r": parsed[0], "n": parsed[1], "h": parsed[2]}
 
     def _put_header(self, header: dict) -> None:
         self.db.put(self.prefix, str(header["r"]) + "," + str(header["n"]) + "," + str(header["h"]))
@@ -468,15 +475,16 @@ class OrderedIndex:
     def run_in_leaf(self, value) -> Optional[int]:
         """How many entries of `value` (in indexed form) the leaf changed by the last insert or remove
         holds when entries of other values surround them there (so no other leaf holds any), else None."""
-        run = self._run(value)
+        run = self._run(value, True)
         if run is None or run[1] or run[2]:
             return None
         return run[0]
 
-    def _run(self, value) -> Optional[tuple]:
+    def _run(self, value, inner_only: bool = False) -> Optional[tuple]:
         """(entries of `value`, whether they begin the leaf, whether they end it) in the leaf the last insert
-        or remove changed (None: no such leaf, or an empty one). Without its sort keys the leaf's text is
-        searched for the texts every entry of `value` starts with (nothing is parsed)."""
+        or remove changed (None: no such leaf, or an empty one; entries 0 when `inner_only` and they begin
+        or end it). Without its sort keys the leaf's text is searched for the texts every entry of `value`
+        starts with (nothing is parsed)."""
         touched = self._touched
         if touched is None or touched[0] == "L":
             return None
@@ -485,16 +493,24 @@ class OrderedIndex:
             first = bisect_left(entry_keys, sort_key(value))
             end = bisect_left(entry_keys, after_key(value), first)
             return end - first, first == 0, end == len(entry_keys)
-        if type(value) is str and (not value or min(value) >= index_nodes.PLAIN):
-            starts = "s" + value + index_nodes.FIELD        # the one text its entries start with
-            total = text.count(index_nodes.ENTRY + starts)
-        else:
-            starts = index_nodes.value_prefixes(value)
-            total = 0
-            for start in starts:
-                total += text.count(index_nodes.ENTRY + start)
+        return self._text_run(text, value, inner_only)
+
+    @staticmethod
+    def _text_run(text: str, value, inner_only: bool = False) -> tuple:
+        """`_run` in a leaf's text: its entries of `value` are found by the texts they start with (its
+        entries are one run, as the leaf is in order)."""
+        plain = type(value) is str and (not value or min(value) >= index_nodes.PLAIN)
+        starts = "s" + value + index_nodes.FIELD if plain else index_nodes.value_prefixes(value)
         head = text.startswith(starts, 1)
-        return total + head, head, text.startswith(starts, max(text.rfind(index_nodes.ENTRY) + 1, 1))
+        tail = text.startswith(starts, max(text.rfind(index_nodes.ENTRY) + 1, 1))
+        if inner_only and (head or tail):
+            return 0, head, tail
+        if plain:       # the one text its entries start with
+            return text.count(index_nodes.ENTRY + starts) + head, head, tail
+        total = 0
+        for start in starts:
+            total += text.count(index_nodes.ENTRY + start)
+        return total + head, head, tail
 
     def count_value(self, value, limit: int) -> int:
         """How many entries `value` (in indexed form) has, counting at most `limit`: one descent and the
@@ -618,18 +634,16 @@ class OrderedIndex:
         if run is None or self._path is None:
             return self.count_value(value, limit)
         total, head, tail = run
-        low = sort_key(value)
-        high = after_key(value)
         if head:
-            total += self._count_beside(low, high, -1, limit - total)
+            total += self._count_beside(value, -1, limit - total)
         if tail and total < limit:
-            total += self._count_beside(low, high, 1, limit - total)
+            total += self._count_beside(value, 1, limit - total)
         return min(total, limit)
 
-    def _count_beside(self, low: tuple, high: tuple, step: int, limit: int) -> int:
-        """Entries between `low` and `high` in the leaves after (step 1) or before (step -1) the one the
-        last insert changed, up to the first leaf that holds others too, counting at most `limit`
-        (neighbours are searched, not decoded: see `_node_view`)."""
+    def _count_beside(self, value, step: int, limit: int) -> int:
+        """Entries of `value` in the leaves after (step 1) or before (step -1) the one the last insert
+        changed, up to the first leaf that holds others too, counting at most `limit` (in the leaves'
+        texts: see `_text_run`)."""
         stack = [[cached[4], pos] for _nid, cached, pos in self._path]
         total = 0
         while total < limit:
@@ -639,17 +653,19 @@ class OrderedIndex:
                 return total
             frame = stack[-1]
             frame[1] += step
-            view = self._node_view(int(frame[0][frame[1]]))
-            while view[2] is not None:
-                pos = 0 if step > 0 else len(view[2]) - 1
-                stack.append([view[2], pos])
-                view = self._node_view(int(view[2][pos]))
-            if step > 0:
-                inside = self._position(view, high)
-            else:
-                inside = len(view[1]) - self._position(view, low)
+            nid = int(frame[0][frame[1]])
+            text = self._cached(nid)[0]
+            while text[0] == "I":
+                children = self._entry(nid)[4]
+                pos = 0 if step > 0 else len(children) - 1
+                stack.append([children, pos])
+                nid = int(children[pos])
+                text = self._cached(nid)[0]
+            inside, head, tail = self._text_run(text, value)
+            if not (head if step > 0 else tail):
+                return total
             total += inside
-            if inside < len(view[1]):
+            if not (tail if step > 0 else head):
                 return total
         return total
 
