@@ -53,6 +53,13 @@ def _size(text: str) -> int:
     return len(text.encode("utf-8"))
 
 
+def _filled(cached: list) -> list:
+    """A cache entry (see `_CACHE`) with its entry texts and child numbers filled in."""
+    if cached[3] is None:
+        cached[3], cached[4] = index_nodes.split_node(cached[0])
+    return cached
+
+
 def _copy(node):
     if type(node) is list:
         return list(node)
@@ -135,10 +142,7 @@ class OrderedIndex:
         """The cache's entry of node `nid` with its entry texts and child numbers filled in (the node is
         not decoded: a change that splices one entry and a binary search that parses a few need no more;
         see `_search`). Shared: do not change it."""
-        cached = self._cached(nid)
-        if cached[3] is None:
-            cached[3], cached[4] = index_nodes.split_node(cached[0])
-        return cached
+        return _filled(self._cached(nid))
 
     def _cached(self, nid: int) -> list:
         """The cache's entry of node `nid` for its stored text (a new, empty one when the text changed)."""
@@ -167,12 +171,14 @@ class OrderedIndex:
         entry) for `target` (see `_entry`; the leaf's entry texts only if `leaf_parts`)."""
         path = []
         nid = header["r"]
-        for _ in range(header["h"] - 1):
-            cached = self._entry(nid)
+        cached = self._cached(nid)
+        while cached[0][0] == "I":
+            _filled(cached)
             pos = self._search(cached, target, True)
             path.append((nid, cached, pos))
             nid = int(cached[4][pos])
-        return path, nid, (self._entry(nid) if leaf_parts else self._cached(nid))
+            cached = self._cached(nid)
+        return path, nid, (_filled(cached) if leaf_parts else cached)
 
     def _key_at(self, cached: list, pos: int) -> tuple:
         """The sort key of entry `pos` of a cache entry (parsed when it has no keys)."""
