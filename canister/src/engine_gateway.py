@@ -60,6 +60,12 @@ def _property(field: dict):
 def _as_record(view: tuple) -> dict:
     """The plain record of an engine entity's `view()` (or `stored_view`)."""
     eid, values, refs, meta = view
+    try:  # subscripts cost a third of get() calls on Kybra's RustPython; a metadata key may be absent
+        return {"id": eid, "fields": values, "refs": refs, "owner": meta["o"], "creator": meta["c"],
+                "updater": meta["u"], "created_at": meta["tc"], "updated_at": meta["tu"],
+                "version": meta["v"]}
+    except KeyError:
+        pass
     get = meta.get
     return {"id": eid, "fields": values, "refs": refs, "owner": get("o"), "creator": get("c"),
             "updater": get("u"), "created_at": get("tc"), "updated_at": get("tu"), "version": get("v")}

@@ -120,7 +120,8 @@ def duplicate_basenames(source_root: Path) -> list[str]:
 
 
 def syntax_problems(path: Path) -> list[str]:
-    """3.10 syntax, no `match` statement, no `{**d}` dict unpacking."""
+    """3.10 syntax, no `match` statement, no `{**d}` dict unpacking, no `else` on a loop (Kybra's
+    RustPython miscounts the stack of a for-else that returns a tuple and panics: `unreachable`)."""
     source = path.read_text()
     try:
         tree = ast.parse(source, filename=str(path), feature_version=(3, 10))
@@ -132,6 +133,8 @@ def syntax_problems(path: Path) -> list[str]:
             problems.append(f"{path}:{node.lineno}: match statement")
         if isinstance(node, ast.Dict) and any(k is None for k in node.keys):
             problems.append(f"{path}:{node.lineno}: dict unpacking {{**...}}")
+        if isinstance(node, (ast.For, ast.While)) and node.orelse:
+            problems.append(f"{path}:{node.lineno}: else on a loop")
     return problems
 
 

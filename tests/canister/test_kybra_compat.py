@@ -94,6 +94,12 @@ def test_syntax_checker_catches_match_and_dict_unpacking(tmp_path):
     assert "dict unpacking" in problems
 
 
+def test_syntax_checker_catches_else_on_a_loop(tmp_path):
+    bad = tmp_path / "bad.py"
+    bad.write_text("def f(xs):\n    for x in xs:\n        break\n    else:\n        return xs, {}\n")
+    assert "else on a loop" in "\n".join(kybra_checks.syntax_problems(bad))
+
+
 def test_missing_module_check_catches_a_broken_import(tmp_path):
     (tmp_path / "main.py").write_text("import json\nimport not_written_yet\nfrom os import path\n")
     nodes, _ = kybra_checks.run_kybra_bundle(tmp_path / "main.py")

@@ -15,6 +15,7 @@ from kybra_simple_db import MemoryMap
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "canister" / "src"))
 import api_limits  # noqa: E402 - the canister's own modules, found on its source path
 import db_api  # noqa: E402
+import engine_gateway  # noqa: E402
 import typedef_rules  # noqa: E402
 from error_map import ApiError, invalid  # noqa: E402
 from value_codec import field_map, stored_from_value  # noqa: E402
@@ -150,3 +151,13 @@ def test_a_batch_changes_and_deletes_the_entity_it_names_each_time():
     refused = api.batch(ALICE, [change, delete, change])
     assert "NotFound" in refused["Err"] and "operation 2" in refused["Err"]["NotFound"]
     assert api.get(ALICE, TYPE, made["id"])["Ok"] == before
+
+
+def test_a_record_of_metadata_missing_keys_reads_them_as_none():
+    full = {"o": "a", "c": "b", "u": "c", "tc": 1, "tu": 2, "v": 3}
+    record = engine_gateway._as_record((7, {"x": 1}, {}, full))
+    assert record == {"id": 7, "fields": {"x": 1}, "refs": {}, "owner": "a", "creator": "b", "updater": "c",
+                      "created_at": 1, "updated_at": 2, "version": 3}
+    partial = {"o": "a", "v": 3}
+    assert engine_gateway._as_record((7, {}, {}, partial))["updater"] is None
+    assert engine_gateway._as_record((7, {}, {}, partial))["version"] == 3
