@@ -6,7 +6,6 @@ from __future__ import annotations
 import ast
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 import kybra
@@ -34,9 +33,9 @@ def load_kybra_bundler() -> dict:
     return namespace
 
 
-def run_kybra_bundle(entry: Path) -> tuple[list, Path]:
-    """Run Kybra's `bundle_python_code` on `entry` into a temporary directory; returns the module graph's
-    nodes and the bundle directory (python_source)."""
+def run_kybra_bundle(entry: Path, tmp: Path) -> tuple[list, Path]:
+    """Run Kybra's `bundle_python_code` on `entry` into the directory `tmp` (a test's temporary directory,
+    removed by pytest); returns the module graph's nodes and the bundle directory (python_source)."""
     namespace = load_kybra_bundler()
     graphs: list = []
     graph_class = namespace["modulegraph"].modulegraph.ModuleGraph
@@ -46,7 +45,6 @@ def run_kybra_bundle(entry: Path) -> tuple[list, Path]:
         real_init(self, *args, **kwargs)
         graphs.append(self)
 
-    tmp = Path(tempfile.mkdtemp(prefix="kybra-bundle-"))
     paths = {
         "py_entry_file": str(entry),
         "python_source": str(tmp / "python_source"),

@@ -14,8 +14,8 @@ CONSUMER = ROOT / "examples" / "consumer" / "src" / "main.py"
 
 
 @pytest.fixture(scope="module")
-def bundle():
-    return kybra_checks.run_kybra_bundle(ENTRY)
+def bundle(tmp_path_factory):
+    return kybra_checks.run_kybra_bundle(ENTRY, tmp_path_factory.mktemp("kybra-bundle"))
 
 
 def test_kybra_bundler_finds_every_canister_module(bundle):
@@ -102,7 +102,7 @@ def test_syntax_checker_catches_else_on_a_loop(tmp_path):
 
 def test_missing_module_check_catches_a_broken_import(tmp_path):
     (tmp_path / "main.py").write_text("import json\nimport not_written_yet\nfrom os import path\n")
-    nodes, _ = kybra_checks.run_kybra_bundle(tmp_path / "main.py")
+    nodes, _ = kybra_checks.run_kybra_bundle(tmp_path / "main.py", tmp_path / "bundle")
     assert kybra_checks.local_missing(nodes) == ["not_written_yet"]
 
 
@@ -112,7 +112,7 @@ def test_bundle_collision_check_catches_flattened_duplicates(tmp_path):
     (tmp_path / "pkg" / "helpers.py").write_text("X = 1\n")
     (tmp_path / "helpers.py").write_text("Y = 2\n")
     (tmp_path / "main.py").write_text("import helpers\nimport pkg\n")
-    nodes, _ = kybra_checks.run_kybra_bundle(tmp_path / "main.py")
+    nodes, _ = kybra_checks.run_kybra_bundle(tmp_path / "main.py", tmp_path / "bundle")
     assert any(problem.startswith("helpers.py:") for problem in kybra_checks.bundle_collisions(nodes))
 
 
