@@ -204,6 +204,7 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
     __indexed__ = []
     __relations__ = {}
     __unions__ = {}         # relations to several types (relation_union.py), by declared name
+    __stored_names__ = []   # fields, then to-one relations: a document's "f" keys as the class writes them
 
     # ----- class definition ------------------------------------------------------------------------
 
@@ -249,6 +250,8 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
         cls.__indexed__ = [name for name, prop in fields.items() if prop.indexed]
         cls.__relations__ = relations
         cls.__unions__ = unions
+        # the names a document's fields hold, in order, when this class wrote it (see _hydrate)
+        cls.__stored_names__ = list(fields) + [name for name, rel in relations.items() if not rel.to_many]
         for name, rel in unions.items():
             setattr(cls, name, relation_union.UnionAttribute(rel))
         strict = cls.__dict__.get("__strict__")
@@ -738,13 +741,18 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
             if doc.get("sv", 1) != version:
                 stored = cls._migrated(stored, doc, eid)
             data = dict(stored) if cls.__open__ else {}
+        elif list(stored) == cls.__stored_names__:
+            data = None     # written by this class: a copy is what the loops below give
         else:
             data = {}
-        for name, prop in cls.__fields__.items():
-            data[name] = stored.get(name, prop.default)
-        for name, rel in cls.__relations__.items():
-            if not rel.to_many:
-                data[name] = stored.get(name)
+        if data is None:
+            data = dict(stored)
+        else:
+            for name, prop in cls.__fields__.items():
+                data[name] = stored.get(name, prop.default)
+            for name, rel in cls.__relations__.items():
+                if not rel.to_many:
+                    data[name] = stored.get(name)
         obj.__dict__.update({"_db": db, "_state": "live", "_data": data, "_stored": stored, "_meta": doc,
                              "_hooking": set(), "_do_not_save": False, "_dirty": False,
                              "_id": doc.get("i") or str(eid),
