@@ -9,8 +9,8 @@ import json
 from json.encoder import encode_basestring as _quote
 from typing import Optional
 
-from . import json_text, value_chunks
 from . import key_layout as keys
+from . import value_chunks
 from .db_errors import StorageLimitError
 from .undo_journal import CALL
 
@@ -108,28 +108,22 @@ class AuditLog:
         Entities call this for their own changes (`entity_id` the storage id, `changes` a dict, `when`
         an int of ns): the text is joined from cached pieces (and `changes_text`, `changes` as JSON
         when the caller has it). `Database.record` passes any other entry with its `text`."""
-        d = self.__dict__     # (an attribute read costs about 6,000 instructions on RustPython, this 2,300)
-        if not d["enabled"]:
+        if not self.enabled:
             return
-        journal = d["journal"]
-        seq = d["next_seq"]
+        journal = self.journal
+        seq = self.next_seq
         if text is None:
             if type(caller) is str:
                 names = _NAMES_JSON.get((caller, operation, type_name))
                 if names is None:
                     names = _names_json(caller, operation, type_name)
                 if changes_text is None:
-                    if not changes:
-                        changes_text = "{}"
-                    elif keys.NATIVE_JSON or type(changes) is not dict:
-                        changes_text = keys.compact(changes)
-                    else:   # the same text, two calls sooner
-                        changes_text = json_text.encode_dict(changes)
+                    changes_text = keys.compact(changes) if changes else "{}"
                 text = f"[{when},{names},{entity_id},{changes_text}]"
             else:
                 text = self.entry_text(when, caller, operation, type_name, entity_id, changes)
-        staged = d["staged"]
-        if not staged.put_whole(f"{d['prefix']}{seq}", text, journal):
+        staged = self.staged
+        if not staged.put_whole(f"{self.prefix}{seq}", text, journal):
             limit = staged.max_value_size
             if len(text.encode("utf-8")) > limit:
                 if not self.shared:
@@ -138,11 +132,10 @@ class AuditLog:
                     if len(text) * 4 > limit and len(text.encode("utf-8")) > limit:
                         raise StorageLimitError("audit entry too large for the audit map's value size")
             value_chunks.write(staged, journal, self.key(seq), text, limit)
-        d["next_seq"] = seq + 1
+        self.next_seq = seq + 1
         journal.append((CALL, setattr, (self, "next_seq", seq)))
-        listener = d["listener"]
-        if listener is not None:
-            listener(seq, operation, type_name, entity_id, changes, when, caller)
+        if self.listener is not None:
+            self.listener(seq, operation, type_name, entity_id, changes, when, caller)
 
     def _names_only(self, when: int, caller: str, operation: str, type_name: str, entity_id,
                     changes: dict, limit: int) -> str:

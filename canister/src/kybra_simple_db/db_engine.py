@@ -175,8 +175,7 @@ class Database(SeedDocuments, SchemaUpgrades):
         fixed = SystemTime.fixed_ns
         if fixed is not None:
             return fixed
-        now = self._clock()
-        return now if now.__class__ is int else int(now)     # (int() is a builtin call: dear on RustPython)
+        return int(self._clock())
 
     @property
     def audit_enabled(self) -> bool:
@@ -223,23 +222,21 @@ class Database(SeedDocuments, SchemaUpgrades):
         """Open an all-or-nothing unit (what `operation()` does, without a context manager object);
         returns the mark to pass to `end`. A nested unit notes where the staged writes stand, so its
         rollback drops what it staged first (the outermost one discards all of them instead)."""
-        d = self.__dict__     # (an attribute read costs about 7,000 instructions on RustPython, this 2,300)
-        depth = d["_depth"]
-        d["_depth"] = depth + 1
-        journal = d["_journal"]
+        depth = self._depth
+        self._depth = depth + 1
+        journal = self._journal
         mark = len(journal)
         if depth:
-            stages = d["_stages"]
+            stages = self._stages
             journal.append((CALL, cut, (stages, nested_mark(stages))))
         return mark
 
     def end(self, mark: int, ok: bool) -> None:
         """Close the unit opened at `mark`: undo it unless `ok`; the outermost unit commits."""
-        d = self.__dict__
-        depth = d["_depth"] - 1
-        d["_depth"] = depth
+        depth = self._depth - 1
+        self._depth = depth
         if not ok:
-            rollback(d["_journal"], mark)
+            rollback(self._journal, mark)
         if depth == 0:
             self._journal.clear()
             if ok:
@@ -285,13 +282,10 @@ class Database(SeedDocuments, SchemaUpgrades):
 
     def put_value(self, key: str, text: str, old_head: Optional[str] = None) -> None:
         """Store `text`, split across keys if it exceeds the value size; stale chunks are removed."""
-        d = self.__dict__
-        data = d["_data"]
-        journal = d["_journal"]
         if (old_head is None or not old_head.startswith(keys.CHUNK_MARK)) and not text.startswith(
-                keys.CHUNK_MARK) and data.put_whole(key, text, journal):
+                keys.CHUNK_MARK) and self._data.put_whole(key, text, self._journal):
             return      # the common case: one value, no chunks before or now
-        value_chunks.write(data, journal, key, text, self.value_limit, old_head)
+        value_chunks.write(self._data, self._journal, key, text, self.value_limit, old_head)
 
     def delete_value(self, key: str, old_head: Optional[str]) -> None:
         if old_head is not None and not old_head.startswith(keys.CHUNK_MARK):

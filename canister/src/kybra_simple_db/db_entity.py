@@ -573,7 +573,7 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
         db = d["_db"]
         tc = d["_tc"]
         eid = d["_eid"]
-        key = keys.doc_key(tc, eid)
+        key = d.get("_key") or keys.doc_key(tc, eid)
         head = db.get_known(key, d.get("_head"), d.get("_read_at"))    # the document as loaded, if unchanged
         if head is None:
             raise NotFoundError(f"{self._type}@{self._id} no longer exists")
@@ -731,8 +731,10 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
     # ----- load and query ------------------------------------------------------------------------
 
     @classmethod
-    def _hydrate(cls, db: Database, tc: int, eid: int, text: str, head: Optional[str] = None) -> "Entity":
-        """The object of the document `text` (`head`: the value read from storage, when it is `text`)."""
+    def _hydrate(cls, db: Database, tc: int, eid: int, text: str, head: Optional[str] = None,
+                 key: Optional[str] = None) -> "Entity":
+        """The object of the document `text` (`head`: the value read from storage under `key`, when it
+        is `text`)."""
         doc = _parse_doc(text) if keys.NATIVE_JSON else _read_document(text)
         obj = cls.__new__(cls)
         stored = doc.pop("f")
@@ -756,7 +758,7 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
         obj.__dict__.update({"_db": db, "_state": "live", "_data": data, "_stored": stored, "_meta": doc,
                              "_hooking": set(), "_do_not_save": False, "_dirty": False,
                              "_id": doc.get("i") or str(eid),
-                             "_eid": eid, "_tc": tc, "_head": head, "_read_at": SETTLED[0]})
+                             "_eid": eid, "_tc": tc, "_head": head, "_read_at": SETTLED[0], "_key": key})
         return obj
 
     @classmethod
@@ -805,7 +807,7 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
         if head.startswith(keys.CHUNK_MARK):
             entity = cls._hydrate(db, tc, eid, db.get_value(key, head))
         else:   # stored whole: a write of this object may skip reading it again (_write_document)
-            entity = cls._hydrate(db, tc, eid, head, head)
+            entity = cls._hydrate(db, tc, eid, head, head, key)
         db.identity.put((tc, eid), entity)
         return entity
 
@@ -1054,11 +1056,10 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
         visiting.add((tc, eid))
         if getattr(cls, "on_event", None) is not None:
             self._hook(None, self, None, ACTION_DELETE)
-        key = keys.doc_key(tc, eid)
-        head = db.get(key)
+        d = self.__dict__
+        head = db.get(d.get("_key") or keys.doc_key(tc, eid))
         if head is None:
             raise NotFoundError(f"{cls.__type_name__}@{eid} no longer exists")
-        d = self.__dict__
         # a delete changes only the state of this object
         db.on_rollback_call(d.__setitem__, ("_state", "live"))
         d["_state"] = "deleting"

@@ -78,8 +78,8 @@ encodes and decodes with json_text, which gives the same text and values in far 
 
 def compact(value) -> str:
     """Compact JSON text (no spaces, UTF-8 kept), as `COMPACT.encode` gives."""
-    if _FAST is None:
-        return json_text.encode(value)
+    if _FAST is None:   # (a dict, the usual value, one call sooner)
+        return json_text.encode_dict(value) if value.__class__ is dict else json_text.encode(value)
     return "".join(_FAST(value, 0))
 
 

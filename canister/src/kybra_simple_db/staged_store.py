@@ -71,8 +71,7 @@ class StagedMap:
         """Stage `value` if it fits in one stored value (True); else stage nothing (False), and the
         caller splits it over several keys (value_chunks). ASCII text (the usual documents and audit
         entries) is measured by its length, without encoding it."""
-        size = len(value)
-        if size > self.value_chars and (size > self.max_value_size or not value.isascii()):
+        if len(value) > self.value_chars and (len(value) > self.max_value_size or not value.isascii()):
             return False
         if len(key) > self.key_chars:
             self.check_key(key)
