@@ -69,16 +69,16 @@ def _copy(node):
 class OrderedIndex:
     """One field's B+tree inside the database's staged map (writes join the current operation)."""
 
+    _last_text = None       # the text of the node `read_keyed` read last
+    _touched = None         # (text, sort keys or None) of the leaf the last insert or remove changed
+    _path = None            # the inner nodes above it after an insert that split nothing, else None
+
     def __init__(self, db, prefix: str):
-        self._last_text = None
         self.db = db
         self.prefix = prefix
         limit = db.value_limit or 4096
         self.limit = limit
         self.text_bytes = max(16, limit // 4 - 32)
-        self._header = None
-        self._touched = None    # (text, sort keys or None) of the leaf the last insert or remove changed
-        self._path = None       # the inner nodes above it after an insert that split nothing, else None
 
     # ----- storage --------------------------------------------------------------------------------
 
@@ -202,7 +202,11 @@ class OrderedIndex:
         return text if self._fits(text, share) else None
 
     def _fits(self, text: str, share: int = 1) -> bool:
-        return len(text) * 4 * share <= self.limit or _size(text) * share <= self.limit
+        chars = len(text) * share
+        if chars * 4 <= self.limit:
+            return True
+        # UTF-8 takes a byte per character or more (ASCII exactly one: no encoding needed)
+        return chars <= self.limit and (text.isascii() or _size(text) * share <= self.limit)
 
     @staticmethod
     def _keys(node) -> list:
