@@ -155,12 +155,10 @@ class DbApi(QueryEndpoints):
             shape = self.registry.shape(type_name)
         values = record["fields"]
         fields = []
-        for name, kind in shape.reply_fields:  # Text and Int inline: one call fewer per field on every reply
+        for name, kind, inline in shape.reply_fields:  # a Text str or an Int int inline: no codec call
             stored = values.get(name)
-            if kind == "Text" and type(stored) is str:
-                fields.append({"name": name, "value": {"Text": stored}})
-            elif kind == "Int" and type(stored) is int:
-                fields.append({"name": name, "value": {"Int": stored}})
+            if type(stored) is inline:
+                fields.append({"name": name, "value": {kind: stored}})
             else:
                 fields.append({"name": name, "value": self.codec.value(kind, stored)})
         refs = []
@@ -171,14 +169,16 @@ class DbApi(QueryEndpoints):
                 target_id = target_id[0] if target_id else None
             refs.append({"relation": relation, "target_type": target, "target_id": target_id})
         cache = self.principal_cache
+        owner, creator, updater = record["owner"], record["creator"], record["updater"]
+        by_owner = cache.get(owner) or self._principal(owner)
         return {
             "type_name": type_name,
             "id": record["id"],
             "fields": fields,
             "refs": refs,
-            "owner": cache.get(record["owner"]) or self._principal(record["owner"]),
-            "creator": cache.get(record["creator"]) or self._principal(record["creator"]),
-            "updater": cache.get(record["updater"]) or self._principal(record["updater"]),
+            "owner": by_owner,
+            "creator": by_owner if creator == owner else cache.get(creator) or self._principal(creator),
+            "updater": by_owner if updater == owner else cache.get(updater) or self._principal(updater),
             "created_at": record["created_at"],
             "updated_at": record["updated_at"],
             "version": record["version"],

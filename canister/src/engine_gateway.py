@@ -95,13 +95,12 @@ class EngineGateway:
         # The engine's identity map holds entities weakly and a record drops its entity: without a hold,
         # checking then changing an entity (update, link, transfer, delete) would read and parse it twice.
         self._held = None
-        self._held_type = None
-        self._held_id = None
+        self._held_key = None   # (type name, id) `load_for_change` was asked for
         self.capture = AuditCapture(self.db)
 
     def release(self) -> None:
         """End of an update: let go of the entity held by `load_for_change` and of the audit entries kept
-        (`_held_type` and `_held_id` name the held entity and mean nothing without it)."""
+        (`_held_key` means nothing without it)."""
         self._held = None
         self.capture.clear()
 
@@ -184,9 +183,10 @@ class EngineGateway:
         return _as_record(entity.view())
 
     def _entity(self, type_name: str, entity_id: int):
-        held = self._held   # the entity `load_for_change` just loaded: what loading it again would give
-        if held is not None and entity_id == self._held_id and type_name == self._held_type:
-            return held
+        if self._held_key == (type_name, entity_id):
+            held = self._held   # the entity `load_for_change` just loaded: what loading it again would give
+            if held is not None:
+                return held
         entity = self._class(type_name).load(entity_id)
         if entity is None:
             raise not_found(type_name + " " + str(entity_id) + " does not exist")
@@ -205,8 +205,7 @@ class EngineGateway:
         `held_record` gives its record without one (a record costs ~0.15M instructions)."""
         entity = self._class(type_name).load(entity_id)
         self._held = entity
-        self._held_type = type_name
-        self._held_id = entity_id
+        self._held_key = (type_name, entity_id)
         return None if entity is None else entity.meta()
 
     def held_record(self) -> dict:

@@ -12,6 +12,8 @@ import math
 import api_limits
 import typedef_rules
 
+INLINE_TYPES = {"Text": str, "Int": int}  # kinds whose stored value of this exact type is its Candid payload
+
 
 class TypeShape:
     """Lookups derived from a plain type definition (typedef_rules) and its effective relations."""
@@ -24,7 +26,8 @@ class TypeShape:
         self.field_count = len(fields)
         # name -> (field, kind, low, high, longest text): see `_checks`
         self.checks = {f["name"]: _checks(f) for f in fields}
-        self.reply_fields = [(f["name"], f["kind"]) for f in fields]
+        # (name, kind, the Python type a stored value of the kind that replies as itself has, else None)
+        self.reply_fields = [(f["name"], f["kind"], INLINE_TYPES.get(f["kind"])) for f in fields]
         # (name, default, required) of the fields a create may have to fill in (or refuse without)
         self.fills = [
             (f["name"], f["default"], f["required"])
