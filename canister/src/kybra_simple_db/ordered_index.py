@@ -166,15 +166,20 @@ class OrderedIndex:
             return bisect_right(entry_keys, target) if right else bisect_left(entry_keys, target)
         return self._position((None, cached[3]), target, 0, right)
 
-    def _locate(self, header: dict, target: tuple, leaf_parts: bool = True) -> tuple:
+    def _locate(self, header: dict, target: tuple, leaf_parts: bool = True, plain: bool = False) -> tuple:
         """(path of (nid, cache entry, child position) of the inner nodes, leaf nid, the leaf's cache
-        entry) for `target` (see `_entry`; the leaf's entry texts only if `leaf_parts`)."""
+        entry) for `target` (see `_entry`; the leaf's entry texts only if `leaf_parts`); `plain`: the
+        target is Text without characters below " " (see `_text_position`)."""
         path = []
         nid = header["r"]
         cached = self._cached(nid)
         while cached[0][0] == "I":
             _filled(cached)
-            pos = self._search(cached, target, True)
+            if plain and cached[1] is None:
+                parts = cached[3]
+                pos = self._text_position(parts, target, 0, len(parts), True)
+            else:
+                pos = self._search(cached, target, True)
             path.append((nid, cached, pos))
             nid = int(cached[4][pos])
             cached = self._cached(nid)
@@ -243,7 +248,7 @@ class OrderedIndex:
             return True
         target = sort_key(value, entity_id)
         plain = type(value) is str and (not value or min(value) >= index_nodes.PLAIN)
-        path, nid, cached = self._locate(header, target, not plain)
+        path, nid, cached = self._locate(header, target, not plain, plain)
         following = header["n"]
         if plain:
             appended = self._append_in_text(header, path, nid, cached, value, entity_id)

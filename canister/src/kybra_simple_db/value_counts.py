@@ -60,7 +60,7 @@ class CountTree(OrderedIndex):
             return False
         target = (rank(value), value)
         plain = type(value) is str and (not value or min(value) >= index_nodes.PLAIN)
-        _path, nid, cached = self._locate(header, target, not plain)
+        _path, nid, cached = self._locate(header, target, not plain, plain)
         if plain:
             return self._add_in_text(nid, cached[0], value, delta, floor)
         pos = self._search(cached, target)
