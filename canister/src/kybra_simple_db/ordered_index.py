@@ -146,7 +146,7 @@ class OrderedIndex:
 
     def _cached(self, nid: int) -> list:
         """The cache's entry of node `nid` for its stored text (a new, empty one when the text changed)."""
-        key = self._node_key(nid)
+        key = self.prefix + "." + str(nid)      # _node_key, inline: once per level of every change
         text = self.db.get(key)
         if text is None:
             raise LookupError(f"index node {key} is missing")
