@@ -53,6 +53,12 @@ def _size(text: str) -> int:
     return len(text.encode("utf-8"))
 
 
+def forget_cached() -> None:
+    """Empty the heap's caches of nodes and headers (what an upgrade does; for benchmarks and tests)."""
+    _CACHE.clear()
+    _HEADERS.clear()
+
+
 def _filled(cached: list) -> list:
     """A cache entry (see `_CACHE`) with its entry texts and child numbers filled in."""
     if cached[3] is None:
