@@ -17,7 +17,7 @@ from .identity_map import IdentityMap
 from .memory_map import MemoryMap
 from .schema_check import SchemaUpgrades
 from .seed_documents import SeedDocuments
-from .staged_store import StagedMap, commit, cut, discard, nested_mark
+from .staged_store import StagedMap, commit, cut, discard, pending_sets
 from .storage_contract import declared_limit
 from .system_time import SystemTime
 from .undo_journal import CALL, rollback
@@ -130,6 +130,7 @@ class Database(SeedDocuments, SchemaUpgrades):
         else:
             self._stages = (self._data,)
             self.audit = AuditLog(self._data, "&", self._audit_enabled, shared=True, journal=self._journal)
+        self._pending = pending_sets(self._stages)
         self._audit_storage = db_audit
         self._clock = clock or system_clock()
         self._deleted_spans = {}
@@ -226,9 +227,8 @@ class Database(SeedDocuments, SchemaUpgrades):
         self._depth = depth + 1
         journal = self._journal
         mark = len(journal)
-        if depth:
-            stages = self._stages
-            journal.append((CALL, cut, (stages, nested_mark(stages))))
+        if depth:   # the keys each map has pending now (see staged_store.pending_sets)
+            journal.append((CALL, cut, (self._stages, tuple(map(len, self._pending)))))
         return mark
 
     def end(self, mark: int, ok: bool) -> None:

@@ -482,7 +482,7 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
             data = self._data
             stored = self._stored
             db.on_rollback_call(self._restore, (dict(data), stored, dict(self._meta), "live"))
-            cls = type(self)
+            cls = self.__class__
             prop = cls.__fields__.get(name)
             if prop is None:
                 prop = _extra_property(cls, name)
@@ -495,7 +495,7 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
                 self._persist("update")
             else:   # only this field can differ from storage
                 old = stored.get(name, _MISSING)
-                if type(old) is not type(new) or old != new:
+                if old.__class__ is not new.__class__ or old != new:
                     self._write_document("update", {name: new})
         except BaseException:
             db.end(mark, False)

@@ -3,7 +3,7 @@
 This is how every engine operation is all-or-nothing: writes are collected (sizes checked at once),
 and only reach storage when the outermost operation or transaction commits. A nested unit that
 rolls back alone undoes its writes in two ways: a key it stages for the first time is cut off the
-end of the pending writes (a dict keeps insertion order; `nested_mark` noted where they ended), and
+end of the pending writes (a dict keeps insertion order; the unit's mark noted where they ended), and
 only a key staged before gets an undo-journal entry with its earlier pending value (most writes of
 an operation are first writes, so most need no journal entry).
 """
@@ -29,7 +29,7 @@ class StagedMap:
         # text of at most this many characters fits whatever it holds (4 UTF-8 bytes per character)
         self.key_chars = NO_LIMIT if max_key_size is None else max_key_size // 4
         self.value_chars = NO_LIMIT if max_value_size is None else max_value_size // 4
-        self.pending = {}
+        self.pending = {}       # the same dict for the map's lifetime (emptied in place): see pending_sets
 
     def get(self, key: str) -> Optional[str]:
         pending = self.pending
@@ -92,14 +92,17 @@ class StagedMap:
         self.pending[key] = previous
 
 
-def nested_mark(stages: tuple) -> tuple:
-    """How many keys each map has pending when a nested unit begins (what `cut` goes back to)."""
-    return tuple([len(staged.pending) for staged in stages])
+def pending_sets(stages: tuple) -> tuple:
+    """The pending writes of each map (dicts that stay the same for the maps' lifetime). A nested unit's
+    mark, how many keys each map has pending when it begins (what `cut` goes back to), is
+    `tuple(map(len, pending_sets(stages)))`: counted without an interpreted step per map (a nested
+    begin costs ~50,000 instructions less on Kybra's RustPython than with a comprehension)."""
+    return tuple([staged.pending for staged in stages])
 
 
 def cut(stages: tuple, mark: tuple) -> None:
-    """Drop the keys staged for the first time since `nested_mark` gave `mark` (a nested unit's
-    rollback; the journal has restored the keys staged before by then)."""
+    """A nested unit's rollback: drop the keys staged for the first time since its `mark` (see
+    pending_sets); the journal has restored the keys staged before by then."""
     SETTLED[0] += 1
     for staged, size in zip(stages, mark):
         pending = staged.pending
@@ -113,7 +116,6 @@ def commit(stages: tuple) -> None:
     for staged in stages:
         pending = staged.pending
         if pending:
-            staged.pending = {}
             raw = staged.raw
             for key, value in pending.items():
                 if value is None:
@@ -123,11 +125,11 @@ def commit(stages: tuple) -> None:
                         pass
                 else:
                     raw.insert(key, value)
+            pending.clear()     # (a failed write leaves the rest to `discard`)
 
 
 def discard(stages: tuple) -> None:
     """Drop every map's pending writes (the outermost unit rolled back, or its commit failed)."""
     SETTLED[0] += 1
     for staged in stages:
-        if staged.pending:
-            staged.pending = {}
+        staged.pending.clear()
