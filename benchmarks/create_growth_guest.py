@@ -40,6 +40,7 @@ for heap in ("warm", "cold"):
     for i in range(following, following + samples):
         if heap == "cold":
             ordered_index.forget_cached()
+            db.forget_cached()
         start = fuel()
         Item(**item_values(i))
         total += fuel() - start

@@ -120,6 +120,8 @@ class Database(SeedDocuments, SchemaUpgrades):
             self.get = self._data.get   # the same read, one interpreted call fewer (every operation reads)
         if type(self).get_known is Database.get_known:
             self.get_known = self._data.get_known
+        if type(self).get is Database.get and type(self).get_cached is Database.get_cached:
+            self.get_cached = self._data.get_cached
         self._audit_enabled = bool(audit_enabled)
         if db_audit is not None:
             audit_map = StagedMap(
@@ -265,6 +267,18 @@ class Database(SeedDocuments, SchemaUpgrades):
         """`get(key)` without a storage read when `known` is what it gave at `read_at` and nothing was
         committed or rolled back since (staged_store.SETTLED)."""
         return self._data.get_known(key, known, read_at)
+
+    def get_cached(self, key: str) -> Optional[str]:
+        """`get(key)` for the engine's own structures (index nodes and headers, count trees), kept in the
+        heap across messages (staged_store.StagedMap.get_cached); a subclass overriding `get` reads
+        through it instead."""
+        if type(self).get is not Database.get:
+            return self.get(key)
+        return self._data.get_cached(key)
+
+    def forget_cached(self) -> None:
+        """Empty the heap cache of `get_cached` (as a new Database starts: for benchmarks and tests)."""
+        self._data.forget_cached()
 
     def contains(self, key: str) -> bool:
         return self._data.contains(key)

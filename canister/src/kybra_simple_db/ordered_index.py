@@ -96,7 +96,7 @@ class OrderedIndex:
 
     def header(self) -> dict:
         """{"r": root node, "n": next node number, "h": height} (a new dict the caller may change)."""
-        text = self.db.get(self.prefix)
+        text = self.db.get_cached(self.prefix)
         if not text:
             return {"r": 0, "n": 1, "h": 0}
         parsed = _HEADERS.get(text)
@@ -153,7 +153,7 @@ class OrderedIndex:
     def _cached(self, nid: int) -> list:
         """The cache's entry of node `nid` for its stored text (a new, empty one when the text changed)."""
         key = self.prefix + "." + str(nid)      # _node_key, inline: once per level of every change
-        text = self.db.get(key)
+        text = self.db.get_cached(key)
         if text is None:
             raise LookupError(f"index node {key} is missing")
         cached = _CACHE.get(key)

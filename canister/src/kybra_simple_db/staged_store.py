@@ -6,6 +6,11 @@ rolls back alone undoes its writes in two ways: a key it stages for the first ti
 end of the pending writes (a dict keeps insertion order; the unit's mark noted where they ended), and
 only a key staged before gets an undo-journal entry with its earlier pending value (most writes of
 an operation are first writes, so most need no journal entry).
+
+`get_cached` keeps what storage holds under the engine's own structures (index nodes and headers,
+count trees) in the heap across messages: `commit` writes through to it, a rollback or `discard`
+leaves it alone (it only ever holds what storage holds), and a new map starts empty (docs/engine.md
+"Caching").
 """
 
 from typing import Optional
@@ -13,6 +18,9 @@ from typing import Optional
 from .db_errors import StorageLimitError
 
 NO_LIMIT = 1 << 62
+CACHE_SIZE = 4096
+"""Keys a map's `get_cached` keeps at most (the cache is dropped wholesale when full: a few MB of heap
+at the canister's 1 KiB values)."""
 SETTLED = [0]
 """How many times any map's pending writes were applied or dropped in this process (commit, discard,
 cut). While it stays the same, a value read from storage under a key not pending is still what storage
@@ -30,6 +38,7 @@ class StagedMap:
         self.key_chars = NO_LIMIT if max_key_size is None else max_key_size // 4
         self.value_chars = NO_LIMIT if max_value_size is None else max_value_size // 4
         self.pending = {}       # the same dict for the map's lifetime (emptied in place): see pending_sets
+        self.cache = {}         # key -> what storage holds (None: absent), for `get_cached` only
 
     def get(self, key: str) -> Optional[str]:
         pending = self.pending
@@ -46,6 +55,25 @@ class StagedMap:
         if known is not None and read_at == SETTLED[0]:
             return known
         return self.raw.get(key)
+
+    def get_cached(self, key: str) -> Optional[str]:
+        """`get(key)` for a key that only the engine writes, through this map (an index node or header, a
+        count tree's): storage's value is read once and kept across messages; `commit` keeps it current."""
+        pending = self.pending
+        if key in pending:
+            return pending[key]
+        cache = self.cache
+        if key in cache:
+            return cache[key]
+        value = self.raw.get(key)
+        if len(cache) >= CACHE_SIZE:
+            cache.clear()
+        cache[key] = value
+        return value
+
+    def forget_cached(self) -> None:
+        """Empty the cache of `get_cached` (storage is read again on the next use of each key)."""
+        self.cache.clear()
 
     def contains(self, key: str) -> bool:
         if key in self.pending:
@@ -111,20 +139,28 @@ def cut(stages: tuple, mark: tuple) -> None:
 
 
 def commit(stages: tuple) -> None:
-    """Apply every map's pending writes to its storage (the outermost unit's success), emptying them."""
+    """Apply every map's pending writes to its storage (the outermost unit's success), emptying them;
+    a key `get_cached` keeps gets its new value (if storage refuses a write, the cache is dropped)."""
     SETTLED[0] += 1
     for staged in stages:
         pending = staged.pending
         if pending:
             raw = staged.raw
-            for key, value in pending.items():
-                if value is None:
-                    try:
-                        raw.remove(key)
-                    except KeyError:    # the original's storages raise for an absent key
-                        pass
-                else:
-                    raw.insert(key, value)
+            cache = staged.cache
+            try:
+                for key, value in pending.items():
+                    if value is None:
+                        try:
+                            raw.remove(key)
+                        except KeyError:    # the original's storages raise for an absent key
+                            pass
+                    else:
+                        raw.insert(key, value)
+                    if key in cache:
+                        cache[key] = value
+            except BaseException:
+                cache.clear()
+                raise
             pending.clear()     # (a failed write leaves the rest to `discard`)
 
 
