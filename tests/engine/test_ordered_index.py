@@ -140,36 +140,46 @@ def _tricky_value(rng):
 
 
 def _run_changes(seed: int, cold: bool) -> list:
+    """Random inserts and removes; each step's map and what the changed leaf says of the value's run. Cold:
+    the node caches emptied before each step (nodes read as entry texts); else every node decoded
+    (`check` reads them all) so changes take the path of decoded nodes and their sort keys."""
     db, tree = _tree(120)
     rng = random.Random(seed)
     model = {}
-    snapshots = []
+    steps = []
     for _ in range(400):
         if cold:
-            ordered_index._CACHE.clear()    # a cold heap: nodes read as entry texts, not decoded
+            ordered_index.forget_cached()
+        elif model:
+            tree.check()
         with db.operation():
             if model and rng.random() < 0.35:
                 key = rng.choice(sorted(model))
-                assert tree.remove(*model.pop(key))
+                value = model.pop(key)[0]
+                assert tree.remove(*((value,) + key[2:]))
+                runs = (tree.run_in_leaf(value),)
             else:
                 value, eid = _tricky_value(rng), rng.randint(1, 60)
                 inserted = tree.insert(value, eid)
                 assert inserted == (sort_key(value, eid) not in model)
                 model.setdefault(sort_key(value, eid), (value, eid))
+                runs = ()
                 if inserted:
                     want = sum(1 for k in model if k[:2] == sort_key(value))
                     assert tree.count_near_change(value, 1000) == want
-        snapshots.append(dict(db._storage._data))
+                    runs = (tree.run_in_leaf(value),)
+        steps.append((dict(db._storage._data), runs))
     assert tree.check() == len(model)
     assert [sort_key(*e) for e in tree.walk()] == sorted(model)
-    return snapshots
+    return steps
 
 
 @pytest.mark.parametrize("seed", [4, 5])
 def test_changes_on_a_cold_heap_store_what_changes_on_decoded_nodes_store(seed):
-    """An insert on nodes read as entry texts (a cold heap) writes byte for byte what it writes on decoded
-    cached nodes, and counts a value's entries alike, for every kind of value and text with the
-    separator and escape characters, values that extend others, and equal Int and Float values."""
+    """An insert or a removal on nodes read as entry texts (a cold heap) writes byte for byte what it writes
+    on decoded cached nodes, and finds the same run of the value in the changed leaf (count upkeep
+    depends on it), for every kind of value and text with the separator and escape characters, values
+    that extend others, and equal Int and Float values."""
     assert _run_changes(seed, True) == _run_changes(seed, False)
 
 

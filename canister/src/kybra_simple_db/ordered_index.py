@@ -76,7 +76,8 @@ class OrderedIndex:
     """One field's B+tree inside the database's staged map (writes join the current operation)."""
 
     _last_text = None       # the text of the node `read_keyed` read last
-    _touched = None         # (text, sort keys or None) of the leaf the last insert or remove changed
+    _touched = None         # (text, sort keys or None, position of a removed entry or None) of the leaf
+                            # the last insert or remove changed
     _path = None            # the inner nodes above it after an insert that split nothing, else None
 
     def __init__(self, db, prefix: str):
@@ -274,7 +275,7 @@ class OrderedIndex:
             node = cached[1][:pos] + [[value, entity_id]] + cached[1][pos:]
             keys = cached[2][:pos] + [target] + cached[2][pos:]
         text = self._store_parts(header, path, nid, parts, None, node, keys)
-        self._touched = (text, keys)
+        self._touched = (text, keys, None)
         self._path = path if header["n"] == following else None     # a split moved entries
         return True
 
@@ -307,7 +308,7 @@ class OrderedIndex:
             self._write(nid, node, text, keys)
         else:
             self._store_parts(header, path, nid, index_nodes.leaf_parts(text), None)
-        self._touched = (text, keys)
+        self._touched = (text, keys, None)
         return True
 
     def _store_parts(self, header: dict, path: list, nid: int, parts: list, children, node=None,
@@ -410,12 +411,36 @@ class OrderedIndex:
                 {"s": entries[cut + 1:], "c": children[cut + 1:]})
 
     def remove(self, value, entity_id: int) -> bool:
-        """Remove the entry (value, id); False if it was not there."""
+        """Remove the entry (value, id); False if it was not there. A leaf left at least a quarter full
+        (or the root) loses the entry from its entry texts, nothing decoded (see `insert`); an emptied
+        or small one goes through `_shrink` on decoded nodes (it may merge with a neighbour)."""
         value = self.key(value)
         header = self.header()
         if not header["r"]:
             return False
         target = sort_key(value, entity_id)
+        plain = type(value) is str and (not value or min(value) >= index_nodes.PLAIN)
+        path, nid, cached = self._locate(header, target, True, plain)
+        pos = self._search(cached, target)
+        parts = cached[3]
+        if pos >= len(parts) or (parts[pos] != index_nodes.entry_text(value, entity_id) and (
+                type(value) is str or self._key_at(cached, pos) != target)):    # 1 == 1.0
+            return False
+        parts = parts[:pos] + parts[pos + 1:]
+        text = index_nodes.leaf_text(parts)
+        if parts and (not path or len(path[-1][1][4]) == 1 or not self._fits(text, 4)):
+            node = keys = None
+            if cached[2] is not None:
+                node = cached[1][:pos] + cached[1][pos + 1:]
+                keys = cached[2][:pos] + cached[2][pos + 1:]
+            self._write(nid, node, text, keys)
+            self._touched = (text, keys, pos)
+            self._path = None
+            return True
+        return self._remove_decoded(header, target)
+
+    def _remove_decoded(self, header: dict, target: tuple) -> bool:
+        """`remove` on decoded nodes, through `_shrink`."""
         path, nid, leaf, entry_keys, text = self._descend(header, target)
         pos = bisect_left(entry_keys, target)
         if pos >= len(entry_keys) or entry_keys[pos] != target:
@@ -424,7 +449,7 @@ class OrderedIndex:
         parts = index_nodes.leaf_parts(text)
         del parts[pos]
         keys = entry_keys[:pos] + entry_keys[pos + 1:]
-        self._touched = (index_nodes.leaf_text(parts), keys)
+        self._touched = (index_nodes.leaf_text(parts), keys, None)
         self._path = None
         self._shrink(header, path, nid, leaf, index_nodes.leaf_text(parts), keys)
         return True
@@ -509,12 +534,15 @@ class OrderedIndex:
         touched = self._touched
         if touched is None or touched[0] == "L":
             return None
-        text, entry_keys = touched
+        text, entry_keys, removed_at = touched
         if entry_keys is not None:
             first = bisect_left(entry_keys, sort_key(value))
             end = bisect_left(entry_keys, after_key(value), first)
             return end - first, first == 0, end == len(entry_keys)
-        return self._text_run(text, value, inner_only)
+        run = self._text_run(text, value, inner_only)
+        if removed_at is not None and run == (0, False, False):     # none left: where the removed one was
+            return 0, removed_at == 0, removed_at == text.count(index_nodes.ENTRY) + 1
+        return run
 
     @staticmethod
     def _text_run(text: str, value, inner_only: bool = False) -> tuple:
@@ -616,26 +644,35 @@ class OrderedIndex:
         """`_position` of a Text target without characters below " " (which text stores unescaped): an
         entry text "s<value>\\x1f<id>" orders against it as the text "s<target>\\x1f" does, except where
         its value is the target's followed by more (then it is after), and entries of Bool and numbers
-        are before; only an entry of the target's value is parsed (its id or count). The place text
-        order gives (a native bisect: right for a new largest id) is taken when its two neighbours
-        confirm it, else the entries are searched."""
+        are before; only an entry of the target's value is parsed (its id or count). A place text order
+        gives (a native bisect: after the value's entries, right for a new largest id; or at the
+        target's id, right among ids of as many digits) is taken when its two neighbours confirm it,
+        else the entries are searched."""
         value = target[1]
         stem = "s" + value
         whole = stem + index_nodes.FIELD
         cut = len(whole)
         entry_key = self._entry_key
+        wanted = target[2] if len(target) == 3 and entry_key is OrderedIndex._entry_key else None
 
         def before(part: str) -> bool:
             if part.startswith(whole):
+                if wanted is not None:      # an entry of the target's value: ordered by id
+                    found = int(part[cut:])
+                    return found < wanted or (right and found == wanted)
                 key = entry_key(value, int(part[cut:]))
                 return key < target or (right and key == target)
             if part[0] != "s":
                 return True
             return False if part.startswith(stem) else part < whole
 
-        guess = bisect_left(parts, whole if len(target) == 2 and not right else stem + " ", lo, hi)
-        if (guess == lo or before(parts[guess - 1])) and (guess == hi or not before(parts[guess])):
-            return guess        # the one place where the (sorted) entries turn from before to after
+        probes = [whole if len(target) == 2 and not right else stem + " "]
+        if wanted is not None:      # among its value's entries (ids of as many digits order as texts)
+            probes.insert(len(probes) if right else 0, whole + str(wanted))
+        for probe in probes:
+            guess = bisect_left(parts, probe, lo, hi)
+            if (guess == lo or before(parts[guess - 1])) and (guess == hi or not before(parts[guess])):
+                return guess        # the one place where the (sorted) entries turn from before to after
         while lo < hi:
             mid = (lo + hi) // 2
             if before(parts[mid]):
