@@ -815,7 +815,7 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
     def load(cls, entity_id, level: int = None) -> Optional["Entity"]:
         """The entity with this id (3 or "3" give the same object; a caller-chosen text id such as
         "peter" works too), or None. Never writes."""
-        eid = entity_id if type(entity_id) is int and entity_id > 0 else normalize_id(entity_id)
+        eid = entity_id if entity_id.__class__ is int and entity_id > 0 else normalize_id(entity_id)
         db = Database.get_instance()
         tc = db.type_code(cls.__type_name__)
         if tc is None:
@@ -839,7 +839,7 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
         not make one: an int id not in the identity map is read from its document alone."""
         db = Database.get_instance()
         tc = db.type_code(cls.__type_name__)
-        if (tc is not None and type(entity_id) is int and entity_id > 0 and not cls.__special__
+        if (tc is not None and entity_id.__class__ is int and entity_id > 0 and not cls.__special__
                 and not cls.__unions__ and db.identity.get((tc, entity_id)) is None):
             text = db.get_value(keys.doc_key(tc, entity_id))
             if text is None:
