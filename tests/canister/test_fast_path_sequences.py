@@ -1,0 +1,292 @@
+"""Adversarial sequences against issue 14's fast paths and heap caches (service layer on memory maps).
+
+Random messages (creates, updates and batches with bad values, another owner's entity, refused versions,
+batches failing part-way, deletes, schema changes, upgrades) run against a model. After every message:
+the replies, gets, counts and index order match the model; a fresh certifier over the same maps (an
+upgrade's) computes the certified root the canister set; the ICRC-3 chain verifies under the tip
+certificate and every certified entity verifies (one engine per process: upgrades are messages here).
+Guards: type_shapes/DbApi._values (inline checks), the gateway's held entity, staged_store's get_known
+and get_cached, audit_capture/audit_chain's heap state, entity_merkle's caches.
+"""
+
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from kybra.compiler.custom_modules.principal import Principal
+from kybra_simple_db import MemoryMap
+from simple_db_client.certified import verify_chain, verify_entity, verify_tip
+
+from localnet.data_certificates import DataCertificates
+from localnet.subnet_keys import SubnetKeys
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "canister" / "src"))
+import audit_chain  # noqa: E402
+import db_api  # noqa: E402
+import entity_merkle  # noqa: E402
+from certification import Certifier  # noqa: E402
+from undo_map import UndoMap  # noqa: E402
+
+ADMIN = "evvln-dkyvs-32ztg-old72-roktw-evvu5-ycxvb-nvzcb-ygwyk-bl7u4-fqe"
+ALICE = "mnnk5-gfqmo-4omau-3uj75-wcco3-qwour-lsvsv-tmcw3-2kwze-f6orv-yqe"
+BOB = "rrkah-fqaaa-aaaaa-aaaaq-cai"
+CANISTER = b"\x00\x00\x00\x00\x00\x00\x00\x01\x01\x01"
+KEYS = SubnetKeys.generate()
+TYPES = ("r::Cert", "r::Plain")
+TITLES = ["a", "b", "é", "bb", "x" * 20]
+
+
+def _typedef(name: str, certified: bool, high_n: float = 100.0) -> dict:
+    def field(fname, kind, low=None, high=None, indexed=True):
+        return {"name": fname, "kind": {kind: None}, "required": False, "default": None, "min": low,
+                "max": high, "indexed": indexed}
+
+    return {
+        "name": name,
+        "fields": [field("title", "Text", None, 20.0), field("n", "Int", 0.0, high_n)],
+        "alias": None,
+        "relations": [],
+        "policy": {"read": {"Public": None}, "create": {"Anyone": None}, "modify": {"Owner": None},
+                   "delete": {"Owner": None}, "certified": certified},
+    }
+
+
+class Service:
+    def __init__(self):
+        self.certified_data = b""
+        self.certificates = DataCertificates(KEYS, time.time_ns)
+        self.maps = {
+            "db": (MemoryMap(0, 128, 1024), 128, 1024),
+            "audit": (MemoryMap(1, 80, 1024), 80, 1024),
+            "meta": (MemoryMap(2, 128, 16384), 128, 16384),
+            "cert": (MemoryMap(3, 128, 1100), 128, 1100),
+        }
+        self.api = self.new_api()
+        self.api.install(ADMIN)
+
+    def new_api(self):
+        return db_api.DbApi(
+            self.maps, clock=time.time_ns, principal=Principal.from_str, set_certified_data=self._set,
+            data_certificate=lambda: self.certificates.certificate(CANISTER, self.certified_data))
+
+    def _set(self, data: bytes) -> None:
+        self.certified_data = data
+
+
+def _forget_module_caches() -> None:
+    """What a real upgrade also drops: the module-level caches keyed by content."""
+    entity_merkle._DIGESTS.clear()
+    entity_merkle._PARSED.clear()
+    entity_merkle._TREES.clear()
+    audit_chain._NAMES.clear()
+
+
+# one message: (kind, caller, type index, id, title index or odd value, n or odd value)
+ODD_TEXT = [{"Text": 5}, {"Int": 1}, {"Text": "y" * 21}, {"Null": None}, {"Bool": True}, {"Float": 1.0}]
+ODD_INT = [{"Int": True}, {"Int": -1}, {"Int": 101}, {"Int": 2**64}, {"Int": 1.5}, {"Float": float("nan")},
+           {"Text": "1"}, {"Int": False}]
+good_text = st.sampled_from(TITLES).map(lambda t: {"Text": t})
+good_int = st.integers(0, 5).map(lambda n: {"Int": n})
+value_text = st.one_of(good_text, good_text, good_text, st.sampled_from(ODD_TEXT))
+value_int = st.one_of(good_int, good_int, good_int, st.sampled_from(ODD_INT))
+callers = st.sampled_from([ALICE, ALICE, ALICE, BOB])
+ids = st.integers(1, 4)
+fields = st.lists(st.tuples(st.sampled_from(["title", "n", "nope"]), st.booleans()), max_size=3)
+create = st.tuples(st.just("create"), callers, st.integers(0, 1), value_text, value_int)
+message = st.one_of(
+    create, create,
+    st.tuples(st.just("update"), callers, st.integers(0, 1), ids, value_text, value_int,
+              st.sampled_from([None, None, 1, 2, 99])),
+    st.tuples(st.just("update"), callers, st.integers(0, 1), ids, value_text, value_int,
+              st.sampled_from([None, None, 1, 2, 99])),
+    st.tuples(st.just("batch"), callers, st.integers(0, 1), ids, value_text, value_int, st.booleans()),
+    st.tuples(st.just("delete"), callers, st.integers(0, 1), ids),
+    st.tuples(st.just("steal"), callers, st.integers(0, 1), ids, st.sampled_from(["delete", "transfer"])),
+    st.tuples(st.just("schema"), st.sampled_from([3.0, 100.0])),
+    st.tuples(st.just("upgrade")),
+)
+
+
+def _ok(reply: dict) -> bool:
+    return "Ok" in reply
+
+
+def _fields_of(title, n) -> list:
+    return [{"name": "title", "value": title}, {"name": "n", "value": n}]
+
+
+class Model:
+    """What a user expects the database to hold: {type: {id: (title, n, owner, version)}}."""
+
+    def __init__(self):
+        self.rows = {t: {} for t in TYPES}
+        self.high_n = 100
+
+    def valid(self, title: dict, n: dict) -> bool:
+        good_title = title.get("Text") in TITLES or title == {"Null": None}
+        payload = n.get("Int")
+        good_n = (type(payload) is int and 0 <= payload <= self.high_n) or n == {"Null": None}
+        return good_title and good_n
+
+
+def _run(svc: Service, model: Model, msg: tuple) -> None:
+    api = svc.api
+    kind = msg[0]
+    if kind == "create":
+        _, caller, t, title, n = msg
+        reply = api.create(caller, TYPES[t], _fields_of(title, n))
+        assert _ok(reply) == model.valid(title, n), (msg, reply)
+        if _ok(reply):
+            e = reply["Ok"]
+            model.rows[TYPES[t]][e["id"]] = (_plain(title), _plain(n), caller, e["version"])
+    elif kind == "update":
+        _, caller, t, eid, title, n, expected = msg
+        row = model.rows[TYPES[t]].get(eid)
+        reply = api.update(caller, TYPES[t], eid, _fields_of(title, n), expected)
+        allowed = (row is not None and row[2] == caller and model.valid(title, n)
+                   and expected in (None, row[3]))
+        assert _ok(reply) == allowed, (msg, row, reply)
+        if allowed:
+            e = reply["Ok"]
+            changed = (_plain(title), _plain(n)) != row[:2]
+            assert e["version"] == row[3] + changed   # an update changing nothing keeps the version
+            model.rows[TYPES[t]][eid] = (_plain(title), _plain(n), caller, e["version"])
+    elif kind == "batch":
+        # update the entity twice (the held entity), create one, and maybe fail at the end
+        _, caller, t, eid, title, n, fail = msg
+        tn = TYPES[t]
+        ops = [
+            {"Update": {"type_name": tn, "id": eid, "fields": [{"name": "n", "value": {"Int": 1}}],
+                        "expected_version": None}},
+            {"Update": {"type_name": tn, "id": eid, "fields": _fields_of(title, n),
+                        "expected_version": None}},
+            {"Create": {"type_name": tn, "fields": _fields_of({"Text": "bb"}, {"Int": 2})}},
+        ]
+        if fail:
+            ops.append({"Update": {"type_name": tn, "id": eid, "expected_version": None,
+                                   "fields": [{"name": "n", "value": {"Int": -7}}]}})
+        row = model.rows[tn].get(eid)
+        reply = api.batch(caller, ops)
+        allowed = row is not None and row[2] == caller and model.valid(title, n) and not fail
+        assert _ok(reply) == allowed, (msg, row, reply)
+        if allowed:
+            updated, created = reply["Ok"][1]["Entity"], reply["Ok"][2]["Entity"]
+            assert row[3] <= updated["version"] <= row[3] + 2
+            model.rows[tn][eid] = (_plain(title), _plain(n), caller, updated["version"])
+            model.rows[tn][created["id"]] = ("bb", 2, caller, created["version"])
+    elif kind == "delete":
+        _, caller, t, eid = msg
+        row = model.rows[TYPES[t]].get(eid)
+        reply = api.delete(caller, TYPES[t], eid)
+        assert _ok(reply) == (row is not None and row[2] == caller), (msg, row, reply)
+        if _ok(reply):
+            del model.rows[TYPES[t]][eid]
+    elif kind == "steal":
+        # the entity the gateway holds changes hands or goes away; a later op of the batch must see that
+        _, caller, t, eid, how = msg
+        tn = TYPES[t]
+        other = BOB if caller == ALICE else ALICE
+        first = ({"Delete": {"type_name": tn, "id": eid}} if how == "delete" else
+                 {"Transfer": {"type_name": tn, "id": eid, "owner": Principal.from_str(other)}})
+        update = {"Update": {"type_name": tn, "id": eid, "fields": [{"name": "n", "value": {"Int": 0}}],
+                             "expected_version": None}}
+        row = model.rows[tn].get(eid)
+        reply = api.batch(caller, [update, first, update])
+        assert "Err" in reply, (msg, row, reply)
+        if row is not None and row[2] == caller:   # the first two ops alone pass
+            reply = api.batch(caller, [update, first])
+            assert _ok(reply), (msg, row, reply)
+            if how == "delete":
+                del model.rows[tn][eid]
+            else:
+                version = api.get(ADMIN, tn, eid)["Ok"]["version"]
+                assert row[3] < version <= row[3] + 2
+                model.rows[tn][eid] = (row[0], 0, other, version)
+    elif kind == "schema":
+        high = msg[1]
+        fits = all(r[1] <= high for rows in model.rows.values() for r in rows.values())
+        for t in TYPES:
+            reply = api.define_type(ADMIN, _typedef(t, t == "r::Cert", high), True)
+            if _ok(reply):
+                model.high_n = int(high)
+            elif fits:   # a narrower bound may be refused when stored values exceed it; else it must pass
+                raise AssertionError((msg, reply))
+            else:
+                # a refused definition changes nothing: keep the model's bound only if both types share it
+                pass
+    elif kind == "upgrade":
+        _forget_module_caches()
+        api.after_upgrade()
+
+
+def _plain(value: dict):
+    return next(iter(value.values()))
+
+
+def _entity_row(entity: dict) -> tuple:
+    values = {f["name"]: _plain(f["value"]) for f in entity["fields"]}
+    return values["title"], values["n"], entity["owner"].to_str(), entity["version"]
+
+
+def _check(svc: Service, model: Model) -> None:
+    """The live heap, a fresh heap over the same maps and the model agree; certification verifies."""
+    for api in (svc.api,):
+        for t in TYPES:
+            rows = model.rows[t]
+            for eid in range(1, 9):
+                reply = api.get(ADMIN, t, eid)
+                if eid in rows:
+                    assert _entity_row(reply["Ok"]) == rows[eid], (t, eid)
+                else:
+                    assert "Err" in reply
+            for title in TITLES[:3]:
+                expected = sum(1 for r in rows.values() if r[0] == title)
+                counted = api.count(ADMIN, t, [{"name": "title", "value": {"Text": title}}])["Ok"]
+                assert counted == expected, (t, title)
+            request = {"type_name": t, "filters": [], "order": {"field": "n", "descending": False},
+                       "cursor": None, "limit": 100}
+            page = api.query(ADMIN, request)["Ok"]
+            ordered = [e["id"] for e in page["items"]]
+            nulls_first = sorted(i for i in rows if rows[i][1] is None)
+            by_n = sorted((i for i in rows if rows[i][1] is not None), key=lambda i: (rows[i][1], i))
+            assert ordered in (by_n, nulls_first + by_n), t
+    _forget_module_caches()   # the root a fresh heap computes over the same maps (an upgrade's)
+    fresh = Certifier(svc.maps["cert"][0], UndoMap(svc.maps["meta"][0]), None, None)
+    assert fresh.root_digest() == svc.certified_data
+    blocks = svc.api.icrc3_get_blocks(ADMIN, [{"start": 0, "length": 100}])
+    if blocks["blocks"]:
+        pairs = [(b["id"], b["block"]) for b in blocks["blocks"]]
+        verify_chain(pairs, *verify_tip(svc.api.icrc3_get_tip_certificate(), CANISTER, KEYS.root_key_der))
+    for eid in model.rows["r::Cert"]:
+        certified = svc.api.get_certified(ALICE, "r::Cert", eid)["Ok"]
+        assert verify_entity(certified, "r::Cert", eid, CANISTER, KEYS.root_key_der) is not None
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(message, min_size=1, max_size=24))
+def test_any_sequence_keeps_replies_indexes_and_certification_exact(messages):
+    svc = Service()
+    for t in TYPES:
+        assert svc.api.define_type(ADMIN, _typedef(t, t == "r::Cert"), False) == {"Ok": None}
+    model = Model()
+    for msg in messages:
+        _run(svc, model, msg)
+        _check(svc, model)
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_a_batch_updating_its_entity_twice_then_failing_leaves_everything_as_before(fail):
+    svc = Service()
+    for t in TYPES:
+        assert svc.api.define_type(ADMIN, _typedef(t, t == "r::Cert"), False) == {"Ok": None}
+    model = Model()
+    for msg in [("create", ALICE, 0, {"Text": "a"}, {"Int": 3}),
+                ("create", ALICE, 1, {"Text": "b"}, {"Int": 4}),
+                ("batch", ALICE, 0, 1, {"Text": "é"}, {"Int": 5}, fail),
+                ("update", ALICE, 0, 1, {"Text": "a"}, {"Int": 0}, None), ("upgrade",),
+                ("update", ALICE, 0, 1, {"Text": "bb"}, {"Int": 1}, None)]:
+        _run(svc, model, msg)
+        _check(svc, model)
