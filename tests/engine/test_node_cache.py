@@ -182,3 +182,24 @@ def test_forget_cached_reads_storage_again(opened):
     Item(sku="cold", name="n4", qty=2)
     assert set(_engine_keys(db, Item)) & set(storage.read_keys)
     _assert_cache_is_storage(db)
+
+
+def test_a_long_text_values_count_key_is_cached_and_stays_equal_to_storage(opened):
+    storage, db, Item = opened
+    long_name = "L" * 300       # longer than the index keeps: counted under its own key
+    for i in range(3):
+        Item(sku="long" + str(i), name=long_name, qty=i)
+    tc = str(db.type_code(Item.__type_name__))
+    count_keys = [k for k in storage.inner.keys() if k.startswith(tc + "=name")]
+    assert len(count_keys) == 1
+    assert db._data.cache.get(count_keys[0]) == "3"
+    with pytest.raises(RuntimeError):
+        with db.transaction():
+            Item(sku="long-gone", name=long_name, qty=9)
+            raise RuntimeError("rolled back")
+    storage.read_keys.clear()
+    assert Item.count_by("name", long_name) == 3
+    Item(sku="long3", name=long_name, qty=3)
+    assert Item.count_by("name", long_name) == 4
+    assert count_keys[0] not in storage.read_keys
+    _assert_cache_is_storage(db)

@@ -375,8 +375,9 @@ class Database(SeedDocuments, SchemaUpgrades):
         return gen, mode
 
     def add_to_count(self, key: str, delta: int) -> None:
-        """Add `delta` to the counter stored under `key` (removed at zero)."""
-        text = self._data.get(key)
+        """Add `delta` to the counter stored under `key` (removed at zero; only the engine writes it, so
+        it is read through the heap cache, see `get_cached`)."""
+        text = self._data.get_cached(key)
         value = (int(text) if text else 0) + delta
         if value:
             self._data.put(key, str(value), self._journal)

@@ -191,7 +191,7 @@ def fold_key(db, index: OrderedIndex, tc: int, field: str, gen: int, value, delt
     if _exact_key(db, index, tc, field, gen, value) is not None:
         return False
     key = keys.value_count_key(tc, field, value, db.key_limit, gen)
-    text = db.get(key)
+    text = db.get_cached(key)
     if text is None:
         return False
     db.delete(key)
@@ -207,7 +207,7 @@ def count(db, tc: int, field: str, gen: int, value, keyed: bool = False) -> int:
     index = OrderedIndex(db, keys.ordered_key(tc, field, gen))
     exact = _exact_key(db, index, tc, field, gen, value)
     if exact is not None or keyed:
-        text = db.get(exact or keys.value_count_key(tc, field, value, db.key_limit, gen))
+        text = db.get_cached(exact or keys.value_count_key(tc, field, value, db.key_limit, gen))
         if exact is not None or text is not None:
             return int(text) if text else 0
     stored = CountTree(db, keys.value_counts_key(tc, field, gen)).get(value)
