@@ -348,3 +348,33 @@ def test_index_splices_keep_order_and_counts_for_any_text():
             if cursor is None:
                 break
         assert found == sorted(rows, key=lambda i: (rows[i], i), reverse=descending)
+
+
+def test_an_engine_refusal_after_the_held_entity_changed_leaves_it_as_stored():
+    """The gateway holds the entity it checked and changes it in place; when the engine refuses the
+    change (an alias taken), alone or after an earlier op of the batch changed the same entity, the
+    entity reads, finds, versions and certifies as stored, and a later update builds on the stored one."""
+    svc = Service()
+    typedef = _typedef("r::Cert", True)
+    typedef["alias"] = "title"
+    assert svc.api.define_type(ADMIN, typedef, False) == {"Ok": None}
+    assert svc.api.define_type(ADMIN, _typedef("r::Plain", False), False) == {"Ok": None}
+    for title, n in (("a", 1), ("b", 2)):
+        assert "Ok" in svc.api.create(ALICE, "r::Cert", _fields_of({"Text": title}, {"Int": n}))
+    taken = [{"name": "title", "value": {"Text": "a"}}]
+    assert "Conflict" in svc.api.update(ALICE, "r::Cert", 2, taken, None)["Err"]
+    ops = [{"Update": {"type_name": "r::Cert", "id": 2, "fields": [{"name": "n", "value": {"Int": 5}}],
+                       "expected_version": None}},
+           {"Update": {"type_name": "r::Cert", "id": 2, "fields": taken, "expected_version": None}}]
+    assert "Conflict" in svc.api.batch(ALICE, ops)["Err"]
+    model = Model()
+    model.rows["r::Cert"] = {1: ("a", 1, ALICE, 1), 2: ("b", 2, ALICE, 1)}
+    _check(svc, model)
+    assert svc.api.find(ADMIN, "r::Cert", "b")["Ok"]["id"] == 2
+    assert "Conflict" in svc.api.update(ALICE, "r::Cert", 2, [{"name": "n", "value": {"Int": 6}}], 2)["Err"]
+    assert svc.api.update(ALICE, "r::Cert", 2, [{"name": "n", "value": {"Int": 6}}], 1)["Ok"]["version"] == 2
+    upserted = svc.api.upsert(ALICE, "r::Cert", {"Text": "b"}, [{"name": "n", "value": {"Int": 9}}])
+    assert upserted["Ok"]["entity"]["version"] == 3
+    assert "Err" in svc.api.upsert(BOB, "r::Cert", {"Text": "b"}, [{"name": "n", "value": {"Int": 10}}])
+    model.rows["r::Cert"][2] = ("b", 9, ALICE, 3)
+    _check(svc, model)
