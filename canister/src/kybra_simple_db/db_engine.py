@@ -263,10 +263,10 @@ class Database(SeedDocuments, SchemaUpgrades):
     def get(self, key: str) -> Optional[str]:
         return self._data.get(key)
 
-    def get_known(self, key: str, known: Optional[str], read_at: int) -> Optional[str]:
-        """`get(key)` without a storage read when `known` is what it gave at `read_at` and nothing was
-        committed or rolled back since (staged_store.SETTLED)."""
-        return self._data.get_known(key, known, read_at)
+    def get_known(self, key: str, known: Optional[tuple]) -> Optional[str]:
+        """`get(key)` without a storage read when `known` is (what it gave, staged_store.SETTLED then)
+        and nothing was committed or rolled back since."""
+        return self._data.get_known(key, known)
 
     def get_cached(self, key: str) -> Optional[str]:
         """`get(key)` for the engine's own structures (index nodes and headers, count trees), kept in the

@@ -466,15 +466,16 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
             data[name] = value
 
     def _set_field(self, name: str, value) -> None:
-        if self._state == "creating":
-            self._assign({name: value}, ACTION_CREATE)
-            return
+        if self._state != "live":
+            if self._state == "creating":
+                self._assign({name: value}, ACTION_CREATE)
+                return
+            if not self._do_not_save:
+                self._check_live()
         if self._do_not_save:
             self._assign({name: value}, ACTION_MODIFY)
             self.__dict__["_dirty"] = True      # written by the next save, with every other change
             return
-        if self._state != "live":
-            self._check_live()
         db = self._db
         mark = db.begin()
         try:
@@ -574,7 +575,7 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
         tc = d["_tc"]
         eid = d["_eid"]
         key = d.get("_key") or keys.doc_key(tc, eid)
-        head = db.get_known(key, d.get("_head"), d.get("_read_at"))    # the document as loaded, if unchanged
+        head = db.get_known(key, d.get("_loaded"))    # the document as loaded, if unchanged since
         if head is None:
             raise NotFoundError(f"{self._type}@{self._id} no longer exists")
         meta = d["_meta"]
@@ -758,7 +759,8 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
         obj.__dict__.update({"_db": db, "_state": "live", "_data": data, "_stored": stored, "_meta": doc,
                              "_hooking": set(), "_do_not_save": False, "_dirty": False,
                              "_id": doc.get("i") or str(eid),
-                             "_eid": eid, "_tc": tc, "_head": head, "_read_at": SETTLED[0], "_key": key})
+                             "_eid": eid, "_tc": tc, "_key": key,
+                             "_loaded": None if head is None else (head, SETTLED[0])})
         return obj
 
     @classmethod
@@ -1050,7 +1052,7 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
 
     def _delete_steps(self, visiting: set, budget: "DeleteBudget"):
         db = self._db
-        cls = type(self)
+        cls = self.__class__
         tc = self._tc
         eid = self._eid
         visiting.add((tc, eid))
@@ -1102,9 +1104,9 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
         text_id = self._meta.get("i")
         if text_id is not None:
             db.delete(keys.text_id_key(tc, text_id, db.key_limit))
-        db.delete_value(keys.doc_key(tc, eid), head)
+        db.delete_value(self.__dict__.get("_key") or keys.doc_key(tc, eid), head)
         db.count_deleted(tc, eid)
-        db.audit.append("delete", type(self).__type_name__, eid, {}, db.now(), get_caller_id())
+        db.audit.append("delete", self.__class__.__type_name__, eid, {}, db.now(), get_caller_id())
         self.__dict__["_state"] = "deleted"     # the identity map ignores objects that are not live
 
 

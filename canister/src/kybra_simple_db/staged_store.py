@@ -46,14 +46,14 @@ class StagedMap:
             return pending[key]
         return self.raw.get(key)
 
-    def get_known(self, key: str, known: Optional[str], read_at: int) -> Optional[str]:
-        """`get(key)`, given `known`, the value storage held under `key` when `SETTLED[0]` was `read_at`
-        (None if not known): without reading storage again while nothing was applied or dropped since."""
+    def get_known(self, key: str, known: Optional[tuple]) -> Optional[str]:
+        """`get(key)`, given `known`: (the value storage held under `key`, `SETTLED[0]` then), or None:
+        without reading storage again while nothing was applied or dropped since."""
         pending = self.pending
         if key in pending:
             return pending[key]
-        if known is not None and read_at == SETTLED[0]:
-            return known
+        if known is not None and known[1] == SETTLED[0]:
+            return known[0]
         return self.raw.get(key)
 
     def get_cached(self, key: str) -> Optional[str]:
@@ -146,7 +146,6 @@ def commit(stages: tuple) -> None:
         pending = staged.pending
         if pending:
             raw = staged.raw
-            cache = staged.cache
             try:
                 for key, value in pending.items():
                     if value is None:
@@ -156,11 +155,13 @@ def commit(stages: tuple) -> None:
                             pass
                     else:
                         raw.insert(key, value)
-                    if key in cache:
-                        cache[key] = value
             except BaseException:
-                cache.clear()
+                staged.cache.clear()
                 raise
+            cache = staged.cache
+            if cache:   # the cached keys written get their new values (one set operation finds them)
+                for key in cache.keys() & pending.keys():
+                    cache[key] = pending[key]
             pending.clear()     # (a failed write leaves the rest to `discard`)
 
 
