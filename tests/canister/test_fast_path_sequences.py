@@ -388,3 +388,55 @@ def test_an_engine_refusal_after_the_held_entity_changed_leaves_it_as_stored():
     assert "Err" in svc.api.upsert(BOB, "r::Cert", {"Text": "b"}, [{"name": "n", "value": {"Int": 10}}])
     model.rows["r::Cert"][2] = ("b", 9, ALICE, 3)
     _check(svc, model)
+
+
+def test_links_and_their_cascades_keep_every_certified_entity_verifiable():
+    """Blocks are hashed from the engine's copies of entries and only the entities those entries name
+    are rehashed: a link, a link set from the reverse side, a OneToOne moved to another entity, a
+    SetNull delete, a create naming a relation, a transfer and an unlink each leave every certified
+    entity verifiable, the root equal to a fresh certifier's and the chain verifiable."""
+    svc = Service()
+    assert svc.api.define_type(ADMIN, _typedef("r::Plain", False), False) == {"Ok": None}
+    typedef = _typedef("r::Cert", True)
+
+    def relation(name, kind, target, reverse):
+        return {"name": name, "kind": {kind: None}, "target": target, "reverse": reverse,
+                "on_delete": {"SetNull": None}}
+
+    typedef["relations"] = [relation("partner", "OneToOne", "r::Cert", "partner_of"),
+                            relation("parent", "ManyToOne", "r::Cert", "children"),
+                            relation("tag", "ManyToOne", "r::Plain", "docs")]
+    assert svc.api.define_type(ADMIN, typedef, False) == {"Ok": None}
+    for i in range(6):
+        assert "Ok" in svc.api.create(ALICE, "r::Cert", _fields_of({"Text": "a"}, {"Int": i}))
+    assert "Ok" in svc.api.create(BOB, "r::Plain", _fields_of({"Text": "b"}, {"Int": 1}))
+
+    def verified():
+        for eid in range(1, 9):
+            reply = svc.api.get_certified(ALICE, "r::Cert", eid)["Ok"]
+            verify_entity(reply, "r::Cert", eid, CANISTER, KEYS.root_key_der)
+        _forget_module_caches()
+        fresh = Certifier(svc.maps["cert"][0], UndoMap(svc.maps["meta"][0]), None, None)
+        assert fresh.root_digest() == svc.certified_data
+        blocks = svc.api.icrc3_get_blocks(ADMIN, [{"start": 0, "length": 100}])["blocks"]
+        tip = verify_tip(svc.api.icrc3_get_tip_certificate(), CANISTER, KEYS.root_key_der)
+        verify_chain([(b["id"], b["block"]) for b in blocks], *tip)
+
+    steps = [
+        lambda: svc.api.link(ALICE, "r::Cert", 1, "partner", 2),
+        lambda: svc.api.link(ALICE, "r::Cert", 3, "partner", 2),        # moves 2's partner from 1 to 3
+        lambda: svc.api.link(ALICE, "r::Cert", 4, "parent", 5),
+        lambda: svc.api.link(ALICE, "r::Cert", 5, "partner_of", 6),     # from the reverse side
+        lambda: svc.api.link(ALICE, "r::Cert", 1, "tag", 1),
+        lambda: svc.api.delete(ALICE, "r::Cert", 2),                    # SetNull of 3's partner
+        lambda: svc.api.delete(BOB, "r::Plain", 1),                     # SetNull of 1's tag
+        lambda: svc.api.create(ALICE, "r::Cert", _fields_of({"Text": "x"}, {"Int": 1})
+                               + [{"name": "parent", "value": {"Int": 6}}]),
+        lambda: svc.api.transfer(ALICE, "r::Cert", 6, Principal.from_str(BOB)),
+        lambda: svc.api.unlink(ALICE, "r::Cert", 7, "parent", 6),
+        lambda: svc.api.delete(ALICE, "r::Cert", 5),
+    ]
+    verified()
+    for step in steps:
+        assert "Ok" in step()
+        verified()
