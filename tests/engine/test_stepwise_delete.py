@@ -440,3 +440,27 @@ def test_one_pick_drops_a_bounded_number_of_stale_entries(fresh_db):
         _background_step(fresh_db, Node)
         picks += 1
     assert picks <= 8 and Node.count() == 0 and _queue_keys(fresh_db._storage) == {"!dq"}
+
+
+def test_many_callers_with_stale_entries_cost_one_pick_a_bounded_scan(fresh_db):
+    """Many callers whose queued deletes all finished by hand (each a ring entry, a caller queue and a
+    stale job entry): one pick drops at most QUEUE_SCAN of them, the next picks reach bob's live job,
+    and the ring ends empty; no pick serves a caller its job does not belong to."""
+    Node = _node_type()
+    callers = ["c" + str(i) for i in range(delete_jobs.QUEUE_SCAN + 30)]
+    for caller in callers:
+        set_caller_id(caller)
+        root = _chain(Node, 1)[0]
+        root.delete_in_steps(1)
+        _finish(Node, root._eid, 1)
+    set_caller_id("bob")
+    bobs = _chain(Node, 3)[0]
+    bobs.delete_in_steps(1)
+    before = len(_queue_keys(fresh_db._storage))
+    assert next_queued_job(fresh_db) is None        # the scan ran out in the stale callers
+    assert before - len(_queue_keys(fresh_db._storage)) <= 3 * delete_jobs.QUEUE_SCAN + 3
+    assert next_queued_job(fresh_db) == ("Node", bobs._eid, "bob")
+    while delete_jobs.queued(fresh_db):
+        served = _background_step(fresh_db, Node)
+        assert served is None or served[0] == "bob"
+    assert Node.count() == 0 and _queue_keys(fresh_db._storage) == {"!dq"}
