@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kybra.compiler.custom_modules.principal import Principal
-from kybra_simple_db import MemoryMap
+from kybra_simple_db import MemoryMap, ordered_index
 from simple_db_client.certified import verify_chain, verify_entity, verify_tip
 
 from localnet.data_certificates import DataCertificates
@@ -82,6 +82,7 @@ def _forget_module_caches() -> None:
     entity_merkle._PARSED.clear()
     entity_merkle._TREES.clear()
     audit_chain._NAMES.clear()
+    ordered_index.forget_cached()
 
 
 # one message: (kind, caller, type index, id, title index or odd value, n or odd value)

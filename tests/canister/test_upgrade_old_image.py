@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from kybra.compiler.custom_modules.principal import Principal
-from kybra_simple_db import MemoryMap
+from kybra_simple_db import MemoryMap, ordered_index
 from simple_db_client.certified import verify_chain, verify_entity, verify_tip
 
 from localnet.data_certificates import DataCertificates
@@ -51,6 +51,7 @@ class Upgraded:
         entity_merkle._DIGESTS.clear()
         entity_merkle._PARSED.clear()
         entity_merkle._TREES.clear()
+        ordered_index.forget_cached()   # what a new heap starts without
         self.api = db_api.DbApi(
             self.maps, clock=time.time_ns, principal=Principal.from_str, set_certified_data=self._set,
             data_certificate=lambda: self.certificates.certificate(CANISTER, self.certified_data))
