@@ -4,7 +4,8 @@ publish the same certified root, chain new blocks onto the old tip, splice new i
 old nodes and answer gets, counts and ordered queries as the data says. Service layer on memory maps.
 
 tests/canister/data/stable_image_7b9ced2.json holds those maps: written by that commit's canister/src
-(200 entities of two indexed types, one certified; updates and deletes; 228 audit blocks).
+(200 entities of two indexed types, one certified; updates and deletes; three cascades of stepwise
+deletes queued in the older single queue of jobs).
 """
 
 import json
@@ -155,3 +156,25 @@ def test_messages_after_the_upgrade_chain_on_and_splice_into_old_nodes():
     assert svc.certified_data == svc2_root
     assert "Ok" in api.update(ALICE, "u::Doc", 2, [{"name": "n", "value": {"Int": 5}}], None)
     _check_certification(svc, [2, doc["id"]])
+
+
+def test_stepwise_deletes_queued_by_the_old_code_finish_in_turn_after_the_upgrade():
+    """The old code left three cascades queued in its single queue of jobs (alice's two hubs, then
+    bob's); the timer's steps after the upgrade serve the callers in turn and delete every leaf, and the
+    chain and root stay verifiable."""
+    svc = Upgraded()
+    api = svc.api
+    assert api.gateway.delete_jobs_queued()
+    served = []
+    step = api.gateway.continue_delete
+    api.gateway.continue_delete = lambda type_name, entity_id: served.append(entity_id) or step(
+        type_name, entity_id)
+    timer_calls = 0
+    while api.gateway.delete_jobs_queued():     # what the timer does while anything may be queued
+        api.continue_deletes()
+        timer_calls += 1
+        assert timer_calls < 20
+    assert served == [1, 3, 2]      # alice's first hub, bob's, alice's second: callers in turn
+    for type_name in ("u::Hub", "u::Leaf"):
+        assert api.count(ADMIN, type_name, [])["Ok"] == 0
+    _check_certification(svc, [3])
