@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from types import SimpleNamespace
 
 import pytest
@@ -12,6 +13,8 @@ from canister_harness import (
     ANONYMOUS,
     ENTRY,
     ReplicaCaller,
+    decode_reply,
+    encode_args,
     field_def,
     plain,
     policy,
@@ -20,6 +23,8 @@ from canister_harness import (
     user,
 )
 
+from localnet.data_certificates import DataCertificates
+from localnet.outcome import Reply
 from localnet.replica import Replica
 from localnet.state_store import read_stable_rows
 
@@ -132,3 +137,15 @@ def with_types(net, types: list) -> SimpleNamespace:
         assert net.admin.call("define_type", typedef, False) == {"Ok": None}
     net.mallory = ReplicaCaller(net.replica, net.cid, user("mallory"))
     return net
+
+
+def certified_query(net, keys, method: str, *args):
+    """`method` as a query that gets a data certificate (signed with the subnet `keys`) over the
+    canister's certified data, as the HTTP gateway gives one."""
+    certified_data = net.replica.certified_data(net.cid)
+    certificate = DataCertificates(keys, time.time_ns).certificate(net.cid, certified_data)
+    outcome = net.replica.query(
+        net.cid, method, encode_args(method, args), net.alice.principal.bytes, data_certificate=certificate
+    )
+    assert isinstance(outcome, Reply), outcome
+    return decode_reply(method, outcome.arg)

@@ -5,17 +5,15 @@ below the IC's instruction limits."""
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 from canister_fixtures import callers, deploy
-from canister_harness import decode_reply, encode_args, field, policy, text, type_def
+from canister_fixtures import certified_query as fixtures_certified_query
+from canister_harness import field, policy, text, type_def
 from canister_harness import field_def as fdef
 from simple_db_client.certified import verify_chain, verify_entity, verify_tip
 
 from localnet import rustpython_runtime
-from localnet.data_certificates import DataCertificates
-from localnet.outcome import Reply
 from localnet.replica import Replica
 from localnet.subnet_keys import SubnetKeys
 
@@ -25,14 +23,8 @@ DOC = type_def("c::Doc", [fdef("title", "Text"), fdef("n", "Int")], access=polic
 
 
 def certified_query(net, method: str, *args):
-    """`method` as a query that gets a data certificate, as the HTTP gateway gives one."""
-    certified_data = net.replica.certified_data(net.cid)
-    certificate = DataCertificates(KEYS, time.time_ns).certificate(net.cid, certified_data)
-    outcome = net.replica.query(
-        net.cid, method, encode_args(method, args), net.alice.principal.bytes, data_certificate=certificate
-    )
-    assert isinstance(outcome, Reply), outcome
-    return decode_reply(method, outcome.arg)
+    """canister_fixtures.certified_query with this module's subnet keys."""
+    return fixtures_certified_query(net, KEYS, method, *args)
 
 
 @pytest.fixture(scope="module")

@@ -10,31 +10,25 @@ and get_cached, audit_capture/audit_chain's heap state, entity_merkle's caches.
 """
 
 import sys
-import time
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kybra.compiler.custom_modules.principal import Principal
-from kybra_simple_db import MemoryMap, ordered_index
+from kybra_simple_db import ordered_index
 from simple_db_client.certified import verify_chain, verify_entity, verify_tip
-
-from localnet.data_certificates import DataCertificates
-from localnet.subnet_keys import SubnetKeys
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "canister" / "src"))
 import audit_chain  # noqa: E402
-import db_api  # noqa: E402
 import entity_merkle  # noqa: E402
 from certification import Certifier  # noqa: E402
+from test_certified_service import CANISTER, KEYS, Service  # noqa: E402 - a DbApi with certificates
 from undo_map import UndoMap  # noqa: E402
 
 ADMIN = "evvln-dkyvs-32ztg-old72-roktw-evvu5-ycxvb-nvzcb-ygwyk-bl7u4-fqe"
 ALICE = "mnnk5-gfqmo-4omau-3uj75-wcco3-qwour-lsvsv-tmcw3-2kwze-f6orv-yqe"
 BOB = "rrkah-fqaaa-aaaaa-aaaaq-cai"
-CANISTER = b"\x00\x00\x00\x00\x00\x00\x00\x01\x01\x01"
-KEYS = SubnetKeys.generate()
 TYPES = ("r::Cert", "r::Plain")
 TITLES = ["a", "b", "é", "bb", "x" * 20]
 
@@ -52,28 +46,6 @@ def _typedef(name: str, certified: bool, high_n: float = 100.0) -> dict:
         "policy": {"read": {"Public": None}, "create": {"Anyone": None}, "modify": {"Owner": None},
                    "delete": {"Owner": None}, "certified": certified},
     }
-
-
-class Service:
-    def __init__(self):
-        self.certified_data = b""
-        self.certificates = DataCertificates(KEYS, time.time_ns)
-        self.maps = {
-            "db": (MemoryMap(0, 128, 1024), 128, 1024),
-            "audit": (MemoryMap(1, 80, 1024), 80, 1024),
-            "meta": (MemoryMap(2, 128, 16384), 128, 16384),
-            "cert": (MemoryMap(3, 128, 1100), 128, 1100),
-        }
-        self.api = self.new_api()
-        self.api.install(ADMIN)
-
-    def new_api(self):
-        return db_api.DbApi(
-            self.maps, clock=time.time_ns, principal=Principal.from_str, set_certified_data=self._set,
-            data_certificate=lambda: self.certificates.certificate(CANISTER, self.certified_data))
-
-    def _set(self, data: bytes) -> None:
-        self.certified_data = data
 
 
 def _forget_module_caches() -> None:
