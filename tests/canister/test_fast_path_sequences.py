@@ -9,6 +9,7 @@ Guards: type_shapes/DbApi._values (inline checks), the gateway's held entity, st
 and get_cached, audit_capture/audit_chain's heap state, entity_merkle's caches.
 """
 
+import random
 import sys
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kybra.compiler.custom_modules.principal import Principal
-from kybra_simple_db import ordered_index
+from kybra_simple_db import key_layout, ordered_index
 from simple_db_client.certified import verify_chain, verify_entity, verify_tip
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "canister" / "src"))
@@ -280,8 +281,6 @@ def test_index_splices_keep_order_and_counts_for_any_text():
     decided without encoding ASCII text: titles of 1-4 byte characters, quotes, backslashes, NUL and line
     separators, up to 200 characters (800 bytes in 1 KiB nodes), many sharing a value; creates, updates
     and deletes across upgrades; counts, Eq filters and the order by title match Python's."""
-    import random
-
     svc = Service()
     typedef = _typedef("r::Plain", False)
     typedef["fields"][0]["max"] = 200.0
@@ -413,3 +412,35 @@ def test_links_and_their_cascades_keep_every_certified_entity_verifiable():
     for step in steps:
         assert "Ok" in step()
         verified()
+
+
+@pytest.mark.parametrize("native_json", [True, False])
+def test_texts_that_look_like_document_json_read_back_exactly(monkeypatch, native_json):
+    """Documents are read by splitting on quotes once their ends are checked (the path Kybra's RustPython
+    takes, without json's C code: native_json False here): Text values made of quotes, backslashes,
+    escapes and fragments of the document's own layout read back exactly, and the other field and the
+    owner are not disturbed, through updates and upgrades."""
+    monkeypatch.setattr(key_layout, "NATIVE_JSON", native_json and key_layout.NATIVE_JSON)
+    svc = Service()
+    typedef = _typedef("r::Plain", False)
+    typedef["fields"][0]["max"] = 200.0
+    typedef["fields"][1]["min"] = typedef["fields"][1]["max"] = None
+    assert svc.api.define_type(ADMIN, typedef, False) == {"Ok": None}
+    pieces = ['","n":5,"x":"', "\\", '\\"', '"', '":', '{"v":1,', "}", '\\\\"n\\":7', "\u2028", "\x00",
+              "\\u0022", '"f":{"n":9}', ',"o":"', '"}', 'é"', "\U0001F600\"", '","u":"x', ":", " "]
+    rng = random.Random(5)
+
+    def tricky() -> str:
+        return "".join(rng.choice(pieces) for _ in range(rng.randint(0, 6)))[:200]
+
+    for i in range(60):
+        title, n = tricky(), rng.choice([0, -1, 2**63 - 1, -(2**63), 5])
+        entity_id = svc.api.create(ALICE, "r::Plain", _fields_of({"Text": title}, {"Int": n}))["Ok"]["id"]
+        for _ in range(2):
+            got = svc.api.get(BOB, "r::Plain", entity_id)["Ok"]
+            assert _entity_row(got)[:3] == (title, n, ALICE)
+            title = tricky()
+            changed = [{"name": "title", "value": {"Text": title}}]
+            assert "Ok" in svc.api.update(ALICE, "r::Plain", entity_id, changed, None)
+        if i % 20 == 19:
+            svc.api.after_upgrade()
