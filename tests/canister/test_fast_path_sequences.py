@@ -451,3 +451,43 @@ def test_texts_that_look_like_document_json_read_back_exactly(monkeypatch, nativ
             assert "Ok" in svc.api.update(ALICE, "r::Plain", entity_id, changed, None)
         if i % 20 == 19:
             svc.api.after_upgrade()
+
+
+@pytest.mark.parametrize("native_json", [True, False])
+def test_blocks_hashed_from_copies_match_the_stored_entries_for_odd_texts_and_floats(native_json):
+    """Blocks are hashed from the engine's copies of its entries, the client hashes the blocks built from
+    the entries as stored and read back (by json's C code or the engine's own reader, `native_json`):
+    texts of quotes, escapes, control characters and the layout's fragments, and floats at their ends,
+    chain and certify the same either way."""
+    native = key_layout.NATIVE_JSON
+    key_layout.NATIVE_JSON = native and native_json
+    try:
+        svc = Service()
+        typedef = _typedef("r::Cert", True)
+        typedef["fields"][0]["max"] = 200.0
+        floating = dict(typedef["fields"][1], name="f", kind={"Float": None}, min=None, max=None)
+        typedef["fields"].append(floating)
+        assert svc.api.define_type(ADMIN, typedef, False) == {"Ok": None}
+        pieces = ['","n":5,"x":"', "\\", '\\"', '"', '":', '{"v":1,', "}", "\u2028", "\x00", "\x1f", "\x7f",
+                  "\\u0022", '"f":{"n":9}', 'é"', "\U0001F600\"", "\ufeff", "/"]
+        floats = [0.1, 1e308, -1e308, 5e-324, -0.0, 2.5, 1e16, 123456789.125]
+        rng = random.Random(1)
+        for i in range(40):
+            title = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 8)))[:199]
+            given = _fields_of({"Text": title}, {"Int": 1})
+            given.append({"name": "f", "value": {"Float": floats[i % 8]}})
+            entity_id = svc.api.create(ALICE, "r::Cert", given)["Ok"]["id"]
+            changed = [{"name": "title", "value": {"Text": title + "\\"}},
+                       {"name": "f", "value": {"Float": floats[(i + 3) % 8]}}]
+            assert "Ok" in svc.api.update(ALICE, "r::Cert", entity_id, changed, None)
+        blocks = []
+        for start in (0, 50):
+            page = svc.api.icrc3_get_blocks(ADMIN, [{"start": start, "length": 50}])["blocks"]
+            blocks += [(b["id"], b["block"]) for b in page]
+        assert len(blocks) == 80
+        verify_chain(blocks, *verify_tip(svc.api.icrc3_get_tip_certificate(), CANISTER, KEYS.root_key_der))
+        for entity_id in range(1, 41):
+            reply = svc.api.get_certified(ALICE, "r::Cert", entity_id)["Ok"]
+            assert verify_entity(reply, "r::Cert", entity_id, CANISTER, KEYS.root_key_der) is not None
+    finally:
+        key_layout.NATIVE_JSON = native
