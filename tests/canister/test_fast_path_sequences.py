@@ -527,3 +527,31 @@ def test_long_texts_sharing_an_indexed_prefix_filter_exactly():
                    "filters": [{"field": "title", "op": {"Eq": None}, "values": [{"Text": title}]}]}
         matched = [e["id"] for e in svc.api.query(ADMIN, request)["Ok"]["items"]]
         assert matched == sorted(i for i, v in rows.items() if v == title)
+
+
+def test_a_hook_that_rewrites_or_refuses_a_value_after_the_inline_checks():
+    """demo::Note's hook trims titles and refuses blank ones after the service's inline checks passed the
+    value: the held entity changed by a refused update (alone or later in a batch) reads as stored, the
+    stored, indexed, counted and chained value is the trimmed one."""
+    svc = Service()
+    note = "demo::Note"
+
+    def title(value: str) -> list:
+        return [{"name": "title", "value": {"Text": value}}]
+
+    created = svc.api.create(ALICE, note, title("  hi  "))["Ok"]
+    assert created["fields"][0]["value"] == {"Text": "hi"}
+    assert "Invalid" in svc.api.update(ALICE, note, created["id"], title("   "), None)["Err"]
+    ops = [{"Update": {"type_name": note, "id": created["id"], "fields": title(v), "expected_version": None}}
+           for v in (" ok ", "  ")]
+    assert "Invalid" in svc.api.batch(ALICE, ops)["Err"]
+    got = svc.api.get(BOB, note, created["id"])["Ok"]
+    assert (got["fields"][0]["value"], got["version"]) == ({"Text": "hi"}, 1)
+    updated = svc.api.update(ALICE, note, created["id"], title(" new "), 1)["Ok"]
+    assert (updated["fields"][0]["value"], updated["version"]) == ({"Text": "new"}, 2)
+    assert svc.api.count(ADMIN, note, title("new"))["Ok"] == 1
+    assert svc.api.count(ADMIN, note, title("hi"))["Ok"] == 0
+    blocks = svc.api.icrc3_get_blocks(ADMIN, [{"start": 0, "length": 100}])["blocks"]
+    verify_chain([(b["id"], b["block"]) for b in blocks],
+                 *verify_tip(svc.api.icrc3_get_tip_certificate(), CANISTER, KEYS.root_key_der))
+    assert len(blocks) == 2
