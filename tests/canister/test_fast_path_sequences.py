@@ -583,3 +583,32 @@ def test_a_restore_into_a_fresh_canister_certifies_and_chains_what_it_wrote():
     _forget_module_caches()
     fresh = Certifier(target.maps["cert"][0], UndoMap(target.maps["meta"][0]), None, None)
     assert fresh.root_digest() == target.certified_data
+
+
+def test_a_create_naming_relations_takes_the_slow_route_and_refuses_what_it_refused():
+    """A create naming no relation passes its fields on as given (the common create); one naming a
+    relation is split as before: repeated, mistyped, negative, to-many and unknown-target relations are
+    refused and create nothing."""
+    svc = Service()
+    typedef = _typedef("r::Cert", True)
+    typedef["relations"] = [{"name": "parent", "kind": {"ManyToOne": None}, "target": "r::Cert",
+                             "reverse": "children", "on_delete": {"SetNull": None}}]
+    assert svc.api.define_type(ADMIN, typedef, False) == {"Ok": None}
+    assert "Ok" in svc.api.create(ALICE, "r::Cert", _fields_of({"Text": "a"}, {"Int": 1}))
+    base = _fields_of({"Text": "b"}, {"Int": 1})
+    refused = [
+        ("Invalid", [{"name": "parent", "value": {"Int": 1}}, {"name": "parent", "value": {"Int": 1}}]),
+        ("Invalid", [{"name": "parent", "value": {"Text": "1"}}]),
+        ("Invalid", [{"name": "parent", "value": {"Int": -1}}]),
+        ("Invalid", [{"name": "parent", "value": {"Int": True}}]),
+        ("Invalid", [{"name": "children", "value": {"Int": 1}}]),
+        ("NotFound", [{"name": "parent", "value": {"Int": 99}}]),
+        ("Invalid", [{"name": "title", "value": {"Text": "x"}}]),
+    ]
+    for error, extra in refused:
+        assert error in svc.api.create(ALICE, "r::Cert", base + extra)["Err"], extra
+    assert svc.api.count(ADMIN, "r::Cert", [])["Ok"] == 1
+    linked = svc.api.create(ALICE, "r::Cert", base + [{"name": "parent", "value": {"Int": 1}}])["Ok"]
+    assert linked["refs"] == [{"relation": "parent", "target_type": "r::Cert", "target_id": 1}]
+    reply = svc.api.get_certified(ALICE, "r::Cert", linked["id"])["Ok"]
+    assert verify_entity(reply, "r::Cert", linked["id"], CANISTER, KEYS.root_key_der) is not None
