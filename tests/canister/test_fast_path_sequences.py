@@ -9,6 +9,7 @@ Guards: type_shapes/DbApi._values (inline checks), the gateway's held entity, st
 and get_cached, audit_capture/audit_chain's heap state, entity_merkle's caches.
 """
 
+import json
 import random
 import sys
 from pathlib import Path
@@ -100,12 +101,12 @@ class Model:
 
     def __init__(self):
         self.rows = {t: {} for t in TYPES}
-        self.high_n = 100
+        self.high_n = {t: 100 for t in TYPES}
 
-    def valid(self, title: dict, n: dict) -> bool:
+    def valid(self, title: dict, n: dict, type_name: str) -> bool:
         good_title = title.get("Text") in TITLES or title == {"Null": None}
         payload = n.get("Int")
-        good_n = (type(payload) is int and 0 <= payload <= self.high_n) or n == {"Null": None}
+        good_n = (type(payload) is int and 0 <= payload <= self.high_n[type_name]) or n == {"Null": None}
         return good_title and good_n
 
 
@@ -115,7 +116,7 @@ def _run(svc: Service, model: Model, msg: tuple) -> None:
     if kind == "create":
         _, caller, t, title, n = msg
         reply = api.create(caller, TYPES[t], _fields_of(title, n))
-        assert _ok(reply) == model.valid(title, n), (msg, reply)
+        assert _ok(reply) == model.valid(title, n, TYPES[t]), (msg, reply)
         if _ok(reply):
             e = reply["Ok"]
             model.rows[TYPES[t]][e["id"]] = (_plain(title), _plain(n), caller, e["version"])
@@ -123,7 +124,7 @@ def _run(svc: Service, model: Model, msg: tuple) -> None:
         _, caller, t, eid, title, n, expected = msg
         row = model.rows[TYPES[t]].get(eid)
         reply = api.update(caller, TYPES[t], eid, _fields_of(title, n), expected)
-        allowed = (row is not None and row[2] == caller and model.valid(title, n)
+        allowed = (row is not None and row[2] == caller and model.valid(title, n, TYPES[t])
                    and expected in (None, row[3]))
         assert _ok(reply) == allowed, (msg, row, reply)
         if allowed:
@@ -147,7 +148,7 @@ def _run(svc: Service, model: Model, msg: tuple) -> None:
                                    "fields": [{"name": "n", "value": {"Int": -7}}]}})
         row = model.rows[tn].get(eid)
         reply = api.batch(caller, ops)
-        allowed = row is not None and row[2] == caller and model.valid(title, n) and not fail
+        allowed = row is not None and row[2] == caller and model.valid(title, n, tn) and not fail
         assert _ok(reply) == allowed, (msg, row, reply)
         if allowed:
             updated, created = reply["Ok"][1]["Entity"], reply["Ok"][2]["Entity"]
@@ -191,16 +192,13 @@ def _run(svc: Service, model: Model, msg: tuple) -> None:
         assert next(iter(reply.get("Err", {"Ok": None}))) in refusals, (msg, reply)
     elif kind == "schema":
         high = msg[1]
-        fits = all(r[1] <= high for rows in model.rows.values() for r in rows.values())
         for t in TYPES:
             reply = api.define_type(ADMIN, _typedef(t, t == "r::Cert", high), True)
+            fits = all(r[1] is None or r[1] <= high for r in model.rows[t].values())
             if _ok(reply):
-                model.high_n = int(high)
+                model.high_n[t] = int(high)
             elif fits:   # a narrower bound may be refused when stored values exceed it; else it must pass
                 raise AssertionError((msg, reply))
-            else:
-                # a refused definition changes nothing: keep the model's bound only if both types share it
-                pass
     elif kind == "upgrade":
         _forget_module_caches()
         api.after_upgrade()
@@ -569,7 +567,9 @@ def test_a_restore_into_a_fresh_canister_certifies_and_chains_what_it_wrote():
     cursor = None
     while True:
         page = source.api.dump(ADMIN, cursor, 100)["Ok"]
-        assert "Ok" in target.api.restore(ADMIN, page["data"])
+        data = json.loads(page["data"])   # (the engine's type registry is per process: other tests' types)
+        data["records"] = [r for r in data["records"] if r.get("type") in ("r::Cert", "demo::Note", None)]
+        assert "Ok" in target.api.restore(ADMIN, json.dumps(data))
         cursor = page["next"]
         if not cursor:
             break
