@@ -22,6 +22,7 @@ from kybra_simple_db import key_layout, ordered_index
 from simple_db_client.certified import verify_chain, verify_entity, verify_tip
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "canister" / "src"))
+import api_limits  # noqa: E402
 import audit_chain  # noqa: E402
 import entity_merkle  # noqa: E402
 from certification import Certifier  # noqa: E402
@@ -612,3 +613,30 @@ def test_a_create_naming_relations_takes_the_slow_route_and_refuses_what_it_refu
     assert linked["refs"] == [{"relation": "parent", "target_type": "r::Cert", "target_id": 1}]
     reply = svc.api.get_certified(ALICE, "r::Cert", linked["id"])["Ok"]
     assert verify_entity(reply, "r::Cert", linked["id"], CANISTER, KEYS.root_key_der) is not None
+
+
+def test_a_limit_refusal_mid_batch_leaves_held_entity_caches_and_chain_as_before():
+    """The batch's instruction meter refuses operation 2 after operation 0 changed the held entity and 1
+    created one: nothing is kept (replies, indexes, counts, the certified tree and the chain), and the
+    next update builds on the stored version."""
+    svc = Service()
+    for t in TYPES:
+        assert svc.api.define_type(ADMIN, _typedef(t, t == "r::Cert"), False) == {"Ok": None}
+    model = Model()
+    _run(svc, model, ("create", ALICE, 0, {"Text": "a"}, {"Int": 3}))
+    reads = [0]
+
+    def meter() -> int:
+        reads[0] += 1
+        return api_limits.BATCH_INSTRUCTIONS + 1 if reads[0] > 2 else 0
+
+    svc.api.meter = meter
+    change = {"type_name": "r::Cert", "id": 1, "expected_version": None}
+    ops = [{"Update": dict(change, fields=[{"name": "n", "value": {"Int": 1}}])},
+           {"Create": {"type_name": "r::Cert", "fields": _fields_of({"Text": "b"}, {"Int": 2})}},
+           {"Update": dict(change, fields=[{"name": "n", "value": {"Int": 2}}])}]
+    assert "Limit" in svc.api.batch(ALICE, ops)["Err"]
+    svc.api.meter = None
+    _check(svc, model)
+    _run(svc, model, ("update", ALICE, 0, 1, {"Text": "b"}, {"Int": 4}, 1))
+    _check(svc, model)
