@@ -328,15 +328,7 @@ def test_index_splices_keep_order_and_counts_for_any_text():
         found = [e["id"] for e in svc.api.query(ADMIN, request)["Ok"]["items"]]
         assert found == sorted(i for i, v in rows.items() if v == text)
     for descending in (False, True):
-        found, cursor = [], None
-        while True:
-            request = {"type_name": "r::Plain", "filters": [], "cursor": cursor, "limit": 100,
-                       "order": {"field": "title", "descending": descending}}
-            page = svc.api.query(ADMIN, request)["Ok"]
-            found += [e["id"] for e in page["items"]]
-            cursor = page["next"]
-            if cursor is None:
-                break
+        found = _ids_by_title(svc, descending)
         assert found == sorted(rows, key=lambda i: (rows[i], i), reverse=descending)
 
 
@@ -508,15 +500,7 @@ def test_long_texts_sharing_an_indexed_prefix_filter_exactly():
         title = (rng.choice(["a", "é", "𝄞"]) * rng.choice([30, 60, 120, 200])
                  + rng.choice(["", "a", "b", "é", "z" * 20, "0"]))[:256]
         rows[svc.api.create(ALICE, "r::Plain", _fields_of({"Text": title}, {"Int": 1}))["Ok"]["id"]] = title
-    found, cursor = [], None
-    while True:
-        request = {"type_name": "r::Plain", "filters": [], "cursor": cursor, "limit": 100,
-                   "order": {"field": "title", "descending": False}}
-        page = svc.api.query(ADMIN, request)["Ok"]
-        found += [e["id"] for e in page["items"]]
-        cursor = page["next"]
-        if cursor is None:
-            break
+    found = _ids_by_title(svc, False)
     assert sorted(found) == sorted(rows)
     assert all(rows[a][:25] <= rows[b][:25] for a, b in zip(found, found[1:]))
     for title in set(rows.values()):
@@ -640,3 +624,16 @@ def test_a_limit_refusal_mid_batch_leaves_held_entity_caches_and_chain_as_before
     _check(svc, model)
     _run(svc, model, ("update", ALICE, 0, 1, {"Text": "b"}, {"Int": 4}, 1))
     _check(svc, model)
+
+
+def _ids_by_title(svc, descending: bool) -> list:
+    """Every r::Plain id in title order, page by page through `query`."""
+    found, cursor = [], None
+    while True:
+        request = {"type_name": "r::Plain", "filters": [], "cursor": cursor, "limit": 100,
+                   "order": {"field": "title", "descending": descending}}
+        page = svc.api.query(ADMIN, request)["Ok"]
+        found += [e["id"] for e in page["items"]]
+        cursor = page["next"]
+        if cursor is None:
+            return found
