@@ -355,3 +355,18 @@ def test_count_changes_on_a_cold_heap_store_what_they_store_on_decoded_nodes():
     """A stored count changed in the leaf's text (a cold heap) is stored byte for byte as on decoded
     nodes, through splits and merges, for Text with separators, prefixes of others, and numbers."""
     assert _count_changes(True) == _count_changes(False)
+
+
+def test_a_query_count_of_a_value_outside_the_fields_bounds_is_zero_not_an_error():
+    """A filter value no entity can hold (past a field's bounds) matches nothing: counting it from the
+    counts per value answers 0, as the query's page does, instead of refusing the value as a write would."""
+    class Bounded(Entity):
+        size = Integer(indexed=True, min_value=0, max_value=10)
+        label = String(indexed=True, max_length=5)
+
+    Bounded(size=1, label="a")
+    for query in (Bounded.query().where(size=50), Bounded.query().where(label="toolongvalue")):
+        assert query.page(limit=10).items == []
+        assert query.count_page() == (0, None)
+        assert query.count() == 0
+    assert Bounded.query().where(size__in=[1, 50]).count_page() == (1, None)

@@ -13,7 +13,7 @@ import base64
 import json
 from typing import Optional
 
-from . import bitsets, index_nodes
+from . import bitsets, index_nodes, value_counts
 from . import key_layout as keys
 from .db_engine import Database
 from .db_errors import ValidationError
@@ -333,14 +333,19 @@ class Query:
 
     def _counted(self, db, tc: int, condition: tuple) -> Optional[int]:
         """The count of a sole `==` or `in` filter from its index's counts per value (O(log n) reads per
-        value: Cls.count_by), None when the index keeps no such counts."""
+        value, as Cls.count_by), None when the index keeps no such counts. The operands were checked by
+        `where` (a value past the field's bounds matches nothing: it counts 0, not an error)."""
         field, op, operand = condition
-        if op not in ("==", "in") or db.value_count_generation(self.cls, tc, field) is None:
+        if op not in ("==", "in"):
             return None
-        values = list(dict.fromkeys([operand] if op == "==" else operand))
+        counted = db.value_count_generation(self.cls, tc, field)
+        if counted is None:
+            return None
+        values = [operand] if op == "==" else operand      # (`where` drops repeated `in` values)
         if None in values:
             return None
-        return sum(self.cls.count_by(field, value) for value in values)
+        gen, mode = counted
+        return sum(value_counts.count(db, tc, field, gen, value, mode == "c") for value in values)
 
     def count(self) -> int:
         """How many entities match (every call of `count_page` until the end: a whole-type operation
