@@ -9,7 +9,9 @@ Conventions (documented in docs/client.md, "Examples in the docs are tests"):
   on the next line); other lines are sample output and are not compared. Every command must exit 0,
   unless it ends with a comment `# exit N`. A command whose output holds a Candid reply (`icp` or
   `dfx canister call`, which exit 0 on an `Err` too) must answer `Ok`, unless it ends with a comment
-  `# expect: KIND`: then it must answer `Err` of that kind (`NotFound`, `Forbidden`, ...).
+  `# expect: KIND`: then it must answer `Err` of that kind (`NotFound`, `Forbidden`, ...). The
+  simpledb CLI exits 3 on any `Err` and prints `error: KIND: ...`: a `# exit 3` command must also
+  carry `# expect: KIND` (`# expect: NotFound  # exit 3`), and print that kind.
   A document's commands share one bash session (stdin empty) in a scratch directory with
   SIMPLEDB_URL, SIMPLEDB_CANISTER_ID, SIMPLEDB_IDENTITY (the admin's PEM) and SIMPLEDB_LOCAL=1 set,
   and URL, CANISTER_ID (also as DB), ADMIN_PEM and FRESH_CANISTER_ID (an empty canister, not the
@@ -33,6 +35,7 @@ from pathlib import Path
 FENCE = re.compile(r"^```([\w-]*)[^\n]*\n(.*?)^```\s*$", re.S | re.M)
 EXPECTED_EXIT = re.compile(r"#\s*exit\s+(\d+)\s*$")
 EXPECTED_ERR = re.compile(r"#\s*expect:\s*(\w+)")
+REFUSED_EXIT = re.compile(r"#\s*exit\s+3\s*$")  # the simpledb CLI's exit code for any Err reply
 HEREDOC = re.compile(r"<<-?\s*(['\"]?)(\w+)\1")
 
 
@@ -58,10 +61,13 @@ def reply_problem(command: str, output: str) -> str | None:
     reply = " ".join(output.split())
     expected = EXPECTED_ERR.search(command)
     if expected is not None:
-        if f"Err = variant {{ {expected.group(1)} =" not in reply:
-            return f"expected Err {expected.group(1)}"
+        kind = expected.group(1)
+        if f"Err = variant {{ {kind} =" not in reply and f"error: {kind}:" not in output:
+            return f"expected Err {kind}"
     elif "Err = variant {" in reply:
         return "answered Err"
+    elif REFUSED_EXIT.search(command):
+        return "exits 3 on any refusal: name the Err kind with `# expect: KIND  # exit 3`"
     return None
 
 

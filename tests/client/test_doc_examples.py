@@ -40,6 +40,14 @@ def test_candid_replies_must_match_what_the_command_claims():
     assert reply_problem("echo hello", "hello\n") is None
 
 
+def test_a_refused_cli_command_must_name_and_print_its_err_kind():
+    refused = "error: NotFound: app::Task 999 does not exist\n"
+    assert reply_problem("simpledb get app::Task 999  # expect: NotFound  # exit 3", refused) is None
+    wrong = reply_problem("simpledb get app::Task 999  # expect: Forbidden  # exit 3", refused)
+    assert wrong == "expected Err Forbidden"
+    assert reply_problem("simpledb get app::Task 999  # exit 3", refused).startswith("exits 3 on any refusal")
+
+
 @pytest.mark.parametrize("document", DOCUMENTS, ids=lambda p: p.name)
 def test_document_examples_run(document, net, tmp_path):
     if not document.exists() or not blocks(document.read_text(encoding="utf-8")):
