@@ -195,8 +195,9 @@ def fold_key(db, index: OrderedIndex, tc: int, field: str, gen: int, value, delt
     if text is None:
         return False
     db.delete(key)
-    if int(text) + delta >= HEAVY:
-        count_tree(db, tc, field, gen).set(value, int(text) + delta)
+    total = int(text) + delta
+    if total >= HEAVY:
+        count_tree(db, tc, field, gen).set(value, total)
     return True
 
 
@@ -210,5 +211,5 @@ def count(db, tc: int, field: str, gen: int, value, keyed: bool = False) -> int:
         text = db.get_cached(exact or keys.value_count_key(tc, field, value, db.key_limit, gen))
         if exact is not None or text is not None:
             return int(text) if text else 0
-    stored = CountTree(db, keys.value_counts_key(tc, field, gen)).get(value)
+    stored = count_tree(db, tc, field, gen).get(value)
     return stored if stored is not None else index.count_value(value, HEAVY)
