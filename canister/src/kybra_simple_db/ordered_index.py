@@ -312,7 +312,7 @@ class OrderedIndex:
         return True
 
     def _store_parts(self, header: dict, path: list, nid: int, parts: list, children, node=None,
-                     keys: list = None) -> None:
+                     keys: list = None) -> str:
         """Write a grown node given as entry texts (`children`: its child numbers as texts, None for a
         leaf), splitting it (and its parents) while it does not fit; `node` and `keys`: its decoded form
         and sort keys when known (cached with it). Returns its text (before any split)."""
@@ -337,8 +337,9 @@ class OrderedIndex:
             nid, cached, pos = path.pop()
             parts = cached[3][:pos] + [separator] + cached[3][pos:]
             children = cached[4][:pos + 1] + [str(right_nid)] + cached[4][pos + 1:]
-            if self._fits(index_nodes.parts_text(parts, children)):
-                self._write_parts(nid, parts, children)
+            grown = index_nodes.parts_text(parts, children)
+            if self._fits(grown):
+                self._write_parts(nid, parts, children, text=grown)
                 self._put_header(header)
                 return text
 
