@@ -15,6 +15,7 @@ from kybra_simple_db import (
     ManyToOne,
     OneToMany,
     OneToOne,
+    PermissionDenied,
     String,
     ValidationError,
 )
@@ -373,3 +374,23 @@ def test_view_and_stored_view_show_the_refs_and_values_of_a_union_relation():
     del car
     gc.collect()
     assert Asset.stored_view(eid)[:3] == expected
+
+
+def test_delete_linked_over_several_types_is_one_operation_refused_whole(fresh_db):
+    """`delete_linked` on a relation to several types works its parts in one operation: a target of a
+    later part the caller may not delete refuses the call, and the earlier parts' deletes are undone."""
+    User, Organization, Asset, Folder = _define()
+    with fresh_db.as_user("mallory"):
+        mine = User(login="mal")
+    with fresh_db.as_user("bob"):
+        bobs = Organization(title="bob's")
+    with fresh_db.as_user("mallory"):
+        box = Folder(name="box", members=[mine, bobs])
+    fresh_db.set_write_guard(lambda entity, action: entity.meta()["owner"] == get_caller_id())
+    try:
+        with fresh_db.as_user("mallory"), pytest.raises(PermissionDenied):
+            box.delete_linked("members")
+    finally:
+        fresh_db.set_write_guard(None)
+    assert User.load(mine.id) is not None and Organization.load(bobs.id) is not None
+    assert sorted(e.id for e in box.members) == sorted([mine.id, bobs.id])

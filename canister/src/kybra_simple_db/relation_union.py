@@ -253,12 +253,14 @@ def linked_ids(entity, union) -> list:
 
 
 def bounded(entity, union, method: str, limit: int) -> int:
-    """`clear_links` / `delete_linked` over the parts, at most `limit` entities in all."""
+    """`clear_links` / `delete_linked` over the parts, at most `limit` entities in all, in one
+    operation (a part refused undoes the parts before it)."""
     done = 0
-    for part in parts(entity, union):
-        if done >= limit:
-            break
-        done += getattr(entity, method)(part.name, limit - done)
+    with entity._db.operation():
+        for part in parts(entity, union):
+            if done >= limit:
+                break
+            done += getattr(entity, method)(part.name, limit - done)
     return done
 
 
