@@ -134,13 +134,6 @@ class EntityCascade:
             job.push(["C", cls.__type_name__, eid, "", 0])
             delete_jobs.hold(db, cls.__type_name__, eid)
 
-    def _linked_to(self, rel, other_id: int) -> bool:
-        """Whether this entity's side of `rel` holds `other_id`."""
-        if not rel.to_many:
-            return self._data.get(rel.name) == other_id
-        bucket = self._link_bucket(rel)
-        return bucket is not None and self._db.bit_test(bucket, other_id)
-
     def _let_go(self, rel, other_id: int, other, hook: bool = True) -> None:
         """Drop `other_id`, an entity already deleted (`other`: its object, if at hand), from this
         entity's side of `rel`, as SetNull does."""
@@ -243,7 +236,7 @@ def _release_one(db: Database, job: DeleteJob, budget: StepBudget, rel, type_nam
         return      # a link to itself went with the entity
     target = rel.target_cls.by_storage_id(tid)     # (an entity with a caller-chosen text id too)
     rev = rel.reverse_relation()
-    if target is None or not target._linked_to(rev, eid):
+    if target is None or not target._has_link(rev, eid):
         return      # gone, or the link was already released from its side
     if rel.on_delete == CASCADE and db.allows(target, ACTION_DELETE):
         if rev.to_many:
