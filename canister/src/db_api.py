@@ -17,7 +17,7 @@ from admin_registry import ANONYMOUS, AdminRegistry
 from certification import Certifier
 from engine_gateway import EngineGateway
 from error_map import conflict, forbidden, from_exception, invalid, limit, not_found
-from kybra_simple_db import json_text
+from kybra_simple_db import dump_restore, json_text
 from kybra_simple_db.dump_restore import MAX_DUMP_LINK_IDS, MAX_RESTORE_LINK_IDS, MAX_RESTORE_RECORDS
 from kybra_simple_db.memory_map import MemoryMap
 from query_api import QueryEndpoints
@@ -884,7 +884,7 @@ class DbApi(QueryEndpoints):
         except (ValueError, RecursionError):
             raise invalid("restore data is not JSON") from None
         records = dump_pages.check_format(page)
-        if dump_pages.link_ids(records) > MAX_RESTORE_LINK_IDS:
+        if dump_restore.link_ids(records) > MAX_RESTORE_LINK_IDS:
             raise limit(
                 "a restore page holds at most " + str(MAX_RESTORE_LINK_IDS) + " link ids (a dump page "
                 "holds at most " + str(MAX_DUMP_LINK_IDS) + "): split it with continuation records"

@@ -39,15 +39,3 @@ def check_format(page) -> list:
                 raise invalid("a record that continues an entity's links needs a " + CONTINUED_FORMAT
                               + " page")
     return records
-
-
-def link_ids(records: list) -> int:
-    """How many many-to-many link ids the records carry."""
-    total = 0
-    for record in records:
-        links = record.get("links") if isinstance(record, dict) else None
-        if isinstance(links, dict):
-            for ids in links.values():
-                if isinstance(ids, list):
-                    total += len(ids)
-    return total

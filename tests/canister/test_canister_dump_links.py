@@ -82,7 +82,7 @@ def _entities(pages: list) -> dict:
 
 
 def _ids(page: dict) -> int:
-    return dump_pages.link_ids(page["records"])
+    return dump_restore.link_ids(page["records"])
 
 
 def test_a_many_linked_entity_dumps_in_pages_and_restores_page_by_page(monkeypatch):

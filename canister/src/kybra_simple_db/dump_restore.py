@@ -258,7 +258,7 @@ def _await_links(db, key: str, pairs: list, more: bool, position: str = None) ->
         db.delete_value(key, current)
 
 
-def _restore_one(db, record: dict) -> None:
+def _restore_one(db, record: dict) -> int:
     if not isinstance(record, dict):
         raise ValidationError("restore: each record must be a dict")
     cls = type_registry.get(_text(record.get("type"), "type"))
@@ -365,6 +365,18 @@ def _restore_max_id(db, cls, max_id: int) -> None:
         db.set_counters(tc, max_id, count)
 
 
+def link_ids(records: list) -> int:
+    """How many many-to-many link ids the records carry (what MAX_RESTORE_LINK_IDS bounds)."""
+    total = 0
+    for record in records:
+        links = record.get("links") if isinstance(record, dict) else None
+        if isinstance(links, dict):
+            for ids in links.values():
+                if isinstance(ids, list):
+                    total += len(ids)
+    return total
+
+
 def restore(db, records: list) -> int:
     """Write dumped records back (all or nothing); returns how many entities were restored."""
     if not isinstance(records, list):
@@ -372,14 +384,10 @@ def restore(db, records: list) -> int:
     if len(records) > MAX_RESTORE_RECORDS:
         raise StorageLimitError(f"restore takes at most {MAX_RESTORE_RECORDS} records per call "
                                 f"(got {len(records)}): split the page")
-    link_ids = 0
-    for record in records:
-        links = record.get("links") if isinstance(record, dict) else None
-        if isinstance(links, dict):
-            link_ids += sum(len(ids) for ids in links.values() if isinstance(ids, list))
-    if link_ids > MAX_RESTORE_LINK_IDS:
+    count = link_ids(records)
+    if count > MAX_RESTORE_LINK_IDS:
         raise StorageLimitError(f"restore takes at most {MAX_RESTORE_LINK_IDS} link ids per call "
-                                f"(got {link_ids}): split the page")
+                                f"(got {count}): split the page")
     restored = 0
     with db.operation():
         for record in records:
