@@ -4,6 +4,7 @@ restore gaps, deletes with many links and deep cascades (counted in storage call
 import re
 
 import pytest
+from engine_helpers import dump_pages, node_type
 from kybra_simple_db import Database, Entity, StorageLimitError, String, ValidationError
 from kybra_simple_db.dump_restore import MAX_RESTORE_RECORDS
 
@@ -29,21 +30,10 @@ def _counting_db():
     return Database.init(db_storage=storage, audit_enabled=True), storage
 
 
-def _node_type():
-    from kybra_simple_db import CASCADE, ManyToOne, OneToMany
-
-    class Node(Entity):
-        label = String()
-        children = OneToMany("Node", "parent", on_delete=CASCADE)
-        parent = ManyToOne("Node", "children")
-
-    return Node
-
-
 def test_a_cascade_chain_deeper_than_the_recursion_limit_deletes(fresh_db):
     import sys
 
-    Node = _node_type()
+    Node = node_type()
     depth = sys.getrecursionlimit() * 3
     fresh_db.delete_budget = depth + 10
     root = Node(label="root")
@@ -56,7 +46,7 @@ def test_a_cascade_chain_deeper_than_the_recursion_limit_deletes(fresh_db):
 
 
 def test_a_cascade_past_the_budget_is_refused_and_changes_nothing(fresh_db):
-    Node = _node_type()
+    Node = node_type()
     fresh_db.delete_budget = 5
     root = Node(label="root")
     parent = root
@@ -277,12 +267,7 @@ def test_a_dump_page_ends_early_when_its_records_carry_many_link_ids(fresh_db, m
         for piece in pieces:
             label.items.add(piece)
     db = Database.get_instance()
-    pages, cursor = [], None
-    while True:
-        records, cursor = db.dump_page(cursor, 100)
-        pages.append(records)
-        if cursor is None:
-            break
+    pages = dump_pages(db)
     side = "items" if any("items" in r.get("links", {}) for page in pages for r in page) else "labels"
     for page in pages:
         assert sum(len(r.get("links", {}).get(side, [])) for r in page) < 10 + 6

@@ -2,6 +2,7 @@
 across pages (continuation records), so every page stays bounded however many links one entity has."""
 
 import pytest
+from engine_helpers import dump_pages
 from kybra_simple_db import Database, Entity, ManyToMany, MemoryMap, String, dump_restore
 
 
@@ -21,15 +22,6 @@ def _types() -> tuple:
     return Group, Person
 
 
-def _all_pages(db, limit=100) -> list:
-    pages, cursor = [], None
-    while True:
-        records, cursor = db.dump_page(cursor, limit)
-        pages.append(records)
-        if cursor is None:
-            return pages
-
-
 def _link_ids(page: list) -> int:
     return sum(len(ids) for record in page for ids in (record.get("links") or {}).values())
 
@@ -47,7 +39,7 @@ def _hub(links: int):
 def test_no_dump_page_carries_more_link_ids_than_the_cap(fresh_db, monkeypatch):
     monkeypatch.setattr(dump_restore, "MAX_DUMP_LINK_IDS", 100)
     hub = _hub(1000)
-    pages = _all_pages(fresh_db)
+    pages = dump_pages(fresh_db)
     assert max(_link_ids(page) for page in pages) <= 100
     before = fresh_db.dump_json()
     copy = Database.init(db_storage=MemoryMap(0, 100, 1000))
@@ -88,7 +80,7 @@ def test_every_relation_kind_round_trips_page_by_page_with_small_caps(fresh_db, 
         club.rivals = [c for c in clubs if c is not club and (c.id + club.id) % 3 == 0]
     players[3].captain_of = clubs[0]
     players[3].delete()
-    pages = _all_pages(fresh_db, 5)
+    pages = dump_pages(fresh_db, 5)
     assert max(_link_ids(page) for page in pages) <= 7
     assert any(r.get("more_links") for page in pages for r in page)
     assert any("links_of" in r for page in pages for r in page)
@@ -109,7 +101,7 @@ def test_sparse_links_into_a_large_id_range_page_by_bucket_reads(fresh_db, monke
     group = Group(label="sparse")
     far = [Person(name="a"), Person(name="b")]
     group.members = far
-    pages = _all_pages(fresh_db, 100)
+    pages = dump_pages(fresh_db, 100)
     assert len(pages) >= 7      # 21 buckets of ids, 3 read per page
     before = fresh_db.dump_json()
     copy = _copy()

@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from engine_helpers import dump_pages
 from kybra_simple_db import (
     CASCADE,
     RESTRICT,
@@ -290,13 +291,7 @@ def test_dump_and_restore_round_trip_all_relation_kinds():
         club = Club(name="c", members=[kid, other])
     with db.as_user("bob"):
         kid.age = 31
-    records = []
-    cursor = None
-    while True:
-        page, cursor = db.dump_page(cursor, 2)
-        records.extend(page)
-        if cursor is None:
-            break
+    records = [r for page in dump_pages(db, 2) for r in page]
     assert [(r["type"], r.get("id"), r.get("max_id")) for r in records] == [
         ("Person", 1, None), ("Person", 2, None), ("Person", 3, None), ("Person", None, 4),
         ("Club", 1, None), ("Club", None, 1)]

@@ -6,6 +6,7 @@ increasing, and a rejected operation changes no stored byte.
 """
 
 import pytest
+from engine_helpers import dump_pages
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kybra_simple_db import (
@@ -254,12 +255,7 @@ def test_random_operations_keep_invariants(ops):
 
 def _check_dump_restore(db):
     """Dump in small pages, restore into an empty database: the same entities, links and metadata."""
-    records, cursor = [], None
-    while True:
-        page, cursor = db.dump_page(cursor, 3)
-        records.extend(page)
-        if cursor is None:
-            break
+    records = [r for page in dump_pages(db, 3) for r in page]
     before = db.dump_json()
     copy = Database.init(db_storage=MemoryMap(max_key_size=100, max_value_size=60))
     copy.restore(records)

@@ -5,6 +5,7 @@ id or alias tried against each listed type in order (issue 8)."""
 import gc
 
 import pytest
+from engine_helpers import dump_pages
 from kybra_simple_db import (
     CASCADE,
     RESTRICT,
@@ -334,12 +335,7 @@ def test_dump_and_restore_keep_the_links_of_every_listed_type(fresh_db):
     Asset(label="bike", owner=alice)
     Folder(name="box", members=[alice, acme])
     before = fresh_db.dump_json()
-    pages, cursor = [], None
-    while True:
-        records, cursor = fresh_db.dump_page(cursor, 2)
-        pages.append(records)
-        if cursor is None:
-            break
+    pages = dump_pages(fresh_db, 2)
     copy = Database.init(db_storage=MemoryMap(0, 100, 1000))
     for page in pages:
         copy.restore(page)

@@ -3,6 +3,7 @@
 caller who started it; nothing is left pointing at a deleted entity when the job is done."""
 
 import pytest
+from engine_helpers import node_type
 from kybra_simple_db import (
     ACTION_DELETE,
     CASCADE,
@@ -11,7 +12,6 @@ from kybra_simple_db import (
     Database,
     Entity,
     ManyToMany,
-    ManyToOne,
     NotFoundError,
     OneToMany,
     OneToOne,
@@ -24,15 +24,6 @@ from kybra_simple_db.context import set_caller_id
 from kybra_simple_db.db_errors import UnknownTargetError
 from kybra_simple_db.delete_jobs import DeleteJob
 from kybra_simple_db.entity_cascade import block_job, next_queued_job, requeue_job
-
-
-def _node_type():
-    class Node(Entity):
-        label = String()
-        children = OneToMany("Node", "parent", on_delete=CASCADE)
-        parent = ManyToOne("Node", "children")
-
-    return Node
 
 
 def _chain(Node, depth: int):
@@ -64,7 +55,7 @@ def _only_counters_left(storage) -> set:
 
 
 def test_a_chain_of_50_is_deleted_in_many_small_steps(fresh_db):
-    Node = _node_type()
+    Node = node_type()
     _chain(Node, 50)
     progress = Node.load(1).delete_in_steps(3)
     assert progress == {"done": False, "deleted": 3, "unlinked": 0, "pending": progress["pending"]}
@@ -78,7 +69,7 @@ def test_a_chain_of_50_is_deleted_in_many_small_steps(fresh_db):
 
 
 def test_small_deletes_finish_in_one_step_and_leave_no_job(fresh_db):
-    Node = _node_type()
+    Node = node_type()
     _chain(Node, 3)
     assert Node.load(1).delete_in_steps() == {"done": True, "deleted": 4, "unlinked": 0, "pending": 0}
     assert _only_counters_left(fresh_db._storage) == set()
@@ -170,7 +161,7 @@ def test_a_step_is_all_or_nothing_and_restrict_stops_only_that_step(fresh_db):
 
 
 def test_only_the_caller_who_started_a_delete_continues_it(fresh_db):
-    Node = _node_type()
+    Node = node_type()
     set_caller_id("alice")
     _chain(Node, 20)
     Node.load(1).delete_in_steps(2)
@@ -185,7 +176,7 @@ def test_only_the_caller_who_started_a_delete_continues_it(fresh_db):
 
 
 def test_the_cascade_deletes_only_what_the_write_guard_allows(fresh_db):
-    Node = _node_type()
+    Node = node_type()
     set_caller_id("alice")
     nodes = _chain(Node, 10)
     set_caller_id("bob")
@@ -202,7 +193,7 @@ def test_the_cascade_deletes_only_what_the_write_guard_allows(fresh_db):
 
 
 def test_a_half_deleted_entity_takes_no_new_links_and_new_children_go_too(fresh_db):
-    Node = _node_type()
+    Node = node_type()
     nodes = _chain(Node, 30)
     Node.load(1).delete_in_steps(3)
     with pytest.raises(UnknownTargetError):
@@ -214,7 +205,7 @@ def test_a_half_deleted_entity_takes_no_new_links_and_new_children_go_too(fresh_
 
 
 def test_deleting_twice_and_bad_units(fresh_db):
-    Node = _node_type()
+    Node = node_type()
     _chain(Node, 10)
     root = Node.load(1)
     with pytest.raises(ValidationError):
@@ -228,7 +219,7 @@ def test_deleting_twice_and_bad_units(fresh_db):
 
 
 def test_the_queue_serves_jobs_in_turn_and_blocked_jobs_leave_it(fresh_db):
-    Node = _node_type()
+    Node = node_type()
     set_caller_id("alice")
     first = _chain(Node, 10)[0]
     second = _chain(Node, 10)[0]
@@ -246,7 +237,7 @@ def test_the_queue_serves_jobs_in_turn_and_blocked_jobs_leave_it(fresh_db):
 
 
 def test_the_meter_stops_a_step_after_its_first_unit(fresh_db):
-    Node = _node_type()
+    Node = node_type()
     _chain(Node, 10)
     used = [10**12]
     fresh_db.set_meter(lambda: used[0], 2 * 10**12, 1)
@@ -261,7 +252,7 @@ def test_the_meter_stops_a_step_after_its_first_unit(fresh_db):
 
 
 def test_restore_refuses_the_id_of_an_entity_whose_links_are_still_being_released(fresh_db):
-    Node = _node_type()
+    Node = node_type()
     _chain(Node, 20)
     Node.load(1).delete_in_steps(3)
     held = [int(k.rpartition(":")[2]) for k in fresh_db._storage._data if k.startswith("!dh:")][0]
@@ -300,7 +291,7 @@ def test_link_sets_over_many_id_buckets_are_released_and_removed(fresh_db):
 
 
 def test_the_cascade_reaches_entities_with_caller_chosen_text_ids(fresh_db):
-    Node = _node_type()
+    Node = node_type()
     root = Node(label="root")
     named = Node(_id="peter", label="named", parent=root)
     Node(label="below", parent=named)
@@ -310,7 +301,7 @@ def test_the_cascade_reaches_entities_with_caller_chosen_text_ids(fresh_db):
 
 
 def test_a_one_operation_delete_reaches_text_id_entities_too(fresh_db):
-    Node = _node_type()
+    Node = node_type()
     root = Node(label="root")
     Node(_id="peter", label="named", parent=root)
     root.delete()
@@ -349,7 +340,7 @@ def _finish_steps_alone(Node, units: int = 2) -> int:
 def test_the_background_serves_callers_in_turn_not_jobs(fresh_db):
     """Fairness: a caller with many queued deletes gets one background step in turn with a caller who has
     one, so bob's delete is not held up behind alice's whole queue."""
-    Node = _node_type()
+    Node = node_type()
     set_caller_id("alice")
     alices = [_chain(Node, 10)[0] for _ in range(5)]
     for root in alices:
@@ -373,7 +364,7 @@ def test_the_background_serves_callers_in_turn_not_jobs(fresh_db):
 
 
 def test_a_caller_whose_jobs_all_finished_or_were_blocked_leaves_the_ring(fresh_db):
-    Node = _node_type()
+    Node = node_type()
     set_caller_id("alice")
     first, second = _chain(Node, 10)[0], _chain(Node, 10)[0]
     first.delete_in_steps(2)
@@ -395,7 +386,7 @@ def test_a_caller_whose_jobs_all_finished_or_were_blocked_leaves_the_ring(fresh_
 def test_jobs_of_the_older_single_queue_join_their_callers_queues(fresh_db):
     """A state written before the queue was per caller (`!dq:<n>` held job keys): its jobs are still
     carried on, in turn."""
-    Node = _node_type()
+    Node = node_type()
     set_caller_id("alice")
     first, second = _chain(Node, 10)[0], _chain(Node, 10)[0]
     first.delete_in_steps(2)
@@ -420,7 +411,7 @@ def test_jobs_of_the_older_single_queue_join_their_callers_queues(fresh_db):
 def test_one_pick_drops_a_bounded_number_of_stale_entries(fresh_db):
     """Alice's many finished jobs are dropped from the queue at most QUEUE_SCAN per pick, and she loses
     her turn when the scan runs out in them: bob is served on the next pick, not after all of them."""
-    Node = _node_type()
+    Node = node_type()
     set_caller_id("alice")
     roots = [_chain(Node, 1)[0] for _ in range(2 * delete_jobs.QUEUE_SCAN + 20)]
     for root in roots:
@@ -446,7 +437,7 @@ def test_many_callers_with_stale_entries_cost_one_pick_a_bounded_scan(fresh_db):
     """Many callers whose queued deletes all finished by hand (each a ring entry, a caller queue and a
     stale job entry): one pick drops at most QUEUE_SCAN of them, the next picks reach bob's live job,
     and the ring ends empty; no pick serves a caller its job does not belong to."""
-    Node = _node_type()
+    Node = node_type()
     callers = ["c" + str(i) for i in range(delete_jobs.QUEUE_SCAN + 30)]
     for caller in callers:
         set_caller_id(caller)
