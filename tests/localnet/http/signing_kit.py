@@ -62,6 +62,16 @@ def content(kind: str, signer: Signer, canister_text: str = "", **fields) -> dic
     return {key: value for key, value in body.items() if value is not None}
 
 
+def submit(gateway, canister_text: str, kind: str, body: bytes):
+    """Hand a CBOR `body` straight to a localnet Gateway as its `kind` route does ("query", "call" as a
+    synchronous call, or "read_state"); the route's answer, or its HttpError raised."""
+    if kind == "query":
+        return gateway.query(canister_text, body)
+    if kind == "call":
+        return gateway.call(canister_text, body, synchronous=True)
+    return gateway.read_state(body, canister_text=canister_text)
+
+
 def envelope(body: dict, signer: Signer, **overrides) -> bytes:
     """The CBOR envelope of `body`, signed by `signer` (overrides replace envelope fields)."""
     env = {"content": body}

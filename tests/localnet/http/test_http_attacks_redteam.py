@@ -12,7 +12,7 @@ import cbor2
 import httpx
 import pytest
 from fake_replica import FakeReplica
-from signing_kit import Signer, content, envelope
+from signing_kit import Signer, content, envelope, submit
 
 from ic_protocol.principal import to_text
 from ic_protocol.request_id import hash_map, request_id
@@ -39,12 +39,7 @@ def _refused(kind: str, body: bytes) -> HttpError:
     before = REPLICA.executions
     sys.setprofile(profile)
     try:
-        if kind == "query":
-            GATEWAY.query(CANISTER, body)
-        elif kind == "call":
-            GATEWAY.call(CANISTER, body, synchronous=True)
-        else:
-            GATEWAY.read_state(body, canister_text=CANISTER)
+        submit(GATEWAY, CANISTER, kind, body)
     except HttpError as error:
         assert error.status == 400, error.message
         assert count < 5_000, count

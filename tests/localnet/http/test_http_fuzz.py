@@ -4,7 +4,7 @@ import cbor2
 from fake_replica import FakeReplica
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from signing_kit import Signer, content, envelope
+from signing_kit import Signer, content, envelope, submit
 
 from ic_protocol.principal import to_text
 from localnet.gateway import Gateway
@@ -44,12 +44,7 @@ field_names = st.sampled_from(
 
 def _answer(kind: str, body: bytes) -> None:
     try:
-        if kind == "query":
-            GATEWAY.query(CANISTER, body)
-        elif kind == "call":
-            GATEWAY.call(CANISTER, body, synchronous=True)
-        else:
-            GATEWAY.read_state(body, canister_text=CANISTER)
+        submit(GATEWAY, CANISTER, kind, body)
     except HttpError as error:
         assert 400 <= error.status < 500, error.message
 
