@@ -5,6 +5,14 @@ import pytest
 from kybra_simple_db import Database, Entity, Float, MemoryMap, String, ValidationError, type_registry
 
 
+def _db_with_a_small_audit_map() -> Database:
+    """A fresh database whose audit map takes values of 1 KB at most."""
+    type_registry.clear()
+    data = MemoryMap(memory_id=3, max_key_size=100, max_value_size=1000)
+    audit = MemoryMap(memory_id=4, max_key_size=80, max_value_size=1024)
+    return Database.init(db_storage=data, db_audit=audit, audit_enabled=True)
+
+
 def test_an_int_beyond_float_range_is_a_validation_error():
     class Reading(Entity):
         value = Float()
@@ -15,10 +23,7 @@ def test_an_int_beyond_float_range_is_a_validation_error():
 
 
 def test_an_entry_too_large_for_the_audit_map_keeps_the_names_that_fit():
-    type_registry.clear()
-    data = MemoryMap(memory_id=3, max_key_size=100, max_value_size=1000)
-    audit = MemoryMap(memory_id=4, max_key_size=80, max_value_size=1024)
-    db = Database.init(db_storage=data, db_audit=audit, audit_enabled=True)
+    db = _db_with_a_small_audit_map()
     names = [f"f{i:02d}" + "x" * 37 for i in range(32)]
     Wide = type("Wide", (Entity,), {n: String(max_length=2000) for n in names})
     wide = Wide(**{n: "v" * 2000 for n in names})
@@ -35,10 +40,7 @@ def test_a_huge_audit_entry_is_cut_to_size_in_a_few_encodings():
     passed the IC's 40B instructions under Kybra's RustPython. The names that fit are found by halving."""
     import sys
 
-    type_registry.clear()
-    data = MemoryMap(memory_id=3, max_key_size=100, max_value_size=1000)
-    audit = MemoryMap(memory_id=4, max_key_size=80, max_value_size=1024)
-    db = Database.init(db_storage=data, db_audit=audit, audit_enabled=True)
+    db = _db_with_a_small_audit_map()
     names = [f"f{i:04d}" + "x" * 35 for i in range(1500)]
     Many = type("Many", (Entity,), {n: String(max_length=10) for n in names})
     encodings = 0
