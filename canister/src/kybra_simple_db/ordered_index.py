@@ -114,12 +114,12 @@ class OrderedIndex:
     def _node_key(self, nid: int) -> str:
         return self.prefix + "." + str(nid)
 
-    def read(self, nid: int, copy: bool = True):
-        """Node `nid` (a copy the caller may change, unless `copy` is False)."""
-        return self.read_keyed(nid, copy)[0]
+    def read(self, nid: int):
+        """Node `nid`: the cache's, shared (a change starts from a copy: see `_copy`)."""
+        return self.read_keyed(nid)[0]
 
-    def read_keyed(self, nid: int, copy: bool = True) -> tuple:
-        """(node, sort keys of its entries or separators); the keys are shared: do not change them."""
+    def read_keyed(self, nid: int) -> tuple:
+        """(node, sort keys of its entries or separators); both are the cache's: do not change them."""
         cached = self._cached(nid)
         text = cached[0]
         if cached[1] is None:
@@ -127,7 +127,7 @@ class OrderedIndex:
         if cached[2] is None:
             cached[2] = self._keys(cached[1])
         self._last_text = text
-        return (_copy(cached[1]) if copy else cached[1]), cached[2]
+        return cached[1], cached[2]
 
     @staticmethod
     def _remember(key: str, entry: list) -> None:
@@ -232,12 +232,12 @@ class OrderedIndex:
         holding `target`. The nodes are the cache's: copy one before changing it."""
         path = []
         nid = header["r"]
-        node, node_keys = self.read_keyed(nid, False)
+        node, node_keys = self.read_keyed(nid)
         while type(node) is dict:
             pos = bisect_right(node_keys, target)
             path.append((nid, node, pos))
             nid = node["c"][pos]
-            node, node_keys = self.read_keyed(nid, False)
+            node, node_keys = self.read_keyed(nid)
         return path, nid, node, node_keys, self._last_text
 
     def insert(self, value, entity_id: int) -> bool:
@@ -738,7 +738,7 @@ class OrderedIndex:
         if not header["r"]:
             return
         stack = []
-        node, node_keys = self.read_keyed(header["r"], False)
+        node, node_keys = self.read_keyed(header["r"])
         while type(node) is dict:
             if start is None:
                 pos = len(node["c"]) - 1 if descending else 0
@@ -747,7 +747,7 @@ class OrderedIndex:
             else:
                 pos = bisect_right(node_keys, start)
             stack.append([node, pos])
-            node, node_keys = self.read_keyed(node["c"][pos], False)
+            node, node_keys = self.read_keyed(node["c"][pos])
         yield from self._leaf_from(node, node_keys, start, inclusive, descending)
         while stack:
             frame = stack[-1]
@@ -756,11 +756,11 @@ class OrderedIndex:
             if pos < 0 or pos >= len(inner["c"]):
                 stack.pop()
                 continue
-            node = self.read(inner["c"][pos], False)
+            node = self.read(inner["c"][pos])
             while type(node) is dict:
                 pos = len(node["c"]) - 1 if descending else 0
                 stack.append([node, pos])
-                node = self.read(node["c"][pos], False)
+                node = self.read(node["c"][pos])
             yield from self._leaf_from(node, None, None, inclusive, descending)
 
     @staticmethod
