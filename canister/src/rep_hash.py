@@ -4,6 +4,10 @@ A Value is Candid-shaped: a one-key dict {"Nat": int}, {"Int": int}, {"Text": st
 {"Array": [Value]} or {"Map": [(str, Value)]}. Nat hashes its unsigned LEB128, Int its signed LEB128,
 Text its UTF-8, Blob itself, Array the concatenated hashes of its items, Map the sorted concatenation of
 hash(key) + hash(value) over its entries.
+
+The client and localnet hash Values with ic_protocol/icrc3_value.py. The canister keeps its own copy: that
+package lies outside canister/src and encodes LEB128 with the leb128 package, a Python loop per byte
+(some 12,000 instructions a step on Kybra's RustPython); tests/canister/test_block_hash.py compares the two.
 """
 
 import hashlib
@@ -84,9 +88,8 @@ def _sha256(data: bytes) -> bytes:
 
 KEY_HASHES = {}
 """Text -> its hash, for the keys `key_hash` has seen (read it, never change it): `KEY_HASHES[key]` in a
-try, or `cached_key_hash(key) or key_hash(key)`, is key_hash(key) with no Python call when cached."""
+try is key_hash(key) with no Python call when cached."""
 _CACHED_KEYS = 512
-cached_key_hash = KEY_HASHES.get
 
 
 def key_hash(key: str) -> bytes:
@@ -102,11 +105,6 @@ def key_hash(key: str) -> bytes:
 def text_hash(text: str) -> bytes:
     """The hash of a Text value."""
     return hashlib.sha256(text.encode("utf-8")).digest()
-
-
-def blob_hash(data: bytes) -> bytes:
-    """The hash of a Blob value."""
-    return hashlib.sha256(bytes(data)).digest()
 
 
 def nat_hash(value: int) -> bytes:
