@@ -98,3 +98,34 @@ def test_cascade_spares_what_the_guard_refuses(fresh_db, asked):
     assert Task.load(mine.id) is None
     assert Task.load(bobs.id) is bobs and bobs.project is None
     assert Sticker.load(sticker.id) is sticker and len(sticker.projects) == 0 and sticker.version == 1
+
+
+
+
+
+
+def test_an_ad_hoc_relation_asks_for_the_other_entity_whose_document_it_rewrites(fresh_db, asked):
+    """`add_relation` / `remove_relation` through an undeclared name keep the link in both documents,
+    so they need the guard's leave for the other entity too."""
+
+    class Badge(Entity):     # defined here: ad-hoc links load their targets by registered type name
+        name = String()
+
+    mine, hers = owned_by(fresh_db, "mallory", lambda: (Badge(name="mallory's"), Badge(name="hers")))
+    bobs = owned_by(fresh_db, "bob", lambda: Badge(name="bob's"))
+    with fresh_db.as_user("mallory"), pytest.raises(PermissionDenied, match="Badge@3"):
+        mine.add_relation("likes", "liked_by", bobs)
+    assert asked == [(bobs, ACTION_MODIFY)]
+    assert mine.get_relations("likes") == [] and bobs.get_relations("liked_by") == []
+    assert mine.version == 1 and bobs.version == 1
+    with fresh_db.as_user("mallory"):
+        mine.add_relation("likes", "liked_by", hers)     # both hers: allowed
+    assert mine.get_relations("likes") == [hers] and hers.get_relations("liked_by") == [mine]
+    fresh_db.set_write_guard(None)
+    with fresh_db.as_user("bob"):
+        bobs.add_relation("likes", "liked_by", mine)     # (made while the guard lets anything through)
+    fresh_db.set_write_guard(lambda entity, action: entity.meta()["owner"] == get_caller_id())
+    with fresh_db.as_user("mallory"), pytest.raises(PermissionDenied, match="Badge@3"):
+        mine.remove_relation("liked_by", "likes", bobs)
+    assert mine.get_relations("liked_by") == [bobs] and bobs.get_relations("likes") == [mine]
+    assert bobs.version == 2

@@ -203,6 +203,7 @@ class EntityLinks:
                 raise ValidationError(f"invalid relation name {name!r}")
         self._check_live()
         other._check_live()
+        self._guard(other)      # the link is kept in the other entity's document too
         with self._db.operation():
             self._hook(from_rel, None if present else other, other if present else None, ACTION_MODIFY)
             if other is not self:
