@@ -390,3 +390,27 @@ def test_delete_linked_over_several_types_is_one_operation_refused_whole(fresh_d
         fresh_db.set_write_guard(None)
     assert User.load(mine.id) is not None and Organization.load(bobs.id) is not None
     assert sorted(e.id for e in box.members) == sorted([mine.id, bobs.id])
+
+
+def test_an_open_class_links_a_relation_to_several_types_given_at_create():
+    """A class that accepts undeclared attributes (`__strict__ = False`) still links its declared
+    relation to several types when created with it, by entity or by id, rather than storing the value as
+    an ad-hoc field."""
+    class User(Entity):
+        login = String()
+
+    class Organization(Entity):
+        title = String()
+
+    class Asset(Entity):
+        __strict__ = False
+        label = String()
+        holder = ManyToOne(["User", "Organization"], "assets")
+
+    alice, acme = User(login="alice"), Organization(title="acme")
+    car = Asset(label="car", holder=acme, colour="red")
+    bike = Asset(label="bike", holder=1)       # an id: tried against User first
+    assert car.holder is acme and list(acme.assets) == [car] and car.colour == "red"
+    assert bike.holder is alice and list(alice.assets) == [bike]
+    assert car.serialize() == {"_type": "Asset", "_id": car._id, "label": "car", "colour": "red",
+                               "holder": acme._id}

@@ -633,11 +633,11 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
         for name in kwargs:
             if name in relations:
                 linked.append(name)
-            elif name not in fields and not (
-                    cls.__open__ and name not in _reserved_names() and not name.startswith("_")):
-                if name not in cls.__unions__:
+            elif name not in fields:
+                if name in cls.__unions__:
+                    linked.append(name)     # a relation to several types (an open class's too)
+                elif not (cls.__open__ and name not in _reserved_names() and not name.startswith("_")):
                     raise ValidationError(f"{cls.__type_name__} has no field {name!r}")
-                linked.append(name)     # a relation to several types
         with db.operation():
             tc = db.type_code(cls.__type_name__, create=True)
             max_id, count = db.counters(tc)
