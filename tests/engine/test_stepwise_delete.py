@@ -267,6 +267,29 @@ def test_restore_refuses_the_id_of_an_entity_whose_links_are_still_being_release
     assert fresh_db.restore([record]) == 1 and Node.load(held).label == "again"
 
 
+
+def test_restore_refuses_the_id_of_a_root_whose_delete_goes_on_without_held_links(fresh_db):
+    """A root with only to-one links holds no link set, but its job is named by its id: a restored
+    entity of that id would be deleted into that job and leave the rest of the first cascade undone."""
+
+    class Link(Entity):
+        label = String()
+        next = OneToOne("Link", "prev", on_delete=CASCADE)
+
+    links = [Link(label=str(i)) for i in range(20)]
+    for a, b in zip(links, links[1:]):
+        a.next = b
+    assert not links[0].delete_in_steps(2)["done"]
+    record = {"type": "Link", "id": 1, "fields": {"label": "again"}, "owner": "o", "creator": "o",
+              "updater": "o", "created": 1, "updated": 1, "version": 1}
+    before = dict(fresh_db._storage._data)
+    with pytest.raises(ConflictError, match="being deleted"):
+        fresh_db.restore([record])
+    assert dict(fresh_db._storage._data) == before
+    _finish(Link, 1, 2)
+    assert Link.count() == 0
+    assert fresh_db.restore([record]) == 1 and Link.load(1).label == "again"
+
 def test_link_sets_over_many_id_buckets_are_released_and_removed(fresh_db):
     from kybra_simple_db import MemoryMap
 

@@ -140,7 +140,10 @@ def release(db, type_name: str, entity_id: int) -> None:
 
 
 def held(db, type_name: str, entity_id: int) -> bool:
-    return db.get(HELD + type_name + ":" + str(entity_id)) is not None
+    """Whether a delete still works on this id: its links are being released, or a job named by it (the
+    root's) goes on; restore must not reuse it."""
+    return (db.get(HELD + type_name + ":" + str(entity_id)) is not None
+            or db.get(job_key(type_name, entity_id)) is not None)
 
 
 def _ends(db, key: str) -> list:
