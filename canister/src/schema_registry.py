@@ -137,9 +137,7 @@ class SchemaRegistry:
                     name + " has entities: indexes and the alias can change only while it is empty"
                 )
         self._check_relations(plain)
-        encoded = json.dumps(plain, separators=(",", ":"))
-        if len(encoded) > api_limits.MAX_TYPEDEF_JSON:
-            raise limit("type definition of " + name + " is too large")
+        encoded = _encoded(plain)
         previous = self.types.get(name)
         self._changed()
         self.types[name] = plain
@@ -154,9 +152,7 @@ class SchemaRegistry:
         except Exception:
             self._forget(name, previous)
             raise
-        self.meta.insert(TYPE_PREFIX + name, encoded)
-        runtime = [n for n in self.order if n not in self.python_names]
-        self.meta.insert(TYPES_KEY, json.dumps(runtime, separators=(",", ":")))
+        self._store({name: encoded})
 
     def define_many(self, plains: list) -> None:
         """Add several new types at once (a restored schema), each checked as `define` checks a new
@@ -175,9 +171,7 @@ class SchemaRegistry:
                     raise conflict("type " + name + " is defined twice")
                 if len(self.order) >= api_limits.MAX_TYPES:
                     raise limit("at most " + str(api_limits.MAX_TYPES) + " types")
-                encoded[name] = json.dumps(plain, separators=(",", ":"))
-                if len(encoded[name]) > api_limits.MAX_TYPEDEF_JSON:
-                    raise limit("type definition of " + name + " is too large")
+                encoded[name] = _encoded(plain)
                 self.types[name] = plain
                 self.order.append(name)
                 added.append(name)
@@ -196,7 +190,11 @@ class SchemaRegistry:
                 del self.types[name]
                 self.order.remove(name)
             raise
-        for name in added:
+        self._store(encoded)
+
+    def _store(self, encoded: dict) -> None:
+        """Write the definitions (name -> JSON) of the types just defined, then the list of runtime types."""
+        for name in encoded:
             self.meta.insert(TYPE_PREFIX + name, encoded[name])
         runtime = [n for n in self.order if n not in self.python_names]
         self.meta.insert(TYPES_KEY, json.dumps(runtime, separators=(",", ":")))
@@ -254,3 +252,11 @@ def _changes_keys(old: dict, new: dict) -> bool:
     old_indexed = {f["name"] for f in old["fields"] if f["indexed"]}
     new_indexed = {f["name"] for f in new["fields"] if f["indexed"]}
     return not new_indexed <= old_indexed
+
+
+def _encoded(plain: dict) -> str:
+    """The JSON a type's definition is stored as; Limit when it is too large."""
+    encoded = json.dumps(plain, separators=(",", ":"))
+    if len(encoded) > api_limits.MAX_TYPEDEF_JSON:
+        raise limit("type definition of " + plain["name"] + " is too large")
+    return encoded
