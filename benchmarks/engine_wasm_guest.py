@@ -130,10 +130,7 @@ def many_links(links: int, budget: int) -> None:
     then emptied page by page with clear_links, then deleted."""
     db = fresh_db()
     db.delete_budget = budget or db.delete_budget
-    tag = Tag(label="hub")
-    with db.transaction():
-        for i in range(1, links + 1):
-            tag.people.add(Person(name="p-" + str(i), age=1, city="c"))
+    tag = _hub(db, links)
     spent, error = once(lambda: _refused(tag.delete))
     emit("delete_with_links_refused", spent, links=links, refused=error)
     pages = 0
@@ -152,6 +149,25 @@ def many_links(links: int, budget: int) -> None:
     emit("delete_after_clear_links", spent, links=links)
 
 
+def _hub(db: Database, links: int) -> Tag:
+    """A tag linked to `links` new people, built in one transaction (not measured)."""
+    tag = Tag(label="hub")
+    with db.transaction():
+        for i in range(1, links + 1):
+            tag.people.add(Person(name="p-" + str(i), age=1, city="c"))
+    return tag
+
+
+def _chain(db: Database, depth: int) -> Node:
+    """The root of a `depth`-deep Cascade chain of nodes, built in one transaction (not measured)."""
+    root = Node(label="root")
+    parent = root
+    with db.transaction():
+        for i in range(depth):
+            parent = Node(label="n" + str(i), parent=parent)
+    return root
+
+
 def _refused(action) -> str:
     try:
         action()
@@ -165,11 +181,7 @@ def cascade_chain(depth: int, budget: int) -> None:
     and in one message when the budget allows it."""
     db = fresh_db()
     db.delete_budget = budget or db.delete_budget
-    root = Node(label="root")
-    parent = root
-    with db.transaction():
-        for i in range(depth):
-            parent = Node(label="n" + str(i), parent=parent)
+    root = _chain(db, depth)
     spent, error = once(lambda: _refused(root.delete))
     emit("cascade_chain_refused", spent, depth=depth, budget=db.delete_budget, refused=error)
     db.delete_budget = depth + 10
@@ -219,10 +231,7 @@ def links_in_steps(links: int, budget: int) -> None:
     db.delete_budget = budget or db.delete_budget
     meter = MessageMeter()
     db.set_meter(meter, DELETE_LIMIT, STEP_LIMIT)
-    tag = Tag(label="hub")
-    with db.transaction():
-        for i in range(1, links + 1):
-            tag.people.add(Person(name="p-" + str(i), age=1, city="c"))
+    tag = _hub(db, links)
     run_messages("delete_in_steps_links", meter, tag.delete_in_steps,
                  lambda: Tag.continue_delete(tag.id), lambda p: p["done"], links=links,
                  units=db.delete_budget)
@@ -235,11 +244,7 @@ def chain_in_steps(depth: int, budget: int) -> None:
     db.delete_budget = budget or db.delete_budget
     meter = MessageMeter()
     db.set_meter(meter, DELETE_LIMIT, STEP_LIMIT)
-    root = Node(label="root")
-    parent = root
-    with db.transaction():
-        for i in range(depth):
-            parent = Node(label="n" + str(i), parent=parent)
+    root = _chain(db, depth)
     run_messages("delete_in_steps_chain", meter, root.delete_in_steps,
                  lambda: Node.continue_delete(root.id), lambda p: p["done"], depth=depth,
                  units=db.delete_budget)
@@ -249,17 +254,9 @@ def chain_in_steps(depth: int, budget: int) -> None:
 def service_chain_in_steps(depth: int) -> None:
     """The canister's `delete` of the root of a `depth`-deep Cascade chain (db_api over in-memory maps,
     certified-data upkeep included), carried on by its timer callback, one message per call."""
-    import db_api
-    from principal import Principal
-
-    fresh_db()
-    maps = {"db": (MemoryMap(0, 128, 1024), 128, 1024), "audit": (MemoryMap(1, 80, 1024), 80, 1024),
-            "meta": (MemoryMap(2, 128, 16384), 128, 16384), "cert": (MemoryMap(3, 128, 1100), 128, 1100)}
     meter = MessageMeter()
     timers = []
-    api = db_api.DbApi(maps, clock=lambda: 1_700_000_000_000_000_000, principal=Principal.from_str,
-                       meter=meter, set_timer=lambda: timers.append(1))
-    api.install(ADMIN)
+    api = _service_api(meter, set_timer=lambda: timers.append(1))
     typedef = {"name": "bench::Node", "alias": None,
                "fields": [{"name": "label", "kind": {"Text": None}, "required": False, "default": None,
                            "min": None, "max": 50.0, "indexed": False}],
@@ -296,9 +293,9 @@ def service_chain_in_steps(depth: int) -> None:
     assert api.count(ADMIN, "bench::Node", [])["Ok"] == 0
 
 
-def _links_service(meter):
-    """The canister's service layer on fresh in-memory maps, with g::Person and g::Group (its
-    `members` is the side a dump lists)."""
+def _service_api(meter, set_timer=None):
+    """The canister's service layer (db_api) on fresh in-memory maps of the canister's sizes, certified
+    map included, installed by ADMIN; `meter` is its `ic.performance_counter(0)`."""
     import db_api
     from principal import Principal
 
@@ -306,7 +303,7 @@ def _links_service(meter):
     maps = {"db": (MemoryMap(0, 128, 1024), 128, 1024), "audit": (MemoryMap(1, 80, 1024), 80, 1024),
             "meta": (MemoryMap(2, 128, 16384), 128, 16384), "cert": (MemoryMap(3, 128, 1100), 128, 1100)}
     api = db_api.DbApi(maps, clock=lambda: 1_700_000_000_000_000_000, principal=Principal.from_str,
-                       meter=meter)
+                       meter=meter, set_timer=set_timer)
     api.install(ADMIN)
     return api
 
@@ -363,10 +360,10 @@ def service_dump_links(links: int, cap: int = 0) -> None:
         dump_restore.MAX_DUMP_LINK_IDS = cap      # (smoke runs: continuation records at a tiny size)
     meter = MessageMeter()
     type_registry.clear()       # only the canister's types (this module's are none of its business)
-    api = _links_service(meter)
+    api = _service_api(meter)
     group = _hub_with_links(api, links, list(range(1, links + 1)))
     pages = _dump_pages(api, meter, "service_dump_links_page", links=links)
-    api = _links_service(meter)
+    api = _service_api(meter)
     total = worst = 0
     for data in pages:
         meter.start()
@@ -377,7 +374,7 @@ def service_dump_links(links: int, cap: int = 0) -> None:
     emit("service_restore_links_page", total, len(pages), links=links, pages=len(pages), worst=worst,
          limit=UPDATE_LIMIT)
     assert type_registry.get("g::Group").load(group).link_count("members") == links
-    api = _links_service(meter)
+    api = _service_api(meter)
     _hub_with_links(api, 10_000_000, [1, 5_000_000, 10_000_000])
     _dump_pages(api, meter, "service_dump_sparse_links_page", links=3, target_ids=10_000_000)
     restore_sparse_links(meter, min(links, MAX_RESTORE_LINK_IDS))
@@ -388,7 +385,7 @@ def restore_sparse_links(meter, count: int) -> None:
     the cap (20,000), the costliest page the cap lets through."""
     import json as plain_json
 
-    api = _links_service(meter)
+    api = _service_api(meter)
     _hub_with_links(api, 1, [1])
     step = 10**13
     record = {"type": "g::Group", "id": 2, "fields": {}, "refs": {}, "owner": ADMIN, "creator": ADMIN,
