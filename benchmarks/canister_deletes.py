@@ -23,14 +23,14 @@ from benchmarks.canister_wasm import (
     ADMIN,
     ENTRY,
     HUB,
-    HUB_DEF,
     IFACE,
-    LEAF,
-    LEAF_DEF,
     CpythonCanister,
+    add_hub,
     created,
     field_def,
     relation,
+    replica_update,
+    run_batches,
     type_def,
 )
 from localnet import candid_codec, rustpython_runtime
@@ -42,12 +42,8 @@ LINE = re.compile(r"\[instructions\] (\w+) (\S+): (\d+)")   # a timer logs metho
 UPDATE_LIMIT = 40_000_000_000
 BUILD_BATCH = 25    # creates per batch while building (localnet's CPython meter is the wall clock: keep
                     # each message short on a busy machine)
-TYPES = [
-    type_def(NODE, [field_def("label", "Text")], relations=[relation("parent", "ManyToOne", NODE,
-                                                                     "children", "Cascade")]),
-    HUB_DEF,
-    LEAF_DEF,
-]
+NODE_DEF = type_def(NODE, [field_def("label", "Text")],
+                    relations=[relation("parent", "ManyToOne", NODE, "children", "Cascade")])
 
 
 def build_state(state: Path, kind: str, size: int) -> tuple[bytes, int]:
@@ -56,16 +52,12 @@ def build_state(state: Path, kind: str, size: int) -> tuple[bytes, int]:
     with Replica(state) as replica:
         cid = replica.deploy("simple_db", ENTRY, controllers=[ADMIN.bytes])
     canister = CpythonCanister(state / "localnet.sqlite3", cid)
-    for typedef in TYPES:
-        assert canister.call("update", "define_type", (typedef, False)) == {"Ok": None}
+    assert canister.call("update", "define_type", (NODE_DEF, False)) == {"Ok": None}
     if kind == "chain":
         ops = [created(NODE, "n" + str(i), ("parent", i) if i else None) for i in range(size + 1)]
+        run_batches(canister, ops, BUILD_BATCH)
     else:
-        assert "Ok" in canister.call("update", "create", (HUB, [{"name": "label", "value": {"Text": "hub"}}]))
-        ops = [created(LEAF, "l" + str(i), ("hub", 1)) for i in range(size)]
-    for start in range(0, len(ops), BUILD_BATCH):
-        result = canister.call("update", "batch", (ops[start:start + BUILD_BATCH],))
-        assert "Ok" in result, result
+        add_hub(canister, size, BUILD_BATCH)
     store = StateStore(state / "localnet.sqlite3")
     store.commit(cid, canister.memory.take_writes(), time_ns=canister.time)
     store.close()
@@ -82,11 +74,8 @@ def delete_across_messages(kind: str, size: int) -> dict:
             replica.set_time(replica.time_ns())
             log = replica.log_path(cid)
             seen = len(log.read_text())
-            method = IFACE.methods["delete"]
-            arg = candid_codec.encode(method.params, [type_name, root], IFACE)
-            outcome = replica.update(cid, "delete", arg, ADMIN.bytes)
-            reply = candid_codec.decode(outcome.arg, method.returns, IFACE)
-            assert reply == [{"Ok": None}], reply
+            reply = replica_update(replica, cid, "delete", (type_name, root))
+            assert reply == {"Ok": None}, reply
             while replica.advance_time(1_000_000_000):    # the timers now due, each its own message
                 pass
             text = log.read_text()[seen:]

@@ -346,14 +346,18 @@ def build_state(state: Path, n: int, progress: bool, hub: bool = False) -> tuple
     return cid, canister
 
 
-def add_hub(canister: CpythonCanister) -> None:
-    """bench::Hub 1 with HUB_LEAVES bench::Leaf entities referring to it (SetNull: a delete clears them)."""
+def add_hub(canister: CpythonCanister, leaves: int = HUB_LEAVES, batch: int = 100) -> None:
+    """bench::Hub 1 with `leaves` bench::Leaf entities referring to it (SetNull: a delete clears them)."""
     for typedef in (HUB_DEF, LEAF_DEF):
         assert canister.call("update", "define_type", (typedef, False)) == {"Ok": None}
     assert "Ok" in canister.call("update", "batch", ([created(HUB, "hub", None)],))
-    leaves = [created(LEAF, f"l{i}", ("hub", 1)) for i in range(HUB_LEAVES)]
-    for start in range(0, HUB_LEAVES, 100):
-        result = canister.call("update", "batch", (leaves[start:start + 100],))
+    run_batches(canister, [created(LEAF, f"l{i}", ("hub", 1)) for i in range(leaves)], batch)
+
+
+def run_batches(canister: CpythonCanister, ops: list, size: int = 100) -> None:
+    """`ops` as consecutive `batch` calls of `size` operations, each answered Ok."""
+    for start in range(0, len(ops), size):
+        result = canister.call("update", "batch", (ops[start:start + size],))
         assert "Ok" in result, result
 
 
