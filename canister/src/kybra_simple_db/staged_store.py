@@ -159,8 +159,10 @@ def commit(stages: tuple) -> None:
                 staged.cache.clear()
                 raise
             cache = staged.cache
-            if cache:   # the cached keys written get their new values (one set operation finds them)
-                for key in cache.keys() & pending.keys():
+            if cache:   # the cached keys written get their new values: found among the pending keys by a
+                # native filter, in time by the (few) pending keys; `cache.keys() & pending.keys()` costs
+                # ~1,500 instructions per cached key on Kybra's RustPython (6M at CACHE_SIZE keys)
+                for key in filter(cache.__contains__, pending):
                     cache[key] = pending[key]
             pending.clear()     # (a failed write leaves the rest to `discard`)
 
