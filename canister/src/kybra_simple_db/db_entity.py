@@ -674,7 +674,7 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
             for name in linked:
                 self._set_any_relation(name, kwargs[name])
             # without json's C encoder the fields are encoded once, for the document and the audit entry
-            fields_text = None if keys.NATIVE_JSON else json_text.encode(data)
+            fields_text = None if keys.NATIVE_JSON else json_text.encode_dict(data)
             db.put_value(keys.doc_key(tc, eid), doc_text(data, meta, fields_text))
             self._sync_keys({}, data)
             changes = dict(data)
