@@ -414,3 +414,29 @@ def test_an_open_class_links_a_relation_to_several_types_given_at_create():
     assert bike.holder is alice and list(alice.assets) == [bike]
     assert car.serialize() == {"_type": "Asset", "_id": car._id, "label": "car", "colour": "red",
                                "holder": acme._id}
+
+
+@pytest.mark.parametrize("stepwise", [False, True])
+def test_a_delete_that_unlinks_shows_hooks_the_declared_relation_name(stepwise):
+    seen = []
+
+    class Crew(Entity):
+        name = String()
+
+    class Widget(Entity):
+        label = String()
+        holder = ManyToOne(["Crew", "Widget"], "widgets")
+
+        @staticmethod
+        def on_event(entity, field_name, old_value, new_value, action):
+            seen.append(field_name)
+            return True, new_value
+
+    crew = Crew(name="c")
+    widget = Widget(label="w", holder=crew)
+    seen.clear()
+    if stepwise:
+        crew.delete_in_steps()
+    else:
+        crew.delete()
+    assert widget.holder is None and seen == ["holder"]

@@ -1088,7 +1088,7 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
                 if rel.on_delete == CASCADE and db.allows(target, ACTION_DELETE):
                     yield target
                 else:
-                    target._hook(rev.name, self, None, ACTION_MODIFY)
+                    target._hook(rev.public, self, None, ACTION_MODIFY)
                     self._detach(rel, target)
             if rel.to_many:
                 db.bit_clear_all(self._link_bucket(rel), self._target_upper(rel))

@@ -124,7 +124,7 @@ class EntityCascade:
                 self._detach(rel, target)
                 job.push(["D", target._type, target._eid])
             else:
-                target._hook(rel.reverse_relation().name, self, None, ACTION_MODIFY)
+                target._hook(rel.reverse_relation().public, self, None, ACTION_MODIFY)
                 self._detach(rel, target)
                 budget.unlinked += 1
         self._erase(head)
@@ -138,7 +138,7 @@ class EntityCascade:
         """Drop `other_id`, an entity already deleted (`other`: its object, if at hand), from this
         entity's side of `rel`, as SetNull does."""
         if hook:
-            self._hook(rel.name, other, None, ACTION_MODIFY)
+            self._hook(rel.public, other, None, ACTION_MODIFY)
         if rel.to_many:
             self._db.bit_update(self._link_bucket(rel), other_id, False)
             return
