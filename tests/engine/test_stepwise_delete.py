@@ -251,6 +251,29 @@ def test_the_meter_stops_a_step_after_its_first_unit(fresh_db):
     assert Node.count() == 0
 
 
+
+
+def test_links_already_released_from_their_other_side_count_as_units_so_a_step_stays_bounded(fresh_db):
+    """Children re-parented while their old parent's delete is under way leave its link set naming
+    them; each such id still costs a read, so a step reads at most `units` of them, and the meter stops
+    it as it stops any other unit, however many there are."""
+    Node = node_type()
+    home = Node(label="home")
+    for units, metered in ((2, False), (100, True)):
+        root = Node(label="root")
+        children = [Node(label=str(i), parent=root) for i in range(40)]
+        assert not root.delete_in_steps(1)["done"]
+        for child in children:
+            child.parent = home
+        if metered:
+            fresh_db.set_meter(lambda: 10**12, 2 * 10**12, 1)    # past the step limit from the start
+        try:
+            assert _finish(Node, root._eid, units) >= 15
+        finally:
+            fresh_db.set_meter(None, None)
+        assert Node.load(root._eid) is None and all(child.parent is home for child in children)
+    assert Node.count() == 81
+
 def test_restore_refuses_the_id_of_an_entity_whose_links_are_still_being_released(fresh_db):
     Node = node_type()
     _chain(Node, 20)

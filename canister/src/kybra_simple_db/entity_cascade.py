@@ -237,7 +237,8 @@ def _release_one(db: Database, job: DeleteJob, budget: StepBudget, rel, type_nam
     target = rel.target_cls.by_storage_id(tid)     # (an entity with a caller-chosen text id too)
     rev = rel.reverse_relation()
     if target is None or not target._has_link(rev, eid):
-        return      # gone, or the link was already released from its side
+        budget.take()   # gone, or the link was already released from its side: a unit still, as it read
+        return
     if rel.on_delete == CASCADE and db.allows(target, ACTION_DELETE):
         if rev.to_many:
             target._let_go(rev, eid, None, False)
