@@ -3,16 +3,13 @@ way (batches of deletes or unlinks, paging with `links`) then works (the `delete
 across messages instead: test_canister_stepwise_deletes.py). Service layer (db_api) on memory maps."""
 
 import sys
-import time
 from pathlib import Path
 
-from kybra.compiler.custom_modules.principal import Principal
-from kybra_simple_db import MemoryMap
+from service_maps import ADMIN, installed_api, stored
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "canister" / "src"))
 import db_api  # noqa: E402 - the canister's own module, found on its source path
 
-ADMIN = "evvln-dkyvs-32ztg-old72-roktw-evvu5-ycxvb-nvzcb-ygwyk-bl7u4-fqe"
 OPEN = {"read": {"Public": None}, "create": {"Anyone": None}, "modify": {"Owner": None},
         "delete": {"Owner": None}}
 
@@ -23,10 +20,7 @@ def _field(name: str) -> dict:
 
 
 def _service(meter=None):
-    maps = {"db": (MemoryMap(0, 128, 1024), 128, 1024), "audit": (MemoryMap(1, 80, 1024), 80, 1024),
-            "meta": (MemoryMap(2, 128, 16384), 128, 16384), "cert": (MemoryMap(3, 128, 1100), 128, 1100)}
-    api = db_api.DbApi(maps, clock=time.time_ns, principal=Principal.from_str, meter=meter)
-    api.install(ADMIN)
+    api, maps = installed_api(meter=meter)
     assert api.define_type(ADMIN, {"name": "t::Doc", "fields": [_field("title")], "alias": None,
                                    "relations": [], "policy": OPEN}, False) == {"Ok": None}
     assert api.define_type(ADMIN, {"name": "t::Note", "fields": [_field("text")], "alias": None,
@@ -43,10 +37,6 @@ def _create(api, type_name: str, **values) -> int:
     return result["Ok"]["id"]
 
 
-def _stored(maps) -> dict:
-    return {name: dict(m._data) for name, (m, _, _) in maps.items()}
-
-
 def test_a_cascade_past_the_budget_is_a_limit_error_then_batches_finish_it():
     api, maps = _service()
     api.start()
@@ -55,10 +45,10 @@ def test_a_cascade_past_the_budget_is_a_limit_error_then_batches_finish_it():
     notes = [_create(api, "t::Note", text="n" + str(i)) for i in range(5)]
     for note in notes:
         assert api.link(ADMIN, "t::Note", note, "doc", doc) == {"Ok": None}
-    before = _stored(maps)
+    before = stored(maps)
     result = api.batch(ADMIN, [{"Delete": {"type_name": "t::Doc", "id": doc}}])
     assert "Limit" in result["Err"] and "linked entities" in result["Err"]["Limit"]
-    assert _stored(maps) == before
+    assert stored(maps) == before
     page = api.links(ADMIN, "t::Doc", doc, "notes", None, 3)["Ok"]
     ops = [{"Delete": {"type_name": "t::Note", "id": i}} for i in page["items"]]
     assert "Ok" in api.batch(ADMIN, ops)
@@ -74,9 +64,9 @@ def test_the_instruction_meter_stops_a_delete_before_the_message_limit(monkeypat
     note = _create(api, "t::Note", text="n")
     assert api.link(ADMIN, "t::Note", note, "doc", doc) == {"Ok": None}
     used[0] = 10**12
-    before = _stored(maps)
+    before = stored(maps)
     result = api.batch(ADMIN, [{"Delete": {"type_name": "t::Doc", "id": doc}}])
     assert "instructions" in result["Err"]["Limit"] and "Doc" in result["Err"]["Limit"]
-    assert _stored(maps) == before
+    assert stored(maps) == before
     used[0] = 0
     assert api.delete(ADMIN, "t::Doc", doc) == {"Ok": None}

@@ -5,18 +5,16 @@ entity restored from a record that announced it, with the checks of any restore 
 
 import json
 import sys
-import time
 from pathlib import Path
 
 import pytest
-from kybra.compiler.custom_modules.principal import Principal
-from kybra_simple_db import MemoryMap, dump_restore, type_registry
+from kybra_simple_db import dump_restore, type_registry
+from service_maps import ADMIN, installed_api, stored
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "canister" / "src"))
 import db_api  # noqa: E402 - the canister's own module, found on its source path
 import dump_pages  # noqa: E402
 
-ADMIN = "evvln-dkyvs-32ztg-old72-roktw-evvu5-ycxvb-nvzcb-ygwyk-bl7u4-fqe"
 USER = "rrkah-fqaaa-aaaaa-aaaaq-cai"
 OPEN = {"read": {"Public": None}, "create": {"Anyone": None}, "modify": {"Owner": None},
         "delete": {"Owner": None}}
@@ -32,15 +30,7 @@ PERSON = {"name": "g::Person", "fields": [TEXT], "alias": None, "policy": OPEN, 
 
 def _service():
     type_registry.clear()  # entity classes other tests of this process defined are not this canister's
-    maps = {"db": (MemoryMap(0, 128, 1024), 128, 1024), "audit": (MemoryMap(1, 80, 1024), 80, 1024),
-            "meta": (MemoryMap(2, 128, 16384), 128, 16384), "cert": (MemoryMap(3, 128, 1100), 128, 1100)}
-    api = db_api.DbApi(maps, clock=time.time_ns, principal=Principal.from_str)
-    api.install(ADMIN)
-    return api, maps
-
-
-def _stored(maps) -> dict:
-    return {name: dict(m._data) for name, (m, _, _) in maps.items()}
+    return installed_api()
 
 
 def _filled(links: int):
@@ -124,7 +114,7 @@ def test_a_continuation_is_refused_unless_it_goes_on_with_an_announced_entity(mo
     going_on = rest[0]["records"][0]
     assert going_on["links_of"] == hub and going_on["links"]["members"][0] == 11
     made = copy.create(ADMIN, "g::Group", [])["Ok"]["id"]
-    before = _stored(maps)
+    before = stored(maps)
     attacks = {
         "Forbidden": [(USER, _page(going_on))],
         "Invalid": [
@@ -153,7 +143,7 @@ def test_a_continuation_is_refused_unless_it_goes_on_with_an_announced_entity(mo
         for caller, data in calls:
             result = copy.restore(caller, data)
             assert kind in result.get("Err", {}), (kind, data, result)
-    assert _stored(maps) == before
+    assert stored(maps) == before
     for page in rest:
         assert "Ok" in copy.restore(ADMIN, json.dumps(page))
     assert copy.links(ADMIN, "g::Group", hub, "members", None, 100)["Ok"]["items"] == list(range(1, 26))
@@ -167,10 +157,10 @@ def test_a_restore_page_with_too_many_link_ids_is_a_limit_error(monkeypatch):
         assert api.define_type(ADMIN, typedef, False) == {"Ok": None}
     record = {"type": "g::Group", "id": 1, "fields": {}, "refs": {}, "links": {"members": [1, 2, 3, 4, 5, 6]},
               "owner": ADMIN, "creator": ADMIN, "updater": ADMIN, "created": 1, "updated": 1, "version": 1}
-    before = _stored(maps)
+    before = stored(maps)
     result = api.restore(ADMIN, _page(record, format="kybra-simple-db-dump/1"))
     assert "link ids" in result["Err"]["Limit"]
-    assert _stored(maps) == before
+    assert stored(maps) == before
     record["links"]["members"].pop()
     assert api.restore(ADMIN, _page(record, format="kybra-simple-db-dump/1")) == {"Ok": 1}
 

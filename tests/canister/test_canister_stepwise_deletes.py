@@ -5,16 +5,12 @@ linked into the chain mid-delete, deleting twice. Service layer (db_api) on memo
 per-message budget to force many continuations."""
 
 import sys
-import time
 from pathlib import Path
 
-from kybra.compiler.custom_modules.principal import Principal
-from kybra_simple_db import MemoryMap
+from service_maps import ADMIN, installed_api, stored
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "canister" / "src"))
-import db_api  # noqa: E402 - the canister's own module, found on its source path
 
-ADMIN = "evvln-dkyvs-32ztg-old72-roktw-evvu5-ycxvb-nvzcb-ygwyk-bl7u4-fqe"
 ALICE = "rrkah-fqaaa-aaaaa-aaaaq-cai"
 BOB = "ryjl3-tyaaa-aaaaa-aaaba-cai"
 OPEN = {"read": {"Public": None}, "create": {"Anyone": None}, "modify": {"Owner": None},
@@ -37,11 +33,8 @@ class Timers:
 
 
 def _service(units: int = 3):
-    maps = {"db": (MemoryMap(0, 128, 1024), 128, 1024), "audit": (MemoryMap(1, 80, 1024), 80, 1024),
-            "meta": (MemoryMap(2, 128, 16384), 128, 16384), "cert": (MemoryMap(3, 128, 1100), 128, 1100)}
     timers = Timers()
-    api = db_api.DbApi(maps, clock=time.time_ns, principal=Principal.from_str, set_timer=timers.set)
-    api.install(ADMIN)
+    api, maps = installed_api(set_timer=timers.set)
     node = {"name": "t::Node", "fields": [_field("label")], "alias": None, "policy": OPEN,
             "relations": [{"name": "parent", "kind": {"ManyToOne": None}, "target": "t::Node",
                            "reverse": "children", "on_delete": {"Cascade": None}}]}
@@ -67,10 +60,6 @@ def _chain(api, caller: str, depth: int) -> list:
     for i in range(depth):
         nodes.append(_node(api, caller, str(i), nodes[-1]))
     return nodes
-
-
-def _stored(maps) -> dict:
-    return {name: dict(m._data) for name, (m, _, _) in maps.items()}
 
 
 def _job_keys(maps) -> list:
@@ -145,15 +134,15 @@ def test_another_owner_cannot_continue_or_take_over_a_delete():
     api, maps, _ = _service(units=3)
     nodes = _chain(api, ALICE, 20)
     assert api.delete(ALICE, "t::Node", nodes[0]) == {"Ok": None}
-    before = _stored(maps)
+    before = stored(maps)
     for caller in (BOB, ADMIN):
         assert "NotFound" in api.delete_continue(caller, "t::Node", nodes[0])["Err"]
-    assert _stored(maps) == before
+    assert stored(maps) == before
     assert "NotFound" in api.delete_continue(BOB, "t::Nope", nodes[0])["Err"]
     assert "NotFound" in api.delete(BOB, "t::Node", nodes[0])["Err"]          # deleting twice
     assert "NotFound" in api.delete(ALICE, "t::Node", nodes[0])["Err"]
     assert "Forbidden" in api.delete(BOB, "t::Node", nodes[10])["Err"]        # not his, still live
-    assert _stored(maps) == before
+    assert stored(maps) == before
 
 
 def test_no_link_reaches_a_half_deleted_entity_and_a_late_child_goes_with_the_chain():

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kybra.compiler.custom_modules.principal import Principal
-from kybra_simple_db import MemoryMap
+from service_maps import ADMIN, installed_api
 from simple_db_client.certified import verify_chain, verify_entity, verify_page, verify_tip
 from simple_db_client.errors import CertificateError
 
@@ -22,7 +22,6 @@ import entity_merkle  # noqa: E402
 import ic_hash_tree  # noqa: E402
 from certification import entity_hash  # noqa: E402
 
-ADMIN = "evvln-dkyvs-32ztg-old72-roktw-evvu5-ycxvb-nvzcb-ygwyk-bl7u4-fqe"
 ALICE = "mnnk5-gfqmo-4omau-3uj75-wcco3-qwour-lsvsv-tmcw3-2kwze-f6orv-yqe"
 CANISTER = b"\x00\x00\x00\x00\x00\x00\x00\x01\x01\x01"
 KEYS = SubnetKeys.generate()
@@ -34,20 +33,10 @@ class Service:
     def __init__(self):
         self.certified_data = b""
         self.certificates = DataCertificates(KEYS, time.time_ns)
-        self.maps = {
-            "db": (MemoryMap(0, 128, 1024), 128, 1024),
-            "audit": (MemoryMap(1, 80, 1024), 80, 1024),
-            "meta": (MemoryMap(2, 128, 16384), 128, 16384),
-            "cert": (MemoryMap(3, 128, 1100), 128, 1100),
-        }
-        self.api = db_api.DbApi(
-            self.maps,
-            clock=time.time_ns,
-            principal=Principal.from_str,
+        self.api, self.maps = installed_api(
             set_certified_data=self._set,
             data_certificate=lambda: self.certificates.certificate(CANISTER, self.certified_data),
         )
-        self.api.install(ADMIN)
 
     def _set(self, data: bytes) -> None:
         assert len(data) == 32

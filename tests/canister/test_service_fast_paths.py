@@ -3,24 +3,20 @@ held entity) answer exactly as the plain per-field path did: same stored values,
 changes seen at once. Service layer (db_api) on memory maps."""
 
 import sys
-import time
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from kybra.compiler.custom_modules.principal import Principal
-from kybra_simple_db import MemoryMap
+from service_maps import ADMIN, installed_api
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "canister" / "src"))
 import api_limits  # noqa: E402 - the canister's own modules, found on its source path
-import db_api  # noqa: E402
 import engine_gateway  # noqa: E402
 import typedef_rules  # noqa: E402
 from error_map import ApiError, invalid  # noqa: E402
 from value_codec import field_map, stored_from_value  # noqa: E402
 
-ADMIN = "evvln-dkyvs-32ztg-old72-roktw-evvu5-ycxvb-nvzcb-ygwyk-bl7u4-fqe"
 ALICE = "rrkah-fqaaa-aaaaa-aaaaq-cai"
 OPEN = {"read": {"Public": None}, "create": {"Anyone": None}, "modify": {"Owner": None},
         "delete": {"Owner": None}}
@@ -48,10 +44,7 @@ FIELDS = [
 
 
 def _service():
-    maps = {"db": (MemoryMap(0, 128, 1024), 128, 1024), "audit": (MemoryMap(1, 80, 1024), 80, 1024),
-            "meta": (MemoryMap(2, 128, 16384), 128, 16384), "cert": (MemoryMap(3, 128, 1100), 128, 1100)}
-    api = db_api.DbApi(maps, clock=time.time_ns, principal=Principal.from_str)
-    api.install(ADMIN)
+    api, _ = installed_api()
     typedef = {"name": TYPE, "fields": FIELDS, "alias": None, "relations": [], "policy": OPEN}
     assert api.define_type(ADMIN, typedef, False) == {"Ok": None}
     return api
