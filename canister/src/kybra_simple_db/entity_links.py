@@ -279,7 +279,8 @@ class EntityLinks:
     def link_walk(self, relation: str, after: int, limit: int, max_buckets: int) -> tuple:
         """Ids linked through the to-many `relation` after `after`, ascending: at most `limit`, reading
         at most `max_buckets` id buckets; (ids, next cursor or None at the end, buckets read)."""
-        bucket = self._link_bucket(self._relation(relation))
+        rel = self._relation(relation)
+        bucket = self._link_bucket(rel)
         if bucket is None:
             return [], None, 0
         reads = [0]
@@ -288,8 +289,7 @@ class EntityLinks:
             reads[0] += 1
             return bucket(number)
 
-        ids, after = self._db.bit_walk(counted, after, self._target_upper(self._relation(relation)), limit,
-                                       max_buckets)
+        ids, after = self._db.bit_walk(counted, after, self._target_upper(rel), limit, max_buckets)
         return ids, after, reads[0]
 
     def restore_reverse_links(self) -> None:
