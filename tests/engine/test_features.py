@@ -9,6 +9,7 @@ from kybra_simple_db import (
     RESTRICT,
     ConflictError,
     Database,
+    DefinitionBatch,
     Entity,
     Integer,
     ManyToMany,
@@ -352,6 +353,35 @@ def test_inconsistent_reverse_declarations_are_refused():
     with pytest.raises(ValidationError):
         type("Bad", (Entity,), {"__alias__": "missing", "name": String()})
 
+
+
+def test_a_definition_batch_refused_at_its_end_leaves_the_registry_as_before():
+    """Classes defined in a `DefinitionBatch` whose relations do not resolve are refused together (as one
+    such class defined alone is): the registry keeps the earlier definitions, and later ones work."""
+    class Keep(Entity):
+        name = String()
+
+    with pytest.raises(ValidationError):
+        with DefinitionBatch():
+            class Left(Entity):
+                right = ManyToOne("Right", "lefts")
+
+            class Right(Entity):
+                lefts = ManyToMany("Left", "right")
+
+            class Keep(Entity):     # noqa: F811 (a redefinition in the refused batch)
+                name = String()
+                note = String()
+    assert type_registry.find("Left") is None and type_registry.find("Right") is None
+    assert list(type_registry.find("Keep").__fields__) == ["name"]
+    with pytest.raises(RuntimeError), DefinitionBatch():
+        type("Half", (Entity,), {"name": String()})
+        raise RuntimeError("the block failed")
+    assert type_registry.find("Half") is None
+
+    class Later(Entity):
+        name = String()
+    assert type_registry.find("Later") is Later
 
 def test_restore_with_large_id_gaps_pages_correctly():
     class Item(Entity):

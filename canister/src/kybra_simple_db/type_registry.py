@@ -10,21 +10,44 @@ from .db_relations import RELATION_KINDS
 _classes = {}
 _listeners = []
 _batches = [0]    # open `Batch` blocks: classes registered inside are resolved when the last one ends
+_before_batch = {}  # the registry as the outermost open `Batch` found it
 
 
 class Batch:
     """`with Batch():` defines several classes and resolves their relations once, at the end: resolving
     after each class walks every relation each time, quadratic when many types are defined together (a
-    canister's whole schema at start, or a restored one). Relations stay unresolved inside the block."""
+    canister's whole schema at start, or a restored one). Relations stay unresolved inside the block. The
+    block is all-or-nothing: if it fails or its relations do not resolve, the registry is as before it."""
 
     def __enter__(self) -> "Batch":
+        if not _batches[0]:
+            _before_batch.clear()
+            _before_batch.update(_classes)
         _batches[0] += 1
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, kind, error, trace) -> None:
         _batches[0] -= 1
-        if not _batches[0]:
-            resolve_all()
+        if _batches[0]:
+            return
+        if kind is None:
+            try:
+                resolve_all()
+                _before_batch.clear()
+                return
+            except Exception:
+                _restore_before_batch()
+                raise
+        _restore_before_batch()
+
+
+def _restore_before_batch() -> None:
+    """Put back the definitions an outermost `Batch` found, and resolve them again."""
+    _classes.clear()
+    _classes.update(_before_batch)
+    _before_batch.clear()
+    _families.clear()
+    resolve_all()
 
 
 def register(cls) -> None:
