@@ -440,3 +440,31 @@ def test_a_delete_that_unlinks_shows_hooks_the_declared_relation_name(stepwise):
     else:
         crew.delete()
     assert widget.holder is None and seen == ["holder"]
+
+
+@pytest.mark.parametrize("several", [False, True])
+def test_an_open_class_refuses_a_relation_set_as_a_field_value(fresh_db, several):
+    """`update_fields` of an open class takes undeclared names as fields, but not a relation's name (nor
+    a part of a relation to several types): set as a value it would move the link without its reverse
+    side or the write guard. The refusal changes nothing; assigning the relation still works."""
+    class User(Entity):
+        login = String()
+
+    class Asset(Entity):
+        __strict__ = False
+        label = String()
+        holder = ManyToOne(["User", "Asset"] if several else "User", "assets")
+
+    alice, bob = User(login="alice"), User(login="bob")
+    car = Asset(label="car", holder=alice)
+    stored = dict(fresh_db._storage._data)
+    names = ["holder", "holder__User"] if several else ["holder"]
+    for name in names:
+        for value in (bob, int(bob._id), "junk"):
+            with pytest.raises(ValidationError):
+                car.update_fields({"label": "bus", name: value, "colour": "red"})
+    assert dict(fresh_db._storage._data) == stored
+    assert car.holder is alice and list(alice.assets) == [car] and list(bob.assets) == []
+    assert car.version == 1 and car.label == "car"
+    car.holder = bob
+    assert car.holder is bob and list(bob.assets) == [car] and list(alice.assets) == []

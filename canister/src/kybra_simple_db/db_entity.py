@@ -173,9 +173,13 @@ _RESERVED = []
 
 
 def _extra_property(cls, name: str) -> Property:
-    """The validator of an undeclared attribute (only open classes have them; see `__strict__`)."""
+    """The validator of an undeclared attribute (only open classes have them; see `__strict__`). A
+    relation's name is not one: its value is a link, kept with its reverse side (assign the relation)."""
     if not cls.__open__ or name in _reserved_names() or name.startswith("_"):
         raise ValidationError(f"{cls.__type_name__} has no field {name!r}")
+    if name in cls.__relations__ or name in cls.__unions__:
+        raise ValidationError(f"{cls.__type_name__}.{name} is a relation, not a field: assign it, or use "
+                              "add_relation / remove_relation")
     return JSON_VALUE
 
 
