@@ -192,6 +192,43 @@ def test_the_cascade_deletes_only_what_the_write_guard_allows(fresh_db):
     assert Node.count() == 1 and kept is not None and kept.parent is None
 
 
+
+def test_a_one_to_one_cascade_asks_the_guard_when_a_step_reaches_each_entity(fresh_db):
+    """To-one Cascade targets wait on the work list; the guard is asked again when a later step gets to
+    them, with the caller's rights at that moment: one the caller may no longer delete is kept, unlinked."""
+
+    class Link(Entity):
+        label = String()
+        next = OneToOne("Link", "prev", on_delete=CASCADE)
+
+    set_caller_id("alice")
+    links = [Link(label=str(i)) for i in range(6)]
+    for a, b in zip(links, links[1:]):
+        a.next = b
+    set_caller_id("bob")
+    bobs = Link(label="bob's")
+    links[-1].next = bobs       # (made before any guard: the last of alice's links points at bob's)
+    set_caller_id("alice")
+    spared = set(["bob"])
+    fresh_db.set_write_guard(lambda entity, action: action != ACTION_DELETE or entity._owner not in spared)
+    try:
+        assert not links[0].delete_in_steps(1)["done"]      # links[1] waits on the work list
+        spared.add("alice")                                  # alice may delete none of them any more
+        assert Link.continue_delete(links[0]._eid, 10)["done"]
+    finally:
+        fresh_db.set_write_guard(None)
+    kept = Link.load(links[1]._eid)
+    assert Link.load(links[0]._eid) is None and kept is not None and kept.prev is None
+    assert Link.count() == 6 and Link.load(bobs._eid).prev is links[-1]
+    spared.discard("alice")
+    fresh_db.set_write_guard(lambda entity, action: action != ACTION_DELETE or entity._owner not in spared)
+    try:
+        kept.delete_in_steps(1)
+        _finish(Link, kept._eid, 1)
+    finally:
+        fresh_db.set_write_guard(None)
+    assert Link.count() == 1 and Link.load(bobs._eid).prev is None      # bob's is unlinked, not deleted
+
 def test_a_half_deleted_entity_takes_no_new_links_and_new_children_go_too(fresh_db):
     Node = node_type()
     nodes = _chain(Node, 30)
