@@ -111,7 +111,7 @@ def _record(db, tc: int, type_name: str, eid: int, cls, page: _Page) -> tuple:
         elif cls is None or name in cls.__fields__:
             fields[name] = value
     links, position = {}, None
-    entity = cls.by_storage_id(eid) if cls is not None and _dumped_relations(cls) else None
+    entity = cls.by_storage_id(eid) if cls is not None else None
     if entity is not None:
         links, position = _walk_links(entity, cls, page, None)
     record = {"type": type_name, "id": eid, "fields": fields, "refs": refs, "links": links,
