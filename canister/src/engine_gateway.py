@@ -379,14 +379,16 @@ class EngineGateway:
     # --- export ---
 
     def dump_page(self, cursor, size: int, max_chars: int, stop=None) -> tuple:
-        """Records after `cursor` whose JSON fits `max_chars`: the page shrinks, in proportion to how much
-        it is over (one retry as a rule, each rebuilding the page), until it does. `stop()` true ends a
-        page after the record just read (the message's instructions), retries included."""
+        """(records, their JSON text, next cursor): records after `cursor` whose JSON (compact, keys
+        sorted) fits `max_chars`, encoded once. The page shrinks, in proportion to how much it is over
+        (one retry as a rule, each rebuilding the page), until it does. `stop()` true ends a page after
+        the record just read (the message's instructions), retries included."""
         while True:
             records, next_cursor = self.db.dump_page(cursor, size, stop)
-            chars = len(json.dumps(records, separators=(",", ":")))
+            text = json.dumps(records, separators=(",", ":"), sort_keys=True)
+            chars = len(text)
             if chars <= max_chars:
-                return records, next_cursor
+                return records, text, next_cursor
             if size == 1:
                 raise limit("one entity is too large for a dump page")
             size = max(1, min(size // 2, size * max_chars // chars * 9 // 10))

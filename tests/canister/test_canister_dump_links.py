@@ -169,3 +169,16 @@ def test_a_restore_page_with_too_many_link_ids_is_a_limit_error(monkeypatch):
 def test_hostile_cursors_inside_links_are_invalid(cursor):
     api, _, _ = _filled(3)
     assert "Invalid" in api.dump(ADMIN, cursor, 10)["Err"]
+
+
+def test_dump_pages_are_compact_json_with_sorted_keys(monkeypatch):
+    """A page's text is the compact, key-sorted JSON of its content (the records' text, encoded once to
+    measure the page, goes into the page as it is): the first page with its schema, later ones without."""
+    monkeypatch.setattr(dump_restore, "MAX_DUMP_LINK_IDS", 15)
+    api, _, _ = _filled(40)
+    pages = _dump(api)
+    assert len(pages) > 1
+    for number, data in enumerate(pages):
+        page = json.loads(data)
+        assert data == json.dumps(page, separators=(",", ":"), sort_keys=True)
+        assert ("schema" in page) == (number == 0)
