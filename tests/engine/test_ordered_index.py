@@ -139,14 +139,16 @@ def _tricky_value(rng):
                        float(rng.randint(-3, 3)), rng.random() < .5, -0.0, rng.randint(0, 3) + .5])
 
 
-def _run_changes(seed: int, cold: bool) -> list:
+def _run_changes(seed: int, cold: bool, ascending: bool = False) -> list:
     """Random inserts and removes; each step's map and what the changed leaf says of the value's run. Cold:
     the node caches emptied before each step (nodes read as entry texts); else every node decoded
-    (`check` reads them all) so changes take the path of decoded nodes and their sort keys."""
+    (`check` reads them all) so changes take the path of decoded nodes and their sort keys. `ascending`:
+    each insert has a larger id than any before (a create's), most of them of a few values."""
     db, tree = _tree(120)
     rng = random.Random(seed)
     model = {}
     steps = []
+    next_id = 0
     for _ in range(400):
         if cold:
             ordered_index.forget_cached()
@@ -160,6 +162,9 @@ def _run_changes(seed: int, cold: bool) -> list:
                 runs = (tree.run_in_leaf(value),)
             else:
                 value, eid = _tricky_value(rng), rng.randint(1, 60)
+                if ascending:
+                    next_id += 1
+                    value, eid = (rng.choice(_TRICKY[:4]) if rng.random() < .7 else value), next_id
                 inserted = tree.insert(value, eid)
                 assert inserted == (sort_key(value, eid) not in model)
                 model.setdefault(sort_key(value, eid), (value, eid))
@@ -181,6 +186,14 @@ def test_changes_on_a_cold_heap_store_what_changes_on_decoded_nodes_store(seed):
     depends on it), for every kind of value and text with the separator and escape characters, values
     that extend others, and equal Int and Float values."""
     assert _run_changes(seed, True) == _run_changes(seed, False)
+
+
+@pytest.mark.parametrize("seed", [6, 7])
+def test_inserts_of_ever_larger_ids_store_the_same_on_a_cold_heap_and_on_decoded_nodes(seed):
+    """A create's insert (an id larger than every one before, appended after its value's entries in the
+    leaf's text: see OrderedIndex._append_text) stores and counts as the general path on decoded nodes,
+    through splits and a deeper tree, beside values that extend it or hold separator characters."""
+    assert _run_changes(seed, True, True) == _run_changes(seed, False, True)
 
 
 def test_a_text_search_over_entry_texts_agrees_with_parsing_them():

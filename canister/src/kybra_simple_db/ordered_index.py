@@ -19,6 +19,7 @@ from . import index_nodes
 
 ID_CEILING = 1 << 64     # above every id: (rank, value, ID_CEILING) is after every entry of `value`
 _RANKS = {bool: 0, int: 1, float: 1, str: 2}
+_PLAIN = index_nodes.PLAIN
 
 
 def rank(value) -> int:
@@ -66,6 +67,15 @@ def _filled(cached: list) -> list:
     return cached
 
 
+def _parse_header(text: str) -> tuple:
+    """(root, next node number, height) of a header text, kept in `_HEADERS`."""
+    if len(_HEADERS) >= _CACHE_SIZE:
+        _HEADERS.clear()
+    root, following, height = text.split(",")
+    parsed = _HEADERS[text] = (int(root), int(following), int(height))
+    return parsed
+
+
 def _copy(node):
     if type(node) is list:
         return list(node)
@@ -100,12 +110,7 @@ class OrderedIndex:
         text = self.db.get_cached(self.prefix)
         if not text:
             return {"r": 0, "n": 1, "h": 0}
-        parsed = _HEADERS.get(text)
-        if parsed is None:
-            if len(_HEADERS) >= _CACHE_SIZE:
-                _HEADERS.clear()
-            root, following, height = text.split(",")
-            parsed = _HEADERS[text] = (int(root), int(following), int(height))
+        parsed = _HEADERS.get(text) or _parse_header(text)
         return {"r": parsed[0], "n": parsed[1], "h": parsed[2]}
 
     def _put_header(self, header: dict) -> None:
@@ -244,7 +249,13 @@ class OrderedIndex:
         """Add the entry (value, id); False if it is already there. The leaf's text gets the entry spliced
         in among its entry texts: nothing is decoded (under Kybra's RustPython decoding a full leaf costs
         about 3M instructions, a binary search over its texts a few hundred thousand)."""
-        value = self.key(value)
+        if type(value) is str:
+            if len(value) * 4 > self.text_bytes:
+                value = text_prefix(value, self.text_bytes)
+            if not value or min(value) >= _PLAIN:
+                appended = self._append_text(value, entity_id)
+                if appended is not None:
+                    return appended
         header = self.header()
         if not header["r"]:
             header = {"r": 1, "n": 2, "h": 1}
@@ -254,15 +265,9 @@ class OrderedIndex:
             self._path = None
             return True
         target = sort_key(value, entity_id)
-        plain = type(value) is str and (not value or min(value) >= index_nodes.PLAIN)
-        path, nid, cached = self._locate(header, target, not plain, plain)
+        plain = type(value) is str and (not value or min(value) >= _PLAIN)
+        path, nid, cached = self._locate(header, target, True, plain)
         following = header["n"]
-        if plain:
-            appended = self._append_in_text(header, path, nid, cached, value, entity_id)
-            if appended is not None:
-                self._path = path if header["n"] == following else None
-                return appended
-            cached = self._entry(nid)
         pos = self._search(cached, target)
         parts = cached[3]
         entry = index_nodes.entry_text(value, entity_id)
@@ -275,40 +280,87 @@ class OrderedIndex:
             node = cached[1][:pos] + [[value, entity_id]] + cached[1][pos:]
             keys = cached[2][:pos] + [target] + cached[2][pos:]
         text = self._store_parts(header, path, nid, parts, None, node, keys)
-        self._touched = (text, keys, None)
+        self._touched = (text, keys, None, None)
         self._path = path if header["n"] == following else None     # a split moved entries
         return True
 
-    def _append_in_text(self, header: dict, path: list, nid: int, cached: list, value: str,
-                        entity_id: int) -> Optional[bool]:
-        """`insert` of a Text value stored unescaped after the last of its entries in the leaf's text,
-        when the leaf has entries of it and the last has a smaller id (a new entity's): the entry is
-        spliced into the text without splitting it. None when that is not the case (nothing done)."""
-        text = cached[0]
-        whole = "s" + value + index_nodes.FIELD
+    def _append_text(self, value: str, entity_id: int) -> Optional[bool]:
+        """`insert` of a Text value stored unescaped after the last of its entries in its leaf's text, when
+        the leaf has entries of it and the last has a smaller id (a new entity's, the common case): one
+        descent (inlined: each call costs about as much as a step of it on Kybra's RustPython) and the
+        entry spliced into the text without splitting it; the value's run in the leaf is noted for
+        `_run`. None when that is not the case (nothing done: the general path takes it)."""
+        get = self.db.get_cached
+        prefix = self.prefix
+        text = get(prefix)
+        if not text:
+            return None
+        parsed = _HEADERS.get(text) or _parse_header(text)
+        nid = parsed[0]
+        path = []
+        stem = "s" + value
+        whole = stem + index_nodes.FIELD
+        after = stem + " "      # after the value's entries as text, as it is in order unless an inner
+        while True:             # node's neighbours there say otherwise (see `_text_position`)
+            key = prefix + "." + str(nid)
+            text = get(key)
+            cached = _CACHE.get(key)
+            if cached is None or cached[0] != text:
+                if text is None:
+                    raise LookupError(f"index node {key} is missing")
+                cached = [text, None, None, None, None]
+                self._remember(key, cached)
+            if text[0] != "I":
+                break
+            if cached[3] is None:
+                cached[3], cached[4] = index_nodes.split_node(text)
+            if cached[1] is None:
+                parts = cached[3]
+                pos = bisect_left(parts, after)
+                if pos < len(parts) and parts[pos][0] != "s":
+                    pos = -1        # a Bool after Text as text
+                elif pos and parts[pos - 1].startswith(stem):
+                    left = parts[pos - 1]
+                    if not (left.startswith(whole) and int(left[len(whole):]) <= entity_id):
+                        pos = -1    # a longer value, or an entry of this one with a larger id
+                if pos < 0:
+                    pos = self._text_position(parts, (2, value, entity_id), 0, len(parts), True)
+            else:
+                pos = self._search(cached, (2, value, entity_id), True)
+            path.append((nid, cached, pos))
+            nid = int(cached[4][pos])
         start = text.rfind(index_nodes.ENTRY + whole) + 1
         if not start:
             if not text.startswith(whole, 1):
                 return None
             start = 1
         end = text.find(index_nodes.ENTRY, start)
-        if end < 0:
+        tail = end < 0
+        if tail:
             end = len(text)
         last = int(text[start + len(whole):end])
         if last >= entity_id:
             return False if last == entity_id else None
-        entry = index_nodes.ENTRY + whole + str(entity_id)
-        text = text[:end] + entry + text[end:]
+        grown = text[:end] + index_nodes.ENTRY + whole + str(entity_id) + text[end:]
         node = keys = None
         if cached[2] is not None:       # decoded already: kept decoded (the next change reuses its keys)
             pos = text.count(index_nodes.ENTRY, 0, end) + 1
             node = cached[1][:pos] + [[value, entity_id]] + cached[1][pos:]
-            keys = cached[2][:pos] + [sort_key(value, entity_id)] + cached[2][pos:]
-        if self._fits(text):
-            self._write(nid, node, text, keys)
+            keys = cached[2][:pos] + [(2, value, entity_id)] + cached[2][pos:]
+        head = text.startswith(whole, 1)
+        run = (value, grown.count(index_nodes.ENTRY + whole) + head, head, tail)
+        if len(grown) * 4 <= self.limit or self._fits(grown):
+            self.db.put(key, grown)
+            if len(_CACHE) >= _CACHE_SIZE:
+                _CACHE.clear()
+            _CACHE[key] = [grown, node, keys, None, None]
+            self._path = path
         else:
-            self._store_parts(header, path, nid, index_nodes.leaf_parts(text), None)
-        self._touched = (text, keys, None)
+            header = {"r": parsed[0], "n": parsed[1], "h": parsed[2]}
+            self._store_parts(header, path, nid, index_nodes.leaf_parts(grown), None)
+            self._path = path if header["n"] == parsed[1] else None     # a split moved entries
+            run = None
+        self._touched = (grown, keys, None, run)
         return True
 
     def _store_parts(self, header: dict, path: list, nid: int, parts: list, children, node=None,
@@ -435,7 +487,7 @@ class OrderedIndex:
                 node = cached[1][:pos] + cached[1][pos + 1:]
                 keys = cached[2][:pos] + cached[2][pos + 1:]
             self._write(nid, node, text, keys)
-            self._touched = (text, keys, pos)
+            self._touched = (text, keys, pos, None)
             self._path = None
             return True
         return self._remove_decoded(header, target)
@@ -450,7 +502,7 @@ class OrderedIndex:
         parts = index_nodes.leaf_parts(text)
         del parts[pos]
         keys = entry_keys[:pos] + entry_keys[pos + 1:]
-        self._touched = (index_nodes.leaf_text(parts), keys, None)
+        self._touched = (index_nodes.leaf_text(parts), keys, None, None)
         self._path = None
         self._shrink(header, path, nid, leaf, index_nodes.leaf_text(parts), keys)
         return True
@@ -535,7 +587,9 @@ class OrderedIndex:
         touched = self._touched
         if touched is None or touched[0] == "L":
             return None
-        text, entry_keys, removed_at = touched
+        text, entry_keys, removed_at, run = touched
+        if run is not None and run[0] == value:     # noted by `_append_text`
+            return run[1:]
         if entry_keys is not None:
             first = bisect_left(entry_keys, sort_key(value))
             end = bisect_left(entry_keys, after_key(value), first)
