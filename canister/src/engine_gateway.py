@@ -216,7 +216,9 @@ class EngineGateway:
         return _as_record(self._class(type_name).create(values).view())
 
     def update(self, type_name: str, entity_id: int, values: dict) -> dict:
-        return _as_record(self._entity(type_name, entity_id).update_fields(values).view())
+        """Set fields of an entity; `values` were checked against the type's fields by the service
+        (db_api's `_values`), inside this message's transaction: the engine does not check them again."""
+        return _as_record(self._entity(type_name, entity_id).update_checked(values).view())
 
     def delete(self, type_name: str, entity_id: int) -> None:
         self._entity(type_name, entity_id).delete()

@@ -528,22 +528,53 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
             db.on_rollback_call(self._restore,
                                 (dict(d["_data"]), d["_stored"], dict(d["_meta"]), d["_state"]))
             self._assign(values, ACTION_MODIFY)
-            if d["_state"] != "creating":
-                data = d["_data"]
-                stored = d["_stored"]   # (a hook's own change may have written the document)
-                changes = {}
-                for name, value in data.items():
-                    old = stored.get(name, _MISSING)
-                    # (`type(x)` is a builtin call: `__class__` costs a quarter of it on RustPython)
-                    if old.__class__ is not value.__class__ or old != value:
-                        changes[name] = value
-                if changes:
-                    self._write_document("update", changes)
+            self._write_changed(d)
         except BaseException:
             db.end(mark, False)
             raise
         db.end(mark, True)
         return self
+
+    def update_checked(self, values: dict) -> "Entity":
+        """`update_fields(values)` for a caller that checked every value against its field as the field's
+        validation would (same value kept) and runs this inside its own open unit (`db.begin()` or a
+        transaction), rolled back as a whole if this raises: no second validation (a hook's values are
+        validated), no nested unit. The canister's gateway uses it: its service checked the values
+        against the same type definition, and its message is one unit (about 0.25M instructions fewer
+        per update on Kybra's RustPython)."""
+        d = self.__dict__
+        if d["_state"] != "live":
+            self._check_live()
+        db = d["_db"]
+        if not db.in_operation():
+            raise RuntimeError("update_checked runs inside an open unit (db.begin() or a transaction)")
+        cls = self.__class__
+        fields = cls.__fields__
+        for name in values:
+            if name not in fields:      # (the checked values are declared fields only)
+                raise ValidationError(f"{cls.__type_name__} has no field {name!r}")
+        data = d["_data"]
+        db.on_rollback_call(self._restore, (dict(data), d["_stored"], dict(d["_meta"]), "live"))
+        if getattr(cls, "on_event", None) is None:
+            data.update(values)
+        else:
+            self._assign(values, ACTION_MODIFY)
+        self._write_changed(d)
+        return self
+
+    def _write_changed(self, d: dict) -> None:
+        """Write the document if a field differs from storage (`d`: this object's `__dict__`)."""
+        if d["_state"] != "creating":
+            data = d["_data"]
+            stored = d["_stored"]   # (a hook's own change may have written the document)
+            changes = {}
+            for name, value in data.items():
+                old = stored.get(name, _MISSING)
+                # (`type(x)` is a builtin call: `__class__` costs a quarter of it on RustPython)
+                if old.__class__ is not value.__class__ or old != value:
+                    changes[name] = value
+            if changes:
+                self._write_document("update", changes)
 
     # ----- persistence -----------------------------------------------------------------------------
 
