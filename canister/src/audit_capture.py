@@ -1,17 +1,19 @@
-"""The audit entries of the current update as the engine stores them, kept as they are recorded.
+"""The audit entries of the current update as their blocks' bodies, hashed as the entries are recorded.
 
 Certification hashes every audit entry an update appends. Reading them back costs a stable read and a
 JSON parse each (pure Python on Kybra's RustPython), so the gateway listens to the engine's one door for
-audit entries (its audit log's listener) and keeps a copy of each entry stored with its values (the log
-says when an entry was too large and kept only the names). A copy is dropped if the engine's operation
-rolls back; the certifier hashes a copy only when the stored entry is sure to equal it (see
-audit_chain.copy_block_hash) and reads any other entry back.
+audit entries (its audit log's listener) and hashes each entry stored with its values into the body of
+its block (audit_chain.block_body: all of the block but its parent's hash, which the certifier adds).
+The log says when an entry was too large and kept only the names; such an entry, or one whose stored
+text might not equal the values heard (see block_body), is not kept, and the certifier reads it back.
 """
+
+from audit_chain import block_body
 
 
 class AuditCapture:
-    """Listens to `db.audit`; `kept(start, end)` gives the copies of entries start <= seq < end if all were
-    kept."""
+    """Listens to `db.audit`; `kept(start, end)` gives (body, type name, id) of the entries
+    start <= seq < end if all were kept."""
 
     def __init__(self, db):
         self.db = db
@@ -22,14 +24,21 @@ class AuditCapture:
         self.entries = {}
 
     def keep(self, seq: int, operation: str, type_name: str, entity_id, changes, when: int, caller) -> None:
-        """The audit log's listener: a copy of entry `seq`, dropped if the operation rolls back."""
-        if type(changes) is dict:
-            self.entries[seq] = (when, caller, operation, type_name, entity_id, dict(changes))
-            self.db.on_rollback_call(self.entries.pop, (seq, None))
+        """The audit log's listener: the body of entry `seq`'s block. A rolled-back entry's number is
+        given back and heard again before `kept` can reach it (the log's next number moves back with
+        it), so each number keeps what was heard last: what is stored."""
+        try:
+            body = block_body(when, caller, operation, type_name, entity_id, changes)
+        except ValueError:   # (text that UTF-8 cannot encode: the certifier meets it reading the entry)
+            body = None
+        if body is None:
+            self.entries.pop(seq, None)
+        else:
+            self.entries[seq] = (body, type_name, entity_id)
 
     def kept(self, start: int, end: int):
-        """The copies (time, caller, operation, type name, id, changes) of the entries start <= seq < end
-        in order, or None when one of them was not kept."""
+        """(block body, type name, id) of the entries start <= seq < end in order, or None when one of
+        them was not kept."""
         entries = self.entries
         if end == start + 1:   # most updates
             copy = entries.get(start)

@@ -47,13 +47,13 @@ def _names_pairs(operation: str, type_name: str, caller: str) -> bytes:
     return found
 
 
-def copy_block_hash(copy: tuple, phash):
-    """The hash of the block of an entry given as a copy (time, caller, operation, type name, id, changes)
-    when the entry stored from it is sure to equal the copy: texts for the names, natural numbers for the
-    time and id, plain changes (stored_values.plain_values_hash); else None. Every block appended is
-    hashed here, without building its Value: the keys' hashes are constants, the pairs' order is fixed
-    and the Map hashes are inlined (on Kybra's RustPython each call saved is some 10,000 instructions)."""
-    time, caller, operation, type_name, entity_id, changes = copy
+def block_body(time, caller, operation, type_name, entity_id, changes):
+    """The pairs of the block of an audit entry (time, caller, operation, type name, id, changes) but its
+    `phash` (see chain_hash), when the entry stored from these values is sure to equal them: texts for
+    the names, natural numbers for the time and id, plain changes (stored_values.plain_values_hash);
+    else None. Every block appended is hashed from its body, without building its Value: the keys'
+    hashes are constants, the pairs' order is fixed and the Map hashes are inlined (on Kybra's RustPython
+    each call saved is some 10,000 instructions)."""
     try:
         names = _NAMES.get((operation, type_name, caller))
     except TypeError:   # an unhashable name: not an entry of the engine's
@@ -69,8 +69,25 @@ def copy_block_hash(copy: tuple, phash):
         return None
     sha256 = hashlib.sha256
     tx = sha256(names + sha256(uleb128(entity_id)).digest() + _CHANGES + changes_hash).digest()
-    pairs = _BTYPE_TX + tx + _TS + sha256(uleb128(time)).digest()
-    return sha256(pairs if phash is None else pairs + _PHASH + sha256(phash).digest()).digest()
+    if time != _TIME[0]:   # the entries of one message share its time: hash it once
+        _TIME[0], _TIME[1] = time, sha256(uleb128(time)).digest()
+    return _BTYPE_TX + tx + _TS + _TIME[1]
+
+
+_TIME = [None, None]   # the last time hashed by block_body and its hash
+
+
+def chain_hash(body: bytes, phash) -> bytes:
+    """The hash of the block with this body (block_body) whose parent's hash is `phash` (None: none)."""
+    sha256 = hashlib.sha256
+    return sha256(body if phash is None else body + _PHASH + sha256(phash).digest()).digest()
+
+
+def copy_block_hash(copy: tuple, phash):
+    """The hash of the block of an entry given as a copy (time, caller, operation, type name, id, changes)
+    when the entry stored from it is sure to equal the copy (see block_body), else None."""
+    body = block_body(*copy)
+    return None if body is None else chain_hash(body, phash)
 
 
 def block_hash(entry: dict, phash) -> bytes:
@@ -174,24 +191,23 @@ class AuditChain:
             hashes.append(phash)
         return self._write(hashes, start, state)
 
-    def append_copies(self, copies: list, start: int, state):
-        """`append` for copies of the entries (see copy_block_hash), or None, with nothing written, when
-        one of them might not equal its stored entry (then append the stored entries)."""
+    def append_bodies(self, copies: list, start: int, state) -> tuple:
+        """`append` for the bodies (block_body) of the entries, each the first item of a copy in
+        `copies`; (the state after, True if any were appended)."""
+        sha256 = hashlib.sha256
         if len(copies) == 1 and state is self.known and state is not None:   # most updates: inline
-            phash = copy_block_hash(copies[0], self.last_hash)
-            if phash is None:
-                return None
+            phash = self.last_hash
+            body = copies[0][0]
+            phash = sha256(body if phash is None else body + _PHASH + sha256(phash).digest()).digest()
             last = phash.hex()
             self.store.insert("h" + str(state[1]), last)
             self.known = state = (state[0], state[1] + 1, last)
             self.last_hash = phash
             return state, True
-        phash = self.last_hash if state is self.known else self._last_of(state)
+        phash = self._last_of(state)
         hashes = []
         for copy in copies:
-            phash = copy_block_hash(copy, phash)
-            if phash is None:
-                return None
+            phash = chain_hash(copy[0], phash)
             hashes.append(phash)
         return self._write(hashes, start, state)
 

@@ -46,20 +46,20 @@ class Certifier:
         chain = self.chain
         state = chain.state()
         start = state[1] if state is not None else audit_start
-        copies = gateway.copies_since(start)
-        done = None if copies is None else chain.append_copies(copies, start, state)
-        if done is None:   # an entry without an exact copy: chain the entries as stored
+        copies = gateway.copies_since(start)   # (block body, type name, id) of each entry
+        if copies is not None:
+            state, appended = chain.append_bodies(copies, start, state)
+        else:   # an entry not kept: chain the entries as stored
             entries = gateway.audit_since(start)
-            done = chain.append(entries, start, state)
-            copies = [(None, None, None, entry["type_name"], entry["id"]) for entry in entries]
-        state, appended = done
+            state, appended = chain.append(entries, start, state)
+            copies = [(None, entry["type_name"], entry["id"]) for entry in entries]
         merkle = self.merkle
         certified = merkle.certified_names()
         touched = []
         if certified:
             for copy in copies:
-                if copy[3] in certified:
-                    touched.append((copy[3], copy[4]))
+                if copy[1] in certified:
+                    touched.append((copy[1], copy[2]))
             if touched:
                 self._rehash(gateway, touched)
         # only a rehash or a type turning certification on or off changes the tree

@@ -363,8 +363,9 @@ class EngineGateway:
         return self.db.audit_length()
 
     def copies_since(self, start: int):
-        """Copies of the audit entries from `start` on, as the current update recorded them (see
-        audit_capture), or None when one of them was not kept (then read them with `audit_since`)."""
+        """(block body, type name, id) of the audit entries from `start` on, as the current update recorded
+        them (see audit_capture), or None when one of them was not kept (then read them with
+        `audit_since`)."""
         return self.capture.kept(start, self.db.next_audit_seq())
 
     def audit_since(self, start: int) -> list:

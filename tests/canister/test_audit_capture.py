@@ -1,6 +1,7 @@
-"""Chaining from copies: audit_capture keeps a copy of each entry the audit log stored with its values,
-and audit_chain hashes a copy only when the entry stored from it is sure to be equal, so a block hashed
-from a copy is the block of the stored entry; any other copy is declined (the entry is read back)."""
+"""Chaining from what was heard: audit_capture keeps the body of the block of each entry the audit log
+stored with its values, hashed (audit_chain.block_body) only when the entry stored is sure to be equal,
+so a block hashed from it is the block of the stored entry; any other entry is not kept (it is read back),
+and an entry rolled back never stands for the entry stored under its number later."""
 
 import json
 import math
@@ -60,11 +61,23 @@ def test_copies_that_might_not_equal_their_stored_entry_are_declined():
         assert audit_chain.copy_block_hash(copy, None) is None, (index, odd)
 
 
-def test_only_entries_stored_with_their_values_are_kept():
-    """The audit log tells its listener when an entry was too large and kept only the names."""
+def _chained(db, kept: tuple, seq: int) -> bool:
+    """True if the kept body makes the block of the entry stored as `seq` (with no parent)."""
+    entry = db.audit_entries(seq, 1)[0][0]
+    entry["type_name"] = entry.pop("type")
+    return (kept[1], kept[2]) == (entry["type_name"], entry["id"]) and \
+        audit_chain.chain_hash(kept[0], None) == audit_chain.block_hash(entry, None)
+
+
+def _db():
     audit = MemoryMap(max_key_size=40, max_value_size=120)
     db = Database.init(db_storage=MemoryMap(max_key_size=100, max_value_size=1000), db_audit=audit)
-    capture = audit_capture.AuditCapture(db)
+    return db, audit_capture.AuditCapture(db)
+
+
+def test_only_entries_stored_with_their_values_are_kept():
+    """The audit log tells its listener when an entry was too large and kept only the names."""
+    db, capture = _db()
 
     class Note(Entity):
         text = String()
@@ -73,7 +86,42 @@ def test_only_entries_stored_with_their_values_are_kept():
     Note(text="short")
     Note(text="x" * 500)
     kept = capture.kept(start, start + 1)
-    assert len(kept) == 1 and kept[0][5] == {"text": "short"}
+    assert len(kept) == 1 and _chained(db, kept[0], start)
     assert capture.kept(start, start + 2) is None
     assert db.audit_entries(start + 1, 1)[0][0]["changes"] == {"_truncated": True, "text": None}
     db.clear()
+
+
+def test_a_rolled_back_entry_never_stands_for_a_later_one():
+    """An operation that fails gives its entry's number back: the next entry under that number is what
+    is kept (or, too large to keep, nothing is), and an entry not written again is beyond the log's end."""
+    db, capture = _db()
+
+    class Memo(Entity):
+        text = String()
+
+    start = db.next_audit_seq()
+    for later in ("y" * 500, "later"):
+        try:
+            with db.transaction():
+                Memo(text="rolled back")
+                raise RuntimeError("fail")
+        except RuntimeError:
+            pass
+        assert db.next_audit_seq() == start and capture.kept(start, start) == []
+        Memo(text=later)
+        kept = capture.kept(start, db.next_audit_seq())
+        if later == "later":
+            assert _chained(db, kept[0], start)
+        else:
+            assert kept is None
+            start = db.next_audit_seq()
+    db.clear()
+
+
+def test_an_entry_heard_with_text_utf8_cannot_encode_is_not_kept():
+    """(It is read back, and the certifier meets it there.)"""
+    capture = audit_capture.AuditCapture(Database.init(db_storage=MemoryMap()))
+    capture.keep(0, "update", "t::T", 1, {"a": "\ud800"}, 5, "caller")
+    capture.keep(1, "update", "t::T", 1, {"a": "ok"}, 5, "caller")
+    assert capture.kept(0, 1) is None and capture.kept(1, 2) is not None
