@@ -343,6 +343,13 @@ class Database(SeedDocuments, SchemaUpgrades):
             entry = self._key_schemas[tc]
         return entry[1]["k"]
 
+    def key_schema(self, cls, tc: int) -> dict:
+        """The type's key schema as `key_generations` syncs it ({"k": generations, "v"/"c": count modes,
+        "p": pending}); a new dict whenever it changes, so what callers derive from it may be cached
+        by its identity (see entity_keys). Do not change it."""
+        self.key_generations(cls, tc)
+        return self._key_schemas[tc][1]
+
     def keyed_fields(self, cls, tc: int) -> frozenset:
         """Names of the fields whose changes move alias or index keys (see `key_generations`); cached
         per class until the type's key schema changes."""

@@ -12,6 +12,32 @@ from .db_engine import Database
 from .db_errors import ConflictError
 from .entity_values import differs
 
+_ADD_STEPS = {}     # type code -> (database, key schema, steps of `_add_keys`)
+
+
+def _add_steps(db: Database, cls, tc: int) -> tuple:
+    """(kind "^", "@" or "=", field, generation, ordered index or None, count mode) per key the type keeps,
+    cached for the schema in hand (a schema change makes a new one: Database.key_schema)."""
+    schema = db.key_schema(cls, tc)
+    cached = _ADD_STEPS.get(tc)
+    if cached is not None and cached[1] is schema and cached[0] is db:
+        return cached[2]
+    steps = []
+    for name, gen in schema["k"].items():
+        kind = name[0]
+        if kind == "^":
+            steps.append((kind, name[1:], gen, ordered_keys.tree(db, tc, name[1:], gen),
+                          db.count_mode(cls, tc, name)))
+        elif kind == "@":
+            steps.append((kind, name[1:], gen, None, None))
+        else:
+            steps.append(("=", name, gen, None, None))
+    steps = tuple(steps)
+    if len(_ADD_STEPS) >= 256:
+        _ADD_STEPS.clear()
+    _ADD_STEPS[tc] = (db, schema, steps)
+    return steps
+
 
 class IndexedKeys:
     """Alias keys (value -> id) and index id sets (value -> bucketed ids) of one entity."""
@@ -42,12 +68,7 @@ class IndexedKeys:
                 if not differs(old, new):
                     continue
                 if new is not None:
-                    key = keys.alias_key(tc, alias, new, limit, gen)
-                    holder = db.get(key)
-                    if holder is not None and int(holder) != eid:
-                        raise ConflictError(f"{cls.__type_name__} alias {new!r} is already used by "
-                                            f"{cls.__type_name__}@{holder}")
-                    db.put(key, str(eid))
+                    self._claim_alias(keys.alias_key(tc, alias, new, limit, gen), new)
                 if old is not None:
                     # aliases are unique, so the old value's key is this entity's
                     db.delete(keys.alias_key(tc, alias, old, limit, gen))
@@ -60,6 +81,32 @@ class IndexedKeys:
                 db.bit_update(self._index_bucket(name, old, gen), eid, False)
             if new is not None:
                 db.bit_update(self._index_bucket(name, new, gen), eid, True)
+
+    def _add_keys(self, data: dict) -> None:
+        """`_sync_keys({}, data)` for a new entity (no entries to move away), by the steps its type's key
+        schema implies (computed once per schema: see `_add_steps`)."""
+        db = self._db
+        tc = self._tc
+        eid = self._eid
+        for kind, field, gen, index, counting in _add_steps(db, type(self), tc):
+            new = data.get(field)
+            if new is None:
+                continue
+            if kind == "^":
+                ordered_keys.move_entry(db, tc, field, gen, eid, None, new, counting, index)
+            elif kind == "@":
+                self._claim_alias(keys.alias_key(tc, field, new, db.key_limit, gen), new)
+            else:
+                db.bit_update(self._index_bucket(field, new, gen), eid, True)
+
+    def _claim_alias(self, key: str, value) -> None:
+        """Point the alias key `key` (of `value`) at this entity; refused when another one holds it."""
+        db = self._db
+        holder = db.get(key)
+        if holder is not None and int(holder) != self._eid:
+            type_name = type(self).__type_name__
+            raise ConflictError(f"{type_name} alias {value!r} is already used by {type_name}@{holder}")
+        db.put(key, str(self._eid))
 
     def _drop_keys(self, before: dict) -> None:
         """Remove the alias and index entries of the `before` values (what `_sync_keys(before, {})`
