@@ -213,7 +213,10 @@ class EngineGateway:
         return _as_record(self._held.view())
 
     def create(self, type_name: str, values: dict) -> dict:
-        return _as_record(self._class(type_name).create(values).view())
+        """Create an entity; `values` were checked against the type's fields by the service (db_api's
+        `_values`, required fields and defaults included), inside this message's transaction: the engine
+        does not check them again."""
+        return _as_record(self._class(type_name).create_checked(values).view())
 
     def update(self, type_name: str, entity_id: int, values: dict) -> dict:
         """Set fields of an entity; `values` were checked against the type's fields by the service

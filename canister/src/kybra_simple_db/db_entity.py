@@ -677,60 +677,93 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
         # what `with db.operation():` does, without its object and calls (the hot path of every create)
         mark = db.begin()
         try:
-            tc = db.type_code(cls.__type_name__, create=True)
-            max_id, count = db.counters(tc)
-            d = self.__dict__
-            caller = get_caller_id()
-            now = db.now()
-            meta = {"o": caller, "c": caller, "u": caller, "tc": now, "tu": now, "v": 1}
-            if custom_id is None:
-                eid = max_id + 1
-                text_id = str(eid)
-            else:
-                eid, text_id, max_id = self._claim_id(db, tc, custom_id, max_id)
-                if text_id != str(eid):
-                    meta["i"] = text_id
-            if cls.__version__ != 1:
-                meta["sv"] = cls.__version__
-            d["_tc"] = tc
-            d["_id"] = text_id
-            d["_eid"] = eid
-            d["_meta"] = meta
-            data = self._data
-            for name, prop in fields.items():
-                data[name] = prop.default
-            for name, rel in relations.items():
-                if not rel.to_many:
-                    data[name] = None
-            self._assign(kwargs, ACTION_CREATE, linked)
-            for name, prop in fields.items():
-                if prop.required and data.get(name) is None:
-                    raise ValidationError(f"{cls.__type_name__}.{name} is required")
-            db.set_counters(tc, max(eid, max_id), count + 1)
-            db.identity.put((tc, eid), self)
-            db.on_rollback_call(self._creation_failed, ())
-            for name in linked:
-                self._set_any_relation(name, kwargs[name])
-            # without json's C encoder the fields are encoded once, for the document and the audit entry
-            fields_text = None if keys.NATIVE_JSON else json_text.encode_dict(data)
-            db.put_value(keys.doc_key(tc, eid), doc_text(data, meta, fields_text))
-            self._add_keys(data)
-            changes = dict(data)
-            for name in linked:
-                rel = relations.get(name)
-                if rel is None:     # a relation to several types: its parts' links
-                    changes.update(relation_union.link_changes(self, cls.__unions__[name]))
-                    fields_text = None
-                elif rel.to_many:
-                    changes[name] = self._linked_ids(rel)
-                    fields_text = None      # the entry holds more than the document's fields
-            db.audit.append("create", cls.__type_name__, eid, changes, now, caller, changes_text=fields_text)
-            d["_stored"] = dict(data)
-            d["_state"] = "live"
+            self._create(db, kwargs, custom_id, linked, False)
         except BaseException:
             db.end(mark, False)
             raise
         db.end(mark, True)
+
+    @classmethod
+    def create_checked(cls, values: dict) -> "Entity":
+        """`create(values)` for a caller that checked every value against its field as the field's
+        validation would (same value kept; required fields given), gave declared fields only (no
+        relations or id), and runs this inside its own open unit (`db.begin()` or a transaction), rolled
+        back as a whole if this raises: no second validation (a hook's values are validated), no nested
+        unit. The canister's gateway uses it, as `update_checked` (its service checked the values against
+        the same type definition, and its message is one unit)."""
+        db = Database.get_instance()
+        if not db.in_operation():
+            raise RuntimeError("create_checked runs inside an open unit (db.begin() or a transaction)")
+        if cls is Entity:
+            raise ValidationError("define a subclass of Entity")
+        if not values.keys() <= cls.__fields__.keys():
+            for name in values:
+                if name not in cls.__fields__:
+                    raise ValidationError(f"{cls.__type_name__} has no field {name!r}")
+        entity = cls.__new__(cls)
+        entity._init_state(db, "creating")
+        entity._create(db, values, None, (), True)
+        return entity
+
+    def _create(self, db: Database, kwargs: dict, custom_id, linked, checked: bool) -> None:
+        """Store this new entity (inside an open unit) from `kwargs`, its fields and relations (`linked`:
+        the relations' names); `checked`: the values were checked already (see `create_checked`)."""
+        cls = type(self)
+        fields = cls.__fields__
+        relations = cls.__relations__
+        tc = db.type_code(cls.__type_name__, create=True)
+        max_id, count = db.counters(tc)
+        d = self.__dict__
+        caller = get_caller_id()
+        now = db.now()
+        meta = {"o": caller, "c": caller, "u": caller, "tc": now, "tu": now, "v": 1}
+        if custom_id is None:
+            eid = max_id + 1
+            text_id = str(eid)
+        else:
+            eid, text_id, max_id = self._claim_id(db, tc, custom_id, max_id)
+            if text_id != str(eid):
+                meta["i"] = text_id
+        if cls.__version__ != 1:
+            meta["sv"] = cls.__version__
+        d["_tc"] = tc
+        d["_id"] = text_id
+        d["_eid"] = eid
+        d["_meta"] = meta
+        data = self._data
+        for name, prop in fields.items():
+            data[name] = prop.default
+        for name, rel in relations.items():
+            if not rel.to_many:
+                data[name] = None
+        if checked and getattr(cls, "on_event", None) is None:
+            data.update(kwargs)
+        else:
+            self._assign(kwargs, ACTION_CREATE, linked)
+        for name, prop in fields.items():
+            if prop.required and data.get(name) is None:
+                raise ValidationError(f"{cls.__type_name__}.{name} is required")
+        db.set_counters(tc, max(eid, max_id), count + 1)
+        db.identity.put((tc, eid), self)
+        db.on_rollback_call(self._creation_failed, ())
+        for name in linked:
+            self._set_any_relation(name, kwargs[name])
+        # without json's C encoder the fields are encoded once, for the document and the audit entry
+        fields_text = None if keys.NATIVE_JSON else json_text.encode_dict(data)
+        db.put_value(keys.doc_key(tc, eid), doc_text(data, meta, fields_text))
+        self._add_keys(data)
+        changes = dict(data)
+        for name in linked:
+            rel = relations.get(name)
+            if rel is None:     # a relation to several types: its parts' links
+                changes.update(relation_union.link_changes(self, cls.__unions__[name]))
+                fields_text = None
+            elif rel.to_many:
+                changes[name] = self._linked_ids(rel)
+                fields_text = None      # the entry holds more than the document's fields
+        db.audit.append("create", cls.__type_name__, eid, changes, now, caller, changes_text=fields_text)
+        d["_stored"] = dict(data)
+        d["_state"] = "live"
 
     def _creation_failed(self) -> None:
         """The create rolled back: the object is no longer the entity's (it never existed)."""

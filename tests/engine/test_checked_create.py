@@ -1,0 +1,100 @@
+"""`Entity.create_checked`, the canister's create: the same stored document, keys, counters and audit entry
+as `create`, only inside an open unit, and all of it undone when that unit rolls back."""
+
+import pytest
+from kybra_simple_db import (
+    ACTION_CREATE,
+    ConflictError,
+    Entity,
+    HookRejected,
+    Integer,
+    StorageLimitError,
+    ValidationError,
+)
+from test_checked_update import _fresh, _stored
+
+
+def _nothing_stored(db, item_class, storage, audit, before) -> None:
+    """Storage is as `before` and the type as one entity left it (the next create takes id 2)."""
+    assert _stored(storage, audit) == before
+    assert item_class.count() == 1 and item_class.max_id() == 1 and item_class.count_by("name", "a") == 1
+    assert item_class.load(2) is None
+
+
+@pytest.mark.parametrize("values", [{"name": "a", "qty": 5, "sku": "s-2"}, {"name": "b"},
+                                    {"qty": 7, "name": "a", "sku": "s-3"}])
+def test_checked_create_stores_what_create_stores(values):
+    db, item_class, storage, audit = _fresh()
+    item_class.create(dict(values))
+    expected = _stored(storage, audit)
+    db, item_class, storage, audit = _fresh()
+    with db.transaction():
+        entity = item_class.create_checked(dict(values))
+    assert _stored(storage, audit) == expected
+    assert (entity.id, entity.version, entity.name) == (2, 1, values["name"])
+    assert item_class.load(2) is entity and item_class.count() == 2
+    assert item_class.count_by("name", values["name"]) == (2 if values["name"] == "a" else 1)
+    if "sku" in values:
+        assert item_class.by_alias(values["sku"]) is entity
+
+
+def test_checked_create_outside_a_unit_is_refused_and_changes_nothing():
+    db, item_class, storage, audit = _fresh()
+    before = _stored(storage, audit)
+    with pytest.raises(RuntimeError):
+        item_class.create_checked({"name": "b"})
+    assert _stored(storage, audit) == before
+    assert item_class.count() == 1 and item_class.max_id() == 1
+
+
+@pytest.mark.parametrize("values, error", [({"name": "b", "nope": 1}, ValidationError),
+                                           ({"qty": 2}, ValidationError),
+                                           ({"sku": "s-1", "name": "a"}, ConflictError)])
+def test_unknown_names_missing_required_fields_or_a_taken_alias_are_refused_and_undone(values, error):
+    db, item_class, storage, audit = _fresh()
+    before = _stored(storage, audit)
+    with pytest.raises(error):
+        with db.transaction():
+            item_class.create_checked({"name": "c", "sku": "s-7"})
+            item_class.create_checked(values)
+    _nothing_stored(db, item_class, storage, audit, before)
+    assert item_class.by_alias("s-7") is None and item_class.create({"name": "d"}).id == 2
+
+
+def test_a_failure_after_staging_is_undone_by_the_callers_unit(monkeypatch):
+    db, item_class, storage, audit = _fresh()
+    before = _stored(storage, audit)
+
+    def refuse(*args, **kwargs):
+        raise StorageLimitError("audit map full")
+
+    with pytest.raises(StorageLimitError):
+        with db.transaction():
+            item_class.create_checked({"name": "a", "sku": "s-5"})
+            monkeypatch.setattr(db.audit, "append", refuse)     # the document and keys are staged first
+            item_class.create_checked({"name": "a", "sku": "s-6"})
+    monkeypatch.undo()
+    _nothing_stored(db, item_class, storage, audit, before)
+    assert item_class.by_alias("s-5") is None and item_class.create({"name": "a", "sku": "s-5"}).id == 2
+
+
+def test_hooked_values_are_still_validated():
+    db, item_class, storage, audit = _fresh()
+
+    class Guarded(Entity):
+        qty = Integer(max_value=10)
+
+        def on_event(self, field, old, new, action):
+            if action == ACTION_CREATE and new == 3:
+                return True, "three"     # a hook's own value is checked like any other
+            return new != 4
+
+    before = _stored(storage, audit)
+    for value, error in ((3, ValidationError), (4, HookRejected)):
+        with pytest.raises(error):
+            with db.transaction():
+                Guarded.create_checked({"qty": value})
+        assert _stored(storage, audit) == before
+    with db.transaction():
+        entity = Guarded.create_checked({"qty": 6})
+    assert Guarded.load(1).qty == 6 and entity.version == 1
