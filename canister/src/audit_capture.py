@@ -12,20 +12,17 @@ from audit_chain import block_body
 
 
 class AuditCapture:
-    """Listens to `db.audit`; `kept(start, end)` gives (body, type name, id) of the entries
-    start <= seq < end if all were kept."""
+    """Listens to `db.audit`; `take(start)` gives (body, type name, id) of the entries from `start` to the
+    log's end if all were kept."""
 
     def __init__(self, db):
-        self.db = db
+        self.log = db.audit
         self.entries = {}
-        db.audit.set_listener(self.keep)
-
-    def clear(self) -> None:
-        self.entries = {}
+        self.log.set_listener(self.keep)
 
     def keep(self, seq: int, operation: str, type_name: str, entity_id, changes, when: int, caller) -> None:
         """The audit log's listener: the body of entry `seq`'s block. A rolled-back entry's number is
-        given back and heard again before `kept` can reach it (the log's next number moves back with
+        given back and heard again before `take` can reach it (the log's next number moves back with
         it), so each number keeps what was heard last: what is stored."""
         try:
             body = block_body(when, caller, operation, type_name, entity_id, changes)
@@ -36,10 +33,13 @@ class AuditCapture:
         else:
             self.entries[seq] = (body, type_name, entity_id)
 
-    def kept(self, start: int, end: int):
-        """(block body, type name, id) of the entries start <= seq < end in order, or None when one of
-        them was not kept."""
+    def take(self, start: int):
+        """(block body, type name, id) of the entries from `start` to the log's end in order, or None when
+        one of them was not kept; forgets every entry kept (the update is over: what an update heard
+        and rolled back lies beyond the log's end, and is heard again before it can be reached)."""
         entries = self.entries
+        self.entries = {}
+        end = self.log.next_seq
         if end == start + 1:   # most updates
             copy = entries.get(start)
             return None if copy is None else [copy]

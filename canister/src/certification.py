@@ -36,7 +36,9 @@ class Certifier:
 
     def begin(self) -> None:
         """Start of a message: drop node caches (a failed message may have left some)."""
-        self.merkle.reset()
+        merkle = self.merkle
+        if merkle.used:
+            merkle.reset()
 
     # --- updates ---
 

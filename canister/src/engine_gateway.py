@@ -99,10 +99,9 @@ class EngineGateway:
         self.capture = AuditCapture(self.db)
 
     def release(self) -> None:
-        """End of an update: let go of the entity held by `load_for_change` and of the audit entries kept
-        (`_held_key` means nothing without it)."""
+        """End of an update: let go of the entity held by `load_for_change` (`_held_key` means nothing
+        without it). (The audit entries heard are forgotten as `copies_since` takes them.)"""
         self._held = None
-        self.capture.clear()
 
     # --- context ---
 
@@ -369,7 +368,7 @@ class EngineGateway:
         """(block body, type name, id) of the audit entries from `start` on, as the current update recorded
         them (see audit_capture), or None when one of them was not kept (then read them with
         `audit_since`)."""
-        return self.capture.kept(start, self.db.next_audit_seq())
+        return self.capture.take(start)
 
     def audit_since(self, start: int) -> list:
         """Every audit entry with seq >= start (the entries of the current message, for certification)."""

@@ -128,17 +128,20 @@ class EntityMerkle:
         self.stored = None      # the types record as stored (shared across messages: never changed)
         self.types_text = None  # the stored text `types` equals (None when changed since or absent)
         self.types_dirty = False
+        self.used = False       # True once a node was read or the types record copied (see `reset`)
 
     # --- state ---
 
     def reset(self) -> None:
-        """Forget cached nodes and this message's changes (at the start of every message: storage is the
-        truth). The types record as stored stays: only `flush` writes it, and a message that traps loses
-        its heap changes with its writes (the IC's rule), so the heap's copy is the stored record."""
+        """Forget cached nodes and this message's changes (at the start of every message that may have
+        `used` them: storage is the truth). The types record as stored stays: only `flush` writes it, and
+        a message that traps loses its heap changes with its writes (the IC's rule), so the heap's copy
+        is the stored record."""
         self.cache = {}
         self.dirty = set()
         self.types = None
         self.types_dirty = False
+        self.used = False
 
     def _stored(self) -> dict:
         """The types record as stored, read once per message (the parse is shared: never change it)."""
@@ -158,6 +161,7 @@ class EntityMerkle:
     def _state(self) -> dict:
         """The types record to change: this message's copy (the type entries change in place)."""
         if self.types is None:
+            self.used = True
             parsed = self._stored()
             self.types = dict(parsed)
             self.types["t"] = {name: list(info) for name, info in parsed["t"].items()}
@@ -205,6 +209,7 @@ class EntityMerkle:
     def _slots(self, key: str) -> list:
         slots = self.cache.get(key)
         if slots is None:
+            self.used = True
             raw = self.store.get(key)
             slots = raw.split(",") if raw is not None else [""] * FANOUT
             self.cache[key] = slots

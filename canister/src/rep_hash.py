@@ -64,7 +64,13 @@ def uleb128(value: int) -> bytes:
             raise ValueError("a Nat cannot be negative")
         return _BYTES[value]
     count = (value.bit_length() + 6) // 7
-    if 8 < count <= 16:   # times in ns (9 groups), inline
+    if count == 9:   # times in ns, inline: the low 8 groups spread in 64 bits, then the ninth
+        x = value & _LOW56
+        x = (x & _LOW28) | ((x & _HIGH28) << 4)
+        x = (x & _KEEP14) | ((x & _MOVE14) << 2)
+        x = (x & _KEEP7) | ((x & _MOVE7) << 1)
+        return (x | _CONT[9]).to_bytes(8, "little") + _BYTES[value >> 56]
+    if 9 < count <= 16:
         x = (value & _LOW56) | ((value & _HIGH56) << 8)
         x = (x & _KEEP28W) | ((x & _MOVE28W) << 4)
         x = (x & _KEEP14W) | ((x & _MOVE14W) << 2)

@@ -84,11 +84,13 @@ def test_only_entries_stored_with_their_values_are_kept():
 
     start = db.next_audit_seq()
     Note(text="short")
-    Note(text="x" * 500)
-    kept = capture.kept(start, start + 1)
+    kept = capture.take(start)
     assert len(kept) == 1 and _chained(db, kept[0], start)
-    assert capture.kept(start, start + 2) is None
-    assert db.audit_entries(start + 1, 1)[0][0]["changes"] == {"_truncated": True, "text": None}
+    assert capture.take(start) is None   # taken: forgotten
+    Note(text="short")
+    Note(text="x" * 500)
+    assert capture.take(start + 1) is None
+    assert db.audit_entries(start + 2, 1)[0][0]["changes"] == {"_truncated": True, "text": None}
     db.clear()
 
 
@@ -108,9 +110,9 @@ def test_a_rolled_back_entry_never_stands_for_a_later_one():
                 raise RuntimeError("fail")
         except RuntimeError:
             pass
-        assert db.next_audit_seq() == start and capture.kept(start, start) == []
+        assert db.next_audit_seq() == start
         Memo(text=later)
-        kept = capture.kept(start, db.next_audit_seq())
+        kept = capture.take(start)
         if later == "later":
             assert _chained(db, kept[0], start)
         else:
@@ -123,5 +125,6 @@ def test_an_entry_heard_with_text_utf8_cannot_encode_is_not_kept():
     """(It is read back, and the certifier meets it there.)"""
     capture = audit_capture.AuditCapture(Database.init(db_storage=MemoryMap()))
     capture.keep(0, "update", "t::T", 1, {"a": "\ud800"}, 5, "caller")
-    capture.keep(1, "update", "t::T", 1, {"a": "ok"}, 5, "caller")
-    assert capture.kept(0, 1) is None and capture.kept(1, 2) is not None
+    assert capture.entries == {}
+    capture.keep(0, "update", "t::T", 1, {"a": "ok"}, 5, "caller")
+    assert list(capture.entries) == [0]
