@@ -24,9 +24,15 @@ MAX_RESTORE_DATA = 1_500_000  # characters of JSON accepted by one restore call
 DELETE_INSTRUCTIONS = 30_000_000_000  # a delete (with its cascades) stops with Limit past this, below 40B
 DELETE_STEP_INSTRUCTIONS = 15_000_000_000  # a step of a stepwise delete starts no new entity past this
 QUERY_INSTRUCTIONS = 3_000_000_000  # scanning queries start no more reads past this (5B query limit)
-# A dump page reads no more records past this: encoding them (twice: to size the page, then the reply)
-# costs about as much again as reading them under Kybra's RustPython.
-DUMP_INSTRUCTIONS = 1_500_000_000
+# A dump page takes no more records once reading and encoding them (each is encoded as it is read) and
+# what the page's text will still cost (dump_tail) pass this; the record that passes it is the last, and
+# one record costs under 0.7B instructions (a hub of 1,568 to-one relations, 4,000 link id buckets).
+DUMP_INSTRUCTIONS = 3_000_000_000
+# What a dump page's text costs once its records are encoded: joining their text, the page around it
+# and the reply (Kybra's conversion and Candid encoding of the text), measured under Kybra's RustPython
+# (tests/canister/test_canister_attacks_rustpython.py checks these hold).
+DUMP_TAIL_INSTRUCTIONS = 10_000_000
+DUMP_TAIL_PER_CHAR = 16
 # A query page takes no more items once the message has used this many: an entity of a type that 1,568
 # to-one relations point at takes ~0.5B instructions to build under Kybra's RustPython.
 REPLY_INSTRUCTIONS = 3_500_000_000
@@ -47,3 +53,8 @@ def page_size(requested: int, cap: int = MAX_PAGE) -> int:
     if requested <= 0:
         return min(DEFAULT_PAGE, cap)
     return min(requested, cap)
+
+
+def dump_tail(chars: int) -> int:
+    """Instructions a dump page of `chars` characters still costs once its records are encoded."""
+    return DUMP_TAIL_INSTRUCTIONS + DUMP_TAIL_PER_CHAR * chars

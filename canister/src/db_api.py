@@ -859,18 +859,27 @@ class DbApi(QueryEndpoints):
         def action():
             self.access.require_admin(caller, "dump")
             size = api_limits.page_size(limit_)
+            schema = ""
+            if cursor is None:  # encoded before the records, so the page's stop counts its cost
+                python_names = self.registry.python_names
+                plain = [p for p in self.registry.all() if p["name"] not in python_names]
+                schema = ',"schema":' + json.dumps(plain, separators=(",", ":"), sort_keys=True)
             records, records_text, next_cursor = self.gateway.dump_page(
-                cursor, size, api_limits.MAX_DUMP_DATA, lambda: self._spent(api_limits.DUMP_INSTRUCTIONS)
+                cursor, size, api_limits.MAX_DUMP_DATA, lambda chars: self._dump_spent(chars + len(schema))
             )
             # the page's keys in sorted order around the records' text, which is not encoded a second time
             data = '{"format":' + json.dumps(dump_pages.page_format(records)) + ',"records":' + records_text
-            if cursor is None:
-                python_names = self.registry.python_names
-                schema = [plain for plain in self.registry.all() if plain["name"] not in python_names]
-                data += ',"schema":' + json.dumps(schema, separators=(",", ":"), sort_keys=True)
-            return {"data": data + "}", "next": next_cursor}
+            return {"data": data + schema + "}", "next": next_cursor}
 
         return self._run(caller, False, action)
+
+    def _dump_spent(self, chars: int) -> bool:
+        """Whether a dump page of `chars` characters so far (records read and encoded) takes no more
+        records: the message's instructions and what assembling and replying that text will still cost
+        pass DUMP_INSTRUCTIONS."""
+        if self.meter is None:
+            return False
+        return self.meter() + api_limits.dump_tail(chars) > api_limits.DUMP_INSTRUCTIONS
 
     def restore(self, caller: str, data: str) -> dict:
         return self._run(caller, True, self._restore, caller, data)

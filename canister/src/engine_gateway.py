@@ -78,6 +78,9 @@ def _hook_method(hook):
     return staticmethod(on_event)
 
 
+# A dump record's JSON: compact, keys sorted (one encoder for every record of a page)
+_DUMP_JSON = json.JSONEncoder(separators=(",", ":"), sort_keys=True)
+
 class EngineGateway:
     """The engine database over the canister's stable maps, with plain-record operations."""
 
@@ -383,20 +386,27 @@ class EngineGateway:
 
     # --- export ---
 
-    def dump_page(self, cursor, size: int, max_chars: int, stop=None) -> tuple:
+    def dump_page(self, cursor, size: int, max_chars: int, spent=None) -> tuple:
         """(records, their JSON text, next cursor): records after `cursor` whose JSON (compact, keys
-        sorted) fits `max_chars`, encoded once. The page shrinks, in proportion to how much it is over
-        (one retry as a rule, each rebuilding the page), until it does. `stop()` true ends a page after
-        the record just read (the message's instructions), retries included."""
-        while True:
-            records, next_cursor = self.db.dump_page(cursor, size, stop)
-            text = json.dumps(records, separators=(",", ":"), sort_keys=True)
-            chars = len(text)
-            if chars <= max_chars:
-                return records, text, next_cursor
-            if size == 1:
-                raise limit("one entity is too large for a dump page")
-            size = max(1, min(size // 2, size * max_chars // chars * 9 // 10))
+        sorted) fits `max_chars`. Each record is encoded as it is read, once: the page ends before a
+        record that does not fit, and `spent(chars)` (the page's characters so far) true ends it after
+        the record just read and encoded, so the instructions it counts include the encoding."""
+        texts = []
+        used = [1]  # characters of "[" + ",".join(texts) + "]"
+
+        def admit(record: dict) -> bool:
+            text = "".join(_DUMP_JSON.iterencode(record))
+            if used[0] + len(text) + 1 > max_chars:
+                if not texts:
+                    raise limit("one entity is too large for a dump page")
+                return False
+            texts.append(text)
+            used[0] += len(text) + 1
+            return True
+
+        stop = None if spent is None else (lambda: spent(used[0]))
+        records, next_cursor = self.db.dump_page(cursor, size, stop, admit)
+        return records, "[" + ",".join(texts) + "]", next_cursor
 
     def restore(self, records: list) -> int:
         return self.db.restore(records)

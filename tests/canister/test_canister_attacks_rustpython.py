@@ -279,8 +279,11 @@ def test_a_page_of_entities_costly_to_build_stops_before_the_query_limit():
     """A hub that 1,568 to-one relations with short names point at replies with 1,568 refs of a few
     bytes each: about 0.5B instructions to build, so the 1.8 MB reply budget let a `list` or `query` page
     of 30 hubs pass the 5B query limit (anyone may call them on a Public-read type), and a dump page of
-    them too. A page now takes no more items once the message has used 3.5B instructions (a dump page
-    reads no more records past 1.5B: encoding them costs as much again); its `next` goes on from there."""
+    them too. A page now takes no more items once the message has used 3.5B instructions; its `next` goes
+    on from there. A dump page reads a hub cheaply (its document; the entity is loaded only for
+    many-to-many links) but encodes its 1,568 refs at some 60,000 instructions each: it encodes each
+    record as it reads it and stops once reading, encoding and what its text still costs pass 3B (it
+    stopped reading at 1.5B and assumed encoding cost no more: 4.31B)."""
     with Replica(runtime="rustpython") as replica:
         net = callers(replica, deploy(replica))
         schema = _hub_schema(98, short=True)
@@ -307,7 +310,7 @@ def test_a_page_of_entities_costly_to_build_stops_before_the_query_limit():
         assert queried["items"] and queried["next"]
         assert _instructions(replica, net.cid, "query") < 4_500_000_000
         dumped, cursor = [], []
-        while True:  # a dump page (records of ~0.4B instructions each to read) stops reading at 1.5B
+        while True:  # a dump page (records of ~0.27B each to read and encode) stops at 3B
             try:
                 page = net.admin.ok("dump", cursor, 100)
             except Rejected as exc:
@@ -322,3 +325,34 @@ def test_a_page_of_entities_costly_to_build_stops_before_the_query_limit():
                 break
             cursor = page["next"]
         assert dumped == list(range(1, 31))
+
+
+def test_a_dump_page_of_entities_too_large_to_share_one_costs_about_one_entity():
+    """An entity of 32 fields of 2,000 four-byte characters is 770,000 characters of dump JSON (each
+    escaped as a surrogate pair), so a dump page holds one. The page read as many records as its
+    instructions allowed (up to 16 of these), encoded them all, found the text over its 1,000,000
+    characters and read the page again, smaller: ten entities read and encoded for one kept. Each record
+    is now encoded as it is read and the page ends before one that does not fit, so a page costs about
+    two entities (the one it holds and the one it refuses), each page goes on with a cursor, and nothing
+    is lost."""
+    with Replica(runtime="rustpython") as replica:
+        net = with_types(callers(replica, deploy(replica)), [HEAVY])
+        value = text("\U0001f600" * 2000)
+        for _ in range(5):
+            net.mallory.ok("create", "rp::Heavy", [field(n, value) for n in NAMES])
+        dumped, costs, cursor = [], [], []
+        while True:
+            try:
+                page = net.admin.ok("dump", cursor, 100)
+            except Rejected as exc:
+                pytest.fail(f"a dump page trapped: {exc.message}")
+            costs.append(_instructions(replica, net.cid, "dump"))
+            records = [r for r in json.loads(page["data"])["records"] if r.get("type") == "rp::Heavy"]
+            dumped += [r["id"] for r in records if "id" in r]
+            assert len(page["data"]) <= 1_000_100
+            if not page["next"]:
+                break
+            assert len(records) == 1 and page["next"]
+            cursor = page["next"]
+        assert dumped == [1, 2, 3, 4, 5]
+        assert max(costs) < 2.5 * costs[-1]  # the last page reads one entity (and its type's end)

@@ -851,11 +851,12 @@ class Database(SeedDocuments, SchemaUpgrades):
         """Live entity count per stored type name (O(number of types))."""
         return {name: self.counters(tc)[1] for tc, name in self.stored_types()}
 
-    def dump_page(self, cursor: Optional[str] = None, limit: int = 100, stop=None) -> tuple:
+    def dump_page(self, cursor: Optional[str] = None, limit: int = 100, stop=None, admit=None) -> tuple:
         """Records of up to `limit` entities after `cursor`, and the next cursor (None at the end);
-        `stop()` true ends the page early (after at least one record)."""
+        `stop()` true ends the page early after a record, `admit(record)` false before it (after at
+        least one record either way)."""
         from .dump_restore import dump_page
-        return dump_page(self, cursor, limit, stop)
+        return dump_page(self, cursor, limit, stop, admit)
 
     def restore(self, records: list) -> int:
         """Trusted restore of dumped records, keeping ids, owners, timestamps and versions."""

@@ -58,12 +58,20 @@ def _dumped_relations(cls) -> list:
 class _Page:
     """The records of one dump page and what it may still carry: records, link ids, id-bucket reads."""
 
-    def __init__(self, limit: int, stop=None):
+    def __init__(self, limit: int, stop=None, admit=None):
         self.records = []
         self.limit = limit
         self.ids = MAX_DUMP_LINK_IDS
         self.buckets = MAX_DUMP_LINK_BUCKETS
         self.stop = stop  # () -> bool: the caller's budget is used up (asked once a record is in)
+        self.admit = admit  # (record) -> bool: whether it still fits (asked before each record goes in)
+
+    def add(self, record: dict) -> bool:
+        """Append `record` unless `admit` refuses it; the page's first record always goes in."""
+        if self.admit is not None and not self.admit(record) and self.records:
+            return False
+        self.records.append(record)
+        return True
 
     def full(self) -> bool:
         return (len(self.records) >= self.limit or self.ids <= 0 or self.buckets <= 0
@@ -111,7 +119,7 @@ def _record(db, tc: int, type_name: str, eid: int, cls, page: _Page) -> tuple:
         elif cls is None or name in cls.__fields__:
             fields[name] = value
     links, position = {}, None
-    entity = cls.by_storage_id(eid) if cls is not None else None
+    entity = cls.by_storage_id(eid) if cls is not None and _dumped_relations(cls) else None
     if entity is not None:
         links, position = _walk_links(entity, cls, page, None)
     record = {"type": type_name, "id": eid, "fields": fields, "refs": refs, "links": links,
@@ -130,7 +138,7 @@ def _continuation(type_name: str, cls, eid: int, start: tuple, page: _Page):
     record = {"type": type_name, "links_of": eid, "links": links}
     if position is not None:
         record["more_links"] = True
-    page.records.append(record)
+    page.add(record)  # the page's first record
     return position
 
 
@@ -161,15 +169,17 @@ def _position(tc: int, eid: int, position: tuple) -> str:
     return f"{tc}:{eid}:{position[0]}:{position[1]}"
 
 
-def dump_page(db, cursor, limit: int, stop=None) -> tuple:
+def dump_page(db, cursor, limit: int, stop=None, admit=None) -> tuple:
     """(records, next cursor or None): entities in (type code, id) order after `cursor`, at most
     `limit` of them (and a type's end marker), MAX_DUMP_LINK_IDS link ids and MAX_DUMP_LINK_BUCKETS
     id-bucket reads; an entity whose links do not fit goes on in continuation records. `stop()` true
-    ends the page after the record just read (a record can cost ~0.4B instructions to read)."""
+    ends the page after the record just read (a record can cost ~0.4B instructions to read);
+    `admit(record)` false ends it before that record (the caller's size cap: the page's first record
+    always goes in, so the caller refuses one that cannot go in alone by raising)."""
     if isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0:
         raise ValidationError("limit must be a positive integer")
     start_tc, after, resume = _cursor(cursor)
-    page = _Page(limit, stop)
+    page = _Page(limit, stop, admit)
     for tc, name in db.stored_types():
         if tc < start_tc:
             continue
@@ -186,15 +196,19 @@ def dump_page(db, cursor, limit: int, stop=None) -> tuple:
             if page.full():
                 return page.records, f"{tc}:{after}"
             ids, next_id = db.live_walk(tc, after, limit - len(page.records))
+            last = after  # the id after which the page goes on when the next record does not fit
             for eid in ids:
                 record, position = _record(db, tc, name, eid, cls, page)
-                page.records.append(record)
+                if not page.add(record):
+                    return page.records, f"{tc}:{last}"
+                last = eid
                 if position is not None:
                     return page.records, _position(tc, eid, position)
                 if page.full() and (eid != ids[-1] or next_id is not None):
                     return page.records, f"{tc}:{eid}"
             if next_id is None:
-                page.records.append({"type": name, "max_id": db.counters(tc)[0]})
+                if not page.add({"type": name, "max_id": db.counters(tc)[0]}):
+                    return page.records, f"{tc}:{last}"
                 break
             after = next_id
         if page.full():
