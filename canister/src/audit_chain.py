@@ -62,9 +62,9 @@ def block_body(time, caller, operation, type_name, entity_id, changes):
         if type(operation) is not str or type(type_name) is not str or type(caller) is not str:
             return None
         names = _names_pairs(operation, type_name, caller)
-    if type(entity_id) is not int or entity_id < 0 or type(time) is not int or time < 0:
+    if entity_id.__class__ is not int or entity_id < 0 or time.__class__ is not int or time < 0:
         return None
-    changes_hash = plain_values_hash(changes, True) if type(changes) is dict else None
+    changes_hash = plain_values_hash(changes, True) if changes.__class__ is dict else None
     if changes_hash is None:
         return None
     sha256 = hashlib.sha256

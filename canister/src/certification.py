@@ -22,6 +22,18 @@ _LAST_HASH_PREFIX = tree.labeled_prefix(LAST_BLOCK_HASH)
 _LAST_INDEX_PREFIX = tree.labeled_prefix(LAST_BLOCK_INDEX)
 _LEAF_PREFIX = tree.leaf_prefix()
 _FORK_PREFIX = tree.fork_prefix()
+uleb128 = rep_hash.uleb128
+
+
+def _root_digest(entities: bytes, index: int, block_hash: bytes) -> bytes:
+    """The root digest over the entities digest and the tip (the subtree digests inlined: this runs in
+    every update)."""
+    sha256 = hashlib.sha256
+    last_hash = sha256(_LAST_HASH_PREFIX + sha256(_LEAF_PREFIX + block_hash).digest()).digest()
+    leaf = sha256(_LEAF_PREFIX + uleb128(index)).digest()
+    # tree.fork_digest(entities, tree.fork_digest(last_hash, last_index)), inlined
+    tip = sha256(_FORK_PREFIX + last_hash + sha256(_LAST_INDEX_PREFIX + leaf).digest()).digest()
+    return sha256(_FORK_PREFIX + entities + tip).digest()
 
 
 class Certifier:
@@ -70,7 +82,7 @@ class Certifier:
             if changed or self.entities is None:
                 self.entities = self._entities_digest()
             if state[1] > state[0]:
-                self.set_certified_data(self._root_digest(self.entities, state[1] - 1, chain.last_hash))
+                self.set_certified_data(_root_digest(self.entities, state[1] - 1, chain.last_hash))
             else:
                 self.set_certified_data(self.entities)
 
@@ -109,22 +121,11 @@ class Certifier:
     def root_digest_at(self, tip) -> bytes:
         """The digest of _root([PRUNED, entities digest], tip nodes), from the digests directly."""
         entities = self._entities_digest()
-        return entities if tip is None else self._root_digest(entities, tip[0], tip[1])
+        return entities if tip is None else _root_digest(entities, tip[0], tip[1])
 
     def _entities_digest(self) -> bytes:
         """The digest of the `entities` label over the certified-entity trees."""
         return tree.labeled_digest(ENTITIES, self.merkle.digest())
-
-    @staticmethod
-    def _root_digest(entities: bytes, index: int, block_hash: bytes) -> bytes:
-        """The root digest over the entities digest and the tip (the subtree digests inlined: this runs
-        in every update)."""
-        sha256 = hashlib.sha256
-        last_hash = sha256(_LAST_HASH_PREFIX + sha256(_LEAF_PREFIX + block_hash).digest()).digest()
-        leaf = sha256(_LEAF_PREFIX + rep_hash.uleb128(index)).digest()
-        # tree.fork_digest(entities, tree.fork_digest(last_hash, last_index)), inlined
-        tip = sha256(_FORK_PREFIX + last_hash + sha256(_LAST_INDEX_PREFIX + leaf).digest()).digest()
-        return sha256(_FORK_PREFIX + entities + tip).digest()
 
     def _certificate(self) -> bytes:
         certificate = self.data_certificate()
