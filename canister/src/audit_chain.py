@@ -17,7 +17,7 @@ from stored_values import field_values, plain_values_hash
 BLOCK_TYPE = "simpledb_audit"
 BLOCK_TYPE_URL = "https://github.com/kybra-simple-db/kybra-simple-db/blob/main/docs/canister.md#audit-blocks"
 CHAIN_KEY = "chain"
-_UNREAD = ("unread",)   # AuditChain.known before the chain's state was read
+UNREAD = ("unread",)   # AuditChain.known before the chain's state was read (`state()` reads it)
 
 
 def _number(value) -> dict:
@@ -122,7 +122,7 @@ class AuditChain:
 
     def __init__(self, store):
         self.store = store
-        self.known = _UNREAD     # (first, next, hash hex of block next-1) as stored (None: not stored)
+        self.known = UNREAD     # (first, next, hash hex of block next-1) as stored (None: not stored)
         self.last_hash = None    # the hash of block next-1 of `known` as bytes (None while empty)
 
     def state(self):
@@ -130,7 +130,7 @@ class AuditChain:
         "chain" is written when the chain starts (older versions rewrote it in every append), the blocks
         after the index it names are found by probing their hashes (O(log n) reads, after an upgrade)."""
         known = self.known
-        if known is _UNREAD:
+        if known is UNREAD:
             raw = self.store.get(CHAIN_KEY)
             if raw is None:
                 self.known = None

@@ -10,7 +10,7 @@ import hashlib
 
 import ic_hash_tree as tree
 import rep_hash
-from audit_chain import AuditChain
+from audit_chain import UNREAD, AuditChain
 from entity_merkle import EntityMerkle
 from stored_values import entity_hash
 
@@ -58,7 +58,9 @@ class Certifier:
         """Chain the audit entries written since the chain's end and rehash the certified entities they
         touch; set the new root when anything changed."""
         chain = self.chain
-        state = chain.state()
+        state = chain.known   # (chain.state() but the first time: no call)
+        if state is UNREAD:
+            state = chain.state()
         start = state[1] if state is not None else audit_start
         copies = gateway.copies_since(start)   # (block body, type name, id) of each entry
         if copies is not None:
@@ -69,12 +71,14 @@ class Certifier:
             copies = [(None, entry["type_name"], entry["id"]) for entry in entries]
         merkle = self.merkle
         certified = merkle.certified_names()
-        touched = []
+        touched = None
         if certified:
             for copy in copies:
                 if copy[1] in certified:
+                    if touched is None:
+                        touched = []
                     touched.append((copy[1], copy[2]))
-            if touched:
+            if touched is not None:
                 self._rehash(gateway, touched)
         # only a rehash or a type turning certification on or off changes the tree
         changed = merkle.flush() if touched or merkle.types_dirty else False

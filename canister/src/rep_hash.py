@@ -63,6 +63,8 @@ def uleb128(value: int) -> bytes:
         if value < 0:
             raise ValueError("a Nat cannot be negative")
         return _BYTES[value]
+    if value < 0x200000:   # ids and block indexes into the millions, inline
+        return _MORE[value & 0x7F] + _MORE[value >> 7 & 0x7F] + _BYTES[value >> 14]
     count = (value.bit_length() + 6) // 7
     if count == 9:   # times in ns, inline: the low 8 groups spread in 64 bits, then the ninth
         x = value & _LOW56
