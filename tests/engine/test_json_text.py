@@ -95,6 +95,18 @@ def test_escaped_quotes_and_backslashes():
         assert json_text.decode(text) == json.loads(text)
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.text(), values, max_size=6), st.data())
+def test_a_dict_and_some_of_its_items_encode_as_json_does(value, data):
+    names = data.draw(st.lists(st.sampled_from(list(value)), unique=True) if value else st.just([]))
+    part = {name: value[name] for name in names}
+    for _ in range(2):  # keys met before, then cached
+        assert json_text.encode_with_part(value, part) == (COMPACT.encode(value), COMPACT.encode(part))
+        assert json_text.encode_with_part(value, None) == (COMPACT.encode(value), None)
+    other = dict(part, **{"\x00" + "".join(value): 1})     # with an entry that is not one of the dict's
+    assert json_text.encode_with_part(value, other)[1] in (None, COMPACT.encode(other))
+
+
 def _workload(storage_factory):
     from kybra_simple_db import Database, Entity, Float, Integer, ManyToMany, String, type_registry
 
@@ -123,6 +135,22 @@ def _workload(storage_factory):
         Item.load(2).update_fields({"ratio": 2.5})
     a.set_owner("carol")
     a.update_fields({"name": "a2"})
+    db = Database.get_instance()
+    with db.transaction():
+        Item.load(3).update_checked({"note": "z", "size": 7})     # the canister's update
+    b = Item.load(2)
+    b._do_not_save = True
+    b.size = 8
+    b._save()       # the changes of a save
+    b._save()       # nothing changed: a "_touched" entry, not a field
+    b._do_not_save = False
+
+    class Open(Entity):     # undeclared fields, one named like the transfer's entry, one with a long name
+        pass
+
+    o = Open(owner="x", **{"f" * 70: 1})
+    o.update_fields({"owner": "y", "f" * 70: 2})
+    o.set_owner("dave")
     loaded = {(i.name, i.size, i.ratio, i.note) for i in Item.instances()}
     return dict(storage._data), loaded, Item.count_by("size", 3)
 

@@ -575,6 +575,8 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
                     changes[name] = value
             if changes:
                 self._write_document("update", changes)
+                if d["_dirty"]:
+                    d["_dirty"] = False
 
     # ----- persistence -----------------------------------------------------------------------------
 
@@ -598,10 +600,13 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
             changes.update(extra)
         if changes:
             self._write_document(operation, changes)
+            if self._dirty:
+                self.__dict__["_dirty"] = False
 
     def _write_document(self, operation: str, changes: dict) -> None:
-        """Write the changed document (`changes`: the fields that differ from storage, not empty):
-        version +1, updater and time; then alias and index keys, and the audit entry."""
+        """Write the changed document (`changes`: the fields that differ from storage, not empty; for
+        "update" the entries of `_data` that do): version +1, updater and time, the audit entry, then
+        alias and index keys. A caller that may write unsaved changes (`_dirty`) clears that flag after it."""
         cls = self.__class__
         if cls.__owned__ and operation != "transfer":
             self._check_owner()
@@ -629,13 +634,16 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
         meta["u"] = caller
         meta["tu"] = now
         data = d["_data"]
-        db.put_value(key, doc_text(data, meta), head)
+        if keys.NATIVE_JSON:
+            db.put_value(key, doc_text(data, meta), head)
+            db.audit.append(operation, cls.__type_name__, eid, changes, now, caller)
+        else:   # each value encoded once, for the document and an update's entry (its changes are fields)
+            fields, changed = json_text.encode_with_part(data, changes if operation == "update" else None)
+            db.put_value(key, doc_text(data, meta, fields), head)
+            db.audit.append(operation, cls.__type_name__, eid, changes, now, caller, changes_text=changed)
         if not db.keyed_fields(cls, tc).isdisjoint(changes):
             self._sync_keys(d["_stored"], data, changes)
-        db.audit.append(operation, cls.__type_name__, eid, changes, now, caller)
         d["_stored"] = dict(data)
-        if d["_dirty"]:
-            d["_dirty"] = False
 
     def _check_owner(self) -> None:
         """TimestampedMixin entities change only by their owner's hand (as in the original)."""
