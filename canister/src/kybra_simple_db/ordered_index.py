@@ -329,27 +329,31 @@ class OrderedIndex:
                 pos = self._search(cached, (2, value, entity_id), True)
             path.append((nid, cached, pos))
             nid = int(cached[4][pos])
-        start = text.rfind(index_nodes.ENTRY + whole) + 1
-        if not start:
-            if not text.startswith(whole, 1):
-                return None
-            start = 1
-        end = text.find(index_nodes.ENTRY, start)
-        tail = end < 0
-        if tail:
-            end = len(text)
-        last = int(text[start + len(whole):end])
-        if last >= entity_id:
-            return False if last == entity_id else None
-        grown = text[:end] + index_nodes.ENTRY + whole + str(entity_id) + text[end:]
+        # (searches from an offset, `find(x, start)` or `startswith(x, 1)`, cost as much as copying the text
+        # on Kybra's RustPython; `partition` does not: the text is taken apart around the value's last entry)
+        marked = index_nodes.ENTRY + whole
+        lead = "L" + whole
+        before, found, rest = text.rpartition(marked)
+        if found:
+            head = text.startswith(lead)
+        elif text.startswith(lead):     # its only entry begins the leaf
+            head = True
+            found, rest = lead, text[len(lead):]
+        else:
+            return None
+        last, ends, after = rest.partition(index_nodes.ENTRY)
+        last_id = int(last)
+        if last_id >= entity_id:
+            return False if last_id == entity_id else None
+        grown = before + (found + last + marked + str(entity_id) + ends) + after
         node = keys = None
         if cached[2] is not None:       # decoded already: kept decoded (the next change reuses its keys)
-            pos = text.count(index_nodes.ENTRY, 0, end) + 1
+            pos = before.count(index_nodes.ENTRY) + 1 + (found != lead)
             node = cached[1][:pos] + [[value, entity_id]] + cached[1][pos:]
             keys = cached[2][:pos] + [(2, value, entity_id)] + cached[2][pos:]
-        head = text.startswith(whole, 1)
-        run = (value, grown.count(index_nodes.ENTRY + whole) + head, head, tail)
-        if len(grown) * 4 <= self.limit or self._fits(grown):
+        run = (value, None, head, not ends)     # (counted when `_run` needs it)
+        limit = self.limit
+        if len(grown) * 4 <= limit or (len(grown) <= limit and grown.isascii()) or self._fits(grown):
             self.db.put(key, grown)
             if len(_CACHE) >= _CACHE_SIZE:
                 _CACHE.clear()
@@ -589,7 +593,12 @@ class OrderedIndex:
             return None
         text, entry_keys, removed_at, run = touched
         if run is not None and run[0] == value:     # noted by `_append_text`
-            return run[1:]
+            count, head, tail = run[1:]
+            if count is None:
+                if inner_only and (head or tail):
+                    return 0, head, tail
+                count = text.count(index_nodes.ENTRY + "s" + value + index_nodes.FIELD) + head
+            return count, head, tail
         if entry_keys is not None:
             first = bisect_left(entry_keys, sort_key(value))
             end = bisect_left(entry_keys, after_key(value), first)

@@ -85,18 +85,16 @@ class CountTree(OrderedIndex):
         """`add` for a Text value stored unescaped, in the text of the leaf where its entry belongs: the
         entry "s<value>\x1f<count>" is found and its count replaced without splitting the leaf."""
         whole = "s" + value + index_nodes.FIELD
-        if text.startswith(whole, 1):
-            start = 1 + len(whole)
+        lead = "L" + whole      # (`partition`, not searches from an offset: see OrderedIndex._append_text)
+        if text.startswith(lead):
+            before, found, rest = "", lead, text[len(lead):]
         else:
-            start = text.find(index_nodes.ENTRY + whole)
-            if start < 0:
+            before, found, rest = text.partition(index_nodes.ENTRY + whole)
+            if not found:
                 return False
-            start += 1 + len(whole)
-        end = text.find(index_nodes.ENTRY, start)
-        if end < 0:
-            end = len(text)
-        after = int(text[start:end]) + delta
-        text = text[:start] + str(after) + text[end:]
+        count, ends, tail = rest.partition(index_nodes.ENTRY)
+        after = int(count) + delta
+        text = before + (found + str(after) + ends) + tail
         if after < floor or not self._fits(text):
             self._change(self._find(value), value, after if after >= floor else None)
             return True
