@@ -70,7 +70,9 @@ class Certifier:
             state, appended = chain.append(entries, start, state)
             copies = [(None, entry["type_name"], entry["id"]) for entry in entries]
         merkle = self.merkle
-        certified = merkle.certified_names()
+        certified = merkle.names   # (merkle.certified_names() once read: no call)
+        if certified is None:
+            certified = merkle.certified_names()
         touched = None
         if certified:
             for copy in copies:

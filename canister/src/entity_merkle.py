@@ -129,6 +129,7 @@ class EntityMerkle:
         self.types_text = None  # the stored text `types` equals (None when changed since or absent)
         self.types_dirty = False
         self.used = False       # True once a node was read or the types record copied (see `reset`)
+        self.names = None       # the certified types' entries of `types`, else of `stored` (None: unread)
 
     # --- state ---
 
@@ -142,6 +143,7 @@ class EntityMerkle:
         self.types = None
         self.types_dirty = False
         self.used = False
+        self.names = None if self.stored is None else self.stored["t"]
 
     def _stored(self) -> dict:
         """The types record as stored, read once per message (the parse is shared: never change it)."""
@@ -156,6 +158,8 @@ class EntityMerkle:
                     parsed = json.loads(raw)
                     _remember(_PARSED, raw, parsed)
             self.stored = parsed
+            if self.types is None:
+                self.names = parsed["t"]
         return self.stored
 
     def _state(self) -> dict:
@@ -164,7 +168,7 @@ class EntityMerkle:
             self.used = True
             parsed = self._stored()
             self.types = dict(parsed)
-            self.types["t"] = {name: list(info) for name, info in parsed["t"].items()}
+            self.types["t"] = self.names = {name: list(info) for name, info in parsed["t"].items()}
         return self.types
 
     def _view(self) -> dict:
@@ -172,13 +176,14 @@ class EntityMerkle:
         return self.types if self.types is not None else self._stored()
 
     def certified(self, type_name: str) -> bool:
-        types = self.types if self.types is not None else self.stored   # (every update asks: no call)
-        return type_name in (types if types is not None else self._stored())["t"]
+        names = self.names
+        return type_name in (names if names is not None else self.certified_names())
 
     def certified_names(self) -> dict:
-        """The certified types' names as the keys of a dict (read it, never change it)."""
-        types = self.types if self.types is not None else self.stored
-        return (types if types is not None else self._stored())["t"]
+        """The certified types' names as the keys of a dict (read it, never change it; `names` is the
+        same without a call once read)."""
+        names = self.names
+        return names if names is not None else self._stored()["t"]
 
     def certified_types(self) -> list:
         return sorted(self._state()["t"])
