@@ -18,6 +18,7 @@ ENTITIES = b"entities"
 LAST_BLOCK_HASH = b"last_block_hash"
 LAST_BLOCK_INDEX = b"last_block_index"
 # the bytes hashed before a labeled subtree's or a leaf's content (ic_hash_tree.labeled_digest / leaf_digest)
+_ENTITIES_PREFIX = tree.labeled_prefix(ENTITIES)
 _LAST_HASH_PREFIX = tree.labeled_prefix(LAST_BLOCK_HASH)
 _LAST_INDEX_PREFIX = tree.labeled_prefix(LAST_BLOCK_INDEX)
 _LEAF_PREFIX = tree.leaf_prefix()
@@ -131,7 +132,7 @@ class Certifier:
 
     def _entities_digest(self) -> bytes:
         """The digest of the `entities` label over the certified-entity trees."""
-        return tree.labeled_digest(ENTITIES, self.merkle.digest())
+        return hashlib.sha256(_ENTITIES_PREFIX + self.merkle.digest()).digest()
 
     def _certificate(self) -> bytes:
         certificate = self.data_certificate()

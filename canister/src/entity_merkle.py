@@ -26,6 +26,7 @@ _CACHED_TEXTS = 16
 _PARSED = {}          # stored "cert/types" text -> its parsed state (never changed: each message copies it)
 _DIGESTS = {}         # stored "cert/types" text (None: none stored) -> the digest of its `entities` subtree
 _QUOTED = {}          # type name -> its JSON string (ASCII, as json.dumps writes it)
+_LABELS = {}          # type name -> what tree.labeled_digest hashes before its subtree's digest
 _FORK_PREFIX = tree.fork_prefix()
 _TREES = {}           # node key -> (its slots, its fork tree) for the nodes changed last (see set_leaf)
 _CACHED_TREES = 1024
@@ -42,13 +43,13 @@ def types_text(types: dict) -> str:
     shape {"g": int, "t": {name: [int, int, hex digits]}} (the encoder costs about a million
     instructions on Kybra's RustPython, and the record is rewritten by every certified change)."""
     entries = types["t"]
-    if len(types) != 2 or type(types.get("g")) is not int or type(entries) is not dict:
+    if len(types) != 2 or types.get("g").__class__ is not int or entries.__class__ is not dict:
         return json.dumps(types, separators=(",", ":"), sort_keys=True)
     parts = []
-    for name in sorted(entries):
+    for name in sorted(entries):   # (x.__class__, not type(x): a builtin call costs ~9,000 on RustPython)
         info = entries[name]
-        if (type(name) is not str or type(info) is not list or len(info) != 3 or type(info[0]) is not int
-                or type(info[1]) is not int or type(info[2]) is not str
+        if (name.__class__ is not str or info.__class__ is not list or len(info) != 3
+                or info[0].__class__ is not int or info[1].__class__ is not int or info[2].__class__ is not str
                 or not (info[2].isalnum() or not info[2]) or not info[2].isascii()):   # JSON as it is
             return json.dumps(types, separators=(",", ":"), sort_keys=True)
         quoted = _QUOTED.get(name)
@@ -332,12 +333,17 @@ class EntityMerkle:
     def _digest(self, state: dict) -> bytes:
         """The digest of the balanced forks over the labeled type roots (tree.balanced's shape)."""
         entries = state["t"]
+        sha256 = hashlib.sha256
         digests = []
         for name in sorted(entries):
             root = entries[name][2]
-            digests.append(tree.labeled_digest(name.encode("utf-8"),
-                                               bytes.fromhex(root) if root else tree.EMPTY_DIGEST))
-        return _balanced_digest(digests)
+            prefix = _LABELS.get(name)   # tree.labeled_digest(label, d) hashes prefix + d
+            if prefix is None:
+                if len(_LABELS) >= 2 * MAX_CERTIFIED_TYPES:
+                    _LABELS.clear()
+                prefix = _LABELS[name] = tree.labeled_prefix(name.encode("utf-8"))
+            digests.append(sha256(prefix + (bytes.fromhex(root) if root else tree.EMPTY_DIGEST)).digest())
+        return digests[0] if len(digests) == 1 else _balanced_digest(digests)
 
     def leaf(self, type_name: str, entity_id: int):
         """The stored hash of an entity, or None."""

@@ -154,12 +154,12 @@ def _plain_entity_hash(type_name: str, record: dict):
     owner, creator, updater = record["owner"] or "", record["creator"] or "", record["updater"] or ""
     entity_id, version = record["id"], record["version"] or 0
     created, updated = record["created_at"] or 0, record["updated_at"] or 0
-    if type(owner) is not str or type(creator) is not str or type(updater) is not str:
+    if owner.__class__ is not str or creator.__class__ is not str or updater.__class__ is not str:
         return None
-    if type(type_name) is not str:
+    if type_name.__class__ is not str:
         return None
     for number in (entity_id, version, created, updated):
-        if type(number) is not int or number < 0:
+        if number.__class__ is not int or number < 0:
             return None
     fields = plain_values_hash(record["fields"], False)
     refs = _refs_hash(record["refs"])
@@ -188,7 +188,7 @@ def _refs_hash(refs: dict):
         target = refs[name]
         if target is None:
             continue
-        if type(target) is not int or target < 0 or type(name) is not str:
+        if target.__class__ is not int or target < 0 or name.__class__ is not str:
             return None
         pairs.append(rep_hash.key_hash(name) + hashlib.sha256(_uleb128(target)).digest())
     if not pairs:
