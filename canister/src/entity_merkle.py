@@ -49,7 +49,8 @@ def types_text(types: dict) -> str:
     for name in sorted(entries):   # (x.__class__, not type(x): a builtin call costs ~9,000 on RustPython)
         info = entries[name]
         if (name.__class__ is not str or info.__class__ is not list or len(info) != 3
-                or info[0].__class__ is not int or info[1].__class__ is not int or info[2].__class__ is not str
+                or info[0].__class__ is not int or info[1].__class__ is not int
+                or info[2].__class__ is not str
                 or not (info[2].isalnum() or not info[2]) or not info[2].isascii()):   # JSON as it is
             return json.dumps(types, separators=(",", ":"), sort_keys=True)
         quoted = _QUOTED.get(name)
