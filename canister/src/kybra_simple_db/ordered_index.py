@@ -113,6 +113,20 @@ class OrderedIndex:
         parsed = _HEADERS.get(text) or _parse_header(text)
         return {"r": parsed[0], "n": parsed[1], "h": parsed[2]}
 
+    def _root_text(self) -> Optional[tuple]:
+        """(root node number, its stored text), None in an empty tree: what `header` and `read` give for
+        the root, without a header dict or a node cache entry (a count tree's add needs no more)."""
+        get = self.db.get_cached
+        text = get(self.prefix)
+        if not text:
+            return None
+        nid = (_HEADERS.get(text) or _parse_header(text))[0]
+        key = self.prefix + "." + str(nid)
+        text = get(key)
+        if text is None:
+            raise LookupError(f"index node {key} is missing")
+        return nid, text
+
     def _put_header(self, header: dict) -> None:
         self.db.put(self.prefix, str(header["r"]) + "," + str(header["n"]) + "," + str(header["h"]))
 

@@ -55,11 +55,17 @@ class CountTree(OrderedIndex):
         (nothing changed) when `value` has no stored count. The common case replaces one entry text of the
         leaf (nothing else is decoded: see OrderedIndex._entry); a removal or a leaf that would outgrow its
         value goes through the tree's split and merge."""
+        plain = type(value) is str and (not value or min(value) >= index_nodes.PLAIN)
+        if plain:   # a field's counts usually fit one leaf, the root: found without a descent
+            root = self._root_text()
+            if root is None:
+                return False
+            if root[1][0] == "L":
+                return self._add_in_text(root[0], root[1], value, delta, floor)
         header = self.header()
         if not header["r"]:
             return False
         target = (rank(value), value)
-        plain = type(value) is str and (not value or min(value) >= index_nodes.PLAIN)
         _path, nid, cached = self._locate(header, target, not plain, plain)
         if plain:
             return self._add_in_text(nid, cached[0], value, delta, floor)
@@ -150,8 +156,18 @@ class CountTree(OrderedIndex):
         return [list(entry) for entry in self.walk()]
 
 
+_COUNT_TREES = {}       # (type code, field, generation) -> the database's count tree of that index
+
+
 def count_tree(db, tc: int, field: str, gen: int) -> CountTree:
-    return CountTree(db, keys.value_counts_key(tc, field, gen))
+    """The count tree of the ordered index of `field` (kept per database: it holds no state of its own
+    between changes)."""
+    found = _COUNT_TREES.get((tc, field, gen))
+    if found is None or found.db is not db:
+        if len(_COUNT_TREES) >= 256:
+            _COUNT_TREES.clear()
+        found = _COUNT_TREES[(tc, field, gen)] = CountTree(db, keys.value_counts_key(tc, field, gen))
+    return found
 
 
 def _exact_key(db, index: OrderedIndex, tc: int, field: str, gen: int, value) -> Optional[str]:
