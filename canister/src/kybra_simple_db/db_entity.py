@@ -839,11 +839,12 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
             for name, rel in cls.__relations__.items():
                 if not rel.to_many:
                     data[name] = stored.get(name)
-        obj.__dict__.update({"_db": db, "_state": "live", "_data": data, "_stored": stored, "_meta": doc,
-                             "_hooking": set(), "_do_not_save": False, "_dirty": False,
-                             "_id": doc.get("i") or str(eid),
-                             "_eid": eid, "_tc": tc, "_key": key,
-                             "_loaded": None if head is None else (head, SETTLED[0])})
+        # the new object's attributes as its whole dict (20K fewer than `__dict__.update` on RustPython)
+        object.__setattr__(obj, "__dict__", {"_db": db, "_state": "live", "_data": data, "_stored": stored,
+                                             "_meta": doc, "_hooking": set(), "_do_not_save": False,
+                                             "_dirty": False, "_id": doc.get("i") or f"{eid}", "_eid": eid,
+                                             "_tc": tc, "_key": key,
+                                             "_loaded": None if head is None else (head, SETTLED[0])})
         return obj
 
     @classmethod

@@ -100,9 +100,18 @@ def encode_with_part(value: dict, part: Optional[dict]) -> tuple:
     if part is None:
         return text, None
     try:
+        (key,) = part   # one item (most updates): without a comprehension, a call on Kybra's RustPython
+    except ValueError:
+        key = _NO_KEY
+    try:
+        if key is not _NO_KEY:
+            return text, "{" + pieces[key] + "}"
         return text, "{" + ",".join([pieces[key] for key in part]) + "}"
     except KeyError:
         return text, None
+
+
+_NO_KEY = object()
 
 
 def encode_dict(value: dict, sort_keys: bool = False, depth: int = 0) -> str:
