@@ -269,6 +269,13 @@ class Database(SeedDocuments, SchemaUpgrades):
         and nothing was committed or rolled back since."""
         return self._data.get_known(key, known)
 
+    def cached_reader(self):
+        """The function `get_cached` reads through (the staged map's, or `get` when a subclass overrides
+        it): an index descent reading several nodes calls it directly, one call less per read."""
+        if type(self).get is not Database.get:
+            return self.get
+        return self._data.get_cached
+
     def get_cached(self, key: str) -> Optional[str]:
         """`get(key)` for the engine's own structures (index nodes and headers, count trees), kept in the
         heap across messages (staged_store.StagedMap.get_cached); a subclass overriding `get` reads
@@ -533,7 +540,11 @@ class Database(SeedDocuments, SchemaUpgrades):
     def set_counters(self, tc: int, max_id: int, count: int) -> None:
         counters = self._counters
         previous = counters.get(tc) or self.counters(tc)      # loads the deleted spans too
-        self._write_counters(tc, max_id, count, self._deleted_spans[tc])
+        spans = self._deleted_spans[tc]
+        if spans:
+            self._write_counters(tc, max_id, count, spans)
+        else:   # (the usual case, inline: every create sets them)
+            self._data.put(keys.counter_key(tc), f"{max_id},{count}", self._journal)
         counters[tc] = (max_id, count)
         self._journal.append((CALL, counters.__setitem__, (tc, previous)))
 

@@ -7,7 +7,7 @@ A mixin of `Entity`: which keys a type keeps (and their generation) is decided b
 from typing import Optional
 
 from . import key_layout as keys
-from . import ordered_keys
+from . import ordered_keys, value_counts
 from .db_engine import Database
 from .db_errors import ConflictError
 from .entity_values import differs
@@ -92,8 +92,12 @@ class IndexedKeys:
             new = data.get(field)
             if new is None:
                 continue
-            if kind == "^":
-                ordered_keys.move_entry(db, tc, field, gen, eid, None, new, counting, index)
+            if kind == "^":     # (what ordered_keys.move_entry does with no old value, inline)
+                if index.insert(new, eid):
+                    if counting is not None:
+                        value_counts.entry_moved(db, index, tc, field, gen, new, 1, counting == "c")
+                elif counting == "c":
+                    value_counts.fold_key(db, index, tc, field, gen, new)
             elif kind == "@":
                 self._claim_alias(keys.alias_key(tc, field, new, db.key_limit, gen), new)
             else:

@@ -90,6 +90,13 @@ class OrderedIndex:
                             # the last insert or remove changed
     _path = None            # the inner nodes above it after an insert that split nothing, else None
 
+    _reader = None          # the database's `cached_reader` (see `_read_through`)
+
+    def _read_through(self):
+        """The database's `cached_reader`, kept (the object lives as long as its database)."""
+        self._reader = self.db.cached_reader()
+        return self._reader
+
     def __init__(self, db, prefix: str):
         self.db = db
         self.prefix = prefix
@@ -116,7 +123,7 @@ class OrderedIndex:
     def _root_text(self) -> Optional[tuple]:
         """(root node number, its stored text), None in an empty tree: what `header` and `read` give for
         the root, without a header dict or a node cache entry (a count tree's add needs no more)."""
-        get = self.db.get_cached
+        get = self._reader or self._read_through()
         text = get(self.prefix)
         if not text:
             return None
@@ -304,7 +311,7 @@ class OrderedIndex:
         descent (inlined: each call costs about as much as a step of it on Kybra's RustPython) and the
         entry spliced into the text without splitting it; the value's run in the leaf is noted for
         `_run`. None when that is not the case (nothing done: the general path takes it)."""
-        get = self.db.get_cached
+        get = self._reader or self._read_through()
         prefix = self.prefix
         text = get(prefix)
         if not text:

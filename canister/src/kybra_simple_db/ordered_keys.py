@@ -10,13 +10,11 @@ def tree(db, tc: int, field: str, gen: int) -> OrderedIndex:
     return OrderedIndex(db, keys.ordered_key(tc, field, gen))
 
 
-def move_entry(db, tc: int, field: str, gen: int, entity_id: int, old, new, counting=None,
-               index: OrderedIndex = None) -> tuple:
+def move_entry(db, tc: int, field: str, gen: int, entity_id: int, old, new, counting=None) -> tuple:
     """Move the entity's entry from value `old` to value `new` (None: no entry) in one operation, with
     the index's counts per value in `counting` mode ("v" or "c": see value_counts.entry_moved); returns
-    (an entry was removed, an entry was inserted). `index`: the field's tree, when the caller keeps it."""
-    if index is None:
-        index = tree(db, tc, field, gen)
+    (an entry was removed, an entry was inserted)."""
+    index = tree(db, tc, field, gen)
     removed = old is not None and index.remove(old, entity_id)
     if removed and counting is not None:
         value_counts.entry_moved(db, index, tc, field, gen, old, -1, counting == "c")
