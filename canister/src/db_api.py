@@ -147,41 +147,47 @@ class DbApi(QueryEndpoints):
         gateway.release()
         return {"Ok": result}
 
-    def _entity(self, type_name: str, record: dict, caller: str = None, shape: TypeShape = None) -> dict:
-        """The Candid Entity of an engine record (of a type whose TypeShape is `shape`, if given); with
-        `caller`, a to-one ref to an entity the caller may not read shows as unlinked (so refs reveal no
-        hidden ids)."""
+    def _entity(self, type_name: str, view: tuple, caller: str = None, shape: TypeShape = None) -> dict:
+        """The Candid Entity of an engine view (a record's "view"; of a type whose TypeShape is `shape`, if
+        given); with `caller`, a to-one ref to an entity the caller may not read shows as unlinked (so refs
+        reveal no hidden ids)."""
         if shape is None:
             shape = self.registry.shape(type_name)
-        values = record["fields"]
+        eid, values, stored_refs, meta = view
+        try:  # subscripts cost a third of get() calls on Kybra's RustPython; a metadata key may be absent
+            owner, creator, updater = meta["o"], meta["c"], meta["u"]
+            created, updated, version = meta["tc"], meta["tu"], meta["v"]
+        except KeyError:
+            get = meta.get
+            owner, creator, updater = get("o"), get("c"), get("u")
+            created, updated, version = get("tc"), get("tu"), get("v")
         fields = []
         for name, kind, inline in shape.reply_fields:  # a Text str or an Int int inline: no codec call
             stored = values.get(name)
-            if type(stored) is inline:
+            if stored.__class__ is inline:   # (a quarter of a type() call on RustPython)
                 fields.append({"name": name, "value": {kind: stored}})
             else:
                 fields.append({"name": name, "value": self.codec.value(kind, stored)})
         refs = []
         for relation, target in shape.to_one:
-            target_id = record["refs"].get(relation)
+            target_id = stored_refs.get(relation)
             if caller is not None and target_id is not None:
                 target_id = self._visible_ids(caller, target, [target_id])
                 target_id = target_id[0] if target_id else None
             refs.append({"relation": relation, "target_type": target, "target_id": target_id})
         cache = self.principal_cache
-        owner, creator, updater = record["owner"], record["creator"], record["updater"]
         by_owner = cache.get(owner) or self._principal(owner)
         return {
             "type_name": type_name,
-            "id": record["id"],
+            "id": eid,
             "fields": fields,
             "refs": refs,
             "owner": by_owner,
             "creator": by_owner if creator == owner else cache.get(creator) or self._principal(creator),
             "updater": by_owner if updater == owner else cache.get(updater) or self._principal(updater),
-            "created_at": record["created_at"],
-            "updated_at": record["updated_at"],
-            "version": record["version"],
+            "created_at": created,
+            "updated_at": updated,
+            "version": version,
         }
 
     def _principal(self, text: str):
@@ -244,23 +250,25 @@ class DbApi(QueryEndpoints):
                         raise invalid("field " + name + " is required")
         return result
 
-    def _load(self, type_name: str, entity_id: int) -> dict:
-        record = self.gateway.load(type_name, entity_id)
-        if record is None:
+    def _load(self, type_name: str, entity_id: int) -> tuple:
+        """The entity's view (see engine_gateway); NotFound if it does not exist."""
+        view = self.gateway.load_view(type_name, entity_id)
+        if view is None:
             raise _absent(type_name, entity_id)
-        return record
+        return view
 
-    def _readable(self, caller: str, type_name: str, entity_id: int, shape: TypeShape = None) -> dict:
-        """The record if the caller may read it. An entity the caller may not read is answered exactly
-        as an absent one, so its existence does not leak (Admins-read types refuse non-admins first)."""
+    def _readable(self, caller: str, type_name: str, entity_id: int, shape: TypeShape = None) -> tuple:
+        """The entity's view if the caller may read it. An entity the caller may not read is answered
+        exactly as an absent one, so its existence does not leak (Admins-read types refuse non-admins
+        first)."""
         if shape is None:
             shape = self.registry.shape(type_name)
         policy = shape.policy
         everything = policy["read"] == "Public" or self.access.check_type_read(caller, type_name, policy)
-        record = self.gateway.load(type_name, entity_id)
-        if record is None or not (everything or self.access.can_read(caller, policy, record["owner"])):
+        view = self.gateway.load_view(type_name, entity_id)
+        if view is None or not (everything or self.access.can_read(caller, policy, view[3].get("o"))):
             raise _absent(type_name, entity_id)
-        return record
+        return view
 
     def _writable(self, caller: str, type_name: str, entity_id: int, action: str,
                   policy: dict = None) -> dict:
@@ -385,10 +393,10 @@ class DbApi(QueryEndpoints):
         if caller == ANONYMOUS or shape.policy["create"] != "Anyone":  # else nothing can refuse it
             self.access.check_create(caller, type_name, shape.policy)
         fields, refs = self._split_refs(shape, fields)
-        record = self.gateway.create(type_name, self._values(shape.plain, fields, True, shape))
+        view = self.gateway.create(type_name, self._values(shape.plain, fields, True, shape))
         if refs:
-            record = self._set_refs(caller, type_name, record["id"], refs)
-        return self._entity(type_name, record, None, shape)
+            view = self._set_refs(caller, type_name, view[0], refs)
+        return self._entity(type_name, view, None, shape)
 
     def get(self, caller: str, type_name: str, entity_id: int) -> dict:
         """Run without `_run`'s caller scope: a get writes nothing, and neither its read nor its reply asks
@@ -406,7 +414,7 @@ class DbApi(QueryEndpoints):
         return self._run(
             caller,
             False,
-            lambda: self._entity(type_name, self._find_record(caller, type_name, alias), caller),
+            lambda: self._entity(type_name, self._find_record(caller, type_name, alias)["view"], caller),
         )
 
     def _find_record(self, caller: str, type_name: str, alias: str) -> dict:
@@ -446,7 +454,7 @@ class DbApi(QueryEndpoints):
             witness, certificate = self.certifier.entity_proof(type_name, entity_id)
         except ValueError as exc:
             raise invalid(str(exc)) from None
-        entity = None if record is None else self._entity(type_name, record)
+        entity = None if record is None else self._entity(type_name, record["view"])
         return {"entity": entity, "witness": witness, "certificate": certificate}
 
     def update(self, caller: str, type_name: str, entity_id: int, fields: list, expected_version) -> dict:
@@ -466,8 +474,8 @@ class DbApi(QueryEndpoints):
                 + str(expected_version)
             )
         values = self._values(shape.plain, fields, False, shape)
-        record = self.gateway.update(type_name, entity_id, values) if values else self.gateway.held_record()
-        return self._entity(type_name, record, None, shape)
+        view = self.gateway.update(type_name, entity_id, values) if values else self.gateway.held_view()
+        return self._entity(type_name, view, None, shape)
 
     def delete(self, caller: str, type_name: str, entity_id: int) -> dict:
         return self._run(caller, True, self._delete_in_steps, caller, type_name, entity_id)
@@ -626,7 +634,7 @@ class DbApi(QueryEndpoints):
                         continue
                     if not self.access.can_read(caller, policy, record["owner"]):
                         continue
-                    entity = self._entity(type_name, record, caller)
+                    entity = self._entity(type_name, record["view"], caller)
                     if not budget.take(entity_size(entity)) and items:
                         return {"items": items, "next": items[-1]["id"]}
                     items.append(entity)
@@ -653,7 +661,7 @@ class DbApi(QueryEndpoints):
             budget = self._page_budget(api_limits.REPLY_BUDGET - 200_000)  # room for the witness
             items = []
             for position, record in enumerate(records):
-                entity = self._entity(type_name, record)
+                entity = self._entity(type_name, record["view"])
                 if not budget.take(entity_size(entity)) and items:
                     next_cursor = self.gateway.cursor_before(records, position)
                     break
@@ -700,7 +708,7 @@ class DbApi(QueryEndpoints):
         if new_owner == ANONYMOUS:
             raise invalid("the anonymous principal cannot own entities")
         self._writable(caller, type_name, entity_id, "modify")
-        return self._entity(type_name, self.gateway.transfer(type_name, entity_id, new_owner))
+        return self._entity(type_name, self.gateway.transfer(type_name, entity_id, new_owner)["view"])
 
     def batch(self, caller: str, ops: list) -> dict:
         return self._run(caller, True, self._batch, caller, ops)

@@ -118,7 +118,8 @@ class QueryEndpoints:
             refs[name] = payload
         return plain_fields, refs
 
-    def _set_refs(self, caller: str, type_name: str, entity_id: int, refs: dict) -> dict:
+    def _set_refs(self, caller: str, type_name: str, entity_id: int, refs: dict) -> tuple:
+        """Link the new entity as `refs` says (each as `link` would); its view after."""
         for relation, target_id in refs.items():
             self._link(caller, type_name, entity_id, relation, target_id, True)
         return self._load(type_name, entity_id)
@@ -154,7 +155,7 @@ class QueryEndpoints:
         for position, record in enumerate(page["records"]):
             if not self.access.can_read(caller, policy, record["owner"]):
                 continue
-            entity = self._entity(type_name, record, caller)
+            entity = self._entity(type_name, record["view"], caller)
             if len(items) >= room or (not budget.take(entity_size(entity)) and (items or have)):
                 cut = True
                 break

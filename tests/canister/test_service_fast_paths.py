@@ -150,7 +150,15 @@ def test_a_record_of_metadata_missing_keys_reads_them_as_none():
     full = {"o": "a", "c": "b", "u": "c", "tc": 1, "tu": 2, "v": 3}
     record = engine_gateway._as_record((7, {"x": 1}, {}, full))
     assert record == {"id": 7, "fields": {"x": 1}, "refs": {}, "owner": "a", "creator": "b", "updater": "c",
-                      "created_at": 1, "updated_at": 2, "version": 3}
+                      "created_at": 1, "updated_at": 2, "version": 3, "view": (7, {"x": 1}, {}, full)}
     partial = {"o": "a", "v": 3}
     assert engine_gateway._as_record((7, {}, {}, partial))["updater"] is None
     assert engine_gateway._as_record((7, {}, {}, partial))["version"] == 3
+
+
+def test_a_reply_of_metadata_missing_keys_shows_them_as_none():
+    api = _service()
+    entity = api._entity(TYPE, (7, {"title": "abc"}, {}, {"o": ALICE, "v": 3}))
+    assert entity["owner"].to_str() == ALICE and entity["creator"].to_str() == "2vxsx-fae"
+    assert (entity["created_at"], entity["updated_at"], entity["version"]) == (None, None, 3)
+    assert entity["fields"][0] == {"name": "title", "value": {"Text": "abc"}}
