@@ -208,30 +208,32 @@ class EngineGateway:
         return self._class(type_name).stored_view(entity_id)
 
     def load_for_change(self, type_name: str, entity_id: int):
-        """The owner and version of an entity the update is about to change (the engine's `meta()`:
-        {"owner", "version", ...}), or None. The entity is kept until `release` (the end of the update),
-        so the change finds it in the engine's identity map instead of reading it again, and
-        `held_view` gives its view without one (a load costs ~0.85M instructions)."""
+        """The metadata of an entity the update is about to change (its view's last part: {"o": owner,
+        "v": version, ...}, a key may be absent; read it, do not change it), or None. The entity is kept
+        until `release` (the end of the update), so the change finds it in the engine's identity map
+        instead of reading it again, and `held_view` gives its view without one (a load costs ~0.85M
+        instructions)."""
         entity = self._class(type_name).load(entity_id)
         self._held = entity
         self._held_key = (type_name, entity_id)
-        return None if entity is None else entity.meta()
+        return None if entity is None else entity.stored_meta()
 
     def held_view(self) -> tuple:
-        """The view of the entity the last `load_for_change` found (what `load_view` gives for it)."""
-        return self._held.view()
+        """The live view (the engine's `live_view()`: read it at once, do not change it) of the entity the
+        last `load_for_change` found."""
+        return self._held.live_view()
 
     def create(self, type_name: str, values: dict) -> tuple:
-        """Create an entity; its view. `values` were checked against the type's fields by the service
-        (db_api's `_values`, required fields and defaults included), inside this message's transaction:
-        the engine does not check them again."""
-        return self._class(type_name).create_checked(values).view()
+        """Create an entity; its live view (read it at once, do not change it). `values` were checked
+        against the type's fields by the service (db_api's `_values`, required fields and defaults
+        included), inside this message's transaction: the engine does not check them again."""
+        return self._class(type_name).create_checked(values).live_view()
 
     def update(self, type_name: str, entity_id: int, values: dict) -> tuple:
-        """Set fields of an entity; its view after. `values` were checked against the type's fields by
-        the service (db_api's `_values`), inside this message's transaction: the engine does not check
-        them again."""
-        return self._entity(type_name, entity_id).update_checked(values).view()
+        """Set fields of an entity; its live view after (read it at once, do not change it). `values` were
+        checked against the type's fields by the service (db_api's `_values`), inside this message's
+        transaction: the engine does not check them again."""
+        return self._entity(type_name, entity_id).update_checked(values).live_view()
 
     def delete(self, type_name: str, entity_id: int) -> None:
         self._entity(type_name, entity_id).delete()

@@ -35,6 +35,8 @@ class TypeShape:
             if f["default"] is not None or f["required"]
         ]
         self.relations = {r["name"]: r for r in relations}
+        # a name both a field and a relation (the schema rules refuse it): `_create` splits refs off first
+        self.field_relations = any(name in self.checks for name in self.relations)
         self.to_one = [(r["name"], r["target"]) for r in relations if r["kind"] in typedef_rules.TO_ONE]
         self.most_given = len(fields) + len(self.relations)  # names a create may give: fields and relations
 

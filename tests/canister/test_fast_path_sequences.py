@@ -26,6 +26,7 @@ import api_limits  # noqa: E402
 import audit_chain  # noqa: E402
 import entity_merkle  # noqa: E402
 from certification import Certifier  # noqa: E402
+from error_map import from_exception  # noqa: E402
 from test_certified_service import CANISTER, KEYS, Service  # noqa: E402 - a DbApi with certificates
 from undo_map import UndoMap  # noqa: E402
 
@@ -597,6 +598,43 @@ def test_a_create_naming_relations_takes_the_slow_route_and_refuses_what_it_refu
     assert linked["refs"] == [{"relation": "parent", "target_type": "r::Cert", "target_id": 1}]
     reply = svc.api.get_certified(ALICE, "r::Cert", linked["id"])["Ok"]
     assert verify_entity(reply, "r::Cert", linked["id"], CANISTER, KEYS.root_key_der) is not None
+
+
+def _split_then_values_error(api, type_name: str, fields: list):
+    """What a create refused before its fields were checked as given: the split of relations first, then
+    the values (error_map's Error of the first refusal; None when neither refuses)."""
+    shape = api.registry.shape(type_name)
+    try:
+        plain_fields, _ = api._split_refs(shape, fields)
+        api._values(shape.plain, plain_fields, True, shape)
+    except Exception as exc:
+        return from_exception(exc).variant()
+    return None
+
+
+@pytest.mark.parametrize("fields", [
+    [{"name": "title", "value": {"Int": 5}}, {"name": "children", "value": {"Int": 1}}],
+    [{"name": "title", "value": {"Text": "x" * 500}}, {"name": "parent", "value": {"Text": "1"}}],
+    [{"name": "nope", "value": {"Int": 1}}, {"name": "parent", "value": {"Int": -1}}],
+    [{"name": "title", "value": {"Text": "a"}}, {"name": "title", "value": {"Text": "b"}},
+     {"name": "parent", "value": {"Int": 1}}, {"name": "parent", "value": {"Int": 1}}],
+    [{"name": "n", "value": {"Text": "1"}}, {"name": "parent", "value": {"Null": None}}],
+    [{"name": "title", "value": {"Text": "t"}}] * 3 + [{"name": "parent", "value": {"Int": 1}}],
+    [{"name": "n", "value": {"Int": 10**9}}, {"name": "parent", "value": {"Int": True}}],
+    [{"name": "n", "value": {"Int": 10**9}}],
+])
+def test_a_refused_create_naming_a_relation_says_what_the_split_said_first(fields):
+    """A create's fields are checked as given, and only a refusal (or a relation named) sends them
+    through the split: the error is the one the split-first order gives, word for word."""
+    svc = Service()
+    typedef = _typedef("r::Cert", False)
+    typedef["relations"] = [{"name": "parent", "kind": {"ManyToOne": None}, "target": "r::Cert",
+                             "reverse": "children", "on_delete": {"SetNull": None}}]
+    assert svc.api.define_type(ADMIN, typedef, False) == {"Ok": None}
+    expected = _split_then_values_error(svc.api, "r::Cert", fields)
+    assert expected is not None
+    assert svc.api.create(ALICE, "r::Cert", fields) == {"Err": expected}
+    assert svc.api.count(ADMIN, "r::Cert", [])["Ok"] == 0
 
 
 def test_a_limit_refusal_mid_batch_leaves_held_entity_caches_and_chain_as_before():

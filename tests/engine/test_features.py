@@ -212,6 +212,12 @@ def test_custom_clock_and_caller_in_audit():
         item = Item(name="x")
         item.set_owner("bob")
     assert item.meta()["created"] == 5_000_000_000 and item.meta()["owner"] == "bob"
+    meta = item.meta()
+    assert item.stored_meta() == {"o": meta["owner"], "c": meta["creator"], "u": meta["updater"],
+                                  "tc": meta["created"], "tu": meta["updated"], "v": meta["version"]}
+    eid, values, refs, stored = item.live_view()
+    assert (eid, values["name"], stored) == (item.id, "x", item.stored_meta())
+    assert item.view() == (eid, {"name": "x"}, {}, stored)
     entries, _ = db.audit_entries(0, 10)
     assert [(e["operation"], e["caller"], e["time"]) for e in entries] == [
         ("create", "ann", 5_000_000_000), ("transfer", "ann", 5_000_001_000)]
