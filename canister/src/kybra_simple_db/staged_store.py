@@ -88,9 +88,8 @@ class StagedMap:
     def put(self, key: str, value: str, journal: list) -> None:
         if len(key) > self.key_chars:
             self.check_key(key)
-        most = self.max_value_size     # (ASCII is measured by its length: encoding costs more)
-        if len(value) > self.value_chars and (len(value) > most or not value.isascii()) and len(
-                value.encode("utf-8")) > most:
+        if len(value) > self.value_chars and (len(value) > self.max_value_size or not value.isascii()) and (
+                len(value.encode("utf-8")) > self.max_value_size):    # (ASCII: its length, not encoded)
             raise StorageLimitError(f"value for {key[:40]!r} exceeds {self.max_value_size} bytes")
         pending = self.pending
         if key in pending:      # staged before: a nested unit rolling back restores that value
