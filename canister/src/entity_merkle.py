@@ -28,6 +28,8 @@ _DIGESTS = {}         # stored "cert/types" text (None: none stored) -> the dige
 _QUOTED = {}          # type name -> its JSON string (ASCII, as json.dumps writes it)
 _LABELS = {}          # type name -> what tree.labeled_digest hashes before its subtree's digest
 _FORK_PREFIX = tree.fork_prefix()
+_LEAF_PREFIX = tree.leaf_prefix()
+_LABELED_PREFIX = tree.labeled_prefix(b"")   # then the label
 _TREES = {}           # node key -> (its slots, its fork tree) for the nodes changed last (see set_leaf)
 _CACHED_TREES = 1024
 
@@ -225,26 +227,26 @@ class EntityMerkle:
     def _node_digest(self, level: int, index: int, slots: list):
         return _fold(_slot_digests(level, index, slots))
 
-    def _changed_node_digest(self, key: str, level: int, index: int, old: list, slots: list, slot: int):
-        """The digest of node `key` whose `slots` differ from `old` in `slot` only: 5 hashes on the path
-        through its fork tree, which is kept in the heap for the nodes changed last (built from `old`
-        when it is not)."""
+    def _changed_node_digest(self, key: str, level: int, index: int, old: list, slots: list, slot: int,
+                             raw):
+        """The digest of node `key` whose `slots` differ from `old` in `slot` only, which now holds the
+        digest `raw` (None: empty; the slot's hex text as bytes): 5 hashes on the path through its fork
+        tree, which is kept in the heap for the nodes changed last (built from `old` when it is not)."""
         cached = _TREES.get(key)
         if cached is not None and cached[0] == old:
             forks = cached[1][:]
         else:
             forks = _fork_tree(_slot_digests(level, index, old))
-        value = slots[slot]
         position = FANOUT + slot
-        if not value:
-            forks[position] = None
-        elif level == 1:
-            forks[position] = tree.labeled_digest(id_label(index * FANOUT + slot),
-                                                  tree.leaf_digest(bytes.fromhex(value)))
-        else:
-            forks[position] = bytes.fromhex(value)
-        position //= 2
         sha256 = hashlib.sha256
+        if raw is None:
+            forks[position] = None
+        elif level == 1:   # tree.labeled_digest(id_label(id), tree.leaf_digest(raw)), inlined
+            label = (index * FANOUT + slot).to_bytes(8, "big")
+            forks[position] = sha256(_LABELED_PREFIX + label + sha256(_LEAF_PREFIX + raw).digest()).digest()
+        else:
+            forks[position] = raw
+        position //= 2
         while position:   # the forks above it, as _fork_tree joins them (tree.fork_digest inlined)
             left, right = forks[2 * position], forks[2 * position + 1]
             forks[position] = (right if left is None else left if right is None
@@ -272,11 +274,14 @@ class EntityMerkle:
                     info[2] = self._node_digest(height, 0, slots).hex()
             info[1] = height
             self.types_dirty = True
+        raw = leaf   # the new digest of the slot on the path, as bytes (the slots hold it as hex)
         value = leaf.hex() if leaf is not None else ""
         prefix = "n" + str(info[0]) + ":" + type_name + ":"   # self._key's, once
+        below = entity_id   # the index of the slot's child at this level (entity_id at level 1)
         for level in range(1, height + 1):
-            index = entity_id // FANOUT**level
-            slot = (entity_id // FANOUT ** (level - 1)) % FANOUT
+            index = below // FANOUT
+            slot = below % FANOUT
+            below = index
             key = prefix + str(level) + ":" + str(index)
             slots = self._slots(key)
             if slots[slot] == value:
@@ -286,8 +291,8 @@ class EntityMerkle:
             slots[slot] = value
             self.cache[key] = slots
             self.dirty.add(key)
-            node = self._changed_node_digest(key, level, index, old, slots, slot)
-            value = node.hex() if node is not None else ""
+            raw = self._changed_node_digest(key, level, index, old, slots, slot, raw)
+            value = raw.hex() if raw is not None else ""
         info[2] = value
         self.types_dirty = True
 
