@@ -167,13 +167,23 @@ class EntityMerkle:
         return self.stored
 
     def _state(self) -> dict:
-        """The types record to change: this message's copy (the type entries change in place)."""
+        """The types record to change: this message's copy, whose type entries are the stored record's
+        until `_entry` copies one to change it (a change copies one entry, not all of them)."""
         if self.types is None:
             self.used = True
             parsed = self._stored()
             self.types = dict(parsed)
-            self.types["t"] = self.names = {name: list(info) for name, info in parsed["t"].items()}
+            self.types["t"] = self.names = dict(parsed["t"])
         return self.types
+
+    def _entry(self, type_name: str) -> list:
+        """The entry [generation, height, root digest hex] of a certified type in this message's copy,
+        to change in place (copied first when it is still the stored record's)."""
+        entries = self._state()["t"]
+        info = entries[type_name]
+        if info is self.stored["t"].get(type_name):
+            info = entries[type_name] = list(info)
+        return info
 
     def _view(self) -> dict:
         """The types record to read: the copy if this message made one, else the stored one."""
@@ -190,7 +200,7 @@ class EntityMerkle:
         return names if names is not None else self._stored()["t"]
 
     def certified_types(self) -> list:
-        return sorted(self._state()["t"])
+        return sorted(self._view()["t"])
 
     def enable(self, type_name: str) -> None:
         """Start certifying an (empty) type: an empty tree under a new generation."""
@@ -212,7 +222,7 @@ class EntityMerkle:
     # --- nodes ---
 
     def _key(self, type_name: str, level: int, index: int) -> str:
-        gen = self._state()["t"][type_name][0]
+        gen = self._view()["t"][type_name][0]
         return "n" + str(gen) + ":" + type_name + ":" + str(level) + ":" + str(index)
 
     def _slots(self, key: str) -> list:
@@ -259,7 +269,7 @@ class EntityMerkle:
 
     def set_leaf(self, type_name: str, entity_id: int, leaf) -> None:
         """Put (or, with leaf None, remove) the hash of entity `entity_id`; rehashes one path."""
-        info = self._state()["t"][type_name]
+        info = self._entry(type_name)
         height = info[1]
         if entity_id >= FANOUT**height:
             if leaf is None:
@@ -353,7 +363,7 @@ class EntityMerkle:
 
     def leaf(self, type_name: str, entity_id: int):
         """The stored hash of an entity, or None."""
-        info = self._state()["t"][type_name]
+        info = self._view()["t"][type_name]
         if entity_id >= FANOUT ** info[1] or not info[2]:
             return None
         slots = self._slots(self._key(type_name, 1, entity_id // FANOUT))
@@ -393,7 +403,7 @@ class EntityMerkle:
 
     def _neighbour(self, type_name: str, entity_id: int, before: bool):
         """The nearest stored id below (before) or above `entity_id` in the type's tree, or None."""
-        height = self._state()["t"][type_name][1]
+        height = self._view()["t"][type_name][1]
         limit = FANOUT**height
         if entity_id >= limit:
             return self._edge(type_name, height, 0, True) if before else None
@@ -413,7 +423,7 @@ class EntityMerkle:
     def witness(self, type_name: str, entity_id: int) -> list:
         """The `entities` subtree proving the entity's hash, or its absence (through its neighbours)."""
         ids = [entity_id]
-        if self._state()["t"][type_name][2] and self.leaf(type_name, entity_id) is None:
+        if self._view()["t"][type_name][2] and self.leaf(type_name, entity_id) is None:
             ids = [
                 x
                 for x in (
@@ -428,7 +438,7 @@ class EntityMerkle:
         """The `entities` subtree revealing `ids` (a page of consecutive stored ids above `after`) and the
         stored id just at or below `after`, so a verifier sees that nothing else lies in between."""
         reveal = list(ids)
-        if after is not None and self._state()["t"][type_name][2]:
+        if after is not None and self._view()["t"][type_name][2]:
             below = after
             if self.leaf(type_name, after) is None:
                 below = self._neighbour(type_name, after, True)
@@ -437,7 +447,7 @@ class EntityMerkle:
         return self._witness(type_name, reveal)
 
     def _witness(self, type_name: str, ids: list) -> list:
-        info = self._state()["t"][type_name]
+        info = self._view()["t"][type_name]
         subtree = self._reveal(type_name, info[1], 0, ids) if info[2] else tree.EMPTY_NODE
         nodes = []
         for name in self.certified_types():

@@ -71,3 +71,26 @@ def test_kept_fork_trees_give_the_digest_of_all_slots():
         if step % 50 == 49:
             for each in merkles:
                 _digest_from_scratch(each, "t::T")
+
+
+def test_a_change_not_flushed_leaves_the_stored_types_record_as_it_was():
+    """A message changes its own copy of the types record (one type's entry copied when it changes):
+    what it did not flush (it failed) is gone at the next message, for every certified type, and the
+    record parsed once and shared by later messages is never changed."""
+    merkle = entity_merkle.EntityMerkle(MemoryMap(), MemoryMap())
+    for name in ("t::A", "t::B", "t::C"):
+        merkle.enable(name)
+    for entity_id in (1, 20, 300):
+        merkle.set_leaf("t::A", entity_id, bytes([entity_id % 256]) * 32)
+        merkle.set_leaf("t::B", entity_id, bytes([7]) * 32)
+    merkle.flush()
+    merkle.reset()
+    digest = merkle.digest()
+    witness = merkle.witness("t::A", 20)
+    for changes in ([("t::A", 20, b"\x01" * 32)], [("t::B", 5000, b"\x02" * 32), ("t::A", 1, None)]):
+        for name, entity_id, leaf in changes:
+            merkle.set_leaf(name, entity_id, leaf)
+        assert merkle.digest() != digest
+        merkle.reset()   # the message failed: nothing flushed
+        assert merkle.digest() == digest and merkle.witness("t::A", 20) == witness
+        assert entity_merkle.EntityMerkle(merkle.store, merkle.meta).digest() == digest
