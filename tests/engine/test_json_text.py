@@ -57,6 +57,11 @@ def test_decode_record_matches_json(record):
 @settings(max_examples=300, deadline=None)
 @given(st.text(alphabet='{}[]:,"\\ 0123456789.eE+-tfrunlasNIiy\x01\t\né', max_size=30))
 def test_decode_refuses_what_json_refuses(text):
+    _decodes_as_json_does(text)
+
+
+def _decodes_as_json_does(text: str) -> None:
+    """decode and decode_record give json.loads(text), or refuse it as json does."""
     try:
         expected = json.loads(text)
     except RecursionError:
@@ -70,6 +75,27 @@ def test_decode_refuses_what_json_refuses(text):
         return
     assert same(json_text.decode(text), expected)
     assert same(json_text.decode_record(text), expected)
+
+
+escapes = st.text(alphabet='"\\/abu0\x00\x01\x1f\x08\n\té\U0001f600', max_size=40)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.dictionaries(escapes, st.one_of(escapes, st.lists(escapes, max_size=3)), max_size=4), st.booleans())
+def test_text_full_of_escapes_decodes_as_json_does(value, ascii_only):
+    """Quotes, backslashes and control characters, escaped by `encode` (trusted) or by json (escapes
+    of any character, `ensure_ascii`)."""
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=ascii_only)
+    assert same(json_text.decode(text), json.loads(text))
+    assert same(json_text.decode_record(text), json.loads(text))
+    trusted = json_text.encode(value)
+    assert same(json_text.decode(trusted, trusted=True), value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet='[]:,"\\ unab0\x00\x01\x02', max_size=30))
+def test_decode_refuses_what_json_refuses_among_escapes(text):
+    _decodes_as_json_does(text)
 
 
 @pytest.mark.parametrize("text", ["", "{", "[1,]", '{"a":1,}', '{"a" 1}', "01", "1.", ".5", "+1", "[1 2]",

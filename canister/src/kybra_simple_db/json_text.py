@@ -171,12 +171,27 @@ def _fail(text: str, what: str):
     raise json.JSONDecodeError(what, text, 0)
 
 
-def _split_strings(text: str) -> list:
-    """`text` split at the quotes that delimit strings: outside parts at even, string bodies at odd
-    positions (a quote preceded by an odd run of backslashes belongs to its string)."""
-    pieces = text.split('"')
+# Stand-ins for an escaped backslash and an escaped quote while text is split at its quotes: raw control
+# characters are never valid JSON, so text that holds one takes the step-by-step way instead.
+_BACKSLASH = "\x00"
+_QUOTED = "\x01"
+# the escapes decoded by whole-string replaces (an escaped backslash is split out before them)
+_SIMPLE_ESCAPES = (("\\n", "\n"), ("\\t", "\t"), ("\\r", "\r"), ("\\/", "/"), ("\\b", "\b"),
+                   ("\\f", "\f"))
+# the \\u escapes `encode` writes (control characters but NUL), decoded the same way
+_CONTROL_ESCAPES = tuple((f"\\u{code:04x}", chr(code)) for code in range(1, 32)
+                         if chr(code) not in "\b\f\n\r\t")
+
+
+def _split_strings(text: str) -> tuple:
+    """(pieces, marked): `text` split at the quotes that delimit strings, outside parts at even, string
+    bodies at odd positions; `marked` when escaped backslashes and quotes in the bodies stand as
+    _BACKSLASH and _QUOTED (whole-string replaces: linear in the text however many escapes it holds)."""
     if "\\" not in text:
-        return pieces
+        return text.split('"'), False
+    if _BACKSLASH not in text and _QUOTED not in text:
+        return text.replace("\\\\", _BACKSLASH).replace('\\"', _QUOTED).split('"'), True
+    pieces = text.split('"')
     out = []
     count = len(pieces)
     index = 0
@@ -193,14 +208,39 @@ def _split_strings(text: str) -> list:
             inside = inside + '"' + pieces[index]
             index += 1
         out.append(inside)
-    return out
+    return out, False
+
+
+def _unmarked(body: str) -> str:
+    """A marked string body as it stands in the text."""
+    return body.replace(_BACKSLASH, "\\\\").replace(_QUOTED, '\\"')
+
+
+def _unescape(body: str) -> str:
+    """The value of a marked string body (printable, or trusted), as `scanstring` gives it. Every
+    backslash left in a marked body starts an escape, so the escapes `encode` writes are replaced whole,
+    in a few steps however many there are; a body with others (\\u of other characters, or an invalid
+    escape) goes to `scanstring`."""
+    value = body.replace(_QUOTED, '"')
+    if "\\" in value:
+        for escape, char in _SIMPLE_ESCAPES:
+            value = value.replace(escape, char)
+        if "\\u" in value:
+            for escape, char in _CONTROL_ESCAPES:
+                value = value.replace(escape, char)
+        nul = value.count("\\u0000")  # a NUL would read as a marker: put in as the markers go
+        if value.count("\\") != nul:
+            return _scanstring('"' + _unmarked(body) + '"', 1)[0]
+        if nul:
+            return "\x00".join([part.replace(_BACKSLASH, "\\") for part in value.split("\\u0000")])
+    return value.replace(_BACKSLASH, "\\")
 
 
 def _tokens(text: str, trusted: bool) -> tuple:
     """(tokens, strings): the structural tokens and literals in order, a '"' token where a string
     stands, and the decoded strings in order. `trusted` text (written by `encode`) skips the checks
     for control characters, which cost a step per character here."""
-    pieces = _split_strings(text)
+    pieces, marked = _split_strings(text)
     if len(pieces) % 2 == 0:
         _fail(text, "unterminated string")
     strings = pieces[1::2]
@@ -214,7 +254,12 @@ def _tokens(text: str, trusted: bool) -> tuple:
             _fail(text, "unexpected control character")
     if not plain or "\\" in text:
         for index, body in enumerate(strings):
-            if "\\" in body or not (plain or body.isprintable()):
+            if not (plain or body.isprintable()):
+                strings[index] = _scanstring('"' + (_unmarked(body) if marked else body) + '"', 1)[0]
+            elif marked:
+                if "\\" in body or _BACKSLASH in body or _QUOTED in body:
+                    strings[index] = _unescape(body)
+            elif "\\" in body:
                 strings[index] = _scanstring('"' + body + '"', 1)[0]
     spaced = (outside.replace("{", " { ").replace("}", " } ").replace("[", " [ ").replace("]", " ] ")
               .replace(",", " , ").replace(":", " : ").replace('"', ' " '))
