@@ -36,6 +36,11 @@ DUMP_TAIL_PER_CHAR = 16
 # A query page takes no more items once the message has used this many: an entity of a type that 1,568
 # to-one relations point at takes ~0.5B instructions to build under Kybra's RustPython.
 REPLY_INSTRUCTIONS = 3_500_000_000
+# What a query page still costs per item once it is built: Kybra's conversion of the returned value walks
+# each field value and calls to_str() on each Principal. Measured after the page under Kybra's RustPython
+# (localnet's runtime): 8.8M per entity that 1,568 to-one relations point at, 5.7M per entity of 32
+# Principal fields (41% of building the page), 2.7M per entity of 32 Int fields, 1.7M per audit entry.
+REPLY_ITEM_INSTRUCTIONS = 10_000_000
 BATCH_INSTRUCTIONS = 30_000_000_000  # a batch starts no operation past this (one takes far less than 10B)
 MAX_RESTORE_ID_GAP = 10_000_000  # how far a restored id may run ahead of its type's highest id
 

@@ -304,8 +304,11 @@ class DbApi(QueryEndpoints):
         return visible
 
     def _page_budget(self, room: int = api_limits.REPLY_BUDGET) -> ReplyBudget:
-        """The budget of a query page: `room` bytes of reply, and the message's instructions."""
-        return ReplyBudget(room, self.meter, api_limits.REPLY_INSTRUCTIONS)
+        """The budget of a query page: `room` bytes of reply, and the message's instructions (with the
+        reply's conversion of each item reserved)."""
+        return ReplyBudget(
+            room, self.meter, api_limits.REPLY_INSTRUCTIONS, api_limits.REPLY_ITEM_INSTRUCTIONS
+        )
 
     def _spent(self, instructions: int) -> bool:
         """Whether the current message has used more than `instructions` (False without a meter)."""

@@ -3,19 +3,24 @@
 
 class ReplyBudget:
     """A byte allowance consumed item by item; with a `meter`, also the message's instructions: a page
-    of entities that are costly to build (many relations, short names) stops before the query limit."""
+    of entities that are costly to build (many relations, short names) stops before the query limit.
+    Items are taken once built, so the meter counts building them; `per_item` is what turning each item
+    taken into the reply will still cost (Kybra's conversion of the returned value), reserved ahead."""
 
-    def __init__(self, limit: int, meter=None, instructions: int = 0):
+    def __init__(self, limit: int, meter=None, instructions: int = 0, per_item: int = 0):
         self.left = limit
         self.meter = meter
         self.instructions = instructions
+        self.per_item = per_item
+        self.reserved = per_item  # for the items taken and the one offered
 
     def take(self, size: int) -> bool:
         """Consume `size` bytes; False (consuming nothing) when they do not fit, or when the message has
-        used its instructions."""
-        if size > self.left or (self.meter is not None and self.meter() > self.instructions):
+        used its instructions, the conversion of the items taken and of this one reserved."""
+        if size > self.left or (self.meter is not None and self.meter() + self.reserved > self.instructions):
             return False
         self.left -= size
+        self.reserved += self.per_item
         return True
 
 
