@@ -101,10 +101,12 @@ class CountTree(OrderedIndex):
         count, ends, tail = rest.partition(index_nodes.ENTRY)
         after = int(count) + delta
         text = before + (found + str(after) + ends) + tail
-        if after < floor or not self._fits(text):
+        if after < floor or (len(text) * 4 > self.limit and not self._fits(text)):
             self._change(self._find(value), value, after if after >= floor else None)
             return True
-        self._write(nid, None, text)
+        key = self.prefix + "." + str(nid)      # (what `_write` does, inline)
+        self.db.put(key, text)
+        self._remember(key, [text, None, None, None, None])
         return True
 
     def set(self, value, count: Optional[int]) -> None:
