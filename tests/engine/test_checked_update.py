@@ -120,3 +120,25 @@ def test_hooked_values_are_still_validated():
     with db.transaction():
         entity.update_checked({"qty": 6})
     assert Guarded.load(1).qty == 6 and entity.version == 2
+
+
+@pytest.mark.parametrize("checked", [False, True])
+def test_a_field_declared_after_the_document_was_written_is_written_with_the_change(checked):
+    db, item_class, storage, audit = _fresh()
+
+    class Item(Entity):     # the type again, with a field its stored document lacks
+        __alias__ = "sku"
+        name = String(required=True, indexed=True)
+        qty = Integer()
+        sku = String()
+        color = String(default="red", indexed=True)
+
+    entity = Item.load(1)
+    if checked:
+        with db.transaction():
+            entity.update_checked({"qty": 2})
+    else:
+        entity.update_fields({"qty": 2})
+    entry = db.audit_entries(0, 10)[0][-1]
+    assert entry["changes"] == {"qty": 2, "color": "red"}
+    assert [e.qty for e in Item.find({"color": "red"})] == [2]

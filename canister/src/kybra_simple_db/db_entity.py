@@ -79,12 +79,14 @@ def doc_text(data: dict, meta: dict, fields_text: Optional[str] = None) -> str:
         if created.__class__ is not int or updated.__class__ is not int:
             created, updated = json_text.encode(created), json_text.encode(updated)
         text = (f'{{"v":{int.__repr__(meta["v"])},"f":{fields_text},"o":{owner},"c":{creator},'
-                f'"u":{updater},"tc":{created},"tu":{updated}')
-        if len(meta) > 6:
+                f'"u":{updater},"tc":{created},"tu":{updated}}}')
+        if len(meta) > 6:   # the optional entries go before the closing brace
+            text = text[:-1]
             for name in OPTIONAL_META:
                 if name in meta:
                     text += ',"' + name + '":' + json_text.encode(meta[name])
-        return text + "}"
+            text += "}"
+        return text
     doc = {"v": meta["v"], "f": data, "o": meta["o"], "c": meta["c"], "u": meta["u"], "tc": meta["tc"],
            "tu": meta["tu"]}
     if len(meta) > 6:
@@ -587,11 +589,14 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
             data = d["_data"]
             stored = d["_stored"]   # (a hook's own change may have written the document)
             changes = {}
-            for name, value in data.items():
-                old = stored.get(name, _MISSING)
-                # (`type(x)` is a builtin call: `__class__` costs a quarter of it on RustPython)
-                if old.__class__ is not value.__class__ or old != value:
-                    changes[name] = value
+            try:    # (a subscript costs a third of `get` on Kybra's RustPython)
+                for name, value in data.items():
+                    old = stored[name]
+                    # (`type(x)` is a builtin call: `__class__` costs a quarter of it on RustPython)
+                    if old.__class__ is not value.__class__ or old != value:
+                        changes[name] = value
+            except KeyError:    # a field its stored document lacks (declared since it was written)
+                changes = self._changes()
             if changes:
                 self._write_document("update", changes)
                 if d["_dirty"]:
