@@ -111,7 +111,8 @@ class DbApi(QueryEndpoints):
         if gateway is None:
             self.start()
             gateway = self.gateway
-        self.certifier.begin()
+        certifier = self.certifier
+        certifier.begin()
         if not write:
             try:
                 scope = gateway.enter(caller, False)
@@ -142,7 +143,7 @@ class DbApi(QueryEndpoints):
             return {"Err": _error_or_raise(exc)}
         meta.commit()
         # outside the try: a failure here is a bug and must trap, so the IC rolls the message back
-        self.certifier.after_update(gateway, scope[2])
+        certifier.after_update(gateway, scope[2])
         gateway.release()
         return {"Ok": result}
 
@@ -207,7 +208,8 @@ class DbApi(QueryEndpoints):
         """Stored values for the given `vec Field`, checked against the type's fields (`shape`: the
         type's TypeShape, if the caller has it). A Text or Int value within the bounds its TypeShape
         precomputed is taken inline; anything else goes through `stored_from_value` and `check_bounds`,
-        which say what is wrong with it."""
+        which say what is wrong with it. Every refusal asks `field_map` first, so a repeated name is what
+        a list with one is refused for."""
         if shape is None:
             shape = self.registry.shape(plain["name"])
         checks = shape.checks
@@ -219,7 +221,7 @@ class DbApi(QueryEndpoints):
             name = item["name"]
             value = item["value"]
             check = checks.get(name)
-            if check is None or name in result:
+            if check is None:
                 field_map(given, most=most)  # raises if a name is repeated (refused before any value)
                 self.registry.field(shape.name, name)  # raises: the type has no such field
             field, kind, low, high, longest = check
@@ -240,6 +242,8 @@ class DbApi(QueryEndpoints):
             else:
                 typedef_rules.check_bounds(field, stored)
             result[name] = stored
+        if len(result) < len(given):   # a name repeated, each time with a value taken inline
+            field_map(given, most=most)   # raises
         if creating:
             for name, default, required in shape.fills:
                 if result.get(name) is None:

@@ -233,7 +233,10 @@ class EngineGateway:
         """Set fields of an entity; its live view after (read it at once, do not change it). `values` were
         checked against the type's fields by the service (db_api's `_values`), inside this message's
         transaction: the engine does not check them again."""
-        return self._entity(type_name, entity_id).update_checked(values).live_view()
+        entity = self._held   # the entity `load_for_change` held for this change, as `_entity` finds it
+        if entity is None or self._held_key != (type_name, entity_id):
+            entity = self._entity(type_name, entity_id)
+        return entity.update_checked(values).live_view()
 
     def delete(self, type_name: str, entity_id: int) -> None:
         self._entity(type_name, entity_id).delete()
