@@ -887,8 +887,10 @@ class DbApi(QueryEndpoints):
                 python_names = self.registry.python_names
                 plain = [p for p in self.registry.all() if p["name"] not in python_names]
                 schema = ',"schema":' + json.dumps(plain, separators=(",", ":"), sort_keys=True)
+            # the records fill what the schema leaves of the page (none when it leaves no room for one)
             records, records_text, next_cursor = self.gateway.dump_page(
-                cursor, size, api_limits.MAX_DUMP_DATA, lambda chars: self._dump_spent(chars + len(schema))
+                cursor, size, api_limits.MAX_DUMP_DATA, lambda chars: self._dump_spent(chars + len(schema)),
+                api_limits.MAX_DUMP_DATA - len(schema),
             )
             # the page's keys in sorted order around the records' text, which is not encoded a second time
             data = '{"format":' + json.dumps(dump_pages.page_format(records)) + ',"records":' + records_text

@@ -399,18 +399,20 @@ class EngineGateway:
 
     # --- export ---
 
-    def dump_page(self, cursor, size: int, max_chars: int, spent=None) -> tuple:
+    def dump_page(self, cursor, size: int, max_chars: int, spent=None, room: int = None) -> tuple:
         """(records, their JSON text, next cursor): records after `cursor` whose JSON (compact, keys
-        sorted) fits `max_chars`. Each record is encoded as it is read, once: the page ends before a
-        record that does not fit, and `spent(chars)` (the page's characters so far) true ends it after
-        the record just read and encoded, so the instructions it counts include the encoding."""
+        sorted) fits `room` characters (`max_chars` without it: a page's whole data). Each record is
+        encoded as it is read, once: the page ends before a record that does not fit (Limit for one
+        that fits no page), and `spent(chars)` (the page's characters so far) true ends it after the
+        record just read and encoded, so the instructions it counts include the encoding."""
         texts = []
         used = [1]  # characters of "[" + ",".join(texts) + "]"
+        room = max_chars if room is None else room
 
         def admit(record: dict) -> bool:
             text = "".join(_DUMP_JSON.iterencode(record))
-            if used[0] + len(text) + 1 > max_chars:
-                if not texts:
+            if used[0] + len(text) + 1 > room:
+                if not texts and len(text) + 2 > max_chars:
                     raise limit("one entity is too large for a dump page")
                 return False
             texts.append(text)

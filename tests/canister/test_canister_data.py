@@ -388,6 +388,31 @@ def test_large_entities_page_within_the_reply_budget(db):
     assert len(wide_records) == 60
 
 
+
+def test_the_first_dump_page_holds_its_schema_within_the_page_size(db):
+    """The first dump page carries the schema (up to 100 types of 16,000 characters), and its records
+    filled 1,000,000 characters beside it: 1.9M characters here, 2.6M at the type limits, past the
+    2 MiB reply of a query called as an update. The records now fill what the schema leaves."""
+    fields = [field_def(f"f{i:02d}", "Text", default=text("d" * 400)) for i in range(30)]
+    for k in range(60):
+        db.admin.ok("define_type", type_def(f"big{k:02d}::T", fields), False)
+    wide = [field_def(f"f{i}", "Text") for i in range(32)]
+    db.admin.ok("define_type", type_def("schema::Wide", wide), False)
+    values = [field(f"f{i}", text(chr(65 + i % 26) * 2000)) for i in range(32)]
+    db.alice.ok("batch", [{"Create": {"type_name": "schema::Wide", "fields": values}}] * 16)
+    cursor, pages = [], []
+    while True:
+        page = db.admin.ok("dump", cursor, 100)
+        pages.append(json.loads(page["data"]))
+        assert len(page["data"]) <= 1_000_100
+        if not page["next"]:
+            break
+        cursor = page["next"]
+    assert len(json.dumps(pages[0]["schema"])) > 900_000
+    records = [r for page in pages for r in page["records"]]
+    assert [r["id"] for r in records if r.get("type") == "schema::Wide" and "id" in r] == list(range(1, 17))
+
+
 # --- batches ---
 
 

@@ -277,6 +277,29 @@ def test_a_dump_page_ends_early_when_its_records_carry_many_link_ids(fresh_db, m
     assert copy.dump_json() == before and len(pages) > 2
 
 
+def test_a_dump_page_ends_before_a_record_its_caller_does_not_admit(fresh_db):
+    """`admit(record)` is asked before each record goes in, the page's first included: a page that
+    admits records up to a size ends before the first that does not fit, one that admits none (room
+    taken by something else) is empty, and each goes on from its cursor with nothing lost or repeated."""
+
+    class Sheet(Entity):
+        name = String()
+
+    for i in range(5):
+        Sheet(name="s" * (10 * i))
+    db = Database.get_instance()
+    whole, _ = db.dump_page(None, 100)
+    empty, cursor = db.dump_page(None, 100, admit=lambda record: False)
+    assert empty == [] and cursor is not None
+    def short(record: dict) -> bool:
+        return len(record.get("fields", {}).get("name", "")) < 25
+
+    taken, cursor = db.dump_page(cursor, 100, admit=short)
+    assert [r["fields"]["name"] for r in taken] == ["", "s" * 10, "s" * 20]
+    rest, last = db.dump_page(cursor, 100)
+    assert last is None and taken + rest == whole
+
+
 def test_deletes_beside_a_restored_gap_keep_counts_and_spans(fresh_db):
     db = Database.get_instance()
     Gap = _gap_type()

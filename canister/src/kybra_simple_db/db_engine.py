@@ -865,8 +865,8 @@ class Database(SeedDocuments, SchemaUpgrades):
 
     def dump_page(self, cursor: Optional[str] = None, limit: int = 100, stop=None, admit=None) -> tuple:
         """Records of up to `limit` entities after `cursor`, and the next cursor (None at the end);
-        `stop()` true ends the page early after a record, `admit(record)` false before it (after at
-        least one record either way)."""
+        `stop()` true ends the page early after a record (at least one), `admit(record)` false before
+        it."""
         from .dump_restore import dump_page
         return dump_page(self, cursor, limit, stop, admit)
 

@@ -67,8 +67,8 @@ class _Page:
         self.admit = admit  # (record) -> bool: whether it still fits (asked before each record goes in)
 
     def add(self, record: dict) -> bool:
-        """Append `record` unless `admit` refuses it; the page's first record always goes in."""
-        if self.admit is not None and not self.admit(record) and self.records:
+        """Append `record` unless `admit` refuses it."""
+        if self.admit is not None and not self.admit(record):
             return False
         self.records.append(record)
         return True
@@ -138,7 +138,8 @@ def _continuation(type_name: str, cls, eid: int, start: tuple, page: _Page):
     record = {"type": type_name, "links_of": eid, "links": links}
     if position is not None:
         record["more_links"] = True
-    page.add(record)  # the page's first record
+    if not page.add(record):  # the page's first record: only a caller's page with no room refuses it
+        raise ValidationError("a dump page needs room for the record that goes on with links")
     return position
 
 
@@ -174,8 +175,8 @@ def dump_page(db, cursor, limit: int, stop=None, admit=None) -> tuple:
     `limit` of them (and a type's end marker), MAX_DUMP_LINK_IDS link ids and MAX_DUMP_LINK_BUCKETS
     id-bucket reads; an entity whose links do not fit goes on in continuation records. `stop()` true
     ends the page after the record just read (a record can cost ~0.4B instructions to read);
-    `admit(record)` false ends it before that record (the caller's size cap: the page's first record
-    always goes in, so the caller refuses one that cannot go in alone by raising)."""
+    `admit(record)` false ends it before that record (the caller's size cap; a record that can go in
+    no page is the caller's to refuse by raising)."""
     if isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0:
         raise ValidationError("limit must be a positive integer")
     start_tc, after, resume = _cursor(cursor)
