@@ -635,8 +635,11 @@ class OrderedIndex:
         entries are one run, as the leaf is in order)."""
         plain = type(value) is str and (not value or min(value) >= index_nodes.PLAIN)
         starts = "s" + value + index_nodes.FIELD if plain else index_nodes.value_prefixes(value)
-        head = text.startswith(starts, 1)
-        tail = text.startswith(starts, max(text.rfind(index_nodes.ENTRY) + 1, 1))
+        # (a search from an offset, `startswith(x, 1)` or `rfind`, costs as much as copying the text on
+        # Kybra's RustPython: the first entry is matched with the leaf's "L", the last one split off)
+        head = text.startswith("L" + starts if plain else tuple(["L" + start for start in starts]))
+        _, more, last = text.rpartition(index_nodes.ENTRY)
+        tail = last.startswith(starts) if more else head
         if inner_only and (head or tail):
             return 0, head, tail
         if plain:       # the one text its entries start with
