@@ -103,6 +103,10 @@ class EngineGateway:
         self._held = None
         self._held_key = None   # (type name, id) `load_for_change` was asked for
         self.capture = AuditCapture(self.db)
+        # copies_since(start): (block body, type name, id) of the audit entries from `start` on, as the
+        # current update recorded them (see audit_capture), or None when one of them was not kept (then
+        # read them with `audit_since`). The capture's own method: no call in between, in every update.
+        self.copies_since = self.capture.take
 
     def release(self) -> None:
         """End of an update: let go of the entity held by `load_for_change` (`_held_key` means nothing
@@ -379,12 +383,6 @@ class EngineGateway:
 
     def audit_length(self) -> int:
         return self.db.audit_length()
-
-    def copies_since(self, start: int):
-        """(block body, type name, id) of the audit entries from `start` on, as the current update recorded
-        them (see audit_capture), or None when one of them was not kept (then read them with
-        `audit_since`)."""
-        return self.capture.take(start)
 
     def audit_since(self, start: int) -> list:
         """Every audit entry with seq >= start (the entries of the current message, for certification)."""
