@@ -54,6 +54,7 @@ SIGNED_COUNT = 100  # entities of the certified type
 TAGGED = 200  # items linked to tag 1
 DELETE_SHARE = DEFAULT_DELETE_BUDGET  # linked entities one message of a stepwise delete releases at most
 HUB_LEAVES = 3 * DELETE_SHARE + 500  # a delete and two continuations each release a full share, some is left
+BYTECODE_INSTRUCTIONS = 2_000  # about what one of the canister's bytecodes costs under Kybra's RustPython
 LINE = re.compile(r"\[instructions\] (\w+) (\w+): (\d+)")
 
 
@@ -201,6 +202,9 @@ class CpythonCanister:
         return times[0], min(times)
 
     def bytecodes(self, kind: str, method: str, args: tuple) -> int:
+        """The bytecodes the canister's own code executes in one call. Meanwhile the message's instruction
+        meter counts BYTECODE_INSTRUCTIONS per bytecode, not CPU time (which tracing inflates and a loaded
+        machine varies), so a page that stops on its instruction budget stops at the same item every run."""
         count = 0
 
         def local(frame: Any, event: str, arg: Any) -> Any:
@@ -215,11 +219,14 @@ class CpythonCanister:
             frame.f_trace_opcodes = True
             return local
 
+        host = self.host
+        host.performance_counter = lambda counter_type: count * BYTECODE_INSTRUCTIONS
         sys.settrace(tracer)
         try:
             self.call(kind, method, args)
         finally:
             sys.settrace(None)
+            del host.performance_counter
         return count
 
 
