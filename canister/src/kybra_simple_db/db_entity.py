@@ -41,6 +41,7 @@ from .staged_store import SETTLED
 _MISSING = object()
 _RAW_DECODE = json.JSONDecoder().raw_decode
 _VERSION_PREFIX = '{"v":'
+_CHUNK_MARK = keys.CHUNK_MARK   # (a module constant: one attribute read fewer per load)
 META_FIELDS = ("owner", "creator", "updater", "timestamp_created", "timestamp_updated", "version")
 MAX_NAME_LENGTH = 40
 OPEN_NAMES = {"id", "owner"}     # usable as field names (as in the original); the engine reads `_eid`, meta
@@ -908,18 +909,20 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
 
     @classmethod
     def _load_id(cls, db: Database, tc: int, eid: int) -> Optional["Entity"]:
-        entity = db.identity.get((tc, eid))
+        identity = db.identity
+        ident = (tc, eid)
+        entity = identity.get(ident)
         if entity is not None and type(entity) is cls and entity._state == "live":
             return entity
         key = keys.doc_key(tc, eid)
         head = db.get(key)
         if head is None:
             return None
-        if head.startswith(keys.CHUNK_MARK):
+        if head.startswith(_CHUNK_MARK):
             entity = cls._hydrate(db, tc, eid, db.get_value(key, head))
         else:   # stored whole: a write of this object may skip reading it again (_write_document)
             entity = cls._hydrate(db, tc, eid, head, head, key)
-        db.identity.put((tc, eid), entity)
+        identity.put(ident, entity)
         return entity
 
     @classmethod
