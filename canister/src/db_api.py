@@ -867,8 +867,8 @@ class DbApi(QueryEndpoints):
             for entry in entries:
                 phash = self.certifier.chain.parent_hash(entry["seq"], first)
                 block = audit_chain.block_value(entry, phash)
-                if not budget.take(entity_size(block)):
-                    return {"log_length": length, "blocks": blocks, "archived_blocks": []}
+                if not budget.take(entity_size(block)) and blocks:   # (the first block always goes:
+                    return {"log_length": length, "blocks": blocks, "archived_blocks": []}  # no empty page)
                 blocks.append({"id": entry["seq"], "block": block})
                 left -= 1
         return {"log_length": length, "blocks": blocks, "archived_blocks": []}
