@@ -9,10 +9,11 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kybra.compiler.custom_modules.principal import Principal
-from kybra_simple_db import index_nodes, type_registry
+from kybra_simple_db import index_nodes, key_layout, type_registry
 from service_maps import ADMIN, installed_api, stored
 from simple_db_client.certified import verify_chain, verify_entity, verify_tip
 
@@ -267,7 +268,17 @@ def _message(svc: _Service, rng: random.Random, ids: list) -> None:
         api.after_upgrade()
 
 
-def test_the_chain_equals_the_stored_entries_after_rollbacks_stepwise_deletes_and_upgrades():
+@pytest.fixture(params=[True, False], ids=["native_json", "engine_json"])
+def json_path(request):
+    """With False, documents and audit entries are written and read by the engine's own JSON code, as on
+    Kybra's RustPython (no json C code there)."""
+    native = key_layout.NATIVE_JSON
+    key_layout.NATIVE_JSON = native and request.param
+    yield
+    key_layout.NATIVE_JSON = native
+
+
+def test_the_chain_equals_the_stored_entries_after_rollbacks_stepwise_deletes_and_upgrades(json_path):
     for seed in range(6):
         rng = random.Random(seed)
         svc = _Service()
@@ -306,7 +317,7 @@ def test_a_refused_restore_and_a_restore_leave_the_chain_as_the_stored_entries()
 
 # --- 4. ordered index fast paths: order and counts as a model says, warm or cold, after rollbacks -----
 
-def test_indexed_creates_keep_order_and_counts_for_long_texts_negative_ints_and_rollbacks():
+def test_indexed_creates_keep_order_and_counts_for_long_texts_negative_ints_and_rollbacks(json_path):
     """Texts past the index's stored prefix (many sharing it), quotes, backslashes and astral characters,
     negative and extreme Int values; batches that create and then fail (rolled back after node splits);
     upgrades between (cold heap). Counts, Eq filters and the order by each field match a model."""
