@@ -86,6 +86,10 @@ def sleb128(value: int) -> bytes:
     top bit is the sign."""
     if -0x40 <= value < 0x40:
         return _BYTES[value & 0x7F]
+    if -0x100000 <= value < 0x100000:   # two or three bytes inline (quantities, counts)
+        if -0x2000 <= value < 0x2000:
+            return _MORE[value & 0x7F] + _BYTES[value >> 7 & 0x7F]
+        return _MORE[value & 0x7F] + _MORE[value >> 7 & 0x7F] + _BYTES[value >> 14 & 0x7F]
     count = ((value if value >= 0 else ~value).bit_length() + 7) // 7
     return _groups(value & ((1 << 7 * count) - 1), count)
 
