@@ -213,6 +213,8 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
     __relations__ = {}
     __unions__ = {}         # relations to several types (relation_union.py), by declared name
     __stored_names__ = []   # fields, then to-one relations: a document's "f" keys as the class writes them
+    __field_defaults__ = {}     # field name -> its default, in the fields' order (what a create starts from)
+    __required_fields__ = ()    # the names of the required fields, in the fields' order
 
     # ----- class definition ------------------------------------------------------------------------
 
@@ -256,6 +258,8 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
             raise ValidationError(f"{cls.__type_name__}: __alias__ {alias!r} is not a field")
         cls.__fields__ = fields
         cls.__indexed__ = [name for name, prop in fields.items() if prop.indexed]
+        cls.__field_defaults__ = {name: prop.default for name, prop in fields.items()}
+        cls.__required_fields__ = tuple([name for name, prop in fields.items() if prop.required])
         cls.__relations__ = relations
         cls.__unions__ = unions
         # the names a document's fields hold, in order, when this class wrote it (see _hydrate)
@@ -743,7 +747,6 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
         """Store this new entity (inside an open unit) from `kwargs`, its fields and relations (`linked`:
         the relations' names); `checked`: the values were checked already (see `create_checked`)."""
         cls = type(self)
-        fields = cls.__fields__
         relations = cls.__relations__
         tc = db.type_code(cls.__type_name__, create=True)
         max_id, count = db.counters(tc)
@@ -765,8 +768,7 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
         d["_eid"] = eid
         d["_meta"] = meta
         data = self._data
-        for name, prop in fields.items():
-            data[name] = prop.default
+        data.update(cls.__field_defaults__)     # (one call instead of a loop step per field)
         for name, rel in relations.items():
             if not rel.to_many:
                 data[name] = None
@@ -774,8 +776,8 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
             data.update(kwargs)
         else:
             self._assign(kwargs, ACTION_CREATE, linked)
-        for name, prop in fields.items():
-            if prop.required and data.get(name) is None:
+        for name in cls.__required_fields__:
+            if data.get(name) is None:
                 raise ValidationError(f"{cls.__type_name__}.{name} is required")
         db.set_counters(tc, max(eid, max_id), count + 1)
         db.identity.put((tc, eid), self)
