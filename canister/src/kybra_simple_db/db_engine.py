@@ -142,7 +142,7 @@ class Database(SeedDocuments, SchemaUpgrades):
         self.meter_limit = None
         self.step_meter_limit = None
         self._after_commit = []
-        self._depth = 0
+        self.depth = 0          # units open now (`begin` without its `end`): read it, do not change it
         self._type_codes = {}
         self._counters = {}
         self._key_schemas = {}
@@ -220,14 +220,14 @@ class Database(SeedDocuments, SchemaUpgrades):
         return Operation(self)
 
     def in_operation(self) -> bool:
-        return self._depth > 0
+        return self.depth > 0
 
     def begin(self) -> int:
         """Open an all-or-nothing unit (what `operation()` does, without a context manager object);
         returns the mark to pass to `end`. A nested unit notes where the staged writes stand, so its
         rollback drops what it staged first (the outermost one discards all of them instead)."""
-        depth = self._depth
-        self._depth = depth + 1
+        depth = self.depth
+        self.depth = depth + 1
         journal = self._journal
         mark = len(journal)
         if depth:   # the keys each map has pending now (see staged_store.pending_sets)
@@ -236,8 +236,8 @@ class Database(SeedDocuments, SchemaUpgrades):
 
     def end(self, mark: int, ok: bool) -> None:
         """Close the unit opened at `mark`: undo it unless `ok`; the outermost unit commits."""
-        depth = self._depth - 1
-        self._depth = depth
+        depth = self.depth - 1
+        self.depth = depth
         if not ok:
             rollback(self._journal, mark)
         if depth == 0:

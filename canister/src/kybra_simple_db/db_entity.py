@@ -573,7 +573,7 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
         if d["_state"] != "live":
             self._check_live()
         db = d["_db"]
-        if not db.in_operation():
+        if not db.depth:   # (`in_operation()` without its call)
             raise RuntimeError("update_checked runs inside an open unit (db.begin() or a transaction)")
         cls = self.__class__
         fields = cls.__fields__
@@ -644,8 +644,13 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
         db = d["_db"]
         tc = d["_tc"]
         eid = d["_eid"]
-        key = d.get("_key") or keys.doc_key(tc, eid)
-        head = db.get_known(key, d.get("_loaded"))    # the document as loaded, if unchanged since
+        try:    # (subscripts: a third of get() on Kybra's RustPython; a new object has neither yet)
+            key, loaded = d["_key"], d["_loaded"]
+        except KeyError:
+            key = loaded = None
+        if key is None:
+            key = keys.doc_key(tc, eid)
+        head = db.get_known(key, loaded)    # the document as loaded, if unchanged since
         if head is None:
             raise NotFoundError(f"{self._type}@{self._id} no longer exists")
         meta = d["_meta"]
