@@ -1,0 +1,97 @@
+"""The review's attacks on the cost cuts on Kybra's own interpreter (localnet's rustpython runtime): audit
+entries heard and then rolled back (a batch failing at its end, a timer step of a stepwise delete stopped
+by a Restrict link), certified creates that take the ordered index's text paths (quotes, backslashes,
+an astral character), an upgrade (a new heap); after each, the tip certificate, every block and every
+certified entity verify, and counts by title match what was created. Deployed from a copy of the source
+with a per-message delete share of 2 (see test_stepwise_timer_rustpython)."""
+
+from __future__ import annotations
+
+import pytest
+from canister_fixtures import callers, certified_query
+from canister_harness import field_def, policy, relation_def, type_def, user
+from simple_db_client.certified import verify_chain, verify_entity, verify_tip
+from test_stepwise_timer_rustpython import _small_share_copy
+
+from localnet import rustpython_runtime
+from localnet.replica import Replica
+from localnet.subnet_keys import SubnetKeys
+
+pytestmark = pytest.mark.skipif(not rustpython_runtime.available(), reason=rustpython_runtime.SKIP_REASON)
+
+KEYS = SubnetKeys.generate()
+NODE = type_def("c::Node", [field_def("title", "Text", high=40.0, indexed=True)],
+                access=policy(certified=True),
+                relations=[relation_def("parent", "ManyToOne", "c::Node", "children", "Cascade")])
+LOCK = type_def("c::Lock", [field_def("title", "Text")],
+                relations=[relation_def("nodes", "ManyToMany", "c::Node", "locks", "Restrict")])
+TITLES = ['q"uote', "back\\slash", "𝄞", 'q"uote', "é"]
+
+
+def _title(text: str) -> dict:
+    return {"name": "title", "value": {"Text": text}}
+
+
+def _verified(net, ids: list) -> int:
+    """The tip index after checking the tip certificate, every block and every certified node."""
+    tip = certified_query(net, KEYS, "icrc3_get_tip_certificate")[0]
+    last_index, last_hash = verify_tip(tip, net.cid, KEYS.root_key_der)
+    blocks = net.admin.call("icrc3_get_blocks", [{"start": 0, "length": 100}])["blocks"]
+    verify_chain([(b["id"], b["block"]) for b in blocks], last_index, last_hash)
+    for entity_id in ids:
+        reply = certified_query(net, KEYS, "get_certified", "c::Node", entity_id)["Ok"]
+        verify_entity(reply, "c::Node", entity_id, net.cid, KEYS.root_key_der)
+    return last_index
+
+
+def _counts(net) -> dict:
+    return {title: net.admin.ok("count", "c::Node", [_title(title)]) for title in set(TITLES)}
+
+
+def test_rolled_back_entries_and_blocked_timer_steps_keep_the_chain_verifiable(tmp_path):
+    entry = _small_share_copy(tmp_path)
+    with Replica(tmp_path / "state", runtime="rustpython") as replica:
+        cid = replica.deploy("simple_db", entry, controllers=[user("admin").bytes])
+        net = callers(replica, cid)
+        for typedef in (NODE, LOCK):
+            assert net.admin.call("define_type", typedef, False) == {"Ok": None}
+        ids = []
+        for i in range(8):
+            parent = [{"name": "parent", "value": {"Int": ids[-1]}}] if ids else []
+            ids.append(net.alice.ok("create", "c::Node", [_title(TITLES[i % len(TITLES)])] + parent)["id"])
+        lock = net.alice.ok("create", "c::Lock", [_title("l")])["id"]
+        assert net.alice.call("link", "c::Lock", lock, "nodes", ids[6]) == {"Ok": None}
+        counts = _counts(net)
+        tip = _verified(net, ids)
+
+        # a batch whose creates and update are heard, then rolled back by its last op
+        create = {"Create": {"type_name": "c::Node", "fields": [_title('q"uote')]}}
+        update = {"Update": {"type_name": "c::Node", "id": ids[1], "fields": [_title("𝄞")],
+                             "expected_version": []}}
+        stale = {"Update": {"type_name": "c::Node", "id": ids[2], "fields": [_title("é")],
+                            "expected_version": [99]}}
+        assert "Conflict" in net.alice.call("batch", [create, create, update, stale])["Err"]
+        assert _verified(net, ids) == tip and _counts(net) == counts
+        created = net.alice.ok("create", "c::Node", [_title("é")])["id"]   # the numbers given back, reused
+        assert _verified(net, ids + [created]) == tip + 1
+
+        # the family's delete goes on in timer steps until the lock stops one (that step rolls back)
+        replica.set_time(replica.time_ns())
+        assert net.alice.call("delete", "c::Node", ids[0]) == {"Ok": None}
+        while replica.advance_time(1_000_000_000):
+            pass
+        assert net.alice.err("delete_continue", "c::Node", ids[0])[0] == "Conflict"
+        left = [i for i in ids + [created] if "Ok" in net.alice.call("get", "c::Node", i)]
+        assert ids[6] in left and ids[0] not in left
+        _verified(net, left)
+
+        assert replica.deploy("simple_db", entry, controllers=[user("admin").bytes]) == cid   # a new heap
+        tip = _verified(net, left)
+        net.alice.ok("update", "c::Node", ids[6], [_title("é")], [])   # (it was back\\slash)
+        again = net.alice.ok("create", "c::Node", [_title('q"uote')])["id"]
+        assert _verified(net, left + [again]) == tip + 2
+        titles = {}
+        for i in left + [again]:
+            title = net.alice.ok("get", "c::Node", i)["fields"][0]["value"]["Text"]
+            titles[title] = titles.get(title, 0) + 1
+        assert {t: c for t, c in _counts(net).items() if c} == titles
