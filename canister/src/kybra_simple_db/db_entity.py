@@ -735,7 +735,7 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
         unit. The canister's gateway uses it, as `update_checked` (its service checked the values against
         the same type definition, and its message is one unit)."""
         db = Database.get_instance()
-        if not db.in_operation():
+        if not db.depth:   # (`in_operation()` without its call)
             raise RuntimeError("create_checked runs inside an open unit (db.begin() or a transaction)")
         if cls is Entity:
             raise ValidationError("define a subclass of Entity")
