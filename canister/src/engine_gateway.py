@@ -131,7 +131,7 @@ class EngineGateway:
         if not transaction:
             return previous, None, None
         db = self.db
-        return previous, db.begin(), db.next_audit_seq()
+        return previous, db.begin(), db.audit.next_seq   # (next_audit_seq() without its call)
 
     def leave(self, scope: tuple, ok: bool) -> None:
         """End what `enter` started: commit its transaction if `ok` (else roll it back), then restore

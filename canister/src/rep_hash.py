@@ -18,6 +18,7 @@ import hashlib
 # bits are set from a table.
 _BYTES = tuple(bytes((b,)) for b in range(128))
 _MORE = tuple(bytes((b | 0x80,)) for b in range(128))   # a byte with the continuation bit
+BYTES, MORE = _BYTES, _MORE   # (for callers that join a short LEB128 inline: read them, never change them)
 _CONT = tuple(sum(0x80 << 8 * i for i in range(n - 1)) for n in range(17))   # n bytes: all but the last
 _LOW28, _HIGH28 = 0xFFFFFFF, 0xFFFFFFF << 28
 _KEEP14, _MOVE14 = 0x00003FFF00003FFF, 0x0FFFC0000FFFC000
@@ -65,13 +66,13 @@ def uleb128(value: int) -> bytes:
         return _BYTES[value]
     if value < 0x200000:   # ids and block indexes into the millions, inline
         return _MORE[value & 0x7F] + _MORE[value >> 7 & 0x7F] + _BYTES[value >> 14]
-    count = (value.bit_length() + 6) // 7
-    if count == 9:   # times in ns, inline: the low 8 groups spread in 64 bits, then the ninth
-        x = value & _LOW56
+    if 0x100000000000000 <= value < 0x8000000000000000:   # nine groups (times in ns), inline, without
+        x = value & _LOW56   # bit_length: the low 8 groups spread in 64 bits, then the ninth
         x = (x & _LOW28) | ((x & _HIGH28) << 4)
         x = (x & _KEEP14) | ((x & _MOVE14) << 2)
         x = (x & _KEEP7) | ((x & _MOVE7) << 1)
         return (x | _CONT[9]).to_bytes(8, "little") + _BYTES[value >> 56]
+    count = (value.bit_length() + 6) // 7
     if 9 < count <= 16:
         x = (value & _LOW56) | ((value & _HIGH56) << 8)
         x = (x & _KEEP28W) | ((x & _MOVE28W) << 4)

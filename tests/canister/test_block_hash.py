@@ -145,3 +145,13 @@ def _outcome(function, record: dict):
         return function("t::T", record)
     except (TypeError, AttributeError, ValueError) as exc:
         return type(exc)
+
+
+def test_block_hash_of_ids_around_the_inline_two_byte_leb128():
+    """block_body joins a two-byte id's LEB128 inline: ids at and around its edges hash as the Value."""
+    for entity_id in (0, 1, 0x7F, 0x80, 0x81, 0x3FFF, 0x4000, 0x4001, 2**63):
+        entry = {"seq": 1, "time": 1_765_000_000_000_000_000, "caller": "aaaaa-aa", "operation": "update",
+                 "type_name": "t", "id": entity_id, "changes": {"qty": 1}}
+        for phash in (None, b"\x01" * 32):
+            expected = rep_hash.value_hash(audit_chain.block_value(entry, phash))
+            assert audit_chain.block_hash(entry, phash) == expected

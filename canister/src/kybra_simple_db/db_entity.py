@@ -456,13 +456,16 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
         if hook is None:
             return new
         guard = (field, action)
-        if guard in self._hooking:
+        hooking = self._hooking
+        if hooking is None:     # (a loaded object gets its set when a hook first runs)
+            hooking = self.__dict__["_hooking"] = set()
+        if guard in hooking:
             return new
-        self._hooking.add(guard)
+        hooking.add(guard)
         try:
             result = hook(self, field, old, new, action)
         finally:
-            self._hooking.discard(guard)
+            hooking.discard(guard)
         if result is True:
             return new
         if isinstance(result, tuple) and len(result) == 2 and result[0] is True:
@@ -874,7 +877,7 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
                     data[name] = stored.get(name)
         # the new object's attributes as its whole dict (20K fewer than `__dict__.update` on RustPython)
         object.__setattr__(obj, "__dict__", {"_db": db, "_state": "live", "_data": data, "_stored": stored,
-                                             "_meta": doc, "_hooking": set(), "_do_not_save": False,
+                                             "_meta": doc, "_hooking": None, "_do_not_save": False,
                                              "_dirty": False, "_id": doc.get("i") or f"{eid}", "_eid": eid,
                                              "_tc": tc, "_key": key,
                                              "_loaded": None if head is None else (head, SETTLED[0])})
