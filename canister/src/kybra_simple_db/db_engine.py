@@ -304,8 +304,8 @@ class Database(SeedDocuments, SchemaUpgrades):
 
     def put_value(self, key: str, text: str, old_head: Optional[str] = None) -> None:
         """Store `text`, split across keys if it exceeds the value size; stale chunks are removed."""
-        if (old_head is None or not old_head.startswith(_CHUNK_MARK)) and text[:1] != _CHUNK_MARK and (
-                self._data.put_whole(key, text, self._journal)):   # (a slice: cheaper than a method call)
+        if (old_head is None or not old_head.startswith(_CHUNK_MARK)) and not text.startswith(
+                _CHUNK_MARK) and self._data.put_whole(key, text, self._journal):
             return      # the common case: one value, no chunks before or now
         value_chunks.write(self._data, self._journal, key, text, self.value_limit, old_head)
 
