@@ -215,6 +215,7 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
     __stored_names__ = []   # fields, then to-one relations: a document's "f" keys as the class writes them
     __field_defaults__ = {}     # field name -> its default, in the fields' order (what a create starts from)
     __required_fields__ = ()    # the names of the required fields, in the fields' order
+    on_event = None     # a class's hook (on_event(entity, field, old, new, action)), if it defines one
 
     # ----- class definition ------------------------------------------------------------------------
 
@@ -585,7 +586,7 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
                 raise ValidationError(f"{cls.__type_name__} has no field {name!r}")
         data = d["_data"]
         db.on_rollback_call(self._restore, (dict(data), d["_stored"], dict(d["_meta"]), "live"))
-        if getattr(cls, "on_event", None) is None:
+        if cls.on_event is None:     # (an attribute: a failing getattr costs a raise on RustPython)
             data.update(values)
         else:
             self._assign(values, ACTION_MODIFY)
