@@ -106,6 +106,7 @@ def test_index_dropped_then_re_added_counts_only_current_entities(db):
         (type_def("bad name", []), "Invalid", "type name"),
         (type_def("a::b::C", []), "Invalid", "more than one"),
         (type_def("x::Bad", [field_def("id", "Int")]), "Invalid", "reserved"),
+        (type_def("x::Bad", [field_def("on_event", "Int")]), "Invalid", "reserved"),   # the engine's hook
         (type_def("x::Bad", [field_def("_x", "Int")]), "Invalid", "starting with a letter"),
         (type_def("x::Bad", [field_def("a", "Int"), field_def("a", "Text")]), "Invalid", "used twice"),
         (type_def("x::Bad", [field_def("n", "Int")], alias="n"), "Invalid", "alias"),
