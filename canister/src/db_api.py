@@ -141,7 +141,7 @@ class DbApi(QueryEndpoints):
             if changed or generation != self.registry.generation:
                 self._load_registries()
             return {"Err": _error_or_raise(exc)}
-        meta.commit()
+        # (the meta map needs no commit: its next begin forgets what this message remembered)
         # outside the try: a failure here is a bug and must trap, so the IC rolls the message back
         certifier.after_update(gateway, scope[2])
         gateway.release()

@@ -1,7 +1,9 @@
 """A write-through wrapper around a stable map that can undo the writes of the current operation.
 
-The meta map (schema, admins) sits outside the engine's transactions; DbApi wraps each update in
-begin/commit and calls rollback on failure, so a refused operation leaves the meta map unchanged too.
+The meta map (schema, admins) sits outside the engine's transactions; DbApi calls begin at the start of
+each update and rollback on its failure, so a refused operation leaves the meta map unchanged too. A
+success needs no call: what it remembered is forgotten by the next begin (a rollback only ever follows
+a begin of the same message).
 """
 
 
@@ -13,10 +15,8 @@ class UndoMap:
         self.saved = None
 
     def begin(self) -> None:
+        """Remember the keys changed from now on (forgetting those of an earlier message)."""
         self.saved = {}
-
-    def commit(self) -> None:
-        self.saved = None
 
     def rollback(self) -> bool:
         """Restore every key changed since `begin`; True when there was anything to restore."""
