@@ -788,7 +788,7 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
         for name in cls.__required_fields__:
             if data.get(name) is None:
                 raise ValidationError(f"{cls.__type_name__}.{name} is required")
-        db.set_counters(tc, max(eid, max_id), count + 1)
+        db.set_counters(tc, eid if eid > max_id else max_id, count + 1)     # (no builtin max call)
         db.identity.put((tc, eid), self)
         db.on_rollback_call(self._creation_failed, ())
         for name in linked:
@@ -806,7 +806,7 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
             elif rel.to_many:
                 changes[name] = self._linked_ids(rel)
                 fields_text = None      # the entry holds more than the document's fields
-        db.audit.append("create", cls.__type_name__, eid, changes, now, caller, changes_text=fields_text)
+        db.audit.append("create", cls.__type_name__, eid, changes, now, caller, None, fields_text)
         d["_stored"] = dict(data)
         d["_state"] = "live"
 

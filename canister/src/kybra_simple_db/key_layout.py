@@ -118,7 +118,7 @@ def alias_key(tc: int, field: str, value, limit: int, gen: int = 0) -> str:
         prefix = str(tc) + "@" + field + _generation(gen)
         if len(_ALIAS_PREFIXES) < 1024:
             _ALIAS_PREFIXES[(tc, field, gen)] = prefix
-    return fit(prefix, _encode_string(value) if type(value) is str else value_token(value), limit)
+    return fit(prefix, _encode_string(value) if value.__class__ is str else value_token(value), limit)
 
 
 def pending_key(tc: int, bucket: int) -> str:
