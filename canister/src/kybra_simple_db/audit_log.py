@@ -134,8 +134,9 @@ class AuditLog:
             value_chunks.write(staged, journal, self.key(seq), text, limit)
         self.next_seq = seq + 1
         journal.append((CALL, setattr, (self, "next_seq", seq)))
-        if self.listener is not None:
-            self.listener(seq, operation, type_name, entity_id, changes, when, caller)
+        listener = self.listener
+        if listener is not None:
+            listener(seq, operation, type_name, entity_id, changes, when, caller)
 
     def _names_only(self, when: int, caller: str, operation: str, type_name: str, entity_id,
                     changes: dict, limit: int) -> str:
