@@ -76,7 +76,9 @@ class DbApi(QueryEndpoints):
                 self.meter, api_limits.DELETE_INSTRUCTIONS, api_limits.DELETE_STEP_INSTRUCTIONS
             )
         cert_map = self.maps["cert"][0] if "cert" in self.maps else MemoryMap()
-        self.certifier = Certifier(cert_map, self.meta, self.set_certified_data, self.data_certificate)
+        # the meta map itself, not its undo wrapper: certification writes it (the types record) only after
+        # an update succeeded, where nothing is undone (an undo wrapper would read each key back first)
+        self.certifier = Certifier(cert_map, meta_map, self.set_certified_data, self.data_certificate)
         self._load_registries()
 
     def _load_registries(self) -> None:
