@@ -290,7 +290,10 @@ class DbApi(QueryEndpoints):
         if policy is None:
             policy = self.registry.get(type_name)["policy"]
         meta = self.gateway.load_for_change(type_name, entity_id)
-        owner = None if meta is None else meta.get("o")
+        try:    # (a subscript: a third of get() on RustPython; a metadata key may be absent)
+            owner = meta["o"]
+        except (KeyError, TypeError):   # (TypeError: no entity, meta None)
+            owner = None
         if meta is not None and self.access.may_write(caller, policy, action, owner):
             return meta
         if policy["read"] == "Admins" and not self.access.is_admin(caller):
