@@ -355,8 +355,11 @@ class Database(SeedDocuments, SchemaUpgrades):
         """The type's key schema as `key_generations` syncs it ({"k": generations, "v"/"c": count modes,
         "p": pending}); a new dict whenever it changes, so what callers derive from it may be cached
         by its identity (see entity_keys). Do not change it."""
-        self.key_generations(cls, tc)
-        return self._key_schemas[tc][1]
+        entry = self._key_schemas.get(tc)
+        if entry is None or entry[0] is not cls:     # (synced for this class: no key_generations call)
+            self.key_generations(cls, tc)
+            entry = self._key_schemas[tc]
+        return entry[1]
 
     def keyed_fields(self, cls, tc: int) -> frozenset:
         """Names of the fields whose changes move alias or index keys (see `key_generations`); cached
