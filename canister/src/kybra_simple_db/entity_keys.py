@@ -88,7 +88,7 @@ class IndexedKeys:
         db = self._db
         tc = self._tc
         eid = self._eid
-        for kind, field, gen, index, counting in _add_steps(db, type(self), tc):
+        for kind, field, gen, index, counting in _add_steps(db, self.__class__, tc):   # (no type() call)
             new = data.get(field)
             if new is None:
                 continue
