@@ -114,8 +114,9 @@ class AuditLog:
         seq = self.next_seq
         if text is None:
             if caller.__class__ is str:     # (no builtin type() call: each costs ~9,000 on RustPython)
-                names = _NAMES_JSON.get((caller, operation, type_name))
-                if names is None:
+                try:
+                    names = _NAMES_JSON[(caller, operation, type_name)]   # (a third of get() on RustPython)
+                except KeyError:
                     names = _names_json(caller, operation, type_name)
                 if changes_text is None:
                     changes_text = keys.compact(changes) if changes else "{}"
