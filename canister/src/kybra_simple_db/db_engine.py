@@ -319,9 +319,10 @@ class Database(SeedDocuments, SchemaUpgrades):
 
     def type_code(self, type_name: str, create: bool = False) -> Optional[int]:
         """The small int standing for `type_name` in keys (assigned on first store), or None."""
-        tc = self._type_codes.get(type_name)
-        if tc is not None:
-            return tc
+        try:
+            return self._type_codes[type_name]   # (a subscript: a third of get() on Kybra's RustPython)
+        except KeyError:
+            pass
         text = self.get(keys.type_code_key(type_name))
         if text is None:
             if not create:
@@ -364,9 +365,12 @@ class Database(SeedDocuments, SchemaUpgrades):
     def keyed_fields(self, cls, tc: int) -> frozenset:
         """Names of the fields whose changes move alias or index keys (see `key_generations`); cached
         per class until the type's key schema changes."""
-        cached = self._keyed.get(tc)
-        if cached is not None and cached[0] is cls:
-            return cached[1]
+        try:
+            cached = self._keyed[tc]   # (a subscript: a third of get() on Kybra's RustPython)
+            if cached[0] is cls:
+                return cached[1]
+        except KeyError:
+            pass
         generations = self.key_generations(cls, tc)
         names = frozenset(n[1:] if n[0] == "^" or n[0] == "@" else n for n in generations)
         if self._key_schemas[tc][0] is cls:
