@@ -135,7 +135,6 @@ def _read_document(text: str) -> dict:
             if pieces[4] != ":{}," or last != 5:
                 return json_text.decode_record(text)
         else:
-            scalar = json_text.record_scalar
             while True:
                 key = pieces[index]
                 after = pieces[index + 1]
@@ -156,9 +155,11 @@ def _read_document(text: str) -> dict:
                     if index != last:
                         return json_text.decode_record(text)
                     token = token[:-1]
-                    fields[key] = int(token) if token.isdigit() and token[0] != "0" else scalar(token)
+                    fields[key] = (int(token) if token.isdigit() and token[0] != "0"
+                                   else json_text.record_scalar(token))
                     break
-                fields[key] = int(token) if token.isdigit() and token[0] != "0" else scalar(token)
+                fields[key] = (int(token) if token.isdigit() and token[0] != "0"
+                               else json_text.record_scalar(token))
         return {"v": int(version), "f": fields, "o": owner, "c": creator, "u": updater, "tc": int(created),
                 "tu": int(updated)}
     except (ValueError, IndexError):
