@@ -5,13 +5,11 @@ import pytest
 from kybra_simple_db import (
     ACTION_CREATE,
     ConflictError,
-    Entity,
     HookRejected,
-    Integer,
     StorageLimitError,
     ValidationError,
 )
-from test_checked_update import _fresh, _stored
+from test_checked_update import _fresh, _guarded_class, _stored
 
 
 def _nothing_stored(db, item_class, storage, audit, before) -> None:
@@ -81,14 +79,7 @@ def test_a_failure_after_staging_is_undone_by_the_callers_unit(monkeypatch):
 def test_hooked_values_are_still_validated():
     db, item_class, storage, audit = _fresh()
 
-    class Guarded(Entity):
-        qty = Integer(max_value=10)
-
-        def on_event(self, field, old, new, action):
-            if action == ACTION_CREATE and new == 3:
-                return True, "three"     # a hook's own value is checked like any other
-            return new != 4
-
+    Guarded = _guarded_class(ACTION_CREATE)
     before = _stored(storage, audit)
     for value, error in ((3, ValidationError), (4, HookRejected)):
         with pytest.raises(error):

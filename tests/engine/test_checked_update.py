@@ -38,6 +38,21 @@ def _fresh():
     return db, item_class, storage, audit
 
 
+def _guarded_class(hooked_action: str) -> type:
+    """A class whose hook replaces a 3 by "three" on `hooked_action` (a value validation refuses) and
+    rejects a 4."""
+
+    class Guarded(Entity):
+        qty = Integer(max_value=10)
+
+        def on_event(self, field, old, new, action):
+            if action == hooked_action and new == 3:
+                return True, "three"     # a hook's own value is checked like any other
+            return new != 4
+
+    return Guarded
+
+
 def _stored(storage, audit) -> tuple:
     return dict(storage.items()), dict(audit.items())
 
@@ -100,14 +115,7 @@ def test_a_failure_after_staging_is_undone_by_the_callers_unit(monkeypatch):
 def test_hooked_values_are_still_validated():
     db, item_class, storage, audit = _fresh()
 
-    class Guarded(Entity):
-        qty = Integer(max_value=10)
-
-        def on_event(self, field, old, new, action):
-            if action == ACTION_MODIFY and new == 3:
-                return True, "three"     # a hook's own value is checked like any other
-            return new != 4
-
+    Guarded = _guarded_class(ACTION_MODIFY)
     Guarded(qty=1)
     before = _stored(storage, audit)
     entity = Guarded.load(1)
