@@ -226,3 +226,38 @@ def test_equal_int_and_float_values_are_one_value_in_a_leaf_read_as_text():
         assert tree.run_in_leaf(0) is None            # the first entries of the leaf: may go on before it
         assert tree.count_near_change(0, 100) == 4
         assert not tree.insert(1.0, 2) and not tree.insert(1, 3)
+
+
+class _NodeReads(Database):
+    """A database that counts the reads of the engine's structures (get_cached reads through `get`)."""
+
+    reads = 0
+
+    def get(self, key):
+        self.reads += 1
+        return super().get(key)
+
+
+def test_a_rebuilds_insert_among_its_values_entries_descends_the_tree_once():
+    """An entry of an existing id among its Text value's entries (what a key rebuild inserts: not after
+    the value's last, so no create's append) reads each node on its leaf's path once, whether it was
+    there already or is new, on a cold heap and on a warm one, and stores what it would on the tree."""
+    db = _NodeReads(db_storage=MemoryMap(max_key_size=100, max_value_size=200))
+    tree = OrderedIndex(db, "1^x")
+    with db.operation():
+        for eid in range(1, 3001):
+            if eid % 7:
+                assert tree.insert(f"item-{eid % 5}", eid)
+    height = tree.header()["h"]
+    assert height >= 3
+    for cold in (True, False):
+        for eid in (1502, 1505, 14, 2999):      # present: a rebuild's no-op; multiples of 7: missing
+            if cold:
+                ordered_index.forget_cached()
+                db.forget_cached()
+            db.reads = 0
+            with db.operation():
+                assert tree.insert(f"item-{eid % 5}", eid) == (eid % 7 == 0 and cold)
+            assert db.reads == height + 1      # the header and one node per level
+    assert tree.check() == 3000 - 428 + 2     # 1505 and 14 added
+    assert [e for e in tree.walk() if e[1] in (14, 1505)] == [["item-0", 1505], ["item-4", 14]]

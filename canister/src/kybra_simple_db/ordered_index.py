@@ -89,6 +89,8 @@ class OrderedIndex:
     _touched = None         # (text, sort keys or None, position of a removed entry or None) of the leaf
                             # the last insert or remove changed
     _path = None            # the inner nodes above it after an insert that split nothing, else None
+    _located = None         # (parsed header, path, leaf nid, leaf cache entry) `_append_text` found and
+                            # left to `insert`
 
     _reader = None          # the database's `cached_reader` (see `_read_through`)
 
@@ -277,7 +279,13 @@ class OrderedIndex:
                 appended = self._append_text(value, entity_id)
                 if appended is not None:
                     return appended
-        header = self.header()
+        located = self._located     # the leaf `_append_text` descended to (an entry among its value's:
+        if located is None:         # a rebuild's or a smaller id's), not looked for twice
+            header = self.header()
+        else:
+            self._located = None
+            parsed = located[0]
+            header = {"r": parsed[0], "n": parsed[1], "h": parsed[2]}
         if not header["r"]:
             header = {"r": 1, "n": 2, "h": 1}
             self._put_header(header)
@@ -286,8 +294,12 @@ class OrderedIndex:
             self._path = None
             return True
         target = sort_key(value, entity_id)
-        plain = type(value) is str and (not value or min(value) >= _PLAIN)
-        path, nid, cached = self._locate(header, target, True, plain)
+        if located is None:
+            plain = type(value) is str and (not value or min(value) >= _PLAIN)
+            path, nid, cached = self._locate(header, target, True, plain)
+        else:
+            path, nid, cached = located[1:]
+            _filled(cached)
         following = header["n"]
         pos = self._search(cached, target)
         parts = cached[3]
@@ -361,11 +373,15 @@ class OrderedIndex:
             head = True
             found, rest = lead, text[len(lead):]
         else:
+            self._located = (parsed, path, nid, cached)
             return None
         last, ends, after = rest.partition(index_nodes.ENTRY)
         last_id = int(last)
         if last_id >= entity_id:
-            return False if last_id == entity_id else None
+            if last_id == entity_id:
+                return False
+            self._located = (parsed, path, nid, cached)
+            return None
         grown = before + (found + last + marked + str(entity_id) + ends) + after
         node = keys = None
         if cached[2] is not None:       # decoded already: kept decoded (the next change reuses its keys)
