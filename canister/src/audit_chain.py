@@ -90,18 +90,11 @@ def chain_hash(body: bytes, phash) -> bytes:
     return sha256(body if phash is None else body + _PHASH + sha256(phash).digest()).digest()
 
 
-def copy_block_hash(copy: tuple, phash):
-    """The hash of the block of an entry given as a copy (time, caller, operation, type name, id, changes)
-    when the entry stored from it is sure to equal the copy (see block_body), else None."""
-    body = block_body(*copy)
-    return None if body is None else chain_hash(body, phash)
-
-
 def block_hash(entry: dict, phash) -> bytes:
     """rep_hash.value_hash(block_value(entry, phash)), directly for the entries of the engine's changes."""
-    found = copy_block_hash((entry["time"], entry["caller"], entry["operation"], entry["type_name"],
-                             entry["id"], entry["changes"]), phash)
-    return found if found is not None else rep_hash.value_hash(block_value(entry, phash))
+    body = block_body(entry["time"], entry["caller"], entry["operation"], entry["type_name"], entry["id"],
+                      entry["changes"])
+    return chain_hash(body, phash) if body is not None else rep_hash.value_hash(block_value(entry, phash))
 
 
 def block_value(entry: dict, phash) -> dict:
