@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+import shutil
 import time
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -57,9 +60,22 @@ LEDGER = type_def("ops::Ledger", [field_def("entry", "Text")], access=policy(rea
 SCHEMA = [ITEM, TAG, REVIEW, SECRET, CONFIG, LEDGER]
 
 
-def deploy(replica: Replica, admin=None, name: str = "simple_db") -> bytes:
+def deploy(replica: Replica, admin=None, name: str = "simple_db", entry: Path = ENTRY) -> bytes:
     admin = admin or user("admin")
-    return replica.deploy(name, ENTRY, controllers=[admin.bytes])
+    return replica.deploy(name, entry, controllers=[admin.bytes])
+
+
+def small_share_copy(tmp: Path, share: int) -> Path:
+    """canister/src copied to `tmp` with the engine's per-message delete share (DEFAULT_DELETE_BUDGET)
+    set to `share`, so a few entities need several timer steps; its main.py."""
+    source = tmp / "src"
+    shutil.copytree(ENTRY.parent, source, ignore=shutil.ignore_patterns("__pycache__"))
+    engine = source / "kybra_simple_db" / "db_engine.py"
+    text, replaced = re.subn(r"^DEFAULT_DELETE_BUDGET = \d+", f"DEFAULT_DELETE_BUDGET = {share}",
+                             engine.read_text(), flags=re.M)
+    assert replaced == 1, "the engine's delete share is no longer DEFAULT_DELETE_BUDGET in db_engine.py"
+    engine.write_text(text)
+    return source / ENTRY.name
 
 
 def callers(replica: Replica, cid: bytes) -> SimpleNamespace:

@@ -3,15 +3,14 @@ entries heard and then rolled back (a batch failing at its end, a timer step of 
 by a Restrict link), certified creates that take the ordered index's text paths (quotes, backslashes,
 an astral character), an upgrade (a new heap); after each, the tip certificate, every block and every
 certified entity verify, and counts by title match what was created. Deployed from a copy of the source
-with a per-message delete share of 2 (see test_stepwise_timer_rustpython)."""
+with a per-message delete share of 2 (canister_fixtures.small_share_copy)."""
 
 from __future__ import annotations
 
 import pytest
-from canister_fixtures import callers, certified_query
-from canister_harness import field_def, policy, relation_def, type_def, user
+from canister_fixtures import callers, certified_query, deploy, small_share_copy, with_types
+from canister_harness import field_def, policy, relation_def, type_def
 from simple_db_client.certified import verify_chain, verify_entity, verify_tip
-from test_stepwise_timer_rustpython import _small_share_copy
 
 from localnet import rustpython_runtime
 from localnet.replica import Replica
@@ -49,12 +48,10 @@ def _counts(net) -> dict:
 
 
 def test_rolled_back_entries_and_blocked_timer_steps_keep_the_chain_verifiable(tmp_path):
-    entry = _small_share_copy(tmp_path)
+    entry = small_share_copy(tmp_path, 2)
     with Replica(tmp_path / "state", runtime="rustpython") as replica:
-        cid = replica.deploy("simple_db", entry, controllers=[user("admin").bytes])
-        net = callers(replica, cid)
-        for typedef in (NODE, LOCK):
-            assert net.admin.call("define_type", typedef, False) == {"Ok": None}
+        cid = deploy(replica, entry=entry)
+        net = with_types(callers(replica, cid), [NODE, LOCK])
         ids = []
         for i in range(8):
             parent = [{"name": "parent", "value": {"Int": ids[-1]}}] if ids else []
@@ -85,7 +82,7 @@ def test_rolled_back_entries_and_blocked_timer_steps_keep_the_chain_verifiable(t
         assert ids[6] in left and ids[0] not in left
         _verified(net, left)
 
-        assert replica.deploy("simple_db", entry, controllers=[user("admin").bytes]) == cid   # a new heap
+        assert deploy(replica, entry=entry) == cid   # a new heap
         tip = _verified(net, left)
         net.alice.ok("update", "c::Node", ids[6], [_title("é")], [])   # (it was back\\slash)
         again = net.alice.ok("create", "c::Node", [_title('q"uote')])["id"]

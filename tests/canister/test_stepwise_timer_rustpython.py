@@ -7,12 +7,10 @@ lowered to 2, so a dozen entities need several timer messages."""
 from __future__ import annotations
 
 import re
-import shutil
-from pathlib import Path
 
 import pytest
-from canister_fixtures import callers
-from canister_harness import ENTRY, field_def, relation_def, type_def, user
+from canister_fixtures import callers, deploy, small_share_copy, with_types
+from canister_harness import field_def, relation_def, type_def
 
 from localnet import rustpython_runtime
 from localnet.replica import Replica
@@ -25,18 +23,6 @@ NODE = type_def("t::Node", [field_def("label", "Text")],
                 relations=[relation_def("parent", "ManyToOne", "t::Node", "children", "Cascade")])
 TAG = type_def("t::Tag", [field_def("label", "Text")],
                relations=[relation_def("nodes", "ManyToMany", "t::Node", "tags", "SetNull")])
-
-
-def _small_share_copy(tmp: Path) -> Path:
-    """canister/src copied to `tmp` with the engine's per-message delete share set to SHARE; its main.py."""
-    source = tmp / "src"
-    shutil.copytree(ENTRY.parent, source, ignore=shutil.ignore_patterns("__pycache__"))
-    engine = source / "kybra_simple_db" / "db_engine.py"
-    text, replaced = re.subn(r"^DEFAULT_DELETE_BUDGET = \d+", f"DEFAULT_DELETE_BUDGET = {SHARE}",
-                             engine.read_text(), flags=re.M)
-    assert replaced == 1, "the engine's delete share is no longer DEFAULT_DELETE_BUDGET in db_engine.py"
-    engine.write_text(text)
-    return source / ENTRY.name
 
 
 def _label(text: str) -> dict:
@@ -56,12 +42,10 @@ def _job_keys(replica: Replica, cid: bytes) -> list:
 
 
 def test_the_timer_finishes_a_stepwise_delete_on_rustpython(tmp_path):
-    entry = _small_share_copy(tmp_path)
+    entry = small_share_copy(tmp_path, SHARE)
     with Replica(tmp_path / "state", runtime="rustpython") as replica:
-        cid = replica.deploy("simple_db", entry, controllers=[user("admin").bytes])
-        net = callers(replica, cid)
-        for typedef in (NODE, TAG):
-            assert net.admin.call("define_type", typedef, False) == {"Ok": None}
+        cid = deploy(replica, entry=entry)
+        net = with_types(callers(replica, cid), [NODE, TAG])
         root = net.alice.ok("create", "t::Node", [_label("root")])["id"]
         children = [_child(net, root, f"c{i}") for i in range(4)]
         grandchild = _child(net, children[0], "g")
