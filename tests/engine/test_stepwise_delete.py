@@ -47,6 +47,19 @@ def _finish(cls, eid, units, limit=10_000) -> int:
         assert steps < limit
 
 
+def _link_chain(length: int):
+    """The Link type (a to-one `next` that cascades) and `length` links, each the `next` of the one
+    before it; both made by the current caller."""
+    class Link(Entity):
+        label = String()
+        next = OneToOne("Link", "prev", on_delete=CASCADE)
+
+    links = [Link(label=str(i)) for i in range(length)]
+    for a, b in zip(links, links[1:]):
+        a.next = b
+    return Link, links
+
+
 def _only_counters_left(storage) -> set:
     """Keys other than type codes, counters, deleted-id sets and the audit log."""
     return {k for k in storage._data if not (k.startswith("!t:") or k.startswith("!n:") or k.startswith("!k:")
@@ -105,17 +118,11 @@ def test_a_wide_fan_and_many_set_null_links_are_released_in_steps(fresh_db):
 
 
 def test_one_to_one_cascade_chains_and_cycles(fresh_db):
-    class Link(Entity):
-        label = String()
-        next = OneToOne("Link", "prev", on_delete=CASCADE)
-
     class Ring(Entity):
         label = String()
         peers = ManyToMany("Ring", "peers", on_delete=CASCADE)
 
-    links = [Link(label=str(i)) for i in range(20)]
-    for a, b in zip(links, links[1:]):
-        a.next = b
+    Link, links = _link_chain(20)
     links[0].delete_in_steps(2)
     _finish(Link, links[0]._eid, 2)
     assert Link.count() == 0
@@ -196,15 +203,8 @@ def test_the_cascade_deletes_only_what_the_write_guard_allows(fresh_db):
 def test_a_one_to_one_cascade_asks_the_guard_when_a_step_reaches_each_entity(fresh_db):
     """To-one Cascade targets wait on the work list; the guard is asked again when a later step gets to
     them, with the caller's rights at that moment: one the caller may no longer delete is kept, unlinked."""
-
-    class Link(Entity):
-        label = String()
-        next = OneToOne("Link", "prev", on_delete=CASCADE)
-
     set_caller_id("alice")
-    links = [Link(label=str(i)) for i in range(6)]
-    for a, b in zip(links, links[1:]):
-        a.next = b
+    Link, links = _link_chain(6)
     set_caller_id("bob")
     bobs = Link(label="bob's")
     links[-1].next = bobs       # (made before any guard: the last of alice's links points at bob's)
@@ -331,14 +331,7 @@ def test_restore_refuses_the_id_of_an_entity_whose_links_are_still_being_release
 def test_restore_refuses_the_id_of_a_root_whose_delete_goes_on_without_held_links(fresh_db):
     """A root with only to-one links holds no link set, but its job is named by its id: a restored
     entity of that id would be deleted into that job and leave the rest of the first cascade undone."""
-
-    class Link(Entity):
-        label = String()
-        next = OneToOne("Link", "prev", on_delete=CASCADE)
-
-    links = [Link(label=str(i)) for i in range(20)]
-    for a, b in zip(links, links[1:]):
-        a.next = b
+    Link, links = _link_chain(20)
     assert not links[0].delete_in_steps(2)["done"]
     record = {"type": "Link", "id": 1, "fields": {"label": "again"}, "owner": "o", "creator": "o",
               "updater": "o", "created": 1, "updated": 1, "version": 1}
