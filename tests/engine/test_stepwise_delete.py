@@ -229,6 +229,7 @@ def test_a_one_to_one_cascade_asks_the_guard_when_a_step_reaches_each_entity(fre
         fresh_db.set_write_guard(None)
     assert Link.count() == 1 and Link.load(bobs._eid).prev is None      # bob's is unlinked, not deleted
 
+
 def test_a_half_deleted_entity_takes_no_new_links_and_new_children_go_too(fresh_db):
     Node = node_type()
     nodes = _chain(Node, 30)
@@ -311,21 +312,28 @@ def test_links_already_released_from_their_other_side_count_as_units_so_a_step_s
         assert Node.load(root._eid) is None and all(child.parent is home for child in children)
     assert Node.count() == 81
 
+
+def _restore_is_refused_while_deleting(db, type_name: str, eid: int) -> dict:
+    """A restore record of `type_name` #`eid`, after checking that restoring it now is refused as "being
+    deleted" and changes nothing."""
+    record = {"type": type_name, "id": eid, "fields": {"label": "again"}, "owner": "o", "creator": "o",
+              "updater": "o", "created": 1, "updated": 1, "version": 1}
+    before = dict(db._storage._data)
+    with pytest.raises(ConflictError, match="being deleted"):
+        db.restore([record])
+    assert dict(db._storage._data) == before
+    return record
+
+
 def test_restore_refuses_the_id_of_an_entity_whose_links_are_still_being_released(fresh_db):
     Node = node_type()
     _chain(Node, 20)
     Node.load(1).delete_in_steps(3)
     held = [int(k.rpartition(":")[2]) for k in fresh_db._storage._data if k.startswith("!dh:")][0]
     assert Node.load(held) is None      # deleted, its children link still being released
-    record = {"type": "Node", "id": held, "fields": {"label": "again"}, "owner": "o", "creator": "o",
-              "updater": "o", "created": 1, "updated": 1, "version": 1}
-    before = dict(fresh_db._storage._data)
-    with pytest.raises(ConflictError, match="being deleted"):
-        fresh_db.restore([record])
-    assert dict(fresh_db._storage._data) == before
+    record = _restore_is_refused_while_deleting(fresh_db, "Node", held)
     _finish(Node, 1, 3)
     assert fresh_db.restore([record]) == 1 and Node.load(held).label == "again"
-
 
 
 def test_restore_refuses_the_id_of_a_root_whose_delete_goes_on_without_held_links(fresh_db):
@@ -333,15 +341,11 @@ def test_restore_refuses_the_id_of_a_root_whose_delete_goes_on_without_held_link
     entity of that id would be deleted into that job and leave the rest of the first cascade undone."""
     Link, links = _link_chain(20)
     assert not links[0].delete_in_steps(2)["done"]
-    record = {"type": "Link", "id": 1, "fields": {"label": "again"}, "owner": "o", "creator": "o",
-              "updater": "o", "created": 1, "updated": 1, "version": 1}
-    before = dict(fresh_db._storage._data)
-    with pytest.raises(ConflictError, match="being deleted"):
-        fresh_db.restore([record])
-    assert dict(fresh_db._storage._data) == before
+    record = _restore_is_refused_while_deleting(fresh_db, "Link", 1)
     _finish(Link, 1, 2)
     assert Link.count() == 0
     assert fresh_db.restore([record]) == 1 and Link.load(1).label == "again"
+
 
 def test_link_sets_over_many_id_buckets_are_released_and_removed(fresh_db):
     from kybra_simple_db import MemoryMap
