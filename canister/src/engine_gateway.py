@@ -341,14 +341,6 @@ class EngineGateway:
         """Fill pending ordered indexes for one page of entities; the next id cursor, None when done."""
         return self._class(type_name).rebuild_keys(cursor, size)
 
-    def pending_indexes(self, type_name: str) -> list:
-        """Indexed fields whose ordered index is not filled yet (after an upgrade from id-set indexes)."""
-        cls = find_type(type_name)
-        tc = None if cls is None else self.db.type_code(type_name)
-        if tc is None:
-            return []
-        return [name[1:] for name in self.db.pending_keys(cls, tc)]
-
     # --- audit ---
 
     def audit_page(self, start: int, end, size: int) -> tuple:

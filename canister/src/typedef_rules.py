@@ -72,14 +72,6 @@ def check_type_name(name: str) -> None:
         check_identifier(part, "type name part")
 
 
-def split_type_name(name: str) -> tuple:
-    """(namespace or None, class name)."""
-    if "::" in name:
-        namespace, _, short = name.partition("::")
-        return namespace, short
-    return None, name
-
-
 def _case(value: dict, allowed: tuple, what: str) -> str:
     tag, _ = variant_case(value, what)
     if tag not in allowed:
