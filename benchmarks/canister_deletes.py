@@ -29,7 +29,7 @@ from benchmarks.canister_wasm import (
     created,
     field_def,
     relation,
-    replica_update,
+    replica_call,
     run_batches,
     type_def,
 )
@@ -74,7 +74,7 @@ def delete_across_messages(kind: str, size: int) -> dict:
             replica.set_time(replica.time_ns())
             log = replica.log_path(cid)
             seen = len(log.read_text())
-            reply = replica_update(replica, cid, "delete", (type_name, root))
+            reply = replica_call(replica, cid, "delete", (type_name, root))
             assert reply == {"Ok": None}, reply
             while replica.advance_time(1_000_000_000):    # the timers now due, each its own message
                 pass

@@ -410,7 +410,7 @@ def measure_size(n: int, progress: bool, only: str | None = None) -> list[dict[s
                 method = IFACE.methods[case.method]
                 call = replica.query if method.kind == "query" else replica.update
                 if case.prepare is not None:
-                    case.prepare(lambda name, args: replica_update(replica, cid, name, args))
+                    case.prepare(lambda name, args: replica_call(replica, cid, name, args))
                     case.prepare(lambda name, args: canister.call("update", name, args))
                     counts, seen = instructions(log, seen)
                 runs = []
@@ -444,10 +444,15 @@ def measure_size(n: int, progress: bool, only: str | None = None) -> list[dict[s
     return rows
 
 
-def replica_update(replica: Replica, cid: bytes, method: str, args: tuple) -> Any:
-    """The decoded reply of update `method` called as the admin on the replica's canister."""
+def replica_call(replica: Replica, cid: bytes, method: str, args: tuple) -> Any:
+    """The decoded reply of `method` called as the admin on the replica's canister (a query with
+    CERTIFICATE, as the HTTP gateway calls one), or its Reject."""
     types = IFACE.methods[method]
-    outcome = replica.update(cid, method, candid_codec.encode(types.params, list(args), IFACE), ADMIN.bytes)
+    arg = candid_codec.encode(types.params, list(args), IFACE)
+    if types.kind == "query":
+        outcome = replica.query(cid, method, arg, ADMIN.bytes, data_certificate=CERTIFICATE)
+    else:
+        outcome = replica.update(cid, method, arg, ADMIN.bytes)
     if isinstance(outcome, Reject):
         return outcome
     return candid_codec.decode(outcome.arg, types.returns, IFACE)[0]

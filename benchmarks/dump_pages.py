@@ -21,15 +21,13 @@ import click
 
 from benchmarks.canister_wasm import (
     ADMIN,
-    CERTIFICATE,
     ENTRY,
-    IFACE,
     field_def,
     instructions,
-    replica_update,
+    replica_call,
     type_def,
 )
-from localnet import candid_codec, rustpython_runtime
+from localnet import rustpython_runtime
 from localnet.outcome import Reject
 from localnet.replica import Replica
 
@@ -86,18 +84,15 @@ SHAPES = {
 
 def dump_all(replica: Replica, cid: bytes) -> list[dict]:
     """Every page of a dump from the start: instructions, records, characters and cursor of each."""
-    method = IFACE.methods["dump"]
     log = replica.log_path(cid)
     _, seen = instructions(log, 0)
     pages, cursor = [], None
     while True:
-        arg = candid_codec.encode(method.params, [cursor, 100], IFACE)
-        outcome = replica.query(cid, "dump", arg, ADMIN.bytes, data_certificate=CERTIFICATE)
+        reply = replica_call(replica, cid, "dump", (cursor, 100))
         counts, seen = instructions(log, seen)
-        if isinstance(outcome, Reject):
-            pages.append({"instructions": counts.get("dump"), "error": outcome.message})
+        if isinstance(reply, Reject):
+            pages.append({"instructions": counts.get("dump"), "error": reply.message})
             return pages
-        reply = candid_codec.decode(outcome.arg, method.returns, IFACE)[0]
         if "Err" in reply:
             pages.append({"instructions": counts.get("dump"), "error": str(reply["Err"])})
             return pages
@@ -138,8 +133,9 @@ def measure(build) -> list[dict]:
     with tempfile.TemporaryDirectory(prefix="dump-pages-") as tmp, \
             Replica(Path(tmp), runtime="rustpython") as replica:
         cid = replica.deploy("simple_db", ENTRY, controllers=[ADMIN.bytes])
-        build(lambda method, args: replica_update(replica, cid, method, args))
+        build(lambda method, args: replica_call(replica, cid, method, args))
         return dump_all(replica, cid)
+
 
 if __name__ == "__main__":
     main()
