@@ -1183,7 +1183,8 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
         if getattr(cls, "on_event", None) is not None:
             self._hook(None, self, None, ACTION_DELETE)
         d = self.__dict__
-        head = db.get(d.get("_key") or keys.doc_key(tc, eid))
+        key = d.get("_key") or keys.doc_key(tc, eid)
+        head = db.get(key)
         if head is None:
             raise NotFoundError(f"{cls.__type_name__}@{eid} no longer exists")
         # a delete changes only the state of this object
@@ -1216,11 +1217,11 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
                     self._detach(rel, target)
             if rel.to_many:
                 db.bit_clear_all(self._link_bucket(rel), self._target_upper(rel))
-        self._erase(head)
+        self._erase(key, head)
 
-    def _erase(self, head: str) -> None:
-        """Remove the entity's document (`head`: its stored first value), alias, index and text id
-        keys, count it out of its type and record the delete; its links are the caller's business."""
+    def _erase(self, key: str, head: str) -> None:
+        """Remove the entity's document (under `key`; `head`: its stored first value), alias, index and
+        text id keys, count it out of its type and record the delete; its links are the caller's business."""
         db = self._db
         tc = self._tc
         eid = self._eid
@@ -1228,7 +1229,7 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
         text_id = self._meta.get("i")
         if text_id is not None:
             db.delete(keys.text_id_key(tc, text_id, db.key_limit))
-        db.delete_value(self.__dict__.get("_key") or keys.doc_key(tc, eid), head)
+        db.delete_value(key, head)
         db.count_deleted(tc, eid)
         db.audit.append("delete", self.__class__.__type_name__, eid, {}, db.now(), get_caller_id())
         self.__dict__["_state"] = "deleted"     # the identity map ignores objects that are not live

@@ -100,7 +100,8 @@ class EntityCascade:
         budget.take()
         if getattr(cls, "on_event", None) is not None:
             self._hook(None, self, None, ACTION_DELETE)
-        head = db.get(keys.doc_key(tc, eid))
+        key = keys.doc_key(tc, eid)
+        head = db.get(key)
         if head is None:
             raise NotFoundError(f"{cls.__type_name__}@{eid} no longer exists")
         d = self.__dict__
@@ -127,7 +128,7 @@ class EntityCascade:
                 target._hook(rel.reverse_relation().public, self, None, ACTION_MODIFY)
                 self._detach(rel, target)
                 budget.unlinked += 1
-        self._erase(head)
+        self._erase(key, head)
         budget.deleted += 1
         if many:
             budget.gone[(cls.__type_name__, eid)] = self
