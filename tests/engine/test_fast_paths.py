@@ -161,3 +161,27 @@ def test_a_write_reuses_the_loaded_document_only_while_storage_cannot_have_chang
         with stale._db.transaction():
             stale.text = "b4"
     assert Note.load(2).text == "b2" and Note.load(2).version == 2
+
+
+def test_a_reverse_relation_added_later_is_in_every_loaded_object_of_its_type(fresh_db):
+    """Loading reads a document the class wrote in one step (`__stored_names__`): a to-one reverse added
+    when a later type names this one must count as one of its names, so a document written before it
+    still gets the relation (None) and one written after it is read the same way."""
+    from kybra_simple_db import OneToMany, type_registry
+
+    class Book(Entity):
+        title = String()
+
+    Book(title="before")
+
+    class Author(Entity):
+        books = OneToMany("Book", "author")
+
+    type_registry.resolve_all()
+    assert Book.__stored_names__ == ["title", "author"]
+    Book(title="after")
+    fresh_db.identity = IdentityMap()
+    for eid in (1, 2):
+        book = Book.load(eid)
+        assert book._data == {"title": book.title, "author": None}
+        assert book.live_view()[2]["author"] is None

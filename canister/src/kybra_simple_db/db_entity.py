@@ -264,8 +264,7 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
         cls.__required_fields__ = tuple([name for name, prop in fields.items() if prop.required])
         cls.__relations__ = relations
         cls.__unions__ = unions
-        # the names a document's fields hold, in order, when this class wrote it (see _hydrate)
-        cls.__stored_names__ = list(fields) + [name for name, rel in relations.items() if not rel.to_many]
+        cls._relations_changed()
         for name, rel in unions.items():
             setattr(cls, name, relation_union.UnionAttribute(rel))
         strict = cls.__dict__.get("__strict__")
@@ -299,6 +298,14 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
         }
 
     # ----- instance state ----------------------------------------------------------------------------
+
+    @classmethod
+    def _relations_changed(cls) -> None:
+        """Derive what follows from the class's fields and relations: the names a document's fields hold,
+        in order, when this class writes it (see _hydrate). Called again when a reverse relation is added
+        to the class after its definition (type_registry)."""
+        cls.__stored_names__ = list(cls.__fields__) + [
+            name for name, rel in cls.__relations__.items() if not rel.to_many]
 
     def _init_state(self, db: Database, state: str) -> None:
         d = self.__dict__

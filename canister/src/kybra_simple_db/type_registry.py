@@ -173,6 +173,7 @@ def _attach_reverse(rel, owner) -> None:
     mirror.target_cls = owner
     target.__relations__[rel.reverse] = mirror
     setattr(target, rel.reverse, mirror)
+    target._relations_changed()
 
 
 def resolve_all() -> None:
