@@ -91,13 +91,6 @@ class QueryEndpoints:
         most = shape.most_given
         if len(fields) > most:  # before the list is walked: it may be long
             raise invalid("at most " + str(most) + " fields (each name once, and only names the type has)")
-        named = False
-        for item in fields:
-            if item["name"] in relations:
-                named = True
-                break
-        if not named:   # (no for-else: see tests/canister/canister_kybra_checks.py)
-            return fields, {}  # no relation named: the fields as given (the common create)
         plain_fields = []
         refs = {}
         for item in fields:
