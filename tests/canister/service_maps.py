@@ -6,10 +6,12 @@ import time
 from pathlib import Path
 
 from kybra.compiler.custom_modules.principal import Principal
-from kybra_simple_db import MemoryMap
+from kybra_simple_db import MemoryMap, ordered_index
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "canister" / "src"))
-import db_api  # noqa: E402 - the canister's own module, found on its source path
+import audit_chain  # noqa: E402
+import db_api  # noqa: E402 - the canister's own modules, found on their source path
+import entity_merkle  # noqa: E402
 
 ADMIN = "evvln-dkyvs-32ztg-old72-roktw-evvu5-ycxvb-nvzcb-ygwyk-bl7u4-fqe"
 
@@ -32,3 +34,18 @@ def installed_api(**options) -> tuple:
 def stored(maps: dict) -> dict:
     """Every map's contents, to compare before and after a refused call."""
     return {name: dict(m._data) for name, (m, _, _) in maps.items()}
+
+
+def field(name: str, kind: str, low=None, high=None, required=False, default=None, indexed=False) -> dict:
+    """A field definition as the service takes it (decoded Candid: no opt wrappers)."""
+    return {"name": name, "kind": {kind: None}, "required": required, "default": default, "min": low,
+            "max": high, "indexed": indexed}
+
+
+def forget_module_caches() -> None:
+    """What a real upgrade also drops: the module-level caches keyed by content."""
+    entity_merkle._DIGESTS.clear()
+    entity_merkle._PARSED.clear()
+    entity_merkle._TREES.clear()
+    audit_chain._NAMES.clear()
+    ordered_index.forget_cached()

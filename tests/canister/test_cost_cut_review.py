@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kybra.compiler.custom_modules.principal import Principal
 from kybra_simple_db import index_nodes, key_layout, type_registry
-from service_maps import ADMIN, installed_api, stored
+from service_maps import ADMIN, field, forget_module_caches, installed_api, stored
 from simple_db_client.certified import verify_chain, verify_entity, verify_tip
 
 from localnet.data_certificates import DataCertificates
@@ -24,18 +24,12 @@ import audit_chain  # noqa: E402
 import rep_hash  # noqa: E402
 from certification import Certifier  # noqa: E402
 from test_certified_service import CANISTER, KEYS  # noqa: E402
-from test_fast_path_sequences import _forget_module_caches  # noqa: E402 - what an upgrade drops
 from undo_map import UndoMap  # noqa: E402
 
 ALICE = "mnnk5-gfqmo-4omau-3uj75-wcco3-qwour-lsvsv-tmcw3-2kwze-f6orv-yqe"
 BOB = "rrkah-fqaaa-aaaaa-aaaaq-cai"
 OPEN = {"read": {"Public": None}, "create": {"Anyone": None}, "modify": {"Owner": None},
         "delete": {"Owner": None}}
-
-
-def _field(name: str, kind: str, low=None, high=None, required=False, default=None, indexed=False) -> dict:
-    return {"name": name, "kind": {kind: None}, "required": required, "default": default, "min": low,
-            "max": high, "indexed": indexed}
 
 
 # --- 1. what the service accepts, the engine's own validation accepts, unchanged ---------------------
@@ -66,7 +60,7 @@ def typed_values(draw):
     for i, (kind, low, high, required, indexed) in enumerate(defs):
         if kind in ("Bool", "Principal"):
             low = high = None
-        fields.append(_field("f" + str(i), kind, low, high, required, None, indexed))
+        fields.append(field("f" + str(i), kind, low, high, required, None, indexed))
     given = st.lists(st.tuples(st.sampled_from(range(len(fields))),
                                st.one_of(st.just({"Null": None}), *KIND_VALUES.values())), max_size=4)
     pairs = draw(st.lists(st.tuples(given, given), min_size=1, max_size=3))
@@ -124,12 +118,12 @@ def test_field_names_of_the_engine_s_own_methods_are_refused_clearly():
     api, maps = installed_api()
     for name in ("live_view", "stored_meta", "update_checked", "create_checked", "view", "meta"):
         before = stored(maps)
-        typedef = {"name": "v::M", "fields": [_field(name, "Text")], "alias": None, "relations": [],
+        typedef = {"name": "v::M", "fields": [field(name, "Text")], "alias": None, "relations": [],
                    "policy": OPEN}
         reply = api.define_type(ADMIN, typedef, False)
         assert "Invalid" in reply.get("Err", {}), (name, reply)
         assert stored(maps) == before
-    typedef = {"name": "v::M", "fields": [_field("title", "Text")], "alias": None, "relations": [],
+    typedef = {"name": "v::M", "fields": [field("title", "Text")], "alias": None, "relations": [],
                "policy": OPEN}
     assert api.define_type(ADMIN, typedef, False) == {"Ok": None}
     assert api.create(ALICE, "v::M", [{"name": "title", "value": {"Text": "x"}}])["Ok"]["version"] == 1
@@ -139,7 +133,7 @@ def test_field_names_of_the_engine_s_own_methods_are_refused_clearly():
 
 def test_a_reply_built_from_live_data_is_not_changed_by_later_messages():
     api, _ = installed_api()
-    typedef = {"name": "v::R", "fields": [_field("title", "Text", indexed=True), _field("n", "Int")],
+    typedef = {"name": "v::R", "fields": [field("title", "Text", indexed=True), field("n", "Int")],
                "alias": "title", "relations": [], "policy": OPEN}
     assert api.define_type(ADMIN, typedef, False) == {"Ok": None}
     first = api.create(ALICE, "v::R", [{"name": "title", "value": {"Text": "a"}}])["Ok"]
@@ -205,7 +199,7 @@ def _chain_is_the_stored_entries(svc: _Service) -> None:
         blocks = api.icrc3_get_blocks(ADMIN, [{"start": 0, "length": 100}])["blocks"]
         verify_chain([(b["id"], b["block"]) for b in blocks],
                      *verify_tip(api.icrc3_get_tip_certificate(), CANISTER, KEYS.root_key_der))
-    _forget_module_caches()
+    forget_module_caches()
     fresh = Certifier(svc.maps["cert"][0], UndoMap(svc.maps["meta"][0]), None, None)
     assert fresh.root_digest() == svc.certified_data
     if "c::Node" not in api.registry.types:
@@ -227,8 +221,8 @@ def _chain_is_the_stored_entries(svc: _Service) -> None:
 
 
 def _node_type() -> dict:
-    return {"name": "c::Node", "fields": [_field("title", "Text", high=40.0, indexed=True),
-                                          _field("n", "Int", low=-100.0, high=100.0, indexed=True)],
+    return {"name": "c::Node", "fields": [field("title", "Text", high=40.0, indexed=True),
+                                          field("n", "Int", low=-100.0, high=100.0, indexed=True)],
             "alias": None, "policy": dict(OPEN, certified=True),
             "relations": [{"name": "parent", "kind": {"ManyToOne": None}, "target": "c::Node",
                            "reverse": "children", "on_delete": {"Cascade": None}}]}
@@ -278,7 +272,7 @@ def _message(svc: _Service, rng: random.Random, ids: list) -> None:
     elif kind == 9:   # a Restrict link: a cascade step that reaches the node fails (its job is blocked)
         (api.link if rng.random() < 0.5 else api.unlink)(caller, "c::Lock", 1, "nodes", some)
     else:
-        _forget_module_caches()
+        forget_module_caches()
         api.after_upgrade()
 
 
@@ -297,7 +291,7 @@ def test_the_chain_equals_the_stored_entries_after_rollbacks_stepwise_deletes_an
         rng = random.Random(seed)
         svc = _Service()
         assert svc.api.define_type(ADMIN, _node_type(), False) == {"Ok": None}
-        lock = {"name": "c::Lock", "fields": [_field("label", "Text")], "alias": None, "policy": OPEN,
+        lock = {"name": "c::Lock", "fields": [field("label", "Text")], "alias": None, "policy": OPEN,
                 "relations": [{"name": "nodes", "kind": {"ManyToMany": None}, "target": "c::Node",
                                "reverse": "locks", "on_delete": {"Restrict": None}}]}
         assert svc.api.define_type(ADMIN, lock, False) == {"Ok": None}
@@ -352,8 +346,8 @@ def test_indexed_creates_keep_order_and_counts_for_long_texts_negative_ints_and_
     negative and extreme Int values; batches that create and then fail (rolled back after node splits);
     upgrades between (cold heap). Counts, Eq filters and the order by each field match a model."""
     api, _ = installed_api()
-    typedef = {"name": "o::T", "fields": [_field("title", "Text", high=256.0, indexed=True),
-                                          _field("n", "Int", indexed=True)],
+    typedef = {"name": "o::T", "fields": [field("title", "Text", high=256.0, indexed=True),
+                                          field("n", "Int", indexed=True)],
                "alias": None, "relations": [], "policy": OPEN}
     assert api.define_type(ADMIN, typedef, False) == {"Ok": None}
     rng = random.Random(11)
@@ -373,7 +367,7 @@ def test_indexed_creates_keep_order_and_counts_for_long_texts_negative_ints_and_
             reply = api.create(ALICE, "o::T", given)
             rows[reply["Ok"]["id"]] = (title, n)
         if i % 50 == 49:
-            _forget_module_caches()
+            forget_module_caches()
             api.after_upgrade()
     for title in texts:
         counted = api.count(ADMIN, "o::T", [{"name": "title", "value": {"Text": title}}])["Ok"]
@@ -381,23 +375,23 @@ def test_indexed_creates_keep_order_and_counts_for_long_texts_negative_ints_and_
     for n in numbers:
         counted = api.count(ADMIN, "o::T", [{"name": "n", "value": {"Int": n}}])["Ok"]
         assert counted == sum(1 for r in rows.values() if r[1] == n), n
-    for field in ("title", "n"):
+    for ordered_by in ("title", "n"):
         for descending in (False, True):
             found = []
             cursor = None
             while True:
                 request = {"type_name": "o::T", "filters": [], "cursor": cursor, "limit": 100,
-                           "order": {"field": field, "descending": descending}}
+                           "order": {"field": ordered_by, "descending": descending}}
                 page = api.query(ADMIN, request)["Ok"]
                 found += [e["id"] for e in page["items"]]
                 cursor = page["next"]
                 if cursor is None:
                     break
             # (texts sharing the prefix an index node keeps are ordered by id among themselves: engine.md)
-            key = (lambda i: (index_nodes.text_prefix(rows[i][0], 224), i)) if field == "title" else (
+            key = (lambda i: (index_nodes.text_prefix(rows[i][0], 224), i)) if ordered_by == "title" else (
                 lambda i: (rows[i][1], i))
             expected = sorted(rows, key=key, reverse=descending)
-            assert found == expected, (field, descending)
+            assert found == expected, (ordered_by, descending)
 
 
 # --- 5. page budgets: a page past its instructions still makes progress ------------------------------
@@ -407,7 +401,7 @@ def test_pages_past_their_instruction_budget_still_return_an_item_or_an_error():
     item and a cursor that moves on (no empty page with the same cursor), or says why not."""
     used = [0]
     api, _ = installed_api(meter=lambda: used[0])
-    typedef = {"name": "o::P", "fields": [_field("title", "Text", indexed=True)], "alias": None,
+    typedef = {"name": "o::P", "fields": [field("title", "Text", indexed=True)], "alias": None,
                "relations": [], "policy": OPEN}
     assert api.define_type(ADMIN, typedef, False) == {"Ok": None}
     for i in range(3):

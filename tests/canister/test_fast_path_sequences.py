@@ -18,19 +18,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kybra.compiler.custom_modules.principal import Principal
-from kybra_simple_db import key_layout, ordered_index
+from kybra_simple_db import key_layout
+from service_maps import ADMIN, field, forget_module_caches
 from simple_db_client.certified import verify_chain, verify_entity, verify_tip
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "canister" / "src"))
 import api_limits  # noqa: E402
-import audit_chain  # noqa: E402
-import entity_merkle  # noqa: E402
 from certification import Certifier  # noqa: E402
 from error_map import from_exception  # noqa: E402
 from test_certified_service import CANISTER, KEYS, Service  # noqa: E402 - a DbApi with certificates
 from undo_map import UndoMap  # noqa: E402
 
-ADMIN = "evvln-dkyvs-32ztg-old72-roktw-evvu5-ycxvb-nvzcb-ygwyk-bl7u4-fqe"
 ALICE = "mnnk5-gfqmo-4omau-3uj75-wcco3-qwour-lsvsv-tmcw3-2kwze-f6orv-yqe"
 BOB = "rrkah-fqaaa-aaaaa-aaaaq-cai"
 TYPES = ("r::Cert", "r::Plain")
@@ -39,27 +37,15 @@ TITLES = ["a", "b", "é", "bb", "x" * 20, "a\"b", "a\\", "\x1ea", "𝄞"]
 
 
 def _typedef(name: str, certified: bool, high_n: float = 100.0) -> dict:
-    def field(fname, kind, low=None, high=None, indexed=True):
-        return {"name": fname, "kind": {kind: None}, "required": False, "default": None, "min": low,
-                "max": high, "indexed": indexed}
-
     return {
         "name": name,
-        "fields": [field("title", "Text", None, 20.0), field("n", "Int", 0.0, high_n)],
+        "fields": [field("title", "Text", None, 20.0, indexed=True),
+                   field("n", "Int", 0.0, high_n, indexed=True)],
         "alias": None,
         "relations": [],
         "policy": {"read": {"Public": None}, "create": {"Anyone": None}, "modify": {"Owner": None},
                    "delete": {"Owner": None}, "certified": certified},
     }
-
-
-def _forget_module_caches() -> None:
-    """What a real upgrade also drops: the module-level caches keyed by content."""
-    entity_merkle._DIGESTS.clear()
-    entity_merkle._PARSED.clear()
-    entity_merkle._TREES.clear()
-    audit_chain._NAMES.clear()
-    ordered_index.forget_cached()
 
 
 # one message: (kind, caller, type index, id, title index or odd value, n or odd value)
@@ -203,7 +189,7 @@ def _run(svc: Service, model: Model, msg: tuple) -> None:
             elif fits:   # a narrower bound may be refused when stored values exceed it; else it must pass
                 raise AssertionError((msg, reply))
     elif kind == "upgrade":
-        _forget_module_caches()
+        forget_module_caches()
         api.after_upgrade()
 
 
@@ -238,7 +224,7 @@ def _check(svc: Service, model: Model) -> None:
             nulls_first = sorted(i for i in rows if rows[i][1] is None)
             by_n = sorted((i for i in rows if rows[i][1] is not None), key=lambda i: (rows[i][1], i))
             assert ordered in (by_n, nulls_first + by_n), t
-    _forget_module_caches()   # the root a fresh heap computes over the same maps (an upgrade's)
+    forget_module_caches()   # the root a fresh heap computes over the same maps (an upgrade's)
     fresh = Certifier(svc.maps["cert"][0], UndoMap(svc.maps["meta"][0]), None, None)
     assert fresh.root_digest() == svc.certified_data
     blocks = svc.api.icrc3_get_blocks(ADMIN, [{"start": 0, "length": 100}])
@@ -308,7 +294,7 @@ def test_index_splices_keep_order_and_counts_for_any_text():
         reply = svc.api.create(ALICE, "r::Plain", [{"name": "title", "value": {"Text": title()}}])
         rows[reply["Ok"]["id"]] = _plain(reply["Ok"]["fields"][0]["value"])
         if i % 40 == 39:
-            _forget_module_caches()
+            forget_module_caches()
             svc.api.after_upgrade()
     for i in range(120):
         eid = rng.choice(sorted(rows))
@@ -389,7 +375,7 @@ def test_links_and_their_cascades_keep_every_certified_entity_verifiable():
         for eid in range(1, 9):
             reply = svc.api.get_certified(ALICE, "r::Cert", eid)["Ok"]
             verify_entity(reply, "r::Cert", eid, CANISTER, KEYS.root_key_der)
-        _forget_module_caches()
+        forget_module_caches()
         fresh = Certifier(svc.maps["cert"][0], UndoMap(svc.maps["meta"][0]), None, None)
         assert fresh.root_digest() == svc.certified_data
         blocks = svc.api.icrc3_get_blocks(ADMIN, [{"start": 0, "length": 100}])["blocks"]
@@ -567,7 +553,7 @@ def test_a_restore_into_a_fresh_canister_certifies_and_chains_what_it_wrote():
     blocks = target.api.icrc3_get_blocks(ADMIN, [{"start": 0, "length": 100}])["blocks"]
     verify_chain([(b["id"], b["block"]) for b in blocks],
                  *verify_tip(target.api.icrc3_get_tip_certificate(), CANISTER, KEYS.root_key_der))
-    _forget_module_caches()
+    forget_module_caches()
     fresh = Certifier(target.maps["cert"][0], UndoMap(target.maps["meta"][0]), None, None)
     assert fresh.root_digest() == target.certified_data
 

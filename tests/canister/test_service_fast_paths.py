@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from service_maps import ADMIN, installed_api
+from service_maps import ADMIN, field, installed_api
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "canister" / "src"))
 import api_limits  # noqa: E402 - the canister's own modules, found on its source path
@@ -23,23 +23,18 @@ OPEN = {"read": {"Public": None}, "create": {"Anyone": None}, "modify": {"Owner"
 TYPE = "fast::Thing"
 
 
-def _def(name: str, kind: str, low=None, high=None, required=False, default=None) -> dict:
-    return {"name": name, "kind": {kind: None}, "required": required, "default": default, "min": low,
-            "max": high, "indexed": False}
-
-
 FIELDS = [
-    _def("title", "Text", low=2.0, high=12.0, required=True),
-    _def("note", "Text", default={"Text": "none"}),
-    _def("qty", "Int", low=-5.0, high=50.0, default={"Int": 1}),
-    _def("code", "Text", low=2.5, high=4.0),
-    _def("tenth", "Int", low=-5.5, high=50.5),
-    _def("empty", "Text", high=0.0),
-    _def("big", "Int"),
-    _def("price", "Float", low=0.0, high=99.5),
-    _def("flag", "Bool", default={"Bool": False}),
-    _def("who", "Principal"),
-    _def("at", "Timestamp", low=10.0),
+    field("title", "Text", low=2.0, high=12.0, required=True),
+    field("note", "Text", default={"Text": "none"}),
+    field("qty", "Int", low=-5.0, high=50.0, default={"Int": 1}),
+    field("code", "Text", low=2.5, high=4.0),
+    field("tenth", "Int", low=-5.5, high=50.5),
+    field("empty", "Text", high=0.0),
+    field("big", "Int"),
+    field("price", "Float", low=0.0, high=99.5),
+    field("flag", "Bool", default={"Bool": False}),
+    field("who", "Principal"),
+    field("at", "Timestamp", low=10.0),
 ]
 
 
@@ -112,7 +107,7 @@ def test_a_schema_change_is_seen_by_the_next_message():
     api = _service()
     long_title = [{"name": "title", "value": {"Text": "x" * 20}}]
     assert "Invalid" in api.create(ALICE, TYPE, long_title)["Err"]
-    wider = [dict(FIELDS[0], max=30.0)] + FIELDS[1:] + [_def("extra", "Int", default={"Int": 7})]
+    wider = [dict(FIELDS[0], max=30.0)] + FIELDS[1:] + [field("extra", "Int", default={"Int": 7})]
     typedef = {"name": TYPE, "fields": wider, "alias": None, "relations": [], "policy": OPEN}
     assert api.define_type(ADMIN, typedef, False) == {"Ok": None}
     created = api.create(ALICE, TYPE, long_title)["Ok"]

@@ -14,7 +14,8 @@ import time
 from pathlib import Path
 
 from kybra.compiler.custom_modules.principal import Principal
-from kybra_simple_db import MemoryMap, ordered_index
+from kybra_simple_db import MemoryMap
+from service_maps import ADMIN, forget_module_caches
 from simple_db_client.certified import verify_chain, verify_entity, verify_tip
 
 from localnet.data_certificates import DataCertificates
@@ -27,7 +28,6 @@ from certification import Certifier  # noqa: E402
 from undo_map import UndoMap  # noqa: E402
 
 IMAGE = Path(__file__).parent / "data" / "stable_image_7b9ced2.json"
-ADMIN = "evvln-dkyvs-32ztg-old72-roktw-evvu5-ycxvb-nvzcb-ygwyk-bl7u4-fqe"
 ALICE = "mnnk5-gfqmo-4omau-3uj75-wcco3-qwour-lsvsv-tmcw3-2kwze-f6orv-yqe"
 BOB = "rrkah-fqaaa-aaaaa-aaaaq-cai"
 CANISTER = b"\x00\x00\x00\x00\x00\x00\x00\x01\x01\x01"
@@ -49,10 +49,7 @@ class Upgraded:
             self.maps[name] = (stored, key_size, value_size)
         self.certified_data = None
         self.certificates = DataCertificates(KEYS, time.time_ns)
-        entity_merkle._DIGESTS.clear()
-        entity_merkle._PARSED.clear()
-        entity_merkle._TREES.clear()
-        ordered_index.forget_cached()   # what a new heap starts without
+        forget_module_caches()   # what a new heap starts without
         self.api = db_api.DbApi(
             self.maps, clock=time.time_ns, principal=Principal.from_str, set_certified_data=self._set,
             data_certificate=lambda: self.certificates.certificate(CANISTER, self.certified_data))
