@@ -185,3 +185,25 @@ def test_a_reverse_relation_added_later_is_in_every_loaded_object_of_its_type(fr
         book = Book.load(eid)
         assert book._data == {"title": book.title, "author": None}
         assert book.live_view()[2]["author"] is None
+
+
+def test_a_reverse_relation_dropped_again_leaves_the_names_a_document_holds(fresh_db):
+    """A Batch whose relations do not resolve takes back the reverse it had added to an existing class:
+    the class's document names (`__stored_names__`) lose it again, so a document holding it is read
+    through the general path (which keeps declared names only)."""
+    from kybra_simple_db import ManyToOne, OneToMany, ValidationError, type_registry
+
+    class Book(Entity):
+        title = String()
+
+    with pytest.raises(ValidationError):
+        with type_registry.Batch():
+            class Author(Entity):
+                books = OneToMany("Book", "author")
+                pens = OneToMany("Pen", "writer")
+
+            class Pen(Entity):
+                writer = ManyToOne("Author", "other")
+
+    assert "author" not in Book.__relations__
+    assert Book.__stored_names__ == ["title"]

@@ -194,6 +194,7 @@ def resolve_all() -> None:
                 del cls.__relations__[name]
                 if cls.__dict__.get(name) is rel:
                     delattr(cls, name)
+                cls._relations_changed()
 
 
 def resolved(cls, name: str):
