@@ -25,6 +25,7 @@ from canister_harness import (
     type_def,
     user,
 )
+from simple_db_client.certified import verify_chain, verify_entity, verify_tip
 
 from localnet.data_certificates import DataCertificates
 from localnet.outcome import Reply
@@ -165,3 +166,16 @@ def certified_query(net, keys, method: str, *args):
     )
     assert isinstance(outcome, Reply), outcome
     return decode_reply(method, outcome.arg)
+
+
+def verified_chain(net, keys, type_name: str | None = None, ids=()) -> tuple:
+    """(last index, last hash) of the tip certificate (signed with `keys`), after checking that every
+    block chains up to it and that the certified get of each of `ids` of `type_name` verifies."""
+    tip = certified_query(net, keys, "icrc3_get_tip_certificate")[0]
+    last_index, last_hash = verify_tip(tip, net.cid, keys.root_key_der)
+    blocks = net.admin.call("icrc3_get_blocks", [{"start": 0, "length": 100}])["blocks"]
+    verify_chain([(b["id"], b["block"]) for b in blocks], last_index, last_hash)
+    for entity_id in ids:
+        reply = certified_query(net, keys, "get_certified", type_name, entity_id)["Ok"]
+        verify_entity(reply, type_name, entity_id, net.cid, keys.root_key_der)
+    return last_index, last_hash

@@ -6,11 +6,11 @@ after the upgrade (also after a refused batch) chain onto the old tip."""
 
 from __future__ import annotations
 
-from canister_fixtures import callers, deploy
+from canister_fixtures import callers, deploy, verified_chain
 from canister_fixtures import certified_query as fixtures_certified_query
 from canister_harness import field, policy, text, type_def
 from canister_harness import field_def as fdef
-from simple_db_client.certified import verify_chain, verify_entity, verify_tip
+from simple_db_client.certified import verify_entity
 
 from localnet.replica import Replica
 from localnet.subnet_keys import SubnetKeys
@@ -22,15 +22,6 @@ DOC = type_def("c::Doc", [fdef("title", "Text"), fdef("n", "Int")], access=polic
 def certified_query(net, method: str, *args):
     """canister_fixtures.certified_query with this module's subnet keys."""
     return fixtures_certified_query(net, KEYS, method, *args)
-
-
-def verified_tip(net) -> tuple:
-    """(last index, last hash) of the tip certificate, after checking every block chains up to it."""
-    tip = certified_query(net, "icrc3_get_tip_certificate")[0]
-    last_index, last_hash = verify_tip(tip, net.cid, KEYS.root_key_der)
-    blocks = net.admin.call("icrc3_get_blocks", [{"start": 0, "length": 100}])["blocks"]
-    verify_chain([(b["id"], b["block"]) for b in blocks], last_index, last_hash)
-    return last_index, last_hash
 
 
 def verified_doc(net, entity_id: int):
@@ -47,12 +38,12 @@ def test_an_upgrade_keeps_the_certified_tip_and_later_blocks_chain_onto_it():
         net.alice.ok("update", "c::Doc", 2, [field("n", {"Int": 20})], [])
         net.alice.ok("delete", "c::Doc", 4)
         before = replica.certified_data(net.cid)
-        tip = verified_tip(net)
+        tip = verified_chain(net, KEYS)
         assert verified_doc(net, 2) is not None and verified_doc(net, 4) is None
 
         assert deploy(replica) == net.cid       # an upgrade: a new heap over the same stable memory
         assert replica.certified_data(net.cid) == before
-        assert verified_tip(net) == tip
+        assert verified_chain(net, KEYS) == tip
         assert verified_doc(net, 2) is not None
 
         bad = {"Update": {"type_name": "c::Doc", "id": 99, "fields": [field("n", {"Int": 1})],
@@ -60,14 +51,14 @@ def test_an_upgrade_keeps_the_certified_tip_and_later_blocks_chain_onto_it():
         good = {"Update": {"type_name": "c::Doc", "id": 3, "fields": [field("n", {"Int": 30})],
                            "expected_version": []}}
         assert "Err" in net.alice.call("batch", [good, bad])
-        assert verified_tip(net) == tip         # a refused batch appends no block
+        assert verified_chain(net, KEYS) == tip         # a refused batch appends no block
         net.alice.ok("update", "c::Doc", 2, [field("n", {"Int": 21})], [])
-        assert verified_tip(net)[0] == tip[0] + 1
+        assert verified_chain(net, KEYS)[0] == tip[0] + 1
         assert verified_doc(net, 2)["fields"][1]["value"] == {"Int": 21}
 
         assert deploy(replica) == net.cid       # again: the chain record still names where it began
-        after = verified_tip(net)
+        after = verified_chain(net, KEYS)
         assert after[0] == tip[0] + 1
         net.alice.ok("create", "c::Doc", [field("title", text("late"))])
-        assert verified_tip(net)[0] == tip[0] + 2
+        assert verified_chain(net, KEYS)[0] == tip[0] + 2
         assert verified_doc(net, 7) is not None

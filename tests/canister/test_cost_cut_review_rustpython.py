@@ -8,9 +8,8 @@ with a per-message delete share of 2 (canister_fixtures.small_share_copy)."""
 from __future__ import annotations
 
 import pytest
-from canister_fixtures import callers, certified_query, deploy, small_share_copy, with_types
+from canister_fixtures import callers, deploy, small_share_copy, verified_chain, with_types
 from canister_harness import field_def, policy, relation_def, type_def
-from simple_db_client.certified import verify_chain, verify_entity, verify_tip
 
 from localnet import rustpython_runtime
 from localnet.replica import Replica
@@ -33,14 +32,7 @@ def _title(text: str) -> dict:
 
 def _verified(net, ids: list) -> int:
     """The tip index after checking the tip certificate, every block and every certified node."""
-    tip = certified_query(net, KEYS, "icrc3_get_tip_certificate")[0]
-    last_index, last_hash = verify_tip(tip, net.cid, KEYS.root_key_der)
-    blocks = net.admin.call("icrc3_get_blocks", [{"start": 0, "length": 100}])["blocks"]
-    verify_chain([(b["id"], b["block"]) for b in blocks], last_index, last_hash)
-    for entity_id in ids:
-        reply = certified_query(net, KEYS, "get_certified", "c::Node", entity_id)["Ok"]
-        verify_entity(reply, "c::Node", entity_id, net.cid, KEYS.root_key_der)
-    return last_index
+    return verified_chain(net, KEYS, "c::Node", ids)[0]
 
 
 def _counts(net) -> dict:

@@ -6,10 +6,9 @@ upgrade (a new heap) keeps the certified tip and chains on; the client's verifie
 from __future__ import annotations
 
 import pytest
-from canister_fixtures import callers, certified_query, deploy
+from canister_fixtures import callers, deploy, verified_chain
 from canister_harness import field, policy, text, type_def
 from canister_harness import field_def as fdef
-from simple_db_client.certified import verify_chain, verify_entity, verify_tip
 
 from localnet import rustpython_runtime
 from localnet.replica import Replica
@@ -24,14 +23,7 @@ TITLES = ["é", "𝄞x", "a\u2028b", "\"q\\", "zz", "é"]
 
 def verified(net) -> int:
     """The tip index after checking the tip certificate, every block and every certified document."""
-    tip = certified_query(net, KEYS, "icrc3_get_tip_certificate")[0]
-    last_index, last_hash = verify_tip(tip, net.cid, KEYS.root_key_der)
-    blocks = net.admin.call("icrc3_get_blocks", [{"start": 0, "length": 100}])["blocks"]
-    verify_chain([(b["id"], b["block"]) for b in blocks], last_index, last_hash)
-    for entity_id in range(1, len(TITLES) + 2):
-        reply = certified_query(net, KEYS, "get_certified", "r::Doc", entity_id)["Ok"]
-        verify_entity(reply, "r::Doc", entity_id, net.cid, KEYS.root_key_der)
-    return last_index
+    return verified_chain(net, KEYS, "r::Doc", range(1, len(TITLES) + 2))[0]
 
 
 def titles_in_order(net) -> list:
