@@ -543,9 +543,10 @@ class OrderedIndex:
         parts = index_nodes.leaf_parts(text)
         del parts[pos]
         keys = entry_keys[:pos] + entry_keys[pos + 1:]
-        self._touched = (index_nodes.leaf_text(parts), keys, None, None)
+        text = index_nodes.leaf_text(parts)
+        self._touched = (text, keys, None, None)
         self._path = None
-        self._shrink(header, path, nid, leaf, index_nodes.leaf_text(parts), keys)
+        self._shrink(header, path, nid, leaf, text, keys)
         return True
 
     def _shrink(self, header: dict, path: list, nid: int, node, text: str, keys: list = None) -> None:
