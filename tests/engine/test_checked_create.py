@@ -2,6 +2,7 @@
 as `create`, only inside an open unit, and all of it undone when that unit rolls back."""
 
 import pytest
+from checked_helpers import guarded_class, item_db, stored_maps
 from kybra_simple_db import (
     ACTION_CREATE,
     ConflictError,
@@ -9,12 +10,11 @@ from kybra_simple_db import (
     StorageLimitError,
     ValidationError,
 )
-from test_checked_update import _fresh, _guarded_class, _stored
 
 
 def _nothing_stored(db, item_class, storage, audit, before) -> None:
     """Storage is as `before` and the type as one entity left it (the next create takes id 2)."""
-    assert _stored(storage, audit) == before
+    assert stored_maps(storage, audit) == before
     assert item_class.count() == 1 and item_class.max_id() == 1 and item_class.count_by("name", "a") == 1
     assert item_class.load(2) is None
 
@@ -22,13 +22,13 @@ def _nothing_stored(db, item_class, storage, audit, before) -> None:
 @pytest.mark.parametrize("values", [{"name": "a", "qty": 5, "sku": "s-2"}, {"name": "b"},
                                     {"qty": 7, "name": "a", "sku": "s-3"}])
 def test_checked_create_stores_what_create_stores(values):
-    db, item_class, storage, audit = _fresh()
+    db, item_class, storage, audit = item_db()
     item_class.create(dict(values))
-    expected = _stored(storage, audit)
-    db, item_class, storage, audit = _fresh()
+    expected = stored_maps(storage, audit)
+    db, item_class, storage, audit = item_db()
     with db.transaction():
         entity = item_class.create_checked(dict(values))
-    assert _stored(storage, audit) == expected
+    assert stored_maps(storage, audit) == expected
     assert (entity.id, entity.version, entity.name) == (2, 1, values["name"])
     assert item_class.load(2) is entity and item_class.count() == 2
     assert item_class.count_by("name", values["name"]) == (2 if values["name"] == "a" else 1)
@@ -37,11 +37,11 @@ def test_checked_create_stores_what_create_stores(values):
 
 
 def test_checked_create_outside_a_unit_is_refused_and_changes_nothing():
-    db, item_class, storage, audit = _fresh()
-    before = _stored(storage, audit)
+    db, item_class, storage, audit = item_db()
+    before = stored_maps(storage, audit)
     with pytest.raises(RuntimeError):
         item_class.create_checked({"name": "b"})
-    assert _stored(storage, audit) == before
+    assert stored_maps(storage, audit) == before
     assert item_class.count() == 1 and item_class.max_id() == 1
 
 
@@ -49,8 +49,8 @@ def test_checked_create_outside_a_unit_is_refused_and_changes_nothing():
                                            ({"qty": 2}, ValidationError),
                                            ({"sku": "s-1", "name": "a"}, ConflictError)])
 def test_unknown_names_missing_required_fields_or_a_taken_alias_are_refused_and_undone(values, error):
-    db, item_class, storage, audit = _fresh()
-    before = _stored(storage, audit)
+    db, item_class, storage, audit = item_db()
+    before = stored_maps(storage, audit)
     with pytest.raises(error):
         with db.transaction():
             item_class.create_checked({"name": "c", "sku": "s-7"})
@@ -60,8 +60,8 @@ def test_unknown_names_missing_required_fields_or_a_taken_alias_are_refused_and_
 
 
 def test_a_failure_after_staging_is_undone_by_the_callers_unit(monkeypatch):
-    db, item_class, storage, audit = _fresh()
-    before = _stored(storage, audit)
+    db, item_class, storage, audit = item_db()
+    before = stored_maps(storage, audit)
 
     def refuse(*args, **kwargs):
         raise StorageLimitError("audit map full")
@@ -77,15 +77,15 @@ def test_a_failure_after_staging_is_undone_by_the_callers_unit(monkeypatch):
 
 
 def test_hooked_values_are_still_validated():
-    db, item_class, storage, audit = _fresh()
+    db, item_class, storage, audit = item_db()
 
-    Guarded = _guarded_class(ACTION_CREATE)
-    before = _stored(storage, audit)
+    Guarded = guarded_class(ACTION_CREATE)
+    before = stored_maps(storage, audit)
     for value, error in ((3, ValidationError), (4, HookRejected)):
         with pytest.raises(error):
             with db.transaction():
                 Guarded.create_checked({"qty": value})
-        assert _stored(storage, audit) == before
+        assert stored_maps(storage, audit) == before
     with db.transaction():
         entity = Guarded.create_checked({"qty": 6})
     assert Guarded.load(1).qty == 6 and entity.version == 1

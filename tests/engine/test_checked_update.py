@@ -2,101 +2,58 @@
 `update_fields`, only inside an open unit, and all of it undone when that unit rolls back."""
 
 import pytest
+from checked_helpers import guarded_class, item_db, stored_maps
 from kybra_simple_db import (
     ACTION_MODIFY,
-    Database,
     Entity,
     HookRejected,
     Integer,
-    MemoryMap,
     StorageLimitError,
     String,
     ValidationError,
-    type_registry,
 )
-from kybra_simple_db.context import set_caller_id
-
-
-def _define():
-    class Item(Entity):
-        __alias__ = "sku"
-        name = String(required=True, indexed=True)
-        qty = Integer()
-        sku = String()
-
-    return Item
-
-
-def _fresh():
-    type_registry.clear()
-    storage = MemoryMap(memory_id=1, max_key_size=100, max_value_size=1000)
-    audit = MemoryMap(memory_id=2, max_key_size=100, max_value_size=1000)
-    db = Database.init(db_storage=storage, db_audit=audit, clock=lambda: 1_700_000_000_000_000_000)
-    set_caller_id("alice")
-    item_class = _define()
-    item_class(name="a", qty=1, sku="s-1")
-    return db, item_class, storage, audit
-
-
-def _guarded_class(hooked_action: str) -> type:
-    """A class whose hook replaces a 3 by "three" on `hooked_action` (a value validation refuses) and
-    rejects a 4."""
-
-    class Guarded(Entity):
-        qty = Integer(max_value=10)
-
-        def on_event(self, field, old, new, action):
-            if action == hooked_action and new == 3:
-                return True, "three"     # a hook's own value is checked like any other
-            return new != 4
-
-    return Guarded
-
-
-def _stored(storage, audit) -> tuple:
-    return dict(storage.items()), dict(audit.items())
 
 
 @pytest.mark.parametrize("values", [{"qty": 5}, {"name": "b", "sku": "s-9"}, {"qty": 1}, {}])
 def test_checked_update_stores_what_update_fields_stores(values):
-    db, item_class, storage, audit = _fresh()
+    db, item_class, storage, audit = item_db()
     item_class.load(1).update_fields(dict(values))
-    expected = _stored(storage, audit)
-    db, item_class, storage, audit = _fresh()
+    expected = stored_maps(storage, audit)
+    db, item_class, storage, audit = item_db()
     with db.transaction():
         entity = item_class.load(1).update_checked(dict(values))
-    assert _stored(storage, audit) == expected
+    assert stored_maps(storage, audit) == expected
     assert entity.version == (1 if values in ({}, {"qty": 1}) else 2)
     if "sku" in values:
         assert item_class.by_alias("s-9") is entity and item_class.by_alias("s-1") is None
 
 
 def test_checked_update_outside_a_unit_is_refused_and_changes_nothing():
-    db, item_class, storage, audit = _fresh()
-    before = _stored(storage, audit)
+    db, item_class, storage, audit = item_db()
+    before = stored_maps(storage, audit)
     entity = item_class.load(1)
     with pytest.raises(RuntimeError):
         entity.update_checked({"qty": 5})
     assert entity.qty == 1 and entity.version == 1
-    assert _stored(storage, audit) == before
+    assert stored_maps(storage, audit) == before
 
 
 def test_checked_update_refuses_undeclared_names_and_the_unit_undoes_everything():
-    db, item_class, storage, audit = _fresh()
-    before = _stored(storage, audit)
+    db, item_class, storage, audit = item_db()
+    before = stored_maps(storage, audit)
     entity = item_class.load(1)
     with pytest.raises(ValidationError):
         with db.transaction():
             entity.update_checked({"qty": 7})
             entity.update_checked({"nope": 1})
     assert entity.qty == 1 and entity.version == 1
-    assert _stored(storage, audit) == before
+    assert stored_maps(storage, audit) == before
     assert item_class.load(1).qty == 1
 
 
 def test_a_failure_after_staging_is_undone_by_the_callers_unit(monkeypatch):
-    db, item_class, storage, audit = _fresh()
-    before = _stored(storage, audit)
+    db, item_class, storage, audit = item_db()
+    before = stored_maps(storage, audit)
     entity = item_class.load(1)
 
     def refuse(*args, **kwargs):
@@ -108,23 +65,23 @@ def test_a_failure_after_staging_is_undone_by_the_callers_unit(monkeypatch):
             monkeypatch.setattr(db.audit, "append", refuse)    # the document and alias are staged first
             entity.update_checked({"sku": "s-2"})
     assert (entity.qty, entity.sku, entity.version) == (1, "s-1", 1)
-    assert _stored(storage, audit) == before
+    assert stored_maps(storage, audit) == before
     assert item_class.by_alias("s-1") is entity and item_class.by_alias("s-2") is None
 
 
 def test_hooked_values_are_still_validated():
-    db, item_class, storage, audit = _fresh()
+    db, item_class, storage, audit = item_db()
 
-    Guarded = _guarded_class(ACTION_MODIFY)
+    Guarded = guarded_class(ACTION_MODIFY)
     Guarded(qty=1)
-    before = _stored(storage, audit)
+    before = stored_maps(storage, audit)
     entity = Guarded.load(1)
     for value, error in ((3, ValidationError), (4, HookRejected)):
         with pytest.raises(error):
             with db.transaction():
                 entity.update_checked({"qty": value})
         assert entity.qty == 1 and entity.version == 1
-        assert _stored(storage, audit) == before
+        assert stored_maps(storage, audit) == before
     with db.transaction():
         entity.update_checked({"qty": 6})
     assert Guarded.load(1).qty == 6 and entity.version == 2
@@ -132,7 +89,7 @@ def test_hooked_values_are_still_validated():
 
 @pytest.mark.parametrize("checked", [False, True])
 def test_a_field_declared_after_the_document_was_written_is_written_with_the_change(checked):
-    db, item_class, storage, audit = _fresh()
+    db, item_class, storage, audit = item_db()
 
     class Item(Entity):     # the type again, with a field its stored document lacks
         __alias__ = "sku"
