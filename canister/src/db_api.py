@@ -917,9 +917,7 @@ class DbApi(QueryEndpoints):
         """Whether a dump page of `chars` characters so far (records read and encoded) takes no more
         records: the message's instructions and what assembling and replying that text will still cost
         pass DUMP_INSTRUCTIONS."""
-        if self.meter is None:
-            return False
-        return self.meter() + api_limits.dump_tail(chars) > api_limits.DUMP_INSTRUCTIONS
+        return self._spent(api_limits.DUMP_INSTRUCTIONS - api_limits.dump_tail(chars))
 
     def restore(self, caller: str, data: str) -> dict:
         return self._run(caller, True, self._restore, caller, data)

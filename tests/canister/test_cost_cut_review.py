@@ -4,6 +4,7 @@ are built from the entity's live data, the audit capture hashes block bodies as 
 ordered-index inserts take a text fast path. Each test drives the public DbApi methods and compares what
 is stored with what the engine's own validation, the stored audit entries and a model say."""
 
+import json
 import random
 import sys
 import time
@@ -20,6 +21,7 @@ from simple_db_client.certified import verify_chain, verify_entity, verify_tip
 from localnet.data_certificates import DataCertificates
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "canister" / "src"))
+import api_limits  # noqa: E402
 import audit_chain  # noqa: E402
 import rep_hash  # noqa: E402
 from certification import Certifier  # noqa: E402
@@ -418,6 +420,25 @@ def test_pages_past_their_instruction_budget_still_return_an_item_or_an_error():
     assert "Err" in dumped or '"id"' in dumped["Ok"]["data"] or dumped["Ok"]["next"] is not None
     blocks = api.icrc3_get_blocks(ADMIN, [{"start": 0, "length": 10}])
     assert blocks["blocks"], blocks
+
+
+def test_a_dump_page_counts_what_its_text_will_still_cost():
+    """A dump page takes no more records once the message's instructions plus what its text will still
+    cost (api_limits.dump_tail of the characters so far) pass DUMP_INSTRUCTIONS, and only then."""
+    used = [0]
+    api, _ = installed_api(meter=lambda: used[0])
+    typedef = {"name": "o::D", "fields": [_field("title", "Text")], "alias": None, "relations": [],
+               "policy": OPEN}
+    assert api.define_type(ADMIN, typedef, False) == {"Ok": None}
+    for i in range(3):
+        assert "Ok" in api.create(ALICE, "o::D", [{"name": "title", "value": {"Text": str(i)}}])
+    used[0] = api_limits.DUMP_INSTRUCTIONS - api_limits.dump_tail(10**6)   # room for a long text
+    page = api.dump(ADMIN, None, 10)["Ok"]
+    records = json.loads(page["data"])["records"]   # (entities, and a header record per type)
+    assert [r["id"] for r in records if "id" in r] == [1, 2, 3] and page["next"] is None
+    used[0] = api_limits.DUMP_INSTRUCTIONS - api_limits.dump_tail(1)   # the first record's text passes it
+    page = api.dump(ADMIN, None, 10)["Ok"]
+    assert len(json.loads(page["data"])["records"]) == 1 and page["next"] is not None
 
 
 def test_a_certified_update_reads_nothing_back_from_the_meta_map():
