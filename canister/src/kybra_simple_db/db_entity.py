@@ -461,7 +461,7 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
 
     def _hook(self, field, old, new, action):
         """Run the class's `on_event`; returns the value to use or raises (fail closed)."""
-        hook = getattr(type(self), "on_event", None)
+        hook = self.__class__.on_event
         if hook is None:
             return new
         guard = (field, action)
@@ -494,7 +494,7 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
         cls = type(self)
         fields = cls.__fields__
         type_name = cls.__type_name__
-        hooked = getattr(cls, "on_event", None) is not None
+        hooked = cls.on_event is not None
         data = self._data
         for name, value in values.items():
             if name in skip:
@@ -532,7 +532,7 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
                 prop = _extra_property(cls, name)
             label = cls.__type_name__ + "." + name
             new = prop.validate(value, label)
-            if getattr(cls, "on_event", None) is not None:
+            if cls.on_event is not None:
                 new = prop.validate(self._hook(name, data.get(name), new, ACTION_MODIFY), label)
             data[name] = new
             if self._dirty:
@@ -789,7 +789,7 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
         for name, rel in relations.items():
             if not rel.to_many:
                 data[name] = None
-        if checked and getattr(cls, "on_event", None) is None:
+        if checked and cls.on_event is None:
             data.update(kwargs)
         else:
             self._assign(kwargs, ACTION_CREATE, linked)
@@ -1187,7 +1187,7 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
         tc = self._tc
         eid = self._eid
         visiting.add((tc, eid))
-        if getattr(cls, "on_event", None) is not None:
+        if cls.on_event is not None:
             self._hook(None, self, None, ACTION_DELETE)
         d = self.__dict__
         key = d.get("_key") or keys.doc_key(tc, eid)

@@ -98,7 +98,7 @@ class EntityCascade:
         tc = self._tc
         eid = self._eid
         budget.take()
-        if getattr(cls, "on_event", None) is not None:
+        if cls.on_event is not None:
             self._hook(None, self, None, ACTION_DELETE)
         key = keys.doc_key(tc, eid)
         head = db.get(key)
