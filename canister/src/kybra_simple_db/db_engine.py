@@ -279,10 +279,8 @@ class Database(SeedDocuments, SchemaUpgrades):
     def get_cached(self, key: str) -> Optional[str]:
         """`get(key)` for the engine's own structures (index nodes and headers, count trees), kept in the
         heap across messages (staged_store.StagedMap.get_cached); a subclass overriding `get` reads
-        through it instead."""
-        if type(self).get is not Database.get:
-            return self.get(key)
-        return self._data.get_cached(key)
+        through it instead (`__init__` binds the staged map's to the instance when neither is overridden)."""
+        return self.cached_reader()(key)
 
     def forget_cached(self) -> None:
         """Empty the heap cache of `get_cached` (as a new Database starts: for benchmarks and tests)."""
