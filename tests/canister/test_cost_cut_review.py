@@ -427,7 +427,7 @@ def test_a_dump_page_counts_what_its_text_will_still_cost():
     cost (api_limits.dump_tail of the characters so far) pass DUMP_INSTRUCTIONS, and only then."""
     used = [0]
     api, _ = installed_api(meter=lambda: used[0])
-    typedef = {"name": "o::D", "fields": [_field("title", "Text")], "alias": None, "relations": [],
+    typedef = {"name": "o::D", "fields": [field("title", "Text")], "alias": None, "relations": [],
                "policy": OPEN}
     assert api.define_type(ADMIN, typedef, False) == {"Ok": None}
     for i in range(3):
