@@ -24,17 +24,24 @@ _LAST_INDEX_PREFIX = tree.labeled_prefix(LAST_BLOCK_INDEX)
 _LEAF_PREFIX = tree.leaf_prefix()
 _FORK_PREFIX = tree.fork_prefix()
 uleb128 = rep_hash.uleb128
+_BYTES, _MORE = rep_hash.BYTES, rep_hash.MORE
+_sha256 = hashlib.sha256
 
 
 def _root_digest(entities: bytes, index: int, block_hash: bytes) -> bytes:
-    """The root digest over the entities digest and the tip (the subtree digests inlined: this runs in
-    every update)."""
-    sha256 = hashlib.sha256
-    last_hash = sha256(_LAST_HASH_PREFIX + sha256(_LEAF_PREFIX + block_hash).digest()).digest()
-    leaf = sha256(_LEAF_PREFIX + uleb128(index)).digest()
-    # tree.fork_digest(entities, tree.fork_digest(last_hash, last_index)), inlined
-    tip = sha256(_FORK_PREFIX + last_hash + sha256(_LAST_INDEX_PREFIX + leaf).digest()).digest()
-    return sha256(_FORK_PREFIX + entities + tip).digest()
+    """The root digest over the entities digest and the tip (the subtree digests and the LEB128 of an
+    index below 2**21 inlined: this runs in every update)."""
+    sha256 = _sha256
+    if index < 0x4000:
+        leb = _BYTES[index] if index < 0x80 else _MORE[index & 0x7F] + _BYTES[index >> 7]
+    elif index < 0x200000:
+        leb = _MORE[index & 0x7F] + _MORE[index >> 7 & 0x7F] + _BYTES[index >> 14]
+    else:
+        leb = uleb128(index)
+    # tree.fork_digest(entities, tree.fork_digest(labeled hash leaf, labeled index leaf)), inlined
+    return sha256(_FORK_PREFIX + entities + sha256(
+        _FORK_PREFIX + sha256(_LAST_HASH_PREFIX + sha256(_LEAF_PREFIX + block_hash).digest()).digest()
+        + sha256(_LAST_INDEX_PREFIX + sha256(_LEAF_PREFIX + leb).digest()).digest()).digest()).digest()
 
 
 class Certifier:

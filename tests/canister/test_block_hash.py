@@ -147,11 +147,68 @@ def _outcome(function, record: dict):
         return type(exc)
 
 
-def test_block_hash_of_ids_around_the_inline_two_byte_leb128():
-    """block_body joins a two-byte id's LEB128 inline: ids at and around its edges hash as the Value."""
-    for entity_id in (0, 1, 0x7F, 0x80, 0x81, 0x3FFF, 0x4000, 0x4001, 2**63):
+def test_block_hash_of_ids_around_the_inline_leb128():
+    """block_body joins the LEB128 of an id of up to three bytes inline: ids at and around its edges hash
+    as the Value."""
+    for entity_id in (0, 1, 0x7F, 0x80, 0x81, 0x3FFF, 0x4000, 0x4001, 0x1FFFFF, 0x200000, 0x200001, 2**63):
         entry = {"seq": 1, "time": 1_765_000_000_000_000_000, "caller": "aaaaa-aa", "operation": "update",
                  "type_name": "t", "id": entity_id, "changes": {"qty": 1}}
         for phash in (None, b"\x01" * 32):
             expected = rep_hash.value_hash(audit_chain.block_value(entry, phash))
             assert audit_chain.block_hash(entry, phash) == expected
+
+
+INT_EDGES = sorted({sign * (edge + delta) for edge in (0, 0x40, 0x2000, 0x100000, 2**63, 2**70)
+                    for delta in (-1, 0, 1) for sign in (1, -1)})
+
+
+def test_field_values_hash_of_ints_around_the_inline_sleb128():
+    """plain_values_hash joins the SLEB128 of an Int of up to three bytes inline (and calls sleb128 above):
+    values at and around the edges, on both signs, alone and among other fields, hash as the Value."""
+    for value in INT_EDGES:
+        for values in ({"n": value}, {"a": "x", "n": value, "b": True}):
+            assert _hashes_as_value(values, True), value
+
+
+def test_field_values_hash_orders_every_number_of_pairs():
+    """Up to three pairs are ordered by comparisons, more by a sort: every count and every order of the
+    names hashes as the Value (whose Map sorts its pairs)."""
+    import itertools
+
+    names = ["qty", "name", "sku", "a", "zz", "é", "𝄞"]
+    for count in range(len(names) + 1):
+        for order in itertools.islice(itertools.permutations(names[:count]), 24):
+            values = {name: index for index, name in enumerate(order)}
+            for keep in (True, False):
+                assert _hashes_as_value(values, keep), order
+    odd = {"a": None, "b": 1.5, "c": False, "d": "𝄞", "e": -(2**70), "f": None}
+    assert _hashes_as_value(odd, True) and _hashes_as_value(odd, False)
+    assert field_values_hash({}, True) == rep_hash.value_hash({"Map": []})
+
+
+def _hashes_as_value(values: dict, keep: bool) -> bool:
+    return field_values_hash(values, keep) == rep_hash.value_hash(field_values(values, keep))
+
+
+def test_text_that_utf8_cannot_encode_fails_as_the_value_does():
+    """A lone surrogate is encoded by the codec function in plain_values_hash: it fails with the same
+    error as str.encode (the audit capture then leaves the entry to be read back)."""
+    import pytest
+
+    with pytest.raises(UnicodeEncodeError):
+        rep_hash.value_hash(field_values({"a": "\ud800"}, True))
+    with pytest.raises(UnicodeEncodeError):
+        field_values_hash({"a": "\ud800"}, True)
+
+
+def test_root_digest_around_the_inline_index_leb128():
+    """_root_digest joins the LEB128 of an index below 2**21 inline: indexes at and around its edges give
+    the digest of the root tree."""
+    certifier = Certifier.__new__(Certifier)
+    certifier.merkle = _Merkle(b"\x05" * 32)
+    for index in (0, 0x7F, 0x80, 0x3FFF, 0x4000, 0x1FFFFF, 0x200000, 2**40):
+        node = tree.fork([tree.LABELED, ENTITIES, [tree.PRUNED, b"\x05" * 32]], tree.fork(
+            [tree.LABELED, LAST_BLOCK_HASH, [tree.LEAF, b"\x06" * 32]],
+            [tree.LABELED, LAST_BLOCK_INDEX, [tree.LEAF, rep_hash.uleb128(index)]],
+        ))
+        assert certifier.root_digest_at((index, b"\x06" * 32)) == tree.digest(node), index
