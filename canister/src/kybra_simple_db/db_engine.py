@@ -542,16 +542,23 @@ class Database(SeedDocuments, SchemaUpgrades):
         self._deleted_spans[tc] = spans
         return cached
 
-    def set_counters(self, tc: int, max_id: int, count: int) -> None:
+    def set_counters(self, tc: int, max_id: int, count: int, created=None, eid: int = 0, undo=None) -> None:
+        """The type's (max id, live count) become (`max_id`, `count`) (a rollback restores them). A create
+        passes its new entity `created`, of id `eid`, and `undo`: the identity map holds the entity from
+        then on, and a rollback calls `undo()` (every create needs all three: one call instead of three)."""
         counters = self._counters
+        journal = self._journal
         previous = counters.get(tc) or self.counters(tc)      # loads the deleted spans too
         spans = self._deleted_spans[tc]
         if spans:
             self._write_counters(tc, max_id, count, spans)
         else:   # (the usual case, inline: every create sets them)
-            self._data.put(keys.counter_key(tc), f"{max_id},{count}", self._journal)
+            self._data.put(keys.counter_key(tc), f"{max_id},{count}", journal)
         counters[tc] = (max_id, count)
-        self._journal.append((CALL, counters.__setitem__, (tc, previous)))
+        journal.append((CALL, counters.__setitem__, (tc, previous)))
+        if created is not None:
+            self.identity.put((tc, eid), created)
+            journal.append((CALL, undo, ()))
 
     def count_deleted(self, tc: int, entity_id: int) -> None:
         """A live entity of the type was deleted: its count goes down by one and its id joins the

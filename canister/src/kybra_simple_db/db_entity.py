@@ -215,6 +215,7 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
     __unions__ = {}         # relations to several types (relation_union.py), by declared name
     __stored_names__ = []   # fields, then to-one relations: a document's "f" keys as the class writes them
     __field_defaults__ = {}     # field name -> its default, in the fields' order (what a create starts from)
+    __new_data__ = {}   # the defaults, then each to-one relation's None: a create's data before its values
     __required_fields__ = ()    # the names of the required fields, in the fields' order
     on_event = None     # a class's hook (on_event(entity, field, old, new, action)), if it defines one
 
@@ -306,6 +307,11 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
         to the class after its definition (type_registry)."""
         cls.__stored_names__ = list(cls.__fields__) + [
             name for name, rel in cls.__relations__.items() if not rel.to_many]
+        new_data = dict(cls.__field_defaults__)     # a new entity's data before its values are set
+        for name, rel in cls.__relations__.items():
+            if not rel.to_many:
+                new_data[name] = None
+        cls.__new_data__ = new_data
 
     def _init_state(self, db: Database, state: str) -> None:
         d = self.__dict__
@@ -764,8 +770,7 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
         """Store this new entity (inside an open unit) from `kwargs`, its fields and relations (`linked`:
         the relations' names); `checked`: the values were checked already (see `create_checked`)."""
         cls = self.__class__    # (a builtin type() call costs ~9,000 instructions on Kybra's RustPython)
-        relations = cls.__relations__
-        tc = db.type_code(cls.__type_name__, create=True)
+        tc = db.type_code(cls.__type_name__, True)    # (create=True: a keyword costs a few thousand more)
         max_id, count = db.counters(tc)
         d = self.__dict__
         caller = get_caller_id()
@@ -784,11 +789,8 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
         d["_id"] = text_id
         d["_eid"] = eid
         d["_meta"] = meta
-        data = self._data
-        data.update(cls.__field_defaults__)     # (one call instead of a loop step per field)
-        for name, rel in relations.items():
-            if not rel.to_many:
-                data[name] = None
+        data = d["_data"]
+        data.update(cls.__new_data__)     # (one call instead of a loop step per field and relation)
         if checked and cls.on_event is None:
             data.update(kwargs)
         else:
@@ -796,9 +798,7 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
         for name in cls.__required_fields__:
             if data.get(name) is None:
                 raise ValidationError(f"{cls.__type_name__}.{name} is required")
-        db.set_counters(tc, eid if eid > max_id else max_id, count + 1)     # (no builtin max call)
-        db.identity.put((tc, eid), self)
-        db.on_rollback_call(self._creation_failed, ())
+        db.set_counters(tc, eid if eid > max_id else max_id, count + 1, self, eid, self._creation_failed)
         for name in linked:
             self._set_any_relation(name, kwargs[name])
         # without json's C encoder the fields are encoded once, for the document and the audit entry
@@ -807,7 +807,7 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
         self._add_keys(data)
         changes = dict(data)
         for name in linked:
-            rel = relations.get(name)
+            rel = cls.__relations__.get(name)
             if rel is None:     # a relation to several types: its parts' links
                 changes.update(relation_union.link_changes(self, cls.__unions__[name]))
                 fields_text = None

@@ -148,6 +148,7 @@ def commit(stages: tuple) -> None:
         if pending:
             raw = staged.raw
             try:
+                insert = raw.insert
                 for key, value in pending.items():
                     if value is None:
                         try:
@@ -155,7 +156,7 @@ def commit(stages: tuple) -> None:
                         except KeyError:    # the original's storages raise for an absent key
                             pass
                     else:
-                        raw.insert(key, value)
+                        insert(key, value)
             except BaseException:
                 staged.cache.clear()
                 raise

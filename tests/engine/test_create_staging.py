@@ -1,0 +1,52 @@
+"""What a create stages in one step (counters, identity map, undo; a new entity's starting data): the
+same results as the steps it replaces, and all of it undone when the create rolls back."""
+
+import pytest
+from checked_helpers import item_db, stored_maps
+from kybra_simple_db import ConflictError, Entity, OneToMany, OneToOne, String
+from kybra_simple_db.db_errors import UnknownTargetError
+
+
+def test_a_create_rolled_back_after_its_counters_leaves_no_trace_and_its_id_is_reused():
+    db, item_class, storage, audit = item_db()
+    before = stored_maps(storage, audit)
+    with pytest.raises(ConflictError):      # the alias is refused after the counters were staged
+        item_class(name="b", qty=2, sku="s-1")
+    assert stored_maps(storage, audit) == before
+    assert item_class.count() == 1 and item_class.max_id() == 1 and item_class.load(2) is None
+    assert db.identity.get((db.type_code(item_class.__type_name__), 2)) is None
+    again = item_class(name="c", sku="s-2")
+    assert again.id == 2 and item_class.load(2) is again and item_class.count() == 2
+
+
+def test_a_checked_create_in_a_unit_that_rolls_back_is_undone_with_it():
+    db, item_class, storage, audit = item_db()
+    before = stored_maps(storage, audit)
+    mark = db.begin()
+    created = item_class.create_checked({"name": "b", "sku": "s-2"})
+    assert item_class.load(2) is created and item_class.count() == 2
+    db.end(mark, False)
+    assert stored_maps(storage, audit) == before
+    assert item_class.count() == 1 and item_class.max_id() == 1 and item_class.load(2) is None
+    with db.transaction():
+        assert item_class.create_checked({"name": "c"}).id == 2
+
+
+def test_a_new_entity_starts_with_defaults_and_empty_to_one_relations_even_those_added_later():
+    class Owner(Entity):
+        name = String(default="nobody")
+        pets = OneToMany("Pet", "owner")
+
+    first = Owner()
+    assert (first.name, first.view()[2]) == ("nobody", {})     # a to-many relation is not stored
+
+    class Badge(Entity):
+        holder = OneToOne("Owner", "badge")      # gives Owner a to-one reverse relation "badge"
+
+    with pytest.raises(UnknownTargetError):     # a linked create rolled back after its counters
+        Badge(holder=99)
+    assert Badge.count() == 0 and Badge.max_id() == 0
+    owner = Owner(name="ann")
+    assert owner.view()[2] == {"badge": None} and owner.badge is None
+    badge = Badge(holder=owner)
+    assert badge.id == 1 and owner.badge is badge and Owner.load(owner.id).badge is badge
