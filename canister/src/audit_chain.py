@@ -84,7 +84,15 @@ def block_body(time, caller, operation, type_name, entity_id, changes):
     tx = names.copy()
     tx.update(sha256(leb).digest() + _CHANGES + changes_hash)
     if time != _TIME[0]:   # the entries of one message share its time: hash it once
-        _TIME[0], _TIME[1] = time, _TS + sha256(uleb128(time)).digest()
+        if 0x100000000000000 <= time < 0x8000000000000000:   # nine groups (ns since 1970): LEB128 inline,
+            x = time & 0xFFFFFFFFFFFFFF   # its low 8 groups spread to a byte each in 64 bits (see rep_hash)
+            x = (x & 0xFFFFFFF) | ((x & 0xFFFFFFF0000000) << 4)
+            x = (x & 0x00003FFF00003FFF) | ((x & 0x0FFFC0000FFFC000) << 2)
+            x = (x & 0x007F007F007F007F) | ((x & 0x3F803F803F803F80) << 1)
+            leb = (x | 0x8080808080808080).to_bytes(8, "little") + _BYTES[time >> 56]
+        else:
+            leb = uleb128(time)
+        _TIME[0], _TIME[1] = time, _TS + sha256(leb).digest()
     return _BTYPE_TX + tx.digest() + _TIME[1]
 
 

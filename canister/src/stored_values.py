@@ -73,9 +73,9 @@ def plain_values_hash(values: dict, keep_null: bool):
     (str, int, bool, None or a finite float: what JSON gives back exactly), computed without building the
     Value (every audit block and certified entity passes here). On Kybra's RustPython every step counts:
     Text and short Int values are hashed inline (UTF-8 by the codec function: half of str.encode's cost;
-    SLEB128 of up to 3 bytes from tables), key hashes come from the cache without a call, and up to three
-    pairs are ordered by comparisons and joined by `+` (a list, its sort and bytes.join cost some 35,000
-    instructions); None for any other dict."""
+    the SLEB128 of a natural number of up to 3 bytes from tables), key hashes come from the cache without
+    a call, and up to three pairs are ordered by comparisons and joined by `+` (a list, its sort and
+    bytes.join cost some 35,000 instructions); None for any other dict."""
     sha256 = _sha256
     first = second = third = rest = None
     for name in values:
@@ -84,14 +84,14 @@ def plain_values_hash(values: dict, keep_null: bool):
         if kind is str:
             value_hash = sha256(_TEXT_KEY + sha256(_utf8(stored)[0]).digest()).digest()
         elif kind is int:
-            if -0x40 <= stored < 0x40:
-                leb = _BYTES[stored & 0x7F]
-            elif -0x2000 <= stored < 0x2000:
-                leb = _MORE[stored & 0x7F] + _BYTES[stored >> 7 & 0x7F]
-            elif -0x100000 <= stored < 0x100000:
-                leb = _MORE[stored & 0x7F] + _MORE[stored >> 7 & 0x7F] + _BYTES[stored >> 14 & 0x7F]
-            else:
+            if stored < 0 or stored >= 0x100000:
                 leb = _sleb128(stored)
+            elif stored < 0x40:
+                leb = _BYTES[stored]
+            elif stored < 0x2000:
+                leb = _MORE[stored & 0x7F] + _BYTES[stored >> 7]
+            else:
+                leb = _MORE[stored & 0x7F] + _MORE[stored >> 7 & 0x7F] + _BYTES[stored >> 14]
             value_hash = sha256(_INT_KEY + sha256(leb).digest()).digest()
         elif stored is None:
             if not keep_null:

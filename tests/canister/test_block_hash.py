@@ -162,6 +162,16 @@ INT_EDGES = sorted({sign * (edge + delta) for edge in (0, 0x40, 0x2000, 0x100000
                     for delta in (-1, 0, 1) for sign in (1, -1)})
 
 
+def test_block_hash_of_times_around_the_inline_nine_group_leb128():
+    """block_body joins the LEB128 of a time of nine 7-bit groups inline (2**56 <= time < 2**63), others by
+    uleb128: times at and around the edges, and today's, hash as the Value."""
+    for time in (0, 2**56 - 1, 2**56, 2**56 + 1, 1_765_000_000_123_456_789, 2**63 - 1, 2**63, 2**64 + 5):
+        entry = {"seq": 1, "time": time, "caller": "aaaaa-aa", "operation": "create", "type_name": "t",
+                 "id": 9, "changes": {"qty": 1, "name": "n"}}
+        expected = rep_hash.value_hash(audit_chain.block_value(entry, b"\x02" * 32))
+        assert audit_chain.block_hash(entry, b"\x02" * 32) == expected, time
+
+
 def test_field_values_hash_of_ints_around_the_inline_sleb128():
     """plain_values_hash joins the SLEB128 of an Int of up to three bytes inline (and calls sleb128 above):
     values at and around the edges, on both signs, alone and among other fields, hash as the Value."""
