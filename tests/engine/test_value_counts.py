@@ -22,6 +22,7 @@ from kybra_simple_db import (
 )
 from kybra_simple_db.ordered_index import OrderedIndex
 from kybra_simple_db.ordered_keys import tree
+from kybra_simple_db.system_time import SystemTime
 
 LONG = "long-" + "z" * 40       # the index keeps Text this long as a prefix: counted under its own key
 LABELS = ["a", "b", LONG + "1", LONG + "2"]
@@ -370,3 +371,64 @@ def test_a_query_count_of_a_value_outside_the_fields_bounds_is_zero_not_an_error
         assert query.count_page() == (0, None)
         assert query.count() == 0
     assert Bounded.query().where(size__in=[1, 50]).count_page() == (1, None)
+
+
+def _workload(seed: int, reference: bool, monkeypatch) -> list:
+    """Storage after each step of a random workload of creates (mostly a new largest id per value, as
+    `_append_text` appends them), updates, deletes and rolled-back transactions over many Text values
+    (plain, prefixes of each other, with separators, long) and numbers, on small nodes (leaves, inner
+    nodes and count trees of several nodes). `reference`: counts kept by `entry_moved` alone."""
+    if reference:
+        monkeypatch.setattr(value_counts, "entry_added",
+                            lambda db, index, tc, field, gen, value, keyed=False, counts=None:
+                            value_counts.entry_moved(db, index, tc, field, gen, value, 1, keyed))
+    storage = MemoryMap(max_key_size=100, max_value_size=160)
+    db = Database.init(db_storage=storage, audit_enabled=False)
+    Item = _define()
+    rng = random.Random(seed)
+    labels = ["a", "ab", "a b", "b", "c\x1ed", "é", LONG + "1", ""] + ["v" + str(i) for i in range(12)]
+    model = {}
+    snapshots = []
+    for step in range(700):
+        if step % 50 == 49:
+            ordered_index.forget_cached()       # a cold heap (an upgrade): nodes and headers read again
+        roll = rng.random()
+        if roll < 0.75 or not model:
+            with db.transaction():
+                for _ in range(rng.randint(1, 4)):
+                    label = rng.choice(labels[:4] if rng.random() < 0.6 else labels)
+                    model[Item(size=rng.randint(0, 3), label=label).id] = label
+        elif roll < 0.85:
+            eid = rng.choice(sorted(model))
+            label = rng.choice(labels)
+            Item.load(eid).label = label
+            model[eid] = label
+        elif roll < 0.95:
+            eid = rng.choice(sorted(model))
+            Item.load(eid).delete()
+            del model[eid]
+        else:
+            with pytest.raises(RuntimeError), db.transaction():
+                Item(size=1, label=rng.choice(labels))
+                raise RuntimeError("roll back")
+        snapshots.append(dict(storage._data))
+    for label in labels:
+        assert Item.count_by("label", label) == sum(1 for v in model.values() if v == label)
+    return snapshots
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_counts_kept_from_an_appended_run_store_what_entry_moved_stores(small_thresholds, monkeypatch, seed):
+    """`entry_added` (the run an append noted decides; a stored count raised in its node's text) leaves
+    storage byte for byte as `entry_moved` does, through its fallbacks: non-plain and long Text, numbers,
+    runs at a leaf's edges, values becoming heavy, count trees of several nodes, a cold heap."""
+    clock = SystemTime.get_instance()
+    clock.set_time(1_700_000_000_000)       # the documents' timestamps alike in both runs
+    try:
+        fast = _workload(seed, False, monkeypatch)
+        monkeypatch.undo()
+        monkeypatch.setattr(value_counts, "HEAVY", 6)
+        monkeypatch.setattr(value_counts, "LIGHT", 3)
+        assert _workload(seed, True, monkeypatch) == fast
+    finally:
+        clock.clear_time()

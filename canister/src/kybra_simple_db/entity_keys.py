@@ -16,8 +16,9 @@ _ADD_STEPS = {}     # type code -> (database, key schema, steps of `_add_keys`)
 
 
 def _add_steps(db: Database, cls, tc: int) -> tuple:
-    """(kind "^", "@" or "=", field, generation, ordered index or None, count mode) per key the type keeps,
-    cached for the schema in hand (a schema change makes a new one: Database.key_schema)."""
+    """(kind "^", "@" or "=", field, generation, ordered index or None, count mode, count tree or None)
+    per key the type keeps, cached for the schema in hand (a schema change makes a new one:
+    Database.key_schema)."""
     schema = db.key_schema(cls, tc)
     cached = _ADD_STEPS.get(tc)
     if cached is not None and cached[1] is schema and cached[0] is db:
@@ -26,12 +27,13 @@ def _add_steps(db: Database, cls, tc: int) -> tuple:
     for name, gen in schema["k"].items():
         kind = name[0]
         if kind == "^":
-            steps.append((kind, name[1:], gen, ordered_keys.tree(db, tc, name[1:], gen),
-                          db.count_mode(cls, tc, name)))
+            counting = db.count_mode(cls, tc, name)
+            steps.append((kind, name[1:], gen, ordered_keys.tree(db, tc, name[1:], gen), counting,
+                          None if counting is None else value_counts.count_tree(db, tc, name[1:], gen)))
         elif kind == "@":
-            steps.append((kind, name[1:], gen, None, None))
+            steps.append((kind, name[1:], gen, None, None, None))
         else:
-            steps.append(("=", name, gen, None, None))
+            steps.append(("=", name, gen, None, None, None))
     steps = tuple(steps)
     if len(_ADD_STEPS) >= 256:
         _ADD_STEPS.clear()
@@ -88,14 +90,14 @@ class IndexedKeys:
         db = self._db
         tc = self._tc
         eid = self._eid
-        for kind, field, gen, index, counting in _add_steps(db, self.__class__, tc):   # (no type() call)
+        for kind, field, gen, index, counting, counts in _add_steps(db, self.__class__, tc):  # (no type())
             new = data.get(field)
             if new is None:
                 continue
             if kind == "^":     # (what ordered_keys.move_entry does with no old value, inline)
                 if index.insert(new, eid):
                     if counting is not None:
-                        value_counts.entry_moved(db, index, tc, field, gen, new, 1, counting == "c")
+                        value_counts.entry_added(db, index, tc, field, gen, new, counting == "c", counts)
                 elif counting == "c":
                     value_counts.fold_key(db, index, tc, field, gen, new)
             elif kind == "@":

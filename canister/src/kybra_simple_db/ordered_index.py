@@ -86,8 +86,10 @@ class OrderedIndex:
     """One field's B+tree inside the database's staged map (writes join the current operation)."""
 
     _last_text = None       # the text of the node `read_keyed` read last
-    _touched = None         # (text, sort keys or None, position of a removed entry or None) of the leaf
-                            # the last insert or remove changed
+    touched = None          # (text, sort keys or None, position of a removed entry or None, run) of the
+                            # leaf the last insert or remove changed; run: (value, None, whether its entries
+                            # begin the leaf, whether they end it) of a Text value `_append_text` appended,
+                            # else None (read by value_counts.entry_added; None: no leaf to tell of)
     _path = None            # the inner nodes above it after an insert that split nothing, else None
     _located = None         # (parsed header, path, leaf nid, leaf cache entry) `_append_text` found and
                             # left to `insert`
@@ -123,18 +125,18 @@ class OrderedIndex:
         return {"r": parsed[0], "n": parsed[1], "h": parsed[2]}
 
     def _root_text(self) -> Optional[tuple]:
-        """(root node number, its stored text), None in an empty tree: what `header` and `read` give for
+        """(root node's key, its stored text), None in an empty tree: what `header` and `read` give for
         the root, without a header dict or a node cache entry (a count tree's add needs no more)."""
         get = self._reader or self._read_through()
-        text = get(self.prefix)
+        prefix = self.prefix
+        text = get(prefix)
         if not text:
             return None
-        nid = (_HEADERS.get(text) or _parse_header(text))[0]
-        key = self.prefix + "." + str(nid)
+        key = prefix + "." + str((_HEADERS.get(text) or _parse_header(text))[0])
         text = get(key)
         if text is None:
             raise LookupError(f"index node {key} is missing")
-        return nid, text
+        return key, text
 
     def _put_header(self, header: dict) -> None:
         self.db.put(self.prefix, str(header["r"]) + "," + str(header["n"]) + "," + str(header["h"]))
@@ -290,7 +292,7 @@ class OrderedIndex:
             header = {"r": 1, "n": 2, "h": 1}
             self._put_header(header)
             self._write(1, [[value, entity_id]])
-            self._touched = None
+            self.touched = None
             self._path = None
             return True
         target = sort_key(value, entity_id)
@@ -313,7 +315,7 @@ class OrderedIndex:
             node = cached[1][:pos] + [[value, entity_id]] + cached[1][pos:]
             keys = cached[2][:pos] + [target] + cached[2][pos:]
         text = self._store_parts(header, path, nid, parts, None, node, keys)
-        self._touched = (text, keys, None, None)
+        self.touched = (text, keys, None, None)
         self._path = path if header["n"] == following else None     # a split moved entries
         return True
 
@@ -401,7 +403,7 @@ class OrderedIndex:
             self._store_parts(header, path, nid, index_nodes.leaf_parts(grown), None)
             self._path = path if header["n"] == parsed[1] else None     # a split moved entries
             run = None
-        self._touched = (grown, keys, None, run)
+        self.touched = (grown, keys, None, run)
         return True
 
     def _store_parts(self, header: dict, path: list, nid: int, parts: list, children, node=None,
@@ -528,7 +530,7 @@ class OrderedIndex:
                 node = cached[1][:pos] + cached[1][pos + 1:]
                 keys = cached[2][:pos] + cached[2][pos + 1:]
             self._write(nid, node, text, keys)
-            self._touched = (text, keys, pos, None)
+            self.touched = (text, keys, pos, None)
             self._path = None
             return True
         return self._remove_decoded(header, target)
@@ -544,7 +546,7 @@ class OrderedIndex:
         del parts[pos]
         keys = entry_keys[:pos] + entry_keys[pos + 1:]
         text = index_nodes.leaf_text(parts)
-        self._touched = (text, keys, None, None)
+        self.touched = (text, keys, None, None)
         self._path = None
         self._shrink(header, path, nid, leaf, text, keys)
         return True
@@ -626,7 +628,7 @@ class OrderedIndex:
         or remove changed (None: no such leaf, or an empty one; entries 0 when `inner_only` and they begin
         or end it). Without its sort keys the leaf's text is searched for the texts every entry of `value`
         starts with (nothing is parsed)."""
-        touched = self._touched
+        touched = self.touched
         if touched is None or touched[0] == "L":
             return None
         text, entry_keys, removed_at, run = touched

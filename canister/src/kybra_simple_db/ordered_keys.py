@@ -20,7 +20,7 @@ def move_entry(db, tc: int, field: str, gen: int, entity_id: int, old, new, coun
         value_counts.entry_moved(db, index, tc, field, gen, old, -1, counting == "c")
     inserted = new is not None and index.insert(new, entity_id)
     if inserted and counting is not None:
-        value_counts.entry_moved(db, index, tc, field, gen, new, 1, counting == "c")
+        value_counts.entry_added(db, index, tc, field, gen, new, counting == "c")
     elif counting == "c" and new is not None:     # a rebuild: the entry was there
         value_counts.fold_key(db, index, tc, field, gen, new)
     return removed, inserted

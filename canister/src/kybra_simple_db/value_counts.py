@@ -22,6 +22,8 @@ from .ordered_index import OrderedIndex, rank
 
 HEAVY = 64      # a light value reaching this many entries gets a stored count
 LIGHT = 32      # a heavy value falling under this many entries loses it
+_ENTRY = index_nodes.ENTRY
+_FIELD = index_nodes.FIELD
 
 
 class CountTree(OrderedIndex):
@@ -55,20 +57,13 @@ class CountTree(OrderedIndex):
         (nothing changed) when `value` has no stored count. The common case replaces one entry text of the
         leaf (nothing else is decoded: see OrderedIndex._entry); a removal or a leaf that would outgrow its
         value goes through the tree's split and merge."""
-        plain = type(value) is str and (not value or min(value) >= index_nodes.PLAIN)
-        if plain:   # a field's counts usually fit one leaf, the root: found without a descent
-            root = self._root_text()
-            if root is None:
-                return False
-            if root[1][0] == "L":
-                return self._add_in_text(root[0], root[1], value, delta, floor)
+        if type(value) is str and (not value or min(value) >= index_nodes.PLAIN):
+            return self.add_text(value, delta, floor)
         header = self.header()
         if not header["r"]:
             return False
         target = (rank(value), value)
-        _path, nid, cached = self._locate(header, target, not plain, plain)
-        if plain:
-            return self._add_in_text(nid, cached[0], value, delta, floor)
+        _path, nid, cached = self._locate(header, target)
         pos = self._search(cached, target)
         parts = cached[3]
         if pos == len(parts):
@@ -87,9 +82,18 @@ class CountTree(OrderedIndex):
         self._write_parts(nid, parts, None, node, cached[2])
         return True
 
-    def _add_in_text(self, nid: int, text: str, value: str, delta: int, floor: int) -> bool:
-        """`add` for a Text value stored unescaped, in the text of the leaf where its entry belongs: the
+    def add_text(self, value: str, delta: int, floor: int) -> bool:
+        """`add` of a Text value stored unescaped (no character below " "), in the text of the leaf where
+        its entry belongs (a field's counts usually fit one leaf, the root: found without a descent): the
         entry "s<value>\x1f<count>" is found and its count replaced without splitting the leaf."""
+        root = self._root_text()
+        if root is None:
+            return False
+        key, text = root
+        if text[0] != "L":
+            _path, nid, cached = self._locate(self.header(), (2, value), False, True)
+            key = self._node_key(nid)
+            text = cached[0]
         whole = "s" + value + index_nodes.FIELD
         lead = "L" + whole      # (`partition`, not searches from an offset: see OrderedIndex._append_text)
         if text.startswith(lead):
@@ -101,11 +105,12 @@ class CountTree(OrderedIndex):
         count, ends, tail = rest.partition(index_nodes.ENTRY)
         after = int(count) + delta
         text = before + (found + str(after) + ends) + tail
-        if after < floor or (len(text) * 4 > self.limit and not self._fits(text)):
+        limit = self.limit
+        if after < floor or (len(text) * 4 > limit and not (len(text) <= limit and text.isascii())
+                             and not self._fits(text)):
             self._change(self._find(value), value, after if after >= floor else None)
             return True
-        key = self.prefix + "." + str(nid)      # (what `_write` does, inline)
-        self.db.put(key, text)
+        self.db.put(key, text)      # (what `_write` does, inline)
         self._remember(key, [text, None, None, None, None])
         return True
 
@@ -197,6 +202,26 @@ def entry_moved(db, index: OrderedIndex, tc: int, field: str, gen: int, value, d
         return
     counts = count_tree(db, tc, field, gen)
     if not counts.add(value, delta, LIGHT) and delta > 0 and index.count_near_change(value, HEAVY) >= HEAVY:
+        counts.set(value, HEAVY)
+
+
+def entry_added(db, index: OrderedIndex, tc: int, field: str, gen: int, value, keyed: bool = False,
+                counts: Optional[CountTree] = None) -> None:
+    """`entry_moved(..., value, 1, keyed)` right after `index` inserted an entry of `value` (`counts`: its
+    count tree, when the caller keeps it). When the insert appended a Text value's entry in its leaf's text
+    (OrderedIndex.touched notes the value's run there), the run decides with few calls (each costs about a
+    step of the work on Kybra's RustPython): a run between other values' entries of at most LIGHT entries
+    needs no count, any other goes to the count tree; anything else goes through `entry_moved`."""
+    touched = index.touched
+    run = None if touched is None or keyed else touched[3]
+    if run is None or run[0] != value:      # (an equal value: a Text the index keeps whole, no count key)
+        entry_moved(db, index, tc, field, gen, value, 1, keyed)
+        return
+    if not (run[2] or run[3]) and touched[0].count(_ENTRY + "s" + value + _FIELD) <= LIGHT:
+        return      # all of its entries are in that leaf: few enough that it cannot be heavy (see invariants)
+    if counts is None:
+        counts = count_tree(db, tc, field, gen)
+    if not counts.add_text(value, 1, LIGHT) and index.count_near_change(value, HEAVY) >= HEAVY:
         counts.set(value, HEAVY)
 
 
