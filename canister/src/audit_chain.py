@@ -209,22 +209,30 @@ class AuditChain:
     def append_bodies(self, copies: list, start: int, state) -> tuple:
         """`append` for the bodies (block_body) of the entries, each the first item of a copy in
         `copies`; (the state after, True if any were appended)."""
-        if len(copies) == 1 and state is self.known and state is not None:   # most updates: inline
-            sha256 = _sha256
-            phash = self.last_hash
-            body = copies[0][0]
-            phash = sha256(body if phash is None else body + _PHASH + sha256(phash).digest()).digest()
-            last = phash.hex()
-            self.store.insert(f"h{state[1]}", last)   # ("h" + str(i), in three quarters of the instructions)
-            self.known = state = (state[0], state[1] + 1, last)
-            self.last_hash = phash
-            return state, True
+        if len(copies) == 1 and state is self.known and state is not None:
+            self.append_body(copies[0][0])
+            return self.known, True
         phash = self._last_of(state)
         hashes = []
         for copy in copies:
             phash = chain_hash(copy[0], phash)
             hashes.append(phash)
         return self._write(hashes, start, state)
+
+    def append_body(self, body: bytes) -> int:
+        """Chain one block body (block_body) onto the state as known, which must be read and begun (not
+        UNREAD, not None): most updates append one block, and this is their path, with no tuple in or
+        out. The new block's index."""
+        known = self.known
+        index = known[1]
+        phash = self.last_hash
+        sha256 = _sha256
+        phash = sha256(body if phash is None else body + _PHASH + sha256(phash).digest()).digest()
+        last = phash.hex()
+        self.store.insert(f"h{index}", last)   # ("h" + str(i), in three quarters of the instructions)
+        self.known = (known[0], index + 1, last)
+        self.last_hash = phash
+        return index
 
     def _last_of(self, state):
         if state is self.known:

@@ -71,12 +71,17 @@ class Certifier:
             state = chain.state()
         start = state[1] if state is not None else audit_start
         copies = gateway.copies_since(start)   # (block body, type name, id) of each entry
-        if copies is not None:
-            state, appended = chain.append_bodies(copies, start, state)
-        else:   # an entry not kept: chain the entries as stored
-            entries = gateway.audit_since(start)
-            state, appended = chain.append(entries, start, state)
-            copies = [(None, entry["type_name"], entry["id"]) for entry in entries]
+        if copies is not None and state is not None and len(copies) == 1:   # most updates: one block
+            tip = chain.append_body(copies[0][0])
+            appended = True
+        else:
+            if copies is not None:
+                state, appended = chain.append_bodies(copies, start, state)
+            else:   # an entry not kept: chain the entries as stored
+                entries = gateway.audit_since(start)
+                state, appended = chain.append(entries, start, state)
+                copies = [(None, entry["type_name"], entry["id"]) for entry in entries]
+            tip = state[1] - 1 if state[1] > state[0] else None   # the last block's index, if any
         merkle = self.merkle
         certified = merkle.names   # (merkle.certified_names() once read: no call)
         if certified is None:
@@ -95,8 +100,8 @@ class Certifier:
         if changed or appended:
             if changed or self.entities is None:
                 self.entities = self._entities_digest()
-            if state[1] > state[0]:
-                self.set_certified_data(_root_digest(self.entities, state[1] - 1, chain.last_hash))
+            if tip is not None:
+                self.set_certified_data(_root_digest(self.entities, tip, chain.last_hash))
             else:
                 self.set_certified_data(self.entities)
 

@@ -80,3 +80,20 @@ def test_bodies_chain_like_the_stored_entries():
         seq += count
     assert by_bodies.state() == by_entries.state() and by_bodies.tip() == by_entries.tip()
     assert list(by_bodies.store.items()) == list(by_entries.store.items())
+
+
+def test_one_body_at_a_time_chains_like_the_stored_entries():
+    """append_body (the certifier's path for an update's one block, once the chain has begun) stores
+    what append stores and gives each block's index."""
+    by_entries, by_body = audit_chain.AuditChain(MemoryMap()), audit_chain.AuditChain(MemoryMap())
+    first = [_entry(3)]
+    by_entries.append(first, 3, by_entries.state())
+    by_body.append_bodies([_kept(e) for e in first], 3, by_body.state())
+    for seq in range(4, 9):
+        entry = _entry(seq)
+        by_entries.append([entry], 3, by_entries.state())
+        assert by_body.append_body(_kept(entry)[0]) == seq
+        assert by_body.tip() == by_entries.tip() == (seq, by_entries.last_hash)
+    assert by_body.state() == by_entries.state()
+    assert list(by_body.store.items()) == list(by_entries.store.items())
+    assert audit_chain.AuditChain(by_body.store).state() == by_entries.state()
