@@ -3,7 +3,7 @@ same results as the steps it replaces, and all of it undone when the create roll
 
 import pytest
 from checked_helpers import item_db, stored_maps
-from kybra_simple_db import ConflictError, Entity, OneToMany, OneToOne, String
+from kybra_simple_db import ConflictError, Database, Entity, OneToMany, OneToOne, String, key_layout
 from kybra_simple_db.db_errors import UnknownTargetError
 
 
@@ -50,3 +50,15 @@ def test_a_new_entity_starts_with_defaults_and_empty_to_one_relations_even_those
     assert owner.view()[2] == {"badge": None} and owner.badge is None
     badge = Badge(holder=owner)
     assert badge.id == 1 and owner.badge is badge and Owner.load(owner.id).badge is badge
+
+
+def test_creates_after_a_restart_and_a_delete_continue_the_stored_counters():
+    db, item_class, storage, audit = item_db()
+    item_class(name="b")
+    item_class.load(1).delete()
+    restarted = Database.init(db_storage=storage, db_audit=audit, clock=lambda: 1_700_000_000_000_000_000)
+    with restarted.transaction():     # the first create after a restart reads the type's code and counters
+        assert item_class.create_checked({"name": "c"}).id == 3
+    assert item_class(name="d").id == 4     # the next ones find them cached
+    assert (item_class.count(), item_class.max_id()) == (3, 4)
+    assert storage.get(key_layout.counter_key(restarted.type_code(item_class.__type_name__))) == "4,3"

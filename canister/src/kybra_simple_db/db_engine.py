@@ -145,6 +145,7 @@ class Database(SeedDocuments, SchemaUpgrades):
         self.depth = 0          # units open now (`begin` without its `end`): read it, do not change it
         self._type_codes = {}
         self._counters = {}
+        self._counter_keys = {}     # type code -> its counters' key (set as `counters` first reads them)
         self._key_schemas = {}
         self._keyed = {}
         self.identity = IdentityMap()
@@ -519,6 +520,19 @@ class Database(SeedDocuments, SchemaUpgrades):
                 out.append((tc, name))
         return out
 
+    def create_counters(self, type_name: str) -> tuple:
+        """(type code, max id, live count) of `type_name`, its code assigned on its first store: what a
+        create starts from (`type_code` and `counters` in one call, two subscripts once both are known)."""
+        try:
+            tc = self._type_codes[type_name]
+            max_id, count = self._counters[tc]
+            return tc, max_id, count
+        except KeyError:
+            pass
+        tc = self.type_code(type_name, True)
+        max_id, count = self.counters(tc)
+        return tc, max_id, count
+
     def counters(self, tc: Optional[int]) -> tuple:
         """(max id ever assigned, live count) of a type (cached: only this engine writes them). The
         same key holds the type's deleted spans, if any ("max,count,first-last;first-last")."""
@@ -527,7 +541,9 @@ class Database(SeedDocuments, SchemaUpgrades):
         cached = self._counters.get(tc)
         if cached is not None:
             return cached
-        text = self.get(keys.counter_key(tc))
+        key = keys.counter_key(tc)
+        self._counter_keys[tc] = key
+        text = self.get(key)
         spans = []
         if text:
             parts = text.split(",")
@@ -553,7 +569,7 @@ class Database(SeedDocuments, SchemaUpgrades):
         if spans:
             self._write_counters(tc, max_id, count, spans)
         else:   # (the usual case, inline: every create sets them)
-            self._data.put(keys.counter_key(tc), f"{max_id},{count}", journal)
+            self._data.put(self._counter_keys[tc], f"{max_id},{count}", journal)
         counters[tc] = (max_id, count)
         journal.append((CALL, counters.__setitem__, (tc, previous)))
         if created is not None:
@@ -572,7 +588,7 @@ class Database(SeedDocuments, SchemaUpgrades):
             return
         data = self._data
         journal = self._journal
-        data.put(keys.counter_key(tc), f"{max_id},{count - 1}", journal)
+        data.put(self._counter_keys[tc], f"{max_id},{count - 1}", journal)
         counters[tc] = (max_id, count - 1)
         journal.append((CALL, counters.__setitem__, (tc, previous)))
         bucket, offset = divmod(entity_id, self.bucket_width)

@@ -770,8 +770,7 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
         """Store this new entity (inside an open unit) from `kwargs`, its fields and relations (`linked`:
         the relations' names); `checked`: the values were checked already (see `create_checked`)."""
         cls = self.__class__    # (a builtin type() call costs ~9,000 instructions on Kybra's RustPython)
-        tc = db.type_code(cls.__type_name__, True)    # (create=True: a keyword costs a few thousand more)
-        max_id, count = db.counters(tc)
+        tc, max_id, count = db.create_counters(cls.__type_name__)
         d = self.__dict__
         caller = get_caller_id()
         now = db.now()
