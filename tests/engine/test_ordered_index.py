@@ -131,6 +131,22 @@ def test_node_text_round_trips_every_kind_and_the_separator_characters():
     assert index_nodes.stored_size("a\x1eé") == 1 + 2 + 2
 
 
+def test_a_node_split_into_entry_texts_parses_as_the_decoded_node():
+    """split_node (what a descent reads a cold node as) gives the entry texts and child numbers the
+    decoded node has, for leaves and inner nodes, empty ones and separator characters."""
+    from kybra_simple_db import index_nodes
+
+    entries = [["\x1c", 3], ["a\x1eb", 4], ["", 5], [True, 6], [-2, 7], [0.5, 8], ["é", 9]]
+    for count in (0, 1, 2, len(entries)):
+        leaf = entries[:count]
+        parts, children = index_nodes.split_node(index_nodes.encode(leaf))
+        assert [index_nodes.parse_entry(part) for part in parts] == leaf and children is None
+        inner = {"s": entries[:count], "c": list(range(10, 11 + count))}
+        parts, children = index_nodes.split_node(index_nodes.encode(inner))
+        assert [index_nodes.parse_entry(part) for part in parts] == inner["s"]
+        assert [int(child) for child in children] == inner["c"]
+
+
 _TRICKY = ["", "a", "ab", "a\x1e", "a\x1d", "a\x05", "a ", "a\x1fb", "ab\x1c", "b", "é", "a\U0001f600", "s"]
 
 

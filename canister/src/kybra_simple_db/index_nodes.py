@@ -80,9 +80,16 @@ def split_node(text: str) -> tuple:
     """(entry texts, child numbers as texts or None for a leaf) of a node, its entries left unparsed
     (a read that needs a few of them parses only those: see OrderedIndex.count_value)."""
     if text[0] == "L":
-        return (text[1:].split(_ENTRY) if len(text) > 1 else []), None
-    separators, _, children = text[1:].partition(_CHILDREN)
-    return (separators.split(_ENTRY) if separators else []), children.split(",")
+        children = None
+        separators = text
+    else:       # (the last "\x1c" is the only one: text escapes it; `rpartition` is the cheaper search)
+        separators, _, children = text.rpartition(_CHILDREN)
+        children = children.split(",")
+    if len(separators) == 1:
+        return [], children
+    parts = separators.split(_ENTRY)    # (the tag cut from the first part, not by copying the text)
+    parts[0] = parts[0][1:]
+    return parts, children
 
 
 def leaf_parts(text: str) -> list:

@@ -20,6 +20,8 @@ from . import index_nodes
 ID_CEILING = 1 << 64     # above every id: (rank, value, ID_CEILING) is after every entry of `value`
 _RANKS = {bool: 0, int: 1, float: 1, str: 2}
 _PLAIN = index_nodes.PLAIN
+_ENTRY = index_nodes.ENTRY
+_FIELD = index_nodes.FIELD
 
 
 def rank(value) -> int:
@@ -92,7 +94,8 @@ class OrderedIndex:
                             # else None (read by value_counts.entry_added; None: no leaf to tell of)
     _path = None            # the inner nodes above it after an insert that split nothing, else None
     _located = None         # (parsed header, path, leaf nid, leaf cache entry) `_append_text` found and
-                            # left to `insert`
+                            # left to `insert` (its node numbers below the root are texts, as a parent's
+                            # text holds them: they only make node keys)
 
     _reader = None          # the database's `cached_reader` (see `_read_through`)
 
@@ -332,21 +335,24 @@ class OrderedIndex:
             return None
         parsed = _HEADERS.get(text) or _parse_header(text)
         nid = parsed[0]
+        dot = prefix + "."
+        key = dot + str(nid)
         path = []
         stem = "s" + value
-        whole = stem + index_nodes.FIELD
+        whole = stem + _FIELD
         after = stem + " "      # after the value's entries as text, as it is in order unless an inner
         while True:             # node's neighbours there say otherwise (see `_text_position`)
-            key = prefix + "." + str(nid)
             text = get(key)
+            if text is None:
+                raise LookupError(f"index node {key} is missing")
             cached = _CACHE.get(key)
-            if cached is None or cached[0] != text:
-                if text is None:
-                    raise LookupError(f"index node {key} is missing")
-                cached = [text, None, None, None, None]
-                self._remember(key, cached)
             if text[0] != "I":
                 break
+            if cached is None or cached[0] != text:
+                cached = [text, None, None, None, None]
+                if len(_CACHE) >= _CACHE_SIZE:
+                    _CACHE.clear()
+                _CACHE[key] = cached
             if cached[3] is None:
                 cached[3], cached[4] = index_nodes.split_node(text)
             if cached[1] is None:
@@ -363,10 +369,13 @@ class OrderedIndex:
             else:
                 pos = self._search(cached, (2, value, entity_id), True)
             path.append((nid, cached, pos))
-            nid = int(cached[4][pos])
+            nid = cached[4][pos]    # (the child's number as its parent's text holds it: keys alike)
+            key = dot + nid
+        if cached is None or cached[0] != text:     # (a leaf read cold: the entry `_CACHE` gets is the
+            cached = [text, None, None, None, None]     # grown text's, or `insert`'s)
         # (searches from an offset, `find(x, start)` or `startswith(x, 1)`, cost as much as copying the text
         # on Kybra's RustPython; `partition` does not: the text is taken apart around the value's last entry)
-        marked = index_nodes.ENTRY + whole
+        marked = _ENTRY + whole
         lead = "L" + whole
         before, found, rest = text.rpartition(marked)
         if found:
@@ -377,7 +386,7 @@ class OrderedIndex:
         else:
             self._located = (parsed, path, nid, cached)
             return None
-        last, ends, after = rest.partition(index_nodes.ENTRY)
+        last, ends, after = rest.partition(_ENTRY)
         last_id = int(last)
         if last_id >= entity_id:
             if last_id == entity_id:
@@ -387,7 +396,7 @@ class OrderedIndex:
         grown = before + (found + last + marked + str(entity_id) + ends) + after
         node = keys = None
         if cached[2] is not None:       # decoded already: kept decoded (the next change reuses its keys)
-            pos = before.count(index_nodes.ENTRY) + 1 + (found != lead)
+            pos = before.count(_ENTRY) + 1 + (found != lead)
             node = cached[1][:pos] + [[value, entity_id]] + cached[1][pos:]
             keys = cached[2][:pos] + [(2, value, entity_id)] + cached[2][pos:]
         run = (value, None, head, not ends)     # (counted when `_run` needs it)
