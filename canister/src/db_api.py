@@ -130,13 +130,7 @@ class DbApi(QueryEndpoints):
         try:
             if caller == ANONYMOUS:
                 self.access.require_signed_in(caller)  # raises Unauthenticated
-            scope = gateway.enter(caller, True)
-            try:
-                result = action(*args)
-            except BaseException:
-                gateway.leave(scope, False)
-                raise
-            gateway.leave(scope, True)
+            result, first_seq = gateway.run_as(caller, action, args)
         except Exception as exc:
             gateway.release()
             changed = meta.rollback()
@@ -145,7 +139,7 @@ class DbApi(QueryEndpoints):
             return {"Err": _error_or_raise(exc)}
         # (the meta map needs no commit: its next begin forgets what this message remembered)
         # outside the try: a failure here is a bug and must trap, so the IC rolls the message back
-        certifier.after_update(gateway, scope[2])
+        certifier.after_update(gateway, first_seq)
         gateway.release()
         return {"Ok": result}
 
@@ -213,57 +207,74 @@ class DbApi(QueryEndpoints):
             self.principal_cache[text] = found
         return found
 
-    def _values(self, plain: dict, given: list, creating: bool, shape: TypeShape = None) -> dict:
-        """Stored values for the given `vec Field`, checked against the type's fields (`shape`: the
-        type's TypeShape, if the caller has it). A Text or Int value within the bounds its TypeShape
-        precomputed is taken inline; anything else goes through `stored_from_value` and `check_bounds`,
-        which say what is wrong with it. Every refusal asks `field_map` first, so a repeated name is what
-        a list with one is refused for."""
+    def _values(self, plain, given: list, creating: bool, shape: TypeShape = None) -> dict:
+        """Stored values for the given `vec Field`, checked against the fields of the type `plain` (or of
+        `shape`, its TypeShape, if the caller has it: then `plain` may be None). A Text or Int value within
+        the bounds its TypeShape precomputed (`shape.inline`) is taken as given; anything else goes through
+        `_checked_value`, which says what is wrong with it. Every refusal asks `field_map` first, so a
+        repeated name is what a list with one is refused for."""
         if shape is None:
             shape = self.registry.shape(plain["name"])
-        checks = shape.checks
+        inline = shape.inline
         most = shape.field_count
-        if given.__class__ is not list or len(given) > most:   # (`__class__`: a quarter of a type() call)
+        if given.__class__ is not list:   # (`__class__`: a quarter of a type() call)
             field_map(given, most=most)  # raises (unless a list subclass): what field_map refuses first
+        count = len(given)
+        if count > most:
+            field_map(given, most=most)  # raises
         result = {}
         for item in given:
             name = item["name"]
             value = item["value"]
-            try:
-                check = checks[name]   # (a subscript: a third of get() on RustPython)
-            except KeyError:
-                check = None
-            if check is None:
-                field_map(given, most=most)  # raises if a name is repeated (refused before any value)
-                self.registry.field(shape.name, name)  # raises: the type has no such field
-            field, kind, low, high, longest = check
-            if value.__class__ is dict and kind in value and len(value) == 1:
+            try:   # (subscripts: a third of get() calls on Kybra's RustPython; one case: `(tag,) = value`)
+                python_type, kind, low, high = inline[name]
+                (tag,) = value
                 payload = value[kind]
-                if kind == "Text":
-                    if payload.__class__ is str and low <= len(payload) <= high:
+            except Exception:   # not a Text or Int field (or no field), not one case of that kind
+                python_type = payload = None
+            if payload.__class__ is python_type and value.__class__ is dict:   # (then `tag` is `kind`)
+                if python_type is str:
+                    if low <= len(payload) <= high:
                         result[name] = payload
                         continue
-                elif kind == "Int" and payload.__class__ is int and low <= payload <= high:
+                elif low <= payload <= high:
                     result[name] = payload
                     continue
-            field_map(given, most=most)  # a name repeated later in the list is refused before this value
-            stored = stored_from_value(kind, value, name, longest)
-            if stored is None:
-                if field["required"]:
-                    raise invalid("field " + name + " is required")
-            else:
-                typedef_rules.check_bounds(field, stored)
-            result[name] = stored
-        if len(result) < len(given):   # a name repeated, each time with a value taken inline
+            result[name] = self._checked_value(shape, given, most, name, value)
+        if len(result) < count:   # a name repeated, each time with a value taken inline
             field_map(given, most=most)   # raises
         if creating:
             for name, default, required in shape.fills:
-                if result.get(name) is None:
+                try:
+                    missing = result[name] is None
+                except KeyError:
+                    missing = True
+                if missing:
                     if default is not None:
                         result[name] = default
                     elif required:
                         raise invalid("field " + name + " is required")
         return result
+
+    def _checked_value(self, shape: TypeShape, given: list, most: int, name: str, value) -> object:
+        """The stored form of a value `_values` did not take as given, or the refusal that says what is
+        wrong with the list (a repeated name, refused first) or with the field (unknown, of another kind,
+        out of bounds, required)."""
+        field_map(given, most=most)  # raises if a name is repeated (refused before any value)
+        try:
+            check = shape.checks[name]
+        except KeyError:
+            check = None
+        if check is None:
+            self.registry.field(shape.name, name)  # raises: the type has no such field
+        field, kind, low, high, longest = check
+        stored = stored_from_value(kind, value, name, longest)
+        if stored is None:
+            if field["required"]:
+                raise invalid("field " + name + " is required")
+        else:
+            typedef_rules.check_bounds(field, stored)
+        return stored
 
     def _load(self, type_name: str, entity_id: int) -> tuple:
         """The entity's view (see engine_gateway); NotFound if it does not exist."""
@@ -412,17 +423,20 @@ class DbApi(QueryEndpoints):
         return self._run(caller, True, self._create, caller, type_name, fields)
 
     def _create(self, caller: str, type_name: str, fields: list) -> dict:
-        shape = self.registry.shape(type_name)
+        try:   # the registry's TypeShape cache read directly (`shape()` fills it): a call costs ~14,000
+            shape = self.registry.shapes[type_name]
+        except KeyError:
+            shape = self.registry.shape(type_name)   # (NotFound for an unknown type)
         if caller == ANONYMOUS or shape.policy["create"] != "Anyone":  # else nothing can refuse it
             self.access.check_create(caller, type_name, shape.policy)
         refs = None
         try:   # most creates name no relation: their fields are checked as given, without a split first
             if shape.field_relations:
                 raise ValueError("a name that is a field and a relation: split first")
-            values = self._values(shape.plain, fields, True, shape)
+            values = self._values(None, fields, True, shape)
         except Exception:   # a relation named, or a refusal: checked again in the split's order, which
             fields, refs = self._split_refs(shape, fields)   # refuses (or splits off relations) first
-            values = self._values(shape.plain, fields, True, shape)
+            values = self._values(None, fields, True, shape)
         view = self.gateway.create(type_name, values)
         if refs:
             view = self._set_refs(caller, type_name, view[0], refs)
@@ -434,7 +448,10 @@ class DbApi(QueryEndpoints):
         if self.gateway is None:
             self.start()
         try:
-            shape = self.registry.shape(type_name)
+            try:   # (see `_create`)
+                shape = self.registry.shapes[type_name]
+            except KeyError:
+                shape = self.registry.shape(type_name)
             return {"Ok": self._entity(type_name, self._readable(caller, type_name, entity_id, shape), caller,
                                        shape)}
         except Exception as exc:
@@ -491,7 +508,10 @@ class DbApi(QueryEndpoints):
         return self._run(caller, True, self._update, caller, type_name, entity_id, fields, expected_version)
 
     def _update(self, caller: str, type_name: str, entity_id: int, fields: list, expected_version) -> dict:
-        shape = self.registry.shape(type_name)
+        try:   # (see `_create`)
+            shape = self.registry.shapes[type_name]
+        except KeyError:
+            shape = self.registry.shape(type_name)
         meta = self._writable(caller, type_name, entity_id, "modify", shape.policy)
         if expected_version is not None and expected_version != meta.get("v"):
             raise conflict(
@@ -503,7 +523,7 @@ class DbApi(QueryEndpoints):
                 + ", not "
                 + str(expected_version)
             )
-        values = self._values(shape.plain, fields, False, shape)
+        values = self._values(None, fields, False, shape)
         view = self.gateway.update_held(values) if values else self.gateway.held_view()   # (held: _writable)
         return self._entity(type_name, view, None, shape)
 

@@ -98,6 +98,7 @@ class EngineGateway:
             audit_max_key_size=audit_sizes[0],
             audit_max_value_size=audit_sizes[1],
         )
+        self.audit = self.db.audit   # (the database's audit log, made once with it)
         # The engine's identity map holds entities weakly and a record drops its entity: without a hold,
         # checking then changing an entity (update, link, transfer, delete) would read and parse it twice.
         self._held = None
@@ -130,8 +131,29 @@ class EngineGateway:
         set_caller_id(caller)
         if not transaction:
             return previous, None, None
-        db = self.db
-        return previous, db.begin(), db.audit.next_seq   # (next_audit_seq() without its call)
+        return previous, self.db.begin(), self.audit.next_seq   # (next_audit_seq() without its call)
+
+    def run_as(self, caller: str, action, args: tuple) -> tuple:
+        """`action(*args)` run as `caller` in one engine transaction, committed if it returns and rolled
+        back if it raises (the previous caller restored either way, also when the commit fails). Returns
+        (its result, the sequence number the transaction's first audit entry gets). What `enter`, the
+        action and `leave` do, with two calls fewer (a call costs about 14,000 instructions on Kybra's
+        RustPython): every update passes here."""
+        previous = get_caller_id()
+        set_caller_id(caller)
+        try:
+            db = self.db
+            mark = db.begin()
+            first_seq = self.audit.next_seq   # (next_audit_seq() without its call)
+            try:
+                result = action(*args)
+            except BaseException:
+                db.end(mark, False)
+                raise
+            db.end(mark, True)
+        finally:
+            set_caller_id(previous)
+        return result, first_seq
 
     def leave(self, scope: tuple, ok: bool) -> None:
         """End what `enter` started: commit its transaction if `ok` (else roll it back), then restore

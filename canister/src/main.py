@@ -478,20 +478,22 @@ api = DbApi(
 )
 
 
-_CALLER_TEXTS = {}  # principal bytes -> text: the text encoding (base32 in Python) is costly
+_CALLER_TEXTS = {}  # principal hex -> text: the text encoding (base32 in Python) is costly
 _CALLER_CACHE_SIZE = 1024
 
 
 def caller_text() -> str:
     """The caller's principal as text; `ic.caller()` is costly, so each endpoint calls this once."""
     caller = ic.caller()
-    raw = caller.bytes
-    text = _CALLER_TEXTS.get(raw)
-    if text is None:
-        text = caller.to_str()
-        if len(_CALLER_TEXTS) >= _CALLER_CACHE_SIZE:
-            _CALLER_TEXTS.clear()
-        _CALLER_TEXTS[raw] = text
+    key = caller.hex   # (the bytes in hex: a plain attribute, where `bytes` is a property, a call)
+    try:
+        return _CALLER_TEXTS[key]   # (a subscript: a third of get() on Kybra's RustPython)
+    except KeyError:
+        pass
+    text = caller.to_str()
+    if len(_CALLER_TEXTS) >= _CALLER_CACHE_SIZE:
+        _CALLER_TEXTS.clear()
+    _CALLER_TEXTS[key] = text
     return text
 
 

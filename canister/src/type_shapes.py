@@ -26,6 +26,14 @@ class TypeShape:
         self.field_count = len(fields)
         # name -> (field, kind, low, high, longest text): see `_checks`
         self.checks = {f["name"]: _checks(f) for f in fields}
+        # name -> (Python type, kind, low, high) of the Text and Int fields: a value {kind: payload} whose
+        # payload is of exactly that type and whose length (Text) or value (Int) lies in [low, high]
+        # passes every check of the field, and is stored as given (`DbApi._values` takes it inline)
+        self.inline = {
+            name: (INLINE_TYPES[kind], kind, low, high)
+            for name, (_, kind, low, high, _) in self.checks.items()
+            if kind in INLINE_TYPES
+        }
         # (name, kind, the Python type a stored value of the kind that replies as itself has, else None)
         self.reply_fields = [(f["name"], f["kind"], INLINE_TYPES.get(f["kind"])) for f in fields]
         # (name, default, required) of the fields a create may have to fill in (or refuse without)

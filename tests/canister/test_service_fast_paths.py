@@ -4,6 +4,7 @@ changes seen at once. Service layer (db_api) on memory maps."""
 
 import sys
 from pathlib import Path
+from types import MappingProxyType
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -15,6 +16,7 @@ import api_limits  # noqa: E402 - the canister's own modules, found on its sourc
 import engine_gateway  # noqa: E402
 import typedef_rules  # noqa: E402
 from error_map import ApiError, invalid  # noqa: E402
+from kybra_simple_db import get_caller_id  # noqa: E402
 from value_codec import field_map, stored_from_value  # noqa: E402
 
 ALICE = "rrkah-fqaaa-aaaaa-aaaaq-cai"
@@ -82,12 +84,30 @@ PAYLOADS = st.one_of(
     st.sampled_from(["", "a", "ab", "abc", "abcd", "abcde", "x" * 12, "x" * 13, "x" * 2001, ALICE]),
 )
 TAGS = st.sampled_from(["Text", "Int", "Float", "Bool", "Principal", "Timestamp", "Null", "Other"])
+
+
+class VariantDict(dict):
+    """A dict subclass: a variant all the same (the per-field path checks isinstance)."""
+
+
+class ListOfFields(list):
+    """A list subclass: a `vec Field` all the same."""
+
+
+# one-case lookalikes the inline checks must send down the per-field path: `value[kind]` works on the
+# mapping proxy, `(tag,) = value` on the one-item list and the one-character text
+LOOKALIKES = st.sampled_from([
+    MappingProxyType({"Text": "abc"}), MappingProxyType({"Int": 3}), ["Text"], ("Int",), "T", {"Int"},
+    VariantDict({"Text": "abc"}), VariantDict({"Int": 3}),
+    {"Int": 3, "Text": "abc"}, {"Text": "abc", "Int": 3},
+])
 VALUE = st.one_of(
     st.builds(lambda tag, payload: {tag: payload}, TAGS, PAYLOADS),
-    st.just({}), st.just({"Text": "ab", "Int": 3}), st.just("Text"), st.just(None),
+    st.just({}), st.just({"Text": "ab", "Int": 3}), st.just("Text"), st.just(None), LOOKALIKES,
 )
 NAMES = st.sampled_from([f["name"] for f in FIELDS] + ["colour"])
-GIVEN = st.lists(st.builds(lambda name, value: {"name": name, "value": value}, NAMES, VALUE), max_size=12)
+ITEMS = st.lists(st.builds(lambda name, value: {"name": name, "value": value}, NAMES, VALUE), max_size=12)
+GIVEN = st.one_of(ITEMS, ITEMS.map(ListOfFields), ITEMS.map(tuple))
 
 
 @pytest.fixture(scope="module")
@@ -157,3 +177,43 @@ def test_a_reply_of_metadata_missing_keys_shows_them_as_none():
     assert entity["owner"].to_str() == ALICE and entity["creator"].to_str() == "2vxsx-fae"
     assert (entity["created_at"], entity["updated_at"], entity["version"]) == (None, None, 3)
     assert entity["fields"][0] == {"name": "title", "value": {"Text": "abc"}}
+
+
+def test_values_refuse_lookalikes_as_the_per_field_path_says():
+    api = _service()
+    plain = api.registry.get(TYPE)
+    for value in (MappingProxyType({"Text": "abc"}), ["Text"], "T", {"Text": "abc", "Int": 3}):
+        given = [{"name": "title", "value": value}]
+        refused = _outcome(api._values, plain, given, True)
+        assert refused == ("error", {"Invalid": "value of title must be a variant with exactly one case"})
+    subclassed = [{"name": "title", "value": VariantDict({"Text": "abc"})}]
+    assert api._values(plain, subclassed, True)["title"] == "abc"
+    given = ListOfFields([{"name": "qty", "value": {"Int": 3}}, {"name": "qty", "value": {"Int": 4}}])
+    assert _outcome(api._values, plain, given, False) == ("error", {"Invalid": "field qty given twice"})
+
+
+def test_run_as_commits_or_rolls_back_and_restores_the_caller():
+    api = _service()
+    gateway = api.gateway
+    before = get_caller_id()
+    first = gateway.audit_length()
+
+    def make(title):
+        assert get_caller_id() == ALICE
+        return gateway.create(TYPE, {"title": title, "note": "none", "qty": 1, "flag": False})[0]
+
+    made, first_seq = gateway.run_as(ALICE, make, ("kept",))
+    assert get_caller_id() == before and first_seq == first
+    record = gateway.load(TYPE, made)
+    assert record["fields"]["title"] == "kept" and record["owner"] == ALICE
+
+    def make_then_fail(title):
+        make(title)
+        raise invalid("refused after the write")
+
+    with pytest.raises(ApiError):
+        gateway.run_as(ALICE, make_then_fail, ("dropped",))
+    assert get_caller_id() == before
+    assert gateway.load(TYPE, made + 1) is None and gateway.audit_length() == first + 1
+    again, first_seq = gateway.run_as(ALICE, make, ("next",))
+    assert again == made + 1 and first_seq == first + 1
