@@ -92,11 +92,14 @@ def block_body(time, caller, operation, type_name, entity_id, changes):
             leb = (x | 0x8080808080808080).to_bytes(8, "little") + _BYTES[time >> 56]
         else:
             leb = uleb128(time)
-        _TIME[0], _TIME[1] = time, _TS + sha256(leb).digest()
+        time_hash = sha256(leb).digest()
+        _TIME[0], _TIME[1] = time, _TS + time_hash
+        _TIME_HASH[0], _TIME_HASH[1] = time, time_hash
     return _BTYPE_TX + tx.digest() + _TIME[1]
 
 
 _TIME = [None, None]   # the last time hashed by block_body and its `ts` pair
+_TIME_HASH = rep_hash.TIME_HASH   # the same time and its hash, for entity_hash (see rep_hash)
 
 
 def chain_hash(body: bytes, phash) -> bytes:

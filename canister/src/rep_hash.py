@@ -95,6 +95,12 @@ def sleb128(value: int) -> bytes:
     return _groups(value & ((1 << 7 * count) - 1), count)
 
 
+TIME_HASH = [None, None]
+"""[a time, nat_hash(time)]: audit_chain.block_body keeps here the time of the message it hashes (every
+update hashes its time in its first block), so that stored_values.entity_hash reuses the hash for the
+created_at/updated_at that equal it. Always a pair that belongs together; read it, only block_body sets it."""
+
+
 def _sha256(data: bytes) -> bytes:
     return hashlib.sha256(data).digest()
 

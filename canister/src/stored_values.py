@@ -61,6 +61,7 @@ _TEXT_KEY = rep_hash.key_hash("Text")
 _INT_KEY = rep_hash.key_hash("Int")
 _INFINITY = float("inf")
 _KEY_HASHES = rep_hash.KEY_HASHES
+_TIME_HASH = rep_hash.TIME_HASH
 _BYTES, _MORE = rep_hash.BYTES, rep_hash.MORE
 _sha256 = hashlib.sha256
 _utf8 = codecs.utf_8_encode   # (s)[0] is s.encode("utf-8"), errors included, in half the instructions
@@ -170,6 +171,7 @@ _UPDATER, _UPDATED_AT, _TYPE_NAME, _OWNER, _VERSION, _ID, _CREATOR, _FIELDS, _RE
                                          "creator", "fields", "refs", "created_at")
 )
 _EMPTY_MAP_HASH = hashlib.sha256(b"").digest()
+_NO_REFS = {}   # (compared with, never changed)
 
 
 def entity_hash(type_name: str, record: dict) -> bytes:
@@ -180,35 +182,47 @@ def entity_hash(type_name: str, record: dict) -> bytes:
 
 
 def _plain_entity_hash(type_name: str, record: dict):
-    sha256 = hashlib.sha256
+    sha256 = _sha256
     owner, creator, updater = record["owner"] or "", record["creator"] or "", record["updater"] or ""
     entity_id, version = record["id"], record["version"] or 0
     created, updated = record["created_at"] or 0, record["updated_at"] or 0
-    if owner.__class__ is not str or creator.__class__ is not str or updater.__class__ is not str:
+    if (owner.__class__ is not str or creator.__class__ is not str or updater.__class__ is not str
+            or type_name.__class__ is not str):
         return None
-    if type_name.__class__ is not str:
+    if (entity_id.__class__ is not int or version.__class__ is not int or created.__class__ is not int
+            or updated.__class__ is not int or entity_id < 0 or version < 0 or created < 0 or updated < 0):
         return None
-    for number in (entity_id, version, created, updated):
-        if number.__class__ is not int or number < 0:
-            return None
     fields = plain_values_hash(record["fields"], False)
-    refs = _refs_hash(record["refs"])
+    refs = record["refs"]
+    refs = _EMPTY_MAP_HASH if refs == _NO_REFS else _refs_hash(refs)   # (most types have no relations)
     if fields is None or refs is None:
         return None
-    owner_hash = sha256(owner.encode("utf-8")).digest()
-    creator_hash = owner_hash if creator == owner else sha256(creator.encode("utf-8")).digest()
-    updater_hash = owner_hash if updater == owner else sha256(updater.encode("utf-8")).digest()
-    created_hash = sha256(_uleb128(created)).digest()
-    updated_hash = created_hash if updated == created else sha256(_uleb128(updated)).digest()
+    owner_hash = sha256(_utf8(owner)[0]).digest()
+    creator_hash = owner_hash if creator == owner else sha256(_utf8(creator)[0]).digest()
+    updater_hash = owner_hash if updater == owner else sha256(_utf8(updater)[0]).digest()
+    last = _TIME_HASH   # (the message's time and its hash, as its audit block hashed it: see rep_hash)
+    updated_hash = last[1] if updated == last[0] else sha256(_uleb128(updated)).digest()
+    if created == updated:
+        created_hash = updated_hash
+    else:
+        created_hash = last[1] if created == last[0] else sha256(_uleb128(created)).digest()
+    # (the LEB128 of a version below 128 and of an id below 2**14 joined inline: no call)
+    version_leb = _BYTES[version] if version < 0x80 else _uleb128(version)
+    if entity_id < 0x80:
+        id_leb = _BYTES[entity_id]
+    elif entity_id < 0x4000:
+        id_leb = _MORE[entity_id & 0x7F] + _BYTES[entity_id >> 7]
+    else:
+        id_leb = _uleb128(entity_id)
     try:
         type_hash = _KEY_HASHES[type_name]
     except KeyError:
         type_hash = rep_hash.key_hash(type_name)
-    return sha256(
-        _UPDATER + updater_hash + _UPDATED_AT + updated_hash + _TYPE_NAME + type_hash + _OWNER + owner_hash
-        + _VERSION + sha256(_uleb128(version)).digest() + _ID + sha256(_uleb128(entity_id)).digest()
-        + _CREATOR + creator_hash + _FIELDS + fields + _REFS + refs + _CREATED_AT + created_hash
-    ).digest()
+    return sha256(b"".join((   # (one join: 19 `+` would copy the growing bytes 19 times)
+        _UPDATER, updater_hash, _UPDATED_AT, updated_hash, _TYPE_NAME, type_hash, _OWNER, owner_hash,
+        _VERSION, sha256(version_leb).digest(), _ID, sha256(id_leb).digest(),
+        _CREATOR, creator_hash, _FIELDS, fields, _REFS, refs, _CREATED_AT, created_hash,
+    ))).digest()
 
 
 def _refs_hash(refs: dict):

@@ -130,7 +130,9 @@ def test_entity_hash_of_odd_records_follows_the_value():
     record = {"id": 3, "fields": {"a": 1}, "refs": {}, "owner": "o", "creator": "o", "updater": "u",
               "created_at": 5, "updated_at": 5, "version": 1}
     for change in ({"owner": 7}, {"version": True}, {"fields": {"a": [1]}}, {"refs": {"r": "x"}},
-                   {"fields": {"a": math.nan}}, {"refs": {"r": 4, "s": None, "t": 2}}):
+                   {"fields": {"a": math.nan}}, {"refs": {"r": 4, "s": None, "t": 2}}, {"refs": None},
+                   {"refs": []}, {"version": 0x7F}, {"version": 0x80}, {"version": -1}, {"id": 0x7F},
+                   {"id": 0x80}, {"id": 0x3FFF}, {"id": 0x4000}, {"id": 2**64}, {"id": -1}, {"id": True}):
         odd = dict(record, **change)
         assert _outcome(entity_hash, odd) == _outcome(_value_hash_of_entity, odd), change
 
@@ -222,3 +224,22 @@ def test_root_digest_around_the_inline_index_leb128():
             [tree.LABELED, LAST_BLOCK_INDEX, [tree.LEAF, rep_hash.uleb128(index)]],
         ))
         assert certifier.root_digest_at((index, b"\x06" * 32)) == tree.digest(node), index
+
+
+def test_entity_hash_reuses_the_message_time_hash_only_for_that_time():
+    """block_body leaves the hash of its message's time in rep_hash.TIME_HASH, which entity_hash reuses
+    for a created_at/updated_at equal to it: every combination of created and updated at, around and
+    away from that time hashes as the Value, before and after the time changes."""
+    now = 1_765_000_000_123_456_789
+    entry = {"seq": 1, "time": now, "caller": "aaaaa-aa", "operation": "update", "type_name": "t::T", "id": 4,
+             "changes": {"n": 1}}
+    for time in (now, now + 1, 5):
+        entry["time"] = time
+        audit_chain.block_hash(entry, None)
+        assert rep_hash.TIME_HASH == [time, rep_hash.nat_hash(time)]
+        for created in (now, now + 1, 5, 0, None):
+            for updated in (now, now + 1, 5, None):
+                record = {"id": 4, "fields": {"n": 1}, "refs": {}, "owner": "o", "creator": "c",
+                          "updater": "o", "created_at": created, "updated_at": updated, "version": 2}
+                expected = _outcome(_value_hash_of_entity, record)
+                assert _outcome(entity_hash, record) == expected, (created, updated)
