@@ -37,6 +37,27 @@ def test_encode_matches_json(value):
     assert json_text.encode(value, sort_keys=True) == CANONICAL.encode(value)
 
 
+class _Text(str):
+    pass
+
+
+class _Number(int):
+    def __repr__(self):
+        return "number"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.text(max_size=3), st.one_of(values, st.text().map(_Text),
+                                                     st.integers().map(_Number)), max_size=20))
+def test_a_dict_encodes_as_json_does_with_keys_new_then_known(value):
+    for _ in range(2):  # keys met for the first time, then known (up to json_text._SHORT items and beyond)
+        assert json_text.encode_dict(value) == COMPACT.encode(value)
+        assert json_text.encode(value) == COMPACT.encode(value)
+    mixed = dict(value, **{"k": 1})
+    mixed[2] = [True, None, 1.5]    # a key other than text: json's own encoder
+    assert json_text.encode_dict(mixed) == COMPACT.encode(mixed)
+
+
 @settings(max_examples=300, deadline=None)
 @given(values, st.booleans())
 def test_decode_matches_json(value, pretty):

@@ -114,9 +114,25 @@ def encode_with_part(value: dict, part: Optional[dict]) -> tuple:
 _NO_KEY = object()
 
 
+_SHORT = 16
+"""Items of a dict that `encode_dict` joins into one growing text (more would be copied too often)."""
+
+
 def encode_dict(value: dict, sort_keys: bool = False, depth: int = 0) -> str:
     """`encode(value)` of a dict (one call fewer where the caller knows it has one); keys other than
     text go to json itself."""
+    if not sort_keys and len(value) <= _SHORT:  # (a few items, keys met before: a third fewer steps)
+        heads = _KEY_HEADS
+        text = ""
+        try:
+            for key, item in value.items():
+                kind = item.__class__
+                text += "," + (heads[key] + _encode_string(item) if kind is str else f"{heads[key]}{item}"
+                               if kind is int else heads[key] + "null" if item is None
+                               else heads[key] + _encode(item, False, depth + 1))
+            return "{" + text[1:] + "}"
+        except KeyError:    # a key not met before (or not text: none are kept)
+            pass
     parts = []
     items = value.items()
     if sort_keys:
