@@ -158,16 +158,16 @@ class DbApi(QueryEndpoints):
             owner, creator, updater = get("o"), get("c"), get("u")
             created, updated, version = get("tc"), get("tu"), get("v")
         fields = []
-        append = fields.append
         for name, kind, inline in shape.reply_fields:  # a Text str or an Int int inline: no codec call
             try:
                 stored = values[name]   # (a subscript: a third of get() on RustPython)
             except KeyError:   # (a field declared after the view's document was written)
                 stored = None
+            # (`+= (item,)`: about 2,000 instructions fewer than a call of the list's append on RustPython)
             if stored.__class__ is inline:   # (a quarter of a type() call on RustPython)
-                append({"name": name, "value": {kind: stored}})
+                fields += ({"name": name, "value": {kind: stored}},)
             else:
-                append({"name": name, "value": self.codec.value(kind, stored)})
+                fields += ({"name": name, "value": self.codec.value(kind, stored)},)
         refs = []
         for relation, target in shape.to_one:
             target_id = stored_refs.get(relation)

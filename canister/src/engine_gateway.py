@@ -231,7 +231,10 @@ class EngineGateway:
 
     def load_view(self, type_name: str, entity_id: int):
         """The view of an entity (what its record's "view" holds), or None; read as `load` reads."""
-        return self._class(type_name).stored_view(entity_id)
+        cls = find_type(type_name)   # (what `_class` gives, one call fewer: every get passes here)
+        if cls is None:
+            raise not_found("unknown type " + type_name)
+        return cls.stored_view(entity_id)
 
     def load_for_change(self, type_name: str, entity_id: int):
         """The metadata of an entity the update is about to change (its view's last part: {"o": owner,
