@@ -89,3 +89,14 @@ def test_hooked_values_are_still_validated():
     with db.transaction():
         entity = Guarded.create_checked({"qty": 6})
     assert Guarded.load(1).qty == 6 and entity.version == 1
+
+
+def test_a_taken_alias_names_its_holder_and_changes_nothing():
+    db, item_class, storage, audit = item_db()
+    before = stored_maps(storage, audit)
+    for create in (item_class.create, item_class.create_checked):
+        with pytest.raises(ConflictError, match="alias 's-1' is already used by .*@1"):
+            with db.transaction():
+                create({"name": "b", "sku": "s-1"})
+        _nothing_stored(db, item_class, storage, audit, before)
+    assert item_class.by_alias("s-1").id == 1

@@ -15,14 +15,10 @@ from .entity_values import differs
 _ADD_STEPS = {}     # type code -> (database, key schema, steps of `_add_keys`)
 
 
-def _add_steps(db: Database, cls, tc: int) -> tuple:
+def _add_steps(db: Database, cls, tc: int, schema: dict) -> tuple:
     """(kind "^", "@" or "=", field, generation, ordered index or None, count mode, count tree or None)
-    per key the type keeps, cached for the schema in hand (a schema change makes a new one:
-    Database.key_schema)."""
-    schema = db.key_schema(cls, tc)
-    cached = _ADD_STEPS.get(tc)
-    if cached is not None and cached[1] is schema and cached[0] is db:
-        return cached[2]
+    per key the type keeps under `schema` (its Database.key_schema), kept in `_ADD_STEPS` for as long as
+    that schema is the type's (a schema change makes a new one: `_add_keys` tests it)."""
     steps = []
     for name, gen in schema["k"].items():
         kind = name[0]
@@ -90,7 +86,13 @@ class IndexedKeys:
         db = self._db
         tc = self._tc
         eid = self._eid
-        for kind, field, gen, index, counting, counts in _add_steps(db, self.__class__, tc):  # (no type())
+        schema = db.key_schema(self.__class__, tc)      # (no type() call)
+        cached = _ADD_STEPS.get(tc)
+        if cached is not None and cached[1] is schema and cached[0] is db:
+            steps = cached[2]
+        else:
+            steps = _add_steps(db, self.__class__, tc, schema)
+        for kind, field, gen, index, counting, counts in steps:
             new = data.get(field)
             if new is None:
                 continue
@@ -100,8 +102,12 @@ class IndexedKeys:
                         value_counts.entry_added(db, index, tc, field, gen, new, counting == "c", counts)
                 elif counting == "c":
                     value_counts.fold_key(db, index, tc, field, gen, new)
-            elif kind == "@":
-                self._claim_alias(keys.alias_key(tc, field, new, db.key_limit, gen), new)
+            elif kind == "@":     # (what `_claim_alias` does, inline)
+                key = keys.alias_key(tc, field, new, db.key_limit, gen)
+                holder = db.get(key)
+                if holder is not None and int(holder) != eid:
+                    raise self._alias_taken(new, holder)
+                db.put(key, str(eid))
             else:
                 db.bit_update(self._index_bucket(field, new, gen), eid, True)
 
@@ -110,9 +116,13 @@ class IndexedKeys:
         db = self._db
         holder = db.get(key)
         if holder is not None and int(holder) != self._eid:
-            type_name = type(self).__type_name__
-            raise ConflictError(f"{type_name} alias {value!r} is already used by {type_name}@{holder}")
+            raise self._alias_taken(value, holder)
         db.put(key, str(self._eid))
+
+    def _alias_taken(self, value, holder: str) -> ConflictError:
+        """The refusal of alias `value` to this entity: entity `holder` of its type has it."""
+        type_name = type(self).__type_name__
+        return ConflictError(f"{type_name} alias {value!r} is already used by {type_name}@{holder}")
 
     def _drop_keys(self, before: dict) -> None:
         """Remove the alias and index entries of the `before` values (what `_sync_keys(before, {})`

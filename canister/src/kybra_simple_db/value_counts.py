@@ -94,15 +94,15 @@ class CountTree(OrderedIndex):
             _path, nid, cached = self._locate(self.header(), (2, value), False, True)
             key = self._node_key(nid)
             text = cached[0]
-        whole = "s" + value + index_nodes.FIELD
+        whole = "s" + value + _FIELD
         lead = "L" + whole      # (`partition`, not searches from an offset: see OrderedIndex._append_text)
         if text.startswith(lead):
             before, found, rest = "", lead, text[len(lead):]
         else:
-            before, found, rest = text.partition(index_nodes.ENTRY + whole)
+            before, found, rest = text.partition(_ENTRY + whole)
             if not found:
                 return False
-        count, ends, tail = rest.partition(index_nodes.ENTRY)
+        count, ends, tail = rest.partition(_ENTRY)
         after = int(count) + delta
         text = before + (found + str(after) + ends) + tail
         limit = self.limit
