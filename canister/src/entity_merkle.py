@@ -32,6 +32,7 @@ _LEAF_PREFIX = tree.leaf_prefix()
 _LABELED_PREFIX = tree.labeled_prefix(b"")   # then the label
 _TREES = {}           # node key -> (its slots, its fork tree) for the nodes changed last (see set_leaf)
 _CACHED_TREES = 1024
+_FLUSHED_NODES = 256  # nodes an EntityMerkle keeps as written (its `flushed`)
 
 
 def _remember(cache: dict, text: str, value) -> None:
@@ -134,14 +135,18 @@ class EntityMerkle:
         self.types_dirty = False
         self.used = False       # True once a node was read or the types record copied (see `reset`)
         self.names = None       # the certified types' entries of `types`, else of `stored` (None: unread)
+        # node key -> its slots as `flush` wrote them, kept across messages (not by `reset`): only `flush`
+        # writes nodes, and a message that traps loses its heap changes with its writes (the IC's rule),
+        # so these are the stored slots; a message that fails without flushing leaves them as they were
+        self.flushed = {}
 
     # --- state ---
 
     def reset(self) -> None:
         """Forget cached nodes and this message's changes (at the start of every message that may have
-        `used` them: storage is the truth). The types record as stored stays: only `flush` writes it, and
-        a message that traps loses its heap changes with its writes (the IC's rule), so the heap's copy
-        is the stored record."""
+        `used` them: storage is the truth, and `flushed` holds only what was written). The types record
+        as stored stays: only `flush` writes it, and a message that traps loses its heap changes with its
+        writes (the IC's rule), so the heap's copy is the stored record."""
         self.cache = {}
         self.dirty = set()
         self.types = None
@@ -226,11 +231,15 @@ class EntityMerkle:
         return "n" + str(gen) + ":" + type_name + ":" + str(level) + ":" + str(index)
 
     def _slots(self, key: str) -> list:
+        """The slots of node `key` (read them, never change them: set_leaf changes a copy); a node this
+        merkle wrote lately is taken from `flushed` without a stable read."""
         slots = self.cache.get(key)
         if slots is None:
             self.used = True
-            raw = self.store.get(key)
-            slots = raw.split(",") if raw is not None else [""] * FANOUT
+            slots = self.flushed.get(key)
+            if slots is None:
+                raw = self.store.get(key)
+                slots = raw.split(",") if raw is not None else [""] * FANOUT
             self.cache[key] = slots
         return slots
 
@@ -243,7 +252,7 @@ class EntityMerkle:
         digest `raw` (None: empty; the slot's hex text as bytes): 5 hashes on the path through its fork
         tree, which is kept in the heap for the nodes changed last (built from `old` when it is not)."""
         cached = _TREES.get(key)
-        if cached is not None and cached[0] == old:
+        if cached is not None and (cached[0] is old or cached[0] == old):
             forks = cached[1][:]
         else:
             forks = _fork_tree(_slot_digests(level, index, old))
@@ -310,12 +319,16 @@ class EntityMerkle:
         """Write the changed nodes and type roots; True if anything was written."""
         if not self.dirty and not self.types_dirty:
             return False
+        flushed = self.flushed
+        if len(flushed) >= _FLUSHED_NODES:
+            flushed.clear()
         for key in sorted(self.dirty):
             slots = self.cache[key]
             if any(slots):
                 self.store.insert(key, ",".join(slots))
             else:
                 self.store.remove(key)
+            flushed[key] = slots
         if self.types_dirty:
             self.types_text = types_text(self.types)
             self.meta.insert(TYPES_KEY, self.types_text)

@@ -10,6 +10,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from kybra_simple_db import MemoryMap
+from kybra_simple_db.memory_map import CountingMap
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "canister" / "src"))
 import entity_merkle  # noqa: E402
@@ -94,3 +95,30 @@ def test_a_change_not_flushed_leaves_the_stored_types_record_as_it_was():
         merkle.reset()   # the message failed: nothing flushed
         assert merkle.digest() == digest and merkle.witness("t::A", 20) == witness
         assert entity_merkle.EntityMerkle(merkle.store, merkle.meta).digest() == digest
+
+
+def test_nodes_written_lately_are_read_from_the_heap_as_stored():
+    """A node this merkle flushed is taken from its heap copy in later messages (no stable read), and
+    every digest and witness is what a new merkle over the same store (an upgrade: a new heap) gives;
+    a message that fails without flushing leaves the copies as stored."""
+    store = CountingMap(MemoryMap())
+    merkle = entity_merkle.EntityMerkle(store, MemoryMap())
+    merkle.enable("t::T")
+    merkle.flush()
+    for entity_id in range(1, 40):
+        merkle.reset()
+        store.reset()
+        merkle.set_leaf("t::T", entity_id, bytes([entity_id]) * 32)
+        if entity_id > 1 and entity_id % 16:   # the path's nodes were written by the last message
+            assert store.reads == 0, entity_id
+        merkle.flush()
+    merkle.reset()
+    merkle.set_leaf("t::T", 5, b"\x09" * 32)   # the message fails: nothing flushed
+    merkle.reset()
+    fresh = entity_merkle.EntityMerkle(store, merkle.meta)
+    entity_merkle._TREES.clear()
+    for entity_id in (5, 17, 39, 40):
+        assert merkle.witness("t::T", entity_id) == fresh.witness("t::T", entity_id)
+    assert merkle.digest() == fresh.digest()
+    _digest_from_scratch(fresh, "t::T")   # (checks the stored root is the digest of all stored slots)
+    assert merkle.leaf("t::T", 5) == b"\x05" * 32
