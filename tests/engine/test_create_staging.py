@@ -62,3 +62,16 @@ def test_creates_after_a_restart_and_a_delete_continue_the_stored_counters():
     assert item_class(name="d").id == 4     # the next ones find them cached
     assert (item_class.count(), item_class.max_id()) == (3, 4)
     assert storage.get(key_layout.counter_key(restarted.type_code(item_class.__type_name__))) == "4,3"
+
+
+def test_an_update_after_a_create_leaves_the_create_entry_and_the_stored_values_apart():
+    db, item_class, storage, audit = item_db()
+    entity = item_class(name="b", qty=2, sku="s-2")
+    heard = []
+    db.audit.set_listener(lambda seq, *entry: heard.append(entry))
+    entity.qty = 3
+    entity.name = "c"
+    assert [entry[3] for entry in heard] == [{"qty": 3}, {"name": "c"}]     # only what changed each time
+    assert [entry["changes"] for entry in db.audit_entries(0, 10)[0] if entry["id"] == 2] == [
+        {"name": "b", "qty": 2, "sku": "s-2"}, {"qty": 3}, {"name": "c"}]
+    assert item_class.load(2).qty == 3 and item_class.count_by("name", "b") == 0

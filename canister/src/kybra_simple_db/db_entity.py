@@ -814,7 +814,9 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
                 changes[name] = self._linked_ids(rel)
                 fields_text = None      # the entry holds more than the document's fields
         db.audit.append("create", cls.__type_name__, eid, changes, now, caller, None, fields_text)
-        d["_stored"] = dict(data)
+        # without links the entry's changes are a copy of the data: the stored values from now on (neither
+        # the log nor its listener changes them, and `_stored` is only ever replaced, never changed)
+        d["_stored"] = dict(data) if linked else changes
         d["_state"] = "live"
 
     def _creation_failed(self) -> None:
