@@ -3,12 +3,13 @@
 Certification hashes every audit entry an update appends. Reading them back costs a stable read and a
 JSON parse each (pure Python on Kybra's RustPython), so the gateway listens to the engine's one door for
 audit entries (its audit log's listener) and hashes each entry stored with its values into the body of
-its block (audit_chain.block_body: all of the block but its parent's hash, which the certifier adds).
+its block (audit_chain.block_body: all of the block but its parent's hash, which the certifier adds;
+audit_chain.body_keeper is the listener).
 The log says when an entry was too large and kept only the names; such an entry, or one whose stored
 text might not equal the values heard (see block_body), is not kept, and the certifier reads it back.
 """
 
-from audit_chain import block_body
+from audit_chain import body_keeper
 
 
 class AuditCapture:
@@ -18,37 +19,31 @@ class AuditCapture:
     def __init__(self, db):
         self.log = db.audit
         self.entries = {}
+        # keep(seq, operation, type_name, entity_id, changes, when, caller): the audit log's listener, which
+        # keeps the body of entry `seq`'s block in `entries` (audit_chain.body_keeper: no call in between).
+        # A rolled-back entry's number is given back and heard again before `take` can reach it (the log's
+        # next number moves back with it), so each number keeps what was heard last: what is stored.
+        self.keep = body_keeper(self.entries)
         self.log.set_listener(self.keep)
-
-    def keep(self, seq: int, operation: str, type_name: str, entity_id, changes, when: int, caller) -> None:
-        """The audit log's listener: the body of entry `seq`'s block. A rolled-back entry's number is
-        given back and heard again before `take` can reach it (the log's next number moves back with
-        it), so each number keeps what was heard last: what is stored."""
-        try:
-            body = block_body(when, caller, operation, type_name, entity_id, changes)
-        except ValueError:   # (text that UTF-8 cannot encode: the certifier meets it reading the entry)
-            body = None
-        if body is None:
-            self.entries.pop(seq, None)
-        else:
-            self.entries[seq] = (body, type_name, entity_id)
 
     def take(self, start: int):
         """(block body, type name, id) of the entries from `start` to the log's end in order, or None when
         one of them was not kept; forgets every entry kept (the update is over: what an update heard
         and rolled back lies beyond the log's end, and is heard again before it can be reached)."""
         entries = self.entries
-        self.entries = {}
         end = self.log.next_seq
         if end == start + 1:   # most updates
             try:
-                return [entries[start]]   # (a subscript: a third of get() on RustPython)
+                out = [entries[start]]   # (a subscript: a third of get() on RustPython)
             except KeyError:
-                return None
-        out = []
-        for seq in range(start, end):
-            copy = entries.get(seq)
-            if copy is None:
-                return None
-            out.append(copy)
+                out = None
+        else:
+            out = []
+            for seq in range(start, end):
+                copy = entries.get(seq)
+                if copy is None:
+                    out = None
+                    break
+                out.append(copy)
+        entries.clear()   # (the listener keeps into this dict)
         return out

@@ -56,46 +56,62 @@ def block_body(time, caller, operation, type_name, entity_id, changes):
     """The pairs of the block of an audit entry (time, caller, operation, type name, id, changes) but its
     `phash` (see chain_hash), when the entry stored from these values is sure to equal them: texts for
     the names, natural numbers for the time and id, plain changes (stored_values.plain_values_hash);
-    else None. Every block appended is hashed from its body, without building its Value: the keys'
-    hashes are constants, the pairs' order is fixed and the Map hashes are inlined (on Kybra's RustPython
-    each call saved is some 10,000 instructions)."""
-    try:
-        names = _NAMES[(operation, type_name, caller)]   # (a subscript: a third of get() on RustPython)
-    except KeyError:
-        names = None
-    except TypeError:   # an unhashable name: not an entry of the engine's
-        return None
-    if names is None:
-        if type(operation) is not str or type(type_name) is not str or type(caller) is not str:
-            return None
-        names = _names_pairs(operation, type_name, caller)
-    if entity_id.__class__ is not int or entity_id < 0 or time.__class__ is not int or time < 0:
-        return None
-    changes_hash = plain_values_hash(changes, True) if changes.__class__ is dict else None
-    if changes_hash is None:
-        return None
-    sha256 = _sha256
-    if entity_id < 0x4000:   # ids of up to 3 LEB128 bytes joined inline: no call
-        leb = _BYTES[entity_id] if entity_id < 0x80 else _MORE[entity_id & 0x7F] + _BYTES[entity_id >> 7]
-    elif entity_id < 0x200000:
-        leb = _MORE[entity_id & 0x7F] + _MORE[entity_id >> 7 & 0x7F] + _BYTES[entity_id >> 14]
-    else:
-        leb = uleb128(entity_id)
-    tx = names.copy()
-    tx.update(sha256(leb).digest() + _CHANGES + changes_hash)
-    if time != _TIME[0]:   # the entries of one message share its time: hash it once
-        if 0x100000000000000 <= time < 0x8000000000000000:   # nine groups (ns since 1970): LEB128 inline,
-            x = time & 0xFFFFFFFFFFFFFF   # its low 8 groups spread to a byte each in 64 bits (see rep_hash)
-            x = (x & 0xFFFFFFF) | ((x & 0xFFFFFFF0000000) << 4)
-            x = (x & 0x00003FFF00003FFF) | ((x & 0x0FFFC0000FFFC000) << 2)
-            x = (x & 0x007F007F007F007F) | ((x & 0x3F803F803F803F80) << 1)
-            leb = (x | 0x8080808080808080).to_bytes(8, "little") + _BYTES[time >> 56]
+    else None (also for text that UTF-8 cannot encode). What `body_keeper`'s listener keeps."""
+    kept = {}
+    body_keeper(kept)(0, operation, type_name, entity_id, changes, time, caller)
+    return kept[0][0] if kept else None
+
+
+def body_keeper(kept: dict):
+    """The audit log's listener (see audit_capture) that keeps in `kept` seq -> (block body, type name,
+    id) for each entry heard whose body can be made (see block_body), and forgets seq for any other.
+    Every block appended is hashed from its body, without building its Value: the keys' hashes are
+    constants, the pairs' order is fixed and the Map hashes are inlined, in the listener itself (on
+    Kybra's RustPython each call saved is some 10,000 instructions)."""
+
+    def keep(seq: int, operation, type_name, entity_id, changes, when, caller) -> None:
+        changes_hash = None
+        try:
+            try:
+                names = _NAMES[(operation, type_name, caller)]   # (a subscript: a third of get())
+            except KeyError:
+                names = None
+                if type(operation) is str and type(type_name) is str and type(caller) is str:
+                    names = _names_pairs(operation, type_name, caller)
+            except TypeError:   # an unhashable name: not an entry of the engine's
+                names = None
+            if (names is not None and entity_id.__class__ is int and entity_id >= 0 and when.__class__ is int
+                    and when >= 0 and changes.__class__ is dict):
+                changes_hash = plain_values_hash(changes, True)
+        except ValueError:   # (text that UTF-8 cannot encode: the certifier meets it reading the entry)
+            changes_hash = None
+        if changes_hash is None:
+            kept.pop(seq, None)
+            return
+        sha256 = _sha256
+        if entity_id < 0x4000:   # ids of up to 3 LEB128 bytes joined inline: no call
+            leb = _BYTES[entity_id] if entity_id < 0x80 else _MORE[entity_id & 0x7F] + _BYTES[entity_id >> 7]
+        elif entity_id < 0x200000:
+            leb = _MORE[entity_id & 0x7F] + _MORE[entity_id >> 7 & 0x7F] + _BYTES[entity_id >> 14]
         else:
-            leb = uleb128(time)
-        time_hash = sha256(leb).digest()
-        _TIME[0], _TIME[1] = time, _TS + time_hash
-        _TIME_HASH[0], _TIME_HASH[1] = time, time_hash
-    return _BTYPE_TX + tx.digest() + _TIME[1]
+            leb = uleb128(entity_id)
+        tx = names.copy()
+        tx.update(sha256(leb).digest() + _CHANGES + changes_hash)
+        if when != _TIME[0]:   # the entries of one message share its time: hash it once
+            if 0x100000000000000 <= when < 0x8000000000000000:   # nine groups (ns since 1970): LEB128
+                x = when & 0xFFFFFFFFFFFFFF   # inline, its low 8 groups spread to a byte each (see rep_hash)
+                x = (x & 0xFFFFFFF) | ((x & 0xFFFFFFF0000000) << 4)
+                x = (x & 0x00003FFF00003FFF) | ((x & 0x0FFFC0000FFFC000) << 2)
+                x = (x & 0x007F007F007F007F) | ((x & 0x3F803F803F803F80) << 1)
+                leb = (x | 0x8080808080808080).to_bytes(8, "little") + _BYTES[when >> 56]
+            else:
+                leb = uleb128(when)
+            time_hash = sha256(leb).digest()
+            _TIME[0], _TIME[1] = when, _TS + time_hash
+            _TIME_HASH[0], _TIME_HASH[1] = when, time_hash
+        kept[seq] = (_BTYPE_TX + tx.digest() + _TIME[1], type_name, entity_id)
+
+    return keep
 
 
 _TIME = [None, None]   # the last time hashed by block_body and its `ts` pair

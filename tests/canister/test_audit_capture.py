@@ -139,3 +139,25 @@ def test_an_entry_heard_with_text_utf8_cannot_encode_is_not_kept():
     assert capture.entries == {}
     capture.keep(0, "update", "t::T", 1, {"a": "ok"}, 5, "caller")
     assert list(capture.entries) == [0]
+
+
+def test_an_entry_heard_with_odd_names_or_numbers_is_forgotten():
+    """The listener forgets an entry number whose names are not texts (or not UTF-8, or unhashable), whose
+    id or time is not a natural int, or whose changes are not a plain dict (it is read back instead),
+    also when the number held an entry heard before; block_body gives None for the same."""
+    capture = audit_capture.AuditCapture(Database.init(db_storage=MemoryMap()))
+    good = ("update", "t::T", 1, {"a": 1}, 5, "caller")
+    odd = [("upd\ud800", "t::T", 1, {"a": 1}, 5, "caller"), ("update", "t::\ud800", 1, {"a": 1}, 5, "caller"),
+           ("update", "t::T", 1, {"a": 1}, 5, ["caller"]), (7, "t::T", 1, {"a": 1}, 5, "caller"),
+           ("update", "t::T", -1, {"a": 1}, 5, "caller"), ("update", "t::T", True, {"a": 1}, 5, "caller"),
+           ("update", "t::T", 1, {"a": 1}, 5.0, "caller"), ("update", "t::T", 1, [("a", 1)], 5, "caller"),
+           ("update", "t::T", 1, {"a": [1]}, 5, "caller"), ("update", "t::T", 1, {"a": 1}, -5, "caller")]
+    for operation, type_name, entity_id, changes, when, caller in odd:
+        capture.keep(0, *good)
+        capture.keep(1, *good)
+        capture.keep(0, operation, type_name, entity_id, changes, when, caller)
+        assert list(capture.entries) == [1], (operation, type_name, entity_id, changes, when, caller)
+        assert audit_chain.block_body(when, caller, operation, type_name, entity_id, changes) is None
+    capture.keep(0, *good)
+    assert capture.take(0) == [] and capture.entries == {}   # (the log's end is 0: nothing to take, and
+    # what was heard is forgotten)
