@@ -262,7 +262,7 @@ class EngineGateway:
         cls = find_type(type_name)   # (what `_class` gives, one call fewer: every create passes here)
         if cls is None:
             raise not_found("unknown type " + type_name)
-        return cls.create_checked(values).live_view()
+        return cls.create_checked(values, self.db).live_view()
 
     def update_held(self, values: dict) -> tuple:
         """Set fields of the entity the last `load_for_change` found (it found one: the caller checked);

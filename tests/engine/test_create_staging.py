@@ -29,7 +29,10 @@ def test_a_checked_create_in_a_unit_that_rolls_back_is_undone_with_it():
     assert stored_maps(storage, audit) == before
     assert item_class.count() == 1 and item_class.max_id() == 1 and item_class.load(2) is None
     with db.transaction():
-        assert item_class.create_checked({"name": "c"}).id == 2
+        assert item_class.create_checked({"name": "c"}, db).id == 2     # its database given (the gateway)
+    with pytest.raises(RuntimeError):   # outside an open unit of the database passed
+        item_class.create_checked({"name": "d"}, db)
+    assert item_class.count() == 2 and item_class.load(3) is None
 
 
 def test_a_new_entity_starts_with_defaults_and_empty_to_one_relations_even_those_added_later():

@@ -745,14 +745,16 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
         db.end(mark, True)
 
     @classmethod
-    def create_checked(cls, values: dict) -> "Entity":
+    def create_checked(cls, values: dict, db: Optional[Database] = None) -> "Entity":
         """`create(values)` for a caller that checked every value against its field as the field's
         validation would (same value kept; required fields given), gave declared fields only (no
         relations or id), and runs this inside its own open unit (`db.begin()` or a transaction), rolled
         back as a whole if this raises: no second validation (a hook's values are validated), no nested
         unit. The canister's gateway uses it, as `update_checked` (its service checked the values against
-        the same type definition, and its message is one unit)."""
-        db = Database.get_instance()
+        the same type definition, and its message is one unit), passing its database (`db`: the current
+        one by default)."""
+        if db is None:
+            db = Database.get_instance()
         if not db.depth:   # (`in_operation()` without its call)
             raise RuntimeError("create_checked runs inside an open unit (db.begin() or a transaction)")
         if cls is Entity:

@@ -24,6 +24,8 @@ class IdentityMap:
     def __init__(self):
         self._items = {}
         self._sweep_at = SWEEP_SLACK
+        if not WEAK:    # (the kind of entry chosen once, not on every put)
+            self.put = self._put_bounded
 
     def get(self, key):
         item = self._items.get(key)
@@ -33,14 +35,16 @@ class IdentityMap:
 
     def put(self, key, entity) -> None:
         items = self._items
-        if not WEAK:
-            if key not in items and len(items) >= BOUNDED_SIZE:
-                items.pop(next(iter(items)))
-            items[key] = entity
-            return
         items[key] = _ref(entity)
         if len(items) > self._sweep_at:
             self._sweep()
+
+    def _put_bounded(self, key, entity) -> None:
+        """`put` where the runtime has no weak references: the oldest entry goes when the map is full."""
+        items = self._items
+        if key not in items and len(items) >= BOUNDED_SIZE:
+            items.pop(next(iter(items)))
+        items[key] = entity
 
     def _sweep(self) -> None:
         """Drop the entries whose object is gone."""
