@@ -207,7 +207,7 @@ def test_changes_on_a_cold_heap_store_what_changes_on_decoded_nodes_store(seed):
 @pytest.mark.parametrize("seed", [6, 7])
 def test_inserts_of_ever_larger_ids_store_the_same_on_a_cold_heap_and_on_decoded_nodes(seed):
     """A create's insert (an id larger than every one before, appended after its value's entries in the
-    leaf's text: see OrderedIndex._append_text) stores and counts as the general path on decoded nodes,
+    leaf's text: see OrderedIndex.insert) stores and counts as the general path on decoded nodes,
     through splits and a deeper tree, beside values that extend it or hold separator characters."""
     assert _run_changes(seed, True, True) == _run_changes(seed, False, True)
 

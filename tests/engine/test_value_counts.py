@@ -375,7 +375,7 @@ def test_a_query_count_of_a_value_outside_the_fields_bounds_is_zero_not_an_error
 
 def _workload(seed: int, reference: bool, monkeypatch) -> list:
     """Storage after each step of a random workload of creates (mostly a new largest id per value, as
-    `_append_text` appends them), updates, deletes and rolled-back transactions over many Text values
+    `OrderedIndex.insert` appends them), updates, deletes and rolled-back transactions over many Text values
     (plain, prefixes of each other, with separators, long) and numbers, on small nodes (leaves, inner
     nodes and count trees of several nodes). `reference`: counts kept by `entry_moved` alone."""
     if reference:

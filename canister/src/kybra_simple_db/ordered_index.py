@@ -90,14 +90,15 @@ class OrderedIndex:
     _last_text = None       # the text of the node `read_keyed` read last
     touched = None          # (text, sort keys or None, position of a removed entry or None, run) of the
                             # leaf the last insert or remove changed; run: (value, None, whether its entries
-                            # begin the leaf, whether they end it) of a Text value `_append_text` appended,
+                            # begin the leaf, whether they end it) of a Text value `insert` appended,
                             # else None (read by value_counts.entry_added; None: no leaf to tell of)
     _path = None            # the inner nodes above it after an insert that split nothing, else None
-    _located = None         # (parsed header, path, leaf nid, leaf cache entry) `_append_text` found and
-                            # left to `insert` (its node numbers below the root are texts, as a parent's
-                            # text holds them: they only make node keys)
+    _located = None         # (parsed header, path, leaf nid, leaf cache entry) `insert`'s append path found
+                            # and left to `_insert_located` (its node numbers below the root are texts, as a
+                            # parent's text holds them: they only make node keys)
 
     _reader = None          # the database's `cached_reader` (see `_read_through`)
+    _root = None            # what `_root_of` made of the header text read last
 
     def _read_through(self):
         """The database's `cached_reader`, kept (the object lives as long as its database)."""
@@ -127,19 +128,13 @@ class OrderedIndex:
         parsed = _HEADERS.get(text) or _parse_header(text)
         return {"r": parsed[0], "n": parsed[1], "h": parsed[2]}
 
-    def _root_text(self) -> Optional[tuple]:
-        """(root node's key, its stored text), None in an empty tree: what `header` and `read` give for
-        the root, without a header dict or a node cache entry (a count tree's add needs no more)."""
-        get = self._reader or self._read_through()
-        prefix = self.prefix
-        text = get(prefix)
-        if not text:
-            return None
-        key = prefix + "." + str((_HEADERS.get(text) or _parse_header(text))[0])
-        text = get(key)
-        if text is None:
-            raise LookupError(f"index node {key} is missing")
-        return key, text
+    def _root_of(self, text: str) -> tuple:
+        """(header text, (root, next node number, height), node key prefix "<prefix>.", root node's key) of
+        a header text, kept as `_root` (what a change reads first follows from the header's text alone)."""
+        parsed = _HEADERS.get(text) or _parse_header(text)
+        dot = self.prefix + "."
+        self._root = (text, parsed, dot, dot + str(parsed[0]))
+        return self._root
 
     def _put_header(self, header: dict) -> None:
         self.db.put(self.prefix, str(header["r"]) + "," + str(header["n"]) + "," + str(header["h"]))
@@ -274,69 +269,29 @@ class OrderedIndex:
         return path, nid, node, node_keys, self._last_text
 
     def insert(self, value, entity_id: int) -> bool:
-        """Add the entry (value, id); False if it is already there. The leaf's text gets the entry spliced
-        in among its entry texts: nothing is decoded (under Kybra's RustPython decoding a full leaf costs
-        about 3M instructions, a binary search over its texts a few hundred thousand)."""
-        if type(value) is str:
-            if len(value) * 4 > self.text_bytes:
-                value = text_prefix(value, self.text_bytes)
-            if not value or min(value) >= _PLAIN:
-                appended = self._append_text(value, entity_id)
-                if appended is not None:
-                    return appended
-        located = self._located     # the leaf `_append_text` descended to (an entry among its value's:
-        if located is None:         # a rebuild's or a smaller id's), not looked for twice
-            header = self.header()
-        else:
-            self._located = None
-            parsed = located[0]
-            header = {"r": parsed[0], "n": parsed[1], "h": parsed[2]}
-        if not header["r"]:
-            header = {"r": 1, "n": 2, "h": 1}
-            self._put_header(header)
-            self._write(1, [[value, entity_id]])
-            self.touched = None
-            self._path = None
-            return True
-        target = sort_key(value, entity_id)
-        if located is None:
-            plain = type(value) is str and (not value or min(value) >= _PLAIN)
-            path, nid, cached = self._locate(header, target, True, plain)
-        else:
-            path, nid, cached = located[1:]
-            _filled(cached)
-        following = header["n"]
-        pos = self._search(cached, target)
-        parts = cached[3]
-        entry = index_nodes.entry_text(value, entity_id)
-        if pos < len(parts) and (parts[pos] == entry or (
-                type(value) is not str and self._key_at(cached, pos) == target)):   # 1 == 1.0
-            return False
-        parts = parts[:pos] + [entry] + parts[pos:]
-        node = keys = None
-        if cached[2] is not None:       # decoded already: kept decoded (the next change reuses its keys)
-            node = cached[1][:pos] + [[value, entity_id]] + cached[1][pos:]
-            keys = cached[2][:pos] + [target] + cached[2][pos:]
-        text = self._store_parts(header, path, nid, parts, None, node, keys)
-        self.touched = (text, keys, None, None)
-        self._path = path if header["n"] == following else None     # a split moved entries
-        return True
-
-    def _append_text(self, value: str, entity_id: int) -> Optional[bool]:
-        """`insert` of a Text value stored unescaped after the last of its entries in its leaf's text, when
-        the leaf has entries of it and the last has a smaller id (a new entity's, the common case): one
-        descent (inlined: each call costs about as much as a step of it on Kybra's RustPython) and the
-        entry spliced into the text without splitting it; the value's run in the leaf is noted for
-        `_run`. None when that is not the case (nothing done: the general path takes it)."""
+        """Add the entry (value, id); False if it is already there. The append path: a Text value stored
+        unescaped goes after the last of its entries in its leaf's text when the leaf has entries of it and
+        the last has a smaller id (a new entity's, the common case): one descent (inlined: each call costs
+        about as much as a step of it on Kybra's RustPython) and the entry spliced into the text without
+        splitting it; the value's run in the leaf is noted in `touched`. Anything else (and a tree without
+        a root) takes `_insert_located`, given the leaf the append path found."""
+        if type(value) is not str:
+            return self._insert_located(value, entity_id)
+        if len(value) * 4 > self.text_bytes:
+            value = text_prefix(value, self.text_bytes)
+        if value and min(value) < _PLAIN:
+            return self._insert_located(value, entity_id)
         get = self._reader or self._read_through()
-        prefix = self.prefix
-        text = get(prefix)
+        text = get(self.prefix)
         if not text:
-            return None
-        parsed = _HEADERS.get(text) or _parse_header(text)
+            return self._insert_located(value, entity_id)
+        root = self._root
+        if root is None or root[0] != text:
+            root = self._root_of(text)
+        parsed = root[1]
         nid = parsed[0]
-        dot = prefix + "."
-        key = dot + str(nid)
+        dot = root[2]
+        key = root[3]
         path = []
         stem = "s" + value
         whole = stem + _FIELD
@@ -385,14 +340,14 @@ class OrderedIndex:
             found, rest = lead, text[len(lead):]
         else:
             self._located = (parsed, path, nid, cached)
-            return None
+            return self._insert_located(value, entity_id)
         last, ends, after = rest.partition(_ENTRY)
         last_id = int(last)
         if last_id >= entity_id:
             if last_id == entity_id:
                 return False
             self._located = (parsed, path, nid, cached)
-            return None
+            return self._insert_located(value, entity_id)
         grown = before + (found + last + marked + str(entity_id) + ends) + after
         node = keys = None
         if cached[2] is not None:       # decoded already: kept decoded (the next change reuses its keys)
@@ -413,6 +368,48 @@ class OrderedIndex:
             self._path = path if header["n"] == parsed[1] else None     # a split moved entries
             run = None
         self.touched = (grown, keys, None, run)
+        return True
+
+    def _insert_located(self, value, entity_id: int) -> bool:
+        """`insert` on the general path: the leaf's text gets the entry spliced in among its entry texts
+        (nothing is decoded: under Kybra's RustPython decoding a full leaf costs about 3M instructions, a
+        binary search over its texts a few hundred thousand)."""
+        located = self._located     # the leaf the append path descended to (an entry among its value's:
+        if located is None:         # a rebuild's or a smaller id's), not looked for twice
+            header = self.header()
+        else:
+            self._located = None
+            parsed = located[0]
+            header = {"r": parsed[0], "n": parsed[1], "h": parsed[2]}
+        if not header["r"]:
+            header = {"r": 1, "n": 2, "h": 1}
+            self._put_header(header)
+            self._write(1, [[value, entity_id]])
+            self.touched = None
+            self._path = None
+            return True
+        target = sort_key(value, entity_id)
+        if located is None:
+            plain = type(value) is str and (not value or min(value) >= _PLAIN)
+            path, nid, cached = self._locate(header, target, True, plain)
+        else:
+            path, nid, cached = located[1:]
+            _filled(cached)
+        following = header["n"]
+        pos = self._search(cached, target)
+        parts = cached[3]
+        entry = index_nodes.entry_text(value, entity_id)
+        if pos < len(parts) and (parts[pos] == entry or (
+                type(value) is not str and self._key_at(cached, pos) == target)):   # 1 == 1.0
+            return False
+        parts = parts[:pos] + [entry] + parts[pos:]
+        node = keys = None
+        if cached[2] is not None:       # decoded already: kept decoded (the next change reuses its keys)
+            node = cached[1][:pos] + [[value, entity_id]] + cached[1][pos:]
+            keys = cached[2][:pos] + [target] + cached[2][pos:]
+        text = self._store_parts(header, path, nid, parts, None, node, keys)
+        self.touched = (text, keys, None, None)
+        self._path = path if header["n"] == following else None     # a split moved entries
         return True
 
     def _store_parts(self, header: dict, path: list, nid: int, parts: list, children, node=None,
@@ -641,7 +638,7 @@ class OrderedIndex:
         if touched is None or touched[0] == "L":
             return None
         text, entry_keys, removed_at, run = touched
-        if run is not None and run[0] == value:     # noted by `_append_text`
+        if run is not None and run[0] == value:     # noted by `insert`
             count, head, tail = run[1:]
             if count is None:
                 if inner_only and (head or tail):

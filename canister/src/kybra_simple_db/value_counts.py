@@ -86,16 +86,23 @@ class CountTree(OrderedIndex):
         """`add` of a Text value stored unescaped (no character below " "), in the text of the leaf where
         its entry belongs (a field's counts usually fit one leaf, the root: found without a descent): the
         entry "s<value>\x1f<count>" is found and its count replaced without splitting the leaf."""
-        root = self._root_text()
-        if root is None:
+        get = self._reader or self._read_through()
+        head = get(self.prefix)
+        if not head:
             return False
-        key, text = root
+        root = self._root
+        if root is None or root[0] != head:
+            root = self._root_of(head)
+        key = root[3]
+        text = get(key)
+        if text is None:
+            raise LookupError(f"index node {key} is missing")
         if text[0] != "L":
             _path, nid, cached = self._locate(self.header(), (2, value), False, True)
             key = self._node_key(nid)
             text = cached[0]
         whole = "s" + value + _FIELD
-        lead = "L" + whole      # (`partition`, not searches from an offset: see OrderedIndex._append_text)
+        lead = "L" + whole      # (`partition`, not searches from an offset: see OrderedIndex.insert)
         if text.startswith(lead):
             before, found, rest = "", lead, text[len(lead):]
         else:
