@@ -1,9 +1,23 @@
 """What a create stages in one step (counters, identity map, undo; a new entity's starting data): the
 same results as the steps it replaces, and all of it undone when the create rolls back."""
 
+import json
+
 import pytest
 from checked_helpers import item_db, stored_maps
-from kybra_simple_db import ConflictError, Database, Entity, OneToMany, OneToOne, String, key_layout
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from kybra_simple_db import (
+    ConflictError,
+    Database,
+    Entity,
+    OneToMany,
+    OneToOne,
+    String,
+    json_text,
+    key_layout,
+)
+from kybra_simple_db.db_entity import doc_text, new_doc_text
 from kybra_simple_db.db_errors import UnknownTargetError
 
 
@@ -78,3 +92,22 @@ def test_an_update_after_a_create_leaves_the_create_entry_and_the_stored_values_
     assert [entry["changes"] for entry in db.audit_entries(0, 10)[0] if entry["id"] == 2] == [
         {"name": "b", "qty": 2, "sku": "s-2"}, {"qty": 3}, {"name": "c"}]
     assert item_class.load(2).qty == 3 and item_class.count_by("name", "b") == 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.text(max_size=4), st.one_of(st.none(), st.booleans(), st.integers(), st.text()),
+                       max_size=6),
+       st.text(max_size=8), st.integers(min_value=0, max_value=1 << 64))
+def test_a_new_documents_text_is_what_doc_text_gives(fields, caller, now):
+    meta = {"o": caller, "c": caller, "u": caller, "tc": now, "tu": now, "v": 1}
+    native = key_layout.NATIVE_JSON
+    try:
+        key_layout.NATIVE_JSON = False  # doc_text's own steps where json has no C encoder
+        plain = doc_text(fields, meta, json_text.encode_dict(fields))
+    finally:
+        key_layout.NATIVE_JSON = native
+    for _ in range(2):  # the caller's JSON text made, then kept
+        expected = doc_text(fields, meta, json_text.encode_dict(fields))
+        assert new_doc_text(json_text.encode_dict(fields), caller, now) == expected == plain
+        assert json.loads(expected) == {"v": 1, "f": fields, "o": caller, "c": caller, "u": caller, "tc": now,
+                                        "tu": now}
