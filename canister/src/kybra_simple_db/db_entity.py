@@ -323,20 +323,6 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
                 new_data[name] = None
         cls.__new_data__ = new_data
 
-    def _init_state(self, db: Database, state: str) -> None:
-        d = self.__dict__
-        d["_db"] = db
-        d["_state"] = state
-        d["_data"] = {}
-        d["_stored"] = {}
-        d["_meta"] = {}
-        d["_hooking"] = set()
-        d["_do_not_save"] = False
-        d["_dirty"] = False
-        d["_id"] = None
-        d["_eid"] = None
-        d["_tc"] = None
-
     def __setattr__(self, name, value):
         cls = type(self)
         if name in cls.__fields__:
@@ -730,7 +716,6 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
         if cls is Entity:
             raise ValidationError("define a subclass of Entity")
         db = Database.get_instance()
-        self._init_state(db, "creating")
         custom_id = kwargs.pop("_id", None) if "_id" in kwargs else None
         kwargs.pop("_loaded", None)
         fields = cls.__fields__
@@ -774,16 +759,15 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
                 if name not in cls.__fields__:
                     raise ValidationError(f"{cls.__type_name__} has no field {name!r}")
         entity = cls.__new__(cls)
-        entity._init_state(db, "creating")
         entity._create(db, values, None, (), True)
         return entity
 
     def _create(self, db: Database, kwargs: dict, custom_id, linked, checked: bool) -> None:
-        """Store this new entity (inside an open unit) from `kwargs`, its fields and relations (`linked`:
-        the relations' names); `checked`: the values were checked already (see `create_checked`)."""
+        """Give this new object its state and store it as a new entity (inside an open unit) from `kwargs`,
+        its fields and relations (`linked`: the relations' names); `checked`: the values were checked
+        already (see `create_checked`)."""
         cls = self.__class__    # (a builtin type() call costs ~9,000 instructions on Kybra's RustPython)
         tc, max_id, count = db.create_counters(cls.__type_name__)
-        d = self.__dict__
         caller = get_caller_id()
         now = db.now()
         meta = {"o": caller, "c": caller, "u": caller, "tc": now, "tu": now, "v": 1}
@@ -796,12 +780,19 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
                 meta["i"] = text_id
         if cls.__version__ != 1:
             meta["sv"] = cls.__version__
-        d["_tc"] = tc
+        data = dict(cls.__new_data__)     # (one call instead of a loop step per field and relation)
+        d = self.__dict__   # the object's whole state, set once
+        d["_db"] = db
+        d["_state"] = "creating"
+        d["_data"] = data
+        d["_stored"] = {}
+        d["_meta"] = meta
+        d["_hooking"] = set()
+        d["_do_not_save"] = False
+        d["_dirty"] = False
         d["_id"] = text_id
         d["_eid"] = eid
-        d["_meta"] = meta
-        data = d["_data"]
-        data.update(cls.__new_data__)     # (one call instead of a loop step per field and relation)
+        d["_tc"] = tc
         if checked and cls.on_event is None:
             data.update(kwargs)
         else:
