@@ -97,13 +97,14 @@ class OrderedIndex:
                             # and left to `_insert_located` (its node numbers below the root are texts, as a
                             # parent's text holds them: they only make node keys)
 
-    _reader = None          # the database's `cached_reader` (see `_read_through`)
+    _fixed = None           # (the database's `cached_reader`, prefix, limit, text_bytes, the database's
+                            # put): what a change reads of this object, in one attribute read (see `_fix`)
     _root = None            # what `_root_of` made of the header text read last
 
-    def _read_through(self):
-        """The database's `cached_reader`, kept (the object lives as long as its database)."""
-        self._reader = self.db.cached_reader()
-        return self._reader
+    def _fix(self) -> tuple:
+        """`_fixed`, made on first use (the object lives as long as its database)."""
+        self._fixed = (self.db.cached_reader(), self.prefix, self.limit, self.text_bytes, self.db.put)
+        return self._fixed
 
     def __init__(self, db, prefix: str):
         self.db = db
@@ -277,12 +278,12 @@ class OrderedIndex:
         a root) takes `_insert_located`, given the leaf the append path found."""
         if type(value) is not str:
             return self._insert_located(value, entity_id)
-        if len(value) * 4 > self.text_bytes:
-            value = text_prefix(value, self.text_bytes)
+        get, prefix, limit, text_bytes, put = self._fixed or self._fix()
+        if len(value) * 4 > text_bytes:
+            value = text_prefix(value, text_bytes)
         if value and min(value) < _PLAIN:
             return self._insert_located(value, entity_id)
-        get = self._reader or self._read_through()
-        text = get(self.prefix)
+        text = get(prefix)
         if not text:
             return self._insert_located(value, entity_id)
         root = self._root
@@ -355,9 +356,9 @@ class OrderedIndex:
             node = cached[1][:pos] + [[value, entity_id]] + cached[1][pos:]
             keys = cached[2][:pos] + [(2, value, entity_id)] + cached[2][pos:]
         run = (value, None, head, not ends)     # (counted when `_run` needs it)
-        limit = self.limit
-        if len(grown) * 4 <= limit or (len(grown) <= limit and grown.isascii()) or self._fits(grown):
-            self.db.put(key, grown)
+        size = len(grown)
+        if size * 4 <= limit or (size <= limit and grown.isascii()) or self._fits(grown):
+            put(key, grown)
             if len(_CACHE) >= _CACHE_SIZE:
                 _CACHE.clear()
             _CACHE[key] = [grown, node, keys, None, None]

@@ -86,8 +86,8 @@ class CountTree(OrderedIndex):
         """`add` of a Text value stored unescaped (no character below " "), in the text of the leaf where
         its entry belongs (a field's counts usually fit one leaf, the root: found without a descent): the
         entry "s<value>\x1f<count>" is found and its count replaced without splitting the leaf."""
-        get = self._reader or self._read_through()
-        head = get(self.prefix)
+        get, prefix, limit, _text_bytes, put = self._fixed or self._fix()
+        head = get(prefix)
         if not head:
             return False
         root = self._root
@@ -112,12 +112,11 @@ class CountTree(OrderedIndex):
         count, ends, tail = rest.partition(_ENTRY)
         after = int(count) + delta
         text = before + (found + str(after) + ends) + tail
-        limit = self.limit
         if after < floor or (len(text) * 4 > limit and not (len(text) <= limit and text.isascii())
                              and not self._fits(text)):
             self._change(self._find(value), value, after if after >= floor else None)
             return True
-        self.db.put(key, text)      # (what `_write` does, inline)
+        put(key, text)      # (what `_write` does, inline)
         self._remember(key, [text, None, None, None, None])
         return True
 
