@@ -111,3 +111,20 @@ def test_a_new_documents_text_is_what_doc_text_gives(fields, caller, now):
         assert new_doc_text(json_text.encode_dict(fields), caller, now) == expected == plain
         assert json.loads(expected) == {"v": 1, "f": fields, "o": caller, "c": caller, "u": caller, "tc": now,
                                         "tu": now}
+
+
+def test_a_create_is_timed_by_the_fixed_time_else_by_the_clock_as_an_int():
+    from kybra_simple_db.system_time import SystemTime
+
+    db, item_class, storage, audit = item_db()     # its clock gives 1_700_000_000_000_000_000
+    assert item_class(name="b").view()[3]["tc"] == 1_700_000_000_000_000_000
+    db.set_clock(lambda: 1.25e18)   # a clock of another type: stored as an int
+    with db.transaction():
+        assert item_class.create_checked({"name": "c"}).view()[3]["tu"] == 1_250_000_000_000_000_000
+    clock = SystemTime.get_instance()
+    clock.set_time(1_800_000_000_000)  # ms
+    try:
+        created = item_class(name="d")
+    finally:
+        clock.clear_time()
+    assert created.view()[3]["tc"] == 1_800_000_000_000_000_000 == db.audit_entries(0, 10)[0][-1]["time"]

@@ -520,18 +520,18 @@ class Database(SeedDocuments, SchemaUpgrades):
                 out.append((tc, name))
         return out
 
-    def create_counters(self, type_name: str) -> tuple:
-        """(type code, max id, live count) of `type_name`, its code assigned on its first store: what a
-        create starts from (`type_code` and `counters` in one call, two subscripts once both are known)."""
+    def creation_state(self, type_name: str) -> tuple:
+        """(type code, max id, live count, time) for a create of `type_name`, its code assigned on its first
+        store: what a create starts from (`type_code`, `counters` and `now` in one call; two subscripts
+        once the code and counters are known)."""
         try:
             tc = self._type_codes[type_name]
             max_id, count = self._counters[tc]
-            return tc, max_id, count
         except KeyError:
-            pass
-        tc = self.type_code(type_name, True)
-        max_id, count = self.counters(tc)
-        return tc, max_id, count
+            tc = self.type_code(type_name, True)
+            max_id, count = self.counters(tc)
+        fixed = SystemTime.fixed_ns     # (`now()` without its call)
+        return tc, max_id, count, (int(self._clock()) if fixed is None else fixed)
 
     def counters(self, tc: Optional[int]) -> tuple:
         """(max id ever assigned, live count) of a type (cached: only this engine writes them). The

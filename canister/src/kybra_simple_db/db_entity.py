@@ -767,9 +767,8 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
         its fields and relations (`linked`: the relations' names); `checked`: the values were checked
         already (see `create_checked`)."""
         cls = self.__class__    # (a builtin type() call costs ~9,000 instructions on Kybra's RustPython)
-        tc, max_id, count = db.create_counters(cls.__type_name__)
+        tc, max_id, count, now = db.creation_state(cls.__type_name__)
         caller = get_caller_id()
-        now = db.now()
         meta = {"o": caller, "c": caller, "u": caller, "tc": now, "tu": now, "v": 1}
         if custom_id is None:
             eid = max_id + 1
