@@ -811,7 +811,7 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
             text = (new_doc_text(fields_text, caller, now) if len(meta) == 6 and now.__class__ is int
                     else doc_text(data, meta, fields_text))
         db.put_value(keys.doc_key(tc, eid), text)
-        self._add_keys(data)
+        self._add_keys(data, db, cls, tc, eid)
         changes = dict(data)
         for name in linked:
             rel = cls.__relations__.get(name)

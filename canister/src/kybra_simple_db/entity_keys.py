@@ -80,18 +80,16 @@ class IndexedKeys:
             if new is not None:
                 db.bit_update(self._index_bucket(name, new, gen), eid, True)
 
-    def _add_keys(self, data: dict) -> None:
+    def _add_keys(self, data: dict, db: Database, cls, tc: int, eid: int) -> None:
         """`_sync_keys({}, data)` for a new entity (no entries to move away), by the steps its type's key
-        schema implies (computed once per schema: see `_add_steps`)."""
-        db = self._db
-        tc = self._tc
-        eid = self._eid
-        schema = db.key_schema(self.__class__, tc)      # (no type() call)
+        schema implies (computed once per schema: see `_add_steps`); `db`, `cls`, `tc` and `eid`: this
+        entity's database, class, type code and storage id (the caller has them at hand)."""
+        schema = db.key_schema(cls, tc)
         cached = _ADD_STEPS.get(tc)
         if cached is not None and cached[1] is schema and cached[0] is db:
             steps = cached[2]
         else:
-            steps = _add_steps(db, self.__class__, tc, schema)
+            steps = _add_steps(db, cls, tc, schema)
         for kind, field, gen, index, counting, counts in steps:
             new = data.get(field)
             if new is None:
