@@ -105,6 +105,19 @@ def _fork_tree(digests: list) -> list:
     return forks
 
 
+def _path(slot: int) -> tuple:
+    """The steps from slot `slot` up a node's fork tree (_fork_tree's positions): at each, the sibling's
+    position, the parent's, and whether the position climbed from is its parent's left child."""
+    position, steps = FANOUT + slot, []
+    while position > 1:
+        steps.append((position ^ 1, position >> 1, position % 2 == 0))
+        position >>= 1
+    return tuple(steps)
+
+
+_PATHS = tuple(_path(slot) for slot in range(FANOUT))
+
+
 def _fold(digests: list):
     """The digest of 16 slot digests (None = empty) joined by forks, empty sides dropped; None when all
     are empty."""
@@ -259,18 +272,23 @@ class EntityMerkle:
         position = FANOUT + slot
         sha256 = hashlib.sha256
         if raw is None:
-            forks[position] = None
+            digest = None
         elif level == 1:   # tree.labeled_digest(id_label(id), tree.leaf_digest(raw)), inlined
             label = (index * FANOUT + slot).to_bytes(8, "big")
-            forks[position] = sha256(_LABELED_PREFIX + label + sha256(_LEAF_PREFIX + raw).digest()).digest()
+            digest = sha256(_LABELED_PREFIX + label + sha256(_LEAF_PREFIX + raw).digest()).digest()
         else:
-            forks[position] = raw
-        position //= 2
-        while position:   # the forks above it, as _fork_tree joins them (tree.fork_digest inlined)
-            left, right = forks[2 * position], forks[2 * position + 1]
-            forks[position] = (right if left is None else left if right is None
-                               else sha256(_FORK_PREFIX + left + right).digest())
-            position //= 2
+            digest = raw
+        forks[position] = digest
+        # the forks above it, as _fork_tree joins them (tree.fork_digest inlined; the positions from a table)
+        for sibling, parent, on_left in _PATHS[slot]:
+            other = forks[sibling]
+            if other is not None:
+                if digest is None:
+                    digest = other
+                else:
+                    digest = sha256(_FORK_PREFIX + digest + other if on_left
+                                    else _FORK_PREFIX + other + digest).digest()
+            forks[parent] = digest
         if len(_TREES) >= _CACHED_TREES:
             _TREES.clear()
         _TREES[key] = (slots, forks)

@@ -122,3 +122,22 @@ def test_nodes_written_lately_are_read_from_the_heap_as_stored():
     assert merkle.digest() == fresh.digest()
     _digest_from_scratch(fresh, "t::T")   # (checks the stored root is the digest of all stored slots)
     assert merkle.leaf("t::T", 5) == b"\x05" * 32
+
+
+def test_a_changed_slot_climbs_its_fork_tree_as_the_fold_joins_it():
+    """_changed_node_digest climbs from the changed slot by a table of positions: for every slot, set or
+    emptied, among empty, sparse and full neighbours, at level 1 and above, the node's digest is the fold
+    of all its slot digests."""
+    rng = random.Random(7)
+    merkle = entity_merkle.EntityMerkle(MemoryMap(), MemoryMap())
+    for level in (1, 2):
+        for fill in (0.0, 0.3, 1.0):
+            for slot in range(16):
+                old = [rng.randbytes(32).hex() if rng.random() < fill else "" for _ in range(16)]
+                for new in (rng.randbytes(32).hex(), ""):
+                    slots = old[:]
+                    slots[slot] = new
+                    raw = bytes.fromhex(new) if new else None
+                    entity_merkle._TREES.clear()
+                    found = merkle._changed_node_digest("k", level, 3, old, slots, slot, raw)
+                    assert found == entity_merkle._fold(entity_merkle._slot_digests(level, 3, slots)), slot
