@@ -177,26 +177,21 @@ _NO_REFS = {}   # (compared with, never changed)
 def entity_hash(type_name: str, record: dict) -> bytes:
     """rep_hash.value_hash(entity_value(type_name, record)), without building the Value when its parts
     are plain (texts, natural numbers, plain field values): every certified change hashes its entity."""
-    found = _plain_entity_hash(type_name, record)
-    return found if found is not None else rep_hash.value_hash(entity_value(type_name, record))
-
-
-def _plain_entity_hash(type_name: str, record: dict):
     sha256 = _sha256
     owner, creator, updater = record["owner"] or "", record["creator"] or "", record["updater"] or ""
     entity_id, version = record["id"], record["version"] or 0
     created, updated = record["created_at"] or 0, record["updated_at"] or 0
     if (owner.__class__ is not str or creator.__class__ is not str or updater.__class__ is not str
             or type_name.__class__ is not str):
-        return None
+        return _value_hash(type_name, record)
     if (entity_id.__class__ is not int or version.__class__ is not int or created.__class__ is not int
             or updated.__class__ is not int or entity_id < 0 or version < 0 or created < 0 or updated < 0):
-        return None
+        return _value_hash(type_name, record)
     fields = plain_values_hash(record["fields"], False)
     refs = record["refs"]
     refs = _EMPTY_MAP_HASH if refs == _NO_REFS else _refs_hash(refs)   # (most types have no relations)
     if fields is None or refs is None:
-        return None
+        return _value_hash(type_name, record)
     owner_hash = sha256(_utf8(owner)[0]).digest()
     creator_hash = owner_hash if creator == owner else sha256(_utf8(creator)[0]).digest()
     updater_hash = owner_hash if updater == owner else sha256(_utf8(updater)[0]).digest()
@@ -223,6 +218,11 @@ def _plain_entity_hash(type_name: str, record: dict):
         _VERSION, sha256(version_leb).digest(), _ID, sha256(id_leb).digest(),
         _CREATOR, creator_hash, _FIELDS, fields, _REFS, refs, _CREATED_AT, created_hash,
     ))).digest()
+
+
+def _value_hash(type_name: str, record: dict) -> bytes:
+    """entity_hash of a record with parts that are not plain: the hash of its Value, built."""
+    return rep_hash.value_hash(entity_value(type_name, record))
 
 
 def _refs_hash(refs: dict):
