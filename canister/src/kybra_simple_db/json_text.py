@@ -71,14 +71,17 @@ def _encode(value, sort_keys: bool, depth: int) -> str:
 
 _KEY_HEADS = {}
 """`"key":` of the keys met (field names recur in every document and audit entry)."""
+_KEY_PIECES = {}
+"""`,"key":` of the same keys (what `encode_dict` joins)."""
 _KEY_HEADS_MAX = 1024
 
 
 def _key_head(key: str) -> str:
-    """`"key":` of a text key, kept in `_KEY_HEADS` while there is room."""
+    """`"key":` of a text key, kept in `_KEY_HEADS` (and `,"key":` in `_KEY_PIECES`) while there is room."""
     head = _encode_string(key) + ":"
     if len(_KEY_HEADS) < _KEY_HEADS_MAX and len(key) <= 64:
         _KEY_HEADS[key] = head
+        _KEY_PIECES[key] = "," + head
     return head
 
 
@@ -122,14 +125,14 @@ def encode_dict(value: dict, sort_keys: bool = False, depth: int = 0) -> str:
     """`encode(value)` of a dict (one call fewer where the caller knows it has one); keys other than
     text go to json itself."""
     if not sort_keys and len(value) <= _SHORT:  # (a few items, keys met before: a third fewer steps)
-        heads = _KEY_HEADS
+        pieces = _KEY_PIECES
         text = ""
         try:
             for key, item in value.items():
                 kind = item.__class__
-                text += "," + (heads[key] + _encode_string(item) if kind is str else f"{heads[key]}{item}"
-                               if kind is int else heads[key] + "null" if item is None
-                               else heads[key] + _encode(item, False, depth + 1))
+                text += (pieces[key] + _encode_string(item) if kind is str else f"{pieces[key]}{item}"
+                         if kind is int else pieces[key] + "null" if item is None
+                         else pieces[key] + _encode(item, False, depth + 1))
             return "{" + text[1:] + "}"
         except KeyError:    # a key not met before (or not text: none are kept)
             pass
