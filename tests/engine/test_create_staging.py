@@ -128,3 +128,21 @@ def test_a_create_is_timed_by_the_fixed_time_else_by_the_clock_as_an_int():
     finally:
         clock.clear_time()
     assert created.view()[3]["tc"] == 1_800_000_000_000_000_000 == db.audit_entries(0, 10)[0][-1]["time"]
+
+
+def test_a_new_document_too_large_for_one_value_is_staged_in_chunks_and_undone_with_its_create():
+    db, item_class, storage, audit = item_db()      # values of at most 1,000 bytes
+    big = "x" * 2500
+    with db.transaction():
+        created = item_class.create_checked({"name": "b", "sku": big})
+    assert created.id == 2
+    tc = db.type_code(item_class.__type_name__)
+    assert storage.get(key_layout.doc_key(tc, 2)).startswith(key_layout.CHUNK_MARK)
+    db.forget_cached()
+    db.identity.clear()
+    assert item_class.load(2).sku == big and item_class.by_alias(big).id == 2
+    before = stored_maps(storage, audit)
+    mark = db.begin()
+    item_class.create_checked({"name": "c", "sku": "y" * 2500})
+    db.end(mark, False)
+    assert stored_maps(storage, audit) == before and item_class.load(3) is None and item_class.count() == 2

@@ -558,10 +558,13 @@ class Database(SeedDocuments, SchemaUpgrades):
         self._deleted_spans[tc] = spans
         return cached
 
-    def set_counters(self, tc: int, max_id: int, count: int, created=None, eid: int = 0, undo=None) -> None:
+    def set_counters(self, tc: int, max_id: int, count: int, created=None, eid: int = 0, undo=None,
+                     key: Optional[str] = None, text: Optional[str] = None) -> None:
         """The type's (max id, live count) become (`max_id`, `count`) (a rollback restores them). A create
         passes its new entity `created`, of id `eid`, and `undo`: the identity map holds the entity from
-        then on, and a rollback calls `undo()` (every create needs all three: one call instead of three)."""
+        then on, and a rollback calls `undo()`; and, when it has it already, its document `text` (never a
+        chunk head: it starts with `{`) to stage under `key`, which holds nothing yet. Every create needs
+        all of this: one call instead of four."""
         counters = self._counters
         journal = self._journal
         previous = counters.get(tc) or self.counters(tc)      # loads the deleted spans too
@@ -575,6 +578,8 @@ class Database(SeedDocuments, SchemaUpgrades):
         if created is not None:
             self.identity.put((tc, eid), created)
             journal.append((CALL, undo, ()))
+            if key is not None and not self._data.put_whole(key, text, journal):
+                value_chunks.write(self._data, journal, key, text, self.value_limit)
 
     def count_deleted(self, tc: int, entity_id: int) -> None:
         """A live entity of the type was deleted: its count goes down by one and its id joins the

@@ -799,9 +799,12 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
         for name in cls.__required_fields__:
             if data.get(name) is None:
                 raise ValidationError(f"{cls.__type_name__}.{name} is required")
-        db.set_counters(tc, eid if eid > max_id else max_id, count + 1, self, eid, self._creation_failed)
-        for name in linked:
-            self._set_any_relation(name, kwargs[name])
+        if eid > max_id:
+            max_id = eid
+        if linked:  # the links are made once the entity is counted and in the identity map
+            db.set_counters(tc, max_id, count + 1, self, eid, self._creation_failed)
+            for name in linked:
+                self._set_any_relation(name, kwargs[name])
         # without json's C encoder the fields are encoded once, for the document and the audit entry
         if keys.NATIVE_JSON:
             fields_text = None
@@ -810,7 +813,11 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
             fields_text = json_text.encode_dict(data)
             text = (new_doc_text(fields_text, caller, now) if len(meta) == 6 and now.__class__ is int
                     else doc_text(data, meta, fields_text))
-        db.put_value(keys.doc_key(tc, eid), text)
+        key = keys.doc_key(tc, eid)
+        if linked:
+            db.put_value(key, text)
+        else:   # counted, registered and its document staged in one call
+            db.set_counters(tc, max_id, count + 1, self, eid, self._creation_failed, key, text)
         self._add_keys(data, db, cls, tc, eid)
         changes = dict(data)
         for name in linked:
