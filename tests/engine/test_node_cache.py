@@ -26,10 +26,12 @@ class LoggingMap(CountingMap):
         return super().insert(key, value)
 
 
-def _open(storage):
+def _open(storage, audit=None):
+    """A database over `storage` (and `audit`, else a new MemoryMap) with the `Item` type."""
     type_registry.clear()
     Database._instance = None
-    db = Database.init(db_storage=storage, db_audit=MemoryMap(2, 100, 1000), clock=lambda: 1_000)
+    db = Database.init(db_storage=storage, db_audit=MemoryMap(2, 100, 1000) if audit is None else audit,
+                       clock=lambda: 1_000)
 
     class Item(Entity):
         __alias__ = "sku"

@@ -17,7 +17,7 @@ from .identity_map import IdentityMap
 from .memory_map import MemoryMap
 from .schema_check import SchemaUpgrades
 from .seed_documents import SeedDocuments
-from .staged_store import StagedMap, commit, cut, discard, pending_sets
+from .staged_store import cut, discard, pending_sets, staged_map, stages_of
 from .storage_contract import declared_limit
 from .system_time import SystemTime
 from .undo_journal import CALL, rollback
@@ -116,7 +116,7 @@ class Database(SeedDocuments, SchemaUpgrades):
         self.key_limit = key_limit if key_limit is not None else 10_000
         self.value_limit = value_limit
         self._journal = []      # the undo journal of the current operation (emptied, never replaced)
-        self._data = StagedMap(db_storage, key_limit, value_limit)
+        self._data = staged_map(db_storage, key_limit, value_limit)
         if type(self).get is Database.get:
             self.get = self._data.get   # the same read, one interpreted call fewer (every operation reads)
         if type(self).get_known is Database.get_known:
@@ -125,13 +125,13 @@ class Database(SeedDocuments, SchemaUpgrades):
             self.get_cached = self._data.get_cached
         self._audit_enabled = bool(audit_enabled)
         if db_audit is not None:
-            audit_map = StagedMap(
+            audit_map = staged_map(
                 db_audit, _limit(audit_max_key_size, db_audit, "max_key_size", DEFAULT_MAX_KEY_SIZE),
                 _limit(audit_max_value_size, db_audit, "max_value_size", DEFAULT_MAX_VALUE_SIZE))
-            self._stages = (self._data, audit_map)
+            self._stages = stages_of((self._data, audit_map))
             self.audit = AuditLog(audit_map, "", self._audit_enabled, journal=self._journal)
         else:
-            self._stages = (self._data,)
+            self._stages = stages_of((self._data,))
             self.audit = AuditLog(self._data, "&", self._audit_enabled, shared=True, journal=self._journal)
         self._pending = pending_sets(self._stages)
         self._audit_storage = db_audit
@@ -245,7 +245,7 @@ class Database(SeedDocuments, SchemaUpgrades):
             self._journal.clear()
             if ok:
                 try:
-                    commit(self._stages)
+                    self._stages.commit()
                     return
                 except BaseException:
                     discard(self._stages)
