@@ -125,7 +125,8 @@ class DbApi(QueryEndpoints):
             except Exception as exc:
                 return {"Err": _error_or_raise(exc)}
         meta = self.meta
-        meta.begin()
+        if meta.saved:   # (begin only forgets what an earlier message remembered: mostly nothing)
+            meta.begin()
         generation = self.registry.generation
         try:
             if caller == ANONYMOUS:

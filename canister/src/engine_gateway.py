@@ -33,6 +33,7 @@ from kybra_simple_db import (
     find_type,
     get_caller_id,
     set_caller_id,
+    swap_caller,
 )
 
 ON_DELETE = {"SetNull": SET_NULL, "Cascade": CASCADE, "Restrict": RESTRICT}
@@ -139,8 +140,7 @@ class EngineGateway:
         (its result, the sequence number the transaction's first audit entry gets). What `enter`, the
         action and `leave` do, with two calls fewer (a call costs about 14,000 instructions on Kybra's
         RustPython): every update passes here."""
-        previous = get_caller_id()
-        set_caller_id(caller)
+        previous = swap_caller(caller)
         try:
             db = self.db
             mark = db.begin()

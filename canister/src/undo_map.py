@@ -1,9 +1,9 @@
 """A write-through wrapper around a stable map that can undo the writes of the current operation.
 
 The meta map (schema, admins) sits outside the engine's transactions; DbApi calls begin at the start of
-each update and rollback on its failure, so a refused operation leaves the meta map unchanged too. A
-success needs no call: what it remembered is forgotten by the next begin (a rollback only ever follows
-a begin of the same message).
+each update (when it has anything to forget) and rollback on its failure, so a refused operation leaves
+the meta map unchanged too. A success needs no call: what it remembered (like writes outside any update,
+at install) is forgotten by the next update's begin (a rollback only ever follows that message's start).
 """
 
 
@@ -12,16 +12,17 @@ class UndoMap:
 
     def __init__(self, inner):
         self.inner = inner
-        self.saved = None
+        self.saved = {}   # key -> its value before its first change since `begin` (None: absent)
 
     def begin(self) -> None:
-        """Remember the keys changed from now on (forgetting those of an earlier message)."""
+        """Remember the keys changed from now on (forgetting those of an earlier message). A caller may
+        skip it while `saved` is empty: then it has nothing to forget."""
         self.saved = {}
 
     def rollback(self) -> bool:
         """Restore every key changed since `begin`; True when there was anything to restore."""
-        saved, self.saved = self.saved, None
-        for key, previous in (saved or {}).items():
+        saved, self.saved = self.saved, {}
+        for key, previous in saved.items():
             if previous is None:
                 self.inner.remove(key)
             else:
@@ -29,7 +30,7 @@ class UndoMap:
         return bool(saved)
 
     def _remember(self, key: str) -> None:
-        if self.saved is not None and key not in self.saved:
+        if key not in self.saved:
             self.saved[key] = self.inner.get(key)
 
     def get(self, key: str):

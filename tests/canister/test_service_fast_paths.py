@@ -217,3 +217,44 @@ def test_run_as_commits_or_rolls_back_and_restores_the_caller():
     assert gateway.load(TYPE, made + 1) is None and gateway.audit_length() == first + 1
     again, first_seq = gateway.run_as(ALICE, make, ("next",))
     assert again == made + 1 and first_seq == first + 1
+
+
+def test_run_as_refuses_a_bad_caller_and_keeps_the_current_one():
+    api = _service()
+    gateway = api.gateway
+    before = get_caller_id()
+    for bad in ("", None, 7, b"alice"):
+        with pytest.raises(ValueError):
+            gateway.run_as(bad, lambda: pytest.fail("ran"), ())
+        assert get_caller_id() == before
+
+
+def test_the_meta_maps_undo_skips_begin_only_while_it_has_nothing_to_forget():
+    from kybra_simple_db import MemoryMap
+    from undo_map import UndoMap
+
+    inner = MemoryMap()
+    inner.insert("kept", "1")
+    meta = UndoMap(inner)
+    meta.insert("installed", "x")        # a write outside any update (install) is remembered...
+    assert meta.saved
+    meta.begin()                          # ...and forgotten by the next update's begin
+    meta.insert("kept", "2")
+    meta.insert("new", "3")
+    assert meta.rollback() is True
+    assert inner.get("kept") == "1" and inner.get("new") is None and inner.get("installed") == "x"
+    assert not meta.saved                 # (empty after a rollback: the next update may skip begin)
+    meta.insert("kept", "4")
+    assert meta.rollback() is True and inner.get("kept") == "1"
+    assert meta.rollback() is False
+
+
+def test_a_refused_update_after_install_and_after_a_success_leaves_the_meta_map_as_it_was():
+    api, maps = installed_api()
+    meta_before = dict(maps["meta"][0]._data)
+    refused = api.define_type("2vlcm-anonymous-not-an-admin", {"name": "T", "fields": []}, False)
+    assert "Err" in refused and dict(maps["meta"][0]._data) == meta_before
+    assert "Ok" in api.add_admin(ADMIN, "aaaaa-aa")
+    meta_after = dict(maps["meta"][0]._data)
+    assert "Err" in api.add_admin("2vlcm-anonymous-not-an-admin", "2vxsx-fae")
+    assert dict(maps["meta"][0]._data) == meta_after

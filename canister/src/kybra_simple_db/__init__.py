@@ -4,7 +4,7 @@ Same API as the seed `kybra-simple-db`, with O(1) storage work per operation, al
 operations and transactions, restored ownership metadata and a persistent audit log.
 """
 
-from .context import get_caller_id, set_caller_id
+from .context import get_caller_id, set_caller_id, swap_caller
 from .db_constants import (
     ACTION_CREATE,
     ACTION_DELETE,
@@ -46,4 +46,5 @@ __all__ = [
     "Query", "QueryPage", "Relation", "Storage", "StorageLimitError", "String", "SystemTime", "Timestamp",
     "TimestampedMixin", "ValidationError", "find_type", "DefinitionBatch",
     "get_caller_id", "normalize_id", "registered_types", "set_caller_id",
+    "swap_caller",
 ]

@@ -11,12 +11,14 @@ from . import ordered_keys, value_counts
 from .db_engine import Database
 from .db_errors import ConflictError
 from .entity_values import differs
+from .key_layout import encode_string
 
 _ADD_STEPS = {}     # type code -> (database, key schema, steps of `_add_keys`)
 
 
 def _add_steps(db: Database, cls, tc: int, schema: dict) -> tuple:
-    """(kind "^", "@" or "=", field, generation, ordered index or None, count mode, count tree or None)
+    """(kind "^", "@" or "=", field, generation, ordered index (an alias's key head) or None, count mode,
+    count tree or None)
     per key the type keeps under `schema` (its Database.key_schema), kept in `_ADD_STEPS` for as long as
     that schema is the type's (a schema change makes a new one: `_add_keys` tests it)."""
     steps = []
@@ -26,8 +28,8 @@ def _add_steps(db: Database, cls, tc: int, schema: dict) -> tuple:
             counting = db.count_mode(cls, tc, name)
             steps.append((kind, name[1:], gen, ordered_keys.tree(db, tc, name[1:], gen), counting,
                           None if counting is None else value_counts.count_tree(db, tc, name[1:], gen)))
-        elif kind == "@":
-            steps.append((kind, name[1:], gen, None, None, None))
+        elif kind == "@":     # (its key's head where the ordered index goes: see `_add_keys`)
+            steps.append((kind, name[1:], gen, keys.alias_head(tc, name[1:], gen), None, None))
         else:
             steps.append(("=", name, gen, None, None, None))
     steps = tuple(steps)
@@ -101,7 +103,13 @@ class IndexedKeys:
                 elif counting == "c":
                     value_counts.fold_key(db, index, tc, field, gen, new)
             elif kind == "@":     # (what `_claim_alias` does, inline)
-                key = keys.alias_key(tc, field, new, db.key_limit, gen)
+                limit = db.key_limit
+                if new.__class__ is str:   # (alias_key's plain Text key inline: `index` is its head)
+                    key = index + encode_string(new)
+                    if len(key) * 4 > limit:
+                        key = keys.alias_key(tc, field, new, limit, gen)
+                else:
+                    key = keys.alias_key(tc, field, new, limit, gen)
                 holder = db.get(key)
                 if holder is not None and int(holder) != eid:
                     raise self._alias_taken(new, holder)

@@ -109,16 +109,33 @@ def _generation(gen: int) -> str:
     return "!" + str(gen) if gen else ""
 
 
-_ALIAS_PREFIXES = {}
+encode_string = _encode_string
+"""A Text value's JSON string (what `value_token` gives for a str): the token of its alias key."""
+
+_ALIAS_HEADS = {}     # (type code, field, generation) -> alias_head(...), for up to 1024 of them
+
+
+def alias_head(tc: int, field: str, gen: int = 0) -> str:
+    """The start of the alias keys of `field` that hold their value's token plainly: a plain Text value's key
+    is this + encode_string(value) whenever that text has at most `limit // 4` characters (see `fit`)."""
+    return str(tc) + "@" + field + _generation(gen) + "="
 
 
 def alias_key(tc: int, field: str, value, limit: int, gen: int = 0) -> str:
-    prefix = _ALIAS_PREFIXES.get((tc, field, gen))
-    if prefix is None:
-        prefix = str(tc) + "@" + field + _generation(gen)
-        if len(_ALIAS_PREFIXES) < 1024:
-            _ALIAS_PREFIXES[(tc, field, gen)] = prefix
-    return fit(prefix, _encode_string(value) if value.__class__ is str else value_token(value), limit)
+    """Where the entity holding alias `value` is found: `fit` of its prefix and the value's token."""
+    head = _ALIAS_HEADS.get((tc, field, gen))
+    if head is None:
+        head = alias_head(tc, field, gen)
+        if len(_ALIAS_HEADS) < 1024:
+            _ALIAS_HEADS[(tc, field, gen)] = head
+    if value.__class__ is str:
+        token = _encode_string(value)
+        key = head + token
+        if len(key) * 4 <= limit:     # (fit's first test, without its call)
+            return key
+    else:
+        token = value_token(value)
+    return fit(head[:-1], token, limit)
 
 
 def pending_key(tc: int, bucket: int) -> str:
