@@ -4,7 +4,7 @@ own get/insert/remove/contains_key; with the same stored bytes, errors, all-or-n
 upkeep as a map used through its methods, which every map without them still is."""
 
 import pytest
-from kybra_simple_db import Database, MemoryMap
+from kybra_simple_db import Database, MemoryMap, staged_store
 from kybra_simple_db.db_errors import StorageLimitError
 from kybra_simple_db.staged_store import DirectStagedMap, DirectStages, StagedMap, Stages, commit, staged_map
 from test_node_cache import _open
@@ -187,3 +187,18 @@ def test_a_host_trap_during_commit_propagates_as_on_the_method_path():
     host = Host()
     got = _refused_update(HostMap(host, 0), HostMap(host, 1), lambda key: setattr(host, "refuse", key))
     assert got == expected
+
+
+def test_the_direct_cache_stays_bounded_and_forgets(monkeypatch):
+    monkeypatch.setattr(staged_store, "CACHE_SIZE", 8)
+    host = Host()
+    staged = staged_map(HostMap(host, 0), 100, 1000)
+    for i in range(50):
+        MemoryMap.insert(host.maps[0], "k" + str(i), str(i))
+        assert staged.get_cached("k" + str(i)) == str(i)
+        assert len(staged.cache) <= 8
+    assert staged.get_cached("absent") is None and staged.contains("k49") and not staged.contains("absent")
+    staged.forget_cached()
+    assert staged.cache == {}
+    MemoryMap.insert(host.maps[0], "k49", "new")
+    assert staged.get_cached("k49") == "new" and staged.get("k49") == "new"

@@ -128,44 +128,52 @@ class StagedMap:
 
 class DirectStagedMap(StagedMap):
     """A StagedMap over a map that offers host functions: a read calls the host function with the memory
-    id, without the map's Python method between (~25,000 instructions less per access on Kybra's
-    RustPython); the same values, errors and traps, as the method is one call of that function."""
+    id, without the map's Python method between; the same values, errors and traps, as the method is one
+    call of that function. Its reads (`get`, `get_known`, `get_cached`, `contains`) are closures over its
+    dicts and the host function (`direct_reads`): no attribute read per call, ~35,000 instructions less
+    per read on Kybra's RustPython than a StagedMap's over StableBTreeMap's method."""
 
     def __init__(self, raw, max_key_size: Optional[int], max_value_size: Optional[int], host: tuple):
         StagedMap.__init__(self, raw, max_key_size, max_value_size)
         self.memory_id, self.host_get, self.host_insert, self.host_remove, self.host_contains = host
+        self.get, self.get_known, self.get_cached, self.contains = direct_reads(
+            self.pending, self.cache, host)
 
-    def get(self, key: str) -> Optional[str]:
-        pending = self.pending
+
+def direct_reads(pending: dict, cache: dict, host: tuple) -> tuple:
+    """StagedMap's `get`, `get_known`, `get_cached` and `contains` over the map's `pending` and `cache`
+    dicts (the same for its lifetime), reading storage by the host functions of `host` (storage_contract)."""
+    memory_id, host_get, host_contains = host[0], host[1], host[4]
+
+    def get(key: str) -> Optional[str]:
         if key in pending:
             return pending[key]
-        return self.host_get(self.memory_id, key)
+        return host_get(memory_id, key)
 
-    def get_known(self, key: str, known: Optional[tuple]) -> Optional[str]:
-        pending = self.pending
+    def get_known(key: str, known: Optional[tuple]) -> Optional[str]:
         if key in pending:
             return pending[key]
         if known is not None and known[1] == SETTLED[0]:
             return known[0]
-        return self.host_get(self.memory_id, key)
+        return host_get(memory_id, key)
 
-    def get_cached(self, key: str) -> Optional[str]:
-        pending = self.pending
+    def get_cached(key: str) -> Optional[str]:
         if key in pending:
             return pending[key]
-        cache = self.cache
         if key in cache:
             return cache[key]
-        value = self.host_get(self.memory_id, key)
+        value = host_get(memory_id, key)
         if len(cache) >= CACHE_SIZE:
             cache.clear()
         cache[key] = value
         return value
 
-    def contains(self, key: str) -> bool:
-        if key in self.pending:
-            return self.pending[key] is not None
-        return self.host_contains(self.memory_id, key)
+    def contains(key: str) -> bool:
+        if key in pending:
+            return pending[key] is not None
+        return host_contains(memory_id, key)
+
+    return get, get_known, get_cached, contains
 
 
 def staged_map(raw, max_key_size: Optional[int], max_value_size: Optional[int]) -> StagedMap:
