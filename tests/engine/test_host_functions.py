@@ -116,7 +116,7 @@ def test_maps_without_host_functions_keep_the_method_path():
 
 
 def test_beside_a_map_without_host_functions_one_with_them_is_read_through_them_and_written_by_methods():
-    """`commit_direct` serves only stages that all offer host functions; else `commit` writes them all."""
+    """`direct_commit` serves only stages that all offer host functions; else `commit` writes them all."""
     host = Host()
     data, audit = HostMap(host, 0), MemoryMap(1, 100, 1000)
     db, Item = _open(data, audit)

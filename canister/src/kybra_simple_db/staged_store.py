@@ -232,32 +232,36 @@ def commit(stages: tuple) -> None:
             pending.clear()     # (a failed write leaves the rest to `discard`)
 
 
-def commit_direct(stages: tuple) -> None:
-    """`commit` for maps that are all DirectStagedMaps: each write calls the host function with the memory
-    id (the same writes in the same order, the same cache upkeep, the same handling of a refused write)."""
-    SETTLED[0] += 1
-    for staged in stages:
-        pending = staged.pending
-        if pending:
-            memory_id = staged.memory_id
-            try:
-                insert = staged.host_insert
-                for key, value in pending.items():
-                    if value is None:
-                        try:
-                            staged.host_remove(memory_id, key)
-                        except KeyError:
-                            pass
-                    else:
-                        insert(memory_id, key, value)
-            except BaseException:
-                staged.cache.clear()
-                raise
-            cache = staged.cache
-            if cache:   # (as in `commit`)
-                for key in filter(cache.__contains__, pending):
-                    cache[key] = pending[key]
-            pending.clear()
+def direct_commit(stages: tuple):
+    """`commit` for maps that are all DirectStagedMaps, as a function of no argument: a closure over each
+    map's dicts, memory id and host functions (no attribute read per map); each write calls the host
+    function with the memory id (the same writes in the same order, the same cache upkeep, the same
+    handling of a refused write)."""
+    maps = tuple([(staged.pending, staged.cache, staged.memory_id, staged.host_insert, staged.host_remove)
+                  for staged in stages])
+
+    def commit_direct() -> None:
+        SETTLED[0] += 1
+        for pending, cache, memory_id, insert, remove in maps:
+            if pending:
+                try:
+                    for key, value in pending.items():
+                        if value is None:
+                            try:
+                                remove(memory_id, key)
+                            except KeyError:
+                                pass
+                        else:
+                            insert(memory_id, key, value)
+                except BaseException:
+                    cache.clear()
+                    raise
+                if cache:   # (as in `commit`)
+                    for key in filter(cache.__contains__, pending):
+                        cache[key] = pending[key]
+                pending.clear()
+
+    return commit_direct
 
 
 class Stages(tuple):
@@ -268,14 +272,14 @@ class Stages(tuple):
 
 
 class DirectStages(Stages):
-    """Stages that are all DirectStagedMaps: `stages.commit()` is `commit_direct(stages)`."""
+    """Stages that are all DirectStagedMaps: `stages.commit()` is their `direct_commit` closure."""
 
-    __slots__ = ()
-    commit = commit_direct
+    def __init__(self, maps: tuple):
+        self.commit = direct_commit(self)
 
 
 def stages_of(maps: tuple) -> Stages:
-    """`maps` as the Stages whose `commit` suits them (`commit_direct` when every one is direct)."""
+    """`maps` as the Stages whose `commit` suits them (a `direct_commit` closure when every one is direct)."""
     if all(type(staged) is DirectStagedMap for staged in maps):
         return DirectStages(maps)
     return Stages(maps)
