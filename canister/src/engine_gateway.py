@@ -142,15 +142,8 @@ class EngineGateway:
         RustPython): every update passes here."""
         previous = swap_caller(caller)
         try:
-            db = self.db
-            mark = db.begin()
             first_seq = self.audit.next_seq   # (next_audit_seq() without its call)
-            try:
-                result = action(*args)
-            except BaseException:
-                db.end(mark, False)
-                raise
-            db.end(mark, True)
+            result = self.db.run(action, args)
         finally:
             set_caller_id(previous)
         return result, first_seq

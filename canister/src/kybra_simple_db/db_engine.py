@@ -252,6 +252,33 @@ class Database(SeedDocuments, SchemaUpgrades):
                     raise
             discard(self._stages)
 
+    def run(self, action, args: tuple):
+        """`action(*args)` in one all-or-nothing unit: committed (if outermost) when it returns, rolled back
+        when it raises. What `begin`, the action and `end` do, the success path inline: two calls fewer
+        (a call costs ~15,000 instructions on Kybra's RustPython; every canister update passes here)."""
+        depth = self.depth
+        self.depth = depth + 1
+        journal = self._journal
+        mark = len(journal)
+        if depth:   # (as `begin`)
+            journal.append((CALL, cut, (self._stages, tuple(map(len, self._pending)))))
+        try:
+            result = action(*args)
+        except BaseException:
+            self.end(mark, False)
+            raise
+        depth = self.depth - 1   # (as `end(mark, True)`)
+        self.depth = depth
+        if depth == 0:
+            journal.clear()
+            stages = self._stages
+            try:
+                stages.commit()
+            except BaseException:
+                discard(stages)
+                raise
+        return result
+
     def on_rollback(self, undo) -> None:
         """Register `undo()` to restore in-memory state if the current operation rolls back."""
         self._journal.append((None, undo, None))
