@@ -6,7 +6,8 @@ maps: creates, updates, batches failing part-way, links, transfers, deletes, cou
 thresholds both ways, schema changes, dump and restore, upgrades) or "engine" (the engine alone: hooks, a
 subclass, custom ids, relations named in a create, checked creates and updates, units rolled back,
 restarts over the same maps), SB_SEED, SB_STEPS, SB_NATIVE ("0": the engine's own JSON code, as on
-RustPython), SB_TICK ("1": the engine's clock moves on every read)."""
+RustPython), SB_TICK ("1": the engine's clock moves on every read), SB_HOST ("1": the service's maps offer
+host functions, as main.py's do)."""
 
 import hashlib
 import json
@@ -177,6 +178,12 @@ class ServiceRun:
         self.maps = {"db": (MemoryMap(0, 128, 1024), 128, 1024), "audit": (MemoryMap(1, 80, 1024), 80, 1024),
                      "meta": (MemoryMap(2, 128, 16384), 128, 16384),
                      "cert": (MemoryMap(3, 128, 1100), 128, 1100)}
+        if ENV.get("SB_HOST") == "1":   # the maps offer host functions, as main.py's do (storage_contract)
+            by_id = {m.memory_id: m for m, _, _ in self.maps.values()}
+            for m, _, _ in self.maps.values():
+                m.host_functions = (m.memory_id, lambda i, k: by_id[i].get(k),
+                                    lambda i, k, v: by_id[i].insert(k, v), lambda i, k: by_id[i].remove(k),
+                                    lambda i, k: by_id[i].contains_key(k))
         self.now = 1_700_000_000_000_000_000
         self.certified = b""
         self.api = self.new_api()
