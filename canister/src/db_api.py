@@ -132,8 +132,7 @@ class DbApi(QueryEndpoints):
             if caller == ANONYMOUS:
                 self.access.require_signed_in(caller)  # raises Unauthenticated
             result, first_seq = gateway.run_as(caller, action, args)
-        except Exception as exc:
-            gateway.release()
+        except Exception as exc:   # (run_as released the held entity: see `release`)
             changed = meta.rollback()
             if changed or generation != self.registry.generation:
                 self._load_registries()
@@ -141,7 +140,6 @@ class DbApi(QueryEndpoints):
         # (the meta map needs no commit: its next begin forgets what this message remembered)
         # outside the try: a failure here is a bug and must trap, so the IC rolls the message back
         certifier.after_update(gateway, first_seq)
-        gateway.release()
         return {"Ok": result}
 
     def _entity(self, type_name: str, view: tuple, caller: str = None, shape: TypeShape = None) -> dict:

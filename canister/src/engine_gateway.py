@@ -139,13 +139,15 @@ class EngineGateway:
         back if it raises (the previous caller restored either way, also when the commit fails). Returns
         (its result, the sequence number the transaction's first audit entry gets). What `enter`, the
         action and `leave` do, with two calls fewer (a call costs about 14,000 instructions on Kybra's
-        RustPython): every update passes here."""
+        RustPython): every update passes here. Ends with what `release` does (nothing after it needs the
+        held entity)."""
         previous = swap_caller(caller)
         try:
             first_seq = self.audit.next_seq   # (next_audit_seq() without its call)
             result = self.db.run(action, args)
         finally:
             set_caller_id(previous)
+            self._held = None   # (what `release` does: the entity held was this update's)
         return result, first_seq
 
     def leave(self, scope: tuple, ok: bool) -> None:

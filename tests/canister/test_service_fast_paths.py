@@ -258,3 +258,16 @@ def test_a_refused_update_after_install_and_after_a_success_leaves_the_meta_map_
     meta_after = dict(maps["meta"][0]._data)
     assert "Err" in api.add_admin("2vlcm-anonymous-not-an-admin", "2vxsx-fae")
     assert dict(maps["meta"][0]._data) == meta_after
+
+
+def test_an_update_holds_no_entity_once_it_ends_committed_or_refused():
+    api = _service()
+    made = api.create(ALICE, TYPE, [{"name": "title", "value": {"Text": "one"}}])["Ok"]["id"]
+    one = [{"name": "qty", "value": {"Int": 3}}]
+    assert api.update(ALICE, TYPE, made, one, None)["Ok"]["fields"][2]["value"] == {"Int": 3}
+    assert api.gateway._held is None
+    assert "Err" in api.update(ALICE, TYPE, made, [{"name": "qty", "value": {"Int": 99}}], None)
+    assert api.gateway._held is None
+    assert "Err" in api.update(ADMIN, TYPE, made, one, 7)   # (a stale version: refused after the load)
+    assert api.gateway._held is None
+    assert api.get(ALICE, TYPE, made)["Ok"]["version"] == 2
