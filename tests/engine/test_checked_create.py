@@ -100,3 +100,21 @@ def test_a_taken_alias_names_its_holder_and_changes_nothing():
                 create({"name": "b", "sku": "s-1"})
         _nothing_stored(db, item_class, storage, audit, before)
     assert item_class.by_alias("s-1").id == 1
+
+
+@pytest.mark.parametrize("values", [{"name": "a", "qty": 5, "sku": "s-2"}, {"name": "b"}])
+def test_checked_create_with_view_gives_the_new_entitys_live_view(values):
+    """The gateway's form: the same stored bytes as without `view`, and the entity's live_view()."""
+    db, item_class, storage, audit = item_db()
+    with db.transaction():
+        item_class.create_checked(dict(values))
+    expected = stored_maps(storage, audit)
+    db, item_class, storage, audit = item_db()
+    with db.transaction():
+        view = item_class.create_checked(dict(values), db, True)
+    assert stored_maps(storage, audit) == expected
+    assert view == item_class.load(2).live_view() and view[0] == 2 and view[1]["name"] == values["name"]
+    with pytest.raises(ValidationError):
+        with db.transaction():
+            item_class.create_checked({"name": "c", "nope": 1}, db, True)
+    assert item_class.count() == 2

@@ -134,7 +134,7 @@ class AuditLog:
                         raise StorageLimitError("audit entry too large for the audit map's value size")
             value_chunks.write(staged, journal, self.key(seq), text, limit)
         self.next_seq = seq + 1
-        journal.append((CALL, setattr, (self, "next_seq", seq)))
+        journal += ((CALL, setattr, (self, "next_seq", seq)),)   # (the same list: no append call)
         listener = self.listener
         if listener is not None:
             listener(seq, operation, type_name, entity_id, changes, when, caller)
