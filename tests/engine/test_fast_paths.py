@@ -19,6 +19,9 @@ class _Empty:
     def contains(self, key):
         return False
 
+    def put_whole(self, key, value, journal):   # (an audit log binds its map's put_whole when made)
+        return True
+
 
 def test_audit_entry_text_is_the_compact_json_list():
     log = AuditLog(_Empty(), "", True)

@@ -44,6 +44,9 @@ class StagedMap:
         self.value_chars = NO_LIMIT if max_value_size is None else max_value_size // 4
         self.pending = {}       # the same dict for the map's lifetime (emptied in place): see pending_sets
         self.cache = {}         # key -> what storage holds (None: absent), for `get_cached` only
+        # what put and put_whole read on every write, in one attribute read (each costs ~7,000 instructions
+        # on Kybra's RustPython); none of the three is ever replaced
+        self._put_parts = (self.key_chars, self.value_chars, self.pending)
 
     def get(self, key: str) -> Optional[str]:
         pending = self.pending
@@ -91,12 +94,12 @@ class StagedMap:
             raise StorageLimitError(f"storage key {key[:40]!r}... exceeds {self.max_key_size} bytes")
 
     def put(self, key: str, value: str, journal: list) -> None:
-        if len(key) > self.key_chars:
+        key_chars, value_chars, pending = self._put_parts
+        if len(key) > key_chars:
             self.check_key(key)
-        if len(value) > self.value_chars and (len(value) > self.max_value_size or not value.isascii()) and (
+        if len(value) > value_chars and (len(value) > self.max_value_size or not value.isascii()) and (
                 len(value.encode("utf-8")) > self.max_value_size):    # (ASCII: its length, not encoded)
             raise StorageLimitError(f"value for {key[:40]!r} exceeds {self.max_value_size} bytes")
-        pending = self.pending
         if key in pending:      # staged before: a nested unit rolling back restores that value
             journal.append((self, key, pending[key]))
         pending[key] = value
@@ -105,11 +108,11 @@ class StagedMap:
         """Stage `value` if it fits in one stored value (True); else stage nothing (False), and the
         caller splits it over several keys (value_chunks). ASCII text (the usual documents and audit
         entries) is measured by its length, without encoding it."""
-        if len(value) > self.value_chars and (len(value) > self.max_value_size or not value.isascii()):
+        key_chars, value_chars, pending = self._put_parts
+        if len(value) > value_chars and (len(value) > self.max_value_size or not value.isascii()):
             return False
-        if len(key) > self.key_chars:
+        if len(key) > key_chars:
             self.check_key(key)
-        pending = self.pending
         if key in pending:
             journal.append((self, key, pending[key]))
         pending[key] = value
