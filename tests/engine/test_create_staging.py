@@ -94,6 +94,19 @@ def test_an_update_after_a_create_leaves_the_create_entry_and_the_stored_values_
     assert item_class.load(2).qty == 3 and item_class.count_by("name", "b") == 0
 
 
+def test_the_audit_listener_set_last_hears_the_entries_and_none_stops_it():
+    db, item_class, storage, audit = item_db()
+    first, second = [], []
+    db.audit.set_listener(lambda seq, *entry: first.append(seq))
+    item_class(name="b")
+    db.audit.set_listener(lambda seq, *entry: second.append(seq))
+    item_class(name="c")
+    db.audit.set_listener(None)
+    item_class(name="d")
+    assert (len(first), len(second)) == (1, 1) and second[0] == first[0] + 1
+    assert db.audit.length() == first[0] + 3 - db.audit.min_seq
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.dictionaries(st.text(max_size=4), st.one_of(st.none(), st.booleans(), st.integers(), st.text()),
                        max_size=6),

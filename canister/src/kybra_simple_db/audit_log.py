@@ -52,14 +52,16 @@ class AuditLog:
         self.min_seq = int(staged.get(prefix + keys.AUDIT_MIN) or 0)
         self.next_seq = self._find_end(self.min_seq)
         self.listener = None
-        # what `append` reads on every entry, in one attribute read (the map's put_whole bound once)
-        self._parts = (staged.put_whole, prefix, self.journal)
+        # what `append` reads on every entry, in one attribute read (the map's put_whole bound once; made
+        # again by set_listener)
+        self._parts = (staged.put_whole, prefix, self.journal, None)
 
     def set_listener(self, listener) -> None:
         """`listener(seq, operation, type_name, entity_id, changes, when, caller)` hears of every entry
         staged from then on, as `append` was given it, but with `changes` None when the entry was too
         large and keeps only the names (a certifier keeps copies instead of reading back)."""
         self.listener = listener
+        self._parts = self._parts[:3] + (listener,)
 
     def _has(self, seq: int) -> bool:
         return self.staged.contains(keys.audit_key(self.prefix, seq))
@@ -112,7 +114,7 @@ class AuditLog:
         when the caller has it). `Database.record` passes any other entry with its `text`."""
         if not self.enabled:
             return
-        put_whole, prefix, journal = self._parts
+        put_whole, prefix, journal, listener = self._parts
         seq = self.next_seq
         if text is None:
             if caller.__class__ is str:     # (no builtin type() call: each costs ~9,000 on RustPython)
@@ -137,7 +139,6 @@ class AuditLog:
             value_chunks.write(staged, journal, self.key(seq), text, limit)
         self.next_seq = seq + 1
         journal += ((CALL, setattr, (self, "next_seq", seq)),)   # (the same list: no append call)
-        listener = self.listener
         if listener is not None:
             listener(seq, operation, type_name, entity_id, changes, when, caller)
 
