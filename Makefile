@@ -45,6 +45,7 @@ bench: setup
 	$(PY) -m benchmarks.engine
 	$(PY) -m benchmarks.engine_wasm
 	$(PY) -m benchmarks.canister_wasm
+	$(PY) -m benchmarks.create_spread
 	$(PY) -m benchmarks.localnet
 	$(PY) -m benchmarks.candid_budget
 	$(PY) -m benchmarks.client
