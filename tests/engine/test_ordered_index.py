@@ -277,3 +277,24 @@ def test_a_rebuilds_insert_among_its_values_entries_descends_the_tree_once():
             assert db.reads == height + 1      # the header and one node per level
     assert tree.check() == 3000 - 428 + 2     # 1505 and 14 added
     assert [e for e in tree.walk() if e[1] in (14, 1505)] == [["item-0", 1505], ["item-4", 14]]
+
+
+def _cut_by_part_sizes(parts: list) -> int:
+    """The cut by each part's UTF-8 size: what half_cut computes from one joined text."""
+    half = sum(len(part.encode("utf-8")) + 1 for part in parts) // 2
+    total = 0
+    for i, part in enumerate(parts):
+        total += len(part.encode("utf-8")) + 1
+        if total >= half:
+            return min(max(i + 1, 1), len(parts) - 1)
+    return min(1, len(parts) - 1)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_split_cuts_where_the_parts_sizes_reach_half_the_node(seed):
+    rng = random.Random(seed)
+    alphabet = ["a", "Z", "7", "é", "€", "𝄞", "\x1d0", "\x1d1", " "]
+    for _ in range(400):
+        parts = ["s" + "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12))) + "\x1f"
+                 + str(rng.randint(1, 10 ** rng.randint(1, 12))) for _ in range(rng.randint(2, 40))]
+        assert ordered_index.half_cut(parts) == _cut_by_part_sizes(parts)
