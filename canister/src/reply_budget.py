@@ -25,15 +25,61 @@ class ReplyBudget:
 
 
 def entity_size(value: object) -> int:
-    """An upper estimate of the Candid-encoded size of a reply value (records, variants, lists, scalars)."""
+    """An upper estimate of the Candid-encoded size of a reply value (records, variants, lists, scalars):
+    5 + UTF-8 bytes per text, 10 per number, 1 per null or bool, 32 per principal, 4 per record and 5 per
+    list besides their items. The texts are sized together, one encode of their join (an encode per text
+    costs ~24K instructions on Kybra's RustPython), and the common kinds without a call each."""
+    texts = []
+    kind = value.__class__
+    if kind is dict:
+        size = _walk(4, value.values(), texts)
+    elif kind is list or kind is tuple:
+        size = _walk(5, value, texts)
+    else:
+        size = _other(value, texts)
+    if texts:
+        size += len("".join(texts).encode("utf-8"))
+    return size
+
+
+_OPAQUE = set()
+"""Classes whose values size as a principal (none of the kinds above): met before, so known at once."""
+
+
+def _walk(size: int, items, texts: list) -> int:
+    """`size` plus the sizes of `items` but their texts' bytes, which go on `texts`."""
+    for item in items:
+        kind = item.__class__   # (a quarter of a type() call; exact classes first, subclasses in _other)
+        if kind is str:
+            texts += (item,)   # (fewer instructions than a call of append on RustPython)
+            size += 5
+        elif kind is int:
+            size += 10
+        elif kind is dict:
+            size = _walk(size + 4, item.values(), texts)
+        elif kind is list or kind is tuple:
+            size = _walk(size + 5, item, texts)
+        elif item is None:
+            size += 1
+        elif kind in _OPAQUE:
+            size += 32
+        else:
+            size += _other(item, texts)
+    return size
+
+
+def _other(value: object, texts: list) -> int:
+    """The size of a value of any class (subclasses included) but its text's bytes, which go on `texts`."""
     if value is None or isinstance(value, bool):
         return 1
     if isinstance(value, str):
-        return len(value.encode("utf-8")) + 5
+        texts.append(value)
+        return 5
     if isinstance(value, (int, float)):
         return 10
     if isinstance(value, dict):
-        return 4 + sum(entity_size(v) for v in value.values())
+        return _walk(4, value.values(), texts)
     if isinstance(value, (list, tuple)):
-        return 5 + sum(entity_size(v) for v in value)
-    return 32  # a principal: at most 29 bytes plus its length
+        return _walk(5, value, texts)
+    _OPAQUE.add(value.__class__)   # (a principal; any class that is none of the above sizes so)
+    return 32
