@@ -7,9 +7,9 @@ are built from. The hot paths (create, update, get) hand out views alone. Engine
 from plain type definitions (typedef_rules), so the rest of the canister never touches engine objects.
 """
 
-import json
 import math
 
+import dump_text
 from audit_capture import AuditCapture
 from error_map import limit, not_found
 from kybra_simple_db import (
@@ -82,8 +82,6 @@ def _hook_method(hook):
     return staticmethod(on_event)
 
 
-# A dump record's JSON: compact, keys sorted (one encoder for every record of a page)
-_DUMP_JSON = json.JSONEncoder(separators=(",", ":"), sort_keys=True)
 
 class EngineGateway:
     """The engine database over the canister's stable maps, with plain-record operations."""
@@ -424,7 +422,7 @@ class EngineGateway:
         room = max_chars if room is None else room
 
         def admit(record: dict) -> bool:
-            text = "".join(_DUMP_JSON.iterencode(record))
+            text = dump_text.record_text(record)   # (json's text: compact, keys sorted)
             if used[0] + len(text) + 1 > room:
                 if not texts and len(text) + 2 > max_chars:
                     raise limit("one entity is too large for a dump page")

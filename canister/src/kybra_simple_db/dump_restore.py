@@ -78,12 +78,13 @@ class _Page:
                 or (self.stop is not None and bool(self.records) and self.stop()))
 
 
-def _walk_links(entity, cls, page: _Page, start) -> tuple:
-    """The entity's dumped links from `start` ((relation, link id after which to go on), or None for
-    all) as far as the page allows: ({relation: ids}, None when they are all in, else where to go on)."""
+def _walk_links(entity, cls, page: _Page, start, dumped: list) -> tuple:
+    """The entity's dumped links (of the relations `dumped`, `_dumped_relations(cls)`) from `start`
+    ((relation, link id after which to go on), or None for all) as far as the page allows: ({relation:
+    ids}, None when they are all in, else where to go on)."""
     links = {}
     eid = entity._eid
-    for name in _dumped_relations(cls):
+    for name in dumped:
         after = 0
         if start is not None:
             if name < start[0]:
@@ -105,8 +106,9 @@ def _walk_links(entity, cls, page: _Page, start) -> tuple:
     return links, None
 
 
-def _record(db, tc: int, type_name: str, eid: int, cls, page: _Page) -> tuple:
-    """(the entity's record, None or where its links go on when they do not all fit the page)."""
+def _record(db, tc: int, type_name: str, eid: int, cls, page: _Page, dumped: list) -> tuple:
+    """(the entity's record, None or where its links go on when they do not all fit the page);
+    `dumped`: `_dumped_relations(cls)` (worked out once per page and type)."""
     doc = json_text.decode_record(db.get_value(keys.doc_key(tc, eid)))
     stored = doc["f"]
     fields = {}
@@ -119,9 +121,9 @@ def _record(db, tc: int, type_name: str, eid: int, cls, page: _Page) -> tuple:
         elif cls is None or name in cls.__fields__:
             fields[name] = value
     links, position = {}, None
-    entity = cls.by_storage_id(eid) if cls is not None and _dumped_relations(cls) else None
+    entity = cls.by_storage_id(eid) if dumped else None
     if entity is not None:
-        links, position = _walk_links(entity, cls, page, None)
+        links, position = _walk_links(entity, cls, page, None, dumped)
     record = {"type": type_name, "id": eid, "fields": fields, "refs": refs, "links": links,
               "owner": doc["o"], "creator": doc["c"], "updater": doc["u"], "created": doc["tc"],
               "updated": doc["tu"], "version": doc["v"]}
@@ -134,7 +136,8 @@ def _continuation(type_name: str, cls, eid: int, start: tuple, page: _Page):
     """Append the record that goes on with entity `eid`'s links from `start`; None when they are all
     in, else where to go on. An entity deleted since the previous page ends its links here."""
     entity = cls.by_storage_id(eid)
-    links, position = ({}, None) if entity is None else _walk_links(entity, cls, page, start)
+    links, position = ({}, None) if entity is None else _walk_links(entity, cls, page, start,
+                                                                    _dumped_relations(cls))
     record = {"type": type_name, "links_of": eid, "links": links}
     if position is not None:
         record["more_links"] = True
@@ -187,8 +190,9 @@ def dump_page(db, cursor, limit: int, stop=None, admit=None) -> tuple:
         if tc > start_tc:
             after, resume = 0, None
         cls = type_registry.find(name)
+        dumped = [] if cls is None else _dumped_relations(cls)
         if resume is not None and cls is not None:
-            if resume[0] not in _dumped_relations(cls):
+            if resume[0] not in dumped:
                 raise ValidationError(f"invalid dump cursor {cursor[:80]!r}: {name} has no such links")
             position = _continuation(name, cls, after, resume, page)
             if position is not None:
@@ -199,7 +203,7 @@ def dump_page(db, cursor, limit: int, stop=None, admit=None) -> tuple:
             ids, next_id = db.live_walk(tc, after, limit - len(page.records))
             last = after  # the id after which the page goes on when the next record does not fit
             for eid in ids:
-                record, position = _record(db, tc, name, eid, cls, page)
+                record, position = _record(db, tc, name, eid, cls, page, dumped)
                 if not page.add(record):
                     return page.records, f"{tc}:{last}"
                 last = eid
