@@ -298,3 +298,42 @@ def test_a_split_cuts_where_the_parts_sizes_reach_half_the_node(seed):
         parts = ["s" + "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12))) + "\x1f"
                  + str(rng.randint(1, 10 ** rng.randint(1, 12))) for _ in range(rng.randint(2, 40))]
         assert ordered_index.half_cut(parts) == _cut_by_part_sizes(parts)
+
+
+@pytest.mark.parametrize("seed", [8, 9, 10])
+def test_removals_on_entry_texts_store_what_removals_on_decoded_nodes_store(seed):
+    """A removal that empties a leaf, merges nodes with a neighbour or lowers the root works on entry texts
+    (nothing decoded) and writes byte for byte what the removal on decoded nodes wrote, on a cold heap
+    and on decoded cached nodes, for every kind of value; the tree keeps a sorted model's entries."""
+    from decoded_index import DecodedIndex
+
+    rng = random.Random(seed)
+    trees = []
+    for kind in (OrderedIndex, DecodedIndex):
+        db = Database(db_storage=MemoryMap(max_key_size=100, max_value_size=120))
+        trees.append((db, kind(db, "1^x")))
+    model = {}
+    for step in range(900):
+        if rng.random() < 0.5:
+            ordered_index.forget_cached()
+        elif model and step % 5 == 0:
+            trees[0][1].check()     # every node decoded
+        growing = step % 300 < 160      # waves: a tree a few levels deep, then emptied down to a leaf
+        if model and rng.random() < (0.25 if growing else 0.85):
+            start = rng.randrange(len(model))
+            doomed = sorted(model)[start:start + rng.choice([1, 1, 3])]     # neighbours too: merges
+            changes = [("remove", model.pop(key)) for key in doomed]
+        else:
+            value, eid = _tricky_value(rng), rng.randint(1, 500)
+            changes = [("insert", (value, eid))]
+            model.setdefault(sort_key(value, eid), (value, eid))
+        for method, entry in changes:
+            done = []
+            for db, tree in trees:
+                with db.operation():
+                    done.append(getattr(tree, method)(*entry))
+            assert done[0] == done[1] and (method == "insert" or done[0])
+            assert trees[0][0]._storage._data == trees[1][0]._storage._data
+    for _db, tree in trees:
+        assert tree.check() == len(model)
+        assert [sort_key(*e) for e in tree.walk()] == sorted(model)

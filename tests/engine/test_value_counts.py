@@ -323,20 +323,23 @@ def test_a_query_count_of_one_value_reads_its_count_in_one_call():
     assert Item.query().where(size__gte=1).count() == 5800      # ranges walk the index as before
 
 
-def _count_changes(cold: bool) -> list:
+def _count_changes(cold: bool, kind=value_counts.CountTree, seed: int = 11, waves: bool = False) -> list:
     db = Database(db_storage=MemoryMap(max_key_size=100, max_value_size=120))
-    counts = value_counts.CountTree(db, "1+x")
-    rng = random.Random(11)
+    counts = kind(db, "1+x")
+    rng = random.Random(seed)
     model = {}
     snapshots = []
     values = ["", "a", "ab", "a\x1e", "a ", "b", "é", 3, 3.0, True] + ["v" + str(i) for i in range(30)]
-    for _ in range(600):
+    for step in range(600):
         if cold:
             ordered_index._CACHE.clear()
         value = rng.choice(values)
         key = value_counts.rank(value), value
-        with db.operation():
-            if key in model:
+        with db.operation():    # (`waves`: counts dropped by turns, so nodes empty and merge)
+            if key in model and rng.random() < (0.9 if waves and step % 150 > 100 else 0.1):
+                counts.set(value, None)
+                del model[key]
+            elif key in model:
                 delta = rng.choice([-3, 1, 2, 500])
                 assert counts.add(value, delta, 5)
                 model[key] = model[key] + delta
@@ -356,6 +359,17 @@ def test_count_changes_on_a_cold_heap_store_what_they_store_on_decoded_nodes():
     """A stored count changed in the leaf's text (a cold heap) is stored byte for byte as on decoded
     nodes, through splits and merges, for Text with separators, prefixes of others, and numbers."""
     assert _count_changes(True) == _count_changes(False)
+
+
+@pytest.mark.parametrize("seed", [12, 13])
+def test_count_tree_changes_on_entry_texts_store_what_changes_on_decoded_nodes_store(seed):
+    """The count tree's inserts, removals, splits and merges, made on its nodes' entry texts (nothing
+    decoded), store byte for byte what the same changes made on decoded nodes stored."""
+    from decoded_index import DecodedCounts
+
+    for cold in (True, False):
+        stored = _count_changes(cold, value_counts.CountTree, seed, True)
+        assert stored == _count_changes(cold, DecodedCounts, seed, True)
 
 
 def test_a_query_count_of_a_value_outside_the_fields_bounds_is_zero_not_an_error():

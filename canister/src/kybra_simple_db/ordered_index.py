@@ -91,16 +91,9 @@ def _parse_header(text: str) -> tuple:
     return parsed
 
 
-def _copy(node):
-    if type(node) is list:
-        return list(node)
-    return {"s": list(node["s"]), "c": list(node["c"])}
-
-
 class OrderedIndex:
     """One field's B+tree inside the database's staged map (writes join the current operation)."""
 
-    _last_text = None       # the text of the node `read_keyed` read last
     touched = None          # (text, sort keys or None, position of a removed entry or None, run) of the
                             # leaf the last insert or remove changed; run: (value, None, whether its entries
                             # begin the leaf, whether they end it) of a Text value `insert` appended,
@@ -157,7 +150,7 @@ class OrderedIndex:
         return self.prefix + "." + str(nid)
 
     def read(self, nid: int):
-        """Node `nid`: the cache's, shared (a change starts from a copy: see `_copy`)."""
+        """Node `nid` decoded: the cache's, shared (do not change it)."""
         return self.read_keyed(nid)[0]
 
     def read_keyed(self, nid: int) -> tuple:
@@ -168,7 +161,6 @@ class OrderedIndex:
             cached[1] = index_nodes.decode(text)
         if cached[2] is None:
             cached[2] = self._keys(cached[1])
-        self._last_text = text
         return cached[1], cached[2]
 
     @staticmethod
@@ -268,19 +260,6 @@ class OrderedIndex:
         return [(_RANKS[type(v)], v, i) for v, i in entries]
 
     # ----- changes --------------------------------------------------------------------------------
-
-    def _descend(self, header: dict, target: tuple) -> tuple:
-        """(path of (nid, inner node, child position), leaf nid, leaf, leaf keys, leaf text) for the leaf
-        holding `target`. The nodes are the cache's: copy one before changing it."""
-        path = []
-        nid = header["r"]
-        node, node_keys = self.read_keyed(nid)
-        while type(node) is dict:
-            pos = bisect_right(node_keys, target)
-            path.append((nid, node, pos))
-            nid = node["c"][pos]
-            node, node_keys = self.read_keyed(nid)
-        return path, nid, node, node_keys, self._last_text
 
     def insert(self, value, entity_id: int) -> bool:
         """Add the entry (value, id); False if it is already there. The append path: a Text value stored
@@ -461,58 +440,16 @@ class OrderedIndex:
     @staticmethod
     def _split_parts(parts: list, children) -> tuple:
         """(left, separator, right, left children, right children) halves of a node's entry texts by size
-        (the cut `_split` makes on the decoded node)."""
+        (see `half_cut`)."""
         cut = half_cut(parts)
         if children is None:
             return parts[:cut], parts[cut], parts[cut:], None, None
         return parts[:cut], parts[cut], parts[cut + 1:], children[:cut + 1], children[cut + 1:]
 
-    def _store(self, header: dict, path: list, nid: int, node, text: str, keys: list = None) -> None:
-        """Write a grown decoded node (its text and sort keys given), splitting it (and its parents) while
-        it does not fit (`path`: (nid, decoded inner node, child position) as `_descend` gives it)."""
-        if self._fits(text):
-            self._write(nid, node, text, keys)
-            return
-        text = None
-        while text is None:
-            left, separator, right = self._split(node)
-            right_nid = header["n"]
-            header["n"] = right_nid + 1
-            self._write(nid, left)
-            self._write(right_nid, right)
-            if not path:
-                root = header["n"]
-                header["n"] = root + 1
-                header["r"] = root
-                header["h"] += 1
-                self._write(root, {"s": [separator], "c": [nid, right_nid]})
-                self._put_header(header)
-                return
-            nid, node, pos = path.pop()
-            node = _copy(node)
-            node["s"].insert(pos, separator)
-            node["c"].insert(pos + 1, right_nid)
-            text = self._fitting(node)
-            if text is not None:
-                self._write(nid, node, text)
-                self._put_header(header)
-                return
-
-    def _split(self, node) -> tuple:
-        """(left, separator entry, right) halves of a node by size."""
-        inner = type(node) is dict
-        entries = node["s"] if inner else node
-        cut = half_cut([index_nodes.entry_text(v, i) for v, i in entries])
-        if not inner:
-            return entries[:cut], entries[cut], entries[cut:]
-        children = node["c"]
-        return ({"s": entries[:cut], "c": children[:cut + 1]}, entries[cut],
-                {"s": entries[cut + 1:], "c": children[cut + 1:]})
-
     def remove(self, value, entity_id: int) -> bool:
-        """Remove the entry (value, id); False if it was not there. A leaf left at least a quarter full
-        (or the root) loses the entry from its entry texts, nothing decoded (see `insert`); an emptied
-        or small one goes through `_shrink` on decoded nodes (it may merge with a neighbour)."""
+        """Remove the entry (value, id); False if it was not there. The leaf loses the entry from its entry
+        texts, nothing decoded (see `insert`); an emptied leaf or one under a quarter full goes through
+        `_shrink` (it may merge with a neighbour), on entry texts too."""
         value = self.key(value)
         header = self.header()
         if not header["r"]:
@@ -527,92 +464,84 @@ class OrderedIndex:
             return False
         parts = parts[:pos] + parts[pos + 1:]
         text = index_nodes.leaf_text(parts)
-        if parts and (not path or len(path[-1][1][4]) == 1 or not self._fits(text, 4)):
-            node = keys = None
-            if cached[2] is not None:
-                node = cached[1][:pos] + cached[1][pos + 1:]
-                keys = cached[2][:pos] + cached[2][pos + 1:]
-            self._write(nid, node, text, keys)
-            self.touched = (text, keys, pos, None)
-            self._path = None
-            return True
-        return self._remove_decoded(header, target)
-
-    def _remove_decoded(self, header: dict, target: tuple) -> bool:
-        """`remove` on decoded nodes, through `_shrink`."""
-        path, nid, leaf, entry_keys, text = self._descend(header, target)
-        pos = bisect_left(entry_keys, target)
-        if pos >= len(entry_keys) or entry_keys[pos] != target:
-            return False
-        leaf = leaf[:pos] + leaf[pos + 1:]
-        parts = index_nodes.leaf_parts(text)
-        del parts[pos]
-        keys = entry_keys[:pos] + entry_keys[pos + 1:]
-        text = index_nodes.leaf_text(parts)
-        self.touched = (text, keys, None, None)
+        node = keys = None
+        if cached[2] is not None:
+            node = cached[1][:pos] + cached[1][pos + 1:]
+            keys = cached[2][:pos] + cached[2][pos + 1:]
+        self.touched = (text, keys, pos, None)
         self._path = None
-        self._shrink(header, path, nid, leaf, text, keys)
+        if parts and (not path or len(path[-1][1][4]) == 1 or not self._fits(text, 4)):
+            self._write_parts(nid, parts, None, node, keys, text)
+        else:
+            self._shrink(header, path, nid, parts, None, text, node, keys)
         return True
 
-    def _shrink(self, header: dict, path: list, nid: int, node, text: str, keys: list = None) -> None:
-        """Write a node that lost an entry (`keys`: its sort keys, if known): drop it when empty, merge
-        it into a neighbour when both fit in three quarters of a node, and lower the root while it has a
-        single child."""
+    def _shrink(self, header: dict, path: list, nid: int, parts: list, children, text: str = None,
+                node=None, keys: list = None) -> None:
+        """Write a node that lost an entry, given as entry texts (`children`: its child numbers as texts,
+        None for a leaf; `text`, `node` and `keys`: its text, decoded form and sort keys when known; `path`
+        as `_locate` gives it): drop it when empty, merge it into a neighbour when both fit in three
+        quarters of a node, and lower the root while it has a single child. Nothing is decoded: a
+        neighbour is read as its entry texts (see `_entry`)."""
         while True:
-            empty = not node if type(node) is list else not node["c"]
+            empty = not parts if children is None else not children
             if not path:
-                self._store_root(header, nid, node, empty, text, keys)
+                self._store_root(header, nid, parts, children, empty, text, node, keys)
                 return
             parent_nid, parent, pos = path.pop()
+            above, siblings = parent[3], parent[4]
             if empty:
                 self.db.delete(self._node_key(nid))
-                parent = _copy(parent)      # the cache's node: changed as a copy
-                del parent["c"][pos]
-                if parent["s"]:
-                    del parent["s"][max(pos - 1, 0)]
-                nid, node, text, keys = parent_nid, parent, None, None
+                siblings = siblings[:pos] + siblings[pos + 1:]
+                if above:
+                    cut = max(pos - 1, 0)
+                    above = above[:cut] + above[cut + 1:]
+                nid, parts, children, text, node, keys = parent_nid, above, siblings, None, None, None
                 continue
             if text is None:
-                text = index_nodes.encode(node)
-            if len(parent["c"]) > 1 and self._fits(text, 4):
+                text = index_nodes.parts_text(parts, children)
+            if len(siblings) > 1 and self._fits(text, 4):
                 left_pos = pos - 1 if pos > 0 else pos
-                sep_at = left_pos
-                left_nid = parent["c"][left_pos]
-                right_nid = parent["c"][left_pos + 1]
-                left = node if left_nid == nid else self.read(left_nid)
-                right = node if right_nid == nid else self.read(right_nid)
-                merged = self._merge(left, parent["s"][sep_at], right)
-                merged_text = index_nodes.encode(merged)
+                if left_pos == pos:
+                    left, left_children = parts, children
+                    other = self._entry(int(siblings[pos + 1]))
+                    right, right_children = other[3], other[4]
+                else:
+                    other = self._entry(int(siblings[left_pos]))
+                    left, left_children = other[3], other[4]
+                    right, right_children = parts, children
+                if children is None:
+                    merged, merged_children = left + right, None
+                else:
+                    merged = left + [above[left_pos]] + right
+                    merged_children = left_children + right_children
+                merged_text = index_nodes.parts_text(merged, merged_children)
                 if _size(merged_text) * 4 <= self.limit * 3:
-                    self._write(left_nid, merged, merged_text)
-                    self.db.delete(self._node_key(right_nid))
-                    parent = _copy(parent)
-                    del parent["c"][left_pos + 1]
-                    del parent["s"][sep_at]
-                    nid, node, text, keys = parent_nid, parent, None, None
+                    self._write_parts(int(siblings[left_pos]), merged, merged_children, text=merged_text)
+                    self.db.delete(self._node_key(int(siblings[left_pos + 1])))
+                    siblings = siblings[:left_pos + 1] + siblings[left_pos + 2:]
+                    above = above[:left_pos] + above[left_pos + 1:]
+                    nid, parts, children, text, node, keys = parent_nid, above, siblings, None, None, None
                     continue
-            self._write(nid, node, text, keys)
+            self._write_parts(nid, parts, children, node, keys, text)
             return
 
-    @staticmethod
-    def _merge(left, separator, right):
-        if type(left) is list:
-            return left + right
-        return {"s": left["s"] + [separator] + right["s"], "c": left["c"] + right["c"]}
-
-    def _store_root(self, header: dict, nid: int, node, empty: bool, text, keys: list = None) -> None:
+    def _store_root(self, header: dict, nid: int, parts: list, children, empty: bool, text: str = None,
+                    node=None, keys: list = None) -> None:
+        """`_shrink` at the root: an empty root takes the tree's header with it; an inner root left with
+        one child gives way to it (and it to its only child, and so on)."""
         if empty:
             self.db.delete(self._node_key(nid))
             self.db.delete(self.prefix)
             return
-        if type(node) is list or len(node["c"]) > 1:
-            self._write(nid, node, text, keys)
+        if children is None or len(children) > 1:
+            self._write_parts(nid, parts, children, node, keys, text)
             return
         height = header["h"]
-        while type(node) is dict and len(node["c"]) == 1:
+        while children is not None and len(children) == 1:
             self.db.delete(self._node_key(nid))
-            nid = node["c"][0]
-            node = self.read(nid)
+            nid = int(children[0])
+            children = self._entry(nid)[4]
             height -= 1
         header["r"] = nid
         header["h"] = height

@@ -13,7 +13,6 @@ Invariants: a value in the count tree has its exact count there and at least LIG
 value has fewer than HEAVY entries. Every change runs inside the entity's operation (all-or-nothing).
 """
 
-from bisect import bisect_left
 from typing import Optional
 
 from . import index_nodes
@@ -131,38 +130,30 @@ class CountTree(OrderedIndex):
         self._change(found, value, count)
 
     def _find(self, value) -> Optional[tuple]:
-        """(header, path, leaf nid, leaf, its sort keys, its text, position, present) of `value`'s place
-        in its leaf, None in an empty tree."""
+        """(header, path, leaf nid, the leaf's cache entry, position, present) of `value`'s place in its
+        leaf, None in an empty tree (see OrderedIndex._locate: nothing is decoded)."""
         header = self.header()
         if not header["r"]:
             return None
         target = (rank(value), value)
-        path, nid, leaf, entry_keys, text = self._descend(header, target)
-        pos = bisect_left(entry_keys, target)
-        present = pos < len(entry_keys) and entry_keys[pos] == target
-        return header, path, nid, leaf, entry_keys, text, pos, present
+        plain = type(value) is str and (not value or min(value) >= index_nodes.PLAIN)
+        path, nid, cached = self._locate(header, target, True, plain)
+        pos = self._search(cached, target)
+        present = pos < len(cached[3]) and self._key_at(cached, pos) == target
+        return header, path, nid, cached, pos, present
 
     def _change(self, found: tuple, value, count: Optional[int]) -> None:
-        header, path, nid, leaf, entry_keys, text, pos, present = found
-        leaf = list(leaf)       # the cache's node (see OrderedIndex._descend): changed as a copy
-        parts = index_nodes.leaf_parts(text)
+        """Store `count` for `value` (None: forget it) at the place `_find` found, on the leaf's entry
+        texts (a split or a merge as OrderedIndex makes them)."""
+        header, path, nid, cached, pos, present = found
+        parts = cached[3]
         if count is None:
             if present:
-                del leaf[pos]
-                del parts[pos]
-                self._shrink(header, path, nid, leaf, index_nodes.leaf_text(parts),
-                             entry_keys[:pos] + entry_keys[pos + 1:])
+                parts = parts[:pos] + parts[pos + 1:]
+                self._shrink(header, path, nid, parts, None, index_nodes.leaf_text(parts))
             return
-        entry = index_nodes.entry_text(value, count)
-        if present:
-            leaf[pos] = [value, count]
-            parts[pos] = entry
-            self._store(header, path, nid, leaf, index_nodes.leaf_text(parts), entry_keys)
-            return
-        leaf.insert(pos, [value, count])
-        parts.insert(pos, entry)
-        self._store(header, path, nid, leaf, index_nodes.leaf_text(parts),
-                    entry_keys[:pos] + [(rank(value), value)] + entry_keys[pos:])
+        entry = [index_nodes.entry_text(value, count)]
+        self._store_parts(header, path, nid, parts[:pos] + entry + parts[pos + present:], None)
 
     def items(self) -> list:
         """Every [value, count] in value order (reads every node: for tests and operators)."""
