@@ -592,11 +592,22 @@ class DbApi(QueryEndpoints):
         self.registry.get(type_name)
         rel = self.registry.relation(type_name, relation)
         self._writable(caller, type_name, entity_id, "modify")
-        self._readable(caller, rel["target"], target_id)
+        target = self._link_target(caller, rel["target"], target_id)
         if add:
-            self.gateway.link(type_name, entity_id, relation, rel["target"], target_id)
+            self.gateway.link(type_name, entity_id, relation, target)
         else:
-            self.gateway.unlink(type_name, entity_id, relation, rel["target"], target_id)
+            self.gateway.unlink(type_name, entity_id, relation, target)
+
+    def _link_target(self, caller: str, type_name: str, entity_id: int):
+        """The gateway's handle of the entity a link or unlink names as its target, if the caller may read
+        it (refused exactly as `_readable` refuses). The handle lets the link use the entity this read
+        loaded instead of reading it twice more (~0.8M instructions each on Kybra's RustPython)."""
+        policy = self.registry.shape(type_name).policy
+        everything = policy["read"] == "Public" or self.access.check_type_read(caller, type_name, policy)
+        meta, target = self.gateway.load_target(type_name, entity_id)
+        if meta is None or not (everything or self.access.can_read(caller, policy, meta.get("o"))):
+            raise _absent(type_name, entity_id)
+        return target
 
     def links(self, caller: str, type_name: str, entity_id: int, relation: str, cursor, limit_: int) -> dict:
         def action():

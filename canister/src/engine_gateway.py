@@ -294,12 +294,20 @@ class EngineGateway:
         entity.set_owner(owner)
         return self._record(entity)
 
-    def link(self, type_name: str, entity_id: int, relation: str, target_type: str, target_id: int) -> None:
-        self._entity(target_type, target_id)
-        self._entity(type_name, entity_id).link(relation, target_id)
+    def load_target(self, type_name: str, entity_id: int) -> tuple:
+        """(metadata, handle) of the entity a link or unlink names as its target, or (None, None). Pass the
+        handle to `link` / `unlink` in the same update: they then use this entity instead of reading it
+        again (keep it no longer: it is the engine's object)."""
+        entity = self._class(type_name).load(entity_id)
+        return (None, None) if entity is None else (entity.stored_meta(), entity)
 
-    def unlink(self, type_name: str, entity_id: int, relation: str, target_type: str, target_id: int) -> None:
-        self._entity(type_name, entity_id).unlink(relation, target_id)
+    def link(self, type_name: str, entity_id: int, relation: str, target) -> None:
+        """Link the entity to `target`, a handle from `load_target`."""
+        self._entity(type_name, entity_id).link(relation, target)
+
+    def unlink(self, type_name: str, entity_id: int, relation: str, target) -> None:
+        """Unlink the entity from `target`, a handle from `load_target`."""
+        self._entity(type_name, entity_id).unlink(relation, target)
 
     def link_page(self, type_name: str, entity_id: int, relation: str, cursor, size: int) -> tuple:
         return self._entity(type_name, entity_id).links(relation, cursor, size)

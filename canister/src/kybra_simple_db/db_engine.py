@@ -686,13 +686,13 @@ class Database(SeedDocuments, SchemaUpgrades):
             bits = bitsets.decode(self.get(key_of_bucket(bucket)))
             base = bucket * width
             start = after + 1 - base if after + 1 > base else 0
-            for member in bitsets.members(bits, base, start):
-                if member > upper:
-                    break
-                out.append(member)
-                if len(out) == limit:
-                    more = member < upper
-                    return out, (member if more else None)
+            found = bitsets.members(bits, base, start, limit - len(out))   # (not past the limit)
+            if found and found[-1] > upper:     # (only in the last bucket)
+                found = [member for member in found if member <= upper]
+            out += found
+            if found and len(out) == limit:
+                member = found[-1]
+                return out, (member if member < upper else None)
             bucket += 1
         return out, None
 

@@ -331,8 +331,12 @@ class EntityLinks:
             text = db.get(keys.link_key(self._tc, self._eid, rel.name, ttc, 0))
             if not text:
                 return []
-            ids = bitsets.members(bitsets.decode(text), 0, 1)
-            return ids if limit is None or len(ids) <= limit else ids[:limit]
+            bits = bitsets.decode(text)
+            if limit is None:
+                return bitsets.members(bits, 0, 1)
+            if limit > 0:
+                return bitsets.members(bits, 0, 1, limit)     # (lists no more than it returns)
+            return bitsets.members(bits, 0, 1)[:limit]
         if limit is None:
             return db.bit_walk(self._link_bucket(rel), 0, upper, upper + 1, upper + 1)[0]
         return db.bit_walk(self._link_bucket(rel), 0, upper, limit, upper // width + 1)[0]
