@@ -16,24 +16,29 @@ from error_map import ApiError, conflict, invalid
 
 CONTINUATION_KEYS = ("type", "links_of", "links", "more_links")
 MAX_DEPTH = 8  # a dump page nests 6 deep at most (page, schema, type, fields, field, value)
-# JSON text outside strings, other than brackets: deleted before the brackets are walked
-_NOT_BRACKETS = str.maketrans("", "", "0123456789,:.-+eEtrufalsnNIiy \t\n\r")
+# every byte but the brackets' (what is left of JSON text once these are deleted is its brackets)
+_NOT_BRACKETS = bytes(code for code in range(256) if code not in b"[]{}")
+_OPENERS = (ord("["), ord("{"))
 
 
 def check_nesting(data: str) -> None:
     """Refuse JSON text whose arrays and objects nest deeper than MAX_DEPTH, before any parser sees it.
     Only whole-string operations touch the text (linear on Kybra's RustPython too): escaped backslashes
-    and quotes are removed, the text is split at the quotes, and the brackets outside strings walked."""
+    and quotes are removed, the text is split at the quotes, its brackets outside strings kept (in UTF-8,
+    where no other character has a bracket's byte) and walked."""
     unquoted = data.replace("\\\\", "").replace('\\"', "").split('"')[::2]
+    brackets = "".join(unquoted).encode("utf-8", "surrogatepass").translate(None, _NOT_BRACKETS)
+    if brackets.count(b"[") + brackets.count(b"{") <= MAX_DEPTH:   # (fewer openers: no walk needed)
+        return
     depth = 0
-    for piece in unquoted:
-        for char in piece.translate(_NOT_BRACKETS):
-            if char == "[" or char == "{":
-                depth += 1
-                if depth > MAX_DEPTH:
-                    raise invalid("restore data nests deeper than " + str(MAX_DEPTH) + " levels")
-            elif char == "]" or char == "}":
-                depth -= 1
+    opening = _OPENERS
+    for byte in brackets:
+        if byte in opening:
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise invalid("restore data nests deeper than " + str(MAX_DEPTH) + " levels")
+        else:
+            depth -= 1
 
 
 def _int(value, what: str, low: int, high: int) -> int:
@@ -50,6 +55,21 @@ def _mapping(value, what: str) -> dict:
     return value
 
 
+class _TypeRules:
+    """What the checks of one type's records look up, worked out once per restore page: its plain
+    definition, its fields by name and its relations' kinds (a record's checks asked the registry for
+    them again for every record and field)."""
+
+    def __init__(self, registry, plain: dict):
+        self.plain = plain
+        self.fields = {}
+        for field in plain["fields"]:
+            self.fields.setdefault(field["name"], field)   # (the first of a name, as registry.field finds)
+        relations = registry.relations(plain["name"])
+        self.kinds = {r["name"]: r["kind"] for r in relations}
+        self.one_to_one = [r for r in relations if r["kind"] == "OneToOne"]
+
+
 class RestoreRules:
     """Checks records against the schema. `values(plain, fields, True)` is the create path's field
     check (DbApi._values); `principal(text)` parses principal text (raises on a bad one); `load(type,
@@ -61,34 +81,51 @@ class RestoreRules:
         self.values = values
         self.principal = principal
         self.now = now
+        self._types = {}   # type name -> _TypeRules
+        self._principals = set()   # texts found to be a principal's text form
+
+    def _type(self, type_name: str) -> _TypeRules:
+        try:
+            return self._types[type_name]
+        except KeyError:
+            pass
+        rules = _TypeRules(self.registry, self.registry.get(type_name))   # (NotFound for an unknown type)
+        self._types[type_name] = rules
+        return rules
 
     def check(self, record) -> dict:
         """The record with its fields in stored form (defaults applied), or ApiError naming the fault."""
         if not isinstance(record, dict) or not isinstance(record.get("type"), str):
             raise invalid("restore: each record must be an object with a type")
-        plain = self.registry.get(record["type"])
+        rules = self._type(record["type"])
+        plain = rules.plain
         if "links_of" in record:
-            return self._continuation(plain, record)
+            return self._continuation(rules, record)
         if "id" not in record and "max_id" in record:
             _int(record["max_id"], "max_id", 0, api_limits.MAX_INT)
             return record
         label = record["type"] + " " + str(record.get("id"))[:30]
         _int(record.get("id"), "the id of " + label, 1, api_limits.MAX_INT)
         given = []
+        fields = rules.fields
         for name, value in _mapping(record.get("fields"), "fields of " + label).items():
-            field = self.registry.field(plain["name"], name)
-            given.append({"name": name, "value": {"Null": None} if value is None else {field["kind"]: value}})
-            if field["kind"] == "Principal" and value is not None:
+            try:
+                field = fields[name]
+            except (KeyError, TypeError):
+                field = self.registry.field(plain["name"], name)   # raises: the type has no such field
+            kind = field["kind"]
+            given.append({"name": name, "value": {"Null": None} if value is None else {kind: value}})
+            if kind == "Principal" and value is not None:
                 self._principal(value, "field " + name + " of " + label)
         try:
             checked = dict(record, fields=self.values(plain, given, True))
         except ApiError as error:
             error.message = "restore: " + label + ": " + error.message
             raise
-        self._refs(plain, record, label)
-        self._links(plain, record, label)
+        self._refs(rules, record, label)
+        self._links(rules, record, label)
         self._more_links(record, label)
-        self._partners(plain, record, label)
+        self._partners(rules, record, label)
         owner = self._principal(record.get("owner"), "owner of " + label)
         if owner == ANONYMOUS:
             raise invalid("restore: the anonymous principal cannot own " + label)
@@ -105,15 +142,19 @@ class RestoreRules:
         return checked
 
     def _principal(self, text, what: str) -> str:
+        if text.__class__ is str and text in self._principals:   # (owners repeat across a page's records)
+            return text
         try:
             valid = isinstance(text, str) and self.principal(text).to_str() == text
         except Exception:
             valid = False
         if not valid:
             raise invalid("restore: " + what + " is not a principal's text form")
+        if text.__class__ is str:
+            self._principals.add(text)
         return text
 
-    def _continuation(self, plain: dict, record: dict) -> dict:
+    def _continuation(self, rules: _TypeRules, record: dict) -> dict:
         """A record that goes on with the links of an entity restored from an earlier record (the engine
         takes it only for an entity whose record announced `more_links`, past the links it has)."""
         label = record["type"] + " " + str(record.get("links_of"))[:30]
@@ -122,24 +163,27 @@ class RestoreRules:
                 raise invalid("restore: the continuation of " + label + " holds only links, not "
                               + str(key)[:80])
         _int(record["links_of"], "links_of of " + label, 1, api_limits.MAX_INT)
-        self._links(plain, record, label)
+        self._links(rules, record, label)
         self._more_links(record, label)
         return record
 
-    def _refs(self, plain: dict, record: dict, label: str) -> None:
-        kinds = {r["name"]: r["kind"] for r in self.registry.relations(plain["name"])}
+    @staticmethod
+    def _refs(rules: _TypeRules, record: dict, label: str) -> None:
+        kinds = rules.kinds
         for name, target in _mapping(record.get("refs"), "refs of " + label).items():
             if kinds.get(name) not in typedef_rules.TO_ONE:
-                raise invalid("restore: " + plain["name"] + " has no to-one relation " + str(name)[:80])
+                raise invalid("restore: " + rules.plain["name"] + " has no to-one relation " + str(name)[:80])
             if target is not None:
                 _int(target, "ref " + name + " of " + label, 1, api_limits.MAX_INT)
 
-    def _links(self, plain: dict, record: dict, label: str) -> None:
-        kinds = {r["name"]: r["kind"] for r in self.registry.relations(plain["name"])}
+    @staticmethod
+    def _links(rules: _TypeRules, record: dict, label: str) -> None:
+        kinds = rules.kinds
         for name, ids in _mapping(record.get("links"), "links of " + label).items():
             if kinds.get(name) != "ManyToMany":
                 # a dump lists many-to-many links only; one-to-many sets come back from the refs
-                raise invalid("restore: " + plain["name"] + " has no many-to-many relation " + str(name)[:80])
+                raise invalid("restore: " + rules.plain["name"] + " has no many-to-many relation "
+                              + str(name)[:80])
             if not isinstance(ids, list):
                 raise invalid("restore: links " + name + " of " + label + " must be a list")
             for target in ids:
@@ -151,12 +195,12 @@ class RestoreRules:
         if not isinstance(record.get("more_links", False), bool):
             raise invalid("restore: more_links of " + label + " must be true or false")
 
-    def _partners(self, plain: dict, record: dict, label: str) -> None:
+    def _partners(self, rules: _TypeRules, record: dict, label: str) -> None:
         """A OneToOne ref to an entity that exists already must be that entity's ref back (as a dump
         restored in order gives), so a restore never leaves a one-sided pair."""
-        for r in self.registry.relations(plain["name"]):
+        for r in rules.one_to_one:
             target = (record.get("refs") or {}).get(r["name"])
-            if r["kind"] != "OneToOne" or target is None:
+            if target is None:
                 continue
             other = self.load(r["target"], target)
             if other is not None and other["refs"].get(r["reverse"]) != record["id"]:

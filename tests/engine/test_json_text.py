@@ -212,3 +212,11 @@ def test_engine_without_native_json_stores_the_same_bytes(monkeypatch):
     monkeypatch.setattr(keys, "NATIVE_JSON", False)
     plain = _workload(lambda: MemoryMap(0, 100, 1000))
     assert plain == native
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(st.text(), st.text(alphabet=st.characters(max_codepoint=127)),
+                 st.text(alphabet="ab \t\n\x00\x1f\x7f\x80\xa0\u2028é")))
+def test_printable_is_isprintable(text):
+    """The control-character test that stands for `str.isprintable` (far cheaper on Kybra's RustPython)."""
+    assert json_text._printable(text) == text.isprintable()

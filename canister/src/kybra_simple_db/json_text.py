@@ -180,7 +180,6 @@ _LITERALS = {"true": True, "false": False, "null": None, "NaN": float("nan"), "I
              "-Infinity": -_INFINITY}
 _DIGITS = "0123456789"
 _QUOTE = '"'
-_CLOSERS = {"}": dict, "]": list}
 
 # parser states
 _VALUE, _FIRST_VALUE, _KEY, _FIRST_KEY, _COLON, _NEXT, _END = range(7)
@@ -255,6 +254,22 @@ def _unescape(body: str) -> str:
     return value.replace(_BACKSLASH, "\\")
 
 
+_ASCII_CONTROLS = tuple(chr(code) for code in range(32)) + ("\x7f",)
+"""The ASCII characters `str.isprintable` refuses."""
+
+
+def _printable(text: str) -> bool:
+    """`text.isprintable()`: for ASCII text, whether it holds none of the ASCII control characters (an
+    `in` test each: far fewer steps on Kybra's RustPython, where isprintable costs ~1,000 instructions
+    per character)."""
+    if not text.isascii():
+        return text.isprintable()
+    for char in _ASCII_CONTROLS:
+        if char in text:
+            return False
+    return True
+
+
 def _tokens(text: str, trusted: bool) -> tuple:
     """(tokens, strings): the structural tokens and literals in order, a '"' token where a string
     stands, and the decoded strings in order. `trusted` text (written by `encode`) skips the checks
@@ -266,7 +281,7 @@ def _tokens(text: str, trusted: bool) -> tuple:
     outside = '"'.join(pieces[0::2])
     if not outside.isascii():
         _fail(text, "unexpected character outside a string")
-    plain = trusted or text.isprintable()
+    plain = trusted or _printable(text)
     if not plain:
         outside = outside.replace("\t", " ").replace("\n", " ").replace("\r", " ")
         if not outside.isprintable():
@@ -315,82 +330,82 @@ def _scalar(text: str, token: str):
 
 def decode(text: str, trusted: bool = False):
     """The value of JSON `text`, as `json.loads(text)` gives it (same errors: JSONDecodeError), except
-    that nesting deeper than the recursion limit decodes instead of raising RecursionError."""
+    that nesting deeper than the recursion limit decodes instead of raising RecursionError. A container
+    goes into its parent as it opens (the same place and value as when it closes: nothing comes between),
+    so a value needs no stack of pending keys, and the innermost container's kind is a flag, not a
+    type() call: a few steps per token on Kybra's RustPython."""
     if type(text) is not str:
         return json.loads(text)
     tokens, strings = _tokens(text, trusted)
-    stack = []          # open containers, innermost last
-    keys = []           # pending key of each open dict
+    # the states and the quote token as locals (a global's lookup costs more, in every token's step)
+    VALUE, FIRST_VALUE, KEY, FIRST_KEY, COLON, NEXT, END, QUOTE = (_VALUE, _FIRST_VALUE, _KEY, _FIRST_KEY,
+                                                                   _COLON, _NEXT, _END, _QUOTE)
+    stack = []          # (container, whether it is a dict) of the open containers around `top`
+    top = None          # the innermost open container
+    in_dict = False     # whether `top` is a dict
+    key = None          # the key the next value of `top` (a dict) goes under
     next_string = 0
-    state = _VALUE
-    top = None
+    state = VALUE
     result = None
     for token in tokens:
-        if state == _NEXT:
+        if state == NEXT:
             if token == ",":
-                state = _KEY if type(top) is dict else _VALUE
+                state = KEY if in_dict else VALUE
                 continue
-            if _CLOSERS.get(token) is not type(top):
+            if token != ("}" if in_dict else "]"):
                 return _fail(text, "expected ',' or the end of a container")
-            value = top
-        elif state <= _FIRST_VALUE:
-            if token == _QUOTE:
-                value = strings[next_string]
-                next_string += 1
-            elif token == "{":
-                top = {}
-                stack.append(top)
-                state = _FIRST_KEY
-                continue
-            elif token == "[":
-                top = []
-                stack.append(top)
-                state = _FIRST_VALUE
-                continue
-            elif token == "]" and state == _FIRST_VALUE:
-                value = top
-            else:
-                value = _scalar(text, token)
-                if top is not None:
-                    if type(top) is dict:
-                        top[keys.pop()] = value
-                    else:
-                        top.append(value)
-                    state = _NEXT
-                    continue
-                result = value
-                state = _END
-                continue
-        elif state == _COLON:
+        elif state == COLON:
             if token != ":":
                 return _fail(text, "expected ':'")
-            state = _VALUE
+            state = VALUE
             continue
-        elif state <= _FIRST_KEY:
-            if token == _QUOTE:
-                keys.append(strings[next_string])
+        elif state <= FIRST_VALUE:
+            if token == QUOTE:
+                value = strings[next_string]
                 next_string += 1
-                state = _COLON
+            elif token == "{" or token == "[":
+                new = {} if token == "{" else []
+                if top is None:
+                    result = new
+                elif in_dict:
+                    top[key] = new
+                else:
+                    top += (new,)   # (extends the list in place: fewer steps than a call of append)
+                stack += ((top, in_dict),)
+                top = new
+                in_dict = token == "{"
+                state = FIRST_KEY if in_dict else FIRST_VALUE
                 continue
-            if token != "}" or state != _FIRST_KEY:
+            elif token == "]" and state == FIRST_VALUE:
+                top, in_dict = stack.pop()     # an empty list closes
+                state = NEXT if top is not None else END
+                continue
+            else:
+                value = _scalar(text, token)
+            if top is None:
+                result = value
+                state = END
+            else:
+                if in_dict:
+                    top[key] = value
+                else:
+                    top += (value,)
+                state = NEXT
+            continue
+        elif state <= FIRST_KEY:
+            if token == QUOTE:
+                key = strings[next_string]
+                next_string += 1
+                state = COLON
+                continue
+            if token != "}" or state != FIRST_KEY:
                 return _fail(text, "expected a key")
-            value = top
         else:
             return _fail(text, "extra data")
-        # `value` is complete: a string, or the container `top` just closed
-        if value is top:
-            stack.pop()
-            top = stack[-1] if stack else None
-        if top is None:
-            result = value
-            state = _END
-        else:
-            if type(top) is dict:
-                top[keys.pop()] = value
-            else:
-                top.append(value)
-            state = _NEXT
-    if state != _END:
+        # `top` closes (its closer after a value, or an empty dict's)
+        top, in_dict = stack.pop()
+        state = NEXT if top is not None else END
+    if state != END:
         _fail(text, "unexpected end of text")
     return result
 
