@@ -116,7 +116,9 @@ TAG_DEF = type_def(
 )
 
 
-SIGNED_DEF = type_def(SIGNED, [field_def("sku", "Text")], alias="sku", certified=True)
+SIGNED_DEF = type_def(
+    SIGNED, [field_def("sku", "Text"), field_def("qty", "Int")], alias="sku", certified=True
+)
 
 
 def relation(name: str, kind: str, target: str, reverse: str, on_delete: str) -> dict:
@@ -270,6 +272,10 @@ def cases(restore_data: list[str]) -> list[Case]:
         Case("find_certified", "find_certified", lambda n, v: (SIGNED, f"signed-{SIGNED_COUNT // 2}")),
         Case("list_certified (page of 100)", "list_certified", lambda n, v: (SIGNED, None, 100)),
         Case("update (one field)", "update", lambda n, v: (ITEM, n // 2 + v, one_field, None)),
+        Case("create (certified)", "create",
+             lambda n, v: (SIGNED, [{"name": "sku", "value": {"Text": f"signed-new-{v}"}}])),
+        Case("update (certified, one field)", "update",
+             lambda n, v: (SIGNED, SIGNED_COUNT // 4 + v, one_field, None)),
         Case("link", "link", lambda n, v: (TAG, 1, "items", n // 3 + v)),
         Case("unlink", "unlink", lambda n, v: (TAG, 1, "items", n // 3 + v)),
         Case(f"links (page of 100 of {TAGGED})", "links", lambda n, v: (TAG, 1, "items", None, 100)),

@@ -27,14 +27,16 @@ class AuditCapture:
         self.log.set_listener(self.keep)
 
     def take(self, start: int):
-        """(block body, type name, id) of the entries from `start` to the log's end in order, or None when
-        one of them was not kept; forgets every entry kept (the update is over: what an update heard
-        and rolled back lies beyond the log's end, and is heard again before it can be reached)."""
+        """A list of (block body, type name, id) of the entries from `start` to the log's end in order,
+        or that tuple alone (not in a list) when there is one entry (most updates: no list to make and
+        no len() to check), or None when one of them was not kept; forgets every entry kept (the update
+        is over: what an update heard and rolled back lies beyond the log's end, and is heard again
+        before it can be reached)."""
         entries = self.entries
         end = self.log.next_seq
         if end == start + 1:   # most updates
             try:
-                out = [entries[start]]   # (a subscript: a third of get() on RustPython)
+                out = entries[start]   # (a subscript: a third of get() on RustPython)
             except KeyError:
                 out = None
         else:

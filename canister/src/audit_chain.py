@@ -241,7 +241,7 @@ class AuditChain:
     def append_body(self, body: bytes) -> int:
         """Chain one block body (block_body) onto the state as known, which must be read and begun (not
         UNREAD, not None): most updates append one block, and this is their path, with no tuple in or
-        out. The new block's index."""
+        out. The new block's hash (its index is the state's next index before)."""
         known = self.known
         index = known[1]
         phash = self.last_hash
@@ -251,7 +251,7 @@ class AuditChain:
         self.store.insert(f"h{index}", last)   # ("h" + str(i), in three quarters of the instructions)
         self.known = (known[0], index + 1, last)
         self.last_hash = phash
-        return index
+        return phash
 
     def _last_of(self, state):
         if state is self.known:

@@ -70,10 +70,12 @@ class Certifier:
         if state is UNREAD:
             state = chain.state()
         start = state[1] if state is not None else audit_start
-        copies = gateway.copies_since(start)   # (block body, type name, id) of each entry
-        if copies is not None and state is not None and len(copies) == 1:   # most updates: one block
-            tip = chain.append_body(copies[0][0])
+        copies = gateway.copies_since(start)   # (block body, type name, id) of each entry (see `take`)
+        if copies.__class__ is tuple and state is not None:   # most updates: one block, its copy alone
+            block_hash = chain.append_body(copies[0])
+            tip = state[1]   # (the state before: the new block's index)
             appended = True
+            copies = (copies,)
         else:
             if copies is not None:
                 state, appended = chain.append_bodies(copies, start, state)
@@ -82,10 +84,11 @@ class Certifier:
                 state, appended = chain.append(entries, start, state)
                 copies = [(None, entry["type_name"], entry["id"]) for entry in entries]
             tip = state[1] - 1 if state[1] > state[0] else None   # the last block's index, if any
+            block_hash = chain.last_hash
         merkle = self.merkle
         certified = merkle.names   # (merkle.certified_names() once read: no call)
         if certified is None:
-            certified = merkle.certified_names()
+            certified = gateway.keep = merkle.certified_names()
         touched = None
         if certified:
             for copy in copies:
@@ -96,24 +99,33 @@ class Certifier:
             if touched is not None:
                 self._rehash(gateway, touched)
         # only a rehash or a type turning certification on or off changes the tree
-        changed = merkle.flush() if touched or merkle.types_dirty else False
+        if merkle.types_dirty:
+            changed = merkle.flush()
+            gateway.keep = merkle.certified_names()   # the gateway holds these types' changed entities
+            gateway.take_changed()
+        else:
+            changed = merkle.flush() if touched else False
         if changed or appended:
-            if changed or self.entities is None:
-                self.entities = self._entities_digest()
+            entities = self.entities
+            if changed or entities is None:
+                entities = self.entities = self._entities_digest()
             if tip is not None:
-                self.set_certified_data(_root_digest(self.entities, tip, chain.last_hash))
+                self.set_certified_data(_root_digest(entities, tip, block_hash))
             else:
-                self.set_certified_data(self.entities)
+                self.set_certified_data(entities)
 
     def _rehash(self, gateway, touched: list) -> None:
-        """Put the hashes of the certified entities (type, id) an update touched into the tree."""
+        """Put the hashes of the certified entities (type, id) an update touched into the tree. The
+        entities the update created or changed are still held by the gateway (its `keep`): reading them
+        back finds them in the engine's identity map, as stored, without a stable read and a JSON parse."""
         merkle = self.merkle
         seen = set()
         for key in touched:
             if key not in seen:
                 seen.add(key)
-                record = gateway.load(key[0], key[1])
+                record = gateway.changed_record(key[0], key[1])
                 merkle.set_leaf(key[0], key[1], None if record is None else entity_hash(key[0], record))
+        gateway.take_changed()   # (the entities held, also of a create or change rolled back since)
 
     def publish(self) -> None:
         self.set_certified_data(self.root_digest())

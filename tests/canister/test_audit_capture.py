@@ -95,8 +95,8 @@ def test_only_entries_stored_with_their_values_are_kept():
 
     start = db.next_audit_seq()
     Note(text="short")
-    kept = capture.take(start)
-    assert len(kept) == 1 and _chained(db, kept[0], start)
+    kept = capture.take(start)   # (one entry: its copy alone)
+    assert kept.__class__ is tuple and _chained(db, kept, start)
     assert capture.take(start) is None   # taken: forgotten
     Note(text="short")
     Note(text="x" * 500)
@@ -125,7 +125,7 @@ def test_a_rolled_back_entry_never_stands_for_a_later_one():
         Memo(text=later)
         kept = capture.take(start)
         if later == "later":
-            assert _chained(db, kept[0], start)
+            assert _chained(db, kept, start)
         else:
             assert kept is None
             start = db.next_audit_seq()

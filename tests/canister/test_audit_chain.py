@@ -84,7 +84,7 @@ def test_bodies_chain_like_the_stored_entries():
 
 def test_one_body_at_a_time_chains_like_the_stored_entries():
     """append_body (the certifier's path for an update's one block, once the chain has begun) stores
-    what append stores and gives each block's index."""
+    what append stores and gives each block's hash."""
     by_entries, by_body = audit_chain.AuditChain(MemoryMap()), audit_chain.AuditChain(MemoryMap())
     first = [_entry(3)]
     by_entries.append(first, 3, by_entries.state())
@@ -92,7 +92,8 @@ def test_one_body_at_a_time_chains_like_the_stored_entries():
     for seq in range(4, 9):
         entry = _entry(seq)
         by_entries.append([entry], 3, by_entries.state())
-        assert by_body.append_body(_kept(entry)[0]) == seq
+        assert by_body.known[1] == seq
+        assert by_body.append_body(_kept(entry)[0]) == by_body.last_hash
         assert by_body.tip() == by_entries.tip() == (seq, by_entries.last_hash)
     assert by_body.state() == by_entries.state()
     assert list(by_body.store.items()) == list(by_entries.store.items())
