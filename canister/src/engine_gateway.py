@@ -388,9 +388,19 @@ class EngineGateway:
     def query_page(self, type_name: str, filters: list, order, cursor, size: int, budget: int) -> dict:
         """One page of an engine query: `filters` [(field, op, operand)], `order` "field"/"-field"/None.
         Returns {"records", "next", "scanned", "complete", "cursor_after": fn(index) -> cursor}."""
-        page = self._query(type_name, filters, order).page(size, cursor, budget)
-        return {"records": [self._record(e) for e in page.items], "next": page.next, "scanned": page.scanned,
-                "complete": page.complete, "cursor_after": page.cursor_after}
+        return self.query_pages(type_name, filters, order)(cursor, size, budget)
+
+    def query_pages(self, type_name: str, filters: list, order):
+        """`query_page` of one query as a function (cursor, size, budget) -> page: the engine query is
+        built (its filters checked) once for the pages one call reads, not once per page."""
+        query = self._query(type_name, filters, order)
+
+        def page_of(cursor, size: int, budget: int) -> dict:
+            page = query.page(size, cursor, budget)
+            return {"records": [self._record(e) for e in page.items], "next": page.next,
+                    "scanned": page.scanned, "complete": page.complete, "cursor_after": page.cursor_after}
+
+        return page_of
 
     def query_count(self, type_name: str, filters: list, cursor, budget: int = None) -> tuple:
         """(matches counted in this call, cursor to go on or None when complete); `budget` caps the

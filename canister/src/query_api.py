@@ -172,9 +172,10 @@ class QueryEndpoints:
         left = QUERY_SCAN_BUDGET
         chunk = size
         pacer = ScanPacer(self.meter, api_limits.QUERY_INSTRUCTIONS, QUERY_CHUNK)
+        query_page = self.gateway.query_pages(type_name, filters, order)   # (checks the filters once)
         while True:
             allowed = max(1, pacer.next_budget())
-            page = self.gateway.query_page(type_name, filters, order, cursor, chunk, min(left, allowed))
+            page = query_page(cursor, chunk, min(left, allowed))
             spent = pacer.spent(page["scanned"])
             found, taken, cut = self._readable_items(caller, type_name, page, size - len(items), budget,
                                                      len(items))

@@ -19,7 +19,7 @@ from .db_engine import Database
 from .db_errors import ValidationError
 from .ordered_index import ID_CEILING, sort_key
 from .ordered_keys import tree
-from .query_filters import RANGE_OPERATORS, SUFFIXES, check_filter, intersect, matches, ranges
+from .query_filters import RANGE_OPERATORS, SUFFIXES, check_filter, intersect, predicate, ranges
 
 DEFAULT_BUDGET = 1000          # candidates examined per call when filters are checked on entities
 COUNT_BUDGET = 5000            # index entries counted per call when the index alone decides (~0.13M wasm
@@ -73,6 +73,8 @@ class Query:
         self.filters = filters
         self.order = order
         self.descending = descending
+        self._fingerprint_text = None   # (worked out once: a page asks for it twice, and pages repeat)
+        self._checks = None   # ((field, predicate), ...) of the filters, made once
 
     # ----- building -------------------------------------------------------------------------------
 
@@ -147,9 +149,18 @@ class Query:
         return out
 
     def _fingerprint(self) -> str:
-        text = keys.compact([self.cls.__type_name__, [list(f[:2]) + [repr(f[2])] for f in self.filters],
-                             self.order, self.descending])
-        return keys.digest(text)[:12]
+        if self._fingerprint_text is None:
+            text = keys.compact([self.cls.__type_name__, [list(f[:2]) + [repr(f[2])] for f in self.filters],
+                                 self.order, self.descending])
+            self._fingerprint_text = keys.digest(text)[:12]
+        return self._fingerprint_text
+
+    def _filter_checks(self) -> tuple:
+        """((field, predicate), ...): each filter as a function of the entity's value of its field
+        (`matches` with the operand's part worked out once), made once per query."""
+        if self._checks is None:
+            self._checks = tuple((field, predicate(op, operand)) for field, op, operand in self.filters)
+        return self._checks
 
     # ----- cursors ----------------------------------------------------------------------------------
 
@@ -182,15 +193,16 @@ class Query:
 
     # ----- sources ----------------------------------------------------------------------------------
 
-    def _candidates(self, db: Database, tc: int, plan: Plan, after):
-        """(position, id) of candidates in order, strictly after the position `after` (None: start)."""
+    def _candidates(self, db: Database, tc: int, plan: Plan, after, wanted: int = 256):
+        """(position, id) of candidates in order, strictly after the position `after` (None: start);
+        `wanted`: about how many the caller will take (ids are read that many at a time, at most 256)."""
         if plan.source == "tree":
             return self._tree_candidates(db, tc, plan, after)
         if plan.source == "bits":
             return self._bit_candidates(db, tc, plan, after or 0)
         if plan.descending:
             return _ids_descending(db, tc, after)
-        return _ids_ascending(db, tc, after or 0)
+        return _ids_ascending(db, tc, after or 0, min(wanted, 256))
 
     def _tree_candidates(self, db: Database, tc: int, plan: Plan, after):
         gen = db.key_generations(self.cls, tc)["^" + plan.field]
@@ -273,11 +285,11 @@ class Query:
         """(items, last position examined, True if more may follow / False if the budget stopped the
         walk early / None at the end, candidates examined); each item's position goes to `positions`."""
         cls = self.cls
-        filters = self.filters
+        checks = self._filter_checks()
         items = []
         scanned = 0
         last = None
-        for position, eid in self._candidates(db, tc, plan, after):
+        for position, eid in self._candidates(db, tc, plan, after, budget + 1):   # (+1: is there more)
             if len(items) == limit:
                 return items, last, True, scanned
             if scanned >= budget:
@@ -285,8 +297,12 @@ class Query:
             scanned += 1
             last = position
             entity = cls.by_storage_id(eid)
-            if entity is not None and all(matches(getattr(entity, field), op, operand)
-                                          for field, op, operand in filters):
+            if entity is None:
+                continue
+            for field, check in checks:    # every filter holds (`matches` on the entity's value)
+                if not check(getattr(entity, field)):
+                    break
+            else:
                 items.append(entity)
                 if positions is not None:
                     positions.append(position)
@@ -316,6 +332,7 @@ class Query:
             return db.bit_count(lambda b: keys.index_key(tc, plan.field, plan.ranges, b, db.key_limit, gen),
                                 db.counters(tc)[0]), None
         total = 0
+        checks = self._filter_checks()
         scanned = 0
         last = None
         for position, eid in self._candidates(db, tc, plan, after):
@@ -327,7 +344,12 @@ class Query:
                 total += 1
                 continue
             entity = self.cls.by_storage_id(eid)
-            if entity is not None and all(matches(getattr(entity, f), op, v) for f, op, v in self.filters):
+            if entity is None:
+                continue
+            for field, check in checks:
+                if not check(getattr(entity, field)):
+                    break
+            else:
                 total += 1
         return total, None
 
@@ -407,9 +429,10 @@ def _shortened(db: Database, tc: int, cls, condition: tuple) -> bool:
     return any(type(v) is str and index_nodes.stored_size(v) > room for v in values)
 
 
-def _ids_ascending(db: Database, tc: int, after: int):
+def _ids_ascending(db: Database, tc: int, after: int, wanted: int = 256):
+    """Live ids above `after`, lowest first, read `wanted` at a time (a live walk costs per id read)."""
     while after is not None:
-        ids, after = db.live_walk(tc, after, 256)
+        ids, after = db.live_walk(tc, after, wanted)
         for eid in ids:
             yield eid, eid
 

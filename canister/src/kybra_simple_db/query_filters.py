@@ -102,6 +102,43 @@ def matches(value, op: str, operand) -> bool:
     return key >= bound
 
 
+_COMPARED = (bool, int, float, str)
+_RANK = {kind: rank(kind()) for kind in _COMPARED}
+"""rank() of each class of value a range filter compares (a subscript here instead of a call)."""
+
+
+def predicate(op: str, operand):
+    """`matches(value, op, operand)` as a function of `value` alone, with what depends on the operand
+    worked out once (its sort key, its type): a query checks it on every candidate."""
+    if op == "==":
+        if operand is None:
+            return _is_none
+        kind = type(operand)
+        return lambda value: type(value) is kind and value == operand
+    if op == "!=":
+        equal = predicate("==", operand)
+        return lambda value: not equal(value)
+    if op == "in":
+        return lambda value: type(value) in _COMPARED and any(matches(value, "==", item) for item in operand)
+    if op == "startswith":
+        return lambda value: type(value) is str and value.startswith(operand)
+    if op == "between":
+        low, high = _key(operand[0]), _key(operand[1])
+        return lambda value: type(value) in _COMPARED and low <= (_RANK[type(value)], value) <= high
+    bound = _key(operand)
+    if op == "<":
+        return lambda value: type(value) in _COMPARED and (_RANK[type(value)], value) < bound
+    if op == "<=":
+        return lambda value: type(value) in _COMPARED and (_RANK[type(value)], value) <= bound
+    if op == ">":
+        return lambda value: type(value) in _COMPARED and (_RANK[type(value)], value) > bound
+    return lambda value: type(value) in _COMPARED and (_RANK[type(value)], value) >= bound
+
+
+def _is_none(value) -> bool:
+    return value is None
+
+
 def _successor(prefix: str):
     """The least text greater than every text starting with `prefix` (None: no such text)."""
     while prefix:
