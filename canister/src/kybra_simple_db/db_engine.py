@@ -671,9 +671,11 @@ class Database(SeedDocuments, SchemaUpgrades):
         bucket, offset = divmod(member, self.bucket_width)
         return bitsets.test(self.get(key_of_bucket(bucket)), offset)
 
-    def bit_walk(self, key_of_bucket, after: int, upper: int, limit: int, max_buckets: int) -> tuple:
+    def bit_walk(self, key_of_bucket, after: int, upper: int, limit: int, max_buckets: int,
+                 stored: Optional[list] = None) -> tuple:
         """Members > `after` and <= `upper`, ascending, at most `limit`, reading at most `max_buckets`
-        buckets; returns (ids, next cursor or None when the walk reached `upper`)."""
+        buckets; returns (ids, next cursor or None when the walk reached `upper`). The numbers of the
+        buckets read that are stored are appended to the list `stored`, if given."""
         width = self.bucket_width
         out = []
         bucket = (after + 1) // width
@@ -683,16 +685,19 @@ class Database(SeedDocuments, SchemaUpgrades):
             if reads >= max_buckets:
                 return out, (out[-1] if out else bucket * width - 1)
             reads += 1
-            bits = bitsets.decode(self.get(key_of_bucket(bucket)))
-            base = bucket * width
-            start = after + 1 - base if after + 1 > base else 0
-            found = bitsets.members(bits, base, start, limit - len(out))   # (not past the limit)
-            if found and found[-1] > upper:     # (only in the last bucket)
-                found = [member for member in found if member <= upper]
-            out += found
-            if found and len(out) == limit:
-                member = found[-1]
-                return out, (member if member < upper else None)
+            text = self.get(key_of_bucket(bucket))
+            if text is not None:    # (an absent bucket has no members)
+                if stored is not None:
+                    stored.append(bucket)
+                base = bucket * width
+                start = after + 1 - base if after + 1 > base else 0
+                found = bitsets.members(bitsets.decode(text), base, start, limit - len(out))  # (to the limit)
+                if found and found[-1] > upper:     # (only in the last bucket)
+                    found = [member for member in found if member <= upper]
+                out += found
+                if found and len(out) == limit:
+                    member = found[-1]
+                    return out, (member if member < upper else None)
             bucket += 1
         return out, None
 

@@ -191,13 +191,14 @@ def _release_links(db: Database, job: DeleteJob, entry: list, budget: StepBudget
             upper = db.counters(ttc)[0]
             first = (after + 1) // width
             want = min(max(budget.left, 1), RELEASE_PAGE) + 1    # one more: to see the last id as last
-            ids, next_cursor = db.bit_walk(bucket, after, upper, want, want // 4 + 4)
+            stored = []     # the buckets the walk found stored: the others need no removal
+            ids, next_cursor = db.bit_walk(bucket, after, upper, want, want // 4 + 4, stored)
             last = index == len(relations) - 1
             for position, tid in enumerate(ids):
                 entry[4] = tid
                 final = last and next_cursor is None and position == len(ids) - 1
                 if final:
-                    _drop_buckets(db, bucket, first, upper // width + 1)
+                    _drop_buckets(db, bucket, first, upper // width + 1, stored)
                     job.pop()
                     delete_jobs.release(db, type_name, eid)
                 size = job.size()
@@ -205,15 +206,15 @@ def _release_links(db: Database, job: DeleteJob, entry: list, budget: StepBudget
                 if final:
                     return
                 if job.size() > size or budget.spent():
-                    _drop_buckets(db, bucket, first, (tid + 1) // width)
+                    _drop_buckets(db, bucket, first, (tid + 1) // width, stored)
                     return
             if next_cursor is not None:
                 if not ids:
                     entry[4] = next_cursor    # a run of empty buckets: counted as a unit
                     budget.take()
-                _drop_buckets(db, bucket, first, (entry[4] + 1) // width)
+                _drop_buckets(db, bucket, first, (entry[4] + 1) // width, stored)
                 return
-            _drop_buckets(db, bucket, first, upper // width + 1)
+            _drop_buckets(db, bucket, first, upper // width + 1, stored)
         index += 1
         after = 0
         entry[4] = 0
@@ -221,12 +222,15 @@ def _release_links(db: Database, job: DeleteJob, entry: list, budget: StepBudget
     delete_jobs.release(db, type_name, eid)
 
 
-def _drop_buckets(db: Database, bucket, start: int, end: int) -> None:
-    """Remove the stored id buckets start..end-1 of a deleted entity's link set (those the walk passed)."""
-    for number in range(start, end):
-        key = bucket(number)
-        if db.get(key) is not None:
-            db.delete(key)
+def _drop_buckets(db: Database, bucket, start: int, end: int, stored: list) -> None:
+    """Remove the stored id buckets start..end-1 of a deleted entity's link set (those the walk passed:
+    the others of them it found absent, `stored` lists the numbers of those it found stored; nothing
+    adds to a deleted entity's set, so they are read once, not twice)."""
+    for number in stored:
+        if start <= number < end:
+            key = bucket(number)
+            if db.get(key) is not None:
+                db.delete(key)
 
 
 def _release_one(db: Database, job: DeleteJob, budget: StepBudget, rel, type_name: str, eid: int,
@@ -235,8 +239,11 @@ def _release_one(db: Database, job: DeleteJob, budget: StepBudget, rel, type_nam
     Cascade the caller may delete) or drop the deleted entity from its side (SetNull)."""
     if tid == eid and rel.target_cls.__type_name__ == type_name:
         return      # a link to itself went with the entity
-    target = rel.target_cls.by_storage_id(tid)     # (an entity with a caller-chosen text id too)
     rev = rel.reverse_relation()
+    if rev.to_many and rel.on_delete != CASCADE and rel.target_cls.on_event is None:
+        _release_from_set(db, budget, rel, rev, eid, tid)
+        return
+    target = rel.target_cls.by_storage_id(tid)     # (an entity with a caller-chosen text id too)
     if target is None or not target._has_link(rev, eid):
         budget.take()   # gone, or the link was already released from its side: a unit still, as it read
         return
@@ -248,6 +255,21 @@ def _release_one(db: Database, job: DeleteJob, budget: StepBudget, rel, type_nam
     budget.take()
     target._let_go(rev, eid, budget.gone.get((type_name, eid)))
     budget.unlinked += 1
+
+
+def _release_from_set(db: Database, budget: StepBudget, rel, rev, eid: int, tid: int) -> None:
+    """What `_release_one` does for a SetNull link whose other side is an id set too, on a type without
+    hooks: `eid` dropped from the set of `tid` (if `tid` exists) and counted, without loading `tid`'s
+    document (it changes nothing in it: its existence is its document key; ~0.5M instructions fewer
+    per link on Kybra's RustPython)."""
+    ttc = db.type_code(rel.target_cls.__type_name__)
+    tc = db.type_code(rev.target_cls.__type_name__)
+    budget.take()   # (a unit whatever is found, as in `_release_one`)
+    if ttc is None or tc is None or db.get(keys.doc_key(ttc, tid)) is None:
+        return
+    name = rev.name
+    if db.bit_update(lambda bucket: keys.link_key(ttc, tid, name, tc, bucket), eid, False):
+        budget.unlinked += 1
 
 
 def _link_bucket(tc: int, eid: int, name: str, ttc: int):
