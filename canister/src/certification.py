@@ -71,11 +71,18 @@ class Certifier:
             state = chain.state()
         start = state[1] if state is not None else audit_start
         copies = gateway.copies_since(start)   # (block body, type name, id) of each entry (see `take`)
+        merkle = self.merkle
+        certified = merkle.names   # (merkle.certified_names() once read: no call)
+        if certified is None:
+            certified = merkle.certified_names()
+            gateway.keep_types(certified)   # the gateway holds these types' changed entities
+        touched = None
         if copies.__class__ is tuple and state is not None:   # most updates: one block, its copy alone
             block_hash = chain.append_body(copies[0])
             tip = state[1]   # (the state before: the new block's index)
             appended = True
-            copies = (copies,)
+            if certified and copies[1] in certified:
+                touched = [(copies[1], copies[2])]
         else:
             if copies is not None:
                 state, appended = chain.append_bodies(copies, start, state)
@@ -85,23 +92,18 @@ class Certifier:
                 copies = [(None, entry["type_name"], entry["id"]) for entry in entries]
             tip = state[1] - 1 if state[1] > state[0] else None   # the last block's index, if any
             block_hash = chain.last_hash
-        merkle = self.merkle
-        certified = merkle.names   # (merkle.certified_names() once read: no call)
-        if certified is None:
-            certified = gateway.keep = merkle.certified_names()
-        touched = None
-        if certified:
-            for copy in copies:
-                if copy[1] in certified:
-                    if touched is None:
-                        touched = []
-                    touched.append((copy[1], copy[2]))
-            if touched is not None:
-                self._rehash(gateway, touched)
+            if certified:
+                for copy in copies:
+                    if copy[1] in certified:
+                        if touched is None:
+                            touched = []
+                        touched.append((copy[1], copy[2]))
+        if touched is not None:
+            self._rehash(gateway, touched)
         # only a rehash or a type turning certification on or off changes the tree
         if merkle.types_dirty:
             changed = merkle.flush()
-            gateway.keep = merkle.certified_names()   # the gateway holds these types' changed entities
+            gateway.keep_types(merkle.certified_names())
             gateway.take_changed()
         else:
             changed = merkle.flush() if touched else False

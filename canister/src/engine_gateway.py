@@ -36,7 +36,10 @@ from kybra_simple_db import (
     swap_caller,
 )
 
-HELD = 1024   # entities the gateway holds for the certifier at most (see EngineGateway.keep)
+HELD = 1024   # entities the gateway holds for the certifier at most (see EngineGateway.keep_types)
+# The types whose created or changed entities a gateway holds for the certifier (see keep_types): a
+# module's set (a global and `in` cost a third of an attribute read, on every create and update).
+_KEEP = set()
 ON_DELETE = {"SetNull": SET_NULL, "Cascade": CASCADE, "Restrict": RESTRICT}
 RELATIONS = {"OneToOne": OneToOne, "OneToMany": OneToMany, "ManyToOne": ManyToOne, "ManyToMany": ManyToMany}
 
@@ -108,13 +111,17 @@ class EngineGateway:
         # current update recorded them (see audit_capture), or None when one of them was not kept (then
         # read them with `audit_since`). The capture's own method: no call in between, in every update.
         self.copies_since = self.capture.take
-        # The entities of the types in `keep` (the certifier's certified types: set by it, read here) that
-        # this update created or loaded to change, held until the certifier reads their records back after
-        # the commit (`take_changed`): the engine's identity map then gives each without a stable read and
-        # a JSON parse (~0.6M instructions on Kybra's RustPython). A stale `keep` costs reads, not results.
-        # (Not for a type with a hook: it might leave its entity with values it did not store.)
-        self.keep = {}
-        self.changed = {}   # (type name, id) -> the entity
+        self.changed = {}   # (type name, id) -> an entity held for the certifier (see keep_types)
+
+    @staticmethod
+    def keep_types(names) -> None:
+        """Hold for the certifier the entities of these types (its certified types) that an update creates
+        or loads to change, until it reads their records back after the commit (`changed_record`,
+        `take_changed`): the engine's identity map then gives each without a stable read and a JSON parse
+        (~0.6M instructions on Kybra's RustPython). Stale names cost reads, never results. (Never for a
+        type with a hook: it might leave its entity with values it did not store.)"""
+        _KEEP.clear()
+        _KEEP.update(names)
 
     def release(self) -> None:
         """End of an update: let go of the entity held by `load_for_change` (`_held_key` means nothing
@@ -249,7 +256,7 @@ class EngineGateway:
         entity = cls.load(entity_id)
         self._held = entity
         self._held_key = (type_name, entity_id)
-        if type_name in self.keep and entity is not None and cls.on_event is None:
+        if type_name in _KEEP and entity is not None and cls.on_event is None:
             self._hold(self._held_key, entity)
         return None if entity is None else entity.stored_meta()
 
@@ -265,7 +272,7 @@ class EngineGateway:
         cls = find_type(type_name)   # (what `_class` gives, one call fewer: every create passes here)
         if cls is None:
             raise not_found("unknown type " + type_name)
-        if type_name in self.keep and cls.on_event is None:   # (held for the certifier: see `keep`)
+        if type_name in _KEEP and cls.on_event is None:   # (held for the certifier: see `keep_types`)
             entity = cls.create_checked(values, self.db)
             view = entity.live_view()
             self._hold((type_name, view[0]), entity)
@@ -273,8 +280,8 @@ class EngineGateway:
         return cls.create_checked(values, self.db, True)   # (its live_view(), one call fewer)
 
     def _hold(self, key: tuple, entity) -> None:
-        """Hold `entity` for the certifier (see `keep`); at most HELD entities (a message that fails is not
-        certified, so its entities are let go only by a later certified change, or here)."""
+        """Hold `entity` for the certifier (see `keep_types`); at most HELD entities (a message that fails is
+        not certified, so its entities are let go only by a later certified change, or here)."""
         changed = self.changed
         if len(changed) >= HELD:
             changed.clear()
@@ -282,8 +289,9 @@ class EngineGateway:
 
     def changed_record(self, type_name: str, entity_id: int):
         """What `load` gives, for the certifier after the commit: an entity this update created or changed
-        and the gateway holds (see `keep`) is the engine's live object for it, as stored, when the identity
-        map still gives it (what `load` then reads), taken from it without a read; any other is loaded."""
+        and the gateway holds (see `keep_types`) is the engine's live object for it, as stored, when the
+        identity map still gives it (what `load` then reads), taken from it without a read; any other is
+        loaded."""
         entity = self.changed.get((type_name, entity_id))
         if entity is not None and entity.__class__ is find_type(type_name) and entity.is_live():
             db = self.db
@@ -294,7 +302,7 @@ class EngineGateway:
         return self.load(type_name, entity_id)
 
     def take_changed(self) -> None:
-        """Let go of the entities held for the certifier (see `keep`), once it has read them back."""
+        """Let go of the entities held for the certifier (see `keep_types`), once it has read them back."""
         self.changed = {}
 
     def update_held(self, values: dict) -> tuple:

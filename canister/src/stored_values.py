@@ -172,6 +172,27 @@ _UPDATER, _UPDATED_AT, _TYPE_NAME, _OWNER, _VERSION, _ID, _CREATOR, _FIELDS, _RE
 )
 _EMPTY_MAP_HASH = hashlib.sha256(b"").digest()
 _NO_REFS = {}   # (compared with, never changed)
+_PEOPLE = {}    # owner/creator/updater text -> the hash of its Text (the same few principals recur)
+_VERSIONS = {}  # version -> the hash of its Nat
+_CACHED_HASHES = 256
+
+
+def _person_hash(text: str) -> bytes:
+    """The hash of a principal's text as a Text (UTF-8 encoded and hashed), remembered."""
+    found = _sha256(_utf8(text)[0]).digest()
+    if len(_PEOPLE) >= _CACHED_HASHES:
+        _PEOPLE.clear()
+    _PEOPLE[text] = found
+    return found
+
+
+def _version_hash(version: int) -> bytes:
+    """The hash of a version's Nat (its LEB128 hashed), remembered."""
+    found = _sha256(_uleb128(version)).digest()
+    if len(_VERSIONS) >= _CACHED_HASHES:
+        _VERSIONS.clear()
+    _VERSIONS[version] = found
+    return found
 
 
 def entity_hash(type_name: str, record: dict) -> bytes:
@@ -192,17 +213,36 @@ def entity_hash(type_name: str, record: dict) -> bytes:
     refs = _EMPTY_MAP_HASH if refs == _NO_REFS else _refs_hash(refs)   # (most types have no relations)
     if fields is None or refs is None:
         return _value_hash(type_name, record)
-    owner_hash = sha256(_utf8(owner)[0]).digest()
-    creator_hash = owner_hash if creator == owner else sha256(_utf8(creator)[0]).digest()
-    updater_hash = owner_hash if updater == owner else sha256(_utf8(updater)[0]).digest()
+    people = _PEOPLE   # (the hashes of the texts seen: a subscript in a try, no call)
+    try:
+        owner_hash = people[owner]
+    except KeyError:
+        owner_hash = _person_hash(owner)
+    if creator == owner:
+        creator_hash = owner_hash
+    else:
+        try:
+            creator_hash = people[creator]
+        except KeyError:
+            creator_hash = _person_hash(creator)
+    if updater == owner:
+        updater_hash = owner_hash
+    else:
+        try:
+            updater_hash = people[updater]
+        except KeyError:
+            updater_hash = _person_hash(updater)
     last = _TIME_HASH   # (the message's time and its hash, as its audit block hashed it: see rep_hash)
     updated_hash = last[1] if updated == last[0] else sha256(_uleb128(updated)).digest()
     if created == updated:
         created_hash = updated_hash
     else:
         created_hash = last[1] if created == last[0] else sha256(_uleb128(created)).digest()
-    # (the LEB128 of a version below 128 and of an id below 2**14 joined inline: no call)
-    version_leb = _BYTES[version] if version < 0x80 else _uleb128(version)
+    try:
+        version_hash = _VERSIONS[version]
+    except KeyError:
+        version_hash = _version_hash(version)
+    # (the LEB128 of an id below 2**14 joined inline: no call)
     if entity_id < 0x80:
         id_leb = _BYTES[entity_id]
     elif entity_id < 0x4000:
@@ -215,7 +255,7 @@ def entity_hash(type_name: str, record: dict) -> bytes:
         type_hash = rep_hash.key_hash(type_name)
     return sha256(b"".join((   # (one join: 19 `+` would copy the growing bytes 19 times)
         _UPDATER, updater_hash, _UPDATED_AT, updated_hash, _TYPE_NAME, type_hash, _OWNER, owner_hash,
-        _VERSION, sha256(version_leb).digest(), _ID, sha256(id_leb).digest(),
+        _VERSION, version_hash, _ID, sha256(id_leb).digest(),
         _CREATOR, creator_hash, _FIELDS, fields, _REFS, refs, _CREATED_AT, created_hash,
     ))).digest()
 

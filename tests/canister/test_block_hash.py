@@ -12,6 +12,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "canister" / "src")
 import audit_chain  # noqa: E402
 import ic_hash_tree as tree  # noqa: E402
 import rep_hash  # noqa: E402
+import stored_values  # noqa: E402
 from certification import ENTITIES, LAST_BLOCK_HASH, LAST_BLOCK_INDEX, Certifier  # noqa: E402
 from stored_values import (  # noqa: E402
     entity_hash,
@@ -243,3 +244,17 @@ def test_entity_hash_reuses_the_message_time_hash_only_for_that_time():
                           "updater": "o", "created_at": created, "updated_at": updated, "version": 2}
                 expected = _outcome(_value_hash_of_entity, record)
                 assert _outcome(entity_hash, record) == expected, (created, updated)
+
+
+def test_entity_hash_remembers_people_and_versions_without_changing_a_hash():
+    """entity_hash keeps the hashes of principals' texts and of versions (stored_values._PEOPLE and
+    _VERSIONS, emptied when full): a hash made from them equals one made afresh, cold or warm."""
+    people = ["aaaaa-aa", "2vxsx-fae", "é" * 20, ""] + ["p" + str(i) for i in range(300)]
+    for round_ in range(2):   # (the second round finds them remembered, or remembered again after a clear)
+        for i, person in enumerate(people):
+            record = {"id": i, "fields": {"a": i}, "refs": {}, "owner": person,
+                      "creator": people[(i + 1) % len(people)], "updater": people[(i + 2) % len(people)],
+                      "created_at": 5, "updated_at": 6, "version": (i * 37) % 400}
+            assert entity_hash("t::T", record) == _value_hash_of_entity("t::T", record), (round_, person)
+    assert len(stored_values._PEOPLE) <= stored_values._CACHED_HASHES
+    assert len(stored_values._VERSIONS) <= stored_values._CACHED_HASHES
