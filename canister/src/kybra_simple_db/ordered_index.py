@@ -94,11 +94,14 @@ def _parse_header(text: str) -> tuple:
 class OrderedIndex:
     """One field's B+tree inside the database's staged map (writes join the current operation)."""
 
-    touched = None          # (text, sort keys or None, position of a removed entry or None, run) of the
-                            # leaf the last insert or remove changed; run: (value, None, whether its entries
-                            # begin the leaf, whether they end it) of a Text value `insert` appended,
-                            # else None (read by value_counts.entry_added; None: no leaf to tell of)
-    _path = None            # the inner nodes above it after an insert that split nothing, else None
+    touched = None          # (text, sort keys or None, (whether a removed entry began the leaf, whether it
+                            # ended it) or None, run) of the leaf the last insert or remove changed; run:
+                            # (value, None, whether its entries begin the leaf, whether they end it) of a
+                            # Text value `insert` appended, else None (read by value_counts.entry_added;
+                            # None: no leaf to tell of)
+    _path = None            # the inner nodes above it after an insert, as they were before it (a split
+                            # changes the leaf and nodes on this path only: the leaves beside it are still
+                            # where these nodes lead), else None (read by `count_near_change`)
     _located = None         # (parsed header, path, leaf nid, leaf cache entry) `insert`'s append path found
                             # and left to `_insert_located` (its node numbers below the root are texts, as a
                             # parent's text holds them: they only make node keys)
@@ -358,7 +361,7 @@ class OrderedIndex:
         else:
             header = {"r": parsed[0], "n": parsed[1], "h": parsed[2]}
             self._store_parts(header, path, nid, index_nodes.leaf_parts(grown), None)
-            self._path = path if header["n"] == parsed[1] else None     # a split moved entries
+            self._path = path       # (as it was: see `_path`)
             run = None
         self.touched = (grown, keys, None, run)
         return True
@@ -388,7 +391,6 @@ class OrderedIndex:
         else:
             path, nid, cached = located[1:]
             _filled(cached)
-        following = header["n"]
         pos = self._search(cached, target)
         parts = cached[3]
         entry = index_nodes.entry_text(value, entity_id)
@@ -402,7 +404,7 @@ class OrderedIndex:
             keys = cached[2][:pos] + [target] + cached[2][pos:]
         text = self._store_parts(header, path, nid, parts, None, node, keys)
         self.touched = (text, keys, None, None)
-        self._path = path if header["n"] == following else None     # a split moved entries
+        self._path = path       # (as it was: see `_path`)
         return True
 
     def _store_parts(self, header: dict, path: list, nid: int, parts: list, children, node=None,
@@ -414,13 +416,14 @@ class OrderedIndex:
         if self._fits(text):
             self._write_parts(nid, parts, children, node, keys, text)
             return text
+        level = len(path)       # (the path is left as it was: see `_path`)
         while True:
             left, separator, right, left_children, right_children = self._split_parts(parts, children)
             right_nid = header["n"]
             header["n"] = right_nid + 1
             self._write_parts(nid, left, left_children)
             self._write_parts(right_nid, right, right_children)
-            if not path:
+            if not level:
                 root = header["n"]
                 header["n"] = root + 1
                 header["r"] = root
@@ -428,7 +431,8 @@ class OrderedIndex:
                 self._write_parts(root, [separator], [str(nid), str(right_nid)])
                 self._put_header(header)
                 return text
-            nid, cached, pos = path.pop()
+            level -= 1
+            nid, cached, pos = path[level]
             parts = cached[3][:pos] + [separator] + cached[3][pos:]
             children = cached[4][:pos + 1] + [str(right_nid)] + cached[4][pos + 1:]
             grown = index_nodes.parts_text(parts, children)
@@ -447,16 +451,21 @@ class OrderedIndex:
         return parts[:cut], parts[cut], parts[cut + 1:], children[:cut + 1], children[cut + 1:]
 
     def remove(self, value, entity_id: int) -> bool:
-        """Remove the entry (value, id); False if it was not there. The leaf loses the entry from its entry
-        texts, nothing decoded (see `insert`); an emptied leaf or one under a quarter full goes through
-        `_shrink` (it may merge with a neighbour), on entry texts too."""
+        """Remove the entry (value, id); False if it was not there. The leaf loses the entry from its text,
+        nothing decoded (see `insert`): a Text value's entry text (there is one for it) is cut out of the
+        leaf's text with `partition` (no split, no search among the entries); an emptied leaf or one under a
+        quarter full goes through `_shrink` (it may merge with a neighbour), on entry texts too."""
         value = self.key(value)
         header = self.header()
         if not header["r"]:
             return False
         target = sort_key(value, entity_id)
-        plain = type(value) is str and (not value or min(value) >= index_nodes.PLAIN)
-        path, nid, cached = self._locate(header, target, True, plain)
+        text_kind = type(value) is str
+        plain = text_kind and (not value or min(value) >= _PLAIN)
+        path, nid, cached = self._locate(header, target, False, plain)
+        if text_kind and cached[1] is None:
+            return self._remove_text(header, path, nid, cached[0], index_nodes.entry_text(value, entity_id))
+        _filled(cached)
         pos = self._search(cached, target)
         parts = cached[3]
         if pos >= len(parts) or (parts[pos] != index_nodes.entry_text(value, entity_id) and (
@@ -468,12 +477,39 @@ class OrderedIndex:
         if cached[2] is not None:
             node = cached[1][:pos] + cached[1][pos + 1:]
             keys = cached[2][:pos] + cached[2][pos + 1:]
-        self.touched = (text, keys, pos, None)
+        self.touched = (text, keys, (pos == 0, pos == len(parts)), None)
         self._path = None
         if parts and (not path or len(path[-1][1][4]) == 1 or not self._fits(text, 4)):
             self._write_parts(nid, parts, None, node, keys, text)
         else:
             self._shrink(header, path, nid, parts, None, text, node, keys)
+        return True
+
+    def _remove_text(self, header: dict, path: list, nid: int, text: str, entry: str) -> bool:
+        """`remove` of the entry text `entry` from the text of leaf `nid` (as `_locate` found it): the text
+        is taken apart around it (a search from an offset costs as much as copying the text on Kybra's
+        RustPython; see `insert`), the entries beside it are not looked at."""
+        before, found, after = text.partition(_ENTRY + entry + _ENTRY)
+        if found:
+            text = before + _ENTRY + after
+            edges = (False, False)
+        elif text.startswith("L" + entry + _ENTRY):
+            text = "L" + text[len(entry) + 2:]
+            edges = (True, False)
+        elif text.endswith(_ENTRY + entry):
+            text = text[:len(text) - len(entry) - 1]
+            edges = (False, True)
+        elif text == "L" + entry:
+            text = "L"
+            edges = (True, True)
+        else:
+            return False
+        self.touched = (text, None, edges, None)
+        self._path = None
+        if text != "L" and (not path or len(path[-1][1][4]) == 1 or not self._fits(text, 4)):
+            self._write(nid, None, text)
+        else:
+            self._shrink(header, path, nid, index_nodes.leaf_parts(text), None, text)
         return True
 
     def _shrink(self, header: dict, path: list, nid: int, parts: list, children, text: str = None,
@@ -577,7 +613,7 @@ class OrderedIndex:
             return end - first, first == 0, end == len(entry_keys)
         run = self._text_run(text, value, inner_only)
         if removed_at is not None and run == (0, False, False):     # none left: where the removed one was
-            return 0, removed_at == 0, removed_at == text.count(index_nodes.ENTRY) + 1
+            return 0, removed_at[0], removed_at[1]
         return run
 
     @staticmethod
@@ -726,7 +762,7 @@ class OrderedIndex:
 
     def count_near_change(self, value, limit: int) -> int:
         """`count_value` right after an insert of `value`: from the leaf it changed and its neighbours
-        (no descent from the root)."""
+        (no descent from the root; after a split too, from the leaf's text before it: see `_path`)."""
         run = self._run(value)
         if run is None or self._path is None:
             return self.count_value(value, limit)
