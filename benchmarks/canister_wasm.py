@@ -158,6 +158,12 @@ def query_request(filters: list, order) -> dict:
     }
 
 
+def signed_creates(run: int, count: int) -> list:
+    """`count` Create operations of the certified type, new alias values for run `run`."""
+    return [{"Create": {"type_name": SIGNED, "fields": [{"name": "sku", "value": {"Text": f"b-{run}-{i}"}}]}}
+            for i in range(count)]
+
+
 def creates(start: int, count: int) -> list:
     return [{"Create": {"type_name": ITEM, "fields": item_fields(i)}} for i in range(start, start + count)]
 
@@ -297,6 +303,7 @@ def cases(restore_data: list[str]) -> list[Case]:
                             "caller": None, "limit": 100},)),
         Case("rebuild_indexes (100 entities)", "rebuild_indexes", lambda n, v: (ITEM, n // 2, 100)),
         Case("batch (100 creates)", "batch", lambda n, v: (creates(n + 1000 + 100 * v, 100),)),
+        Case("batch (100 certified creates)", "batch", lambda n, v: (signed_creates(v, 100),)),
         Case("transfer", "transfer", lambda n, v: (ITEM, n // 4 + v, OTHER)),
         Case("delete", "delete", lambda n, v: (ITEM, n // 5 + v)),
         Case("audit (page of 100)", "audit", lambda n, v: (0, None, 100)),

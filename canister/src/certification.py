@@ -84,6 +84,8 @@ class Certifier:
             if certified and copies[1] in certified:
                 touched = [(copies[1], copies[2])]
         else:
+            if copies.__class__ is tuple:   # one entry, the chain not yet begun
+                copies = [copies]
             if copies is not None:
                 state, appended = chain.append_bodies(copies, start, state)
             else:   # an entry not kept: chain the entries as stored
@@ -121,12 +123,21 @@ class Certifier:
         entities the update created or changed are still held by the gateway (its `keep`): reading them
         back finds them in the engine's identity map, as stored, without a stable read and a JSON parse."""
         merkle = self.merkle
-        seen = set()
-        for key in touched:
-            if key not in seen:
-                seen.add(key)
-                record = gateway.changed_record(key[0], key[1])
-                merkle.set_leaf(key[0], key[1], None if record is None else entity_hash(key[0], record))
+        if len(touched) == 1:   # most updates
+            type_name, entity_id = touched[0]
+            record = gateway.changed_record(type_name, entity_id)
+            merkle.set_leaf(type_name, entity_id, None if record is None else entity_hash(type_name, record))
+        else:   # each type's leaves at once: the nodes they share are rehashed once (set_leaves)
+            leaves = {}   # type name -> {id: leaf}, in the order first touched
+            for type_name, entity_id in touched:
+                of_type = leaves.get(type_name)
+                if of_type is None:
+                    of_type = leaves[type_name] = {}
+                if entity_id not in of_type:
+                    record = gateway.changed_record(type_name, entity_id)
+                    of_type[entity_id] = None if record is None else entity_hash(type_name, record)
+            for type_name, of_type in leaves.items():
+                merkle.set_leaves(type_name, list(of_type.items()))
         gateway.take_changed()   # (the entities held, also of a create or change rolled back since)
 
     def publish(self) -> None:

@@ -294,6 +294,22 @@ class EntityMerkle:
         _TREES[key] = (slots, forks)
         return forks[1]
 
+    def _grow(self, type_name: str, info: list, entity_id: int) -> int:
+        """Raise the type's tree until it holds `entity_id` (the old root becomes slot 0 of each new top
+        node); its height."""
+        height = info[1]
+        while entity_id >= FANOUT**height:
+            height += 1
+            if info[2]:
+                key = self._key(type_name, height, 0)
+                slots = [info[2]] + [""] * (FANOUT - 1)
+                self.cache[key] = slots
+                self.dirty.add(key)
+                info[2] = self._node_digest(height, 0, slots).hex()
+        info[1] = height
+        self.types_dirty = True
+        return height
+
     def set_leaf(self, type_name: str, entity_id: int, leaf) -> None:
         """Put (or, with leaf None, remove) the hash of entity `entity_id`; rehashes one path."""
         info = self._entry(type_name)
@@ -301,16 +317,7 @@ class EntityMerkle:
         if entity_id >= FANOUT**height:
             if leaf is None:
                 return
-            while entity_id >= FANOUT**height:
-                height += 1
-                if info[2]:
-                    key = self._key(type_name, height, 0)
-                    slots = [info[2]] + [""] * (FANOUT - 1)
-                    self.cache[key] = slots
-                    self.dirty.add(key)
-                    info[2] = self._node_digest(height, 0, slots).hex()
-            info[1] = height
-            self.types_dirty = True
+            height = self._grow(type_name, info, entity_id)
         raw = leaf   # the new digest of the slot on the path, as bytes (the slots hold it as hex)
         value = leaf.hex() if leaf is not None else ""
         prefix = "n" + str(info[0]) + ":" + type_name + ":"   # self._key's, once
@@ -332,6 +339,88 @@ class EntityMerkle:
             value = raw.hex() if raw is not None else ""
         info[2] = value
         self.types_dirty = True
+
+    def set_leaves(self, type_name: str, leaves: list) -> None:
+        """`set_leaf` for each (id, leaf) of `leaves` (distinct ids, in order), with each node on their
+        paths rehashed once (a batch's entities share their upper nodes: one path each would rehash those
+        once per entity). The same nodes and digests as `set_leaf` one by one: a node's slots and digest
+        follow from the leaves below it, and the tree grows for the same ids."""
+        info = self._entry(type_name)
+        for entity_id, leaf in leaves:   # (set_leaf grows the tree for a leaf past it, not for a removal)
+            if leaf is not None and entity_id >= FANOUT**info[1]:
+                self._grow(type_name, info, entity_id)
+        height = info[1]
+        limit = FANOUT**height
+        changes = {}   # node index at this level -> {slot: its new digest (None: empty)}
+        for entity_id, leaf in leaves:
+            if entity_id < limit:   # (a removal past the tree changes nothing)
+                slots = changes.get(entity_id // FANOUT)
+                if slots is None:
+                    slots = changes[entity_id // FANOUT] = {}
+                slots[entity_id % FANOUT] = leaf
+        prefix = "n" + str(info[0]) + ":" + type_name + ":"   # self._key's, once
+        raw = None
+        for level in range(1, height + 1):
+            above = {}
+            for index in sorted(changes):
+                key = prefix + str(level) + ":" + str(index)
+                old = self._slots(key)
+                slots = old[:]
+                changed = {}
+                for slot, digest in changes[index].items():
+                    value = digest.hex() if digest is not None else ""
+                    if slots[slot] != value:
+                        slots[slot] = value
+                        changed[slot] = digest
+                if not changed:
+                    continue
+                self.cache[key] = slots
+                self.dirty.add(key)
+                if len(changed) == 1:
+                    slot, digest = changed.popitem()
+                    raw = self._changed_node_digest(key, level, index, old, slots, slot, digest)
+                else:
+                    raw = self._changed_slots_digest(key, level, index, old, slots, changed)
+                parent = above.get(index // FANOUT)
+                if parent is None:
+                    parent = above[index // FANOUT] = {}
+                parent[index % FANOUT] = raw
+            changes = above
+            if not changes:
+                return
+        info[2] = raw.hex() if raw is not None else ""
+        self.types_dirty = True
+
+    def _changed_slots_digest(self, key: str, level: int, index: int, old: list, slots: list,
+                              changed: dict):
+        """`_changed_node_digest` for several slots changed at once (`changed`: slot -> its new digest, None
+        for empty): each fork above them hashed once."""
+        cached = _TREES.get(key)
+        if cached is not None and (cached[0] is old or cached[0] == old):
+            forks = cached[1][:]
+        else:
+            forks = _fork_tree(_slot_digests(level, index, old))
+        sha256 = hashlib.sha256
+        parents = set()
+        for slot, raw in changed.items():
+            if raw is not None and level == 1:   # tree.labeled_digest(id_label(id), tree.leaf_digest(raw))
+                label = (index * FANOUT + slot).to_bytes(8, "big")
+                raw = sha256(_LABELED_PREFIX + label + sha256(_LEAF_PREFIX + raw).digest()).digest()
+            forks[FANOUT + slot] = raw
+            parents.add((FANOUT + slot) >> 1)
+        while parents:   # one row of the fork tree at a time, up to its top (position 1), as _fork_tree joins
+            above = set()
+            for position in parents:
+                left, right = forks[2 * position], forks[2 * position + 1]
+                forks[position] = (right if left is None else left if right is None
+                                   else sha256(_FORK_PREFIX + left + right).digest())
+                if position > 1:
+                    above.add(position >> 1)
+            parents = above
+        if len(_TREES) >= _CACHED_TREES:
+            _TREES.clear()
+        _TREES[key] = (slots, forks)
+        return forks[1]
 
     def flush(self) -> bool:
         """Write the changed nodes and type roots; True if anything was written."""

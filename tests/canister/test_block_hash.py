@@ -7,6 +7,7 @@ from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from kybra_simple_db import MemoryMap
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "canister" / "src"))
 import audit_chain  # noqa: E402
@@ -258,3 +259,35 @@ def test_entity_hash_remembers_people_and_versions_without_changing_a_hash():
             assert entity_hash("t::T", record) == _value_hash_of_entity("t::T", record), (round_, person)
     assert len(stored_values._PEOPLE) <= stored_values._CACHED_HASHES
     assert len(stored_values._VERSIONS) <= stored_values._CACHED_HASHES
+
+
+class _OneEntryGateway:
+    """What Certifier.after_update asks of the gateway, for an update that recorded one audit entry (whose
+    copy `copies_since` gives alone, not in a list: see audit_capture.take)."""
+
+    def __init__(self, copies):
+        self.copies = copies
+
+    def copies_since(self, start: int):
+        return self.copies
+
+    def keep_types(self, names) -> None:
+        pass
+
+    def take_changed(self) -> None:
+        pass
+
+
+def test_the_first_block_of_a_new_chain_may_come_alone():
+    """The first update ever (no chain state stored yet) may record a single entry: it starts the chain
+    as a list of that one copy does."""
+    body = audit_chain.block_body(5, "aaaaa-aa", "create", "t::T", 1, {"a": 1})
+    roots = []
+    for copies in ((body, "t::T", 1), [(body, "t::T", 1)]):
+        certified = []
+        certifier = Certifier(MemoryMap(), MemoryMap(), certified.append, lambda: b"")
+        certifier.after_update(_OneEntryGateway(copies), 0)
+        assert certifier.chain.state() == (0, 1, audit_chain.chain_hash(body, None).hex())
+        assert certified == [certifier.root_digest()]
+        roots.append(certified[0])
+    assert roots[0] == roots[1]

@@ -141,3 +141,46 @@ def test_a_changed_slot_climbs_its_fork_tree_as_the_fold_joins_it():
                     entity_merkle._TREES.clear()
                     found = merkle._changed_node_digest("k", level, 3, old, slots, slot, raw)
                     assert found == entity_merkle._fold(entity_merkle._slot_digests(level, 3, slots)), slot
+
+
+def _merkle_with(leaves: dict):
+    """An EntityMerkle over fresh maps with type "t::T" certified and `leaves` (id -> leaf) set one by
+    one, flushed."""
+    merkle = entity_merkle.EntityMerkle(MemoryMap(), MemoryMap())
+    merkle.enable("t::T")
+    for entity_id, leaf in leaves.items():
+        merkle.set_leaf("t::T", entity_id, leaf)
+    merkle.flush()
+    merkle.reset()
+    return merkle
+
+
+def _leaf(entity_id: int, salt: int) -> bytes:
+    return entity_merkle.hashlib.sha256(entity_id.to_bytes(8, "big") + salt.to_bytes(4, "big")).digest()
+
+
+ID = st.one_of(st.integers(0, 40), st.integers(0, 300), st.integers(0, 70_000))
+BATCH = st.dictionaries(ID, st.one_of(st.none(), st.integers(0, 3)), max_size=40)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.dictionaries(ID, st.integers(0, 3), max_size=30), BATCH, st.booleans())
+def test_a_batch_of_leaves_gives_the_nodes_of_one_leaf_at_a_time(before, batch, cached):
+    """set_leaves (a batch's entities at once) writes the nodes, root and types record that set_leaf
+    one by one writes, whatever the ids: in one node or many, growing the tree, removing, removing past
+    it, with the nodes' fork trees kept in the heap or not."""
+    start = {i: _leaf(i, salt) for i, salt in before.items()}
+    changes = [(i, None if salt is None else _leaf(i, salt + 10)) for i, salt in batch.items()]
+    one, many = _merkle_with(start), _merkle_with(start)
+    if not cached:
+        entity_merkle._TREES.clear()
+    many.set_leaves("t::T", changes)   # (first: the fork trees kept are the start's, as both were built)
+    entity_merkle._TREES.clear()
+    for entity_id, leaf in changes:
+        one.set_leaf("t::T", entity_id, leaf)
+    assert many.dirty == one.dirty and many.types_dirty == one.types_dirty
+    assert [many.cache[k] for k in sorted(many.dirty)] == [one.cache[k] for k in sorted(one.dirty)]
+    one.flush()
+    many.flush()
+    assert dict(many.store._data) == dict(one.store._data) and dict(many.meta._data) == dict(one.meta._data)
+    assert _digest_from_scratch(many, "t::T") == _digest_from_scratch(one, "t::T")
