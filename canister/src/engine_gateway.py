@@ -368,10 +368,10 @@ class EngineGateway:
         """(records with id > cursor, next cursor): `condition` is (indexed field, value) or None."""
         cls = self._class(type_name)
         if condition is None:
-            entities, next_cursor = cls.page(cursor, size)
+            views, next_cursor = cls.view_page(cursor, size)
         else:
-            entities, next_cursor = cls.page(cursor, size, condition[0], condition[1])
-        return [self._record(e) for e in entities], next_cursor
+            views, next_cursor = cls.view_page(cursor, size, condition[0], condition[1])
+        return [_as_record(view) for view in views], next_cursor
 
     @staticmethod
     def cursor_before(records: list, position: int):
@@ -502,4 +502,5 @@ class EngineGateway:
         return records, "[" + ",".join(texts) + "]", next_cursor
 
     def restore(self, records: list) -> int:
-        return self.db.restore(records)
+        """Restore records the service checked (restore_rules: each field as `create` checks it)."""
+        return self.db.restore(records, checked=True)

@@ -935,10 +935,11 @@ class Database(SeedDocuments, SchemaUpgrades):
         from .dump_restore import dump_page
         return dump_page(self, cursor, limit, stop, admit)
 
-    def restore(self, records: list) -> int:
-        """Trusted restore of dumped records, keeping ids, owners, timestamps and versions."""
+    def restore(self, records: list, checked: bool = False) -> int:
+        """Trusted restore of dumped records, keeping ids, owners, timestamps and versions; `checked`: the
+        caller checked every field value as the field's validation would (as for `create_checked`)."""
         from .dump_restore import restore
-        return restore(self, records)
+        return restore(self, records, checked)
 
     def dump_json(self, pretty: bool = False) -> str:
         """The whole database as JSON: {type name: {id: serialized entity}}."""
