@@ -229,6 +229,30 @@ def test_a_text_search_over_entry_texts_agrees_with_parsing_them():
                 assert parsed == tree._position((keys, None), target, 0, right)
 
 
+def test_a_text_search_among_ids_of_many_digits_agrees_with_parsing_them():
+    """Among a value's entries whose ids have different numbers of digits (text order is not id order
+    there), and beside values that extend it, Bool and numbers, the search over entry texts finds the place
+    the sort keys give, for ids present or not, negative ones too."""
+    rng = random.Random(8)
+    db, tree = _tree()
+
+    def some_id():
+        return rng.choice([rng.randint(0, 9), rng.randint(10, 999), rng.randint(1000, 10**6),
+                           -rng.randint(1, 99)])
+
+    for _ in range(400):
+        values = ["a", "a", "a", "ab", "a b", "", True, 2, "b"]
+        entries = sorted({(rng.choice(values), some_id()) for _ in range(rng.randint(1, 40))},
+                         key=lambda e: sort_key(*e))
+        parts = [index_nodes.entry_text(v, i) for v, i in entries]
+        keys = [sort_key(*e) for e in entries]
+        present = rng.choice(entries)[1]
+        for target in (sort_key("a", some_id()), sort_key("a", present), sort_key("ab", some_id())):
+            for right in (False, True):
+                found = tree._position((None, parts), target, 0, right)
+                assert found == tree._position((keys, None), target, 0, right)
+
+
 def test_equal_int_and_float_values_are_one_value_in_a_leaf_read_as_text():
     db, tree = _tree(1000)
     with db.operation():

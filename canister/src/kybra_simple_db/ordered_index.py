@@ -721,8 +721,8 @@ class OrderedIndex:
         its value is the target's followed by more (then it is after), and entries of Bool and numbers
         are before; only an entry of the target's value is parsed (its id or count). A place text order
         gives (a native bisect: after the value's entries, right for a new largest id; or at the
-        target's id, right among ids of as many digits) is taken when its two neighbours confirm it,
-        else the entries are searched."""
+        target's id, right among ids of as many digits, or among its value's entries by length and text)
+        is taken when its two neighbours confirm it, else the entries are searched."""
         value = target[1]
         stem = "s" + value
         whole = stem + index_nodes.FIELD
@@ -748,6 +748,18 @@ class OrderedIndex:
             guess = bisect_left(parts, probe, lo, hi)
             if (guess == lo or before(parts[guess - 1])) and (guess == hi or not before(parts[guess])):
                 return guess        # the one place where the (sorted) entries turn from before to after
+        if wanted is not None and wanted >= 0:
+            # among its value's entries (where text order puts them) ids of fewer digits come first and ids
+            # of as many order as texts: native bisects by length, then by text, give the place
+            probe = whole + str(wanted)
+            size = len(probe)
+            first = bisect_left(parts, whole, lo, hi)
+            end = bisect_left(parts, stem + " ", first, hi)
+            first = bisect_left(parts, size, first, end, key=len)
+            end = bisect_right(parts, size, first, end, key=len)
+            guess = bisect_right(parts, probe, first, end) if right else bisect_left(parts, probe, first, end)
+            if (guess == lo or before(parts[guess - 1])) and (guess == hi or not before(parts[guess])):
+                return guess
         while lo < hi:
             mid = (lo + hi) // 2
             if before(parts[mid]):
