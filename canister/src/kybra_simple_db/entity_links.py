@@ -115,8 +115,15 @@ class EntityLinks:
     def link_through(self, rel, target) -> bool:
         """`link` through the resolved one-type relation `rel` (a `LinkSet` holds it)."""
         self._check_live()
-        with self._db.operation():
-            return self._link(rel, self._resolve_target(rel, target))
+        db = self._db
+        mark = db.begin()   # (what `with db.operation()` does, without its object: ~0.1M fewer on RustPython)
+        try:
+            linked = self._link(rel, self._resolve_target(rel, target))
+        except BaseException:
+            db.end(mark, False)
+            raise
+        db.end(mark, True)
+        return linked
 
     def unlink(self, relation: str, target) -> bool:
         """Remove the link to `target` (entity or id); False if there was none."""
@@ -132,8 +139,15 @@ class EntityLinks:
         tid = target._eid if isinstance(target, EntityLinks) else normalize_id(target)
         if tid is None:
             raise ValidationError(f"invalid id {target!r}")
-        with self._db.operation():
-            return self._unlink(rel, tid)
+        db = self._db
+        mark = db.begin()   # (as in `link_through`)
+        try:
+            unlinked = self._unlink(rel, tid)
+        except BaseException:
+            db.end(mark, False)
+            raise
+        db.end(mark, True)
+        return unlinked
 
     def links(self, relation: str, cursor: Optional[int] = None, limit: int = 100) -> tuple:
         """Ids linked through `relation` after `cursor`, ascending: (ids, next cursor or None)."""
@@ -393,6 +407,8 @@ class EntityLinks:
                                    "caller may not modify")
 
     def _hook_link(self, rel, target, old, new, action: str) -> None:
+        if self.__class__.on_event is None and target.__class__.on_event is None:
+            return      # (no hook on either side: what the two `_hook` calls would do, without them)
         self._hook(rel.public, old, new, action)
         rev = rel.reverse_relation()
         if target is not self or rev is not rel:
@@ -484,13 +500,17 @@ class EntityLinks:
 
     def _unlink(self, rel, tid: int) -> bool:
         db = self._db
-        if not self._has_link(rel, tid):
+        if rel.to_many:     # (what `_has_link` does, keeping the bucket keys for the update below)
+            bucket = self._link_bucket(rel)
+            if bucket is None or not db.bit_test(bucket, tid):
+                return False
+        elif not self._has_link(rel, tid):
             return False
         target = self._load_linked(rel, tid)
         if rel.to_many:
             if target is not None:
                 self._hook_link(rel, target, target, None, ACTION_MODIFY)
-            db.bit_update(self._link_bucket(rel), tid, False)
+            db.bit_update(bucket, tid, False)
             if target is not None:
                 rev = rel.reverse_relation()
                 if rev.to_many:
