@@ -947,7 +947,7 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
         index entries added (no hooks, audit or version change)."""
         db.identity.drop((tc, eid))
         entity = cls._hydrate(db, tc, eid, text)
-        entity._sync_keys({}, entity._data)
+        entity._add_keys(entity._data, db, cls, tc, eid)   # (what _sync_keys({}, data) does, by its steps)
         return entity
 
     @classmethod
