@@ -15,9 +15,9 @@ that position until the last continuation).
 """
 
 
-from . import delete_jobs, json_text, type_registry
+from . import delete_jobs, type_registry
 from . import key_layout as keys
-from .db_entity import doc_text
+from .db_entity import doc_text, parse_document
 from .db_errors import ConflictError, NotFoundError, StorageLimitError, ValidationError
 
 MAX_RESTORE_RECORDS = 1000
@@ -109,7 +109,7 @@ def _walk_links(entity, cls, page: _Page, start, dumped: list) -> tuple:
 def _record(db, tc: int, type_name: str, eid: int, cls, page: _Page, dumped: list) -> tuple:
     """(the entity's record, None or where its links go on when they do not all fit the page);
     `dumped`: `_dumped_relations(cls)` (worked out once per page and type)."""
-    doc = json_text.decode_record(db.get_value(keys.doc_key(tc, eid)))
+    doc = parse_document(db.get_value(keys.doc_key(tc, eid)))
     stored = doc["f"]
     fields = {}
     refs = {}
