@@ -39,13 +39,10 @@ class AuditCapture:
                 out = entries[start]   # (a subscript: a third of get() on RustPython)
             except KeyError:
                 out = None
-        else:
-            out = []
-            for seq in range(start, end):
-                copy = entries.get(seq)
-                if copy is None:
-                    out = None
-                    break
-                out.append(copy)
+        else:   # (the copies listed by native calls: no Python step per entry of a batch)
+            try:
+                out = list(map(entries.__getitem__, range(start, end)))
+            except KeyError:
+                out = None
         entries.clear()   # (the listener keeps into this dict)
         return out
