@@ -299,10 +299,12 @@ class Query:
             entity = cls.by_storage_id(eid)
             if entity is None:
                 continue
+            passed = True
             for field, check in checks:    # every filter holds (`matches` on the entity's value)
                 if not check(getattr(entity, field)):
+                    passed = False
                     break
-            else:
+            if passed:
                 items.append(entity)
                 if positions is not None:
                     positions.append(position)
@@ -346,10 +348,12 @@ class Query:
             entity = self.cls.by_storage_id(eid)
             if entity is None:
                 continue
+            passed = True
             for field, check in checks:
                 if not check(getattr(entity, field)):
+                    passed = False
                     break
-            else:
+            if passed:
                 total += 1
         return total, None
 
