@@ -83,13 +83,14 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=800, help="messages per workload")
     parser.add_argument("--seeds", type=int, default=2, help="workloads of each kind and JSON mode")
     parser.add_argument("--rustpython", action="store_true", help="run both versions on Kybra's RustPython")
+    parser.add_argument("--modes", default="service,engine,index", help="workload kinds, comma-separated")
     args = parser.parse_args()
     ours = REPO / "canister" / "src"
     failed = False
     with tempfile.TemporaryDirectory() as tmp:
         base = source_of(args.base, Path(tmp) / "base")
         shim = principal_shim(Path(tmp) / "shim") if args.rustpython else None
-        for mode in ("service", "engine"):
+        for mode in args.modes.split(","):
             for native in ("0",) if args.rustpython else ("1", "0"):
                 for seed in range(1, args.seeds + 1):
                     # (the service's maps offer host functions, as main.py's do, in every other workload)

@@ -2,12 +2,14 @@
 message's reply, the certified data, a digest of every map after it, and the maps at the end), for
 same_bytes.py to compare between two versions of the source. Configured by environment variables (so it
 also runs under Kybra's RustPython, whose runner passes no arguments): SB_MODE "service" (DbApi on memory
-maps: creates, updates, batches failing part-way, links, transfers, deletes, counts crossing the value-count
-thresholds both ways, schema changes, dump and restore, upgrades) or "engine" (the engine alone: hooks, a
-subclass, custom ids, relations named in a create, checked creates and updates, units rolled back,
-restarts over the same maps), SB_SEED, SB_STEPS, SB_NATIVE ("0": the engine's own JSON code, as on
-RustPython), SB_TICK ("1": the engine's clock moves on every read), SB_HOST ("1": the service's maps offer
-host functions, as main.py's do)."""
+maps: creates, updates, batches failing part-way, links, transfers, deletes, counts crossing the
+value-count thresholds both ways, schema changes turning certification on and off, dump and restore,
+upgrades), "engine" (the engine alone: hooks, a subclass, custom ids, relations named in a create, checked
+creates and updates, units rolled back, restarts over the same maps) or "index" (ordered indexes and their
+counts per value alone on small nodes: odd texts, equal Int and Float values, Bool, long Text prefixes;
+splits, merges and root changes at every level, units rolled back, caches emptied), SB_SEED, SB_STEPS,
+SB_NATIVE ("0": the engine's own JSON code, as on RustPython), SB_TICK ("1": the engine's clock moves on
+every read), SB_HOST ("1": the service's maps offer host functions, as main.py's do)."""
 
 import hashlib
 import json
@@ -91,10 +93,11 @@ def typedefs(variant: int) -> list:
                     fdef("f", "Float", indexed=ix), fdef("b", "Bool", indexed=True), fdef("p", "Principal"),
                     fdef("ts", "Timestamp", indexed=ix), fdef("s", "Text", default={"Text": "dflt"}),
                     fdef("k", "Text", None, 50.0)]},
-        {"name": "d::B", "alias": None, "policy": policy(False), "relations": relations,
+        # (B and C turn certification on and off as the variant changes: certified types change mid-run)
+        {"name": "d::B", "alias": None, "policy": policy(variant % 3 == 1), "relations": relations,
          "fields": [fdef("t", "Text", None, 256.0, indexed=True),
                     fdef("n", "Int", -1000.0 if variant % 3 else None, None, variant % 4 == 3, None, ix)]},
-        {"name": "C", "alias": None, "relations": [], "policy": policy(False),
+        {"name": "C", "alias": None, "relations": [], "policy": policy(variant % 4 == 2),
          "fields": [fdef("t", "Text", indexed=True),
                     fdef("n", "Int", 0.0, 100.0, False, {"Int": 7}, not ix)]},
         {"name": "P", "alias": None, "relations": [], "policy": policy(False),
@@ -488,6 +491,175 @@ class EngineRun:
         return {"trace": trace, "final": final}
 
 
+# --- index ----------------------------------------------------------------------------------------------
+
+# values of one ordered index: separators, escapes and tags inside text, empty text, prefixes kept for long
+# text at small node sizes, equal Int and Float values (1 == 1.0, 0 == -0.0), Bool, big ints
+INDEX_VALUES = (["", "a", "ab", "a\x1e", "\x1d", "\x1d0", "\x1f1", "é", "𝄞", "a b", "a\x1f", "s", "i1",
+                 "L", "I", ",", "\x1c", "a ", "a!", "b", "z" * 40, "z" * 39 + "y", "y" * 60, "y" * 61,
+                 "𝄞" * 20, "é" * 30, "é" * 29 + "e", "\x00" * 5]
+                + [0, 1, -1, 2**53, 2**53 + 1, 10**30, -(10**30), 7, 64]
+                + [0.0, -0.0, 1.0, 1.5, 2.0**53, float(10**30), 1e308, -2.5, 7.0]
+                + [True, False])
+HOT_VALUES = ["h", "h\x1e", "", 7, 7.0, "y" * 61, "hh", "𝄞" * 20, True, 0.0]
+HEAVY_TEXTS = [f"k{i:02d}" for i in range(30)] + [False, True]   # many heavy values: a deep count tree
+
+
+class IndexRun:
+    """Ordered indexes and their counts per value alone (ordered_keys.move_entry, value_counts.count), on
+    small nodes (deep trees: splits, merges and root changes at every level), with units rolled back and
+    the heap's caches emptied (what an upgrade does)."""
+
+    def __init__(self):
+        load_engine()
+        from kybra_simple_db import Database, MemoryMap
+        size = rng.choice([160, 200, 256, 400, 1024])
+        self.storage = MemoryMap(memory_id=1, max_key_size=120, max_value_size=size)
+        self.db = Database(audit_enabled=False, db_storage=self.storage)
+        self.entries = {}   # (field number, id) -> value
+        self.next_id = 1
+
+    def move(self, field: int, eid: int, new):
+        from kybra_simple_db import ordered_keys
+        old = self.entries.get((field, eid))
+        out = ordered_keys.move_entry(self.db, 1, "f" + str(field), 0, eid, old, new, "v")
+        if new is None:
+            self.entries.pop((field, eid), None)
+        else:
+            self.entries[(field, eid)] = new
+        return out
+
+    def value(self):
+        return rng.choice(HOT_VALUES) if rng.random() < 0.4 else rng.choice(INDEX_VALUES)
+
+    def change(self):
+        field = rng.randint(0, 1)
+        k = rng.random()
+        present = [eid for f, eid in self.entries if f == field]
+        if k < 0.45 or not present:
+            eid = self.next_id if rng.random() < 0.8 else rng.randint(1, self.next_id + 5)
+            self.next_id = max(self.next_id, eid + 1)
+            return self.move(field, eid, self.value())
+        eid = rng.choice(present)
+        if k < 0.75:
+            return self.move(field, eid, self.value())
+        return self.move(field, eid, None)
+
+    def many(self):
+        """One value gains or loses many entries (its count crosses HEAVY and LIGHT both ways)."""
+        field = rng.randint(0, 1)
+        value = rng.choice(HOT_VALUES) if rng.random() < 0.5 else rng.choice(HEAVY_TEXTS)
+        out = []
+        if rng.random() < 0.55:
+            for _ in range(rng.randint(10, 70) if value in HOT_VALUES else rng.randint(60, 130)):
+                out.append(self.move(field, self.next_id, value))
+                self.next_id += 1
+        else:
+            holders = [eid for (f, eid), v in self.entries.items()
+                       if f == field and type(v) is type(value) and v == value]
+            for eid in holders[:rng.randint(5, 60)]:
+                out.append(self.move(field, eid, rng.choice([None, self.value()])))
+        return out
+
+    def drain(self):
+        """Many entries of one field go (the tree shrinks: merges, emptied nodes, a lower root)."""
+        field = rng.randint(0, 1)
+        present = sorted(eid for f, eid in self.entries if f == field)
+        if not present:
+            return []
+        start = rng.randint(0, len(present) - 1)
+        return [self.move(field, eid, None) for eid in present[start:start + rng.randint(20, 400)]]
+
+    def raw(self):
+        """An entry inserted again or one removed that is not there: nothing changes (False)."""
+        from kybra_simple_db import ordered_keys
+        field = rng.randint(0, 1)
+        index = ordered_keys.tree(self.db, 1, "f" + str(field), 0)
+        present = [(eid, v) for (f, eid), v in self.entries.items() if f == field]
+        if present and rng.random() < 0.5:
+            eid, value = rng.choice(present)
+            return index.insert(value, eid)
+        value = self.value()
+        eid = rng.randint(1, self.next_id + 3)
+        if self.entries.get((field, eid)) == value and type(self.entries.get((field, eid))) is type(value):
+            return None
+        if self.entries.get((field, eid)) == value:   # an equal value of another kind (1 == 1.0)
+            return None
+        return index.remove(value, eid)
+
+    def unit(self, work, fail: bool):
+        db = self.db
+        saved = dict(self.entries), self.next_id
+        mark = db.begin()
+        try:
+            out = work()
+        except BaseException:
+            db.end(mark, False)
+            self.entries, self.next_id = saved
+            raise
+        if fail:
+            db.end(mark, False)
+            self.entries, self.next_id = saved
+            return ["rolled back", out]
+        db.end(mark, True)
+        return out
+
+    def reads(self):
+        from kybra_simple_db import ordered_keys, value_counts
+        db = self.db
+        out = []
+        for field in (0, 1):
+            index = ordered_keys.tree(db, 1, "f" + str(field), 0)
+            for value in rng.sample(HOT_VALUES, 3) + rng.sample(INDEX_VALUES, 3):
+                out.append(value_counts.count(db, 1, "f" + str(field), 0, value))
+            out.append(index.count_value(rng.choice(INDEX_VALUES), 100))
+            start = rng.choice([None, ("b",), (1, 1.5), (2, "a\x1e", 5)])
+            walked = []
+            for entry in index.walk(None if start is None else (
+                    (2, start[0]) if len(start) == 1 else start), True, rng.random() < 0.5):
+                walked.append(repr(entry))
+                if len(walked) >= 30:
+                    break
+            out.append(walked)
+            out.append(index.check())
+        return out
+
+    def message(self):
+        from kybra_simple_db import ordered_index
+        k = rng.random()
+        if k < 0.03:
+            ordered_index.forget_cached()
+            self.db.forget_cached()
+            return "forgot"
+        if k < 0.06:
+            load_engine()
+            from kybra_simple_db import Database
+            self.db = Database(audit_enabled=False, db_storage=self.storage)
+            return "restarted"
+        if k < 0.12:
+            return self.reads()
+        if k < 0.15:
+            return self.unit(self.raw, False)
+        if k < 0.20:
+            return self.unit(lambda: [self.change() for _ in range(rng.randint(1, 6))], rng.random() < 0.5)
+        if k < 0.24:
+            return self.unit(self.drain, rng.random() < 0.2)
+        if k < 0.40:
+            return self.unit(self.many, rng.random() < 0.3)
+        return self.unit(self.change, False)
+
+    def run(self, steps: int) -> dict:
+        trace = []
+        for step in range(steps):
+            try:
+                reply = repr(self.message())
+            except Exception as exc:
+                reply = "ERR " + type(exc).__name__ + ": " + str(exc)[:150]
+            trace.append([step, reply, [], digest([self.storage])])
+        return {"trace": trace, "final": [sorted(self.storage._data.items())]}
+
+
 # (a script only, run as such also by RustPython's runner, which names it otherwise than __main__)
-workload = ServiceRun() if ENV.get("SB_MODE", "service") == "service" else EngineRun()
+MODE = ENV.get("SB_MODE", "service")
+workload = ServiceRun() if MODE == "service" else IndexRun() if MODE == "index" else EngineRun()
 json.dump(workload.run(int(ENV.get("SB_STEPS", "500"))), sys.stdout, default=repr)
