@@ -236,6 +236,51 @@ class ServiceRun:
         return [len(ids), api.batch(ADMIN, ops) if ops else None, api.count(ADMIN, "P", [
             {"name": name, "value": given}])]
 
+    def reads(self, caller: str, tn: str):
+        """The read endpoints and filters the cost cuts touch: list pages (with an equality filter), link
+        pages, queries and counts with every operator, audit pages, certified lists, upserts, stepwise
+        deletes."""
+        api = self.api
+        k = rng.random()
+        if k < 0.2:
+            name = rng.choice(["t", "n"])
+            filters = [{"name": name, "value": value_for(name)}] * (rng.random() < 0.5)
+            return api.list_page(caller, tn, filters, rng.choice([None, None, some_id()]), rng.randint(1, 60))
+        if k < 0.35:
+            relation = rng.choice(["a", "m", "bs", "bm"])
+            return api.links(caller, rng.choice(["d::B", "d::A"]), some_id(), relation,
+                             rng.choice([None, rng.randint(0, 8)]), rng.randint(1, 5))
+        if k < 0.7:
+            filters = []
+            for _ in range(rng.randint(0, 3)):
+                name = rng.choice(FIELDS[tn])
+                op = rng.choice(["Eq", "Ne", "Lt", "Le", "Gt", "Ge", "Between", "In", "StartsWith"])
+                count = 2 if op == "Between" else rng.randint(1, 4) if op == "In" else 1
+                values = [value_for(name) for _ in range(count)]
+                filters.append({"field": name, "op": {op: None}, "values": values})
+            order = None if rng.random() < 0.3 else {"field": rng.choice(["t", "n", "id"]),
+                                                     "descending": rng.random() < 0.5}
+            request = {"type_name": tn, "filters": filters, "order": order, "cursor": None,
+                       "limit": rng.randint(1, 40)}
+            if rng.random() < 0.3:
+                return api.query_count(caller, request)
+            page = api.query(caller, request)
+            cursor = page.get("Ok", {}).get("next")
+            if cursor is not None and rng.random() < 0.5:
+                request["cursor"] = cursor
+                return [page, api.query(caller, request)]
+            return page
+        if k < 0.8:
+            end = rng.choice([None, rng.randint(0, 400)])
+            return api.audit(caller, rng.randint(0, 50), end, rng.randint(1, 30))
+        if k < 0.87:
+            cursor = rng.choice([None, some_id()])
+            return api.list_certified(caller, rng.choice(["d::A", "d::B", "C"]), cursor, rng.randint(1, 30))
+        if k < 0.94:
+            alias = {"Text": rng.choice(["k1", "k2", "k3", "k4"])}
+            return api.upsert(caller, "d::A", alias, some_fields("d::A"))
+        return api.delete_continue(caller, tn, some_id())
+
     def message(self):
         api = self.api
         caller = rng.choice([ALICE, ALICE, ALICE, BOB, BOB, ADMIN, ANON])
@@ -289,6 +334,8 @@ class ServiceRun:
             return api.rebuild_indexes(ADMIN, tn, None, 100)
         if k < 0.80:
             return api.icrc3_get_blocks(ADMIN, [{"start": rng.randint(0, 400), "length": 3}])
+        if k < 0.86:
+            return self.reads(caller, tn)
         if k < 0.95:
             return self.pulse()
         hot = [{"name": "t", "value": {"Text": "Hot"}}]
