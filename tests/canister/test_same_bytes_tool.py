@@ -12,7 +12,7 @@ sys.path.insert(0, str(REPO / "scripts"))
 import same_bytes  # noqa: E402
 
 
-@pytest.mark.parametrize("mode", ["service", "engine"])
+@pytest.mark.parametrize("mode", ["service", "engine", "index"])
 def test_a_workload_over_the_same_source_gives_the_same_trace(mode):
     settings = {"SB_MODE": mode, "SB_SEED": "3", "SB_STEPS": "25", "SB_NATIVE": "0", "SB_TICK": "1"}
     first = same_bytes.trace(REPO / "canister" / "src", settings)
