@@ -20,11 +20,12 @@ def _bucket(rng: random.Random, width: int, count: int) -> int:
 
 def test_members_list_the_set_bits_from_start_up_to_limit():
     rng = random.Random(7)
-    buckets = [0, 1, 1 << 2047, (1 << 2048) - 1] + [_bucket(rng, 2048, n) for n in (1, 3, 50, 700, 2000)]
+    counts = (1, 3, 16, 17, 50, 700, 2000)     # both ways of listing (one by one up to 16 ids)
+    buckets = [0, 1, 1 << 2047, (1 << 2048) - 1] + [_bucket(rng, 2048, n) for n in counts]
     for bits in buckets:
         for base in (0, 2048, 4096 * 3):
             for start in (0, 1, 2, 63, 64, 1000, 2047, 2048):
-                for limit in (-1, 1, 2, 101, 2001, 5000):
+                for limit in (-1, 1, 2, 16, 17, 101, 2001, 5000):
                     assert bitsets.members(bits, base, start, limit) == _reference(bits, base, start, limit)
                 assert bitsets.members(bits, base, start) == _reference(bits, base, start, -1)
 

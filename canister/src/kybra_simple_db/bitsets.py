@@ -10,6 +10,7 @@ from itertools import accumulate
 from operator import add
 
 _HEX = "0123456789abcdef"
+LOOP_MEMBERS = 16   # ids `members` takes off one by one; past this many, its C-level way costs less
 
 
 def decode(text) -> int:
@@ -50,12 +51,25 @@ def change(text, offset: int, present: bool):
 
 def members(bits: int, base: int, start: int = 0, limit: int = -1) -> list:
     """Ids `base + i` for every set bit i >= start, ascending; the first `limit` of them when `limit` is
-    positive. Found by C-level operations only: the bits as a binary text, lowest first, split at its
-    ones (at most `limit` times); a set bit's position is the zeros before it plus the ones before it.
-    (A loop per member cost ~36K instructions per id on Kybra's RustPython, so a full bucket of 2,000
-    ids cost ~73M, this ~21M; and a walk for the next 100 ids of a full bucket no longer lists all.)"""
-    runs = bin(bits >> start)[:1:-1].split("1", limit if limit > 0 else -1)
-    del runs[-1]    # the zeros after the last one split at (or, at the limit, the rest of the bits)
+    positive. A few ids are taken off one by one (~36K instructions each on Kybra's RustPython); more
+    are found by C-level operations (~0.25M, then ~12K each): the bits as a binary text, lowest first,
+    split at its ones (no more times than ids are wanted), a set bit's position being the zeros before
+    it plus the ones before it. (A full bucket of 2,000 ids cost ~73M one by one, ~21M so; and a walk
+    for the next 100 ids of a full bucket no longer lists all of them.)"""
+    if start > 0:
+        bits = (bits >> start) << start
+    count = bits.bit_count()
+    if 0 < limit < count:
+        count = limit
+    if count <= LOOP_MEMBERS:
+        out = []
+        for _ in range(count):
+            low = bits & -bits
+            out.append(base + low.bit_length() - 1)
+            bits ^= low
+        return out
+    runs = bin(bits >> start)[:1:-1].split("1", count)
+    del runs[-1]    # the bits after the last one split at
     first = base + start
     return list(map(add, accumulate(map(len, runs)), range(first, first + len(runs))))
 

@@ -101,10 +101,10 @@ class EntityCascade:
         if cls.on_event is not None:
             self._hook(None, self, None, ACTION_DELETE)
         key = keys.doc_key(tc, eid)
-        head = db.get(key)
+        d = self.__dict__
+        head = db.get_known(key, d.get("_loaded"))    # (the document as loaded, if unchanged since: no read)
         if head is None:
             raise NotFoundError(f"{cls.__type_name__}@{eid} no longer exists")
-        d = self.__dict__
         db.on_rollback_call(d.__setitem__, ("_state", "live"))
         d["_state"] = "deleting"
         many = False
