@@ -220,3 +220,18 @@ def test_engine_without_native_json_stores_the_same_bytes(monkeypatch):
 def test_printable_is_isprintable(text):
     """The control-character test that stands for `str.isprintable` (far cheaper on Kybra's RustPython)."""
     assert json_text._printable(text) == text.isprintable()
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(st.sampled_from(['{', '}', '[', ']', ':', ',', '"a"', '"b"', '1', ' ', '":', ',"', 'null']),
+                max_size=14).map("".join))
+def test_keys_joined_with_their_colon_and_comma_decode_as_json_does(text):
+    """Text made of the pieces `_tokens` joins (`":` and `,":`) in every arrangement, valid or not."""
+    _decodes_as_json_does(text)
+
+
+def test_keys_with_and_without_spaces_around_their_colon():
+    for text in ('{"a":1,"b":2}', '{"a" :1, "b": 2}', '{"a":{"b":{},"c":[]},"d":"e"}', '[1,"a":2]', '["a":1]',
+                 '{"a":1,"b"}', '{,"a":1}', '{"a":1,,"b":2}', '{"a":"b":1}', '[{"a":1},"b":2]',
+                 '{"":1,"":2}'):
+        _decodes_as_json_does(text)

@@ -180,6 +180,8 @@ _LITERALS = {"true": True, "false": False, "null": None, "NaN": float("nan"), "I
              "-Infinity": -_INFINITY}
 _DIGITS = "0123456789"
 _QUOTE = '"'
+_KEY_COLON = '":'   # a key and its colon, one token (see `_tokens`)
+_NEXT_KEY = ',":'   # a comma, a key and its colon, one token
 
 # parser states
 _VALUE, _FIRST_VALUE, _KEY, _FIRST_KEY, _COLON, _NEXT, _END = range(7)
@@ -297,7 +299,9 @@ def _tokens(text: str, trusted: bool) -> tuple:
                 strings[index] = _scanstring('"' + body + '"', 1)[0]
     spaced = (outside.replace("{", " { ").replace("}", " } ").replace("[", " [ ").replace("]", " ] ")
               .replace(",", " , ").replace(":", " : ").replace('"', ' " '))
-    return spaced.split(), strings
+    # a key and its colon as one token (`":`), with the comma before it (`,":`) where nothing stands
+    # between them: compact text has a third fewer tokens to step through
+    return spaced.replace(' ,  "  : ', " ,\": ").replace(' "  : ', ' ": ').split(), strings
 
 
 def _number(text: str, token: str):
@@ -340,6 +344,7 @@ def decode(text: str, trusted: bool = False):
     # the states and the quote token as locals (a global's lookup costs more, in every token's step)
     VALUE, FIRST_VALUE, KEY, FIRST_KEY, COLON, NEXT, END, QUOTE = (_VALUE, _FIRST_VALUE, _KEY, _FIRST_KEY,
                                                                    _COLON, _NEXT, _END, _QUOTE)
+    KEY_COLON, NEXT_KEY = _KEY_COLON, _NEXT_KEY
     stack = []          # (container, whether it is a dict) of the open containers around `top`
     top = None          # the innermost open container
     in_dict = False     # whether `top` is a dict
@@ -349,6 +354,13 @@ def decode(text: str, trusted: bool = False):
     result = None
     for token in tokens:
         if state == NEXT:
+            if token == NEXT_KEY:   # `,"key":` (only in a dict)
+                if not in_dict:
+                    return _fail(text, "expected ',' or the end of a container")
+                key = strings[next_string]
+                next_string += 1
+                state = VALUE
+                continue
             if token == ",":
                 state = KEY if in_dict else VALUE
                 continue
@@ -393,6 +405,11 @@ def decode(text: str, trusted: bool = False):
                 state = NEXT
             continue
         elif state <= FIRST_KEY:
+            if token == KEY_COLON:   # `"key":`
+                key = strings[next_string]
+                next_string += 1
+                state = VALUE
+                continue
             if token == QUOTE:
                 key = strings[next_string]
                 next_string += 1
