@@ -31,6 +31,7 @@ _FORK_PREFIX = tree.fork_prefix()
 _LEAF_PREFIX = tree.leaf_prefix()
 _LABELED_PREFIX = tree.labeled_prefix(b"")   # then the label
 _TREES = {}           # node key -> (its slots, its fork tree) for the nodes changed last (see set_leaf)
+_ENTRY_TEXTS = {}     # type name -> (its entry as written, the entry's JSON text): see types_text
 _CACHED_TREES = 1024
 _FLUSHED_NODES = 256  # nodes an EntityMerkle keeps as written (its `flushed`)
 
@@ -41,16 +42,24 @@ def _remember(cache: dict, text: str, value) -> None:
     cache[text] = value
 
 
-def types_text(types: dict) -> str:
+def types_text(types: dict, kept: dict = None) -> str:
     """json.dumps(types, separators=(",", ":"), sort_keys=True), joined directly for the record's own
     shape {"g": int, "t": {name: [int, int, hex digits]}} (the encoder costs about a million
-    instructions on Kybra's RustPython, and the record is rewritten by every certified change)."""
+    instructions on Kybra's RustPython, and the record is rewritten by every certified change). With
+    `kept` (name -> (entry, its text)), an entry that is the very list whose text was kept is not joined
+    again: for lists never changed once written (EntityMerkle.flush's: a change copies its entry first),
+    so that a change of one type does not rejoin every certified type's entry."""
     entries = types["t"]
     if len(types) != 2 or types.get("g").__class__ is not int or entries.__class__ is not dict:
         return json.dumps(types, separators=(",", ":"), sort_keys=True)
     parts = []
     for name in sorted(entries):   # (x.__class__, not type(x): a builtin call costs ~9,000 on RustPython)
         info = entries[name]
+        if kept is not None:
+            known = kept.get(name)
+            if known is not None and known[0] is info:
+                parts.append(known[1])
+                continue
         if (name.__class__ is not str or info.__class__ is not list or len(info) != 3
                 or info[0].__class__ is not int or info[1].__class__ is not int
                 or info[2].__class__ is not str
@@ -61,8 +70,13 @@ def types_text(types: dict) -> str:
             if len(_QUOTED) >= 2 * MAX_CERTIFIED_TYPES:
                 _QUOTED.clear()
             quoted = _QUOTED[name] = _quote(name)
-        parts.append(quoted + ":[" + str(info[0]) + "," + str(info[1]) + ',"' + info[2] + '"]')
-    return '{"g":' + str(types["g"]) + ',"t":{' + ",".join(parts) + "}}"
+        text = f'{quoted}:[{info[0]},{info[1]},"{info[2]}"]'   # (f-strings: fewer strings made than `+`)
+        if kept is not None:
+            if len(kept) >= 2 * MAX_CERTIFIED_TYPES:
+                kept.clear()
+            kept[name] = (info, text)
+        parts.append(text)
+    return f'{{"g":{types["g"]},"t":{{{",".join(parts)}}}}}'
 
 
 def id_label(entity_id: int) -> bytes:
@@ -437,7 +451,7 @@ class EntityMerkle:
                 self.store.remove(key)
             flushed[key] = slots
         if self.types_dirty:
-            self.types_text = types_text(self.types)
+            self.types_text = types_text(self.types, _ENTRY_TEXTS)
             self.meta.insert(TYPES_KEY, self.types_text)
             self.stored, self.types = self.types, None   # what is stored now; a later change copies it
         self.dirty = set()

@@ -184,3 +184,39 @@ def test_a_batch_of_leaves_gives_the_nodes_of_one_leaf_at_a_time(before, batch, 
     many.flush()
     assert dict(many.store._data) == dict(one.store._data) and dict(many.meta._data) == dict(one.meta._data)
     assert _digest_from_scratch(many, "t::T") == _digest_from_scratch(one, "t::T")
+
+
+def test_the_types_record_written_with_kept_entry_texts_is_the_json_encoders():
+    """flush rejoins only the entries a message changed (types_text's `kept`: the texts of the entry
+    lists written before, which a change copies first): after changes to one type or several, types
+    turning certification on and off, and messages that change and are reset unflushed, the stored record
+    is what json.dumps writes for its content, and it holds each type's true root."""
+    rng = random.Random(11)
+    merkle = entity_merkle.EntityMerkle(MemoryMap(), MemoryMap())
+    names = ["t::" + str(i) for i in range(6)]
+    for name in names[:4]:
+        merkle.enable(name)
+    merkle.flush()
+    for step in range(120):
+        merkle.reset()
+        k = rng.random()
+        if k < 0.08:
+            name = rng.choice(names)
+            if name in merkle.certified_names() and rng.random() < 0.5:
+                merkle.disable(name)
+            else:
+                merkle.enable(name)
+        else:
+            for _ in range(rng.randint(1, 3)):
+                name = rng.choice(sorted(merkle.certified_names()))
+                entity_id = rng.randint(0, 300)
+                merkle.set_leaf(name, entity_id, None if rng.random() < 0.2 else _leaf(entity_id, step))
+        if rng.random() < 0.1:
+            continue   # (a message that fails: reset, not flushed)
+        merkle.flush()
+        text = merkle.meta.get(entity_merkle.TYPES_KEY)
+        record = json.loads(text)
+        assert text == json.dumps(record, separators=(",", ":"), sort_keys=True)
+        assert text == entity_merkle.types_text(record)
+    for name in sorted(merkle.certified_names()):
+        _digest_from_scratch(merkle, name)   # (asserts the stored root is the tree's)
