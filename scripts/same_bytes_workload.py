@@ -597,7 +597,7 @@ class IndexRun:
         field = rng.randint(0, 1)
         value = rng.choice(HOT_VALUES) if rng.random() < 0.5 else rng.choice(HEAVY_TEXTS)
         out = []
-        if rng.random() < 0.55:
+        if rng.random() < (0.55 if value in HOT_VALUES else 0.8):     # (heavy values pile up)
             for _ in range(rng.randint(10, 70) if value in HOT_VALUES else rng.randint(60, 130)):
                 out.append(self.move(field, self.next_id, value))
                 self.next_id += 1
@@ -615,7 +615,7 @@ class IndexRun:
         if not present:
             return []
         start = rng.randint(0, len(present) - 1)
-        return [self.move(field, eid, None) for eid in present[start:start + rng.randint(20, 400)]]
+        return [self.move(field, eid, None) for eid in present[start:start + rng.randint(20, 150)]]
 
     def raw(self):
         """An entry inserted again or one removed that is not there: nothing changes (False)."""
@@ -689,7 +689,7 @@ class IndexRun:
             return self.unit(self.raw, False)
         if k < 0.20:
             return self.unit(lambda: [self.change() for _ in range(rng.randint(1, 6))], rng.random() < 0.5)
-        if k < 0.24:
+        if k < 0.22:
             return self.unit(self.drain, rng.random() < 0.2)
         if k < 0.40:
             return self.unit(self.many, rng.random() < 0.3)
