@@ -26,7 +26,9 @@ _CACHED_TEXTS = 16
 _PARSED = {}          # stored "cert/types" text -> its parsed state (never changed: each message copies it)
 _DIGESTS = {}         # stored "cert/types" text (None: none stored) -> the digest of its `entities` subtree
 _QUOTED = {}          # type name -> its JSON string (ASCII, as json.dumps writes it)
-_LABELS = {}          # type name -> what tree.labeled_digest hashes before its subtree's digest
+_LABELS = {}          # type name -> [what tree.labeled_digest hashes before its subtree's digest, a root
+                      # hex of the type, the labeled digest of that root] (the last root hashed: see _digest)
+_FORKS = {}           # left + right digest -> their fork's digest, for the forks over the type roots
 _FORK_PREFIX = tree.fork_prefix()
 _LEAF_PREFIX = tree.leaf_prefix()
 _LABELED_PREFIX = tree.labeled_prefix(b"")   # then the label
@@ -485,14 +487,20 @@ class EntityMerkle:
         entries = state["t"]
         sha256 = hashlib.sha256
         digests = []
-        for name in sorted(entries):
+        for name in sorted(entries):   # (a type whose root is the one hashed last is not hashed again)
             root = entries[name][2]
-            prefix = _LABELS.get(name)   # tree.labeled_digest(label, d) hashes prefix + d
-            if prefix is None:
+            label = _LABELS.get(name)
+            if label is None:
                 if len(_LABELS) >= 2 * MAX_CERTIFIED_TYPES:
                     _LABELS.clear()
-                prefix = _LABELS[name] = tree.labeled_prefix(name.encode("utf-8"))
-            digests.append(sha256(prefix + (bytes.fromhex(root) if root else tree.EMPTY_DIGEST)).digest())
+                label = _LABELS[name] = [tree.labeled_prefix(name.encode("utf-8")), None, None]
+            elif label[1] == root:
+                digests.append(label[2])
+                continue
+            # tree.labeled_digest(label, d) hashes the label's prefix + d
+            digest = sha256(label[0] + (bytes.fromhex(root) if root else tree.EMPTY_DIGEST)).digest()
+            label[1], label[2] = root, digest
+            digests.append(digest)
         return digests[0] if len(digests) == 1 else _balanced_digest(digests)
 
     def leaf(self, type_name: str, entity_id: int):
@@ -598,7 +606,13 @@ def _balanced_digest(digests: list) -> bytes:
     if len(digests) <= 1:
         return digests[0] if digests else tree.EMPTY_DIGEST
     middle = len(digests) // 2
-    return tree.fork_digest(_balanced_digest(digests[:middle]), _balanced_digest(digests[middle:]))
+    pair = _balanced_digest(digests[:middle]) + _balanced_digest(digests[middle:])
+    found = _FORKS.get(pair)   # (a change of one type changes the forks on its path only)
+    if found is None:
+        if len(_FORKS) >= 4 * MAX_CERTIFIED_TYPES:
+            _FORKS.clear()
+        found = _FORKS[pair] = hashlib.sha256(_FORK_PREFIX + pair).digest()   # tree.fork_digest
+    return found
 
 
 def _combine_list(nodes: list) -> list:

@@ -190,7 +190,8 @@ def test_the_types_record_written_with_kept_entry_texts_is_the_json_encoders():
     """flush rejoins only the entries a message changed (types_text's `kept`: the texts of the entry
     lists written before, which a change copies first): after changes to one type or several, types
     turning certification on and off, and messages that change and are reset unflushed, the stored record
-    is what json.dumps writes for its content, and it holds each type's true root."""
+    is what json.dumps writes for its content, and it holds each type's true root; the digest over the
+    type roots (their labeled digests and forks remembered) is the hash tree's."""
     rng = random.Random(11)
     merkle = entity_merkle.EntityMerkle(MemoryMap(), MemoryMap())
     names = ["t::" + str(i) for i in range(6)]
@@ -218,5 +219,10 @@ def test_the_types_record_written_with_kept_entry_texts_is_the_json_encoders():
         record = json.loads(text)
         assert text == json.dumps(record, separators=(",", ":"), sort_keys=True)
         assert text == entity_merkle.types_text(record)
+        tree = entity_merkle.tree   # the entities digest (type roots' labeled digests and forks remembered)
+        nodes = [[tree.LABELED, name.encode("utf-8"), [tree.PRUNED, bytes.fromhex(info[2]) if info[2]
+                                                       else tree.EMPTY_DIGEST]]
+                 for name, info in sorted(record["t"].items())]
+        assert merkle.digest() == tree.digest(tree.balanced(nodes))
     for name in sorted(merkle.certified_names()):
         _digest_from_scratch(merkle, name)   # (asserts the stored root is the tree's)
