@@ -30,6 +30,17 @@ def test_members_list_the_set_bits_from_start_up_to_limit():
                 assert bitsets.members(bits, base, start) == _reference(bits, base, start, -1)
 
 
+def test_a_bucket_text_decodes_to_its_bits():
+    rng = random.Random(5)
+    texts = ["", "0", "1", "f", "10", "01", "abc", "ABC", "0" * 511 + "8"]
+    texts += ["".join(rng.choice("0123456789abcdef") for _ in range(n)) for n in (1, 2, 3, 255, 511, 512)]
+    for text in texts:
+        assert bitsets.decode(text) == (int(text[::-1], 16) if text else 0)
+    assert bitsets.decode(None) == 0
+    for bits in (1, 0xF0F, 1 << 2047, (1 << 2048) - 1):
+        assert bitsets.decode(bitsets.encode(bits)) == bits
+
+
 def test_a_walk_of_a_set_gives_its_ids_in_order_page_by_page(fresh_db):
     db = fresh_db
     width = db.bucket_width
