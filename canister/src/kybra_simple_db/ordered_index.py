@@ -57,12 +57,14 @@ def _size(text: str) -> int:
     return len(text.encode("utf-8"))
 
 
-def half_cut(parts: list) -> int:
+def half_cut(parts: list, joined: str = None) -> int:
     """Where a node of these entry texts splits in two by size: after the first parts that, with a
     separator each, take at least half of the node's UTF-8 bytes (at least one part on each side). The
     text is joined and measured once (a size per part cost some 20,000 instructions each on Kybra's
-    RustPython: a leaf's split spent about 4M on it)."""
-    joined = _ENTRY.join(parts) + _ENTRY
+    RustPython: a leaf's split spent about 4M on it); `joined`: that text (the parts joined, with a
+    separator after the last), when the caller has it."""
+    if joined is None:
+        joined = _ENTRY.join(parts) + _ENTRY
     data, mark = (joined, _ENTRY) if joined.isascii() else (joined.encode("utf-8"), _ENTRY_BYTE)
     # the separator after part i ends the first i + 1 parts: the first one at or past the half is the cut
     at = data.find(mark, max(len(data) // 2 - 1, 0))
@@ -360,7 +362,7 @@ class OrderedIndex:
             self._path = path
         else:
             header = {"r": parsed[0], "n": parsed[1], "h": parsed[2]}
-            self._store_parts(header, path, nid, index_nodes.leaf_parts(grown), None)
+            self._store_parts(header, path, nid, index_nodes.leaf_parts(grown), None, text=grown)
             self._path = path       # (as it was: see `_path`)
             run = None
         self.touched = (grown, keys, None, run)
@@ -408,17 +410,21 @@ class OrderedIndex:
         return True
 
     def _store_parts(self, header: dict, path: list, nid: int, parts: list, children, node=None,
-                     keys: list = None) -> str:
+                     keys: list = None, text: str = None) -> str:
         """Write a grown node given as entry texts (`children`: its child numbers as texts, None for a
         leaf), splitting it (and its parents) while it does not fit; `node` and `keys`: its decoded form
-        and sort keys when known (cached with it). Returns its text (before any split)."""
-        text = index_nodes.parts_text(parts, children)
+        and sort keys when known (cached with it), `text` its text when known (not joined again). Returns
+        its text (before any split)."""
+        if text is None:
+            text = index_nodes.parts_text(parts, children)
         if self._fits(text):
             self._write_parts(nid, parts, children, node, keys, text)
             return text
         level = len(path)       # (the path is left as it was: see `_path`)
+        joined = text[1:] + _ENTRY if children is None else None      # (a leaf's parts, joined already)
         while True:
-            left, separator, right, left_children, right_children = self._split_parts(parts, children)
+            left, separator, right, left_children, right_children = self._split_parts(parts, children, joined)
+            joined = None
             right_nid = header["n"]
             header["n"] = right_nid + 1
             self._write_parts(nid, left, left_children)
@@ -442,10 +448,10 @@ class OrderedIndex:
                 return text
 
     @staticmethod
-    def _split_parts(parts: list, children) -> tuple:
+    def _split_parts(parts: list, children, joined: str = None) -> tuple:
         """(left, separator, right, left children, right children) halves of a node's entry texts by size
-        (see `half_cut`)."""
-        cut = half_cut(parts)
+        (see `half_cut`; `joined` as it takes it)."""
+        cut = half_cut(parts, joined)
         if children is None:
             return parts[:cut], parts[cut], parts[cut:], None, None
         return parts[:cut], parts[cut], parts[cut + 1:], children[:cut + 1], children[cut + 1:]
