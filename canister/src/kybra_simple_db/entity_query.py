@@ -284,7 +284,7 @@ class Query:
              positions: Optional[list] = None) -> tuple:
         """(items, last position examined, True if more may follow / False if the budget stopped the
         walk early / None at the end, candidates examined); each item's position goes to `positions`."""
-        cls = self.cls
+        load = self.cls.stored_entity
         checks = self._filter_checks()
         items = []
         scanned = 0
@@ -296,7 +296,7 @@ class Query:
                 return items, last, False, scanned
             scanned += 1
             last = position
-            entity = cls.by_storage_id(eid)
+            entity = load(db, tc, eid)
             if entity is None:
                 continue
             passed = True
@@ -334,6 +334,7 @@ class Query:
             return db.bit_count(lambda b: keys.index_key(tc, plan.field, plan.ranges, b, db.key_limit, gen),
                                 db.counters(tc)[0]), None
         total = 0
+        load = self.cls.stored_entity
         checks = self._filter_checks()
         scanned = 0
         last = None
@@ -345,7 +346,7 @@ class Query:
             if index_only:
                 total += 1
                 continue
-            entity = self.cls.by_storage_id(eid)
+            entity = load(db, tc, eid)
             if entity is None:
                 continue
             passed = True
