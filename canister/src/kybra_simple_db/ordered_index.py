@@ -623,16 +623,21 @@ class OrderedIndex:
         return run
 
     @staticmethod
-    def _text_run(text: str, value, inner_only: bool = False) -> tuple:
+    def _text_run(text: str, value, inner_only: bool = False, edge: int = 0) -> tuple:
         """`_run` in a leaf's text: its entries of `value` are found by the texts they start with (its
-        entries are one run, as the leaf is in order)."""
+        entries are one run, as the leaf is in order). `edge` 1 (-1): the caller wants the entries only if
+        they begin (end) the leaf; (0, False, False) when they do not, nothing counted."""
         plain = type(value) is str and (not value or min(value) >= index_nodes.PLAIN)
         starts = "s" + value + index_nodes.FIELD if plain else index_nodes.value_prefixes(value)
         # (a search from an offset, `startswith(x, 1)` or `rfind`, costs as much as copying the text on
         # Kybra's RustPython: the first entry is matched with the leaf's "L", the last one split off)
         head = text.startswith("L" + starts if plain else tuple(["L" + start for start in starts]))
+        if edge > 0 and not head:
+            return 0, False, False
         _, more, last = text.rpartition(index_nodes.ENTRY)
         tail = last.startswith(starts) if more else head
+        if edge < 0 and not tail:
+            return 0, False, False
         if inner_only and (head or tail):
             return 0, head, tail
         if plain:       # the one text its entries start with
@@ -812,7 +817,7 @@ class OrderedIndex:
                 stack.append([children, pos])
                 nid = int(children[pos])
                 text = self._cached(nid)[0]
-            inside, head, tail = self._text_run(text, value)
+            inside, head, tail = self._text_run(text, value, False, step)
             if not (head if step > 0 else tail):
                 return total
             total += inside
