@@ -677,6 +677,7 @@ class DbApi(QueryEndpoints):
             # last entity it returned (or, past MAX_LIST_SCAN hidden ones with none returned, where the
             # scan stopped), so the cursor never names a hidden entity.
             reads_all = self.access.reads_everything(caller, policy)
+            more = conditions[1:]   # the equality filters checked on each record (the first is the index's)
             scan_left = size if reads_all else api_limits.MAX_LIST_SCAN
             chunk = size
             budget = self._page_budget()
@@ -692,9 +693,10 @@ class DbApi(QueryEndpoints):
                 for record in records:
                     if len(items) >= size:  # filled part-way through a later page
                         return {"items": items, "next": items[-1]["id"]}
-                    if any(record["fields"].get(name) != value for name, value in conditions[1:]):
+                    if more and any(record["fields"].get(name) != value for name, value in more):
                         continue
-                    if not self.access.can_read(caller, policy, record["owner"]):
+                    # (a caller who reads every entity may read this one: can_read is true for it)
+                    if not reads_all and not self.access.can_read(caller, policy, record["owner"]):
                         continue
                     entity = self._entity(type_name, record["view"], caller)
                     if not budget.take(entity_size(entity)) and items:
