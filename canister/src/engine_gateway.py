@@ -345,19 +345,19 @@ class EngineGateway:
         entity.set_owner(owner)
         return self._record(entity)
 
-    def load_target(self, type_name: str, entity_id: int) -> tuple:
-        """(metadata, handle) of the entity a link or unlink names as its target, or (None, None). Pass the
-        handle to `link` / `unlink` in the same update: they then use this entity instead of reading it
-        again (keep it no longer: it is the engine's object)."""
+    def load_entity(self, type_name: str, entity_id: int) -> tuple:
+        """(metadata, handle) of an entity, or (None, None). While the caller holds the handle (in the same
+        message only: it is the engine's object), every operation on that entity uses it instead of
+        reading it again; pass it to `link` / `unlink` as their target."""
         entity = self._class(type_name).load(entity_id)
         return (None, None) if entity is None else (entity.stored_meta(), entity)
 
     def link(self, type_name: str, entity_id: int, relation: str, target) -> None:
-        """Link the entity to `target`, a handle from `load_target`."""
+        """Link the entity to `target`, a handle from `load_entity`."""
         self._entity(type_name, entity_id).link(relation, target)
 
     def unlink(self, type_name: str, entity_id: int, relation: str, target) -> None:
-        """Unlink the entity from `target`, a handle from `load_target`."""
+        """Unlink the entity from `target`, a handle from `load_entity`."""
         self._entity(type_name, entity_id).unlink(relation, target)
 
     def link_page(self, type_name: str, entity_id: int, relation: str, cursor, size: int) -> tuple:
