@@ -120,8 +120,8 @@ class Certifier:
 
     def _rehash(self, gateway, touched: list) -> None:
         """Put the hashes of the certified entities (type, id) an update touched into the tree. The
-        entities the update created or changed are still held by the gateway (its `keep`): reading them
-        back finds them in the engine's identity map, as stored, without a stable read and a JSON parse."""
+        entities the update created or changed are still held by the gateway (see its `keep_types`): their
+        records come from the engine's identity map, as stored, without a stable read and a JSON parse."""
         merkle = self.merkle
         if len(touched) == 1:   # most updates
             type_name, entity_id = touched[0]
