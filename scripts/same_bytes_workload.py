@@ -247,9 +247,11 @@ class ServiceRun:
             filters = [{"name": name, "value": value_for(name)}] * (rng.random() < 0.5)
             return api.list_page(caller, tn, filters, rng.choice([None, None, some_id()]), rng.randint(1, 60))
         if k < 0.35:
-            relation = rng.choice(["a", "m", "bs", "bm"])
-            return api.links(caller, rng.choice(["d::B", "d::A"]), some_id(), relation,
-                             rng.choice([None, rng.randint(0, 8)]), rng.randint(1, 5))
+            if rng.random() < 0.7:   # the reverse sets of the A's that B's link to (many ids)
+                return api.links(caller, "d::A", rng.randint(1, 8), rng.choice(["bs", "bm"]),
+                                 rng.choice([None, rng.randint(0, 60)]), rng.randint(1, 5))
+            return api.links(caller, "d::B", some_id(), rng.choice(["a", "m"]), rng.choice([None, 2]),
+                             rng.randint(1, 5))
         if k < 0.7:
             filters = []
             for _ in range(rng.randint(0, 3)):
