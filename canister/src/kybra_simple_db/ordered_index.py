@@ -51,6 +51,11 @@ _CACHE = {}             # node key -> [stored text, decoded node or None, its so
                         # texts, and an insert needs only the entry texts (see `_entry`)
 _CACHE_SIZE = 1024        # decoded nodes kept (a few MB of heap at most)
 _HEADERS = {}             # header text -> (root, next node number, height)
+_TAILS = {}               # index prefix -> {Text value: (key of the leaf where `insert` last appended an
+                          # entry of it before an entry of a greater value, the inner nodes above it then)}:
+                          # hints, never trusted (see `insert` and `_path_now`)
+_TAILS_SIZE = 256         # hints kept per index (and indexes kept), each dropped wholesale when full (a
+                          # hint holds its path's cached inner nodes: a few MB of heap at most)
 
 
 def _size(text: str) -> int:
@@ -72,9 +77,28 @@ def half_cut(parts: list, joined: str = None) -> int:
 
 
 def forget_cached() -> None:
-    """Empty the heap's caches of nodes and headers (what an upgrade does; for benchmarks and tests)."""
+    """Empty the heap's caches of nodes, headers and tail hints (what an upgrade does; for benchmarks and
+    tests)."""
     _CACHE.clear()
     _HEADERS.clear()
+    forget_tails()
+
+
+def forget_tails() -> None:
+    """Drop every tail hint (emptied in place: OrderedIndex objects keep their index's dict, see `_fix`)."""
+    for tails in _TAILS.values():
+        tails.clear()
+
+
+def _tails_of(prefix: str) -> dict:
+    """The tail hints of the index `prefix` (see `_TAILS`), one dict for every OrderedIndex of it."""
+    tails = _TAILS.get(prefix)
+    if tails is None:
+        if len(_TAILS) >= _TAILS_SIZE:      # (emptied first: an object holding one keeps it)
+            forget_tails()
+            _TAILS.clear()
+        tails = _TAILS[prefix] = {}
+    return tails
 
 
 def _filled(cached: list) -> list:
@@ -103,18 +127,21 @@ class OrderedIndex:
                             # None: no leaf to tell of)
     _path = None            # the inner nodes above it after an insert, as they were before it (a split
                             # changes the leaf and nodes on this path only: the leaves beside it are still
-                            # where these nodes lead), else None (read by `count_near_change`)
+                            # where these nodes lead), else None; (value, id, the hint) when a tail hint
+                            # placed the entry (see `_path_now`) (read by `count_near_change`)
     _located = None         # (parsed header, path, leaf nid, leaf cache entry) `insert`'s append path found
                             # and left to `_insert_located` (its node numbers below the root are texts, as a
                             # parent's text holds them: they only make node keys)
 
     _fixed = None           # (the database's `cached_reader`, prefix, limit, text_bytes, the database's
-                            # put): what a change reads of this object, in one attribute read (see `_fix`)
+                            # put, the index's tail hints): what a change reads of this object, in one
+                            # attribute read (see `_fix`)
     _root = None            # what `_root_of` made of the header text read last
 
     def _fix(self) -> tuple:
         """`_fixed`, made on first use (the object lives as long as its database)."""
-        self._fixed = (self.db.cached_reader(), self.prefix, self.limit, self.text_bytes, self.db.put)
+        self._fixed = (self.db.cached_reader(), self.prefix, self.limit, self.text_bytes, self.db.put,
+                       _tails_of(self.prefix))
         return self._fixed
 
     def __init__(self, db, prefix: str):
@@ -269,84 +296,108 @@ class OrderedIndex:
     def insert(self, value, entity_id: int) -> bool:
         """Add the entry (value, id); False if it is already there. The append path: a Text value stored
         unescaped goes after the last of its entries in its leaf's text when the leaf has entries of it and
-        the last has a smaller id (a new entity's, the common case): one descent (inlined: each call costs
-        about as much as a step of it on Kybra's RustPython) and the entry spliced into the text without
-        splitting it; the value's run in the leaf is noted in `touched`. Anything else (and a tree without
-        a root) takes `_insert_located`, given the leaf the append path found."""
+        the last has a smaller id (a new entity's, the common case): the entry is spliced into the text
+        without splitting it, and the value's run in the leaf is noted in `touched`. The leaf is the one
+        the value's tail hint names (`_TAILS`: no descent) when its text has the value's last entry there
+        followed by an entry of a greater value (so the new entry lies between two of the leaf's, which
+        only the leaf where it belongs can hold: every node key in the map is a node of the tree) and the
+        grown text fits; else one descent finds it (inlined: each call costs about as much as a step of it
+        on Kybra's RustPython) and notes the hint. Anything else (and a tree without a root) takes
+        `_insert_located`, given the leaf the append path found."""
         if type(value) is not str:
             return self._insert_located(value, entity_id)
-        get, prefix, limit, text_bytes, put = self._fixed or self._fix()
+        get, prefix, limit, text_bytes, put, tails = self._fixed or self._fix()
         if len(value) * 4 > text_bytes:
             value = text_prefix(value, text_bytes)
-        if value and min(value) < _PLAIN:
-            return self._insert_located(value, entity_id)
-        text = get(prefix)
-        if not text:
-            return self._insert_located(value, entity_id)
-        root = self._root
-        if root is None or root[0] != text:
-            root = self._root_of(text)
-        parsed = root[1]
-        nid = parsed[0]
-        dot = root[2]
-        key = root[3]
-        path = []
         stem = "s" + value
         whole = stem + _FIELD
-        after = stem + " "      # after the value's entries as text, as it is in order unless an inner
-        while True:             # node's neighbours there say otherwise (see `_text_position`)
-            text = get(key)
-            if text is None:
-                raise LookupError(f"index node {key} is missing")
-            cached = _CACHE.get(key)
-            if text[0] != "I":
-                break
-            if cached is None or cached[0] != text:
-                cached = [text, None, None, None, None]
-                if len(_CACHE) >= _CACHE_SIZE:
-                    _CACHE.clear()
-                _CACHE[key] = cached
-            if cached[3] is None:
-                cached[3], cached[4] = index_nodes.split_node(text)
-            if cached[1] is None:
-                parts = cached[3]
-                pos = bisect_left(parts, after)
-                if pos < len(parts) and parts[pos][0] != "s":
-                    pos = -1        # a Bool after Text as text
-                elif pos and parts[pos - 1].startswith(stem):
-                    left = parts[pos - 1]
-                    if not (left.startswith(whole) and int(left[len(whole):]) <= entity_id):
-                        pos = -1    # a longer value, or an entry of this one with a larger id
-                if pos < 0:
-                    pos = self._text_position(parts, (2, value, entity_id), 0, len(parts), True)
-            else:
-                pos = self._search(cached, (2, value, entity_id), True)
-            path.append((nid, cached, pos))
-            nid = cached[4][pos]    # (the child's number as its parent's text holds it: keys alike)
-            key = dot + nid
+        lead = "L" + whole
+        number = str(entity_id)
+        path = []
+        if value in tails:      # (noted for values stored unescaped only)
+            hint = tails[value]
+            key = hint[0]
+            text = get(key)     # (a leaf this would grow past the value size in characters splits; a count
+            # after an entry that begins the leaf may need the inner nodes above it, which one level's descent
+            # finds for less than `_path_now` checks them)
+            if (text is not None and text[0] == "L" and len(text) + len(whole) + len(number) < limit
+                    and (len(hint[1]) > 1 or not text.startswith(lead))):
+                path = None     # the hint's leaf: its own text decides below
+                cached = _CACHE.get(key)
+            else:       # (its node was merged away or emptied, or is an inner one now; or the leaf may split)
+                del tails[value]
+        elif value and min(value) < _PLAIN:
+            return self._insert_located(value, entity_id)
+        if path is not None:
+            text = get(prefix)
+            if not text:
+                return self._insert_located(value, entity_id)
+            root = self._root
+            if root is None or root[0] != text:
+                root = self._root_of(text)
+            parsed = root[1]
+            nid = parsed[0]
+            dot = root[2]
+            key = root[3]
+            # after the value's entries as text, as it is in order unless an inner node's neighbours there
+            # say otherwise (see `_text_position`)
+            after = stem + " "
+            while True:
+                text = get(key)
+                if text is None:
+                    raise LookupError(f"index node {key} is missing")
+                cached = _CACHE.get(key)
+                if text[0] != "I":
+                    break
+                if cached is None or cached[0] != text:
+                    cached = [text, None, None, None, None]
+                    if len(_CACHE) >= _CACHE_SIZE:
+                        _CACHE.clear()
+                    _CACHE[key] = cached
+                if cached[3] is None:
+                    cached[3], cached[4] = index_nodes.split_node(text)
+                if cached[1] is None:
+                    parts = cached[3]
+                    pos = bisect_left(parts, after)
+                    if pos < len(parts) and parts[pos][0] != "s":
+                        pos = -1        # a Bool after Text as text
+                    elif pos and parts[pos - 1].startswith(stem):
+                        left = parts[pos - 1]
+                        if not (left.startswith(whole) and int(left[len(whole):]) <= entity_id):
+                            pos = -1    # a longer value, or an entry of this one with a larger id
+                    if pos < 0:
+                        pos = self._text_position(parts, (2, value, entity_id), 0, len(parts), True)
+                else:
+                    pos = self._search(cached, (2, value, entity_id), True)
+                path.append((nid, cached, pos))
+                nid = cached[4][pos]    # (the child's number as its parent's text holds it: keys alike)
+                key = dot + nid
         if cached is None or cached[0] != text:     # (a leaf read cold: the entry `_CACHE` gets is the
             cached = [text, None, None, None, None]     # grown text's, or `insert`'s)
         # (searches from an offset, `find(x, start)` or `startswith(x, 1)`, cost as much as copying the text
         # on Kybra's RustPython; `partition` does not: the text is taken apart around the value's last entry)
         marked = _ENTRY + whole
-        lead = "L" + whole
         before, found, rest = text.rpartition(marked)
         if found:
             head = text.startswith(lead)
         elif text.startswith(lead):     # its only entry begins the leaf
             head = True
             found, rest = lead, text[len(lead):]
+        elif path is None:
+            return self._insert_unhinted(value, entity_id, tails)
         else:
             self._located = (parsed, path, nid, cached)
             return self._insert_located(value, entity_id)
         last, ends, after = rest.partition(_ENTRY)
         last_id = int(last)
-        if last_id >= entity_id:
+        if last_id >= entity_id or (path is None and not ends):
             if last_id == entity_id:
                 return False
+            if path is None:    # (a run ending the leaf: the entry may belong to the next one)
+                return self._insert_unhinted(value, entity_id, tails)
             self._located = (parsed, path, nid, cached)
             return self._insert_located(value, entity_id)
-        grown = before + (found + last + marked + str(entity_id) + ends) + after
+        grown = before + (found + last + marked + number + ends) + after
         node = keys = None
         if cached[2] is not None:       # decoded already: kept decoded (the next change reuses its keys)
             pos = before.count(_ENTRY) + 1 + (found != lead)
@@ -359,7 +410,16 @@ class OrderedIndex:
             if len(_CACHE) >= _CACHE_SIZE:
                 _CACHE.clear()
             _CACHE[key] = [grown, node, keys, None, None]
-            self._path = path
+            if path is None:
+                self._path = (value, entity_id, hint)
+            else:
+                self._path = path
+                if ends and (not head or len(path) > 1):    # its next entry goes here too (see above)
+                    if len(tails) >= _TAILS_SIZE:
+                        tails.clear()
+                    tails[value] = (key, path)
+        elif path is None:      # a split, which needs the path
+            return self._insert_unhinted(value, entity_id, tails)
         else:
             header = {"r": parsed[0], "n": parsed[1], "h": parsed[2]}
             self._store_parts(header, path, nid, index_nodes.leaf_parts(grown), None, text=grown)
@@ -367,6 +427,12 @@ class OrderedIndex:
             run = None
         self.touched = (grown, keys, None, run)
         return True
+
+    def _insert_unhinted(self, value: str, entity_id: int, tails: dict) -> bool:
+        """`insert` when the leaf a tail hint named cannot take the entry without a descent: the hint is
+        dropped and the descent decides (and notes a new one)."""
+        tails.pop(value, None)
+        return self.insert(value, entity_id)
 
     def _insert_located(self, value, entity_id: int) -> bool:
         """`insert` on the general path: the leaf's text gets the entry spliced in among its entry texts
@@ -787,7 +853,10 @@ class OrderedIndex:
         """`count_value` right after an insert of `value`: from the leaf it changed and its neighbours
         (no descent from the root; after a split too, from the leaf's text before it: see `_path`)."""
         run = self._run(value)
-        if run is None or self._path is None:
+        path = self._path
+        if type(path) is tuple:     # (placed by a tail hint)
+            path = self._path_now()
+        if run is None or path is None:
             return self.count_value(value, limit)
         total, head, tail = run
         if head:
@@ -795,6 +864,47 @@ class OrderedIndex:
         if tail and total < limit:
             total += self._count_beside(value, 1, limit - total)
         return min(total, limit)
+
+    def _path_now(self) -> Optional[list]:
+        """`_path`; after an insert a tail hint placed, the inner nodes the hint noted (see `_hinted_path`)
+        or, when they no longer lead to its leaf, those a descent to the entry finds."""
+        path = self._path
+        if type(path) is tuple:
+            value, entity_id, hint = path
+            path = self._hinted_path(*hint)
+            if path is None:
+                path = self._locate(self.header(), sort_key(value, entity_id), False, True)[0]
+            self._path = path
+        return path
+
+    def _hinted_path(self, key: str, noted: list) -> Optional[list]:
+        """The inner nodes a tail hint noted above its leaf `key`, at their children's places now, when the
+        first is the root and each has the next one (the last the leaf) as a child: then they are the
+        leaf's path (a node has one parent). Else None. (Each step costs some 10,000 instructions on Kybra's
+        RustPython: the nodes are read as `_cached` does, inline.)"""
+        get, prefix = self._fixed[:2]
+        text = get(prefix)
+        if not text or not noted:
+            return None
+        dot = prefix + "."
+        nid = str((_HEADERS.get(text) or _parse_header(text))[0])
+        path = []
+        for at in range(len(noted)):
+            if nid != str(noted[at][0]):
+                return None
+            node_key = dot + nid
+            text = get(node_key)
+            cached = _CACHE.get(node_key)
+            if cached is None or cached[0] != text:
+                cached = [text, None, None, None, None]
+                self._remember(node_key, cached)
+            children = _filled(cached)[4]
+            child = str(noted[at + 1][0]) if at + 1 < len(noted) else key[len(dot):]
+            if children is None or child not in children:
+                return None
+            path.append((nid, cached, children.index(child)))
+            nid = child
+        return path
 
     def _count_beside(self, value, step: int, limit: int) -> int:
         """Entries of `value` in the leaves after (step 1) or before (step -1) the one the last insert

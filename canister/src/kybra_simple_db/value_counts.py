@@ -85,7 +85,7 @@ class CountTree(OrderedIndex):
         """`add` of a Text value stored unescaped (no character below " "), in the text of the leaf where
         its entry belongs (a field's counts usually fit one leaf, the root: found without a descent): the
         entry "s<value>\x1f<count>" is found and its count replaced without splitting the leaf."""
-        get, prefix, limit, _text_bytes, put = self._fixed or self._fix()
+        get, prefix, limit, _text_bytes, put, _tails = self._fixed or self._fix()
         head = get(prefix)
         if not head:
             return False
