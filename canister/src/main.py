@@ -520,6 +520,10 @@ def before_upgrade() -> void:
 @post_upgrade
 def after_upgrade() -> void:
     api.after_upgrade()
+    # A principal's text takes base64's b32 table, built on first use (~5M instructions on Kybra's
+    # RustPython) and kept only by a message whose heap persists: built here, not in every query (a query's
+    # heap changes are dropped) until the first update after the upgrade. `ic.caller()` needs it too.
+    caller_text()
 
 
 # --- schema ---
