@@ -106,7 +106,8 @@ class Certifier:
         if merkle.types_dirty:
             changed = merkle.flush()
             gateway.keep_types(merkle.certified_names())
-            gateway.take_changed()
+            if touched is None:   # (else _rehash took them)
+                gateway.take_changed()
         else:
             changed = merkle.flush() if touched else False
         if changed or appended:

@@ -120,8 +120,9 @@ class EngineGateway:
         `take_changed`): the engine's identity map then gives each without a stable read and a JSON parse
         (~0.6M instructions on Kybra's RustPython). Stale names cost reads, never results. (Never for a
         type with a hook: it might leave its entity with values it did not store.)"""
-        _KEEP.clear()
-        _KEEP.update(names)
+        if _KEEP != names.keys():   # (most calls name the same types: no change)
+            _KEEP.clear()
+            _KEEP.update(names)
 
     def release(self) -> None:
         """End of an update: let go of the entity held by `load_for_change` (`_held_key` means nothing
