@@ -101,7 +101,6 @@ class DbApi(QueryEndpoints):
         self.gateway = None
         self.start()
         self.certifier.publish()
-        self.registry.warm_shapes()
         self.timer_armed = False     # timers do not survive an upgrade: set one again for queued deletes
         if self.gateway.delete_jobs_queued():
             self._arm_timer()
@@ -143,8 +142,6 @@ class DbApi(QueryEndpoints):
         # (the meta map needs no commit: its next begin forgets what this message remembered)
         # outside the try: a failure here is a bug and must trap, so the IC rolls the message back
         certifier.after_update(gateway, first_seq)
-        if generation != self.registry.generation:   # a schema change: the queries that follow find shapes
-            self.registry.warm_shapes()
         return {"Ok": result}
 
     def _entity(self, type_name: str, view: tuple, caller: str = None, shape: TypeShape = None) -> dict:

@@ -45,6 +45,7 @@ class SchemaRegistry:
         with self.gateway.defining_many():
             for name in self.order:
                 self._build(name)
+        self.warm_shapes()
 
     def _build(self, name: str) -> None:
         """(Re)define the engine class of `name` from its definition and effective relations."""
@@ -71,9 +72,10 @@ class SchemaRegistry:
         return found
 
     def warm_shapes(self) -> None:
-        """Build every type's TypeShape now, in a message whose heap persists (an upgrade, a schema
-        change): a query's heap changes are dropped, so a shape it builds is built again by every query
-        until an update keeps one (~0.7M instructions a type on Kybra's RustPython)."""
+        """Build every type's TypeShape now: the registry is made (an install, an upgrade, a failed
+        message's reload) and changed only by messages whose heap persists, while a query's heap changes
+        are dropped, so a shape a query builds is built again by every query until an update keeps one
+        (~0.7M instructions a type on Kybra's RustPython)."""
         for name in self.order:
             self.shape(name)
 
@@ -162,6 +164,7 @@ class SchemaRegistry:
             self._forget(name, previous)
             raise
         self._store({name: encoded})
+        self.warm_shapes()
 
     def define_many(self, plains: list) -> None:
         """Add several new types at once (a restored schema), each checked as `define` checks a new
@@ -200,6 +203,7 @@ class SchemaRegistry:
                 self.order.remove(name)
             raise
         self._store(encoded)
+        self.warm_shapes()
 
     def _store(self, encoded: dict) -> None:
         """Write the definitions (name -> JSON) of the types just defined, then the list of runtime types."""
