@@ -397,14 +397,11 @@ class EngineGateway:
 
     # --- queries ---
 
-    def query_page(self, type_name: str, filters: list, order, cursor, size: int, budget: int) -> dict:
-        """One page of an engine query: `filters` [(field, op, operand)], `order` "field"/"-field"/None.
-        Returns {"records", "next", "scanned", "complete", "cursor_after": fn(index) -> cursor}."""
-        return self.query_pages(type_name, filters, order)(cursor, size, budget)
-
     def query_pages(self, type_name: str, filters: list, order):
-        """`query_page` of one query as a function (cursor, size, budget) -> page: the engine query is
-        built (its filters checked) once for the pages one call reads, not once per page."""
+        """The pages of one engine query, as a function (cursor, size, budget) -> {"records", "next",
+        "scanned", "complete", "cursor_after": fn(index) -> cursor}: `filters` [(field, op, operand)], `order`
+        "field"/"-field"/None. The engine query is built (its filters checked) once for the pages one call
+        reads, not once per page."""
         query = self._query(type_name, filters, order)
 
         def page_of(cursor, size: int, budget: int) -> dict:
