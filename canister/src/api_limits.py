@@ -42,6 +42,11 @@ REPLY_INSTRUCTIONS = 3_500_000_000
 # Principal fields (41% of building the page), 2.7M per entity of 32 Int fields, 1.7M per audit entry.
 REPLY_ITEM_INSTRUCTIONS = 10_000_000
 BATCH_INSTRUCTIONS = 30_000_000_000  # a batch starts no operation past this (one takes far less than 10B)
+# post_upgrade reads ahead what the first messages after it would read cold (restart_warmup.py) until it
+# has spent this many instructions on it (post_upgrade's limit is 300B; the rest of it takes ~3.7B) or has
+# read this many index nodes and headers (a quarter of the node cache, ordered_index._CACHE_SIZE).
+WARM_INSTRUCTIONS = 2_000_000_000
+WARM_NODES = 256
 MAX_RESTORE_ID_GAP = 10_000_000  # how far a restored id may run ahead of its type's highest id
 
 # Bytes, estimated, below the 2 MiB update reply limit. Query methods use it too: a query method called

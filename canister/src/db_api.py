@@ -17,7 +17,7 @@ from admin_registry import ANONYMOUS, AdminRegistry
 from certification import Certifier
 from engine_gateway import EngineGateway
 from error_map import conflict, forbidden, from_exception, invalid, limit, not_found
-from kybra_simple_db import dump_restore, json_text
+from kybra_simple_db import dump_restore, json_text, restart_warmup
 from kybra_simple_db.dump_restore import MAX_DUMP_LINK_IDS, MAX_RESTORE_LINK_IDS, MAX_RESTORE_RECORDS
 from kybra_simple_db.memory_map import MemoryMap
 from query_api import QueryEndpoints
@@ -104,6 +104,17 @@ class DbApi(QueryEndpoints):
         self.timer_armed = False     # timers do not survive an upgrade: set one again for queued deletes
         if self.gateway.delete_jobs_queued():
             self._arm_timer()
+        self.warm()
+
+    def warm(self, instructions: int = api_limits.WARM_INSTRUCTIONS,
+             nodes: int = api_limits.WARM_NODES) -> int:
+        """Read ahead, into the heap the next messages keep, what the first creates, updates and gets of each
+        type would read cold (restart_warmup.warm_types), within `instructions` of the message's meter and
+        `nodes` index nodes; returns the nodes read (none without a meter: it is what bounds the work)."""
+        meter = self.meter
+        if meter is None:
+            return 0
+        return restart_warmup.warm_types(self.gateway.db, meter, meter() + instructions, nodes)
 
     # --- plumbing ---
 

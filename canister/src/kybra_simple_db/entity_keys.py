@@ -186,3 +186,13 @@ class IndexedKeys:
             elif tc is not None:
                 db.advance_key_rebuild(cls, tc, start, cursor)
         return cursor
+
+
+def key_steps(db: Database, cls, tc: int) -> tuple:
+    """The steps `_add_keys` takes for a new entity of the type now (see `_add_steps`), made once per key
+    schema: read ahead after an upgrade (restart_warmup.py), so the first create does not make them."""
+    schema = db.key_schema(cls, tc)
+    cached = _ADD_STEPS.get(tc)
+    if cached is not None and cached[1] is schema and cached[0] is db:
+        return cached[2]
+    return _add_steps(db, cls, tc, schema)

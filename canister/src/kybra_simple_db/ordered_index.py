@@ -1011,3 +1011,28 @@ class OrderedIndex:
         bounds = [low] + entry_keys + [high]
         return sum(self._check(child, bounds[i], bounds[i + 1], depth + 1, height)
                    for i, child in enumerate(node["c"]))
+
+
+def warm_node(get, key: str, levels: int = -1) -> list:
+    """Read node `key` of an index (`levels`: the inner levels from it down, itself included; `key` the
+    index's header key when -1) through `get` (a database's `cached_reader`) into the heap caches as a
+    descent leaves it, its text split (see `_filled`). Returns [(key, levels)] of the inner nodes just
+    below it (below a header, its root when that is inner; leaves are never read). Read-only: what the
+    first changes after a restart would read, read ahead (see db_api's after_upgrade)."""
+    text = get(key)
+    if not text:
+        return []
+    if levels < 0:
+        parsed = _HEADERS.get(text) or _parse_header(text)
+        return [(key + "." + str(parsed[0]), parsed[2] - 1)] if parsed[2] > 1 else []
+    if text[0] != "I":
+        return []
+    cached = _CACHE.get(key)
+    if cached is None or cached[0] != text:
+        cached = [text, None, None, None, None]
+        OrderedIndex._remember(key, cached)
+    if levels <= 1:
+        _filled(cached)
+        return []
+    dot = key[:key.rindex(".") + 1]
+    return [(dot + child, levels - 1) for child in _filled(cached)[4]]

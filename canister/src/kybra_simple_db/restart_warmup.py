@@ -1,0 +1,44 @@
+"""What the first messages after an upgrade would read cold, read ahead in post_upgrade (whose heap the
+next messages keep): each type's counters and key steps, and its ordered indexes' and count trees' headers
+and inner nodes, root first (leaves are left to the changes that need them). Read-only, and bounded: the
+caller gives an instruction meter, where to stop, and how many nodes at most (the node cache empties
+itself when full, so a warm-up fills a part of it only)."""
+
+from collections.abc import Callable
+
+from . import entity_keys, type_registry
+from .db_engine import Database
+from .ordered_index import warm_node
+
+
+def warm_types(db: Database, spent: Callable[[], int], stop: int, nodes: int) -> int:
+    """Read ahead for every registered type that has stored entities, in registration order, until
+    `spent()` (instructions the message has used) reaches `stop` or `nodes` index nodes and headers are
+    read. Returns how many were read."""
+    get = db.cached_reader()
+    read = 0
+    for name in type_registry.all_types():
+        if read >= nodes or spent() >= stop:
+            break
+        tc = db.type_code(name)
+        if tc is None:
+            continue
+        db.counters(tc)
+        for step in entity_keys.key_steps(db, type_registry.find(name), tc):
+            for tree in (step[3], step[5]) if step[0] == "^" else ():
+                if tree is not None:
+                    read = _warm_tree(get, tree.prefix, spent, stop, nodes, read)
+    return read
+
+
+def _warm_tree(get, prefix: str, spent: Callable[[], int], stop: int, nodes: int, read: int) -> int:
+    """Read the header and inner nodes of the tree `prefix`, level by level, within the bounds of
+    `warm_types` (`read`: nodes read so far); returns the new count."""
+    queue = [(prefix, -1)]
+    at = 0
+    while at < len(queue) and read < nodes and spent() < stop:
+        key, levels = queue[at]
+        at += 1
+        queue += warm_node(get, key, levels)
+        read += 1
+    return read
