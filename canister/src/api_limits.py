@@ -47,6 +47,7 @@ BATCH_INSTRUCTIONS = 30_000_000_000  # a batch starts no operation past this (on
 # read this many index nodes and headers (a quarter of the node cache, ordered_index._CACHE_SIZE).
 WARM_INSTRUCTIONS = 2_000_000_000
 WARM_NODES = 256
+WARM_NAMES = 256  # and hashes this many field and relation names ahead at most (rep_hash caches 512)
 MAX_RESTORE_ID_GAP = 10_000_000  # how far a restored id may run ahead of its type's highest id
 
 # Bytes, estimated, below the 2 MiB update reply limit. Query methods use it too: a query method called

@@ -11,6 +11,7 @@ import api_limits
 import audit_chain
 import dump_pages
 import models
+import rep_hash
 import typedef_rules
 from access_policy import AccessPolicy
 from admin_registry import ANONYMOUS, AdminRegistry
@@ -32,6 +33,8 @@ from value_codec import ValueCodec, field_map, principal_text, stored_from_value
 PRINCIPAL_CACHE_SIZE = 512
 RESTORE_CHUNK = 10  # records written between two reads of the instruction meter by `restore`
 LINK_SCAN_ROUNDS = 20  # link pages (of 100 ids or more) one `links` call reads past hidden ids
+# the operations an audit entry (an ICRC-3 block's `op`) names for the engine's changes, hashed ahead
+_AUDIT_OPERATIONS = ("create", "update", "delete", "link", "unlink", "save", "restore")
 STABLE_COST_FACTOR = 2  # bytes of stable memory per entry ~ 2 x (max key + max value), see IC-FACTS.md
 
 
@@ -109,12 +112,24 @@ class DbApi(QueryEndpoints):
     def warm(self, instructions: int = api_limits.WARM_INSTRUCTIONS,
              nodes: int = api_limits.WARM_NODES) -> int:
         """Read ahead, into the heap the next messages keep, what the first creates, updates and gets of each
-        type would read cold (restart_warmup.warm_types), within `instructions` of the message's meter and
-        `nodes` index nodes; returns the nodes read (none without a meter: it is what bounds the work)."""
+        type would read cold (restart_warmup.warm_types), then hash each type's field and relation names as
+        an audit block's changes do (rep_hash.key_hash, cached), within `instructions` of the message's
+        meter and `nodes` index nodes; returns the nodes read (none without a meter: it bounds the work)."""
         meter = self.meter
         if meter is None:
             return 0
-        return restart_warmup.warm_types(self.gateway.db, meter, meter() + instructions, nodes)
+        stop = meter() + instructions
+        read = restart_warmup.warm_types(self.gateway.db, meter, stop, nodes)
+        types = self.registry.types
+        for name in self.registry.names():
+            if meter() >= stop or len(rep_hash.KEY_HASHES) >= api_limits.WARM_NAMES:
+                break
+            rep_hash.key_hash(name)     # (as a block's `type`; its `op` texts are few: see _AUDIT_OPERATIONS)
+            for part in types[name]["fields"] + types[name]["relations"]:
+                rep_hash.key_hash(part["name"])
+        for operation in _AUDIT_OPERATIONS:
+            rep_hash.key_hash(operation)
+        return read
 
     # --- plumbing ---
 

@@ -7,6 +7,7 @@ from kybra.compiler.custom_modules.principal import Principal
 from kybra_simple_db import ordered_index
 from service_maps import ADMIN, canister_maps, db_api, field, forget_module_caches, stored
 
+rep_hash = db_api.rep_hash      # (the canister's module, found on its source path)
 OPEN = {"read": {"Public": None}, "create": {"Anyone": None}, "modify": {"Owner": None},
         "delete": {"Owner": None}}
 
@@ -34,6 +35,7 @@ def _filled(types: int, per_type: int) -> tuple:
 def _upgraded(api, maps, meter=None, **warm) -> tuple:
     """A DbApi over `maps` after an upgrade (its heap caches gone) with `meter`; its read-ahead's nodes."""
     forget_module_caches()
+    rep_hash.KEY_HASHES.clear()
     upgraded = db_api.DbApi(maps, clock=api.clock, principal=api.principal, meter=meter)
     upgraded.after_upgrade() if not warm else upgraded.start()
     return upgraded, (upgraded.warm(**warm) if warm else None)
@@ -52,6 +54,7 @@ def test_replies_after_the_read_ahead_are_those_of_a_cold_heap_and_nothing_stabl
     counter = itertools.count(0, 1_000)
     warm, _ = _upgraded(api, maps, meter=lambda: next(counter))
     assert len(ordered_index._CACHE) > 0, "the read-ahead cached the index nodes"
+    assert {"title", "n", "w::T0", "w::T1", "create", "update"} <= set(rep_hash.KEY_HASHES)
     assert stored(maps) == before, "post_upgrade changed nothing stable"
     warm_replies = _replies(warm, "w::T1")
     warm_state = stored(maps)
