@@ -16,6 +16,7 @@ from kybra_simple_db import (
     Integer,
     MemoryMap,
     String,
+    db_engine,
     ordered_index,
     type_registry,
     value_counts,
@@ -23,6 +24,7 @@ from kybra_simple_db import (
 from kybra_simple_db.ordered_index import OrderedIndex
 from kybra_simple_db.ordered_keys import tree
 from kybra_simple_db.system_time import SystemTime
+from test_tail_counts import nontails
 
 LONG = "long-" + "z" * 40       # the index keeps Text this long as a prefix: counted under its own key
 LABELS = ["a", "b", LONG + "1", LONG + "2"]
@@ -94,6 +96,10 @@ def _check(Item, db, model: dict) -> None:
         gen = db.key_generations(Item, tc)["^" + field]
         stored = dict((v, c) for v, c in value_counts.count_tree(db, tc, field, gen).items())
         index = tree(db, tc, field, gen)
+        if db.count_mode(Item, tc, "^" + field) == "t":     # nontail(V) of each value spanning leaves
+            assert {(value_counts.rank(v), v): c for v, c in stored.items()} == nontails(index)
+            assert index.check() == len(model)
+            continue
         for value, count in want.items():       # the invariants value_counts relies on
             if type(value) is str and len(index.key(value)) < len(value):
                 assert value not in stored      # counted under its own key
@@ -104,10 +110,17 @@ def _check(Item, db, model: dict) -> None:
         assert index.check() == len(model)
 
 
+@pytest.fixture(params=["v", "t"])
+def count_mode(request, monkeypatch):
+    """The count mode of the ordered indexes a test creates (see Database.count_mode)."""
+    monkeypatch.setattr(db_engine, "NEW_COUNT_MODE", request.param)
+    return request.param
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                  HealthCheck.function_scoped_fixture])
 @given(st.lists(OPS, min_size=1, max_size=25), st.sampled_from([60, 200, 1000]))
-def test_counts_match_a_model_across_thresholds(small_thresholds, ops, value_size):
+def test_counts_match_a_model_across_thresholds(small_thresholds, count_mode, ops, value_size):
     _replay(MemoryMap(max_key_size=100, max_value_size=value_size), {}, ops, _check)
 
 
@@ -306,7 +319,7 @@ def test_entries_of_a_value_are_counted_alike_from_the_root_and_from_the_changed
                 assert index.count_value(value, 10_000) == want
 
 
-def test_a_query_count_of_one_value_reads_its_count_in_one_call():
+def test_a_query_count_of_one_value_reads_its_count_in_one_call(count_mode):
     from kybra_simple_db import CountingMap
 
     storage = CountingMap(MemoryMap(max_key_size=100, max_value_size=1000))
@@ -446,3 +459,47 @@ def test_counts_kept_from_an_appended_run_store_what_entry_moved_stores(small_th
         assert _workload(seed, True, monkeypatch) == fast
     finally:
         clock.clear_time()
+
+
+def test_an_image_stored_in_mode_v_keeps_counting_in_mode_v_and_new_indexes_count_tails(monkeypatch):
+    """A map written in count mode "v" (tests/engine/data/counts_mode_v.json says which commit wrote it)
+    keeps mode "v" and its invariants through further changes once new indexes count in mode "t"; a field
+    indexed later counts in mode "t"."""
+    monkeypatch.setattr(db_engine, "NEW_COUNT_MODE", "t")
+    saved = json.loads((Path(__file__).parent / "data" / "counts_mode_v.json").read_text())
+    storage = MemoryMap(max_key_size=saved["max_key_size"], max_value_size=saved["max_value_size"])
+    storage._data.update(saved["map"])
+    db = Database.init(db_storage=storage, audit_enabled=False)
+    Item = _define()
+    model = {item.id: {"size": item.size, "label": item.label} for item in Item.instances()}
+    _check(Item, db, model)
+    rng = random.Random(5)
+    for _ in range(60):
+        op = rng.choice([("create", rng.randint(0, 3), rng.choice(LABELS), rng.randint(1, 8)),
+                         ("update", rng.choice(sorted(model)), rng.randint(0, 3), rng.choice(LABELS)),
+                         ("delete", rng.choice(sorted(model))), ("failed_tx", rng.choice(sorted(model)), 1)])
+        _apply(Item, db, model, op)
+        _check(Item, db, model)
+    _check_counts(Item, model)
+    schema = {"n": 1, "k": {"^size": 0, "^label": 0}, "v": ["^size", "^label"]}
+    assert json.loads(storage.get("!k:1")) == schema
+
+    type_registry.clear()
+
+    class Item(Entity):     # noqa: F811 (the same type, with one more indexed field)
+        size = Integer(indexed=True)
+        label = String(indexed=True)
+        rank = Integer(indexed=True)
+
+    db = Database.init(db_storage=storage, audit_enabled=False)
+    _rebuild(Item, None, 50)
+    for eid in sorted(model)[:90]:
+        Item.load(eid).rank = eid % 2
+    schema = json.loads(storage.get("!k:1"))
+    assert schema["v"] == ["^size", "^label"] and schema["t"] == ["^rank"]
+    tc = db.type_code("Item")
+    index = tree(db, tc, "rank", schema["k"]["^rank"])
+    stored = value_counts.count_tree(db, tc, "rank", schema["k"]["^rank"]).items()
+    assert {(value_counts.rank(v), v): c for v, c in stored} == nontails(index) != {}
+    assert Item.count_by("rank", 1) == 45 and Item.count_by("rank", 0) == 45
+    _check_counts(Item, model)

@@ -43,9 +43,13 @@ def _limit(declared, storage, attribute: str, fallback: int):
     return declared - ENCODING_MARGIN
 
 
-def _with_count_modes(schema: dict, counted, tallied, reached=None) -> None:
+NEW_COUNT_MODE = "v"     # the count mode of every ordered index created from now on (see count_mode)
+
+
+def _with_count_modes(schema: dict, counted, tallied, reached=None, tailed=None) -> None:
     """Record which ordered indexes count their values (since their creation): "c" with a count key per
-    value (indexes stored before value_counts.py, moving to count trees), "v" with value_counts.py; and
+    value (indexes stored before value_counts.py, moving to count trees), "v" with value_counts.py's
+    stored counts of values with many entries, "t" with its counts outside each value's last leaf; and
     "m", the id a `rebuild_keys` pass from the first id has reached while "c" indexes remain."""
     if counted:
         schema["c"] = list(counted)
@@ -53,6 +57,8 @@ def _with_count_modes(schema: dict, counted, tallied, reached=None) -> None:
             schema["m"] = reached
     if tallied:
         schema["v"] = list(tallied)
+    if tailed:
+        schema["t"] = list(tailed)
 
 
 def system_clock():
@@ -379,7 +385,7 @@ class Database(SeedDocuments, SchemaUpgrades):
         return entry[1]["k"]
 
     def key_schema(self, cls, tc: int) -> dict:
-        """The type's key schema as `key_generations` syncs it ({"k": generations, "v"/"c": count modes,
+        """The type's key schema as `key_generations` syncs it ({"k": generations, "t"/"v"/"c": count modes,
         "p": pending}); a new dict whenever it changes, so what callers derive from it may be cached
         by its identity (see entity_keys). Do not change it."""
         entry = self._key_schemas.get(tc)
@@ -404,10 +410,13 @@ class Database(SeedDocuments, SchemaUpgrades):
         return names
 
     def count_mode(self, cls, tc: int, name: str) -> Optional[str]:
-        """How the ordered index `name` ("^field") counts its values: "v" (stored counts of the values
-        with many entries: value_counts.py), "c" (a count key per value, as stored before) or None."""
+        """How the ordered index `name` ("^field") counts its values: "t" (stored counts of entries
+        outside each value's last leaf), "v" (stored counts of the values with many entries; both:
+        value_counts.py), "c" (a count key per value, as stored before) or None."""
         self.key_generations(cls, tc)
         schema = self._key_schemas[tc][1]
+        if name in schema.get("t", ()):
+            return "t"
         if name in schema.get("v", ()):
             return "v"
         return "c" if name in schema.get("c", ()) else None
@@ -466,25 +475,29 @@ class Database(SeedDocuments, SchemaUpgrades):
             schema = {"n": 1, "k": gens}
             counted = []
             tallied = [name for name in wanted if name[0] == "^"]
+            tailed = []
+            if NEW_COUNT_MODE == "t":
+                tallied, tailed = tailed, tallied
         else:
             kept = stored["k"]
             gens = {name: gen for name, gen in kept.items() if name in wanted or name in indexed}
             pending = [name for name in stored.get("p", ()) if name in gens]
             counted = [name for name in stored.get("c", ()) if name in gens]
             tallied = [name for name in stored.get("v", ()) if name in gens]
+            tailed = [name for name in stored.get("t", ()) if name in gens]
             following = stored["n"]
             for name in wanted:
                 if name not in gens:
                     gens[name] = following
                     following += 1
                     if name[0] == "^":
-                        tallied.append(name)
+                        (tailed if NEW_COUNT_MODE == "t" else tallied).append(name)
                         if self.counters(tc)[1] > 0:
                             pending.append(name)
             schema = {"n": following, "k": gens}
         if pending:
             schema["p"] = pending
-        _with_count_modes(schema, counted, tallied, None if stored is None else stored.get("m"))
+        _with_count_modes(schema, counted, tallied, None if stored is None else stored.get("m"), tailed)
         self._save_key_schema(tc, cls, schema, stored, head, previous)
         return tc
 
@@ -533,7 +546,7 @@ class Database(SeedDocuments, SchemaUpgrades):
         counted, tallied = stored.get("c"), stored.get("v")
         if counted and (not start or stored.get("m") == start):
             counted, tallied = None, list(tallied or ()) + list(counted)
-        _with_count_modes(schema, counted, tallied)
+        _with_count_modes(schema, counted, tallied, None, stored.get("t"))
         if schema != stored:
             self._save_key_schema(tc, entry[0], schema, stored, self.get(keys.key_schema_key(tc)), entry)
 

@@ -26,7 +26,7 @@ def _add_steps(db: Database, cls, tc: int, schema: dict) -> tuple:
         kind = name[0]
         if kind == "^":
             counting = db.count_mode(cls, tc, name)
-            steps.append((kind, name[1:], gen, ordered_keys.tree(db, tc, name[1:], gen), counting,
+            steps.append((kind, name[1:], gen, ordered_keys.tree(db, tc, name[1:], gen, counting), counting,
                           None if counting is None else value_counts.count_tree(db, tc, name[1:], gen)))
         elif kind == "@":     # (its key's head where the ordered index goes: see `_add_keys`)
             steps.append((kind, name[1:], gen, keys.alias_head(tc, name[1:], gen), None, None))
@@ -98,7 +98,10 @@ class IndexedKeys:
                 continue
             if kind == "^":     # (what ordered_keys.move_entry does with no old value, inline)
                 if index.insert(new, eid):
-                    if counting is not None:
+                    if counting == "t":     # (nothing to do, the common case, without a call)
+                        if index.tail_changes or (new.__class__ is str and len(new) * 4 > index.text_bytes):
+                            value_counts.tails_moved(db, index, tc, field, gen, new, 1, counts)
+                    elif counting is not None:
                         value_counts.entry_added(db, index, tc, field, gen, new, counting == "c", counts)
                 elif counting == "c":
                     value_counts.fold_key(db, index, tc, field, gen, new)

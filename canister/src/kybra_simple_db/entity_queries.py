@@ -137,7 +137,7 @@ class EntityQueries:
         counted = db.value_count_generation(cls, tc, field)
         if counted is not None:
             gen, mode = counted
-            return value_counts.count(db, tc, field, gen, value, mode == "c")
+            return value_counts.count(db, tc, field, gen, value, mode)
         if field not in db.key_generations(cls, tc):
             return cls.query().where(field, "==", value).count()
         bucket = cls._probe(db, tc, field, value)

@@ -372,7 +372,7 @@ class Query:
         if None in values:
             return None
         gen, mode = counted
-        return sum(value_counts.count(db, tc, field, gen, value, mode == "c") for value in values)
+        return sum(value_counts.count(db, tc, field, gen, value, mode) for value in values)
 
     def count(self) -> int:
         """How many entities match (every call of `count_page` until the end: a whole-type operation

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from typing import Optional
 
 from . import index_nodes
+from .tail_runs import TailRuns
 
 ID_CEILING = 1 << 64     # above every id: (rank, value, ID_CEILING) is after every entry of `value`
 _RANKS = {bool: 0, int: 1, float: 1, str: 2}
@@ -117,8 +118,9 @@ def _parse_header(text: str) -> tuple:
     return parsed
 
 
-class OrderedIndex:
-    """One field's B+tree inside the database's staged map (writes join the current operation)."""
+class OrderedIndex(TailRuns):
+    """One field's B+tree inside the database's staged map (writes join the current operation; with
+    `tails_counted`, each insert and remove notes its changes of nontail counts: see tail_runs.py)."""
 
     touched = None          # (text, sort keys or None, (whether a removed entry began the leaf, whether it
                             # ended it) or None, run) of the leaf the last insert or remove changed; run:
@@ -304,6 +306,8 @@ class OrderedIndex:
         grown text fits; else one descent finds it (inlined: each call costs about as much as a step of it
         on Kybra's RustPython) and notes the hint. Anything else (and a tree without a root) takes
         `_insert_located`, given the leaf the append path found."""
+        if self.tails_counted:
+            self.tail_changes = []
         if type(value) is not str:
             return self._insert_located(value, entity_id)
         get, prefix, limit, text_bytes, put, tails = self._fixed or self._fix()
@@ -404,6 +408,8 @@ class OrderedIndex:
             node = cached[1][:pos] + [[value, entity_id]] + cached[1][pos:]
             keys = cached[2][:pos] + [(2, value, entity_id)] + cached[2][pos:]
         run = (value, None, head, not ends)     # (counted when `_run` needs it)
+        if not ends and self.tails_counted and self._continues(path, value):    # (path: no hint's)
+            self._note_tail(value, 1)       # its run ends the leaf and goes on in the next one
         size = len(grown)
         if size * 4 <= limit or (size <= limit and grown.isascii()) or self._fits(grown):
             put(key, grown)
@@ -465,6 +471,8 @@ class OrderedIndex:
         if pos < len(parts) and (parts[pos] == entry or (
                 type(value) is not str and self._key_at(cached, pos) == target)):   # 1 == 1.0
             return False
+        if self.tails_counted:
+            self._tail_inserted(path, parts, pos, value)
         parts = parts[:pos] + [entry] + parts[pos:]
         node = keys = None
         if cached[2] is not None:       # decoded already: kept decoded (the next change reuses its keys)
@@ -490,6 +498,8 @@ class OrderedIndex:
         joined = text[1:] + _ENTRY if children is None else None      # (a leaf's parts, joined already)
         while True:
             left, separator, right, left_children, right_children = self._split_parts(parts, children, joined)
+            if joined is not None and self.tails_counted:       # (the leaf's split)
+                self._tail_split(path, left, right)
             joined = None
             right_nid = header["n"]
             header["n"] = right_nid + 1
@@ -528,6 +538,8 @@ class OrderedIndex:
         leaf's text with `partition` (no split, no search among the entries); an emptied leaf or one under a
         quarter full goes through `_shrink` (it may merge with a neighbour), on entry texts too."""
         value = self.key(value)
+        if self.tails_counted:
+            self.tail_changes = []
         header = self.header()
         if not header["r"]:
             return False
@@ -536,13 +548,16 @@ class OrderedIndex:
         plain = text_kind and (not value or min(value) >= _PLAIN)
         path, nid, cached = self._locate(header, target, False, plain)
         if text_kind and cached[1] is None:
-            return self._remove_text(header, path, nid, cached[0], index_nodes.entry_text(value, entity_id))
+            return self._remove_text(header, path, nid, cached[0], index_nodes.entry_text(value, entity_id),
+                                     value)
         _filled(cached)
         pos = self._search(cached, target)
         parts = cached[3]
         if pos >= len(parts) or (parts[pos] != index_nodes.entry_text(value, entity_id) and (
                 type(value) is str or self._key_at(cached, pos) != target)):    # 1 == 1.0
             return False
+        if self.tails_counted:
+            self._tail_removed(path, parts, pos, value)
         parts = parts[:pos] + parts[pos + 1:]
         text = index_nodes.leaf_text(parts)
         node = keys = None
@@ -557,10 +572,12 @@ class OrderedIndex:
             self._shrink(header, path, nid, parts, None, text, node, keys)
         return True
 
-    def _remove_text(self, header: dict, path: list, nid: int, text: str, entry: str) -> bool:
+    def _remove_text(self, header: dict, path: list, nid: int, text: str, entry: str, value=None) -> bool:
         """`remove` of the entry text `entry` from the text of leaf `nid` (as `_locate` found it): the text
         is taken apart around it (a search from an offset costs as much as copying the text on Kybra's
-        RustPython; see `insert`), the entries beside it are not looked at."""
+        RustPython; see `insert`), the entries beside it are not looked at (`value`: the entry's, read
+        when the index counts tails)."""
+        old = text
         before, found, after = text.partition(_ENTRY + entry + _ENTRY)
         if found:
             text = before + _ENTRY + after
@@ -576,6 +593,9 @@ class OrderedIndex:
             edges = (True, True)
         else:
             return False
+        if self.tails_counted:
+            run, head, tail = self._text_run(old, value)
+            self._tail_moved(path, value, -1, tail, run == 1, head)
         self.touched = (text, None, edges, None)
         self._path = None
         if text != "L" and (not path or len(path[-1][1][4]) == 1 or not self._fits(text, 4)):
@@ -625,6 +645,8 @@ class OrderedIndex:
                     merged_children = left_children + right_children
                 merged_text = index_nodes.parts_text(merged, merged_children)
                 if _size(merged_text) * 4 <= self.limit * 3:
+                    if children is None and self.tails_counted:     # (the leaf's merge)
+                        self._tail_merged(path + [(parent_nid, parent, left_pos + 1)], left, right)
                     self._write_parts(int(siblings[left_pos]), merged, merged_children, text=merged_text)
                     self.db.delete(self._node_key(int(siblings[left_pos + 1])))
                     siblings = siblings[:left_pos + 1] + siblings[left_pos + 2:]

@@ -11,6 +11,12 @@ which the B+tree keeps as a prefix, are counted exactly under their own key (key
 
 Invariants: a value in the count tree has its exact count there and at least LIGHT entries; any other
 value has fewer than HEAVY entries. Every change runs inside the entity's operation (all-or-nothing).
+
+That is count mode "v", kept by indexes created before mode "t". Mode "t" (key schema "t": every ordered
+index created since) stores in the same tree, for each value V whose entries span two or more leaves,
+nontail(V): its entries outside its last leaf (see tail_runs.py); its count is that and its run in its
+last leaf (one descent, a second leaf at most). An insert appending to a value's run in its last leaf
+changes no stored count, and needs no read to know it.
 """
 
 from typing import Optional
@@ -222,6 +228,27 @@ def entry_added(db, index: OrderedIndex, tc: int, field: str, gen: int, value, k
         counts.set(value, HEAVY)
 
 
+def tails_moved(db, index: OrderedIndex, tc: int, field: str, gen: int, value, delta: int,
+                counts: Optional[CountTree] = None) -> None:
+    """Count mode "t": keep the counts in step right after `index` (with `tails_counted`) inserted
+    (delta 1) or removed (delta -1) an entry of `value`: its nontail changes (`index.tail_changes`) go to
+    the count tree (`counts`, when the caller keeps it), a long Text value's count key takes `delta`."""
+    if type(value) is str and len(value) * 4 > index.text_bytes:
+        exact = _exact_key(db, index, tc, field, gen, value)
+        if exact is not None:
+            db.add_to_count(exact, delta)
+    changes = index.tail_changes
+    if not changes:
+        return
+    if counts is None:
+        counts = count_tree(db, tc, field, gen)
+    for changed, moved in changes:
+        if not counts.add(changed, moved, 1):
+            if moved < 0:
+                raise LookupError(f"index {index.prefix} has no stored count of {changed!r} to lower")
+            counts.set(changed, moved)
+
+
 def fold_key(db, index: OrderedIndex, tc: int, field: str, gen: int, value, delta: int = 0) -> bool:
     """Move the count key of `value` in an index stored with one per value (key schema "c") to the
     count tree (when the value has HEAVY entries or more, `delta` included) or drop it (the value is
@@ -239,15 +266,19 @@ def fold_key(db, index: OrderedIndex, tc: int, field: str, gen: int, value, delt
     return True
 
 
-def count(db, tc: int, field: str, gen: int, value, keyed: bool = False) -> int:
-    """How many entries `value` has in the ordered index of `field`: its count key (long Text, or, when
-    `keyed`, a value not changed since an index stored with a count key per value was upgraded), its
-    stored count, or its entries counted (fewer than HEAVY)."""
+def count(db, tc: int, field: str, gen: int, value, mode: str = "v") -> int:
+    """How many entries `value` has in the ordered index of `field` (count `mode` "v", "c" or "t": see
+    Database.count_mode): its count key (long Text, or, in mode "c", a value not changed since an index
+    stored with a count key per value was upgraded); in mode "t" its stored nontail and its run in its
+    last leaf; else its stored count, or its entries counted (fewer than HEAVY)."""
     index = OrderedIndex(db, keys.ordered_key(tc, field, gen))
     exact = _exact_key(db, index, tc, field, gen, value)
+    keyed = mode == "c"
     if exact is not None or keyed:
         text = db.get_cached(exact or keys.value_count_key(tc, field, value, db.key_limit, gen))
         if exact is not None or text is not None:
             return int(text) if text else 0
     stored = count_tree(db, tc, field, gen).get(value)
+    if mode == "t":
+        return (stored or 0) + index.tail_run(value)
     return stored if stored is not None else index.count_value(value, HEAVY)
