@@ -12,6 +12,7 @@ an upgrade by probing the block hashes after the index "chain" names.
 import hashlib
 
 import rep_hash
+from kybra_simple_db.storage_contract import host_functions
 from stored_values import field_values, plain_values_hash
 
 BLOCK_TYPE = "simpledb_audit"
@@ -149,6 +150,12 @@ def block_value(entry: dict, phash) -> dict:
     return {"Map": items}
 
 
+def _method_call(method, key: str, value: str):
+    """`method(key, value)`: how `AuditChain.insert_hash` calls the insert method of a map without host
+    functions."""
+    return method(key, value)
+
+
 class AuditChain:
     """Block hashes and the chain's extent, in the certification map. The state is kept in the heap once
     read or written: only `append` writes it, and a message that traps loses its heap changes with its
@@ -156,6 +163,11 @@ class AuditChain:
 
     def __init__(self, store):
         self.store = store
+        # how block hashes are written: (target, function), called as function(target, key, value):
+        # the host function and the memory id of a map that offers them (storage_contract.host_functions:
+        # no Python frame of the map's method between, on every update), else the map's own method
+        host = host_functions(store)
+        self.insert_hash = (host[0], host[2]) if host is not None else (store.insert, _method_call)
         self.known = UNREAD     # (first, next, hash hex of block next-1) as stored (None: not stored)
         self.last_hash = None    # the hash of block next-1 of `known` as bytes (None while empty)
 
@@ -251,7 +263,8 @@ class AuditChain:
         sha256 = _sha256
         phash = sha256(body if phash is None else body + _PHASH + sha256(phash).digest()).digest()
         last = phash.hex()
-        self.store.insert(f"h{index}", last)   # ("h" + str(i), in three quarters of the instructions)
+        target, insert = self.insert_hash
+        insert(target, f"h{index}", last)   # ("h" + str(i), in three quarters of the instructions)
         self.known = (known[0], index + 1, last)
         self.last_hash = phash
         return phash
@@ -264,13 +277,13 @@ class AuditChain:
     def _write(self, hashes: list, start: int, state) -> tuple:
         """Store the hashes of the blocks after `state`; (the state after, True if any)."""
         first, nxt, last = state if state is not None else (start, start, "")
-        insert = self.store.insert
+        target, insert = self.insert_hash
         for block in hashes:
             last = block.hex()
-            insert(f"h{nxt}", last)   # ("h" + str(i), in three quarters of the instructions)
+            insert(target, f"h{nxt}", last)   # ("h" + str(i), in three quarters of the instructions)
             nxt += 1
         if state is None:   # the chain starts: later appends only add block hashes (see `state`)
-            insert(CHAIN_KEY, str(first) + "," + str(nxt) + "," + last)
+            insert(target, CHAIN_KEY, str(first) + "," + str(nxt) + "," + last)
         elif not hashes:
             return state, False
         self.known = state = (first, nxt, last)

@@ -23,9 +23,9 @@ class TextPrincipal(Principal):
     def __init__(self, text: str, raw: bytes):
         super().__init__(bytes=raw)
         self._text = text
-
-    def to_str(self) -> str:
-        return self._text
+        # `to_str()` gives the text: the text's own `__str__` (a builtin, which returns the text itself),
+        # where a Python method costs a frame (Kybra calls it for each principal of every reply)
+        self.to_str = text.__str__
 
 
 def from_text(text: str) -> Principal:

@@ -98,3 +98,48 @@ def test_one_body_at_a_time_chains_like_the_stored_entries():
     assert by_body.state() == by_entries.state()
     assert list(by_body.store.items()) == list(by_entries.store.items())
     assert audit_chain.AuditChain(by_body.store).state() == by_entries.state()
+
+
+class _HostMap(MemoryMap):
+    """A map offering host functions (as Kybra's stable maps do in the canister): its own insert is
+    counted, to show the chain writes block hashes through the host function instead."""
+
+    def __init__(self):
+        super().__init__()
+        self.method_inserts = 0
+        self.host_inserts = []
+        self.host_functions = (3, self._get, self._insert, self._remove, self._contains)
+
+    def insert(self, key, value):
+        self.method_inserts += 1
+        return MemoryMap.insert(self, key, value)
+
+    def _get(self, memory_id, key):
+        return MemoryMap.get(self, key)
+
+    def _insert(self, memory_id, key, value):
+        self.host_inserts.append((memory_id, key))
+        return MemoryMap.insert(self, key, value)
+
+    def _remove(self, memory_id, key):
+        return MemoryMap.remove(self, key)
+
+    def _contains(self, memory_id, key):
+        return MemoryMap.contains_key(self, key)
+
+
+def test_block_hashes_go_through_host_functions_with_the_same_bytes():
+    """Block hashes (and the chain's record) are written by the host function with the map's memory id,
+    never by the map's method (one block per message is every update's path): the same stored bytes."""
+    plain, host = MemoryMap(), _HostMap()
+    chains = [audit_chain.AuditChain(plain), audit_chain.AuditChain(host)]
+    for chain in chains:
+        _grow(chain, 0, [2])   # the chain starts (its record and first hashes)
+        for seq in range(2, 6):
+            chain.append_body(audit_chain.block_body(10 + seq, "c", "update", "t::T", seq, {"n": seq}))
+    assert chains[0].state() == chains[1].state() == (0, 6, chains[0].state()[2])
+    assert list(MemoryMap.items(host)) == list(plain.items())
+    assert host.host_inserts == [(3, f"h{seq}") for seq in range(2)] + [(3, "chain")] + [
+        (3, f"h{seq}") for seq in range(2, 6)]
+    assert host.method_inserts == 0
+    assert audit_chain.AuditChain(host).tip() == chains[0].tip()

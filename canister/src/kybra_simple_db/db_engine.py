@@ -573,7 +573,7 @@ class Database(SeedDocuments, SchemaUpgrades):
         fixed = SystemTime.fixed_ns     # (`now()` without its call)
         if fixed is None:
             fixed = self._clock()
-            if fixed.__class__ is not int:   # (Kybra's ic.time gives an int: no int() call, ~8,000 instructions)
+            if fixed.__class__ is not int:   # (Kybra's clock gives an int: no int() call, ~8,000)
                 fixed = int(fixed)
         return tc, max_id, count, fixed
 

@@ -791,13 +791,13 @@ class Entity(EntityLinks, EntityCascade, IndexedKeys, EntityQueries, EntitySeria
                 meta["i"] = text_id
         if cls.__version__ != 1:
             meta["sv"] = cls.__version__
-        data = cls.__new_data__.copy()     # (one call instead of a step per field and relation; `copy()`: half
-        # of a dict() call on Kybra's RustPython)
+        # (one call instead of a step per field and relation; `copy()`: half of a dict() call on RustPython)
+        data = cls.__new_data__.copy()
         # the object's whole state, set at once (its hook guard set is made when a hook first runs: `_hook`)
         d = {"_db": db, "_state": "creating", "_data": data, "_stored": {}, "_meta": meta, "_hooking": None,
              "_do_not_save": False, "_dirty": False, "_id": text_id, "_eid": eid, "_tc": tc}
-        if checked:   # a bare object (create_checked's): the dict as its dict, as `_hydrate` does (fewer steps
-            object.__setattr__(self, "__dict__", d)   # than a store per attribute on RustPython)
+        if checked:   # a bare object (create_checked's): the dict as its dict, as `_hydrate` does (fewer
+            object.__setattr__(self, "__dict__", d)   # steps than a store per attribute on RustPython)
         else:   # (a subclass's __init__ may have set attributes of its own first)
             self.__dict__.update(d)
             d = self.__dict__
