@@ -46,6 +46,7 @@ bench: setup
 	$(PY) -m benchmarks.engine_wasm
 	$(PY) -m benchmarks.canister_wasm
 	$(PY) -m benchmarks.create_spread
+	$(PY) -m benchmarks.upgrade_warmup
 	$(PY) -m benchmarks.index_spread
 	$(PY) -m benchmarks.localnet
 	$(PY) -m benchmarks.candid_budget

@@ -7,14 +7,23 @@ from kybra.compiler.custom_modules.principal import Principal
 from kybra_simple_db import ordered_index
 from service_maps import ADMIN, canister_maps, db_api, field, forget_module_caches, stored
 
-rep_hash = db_api.rep_hash      # (the canister's module, found on its source path)
-OPEN = {"read": {"Public": None}, "create": {"Anyone": None}, "modify": {"Owner": None},
-        "delete": {"Owner": None}}
+rep_hash = db_api.rep_hash  # (the canister's module, found on its source path)
+OPEN = {
+    "read": {"Public": None},
+    "create": {"Anyone": None},
+    "modify": {"Owner": None},
+    "delete": {"Owner": None},
+}
 
 
 def _type(name: str) -> dict:
-    return {"name": name, "fields": [field("title", "Text", indexed=True), field("n", "Int", indexed=True)],
-            "alias": None, "relations": [], "policy": OPEN}
+    return {
+        "name": name,
+        "fields": [field("title", "Text", indexed=True), field("n", "Int", indexed=True)],
+        "alias": None,
+        "relations": [],
+        "policy": OPEN,
+    }
 
 
 def _filled(types: int, per_type: int) -> tuple:
@@ -23,11 +32,20 @@ def _filled(types: int, per_type: int) -> tuple:
     api.install(ADMIN)
     for t in range(types):
         assert api.define_type(ADMIN, _type(f"w::T{t}"), False) == {"Ok": None}
-        ops = [{"Create": {"type_name": f"w::T{t}", "fields": [
-            {"name": "title", "value": {"Text": f"title {i % 5} " + "x" * 40}},
-            {"name": "n", "value": {"Int": i}}]}} for i in range(per_type)]
+        ops = [
+            {
+                "Create": {
+                    "type_name": f"w::T{t}",
+                    "fields": [
+                        {"name": "title", "value": {"Text": f"title {i % 5} " + "x" * 40}},
+                        {"name": "n", "value": {"Int": i}},
+                    ],
+                }
+            }
+            for i in range(per_type)
+        ]
         for start in range(0, per_type, 100):
-            assert "Ok" in api.batch(ADMIN, ops[start:start + 100])
+            assert "Ok" in api.batch(ADMIN, ops[start : start + 100])
     api.before_upgrade()
     return api, maps
 
@@ -60,9 +78,9 @@ def test_replies_after_the_read_ahead_are_those_of_a_cold_heap_and_nothing_stabl
     warm_state = stored(maps)
 
     api, maps = _filled(2, 300)
-    cold, _ = _upgraded(api, maps)        # no meter: no read-ahead
+    cold, _ = _upgraded(api, maps)  # no meter: no read-ahead
     assert len(ordered_index._CACHE) == 0
-    assert repr(_replies(cold, "w::T1")) == repr(warm_replies)     # (Principal has no __eq__)
+    assert repr(_replies(cold, "w::T1")) == repr(warm_replies)  # (Principal has no __eq__)
     assert stored(maps) == warm_state
 
 

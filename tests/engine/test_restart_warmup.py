@@ -43,7 +43,7 @@ def test_the_first_create_after_the_read_ahead_reads_no_header_or_inner_node(upg
     wanted = _headers_and_inner(trees)
     assert any(v.startswith("I") and k.count(".") for k, v in trees.items() if "^" in k)
     read = restart_warmup.warm_types(db, lambda: 0, 10**12, 1000)
-    assert read == len(wanted) + 1      # and qty's count tree header, absent (no qty value is heavy)
+    assert read == len(wanted) + 1  # and qty's count tree header, absent (no qty value is heavy)
     assert set(storage.read_keys) & set(trees) == wanted, "headers and inner nodes only, no leaf"
     for key in wanted - {k for k in wanted if "." not in k}:
         cached = ordered_index._CACHE[key]
@@ -93,5 +93,5 @@ def test_the_read_ahead_stops_at_its_instruction_bound(upgraded):
     assert 0 < read < len(_headers_and_inner(_tree_keys(storage, db, Item)))
     assert meter() <= 10_000, "no read after the meter passed the bound"
     assert restart_warmup.warm_types(db, lambda: 10**9, 5_000, 1000) == 0
-    Item(sku="after", name="n1", qty=7000)      # a partly warmed heap answers as a cold one
+    Item(sku="after", name="n1", qty=7000)  # a partly warmed heap answers as a cold one
     assert Item.count_by("name", "n1") == 79
