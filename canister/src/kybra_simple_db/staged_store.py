@@ -44,9 +44,10 @@ class StagedMap:
         self.value_chars = NO_LIMIT if max_value_size is None else max_value_size // 4
         self.pending = {}       # the same dict for the map's lifetime (emptied in place): see pending_sets
         self.cache = {}         # key -> what storage holds (None: absent), for `get_cached` only
-        # what put and put_whole read on every write, in one attribute read (each costs ~7,000 instructions
-        # on Kybra's RustPython); none of the three is ever replaced
-        self._put_parts = (self.key_chars, self.value_chars, self.pending)
+        # put(key, value, journal) and put_whole(key, value, journal): closures over the limits and `pending`
+        # (none of them is ever replaced), without an attribute read or a bound method per write (each costs
+        # ~6,000 instructions on Kybra's RustPython; a create stages five writes)
+        self.put, self.put_whole = writes(self)
 
     def get(self, key: str) -> Optional[str]:
         pending = self.pending
@@ -93,31 +94,6 @@ class StagedMap:
         if limit is not None and len(key) * 4 > limit and len(key.encode("utf-8")) > limit:
             raise StorageLimitError(f"storage key {key[:40]!r}... exceeds {self.max_key_size} bytes")
 
-    def put(self, key: str, value: str, journal: list) -> None:
-        key_chars, value_chars, pending = self._put_parts
-        if len(key) > key_chars:
-            self.check_key(key)
-        if len(value) > value_chars and (len(value) > self.max_value_size or not value.isascii()) and (
-                len(value.encode("utf-8")) > self.max_value_size):    # (ASCII: its length, not encoded)
-            raise StorageLimitError(f"value for {key[:40]!r} exceeds {self.max_value_size} bytes")
-        if key in pending:      # staged before: a nested unit rolling back restores that value
-            journal.append((self, key, pending[key]))
-        pending[key] = value
-
-    def put_whole(self, key: str, value: str, journal: list) -> bool:
-        """Stage `value` if it fits in one stored value (True); else stage nothing (False), and the
-        caller splits it over several keys (value_chunks). ASCII text (the usual documents and audit
-        entries) is measured by its length, without encoding it."""
-        key_chars, value_chars, pending = self._put_parts
-        if len(value) > value_chars and (len(value) > self.max_value_size or not value.isascii()):
-            return False
-        if len(key) > key_chars:
-            self.check_key(key)
-        if key in pending:
-            journal.append((self, key, pending[key]))
-        pending[key] = value
-        return True
-
     def delete(self, key: str, journal: list) -> None:
         pending = self.pending
         if key in pending:
@@ -127,6 +103,41 @@ class StagedMap:
     def undo(self, key: str, previous) -> None:
         """Give `key` back the pending value it had (a journal entry of `put` or `delete`)."""
         self.pending[key] = previous
+
+
+def writes(staged: StagedMap) -> tuple:
+    """`staged`'s `put` and `put_whole` (see StagedMap.__init__).
+
+    put(key, value, journal): stage `value` under `key` (StorageLimitError if either is too large); a key
+    staged before gets a journal entry with its earlier pending value (a nested unit rolling back restores
+    it). put_whole(key, value, journal): the same if `value` fits in one stored value (True); else stages
+    nothing (False), and the caller splits it over several keys (value_chunks). ASCII text (the usual
+    documents and audit entries) is measured by its length, without encoding it."""
+    key_chars, value_chars, pending = staged.key_chars, staged.value_chars, staged.pending
+    check_key = staged.check_key
+
+    def put(key: str, value: str, journal: list) -> None:
+        if len(key) > key_chars:
+            check_key(key)
+        if len(value) > value_chars:
+            limit = staged.max_value_size
+            if (len(value) > limit or not value.isascii()) and len(value.encode("utf-8")) > limit:
+                raise StorageLimitError(f"value for {key[:40]!r} exceeds {limit} bytes")
+        if key in pending:
+            journal.append((staged, key, pending[key]))
+        pending[key] = value
+
+    def put_whole(key: str, value: str, journal: list) -> bool:
+        if len(value) > value_chars and (len(value) > staged.max_value_size or not value.isascii()):
+            return False
+        if len(key) > key_chars:
+            check_key(key)
+        if key in pending:
+            journal.append((staged, key, pending[key]))
+        pending[key] = value
+        return True
+
+    return put, put_whole
 
 
 class DirectStagedMap(StagedMap):
