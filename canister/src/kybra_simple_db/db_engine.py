@@ -71,6 +71,15 @@ def system_clock():
     return lambda: int(wall() * 1_000_000) * 1000
 
 
+def _journaled_put(put, journal: list):
+    """`Database.put` over its staged map's `put` and its undo journal (the same list for its lifetime)."""
+
+    def journaled(key: str, value: str) -> None:
+        put(key, value, journal)
+
+    return journaled
+
+
 class Operation:
     """Context manager for one all-or-nothing unit: nested units roll back alone, the outermost commits."""
 
@@ -129,6 +138,8 @@ class Database(SeedDocuments, SchemaUpgrades):
             self.get_known = self._data.get_known
         if type(self).get is Database.get and type(self).get_cached is Database.get_cached:
             self.get_cached = self._data.get_cached
+        if type(self).put is Database.put:   # (the journal is never replaced: one interpreted call fewer)
+            self.put = _journaled_put(self._data.put, self._journal)
         self._audit_enabled = bool(audit_enabled)
         if db_audit is not None:
             audit_map = staged_map(
