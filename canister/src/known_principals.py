@@ -20,6 +20,10 @@ _memo = {}
 class TextPrincipal(Principal):
     """A Principal that keeps the text it was parsed from."""
 
+    # (what Principal's property gives, as a plain attribute: Kybra's glue reads it for each principal of a
+    # reply, and a property costs a Python frame)
+    isPrincipal = True
+
     def __init__(self, text: str, raw: bytes):
         super().__init__(bytes=raw)
         self._text = text

@@ -24,6 +24,7 @@ def test_a_text_is_parsed_once_and_its_principal_prints_that_text(known):
     assert first is Principal.from_str("2vxsx-fae")
     assert first.to_str() == "2vxsx-fae" and first.bytes == b"\x04" and isinstance(first, Principal)
     assert str(first) == "2vxsx-fae"
+    assert first.isPrincipal is True and first.to_str() is first.to_str()   # (Kybra's glue reads both)
 
 
 def test_a_bad_text_is_refused_as_kybra_refuses_it(known):
