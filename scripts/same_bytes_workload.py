@@ -199,8 +199,10 @@ class ServiceRun:
         def certify(data):
             self.certified = bytes(data)
 
+        # (a meter, so that an upgrade's post_upgrade reads ahead as on the IC: DbApi.warm)
         return db_api.DbApi(self.maps, clock=lambda: self.now, principal=Principal.from_str,
-                            set_certified_data=certify, data_certificate=lambda: b"C:" + self.certified)
+                            set_certified_data=certify, data_certificate=lambda: b"C:" + self.certified,
+                            meter=lambda: 0)
 
     def upgrade(self) -> None:
         load_engine()

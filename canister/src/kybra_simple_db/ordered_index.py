@@ -1039,14 +1039,14 @@ def warm_node(get, key: str, levels: int = -1) -> list:
     """Read node `key` of an index (`levels`: the inner levels from it down, itself included; `key` the
     index's header key when -1) through `get` (a database's `cached_reader`) into the heap caches as a
     descent leaves it, its text split (see `_filled`). Returns [(key, levels)] of the inner nodes just
-    below it (below a header, its root when that is inner; leaves are never read). Read-only: what the
-    first changes after a restart would read, read ahead (see db_api's after_upgrade)."""
+    below it (below a header, its root, even a leaf; no other leaf is read). Read-only: what the first
+    changes after a restart would read, read ahead (see db_api's after_upgrade)."""
     text = get(key)
     if not text:
         return []
     if levels < 0:
         parsed = _HEADERS.get(text) or _parse_header(text)
-        return [(key + "." + str(parsed[0]), parsed[2] - 1)] if parsed[2] > 1 else []
+        return [(key + "." + str(parsed[0]), parsed[2] - 1)]     # (a root leaf too: every change reads it)
     if text[0] != "I":
         return []
     cached = _CACHE.get(key)
@@ -1058,3 +1058,101 @@ def warm_node(get, key: str, levels: int = -1) -> list:
         return []
     dot = key[:key.rindex(".") + 1]
     return [(dot + child, levels - 1) for child in _filled(cached)[4]]
+
+
+def warm_tails(get, prefix: str, leaves: int, spent, stop: int) -> int:
+    """Note tail hints (see `_TAILS` and `insert`) of the index `prefix` for the Text values whose last
+    entry lies inside a leaf, followed there by an entry of a greater value (the leaf the next create of
+    such a value appends to), reading at most `leaves` leaves while `spent()` is under `stop`: under the
+    inner nodes `warm_node` cached, the leaves whose first entry's value differs from the next leaf's (a
+    leaf between two that start with one value holds that value only). Reads, changes nothing stored
+    (hints are never trusted: `insert` checks the leaf's text). Returns the leaves read."""
+    text = get(prefix)
+    if not text or leaves <= 0 or len(_TAILS) >= _TAILS_SIZE // 2:
+        return 0
+    root, _, height = _HEADERS.get(text) or _parse_header(text)
+    if height < 2:      # (a root leaf: no descent to spare)
+        return 0
+    dot = prefix + "."
+    tails = _tails_of(prefix)
+    read = 0
+    # (inner node, the path above it, inner levels from it down, the entry texts that bound its entries
+    # from below and above: separators of the nodes above, None at the tree's ends)
+    frames = [(root, [], height - 1, None, None)]
+    while frames and read < leaves and spent() < stop:
+        nid, above, levels, low, high = frames.pop()
+        key = dot + str(nid)
+        cached = _CACHE.get(key)
+        if cached is None or cached[3] is None or cached[0] != get(key):
+            continue        # not read ahead (see `warm_node`): nor is anything below it
+        parts, children = cached[3], cached[4]
+        bounds = [low] + parts + [high]     # child `pos`: entries from bounds[pos] to bounds[pos + 1]
+        if levels > 1:
+            for pos in range(len(children) - 1, -1, -1):
+                frames.append((children[pos], above + [(nid, cached, pos)], levels - 1, bounds[pos],
+                               bounds[pos + 1]))
+            continue
+        for pos in _run_ends(parts):
+            first, following = bounds[pos], bounds[pos + 1]
+            if following is not None and following[0] != "s" or (
+                    first is not None and _stem(first) == _stem(following or "")):
+                continue    # no Text (which orders after Bool and numbers), or one value's entries only
+            if read >= leaves or len(tails) >= _TAILS_SIZE // 2 or spent() >= stop:
+                break
+            leaf_key = dot + children[pos]
+            text = get(leaf_key)
+            read += 1
+            if text and text[0] == "L":
+                _note_tails(tails, leaf_key, text, above + [(nid, cached, pos)])
+    return read
+
+
+def _run_ends(parts: list) -> list:
+    """The child positions of an inner node of separators `parts` whose leaf may hold the end of a value's
+    run: the first and the last, and each one whose separators on either side hold different values
+    (found by a bisection per Text value: the children between two separators of one value hold it only)."""
+    ends = [0]
+    count = len(parts)
+    at = 0
+    while at < count:
+        part = parts[at]
+        following = at + 1
+        if part[0] == "s":      # (entries of the value are before its text followed by " ")
+            following = max(bisect_left(parts, part[:part.rfind(_FIELD)] + _PLAIN, following), following)
+        ends.append(following)
+        at = following
+    return ends
+
+
+def _stem(part: str) -> str:
+    """An entry text's tag and value ("s<value>"): entries of one value share it."""
+    return part[:part.rfind(_FIELD)]
+
+
+def _note_tails(tails: dict, key: str, text: str, path: list) -> None:
+    """`warm_tails` for one leaf: a hint for each Text value stored unescaped whose run in it is followed by
+    an entry of another value (as `insert` notes one: not for a run that begins the leaf below the root),
+    for its first `_RUNS_NOTED` runs. Each run is taken apart as `insert` does (`rpartition` around its last
+    entry: no split of the whole text, no call per entry)."""
+    rest = text[1:]
+    for run in range(_RUNS_NOTED):
+        cut = rest.find(_FIELD)
+        if cut < 0:
+            return
+        stem = rest[:cut + 1]       # the run's tag, value and field separator
+        _, found, after = rest.rpartition(_ENTRY + stem)
+        if not found:       # its only entry begins the rest
+            after = rest[cut + 1:]
+        _, more, rest = after.partition(_ENTRY)
+        if not more:
+            return          # the run ends the leaf: its next entry may belong to the next one
+        value = stem[1:-1]
+        if stem[0] != "s" or (run == 0 and len(path) < 2) or (value and min(value) < _PLAIN):
+            continue
+        if len(tails) >= _TAILS_SIZE // 2:
+            return
+        tails[value] = (key, path)
+
+
+_RUNS_NOTED = 8     # runs of a leaf `warm_tails` notes at most (a leaf of many values is one of few entries
+                    # each, which tail hints serve little)

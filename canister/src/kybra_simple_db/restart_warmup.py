@@ -1,22 +1,24 @@
 """What the first messages after an upgrade would read cold, read ahead in post_upgrade (whose heap the
 next messages keep): each type's counters and key steps, and its ordered indexes' and count trees' headers
-and inner nodes, root first (leaves are left to the changes that need them). Read-only, and bounded: the
-caller gives an instruction meter, where to stop, and how many nodes at most (the node cache empties
+and inner nodes, root first; then, while the bounds allow, the leaves where a Text value's entries end, for
+the tail hints that spare its next create the descent (ordered_index.warm_tails). Read-only, and bounded:
+the caller gives an instruction meter, where to stop, and how many nodes at most (the node cache empties
 itself when full, so a warm-up fills a part of it only)."""
 
 from collections.abc import Callable
 
 from . import entity_keys, type_registry
 from .db_engine import Database
-from .ordered_index import warm_node
+from .ordered_index import warm_node, warm_tails
 
 
 def warm_types(db: Database, spent: Callable[[], int], stop: int, nodes: int) -> int:
-    """Read ahead for every registered type that has stored entities, in registration order, until
-    `spent()` (instructions the message has used) reaches `stop` or `nodes` index nodes and headers are
-    read. Returns how many were read."""
+    """Read ahead for every registered type that has stored entities, in registration order (the inner
+    nodes of all of them first, then leaves for tail hints), until `spent()` (instructions the message has
+    used) reaches `stop` or `nodes` index nodes, headers and leaves are read. Returns how many were read."""
     get = db.cached_reader()
     read = 0
+    indexes = []
     for name in type_registry.all_types():
         if read >= nodes or spent() >= stop:
             break
@@ -25,9 +27,15 @@ def warm_types(db: Database, spent: Callable[[], int], stop: int, nodes: int) ->
             continue
         db.counters(tc)
         for step in entity_keys.key_steps(db, type_registry.find(name), tc):
-            for tree in (step[3], step[5]) if step[0] == "^" else ():
-                if tree is not None:
-                    read = _warm_tree(get, tree.prefix, spent, stop, nodes, read)
+            if step[0] == "^":
+                indexes.append(step[3].prefix)
+                for tree in (step[3], step[5]):
+                    if tree is not None:
+                        read = _warm_tree(get, tree.prefix, spent, stop, nodes, read)
+    for prefix in indexes:
+        if read >= nodes or spent() >= stop:
+            break
+        read += warm_tails(get, prefix, nodes - read, spent, stop)
     return read
 
 
