@@ -158,3 +158,65 @@ def _run(seed: int, value_size: int, steps: int) -> None:
 @pytest.mark.parametrize("value_size", [100, 220])
 def test_counts_match_a_brute_force_count_through_hooks_restores_and_emptied_trees(seed, value_size):
     _run(seed, value_size, 220)
+
+
+def _with_g(indexed: bool):
+    """Rec with a field `g`, indexed or not (the same type: a schema change)."""
+    type_registry.clear()
+
+    class Rec(Entity):
+        tag = String(indexed=True)
+        g = String(indexed=indexed)
+
+    return Rec
+
+
+@pytest.mark.usefixtures("tails")
+@pytest.mark.parametrize("seed", range(3))
+def test_an_index_added_to_a_filled_type_counts_after_a_rebuild_interleaved_with_changes(seed):
+    """A field indexed once the type has entities (pending, filled by `rebuild_keys` pages between which
+    entities are created, moved and deleted), then dropped and indexed again: mode "t" counts exact."""
+    rng = random.Random(seed)
+    storage = MemoryMap(max_key_size=100, max_value_size=120)
+    db = Database.init(db_storage=storage, audit_enabled=False)
+    values = ["p", "q", "r s", ""]
+    Rec = _with_g(False)
+    model = {}
+
+    def change(count: int) -> None:
+        for _ in range(count):
+            roll = rng.random()
+            if roll < 0.5 or len(model) < 5:
+                g = _skewed(rng, values)
+                model[Rec(tag="t", g=g).id] = g
+            elif roll < 0.8:
+                eid = rng.choice(sorted(model))
+                model[eid] = _skewed(rng, values)
+                Rec.load(eid).g = model[eid]
+            else:
+                eid = rng.choice(sorted(model))
+                Rec.load(eid).delete()
+                del model[eid]
+
+    change(120)
+    for _ in range(2):
+        ordered_index.forget_cached()
+        Rec = _with_g(True)
+        db = Database.init(db_storage=storage, audit_enabled=False)
+        tc = db.type_code("Rec")
+        assert "^g" in db.key_schema(Rec, tc)["p"]
+        cursor = Rec.rebuild_keys(None, rng.randint(3, 15))
+        while cursor is not None:
+            change(rng.randint(0, 6))
+            cursor = Rec.rebuild_keys(cursor, rng.randint(3, 15))
+        assert "p" not in db.key_schema(Rec, tc) and db.count_mode(Rec, tc, "^g") == "t"
+        gen = db.key_generations(Rec, tc)["^g"]
+        change(60)
+        stored = {_key(v): c for v, c in value_counts.count_tree(db, tc, "g", gen).items()}
+        assert stored == nontails(tree(db, tc, "g", gen))
+        for value in values:
+            want = sum(1 for g in model.values() if g == value)
+            assert Rec.count_by("g", value) == want and Rec.query().where("g", "==", value).count() == want
+        Rec = _with_g(False)       # dropped; indexed again on the next round (a new generation)
+        db = Database.init(db_storage=storage, audit_enabled=False)
+        change(20)
