@@ -3,7 +3,7 @@ no index header or inner node from storage (only the leaf it changes), it writes
 its node and instruction bounds however large the database is."""
 
 import pytest
-from kybra_simple_db import MemoryMap, ordered_index, restart_warmup
+from kybra_simple_db import MemoryMap, json_text, ordered_index, restart_warmup
 from test_node_cache import LoggingMap
 from test_node_cache import _open as _open_items
 
@@ -60,6 +60,14 @@ def test_the_read_ahead_reads_every_header_and_inner_node_and_only_leaves_where_
         last = trees[key].rpartition("\x1es" + value + "\x1f")[2]
         assert "\x1e" in last, "the value's last entry is followed by another value's in that leaf"
     assert storage.writes == 0, "the read-ahead writes nothing"
+
+
+def test_the_read_ahead_keeps_each_type_s_field_names_as_json(upgraded):
+    _, db, _ = upgraded
+    json_text._KEY_HEADS.clear()
+    json_text._KEY_PIECES.clear()
+    restart_warmup.warm_types(db, lambda: 0, 10**12, 1000)
+    assert {"sku", "name", "qty"} <= set(json_text._KEY_HEADS)
 
 
 def test_the_first_create_of_a_value_after_the_read_ahead_reads_no_index_or_count_key(upgraded):

@@ -1,13 +1,13 @@
 """What the first messages after an upgrade would read cold, read ahead in post_upgrade (whose heap the
-next messages keep): each type's counters and key steps, and its ordered indexes' and count trees' headers
-and inner nodes, root first; then, while the bounds allow, the leaves where a Text value's entries end, for
-the tail hints that spare its next create the descent (ordered_index.warm_tails). Read-only, and bounded:
-the caller gives an instruction meter, where to stop, and how many nodes at most (the node cache empties
-itself when full, so a warm-up fills a part of it only)."""
+next messages keep): each type's counters, key steps and field names' JSON, and its ordered indexes' and
+count trees' headers and inner nodes, root first; then, while the bounds allow, the leaves where a Text
+value's entries end, for the tail hints that spare its next create the descent (ordered_index.warm_tails).
+Read-only, and bounded: the caller gives an instruction meter, where to stop, and how many nodes at most
+(the node cache empties itself when full, so a warm-up fills a part of it only)."""
 
 from collections.abc import Callable
 
-from . import entity_keys, type_registry
+from . import entity_keys, json_text, type_registry
 from .db_engine import Database
 from .ordered_index import warm_node, warm_tails
 
@@ -26,7 +26,9 @@ def warm_types(db: Database, spent: Callable[[], int], stop: int, nodes: int) ->
         if tc is None:
             continue
         db.counters(tc)
-        for step in entity_keys.key_steps(db, type_registry.find(name), tc):
+        cls = type_registry.find(name)
+        json_text.encode_dict(cls.__new_data__)     # (its keys' JSON is kept: every document has them)
+        for step in entity_keys.key_steps(db, cls, tc):
             if step[0] == "^":
                 indexes.append(step[3].prefix)
                 for tree in (step[3], step[5]):
