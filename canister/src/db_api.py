@@ -114,21 +114,26 @@ class DbApi(QueryEndpoints):
         """Read ahead, into the heap the next messages keep, what the first creates, updates and gets of each
         type would read cold (restart_warmup.warm_types), then hash each type's field and relation names as
         an audit block's changes do (rep_hash.key_hash, cached), within `instructions` of the message's
-        meter and `nodes` index nodes; returns the nodes read (none without a meter: it bounds the work)."""
+        meter and `nodes` index nodes; returns the nodes read (none without a meter: it bounds the work).
+        Optional work: should it fail, the upgrade goes on (the messages after it read what they need, and
+        every heap cache it filled is checked against storage where it is used)."""
         meter = self.meter
         if meter is None:
             return 0
         stop = meter() + instructions
-        read = restart_warmup.warm_types(self.gateway.db, meter, stop, nodes)
-        types = self.registry.types
-        for name in self.registry.names():
-            if meter() >= stop or len(rep_hash.KEY_HASHES) >= api_limits.WARM_NAMES:
-                break
-            rep_hash.key_hash(name)     # (as a block's `type`; its `op` texts are few: see _AUDIT_OPERATIONS)
-            for part in types[name]["fields"] + types[name]["relations"]:
-                rep_hash.key_hash(part["name"])
-        for operation in _AUDIT_OPERATIONS:
-            rep_hash.key_hash(operation)
+        try:
+            read = restart_warmup.warm_types(self.gateway.db, meter, stop, nodes)
+            types = self.registry.types
+            for name in self.registry.names():
+                if meter() >= stop or len(rep_hash.KEY_HASHES) >= api_limits.WARM_NAMES:
+                    break
+                rep_hash.key_hash(name)     # (as a block's `type`; its `op` texts: _AUDIT_OPERATIONS)
+                for part in types[name]["fields"] + types[name]["relations"]:
+                    rep_hash.key_hash(part["name"])
+            for operation in _AUDIT_OPERATIONS:
+                rep_hash.key_hash(operation)
+        except Exception:   # (a stored node it cannot read: the message that needs it reports that)
+            return 0
         return read
 
     # --- plumbing ---

@@ -96,3 +96,18 @@ def test_the_read_ahead_stops_at_its_node_and_instruction_bounds():
     assert read_all > 4
     assert stored(maps) == before
     assert _replies(everything, "w::T2")[2]["Ok"]["id"] == 7
+
+
+def test_an_upgrade_goes_on_when_the_read_ahead_fails(monkeypatch):
+    api, maps = _filled(1, 150)
+    before = stored(maps)
+
+    def broken(*args):
+        raise LookupError("index node 1^title.9 is missing")
+
+    monkeypatch.setattr(db_api.restart_warmup, "warm_types", broken)
+    upgraded, _ = _upgraded(api, maps, meter=lambda: 0)
+    assert stored(maps) == before
+    assert upgraded.get(ADMIN, "w::T0", 7)["Ok"]["id"] == 7
+    title = {"name": "title", "value": {"Text": "after"}}
+    assert upgraded.create(ADMIN, "w::T0", [title, {"name": "n", "value": {"Int": 1}}])["Ok"]["id"] == 151
