@@ -48,6 +48,12 @@ def small_thresholds(monkeypatch):
     monkeypatch.setattr(value_counts, "LIGHT", 3)
 
 
+@pytest.fixture
+def mode_v(monkeypatch):
+    """New ordered indexes count in mode "v" (as created before mode "t"), whose thresholds a test checks."""
+    monkeypatch.setattr(db_engine, "NEW_COUNT_MODE", "v")
+
+
 def _define():
     type_registry.clear()
 
@@ -140,7 +146,7 @@ def _replay(storage: MemoryMap, model: dict, ops: list, check=None) -> tuple:
     return db, Item
 
 
-def test_a_value_crossing_the_thresholds_gets_and_loses_its_stored_count():
+def test_a_value_crossing_the_thresholds_gets_and_loses_its_stored_count(mode_v):
     db = Database.init(db_storage=MemoryMap(max_key_size=100, max_value_size=1000), audit_enabled=False)
     Item = _define()
     tc = db.type_code("Item")
@@ -165,7 +171,7 @@ def test_a_value_crossing_the_thresholds_gets_and_loses_its_stored_count():
     assert Item.count_by("size", 8) == value_counts.HEAVY
 
 
-def test_an_update_between_two_heavy_values_writes_one_count_node():
+def test_an_update_between_two_heavy_values_writes_one_count_node(mode_v):
     storage = MemoryMap(max_key_size=100, max_value_size=1000)
     db = Database.init(db_storage=storage, audit_enabled=False)
     Item = _define()
@@ -230,7 +236,8 @@ def test_data_with_a_count_key_per_value_counts_right_after_the_upgrade():
         Item.load(eid).rank = 1
     assert Item.count_by("rank", 1) == 70
     schema = json.loads(storage.get("!k:1"))
-    assert "c" not in schema and "m" not in schema and schema["v"] == ["^rank", "^size", "^label"]
+    assert "c" not in schema and "m" not in schema and schema["v"] == ["^size", "^label"]
+    assert schema["t"] == ["^rank"]     # (indexed since mode "t")
     assert _size_keys(storage) == set()
     model[sorted(model)[5]]["size"] = Item.load(sorted(model)[5]).size
     _check_counts(Item, model)
@@ -363,6 +370,7 @@ def _count_changes(cold: bool, kind=value_counts.CountTree, seed: int = 11, wave
                 model[key] = rng.randint(5, 99)
                 counts.set(value, model[key])
         snapshots.append(dict(db._storage._data))
+        assert counts.get(value) == model.get(key)
     stored = sorted((value_counts.rank(v), v, c) for v, c in counts.items())
     assert stored == sorted(k + (c,) for k, c in model.items())
     return snapshots

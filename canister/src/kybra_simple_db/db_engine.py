@@ -43,7 +43,7 @@ def _limit(declared, storage, attribute: str, fallback: int):
     return declared - ENCODING_MARGIN
 
 
-NEW_COUNT_MODE = "v"     # the count mode of every ordered index created from now on (see count_mode)
+NEW_COUNT_MODE = "t"     # the count mode of every ordered index created from now on (see count_mode)
 
 
 def _with_count_modes(schema: dict, counted, tallied, reached=None, tailed=None) -> None:

@@ -161,7 +161,7 @@ def ordered_key(tc: int, field: str, gen: int = 0) -> str:
 def value_count_key(tc: int, field: str, value, limit: int, gen: int = 0) -> str:
     """How many entities hold `value` in the ordered index of `field` (exact values: long ones hashed):
     every value of an index in the key schema's "c" list, only long Text values (that the index shortens)
-    of one in its "v" list (see value_counts.py)."""
+    of one in its "v" or "t" list (see value_counts.py)."""
     return fit(str(tc) + "=" + field + _generation(gen), value_token(value), limit)
 
 

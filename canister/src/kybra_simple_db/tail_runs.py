@@ -39,17 +39,18 @@ class TailRuns:
 
     def _beside(self, path: list, step: int) -> Optional[tuple]:
         """(separator between the leaf at the end of `path` and the one after (step 1) or before (-1) it,
-        the inner node holding it, the neighbour's place there), None at the tree's edge. `path`: the
-        (nid, cache entry, child position) of the inner nodes above the leaf, as `_locate` gives them."""
+        the cache entry of the inner node holding it, the neighbour's place there), None at the tree's
+        edge. `path`: the (nid, cache entry, child position) of the inner nodes above the leaf, as `_locate`
+        gives them."""
         for level in range(len(path) - 1, -1, -1):
             cached, pos = path[level][1], path[level][2]
             if 0 <= pos + step < len(cached[4]):
                 return cached[3][pos if step > 0 else pos - 1], cached, pos + step
         return None
 
-    def _neighbour_text(self, beside: tuple, step: int) -> str:
-        """The text of the leaf `_beside` found (the first leaf under that child, or the last one)."""
-        nid = int(beside[1][4][beside[2]])
+    def _leaf_under(self, children: list, pos: int, step: int) -> str:
+        """The text of the first (step 1) or last (-1) leaf under child `pos` of `children`."""
+        nid = int(children[pos])
         text = self._cached(nid)[0]
         while text[0] == "I":
             children = self._entry(nid)[4]
@@ -63,7 +64,7 @@ class TailRuns:
         beside = self._beside(path, 1)
         if beside is None or not same_value(beside[0], value):
             return False
-        return self._text_run(self._neighbour_text(beside, 1), value, False, 1)[1]
+        return self._text_run(self._leaf_under(beside[1][4], beside[2], 1), value, False, 1)[1]
 
     def _run_before(self, path: list, value) -> int:
         """The run of `value`'s entries at the end of the leaf before the one at the end of `path` (read
@@ -72,7 +73,7 @@ class TailRuns:
         beside = self._beside(path, -1)
         if beside is None or not same_value(beside[0], value):
             return 0
-        return self._text_run(self._neighbour_text(beside, -1), value, False, -1)[0]
+        return self._text_run(self._leaf_under(beside[1][4], beside[2], -1), value, False, -1)[0]
 
     def _tail_moved(self, path: list, value, delta: int, at_end: bool, alone: bool, at_head: bool) -> None:
         """Note how one entry of `value` inserted (delta 1) into or removed (-1) from the leaf at the end of
@@ -118,31 +119,37 @@ class TailRuns:
             return
         self._note_tail(value, -self._text_run(index_nodes.leaf_text(left), value, False, -1)[0])
 
-    def tail_run(self, value) -> int:
-        """How many entries `value` (in indexed form) has in its last leaf: one descent to the end of its
-        entries and, when the leaf found starts after them and the separator before it holds `value`, the
-        leaf before it (count mode "t": the count is this and the value's stored nontail)."""
+    def tail_run(self, value) -> tuple:
+        """(how many entries `value` (in indexed form) has in its last leaf, whether it may have entries in
+        leaves before it: its run begins the leaf and the separator before that holds `value`; when False
+        its nontail is 0). One descent to the end of its entries, its run counted in the leaf's text (see
+        `_text_run`: nothing parsed) and, when the leaf has none and the separator before it holds
+        `value`, in the leaf before it (count mode "t": a count is this run and the value's stored
+        nontail)."""
         header = self.header()
         if not header["r"]:
-            return 0
+            return 0, False
         high = (self._entry_key(value, 0)[0], value, 1 << 64)
         stack = []
-        view = self._node_view(header["r"])
-        while view[2] is not None:
+        nid = header["r"]
+        text = self._cached(nid)[0]
+        while text[0] == "I":
+            view = self._node_view(nid)
             pos = self._position(view, high, 0, True)
             stack.append((view, pos))
-            view = self._node_view(int(view[2][pos]))
-        end = self._position(view, high)
-        if end:
-            return end - self._position(view, high[:2], 0, False)
+            nid = int(view[2][pos])
+            text = self._cached(nid)[0]
+        run, head, _tail = self._text_run(text, value)
+        if run and not head:
+            return run, False
         for inner, pos in reversed(stack):
             if pos:
                 separator = self.entry_at(inner, pos - 1)[0]
                 if separator != value or (type(separator) is bool) != (type(value) is bool) or (
                         type(separator) is str) != (type(value) is str):
-                    return 0
-                view = self._node_view(int(inner[2][pos - 1]))
-                while view[2] is not None:
-                    view = self._node_view(int(view[2][-1]))
-                return len(view[1]) - self._position(view, high[:2], 0, False)
-        return 0
+                    return run, False
+                if run:
+                    return run, True
+                # none here: the leaf's entries all follow the value's, which end the leaf before it
+                return self._text_run(self._leaf_under(inner[2], pos - 1, -1), value, False, -1)[:2]
+        return run, False

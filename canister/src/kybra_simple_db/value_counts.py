@@ -45,7 +45,19 @@ class CountTree(OrderedIndex):
 
     def get(self, value) -> Optional[int]:
         """The stored count of `value`, None when it has none (parses only the entries a binary search
-        needs)."""
+        needs; a Text value stored unescaped is found in its leaf's text, as `add_text` finds it)."""
+        if type(value) is str and (not value or min(value) >= index_nodes.PLAIN):
+            text = self._text_leaf(value)
+            if text is None:
+                return None
+            whole = "s" + value + _FIELD
+            if text.startswith("L" + whole):
+                rest = text[len(whole) + 1:]
+            else:
+                rest = text.partition(_ENTRY + whole)[2]
+                if not rest:
+                    return None
+            return int(rest.partition(_ENTRY)[0])
         target = (rank(value), value)
         found = self._leaf_view(target)
         if found is None:
@@ -91,21 +103,11 @@ class CountTree(OrderedIndex):
         """`add` of a Text value stored unescaped (no character below " "), in the text of the leaf where
         its entry belongs (a field's counts usually fit one leaf, the root: found without a descent): the
         entry "s<value>\x1f<count>" is found and its count replaced without splitting the leaf."""
-        get, prefix, limit, _text_bytes, put, _tails = self._fixed or self._fix()
-        head = get(prefix)
-        if not head:
+        _get, _prefix, limit, _text_bytes, put, _tails = self._fixed or self._fix()
+        found = self._text_leaf(value, True)
+        if found is None:
             return False
-        root = self._root
-        if root is None or root[0] != head:
-            root = self._root_of(head)
-        key = root[3]
-        text = get(key)
-        if text is None:
-            raise LookupError(f"index node {key} is missing")
-        if text[0] != "L":
-            _path, nid, cached = self._locate(self.header(), (2, value), False, True)
-            key = self._node_key(nid)
-            text = cached[0]
+        key, text = found
         whole = "s" + value + _FIELD
         lead = "L" + whole      # (`partition`, not searches from an offset: see OrderedIndex.insert)
         if text.startswith(lead):
@@ -124,6 +126,27 @@ class CountTree(OrderedIndex):
         put(key, text)      # (what `_write` does, inline)
         self._remember(key, [text, None, None, None, None])
         return True
+
+    def _text_leaf(self, value: str, keyed: bool = False):
+        """The text of the leaf where the entry of the Text value `value` (stored unescaped) belongs
+        ((its node key, its text) when `keyed`), None in an empty tree; a field's counts usually fit one
+        leaf, the root: found without a descent."""
+        get, prefix = (self._fixed or self._fix())[:2]
+        head = get(prefix)
+        if not head:
+            return None
+        root = self._root
+        if root is None or root[0] != head:
+            root = self._root_of(head)
+        key = root[3]
+        text = get(key)
+        if text is None:
+            raise LookupError(f"index node {key} is missing")
+        if text[0] != "L":
+            _path, nid, cached = self._locate(self.header(), (2, value), False, True)
+            key = self._node_key(nid)
+            text = cached[0]
+        return (key, text) if keyed else text
 
     def set(self, value, count: Optional[int]) -> None:
         """Store `count` for `value` (None: forget it)."""
@@ -278,7 +301,8 @@ def count(db, tc: int, field: str, gen: int, value, mode: str = "v") -> int:
         text = db.get_cached(exact or keys.value_count_key(tc, field, value, db.key_limit, gen))
         if exact is not None or text is not None:
             return int(text) if text else 0
+    if mode == "t":     # (the count tree read only for a value that may span leaves)
+        run, spans = index.tail_run(value)
+        return run + (count_tree(db, tc, field, gen).get(value) or 0 if spans else 0)
     stored = count_tree(db, tc, field, gen).get(value)
-    if mode == "t":
-        return (stored or 0) + index.tail_run(value)
     return stored if stored is not None else index.count_value(value, HEAVY)
