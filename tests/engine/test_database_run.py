@@ -4,7 +4,7 @@ leaves the unit depth as it found it."""
 
 import pytest
 from checked_helpers import item_db, stored_maps
-from kybra_simple_db import StorageLimitError
+from kybra_simple_db import Database, MemoryMap, StorageLimitError
 
 
 def test_run_commits_what_its_action_stored_and_gives_its_result():
@@ -77,3 +77,27 @@ def test_run_stores_nothing_when_the_commit_fails_as_begin_and_end(monkeypatch):
     ran = _commit_fails(monkeypatch, lambda db, action: db.run(action, ()))
     assert ran[:2] == (True, 0)
     assert ran == _commit_fails(monkeypatch, _begin_end)
+
+
+def test_a_subclass_with_its_own_run_keeps_it():
+    """`db.run` is bound when the database is made (a closure over its journal and maps), unless the class
+    defines `run` itself."""
+    class Counted(Database):
+        runs = 0
+
+        def run(self, action, args):
+            self.runs += 1
+            mark = self.begin()
+            try:
+                result = action(*args)
+            except BaseException:
+                self.end(mark, False)
+                raise
+            self.end(mark, True)
+            return result
+
+    db = Counted(db_storage=MemoryMap(), audit_enabled=False)
+    assert db.run(lambda: db.put("k", "v") or 7, ()) == 7
+    assert db.runs == 1 and db.get("k") == "v" and db.depth == 0
+    plain = Database(db_storage=MemoryMap(), audit_enabled=False)
+    assert plain.run(lambda key: plain.put(key, "w") or key, ("k",)) == "k" and plain.get("k") == "w"
