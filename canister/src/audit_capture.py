@@ -25,15 +25,19 @@ class AuditCapture:
         # next number moves back with it), so each number keeps what was heard last: what is stored.
         self.keep = body_keeper(self.entries)
         self.log.set_listener(self.keep)
+        self.take = _taker(self.entries, self.log)
 
-    def take(self, start: int):
-        """A list of (block body, type name, id) of the entries from `start` to the log's end in order,
-        or that tuple alone (not in a list) when there is one entry (most updates: no list to make and
-        no len() to check), or None when one of them was not kept; forgets every entry kept (the update
-        is over: what an update heard and rolled back lies beyond the log's end, and is heard again
-        before it can be reached)."""
-        entries = self.entries
-        end = self.log.next_seq
+
+def _taker(entries: dict, log):
+    """A capture's `take(start)`: a list of (block body, type name, id) of the entries from `start` to the
+    log's end in order, or that tuple alone (not in a list) when there is one entry (most updates: no list
+    to make and no len() to check), or None when one of them was not kept; forgets every entry kept (the
+    update is over: what an update heard and rolled back lies beyond the log's end, and is heard again
+    before it can be reached). A closure over the capture's dict and the log (neither is ever replaced):
+    no attribute read of them in every update."""
+
+    def take(start: int):
+        end = log.next_seq
         if end == start + 1:   # most updates
             try:
                 out = entries[start]   # (a subscript: a third of get() on RustPython)
@@ -46,3 +50,5 @@ class AuditCapture:
                 out = None
         entries.clear()   # (the listener keeps into this dict)
         return out
+
+    return take
