@@ -50,11 +50,12 @@ def _with_count_modes(schema: dict, counted, tallied, reached=None, tailed=None)
     """Record which ordered indexes count their values (since their creation): "c" with a count key per
     value (indexes stored before value_counts.py, moving to count trees), "v" with value_counts.py's
     stored counts of values with many entries, "t" with its counts outside each value's last leaf; and
-    "m", the id a `rebuild_keys` pass from the first id has reached while "c" indexes remain."""
+    "m", the id a `rebuild_keys` pass from the first id has reached while "c" or pending ("p") indexes
+    remain."""
     if counted:
         schema["c"] = list(counted)
-        if reached is not None:
-            schema["m"] = reached
+    if reached is not None and (counted or schema.get("p")):
+        schema["m"] = reached
     if tallied:
         schema["v"] = list(tallied)
     if tailed:
@@ -506,6 +507,7 @@ class Database(SeedDocuments, SchemaUpgrades):
             tallied = [name for name in stored.get("v", ()) if name in gens]
             tailed = [name for name in stored.get("t", ()) if name in gens]
             following = stored["n"]
+            reached = stored.get("m")
             for name in wanted:
                 if name not in gens:
                     gens[name] = following
@@ -514,10 +516,11 @@ class Database(SeedDocuments, SchemaUpgrades):
                         (tailed if NEW_COUNT_MODE == "t" else tallied).append(name)
                         if self.counters(tc)[1] > 0:
                             pending.append(name)
+                            reached = None      # a pass under way has not filled it: one from the first id
             schema = {"n": following, "k": gens}
         if pending:
             schema["p"] = pending
-        _with_count_modes(schema, counted, tallied, None if stored is None else stored.get("m"), tailed)
+        _with_count_modes(schema, counted, tallied, None if stored is None else reached, tailed)
         self._save_key_schema(tc, cls, schema, stored, head, previous)
         return tc
 
@@ -543,28 +546,30 @@ class Database(SeedDocuments, SchemaUpgrades):
 
     def advance_key_rebuild(self, cls, tc: int, start, reached: int) -> None:
         """After a `rebuild_keys` page from `start` to `reached`: remember how far a pass from the first id
-        has come, while indexes with a count key per value remain (see finish_key_rebuild)."""
+        has come, while indexes with a count key per value or pending ones remain (see finish_key_rebuild)."""
         self.key_generations(cls, tc)
         entry = self._key_schemas[tc]
         stored = entry[1]
-        if stored.get("c") and (not start or stored.get("m") == start):
+        if (stored.get("c") or stored.get("p")) and (not start or stored.get("m") == start):
             schema = dict(stored)
             schema["m"] = reached
             self._save_key_schema(tc, entry[0], schema, stored, self.get(keys.key_schema_key(tc)), entry)
 
     def finish_key_rebuild(self, cls, tc: int, start=None) -> None:
-        """After `rebuild_keys` went over every entity (its last page began at `start`): pending ordered
-        indexes are ready and equality indexes of the older layout are no longer kept. When the pages
-        went over every id from the first one, indexes with a count key per value have moved every
-        value's key over (value_counts.fold_key) and count with count trees alone from now on."""
+        """After `rebuild_keys` reached the last entity (its last page began at `start`), when the pass went
+        over every id from the first one (else nothing changes): pending ordered indexes are ready,
+        equality indexes of the older layout are no longer kept, and indexes with a count key per value
+        have moved every value's key over (value_counts.fold_key) and count with count trees alone."""
         self.key_generations(cls, tc)
         entry = self._key_schemas[tc]
         stored = entry[1]
+        if start and stored.get("m") != start:
+            return      # (a pass that skipped ids, or began before a pending index was added)
         gens = {name: gen for name, gen in stored["k"].items()
                 if name[0] in "^@" or "^" + name not in stored["k"]}
         schema = {"n": stored["n"], "k": gens}
         counted, tallied = stored.get("c"), stored.get("v")
-        if counted and (not start or stored.get("m") == start):
+        if counted:
             counted, tallied = None, list(tallied or ()) + list(counted)
         _with_count_modes(schema, counted, tallied, None, stored.get("t"))
         if schema != stored:
