@@ -675,17 +675,33 @@ class IndexRun:
             out.append(index.check())
         return out
 
+    def read_ahead(self):
+        """What post_upgrade reads ahead (restart_warmup.py), in a revision that has it: both indexes' and
+        count trees' inner nodes, then the tail hints (nothing a reply or a stored byte may show)."""
+        from kybra_simple_db import ordered_index
+        if not hasattr(ordered_index, "warm_tails"):
+            return
+        get = self.db.cached_reader()
+        for field in (0, 1):
+            for prefix in ("1^f" + str(field), "1+f" + str(field)):
+                queue = [(prefix, -1)]
+                while queue:
+                    queue += ordered_index.warm_node(get, *queue.pop())
+            ordered_index.warm_tails(get, "1^f" + str(field), 10**6, lambda: 0, 1)
+
     def message(self):
         from kybra_simple_db import ordered_index
         k = rng.random()
         if k < 0.03:
             ordered_index.forget_cached()
             self.db.forget_cached()
+            self.read_ahead()
             return "forgot"
         if k < 0.06:
             load_engine()
             from kybra_simple_db import Database
             self.db = Database(audit_enabled=False, db_storage=self.storage)
+            self.read_ahead()
             return "restarted"
         if k < 0.12:
             return self.reads()
