@@ -106,6 +106,12 @@ def _unit_runner(db: "Database"):
     return run
 
 
+def _uncount(undo, counters: dict, tc: int, previous: tuple) -> None:
+    """A create's rollback in `set_counters`: `undo()`, then the type's counters as they were."""
+    undo()
+    counters[tc] = previous
+
+
 def _journaled_put(put, journal: list):
     """`Database.put` over its staged map's `put` and its undo journal (the same list for its lifetime)."""
 
@@ -640,18 +646,21 @@ class Database(SeedDocuments, SchemaUpgrades):
             previous = counters[tc]
         except KeyError:
             previous = self.counters(tc)      # loads the deleted spans too
+        data = self._data
         spans = self._deleted_spans[tc]
         if spans:
             self._write_counters(tc, max_id, count, spans)
         else:   # (the usual case, inline: every create sets them)
-            self._data.put(self._counter_keys[tc], f"{max_id},{count}", journal)
+            data.put(self._counter_keys[tc], f"{max_id},{count}", journal)
         counters[tc] = (max_id, count)
-        journal.append((CALL, counters.__setitem__, (tc, previous)))
-        if created is not None:
-            self.identity.put((tc, eid), created)
-            journal.append((CALL, undo, ()))
-            if key is not None and not self._data.put_whole(key, text, journal):
-                value_chunks.write(self._data, journal, key, text, self.value_limit)
+        if created is None:
+            journal.append((CALL, counters.__setitem__, (tc, previous)))
+            return
+        self.identity.put((tc, eid), created)
+        # a rollback calls `undo()`, then gives the counters back (one journal entry where two took more)
+        journal.append((CALL, _uncount, (undo, counters, tc, previous)))
+        if key is not None and not data.put_whole(key, text, journal):
+            value_chunks.write(data, journal, key, text, self.value_limit)
 
     def count_deleted(self, tc: int, entity_id: int) -> None:
         """A live entity of the type was deleted: its count goes down by one and its id joins the
