@@ -44,34 +44,19 @@ def _root_digest(entities: bytes, index: int, block_hash: bytes) -> bytes:
         + sha256(_LAST_INDEX_PREFIX + sha256(_LEAF_PREFIX + leb).digest()).digest()).digest()).digest()
 
 
-class Certifier:
-    """The audit chain and the entity tree over the certification map, and the root over both."""
+def _after_update(certifier: "Certifier", chain: AuditChain, set_certified_data):
+    """`certifier.after_update(gateway, audit_start)`: chain the audit entries written since the chain's end
+    and rehash the certified entities they touch; set the new root when anything changed. A closure over
+    the certifier's audit chain and certified-data setter (neither is ever replaced): every update passes
+    here, without reading them as attributes."""
 
-    def __init__(self, store, meta, set_certified_data, data_certificate):
-        self.chain = AuditChain(store)
-        self.merkle = EntityMerkle(store, meta)
-        self.set_certified_data = set_certified_data
-        self.data_certificate = data_certificate
-        self.entities = None   # the labeled digest of `entities` as of the last update's root (heap only)
-
-    def begin(self) -> None:
-        """Start of a message: drop node caches (a failed message may have left some)."""
-        merkle = self.merkle
-        if merkle.used:
-            merkle.reset()
-
-    # --- updates ---
-
-    def after_update(self, gateway, audit_start: int) -> None:
-        """Chain the audit entries written since the chain's end and rehash the certified entities they
-        touch; set the new root when anything changed."""
-        chain = self.chain
+    def after_update(gateway, audit_start: int) -> None:
         state = chain.known   # (chain.state() but the first time: no call)
         if state is UNREAD:
             state = chain.state()
         start = state[1] if state is not None else audit_start
         copies = gateway.copies_since(start)   # (block body, type name, id) of each entry (see `take`)
-        merkle = self.merkle
+        merkle = certifier.merkle
         certified = merkle.names   # (merkle.certified_names() once read: no call)
         if certified is None:
             certified = merkle.certified_names()
@@ -101,7 +86,7 @@ class Certifier:
                             touched = []
                         touched.append((copy[1], copy[2]))
         if touched is not None:
-            self._rehash(gateway, touched)
+            certifier._rehash(gateway, touched)
         # only a rehash or a type turning certification on or off changes the tree
         if merkle.types_dirty:
             changed = merkle.flush()
@@ -111,13 +96,35 @@ class Certifier:
         else:
             changed = merkle.flush() if touched else False
         if changed or appended:
-            entities = self.entities
+            entities = certifier.entities
             if changed or entities is None:
-                entities = self.entities = self._entities_digest()
+                entities = certifier.entities = certifier._entities_digest()
             if tip is not None:
-                self.set_certified_data(_root_digest(entities, tip, block_hash))
+                set_certified_data(_root_digest(entities, tip, block_hash))
             else:
-                self.set_certified_data(entities)
+                set_certified_data(entities)
+
+    return after_update
+
+
+class Certifier:
+    """The audit chain and the entity tree over the certification map, and the root over both."""
+
+    def __init__(self, store, meta, set_certified_data, data_certificate):
+        self.chain = AuditChain(store)
+        self.merkle = EntityMerkle(store, meta)
+        self.set_certified_data = set_certified_data
+        self.data_certificate = data_certificate
+        self.entities = None   # the labeled digest of `entities` as of the last update's root (heap only)
+        self.after_update = _after_update(self, self.chain, set_certified_data)
+
+    def begin(self) -> None:
+        """Start of a message: drop node caches (a failed message may have left some)."""
+        merkle = self.merkle
+        if merkle.used:
+            merkle.reset()
+
+    # --- updates ---
 
     def _rehash(self, gateway, touched: list) -> None:
         """Put the hashes of the certified entities (type, id) an update touched into the tree. The
