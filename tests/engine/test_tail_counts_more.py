@@ -20,7 +20,9 @@ from kybra_simple_db import (
     value_counts,
 )
 from kybra_simple_db.ordered_keys import tree
-from test_tail_counts import _key, nontails, tails  # noqa: F401 (tails: the fixture)
+from tail_model import nontails
+from tail_model import sort_key as _key
+from test_tail_counts import tails  # noqa: F401 (the fixture)
 
 LONG = "L" * 60
 TAGS = ["x", "y", "x y", "x\x1ey", "", "é", "z", LONG + "a", LONG + "b", "w"]

@@ -24,7 +24,7 @@ from kybra_simple_db import (
 from kybra_simple_db.ordered_index import OrderedIndex
 from kybra_simple_db.ordered_keys import tree
 from kybra_simple_db.system_time import SystemTime
-from test_tail_counts import nontails
+from tail_model import nontails
 
 LONG = "long-" + "z" * 40       # the index keeps Text this long as a prefix: counted under its own key
 LABELS = ["a", "b", LONG + "1", LONG + "2"]
