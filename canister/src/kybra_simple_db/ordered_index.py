@@ -1118,7 +1118,7 @@ def _run_ends(parts: list) -> list:
         part = parts[at]
         following = at + 1
         if part[0] == "s":      # (entries of the value are before its text followed by " ")
-            following = max(bisect_left(parts, part[:part.rfind(_FIELD)] + _PLAIN, following), following)
+            following = max(bisect_left(parts, _stem(part) + _PLAIN, following), following)
         ends.append(following)
         at = following
     return ends

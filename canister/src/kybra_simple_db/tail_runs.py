@@ -18,13 +18,17 @@ _PLAIN = index_nodes.PLAIN
 _FIELD = index_nodes.FIELD
 
 
-def same_value(part: str, value) -> bool:
-    """Whether the entry text `part` holds `value` (in the index's order: 1 == 1.0, True is not 1)."""
-    if type(value) is str and (not value or min(value) >= _PLAIN):
-        return part.startswith("s" + value + _FIELD)
-    held = index_nodes.parse_entry(part)[0]
+def equal_values(held, value) -> bool:
+    """Whether two indexed values are one in the index's order (1 == 1.0; True is not 1, "1" is not 1)."""
     return held == value and (type(held) is bool) == (type(value) is bool) and (
         type(held) is str) == (type(value) is str)
+
+
+def same_value(part: str, value) -> bool:
+    """Whether the entry text `part` holds `value` (see `equal_values`)."""
+    if type(value) is str and (not value or min(value) >= _PLAIN):
+        return part.startswith("s" + value + _FIELD)
+    return equal_values(index_nodes.parse_entry(part)[0], value)
 
 
 class TailRuns:
@@ -144,9 +148,7 @@ class TailRuns:
             return run, False
         for inner, pos in reversed(stack):
             if pos:
-                separator = self.entry_at(inner, pos - 1)[0]
-                if separator != value or (type(separator) is bool) != (type(value) is bool) or (
-                        type(separator) is str) != (type(value) is str):
+                if not equal_values(self.entry_at(inner, pos - 1)[0], value):
                     return run, False
                 if run:
                     return run, True

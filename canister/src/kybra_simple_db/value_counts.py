@@ -303,6 +303,6 @@ def count(db, tc: int, field: str, gen: int, value, mode: str = "v") -> int:
             return int(text) if text else 0
     if mode == "t":     # (the count tree read only for a value that may span leaves)
         run, spans = index.tail_run(value)
-        return run + (count_tree(db, tc, field, gen).get(value) or 0 if spans else 0)
+        return run + ((count_tree(db, tc, field, gen).get(value) or 0) if spans else 0)
     stored = count_tree(db, tc, field, gen).get(value)
     return stored if stored is not None else index.count_value(value, HEAVY)
