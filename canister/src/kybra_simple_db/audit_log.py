@@ -118,7 +118,6 @@ class AuditLog:
         self.journal = [] if journal is None else journal     # the database's undo journal
         self.min_seq = int(staged.get(prefix + keys.AUDIT_MIN) or 0)
         self.next_seq = self._find_end(self.min_seq)
-        self.listener = None
         # append(operation, type_name, entity_id, changes, when, caller, text=None, changes_text=None): a
         # closure over what it reads on every entry (the map's put_whole, the prefix, the journal, the
         # listener: see `_appender`), without an attribute read of them
@@ -129,7 +128,6 @@ class AuditLog:
         """`listener(seq, operation, type_name, entity_id, changes, when, caller)` hears of every entry
         staged from then on, as `append` was given it, but with `changes` None when the entry was too
         large and keeps only the names (a certifier keeps copies instead of reading back)."""
-        self.listener = listener
         self._listening[0] = listener
 
     def _has(self, seq: int) -> bool:
@@ -163,7 +161,10 @@ class AuditLog:
         try:
             time_ns, caller, operation, type_name, entity_id, changes = _entry_parts(text)
         except (ValueError, IndexError):   # not the layout `append` writes: json itself
-            time_ns, caller, operation, type_name, entity_id, changes = json.loads(text)
+            parts = json.loads(text)
+            if parts.__class__ is not list or len(parts) != 6:   # (a text or a map of 6 would unpack too)
+                raise ValueError(f"audit entry {seq} is not a list of 6 parts") from None
+            time_ns, caller, operation, type_name, entity_id, changes = parts
         return {"seq": seq, "time": time_ns, "caller": caller, "operation": operation,
                 "type": type_name, "id": entity_id, "changes": changes}
 
